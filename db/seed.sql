@@ -1,0 +1,8 @@
+-- The seed's five products. The engine inserts the same rows itself into an
+-- empty inventory; docker-compose's MySQL runs this file at first boot.
+INSERT IGNORE INTO inventory (product_id, product_name, quantity_available) VALUES
+    ('prod-101', 'Wireless Headphones', 50),
+    ('prod-102', 'Mechanical Keyboard', 20),
+    ('prod-103', 'Gaming Mouse', 35),
+    ('prod-104', 'USB-C Monitor', 10),
+    ('prod-105', 'Ergonomic Chair', 5);

@@ -1,0 +1,107 @@
+//! One `Config`, parsed once (flags, environment, and `.env` loaded by the
+//! binary before parsing) and passed down. Nothing below reads the
+//! environment itself.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::mysql::MySqlConnectOptions;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Config {
+    /// MySQL/MariaDB URL, e.g. mysql://root@127.0.0.1:3306/orderflow. The
+    /// database is created if missing. Without it (and without DB_HOST) the
+    /// in-memory store is used.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Database host, the seed's way to configure the database (used when
+    /// DATABASE_URL is not set).
+    #[arg(long, env = "DB_HOST")]
+    pub db_host: Option<String>,
+    #[arg(long, env = "DB_PORT", default_value_t = 3306)]
+    pub db_port: u16,
+    #[arg(long, env = "DB_USER", default_value = "root")]
+    pub db_user: String,
+    /// Read from the environment or `.env` only; never pass it as a flag.
+    #[arg(
+        long,
+        env = "DB_PASSWORD",
+        hide = true,
+        hide_env_values = true,
+        default_value = ""
+    )]
+    pub db_password: String,
+    #[arg(long, env = "DB_NAME", default_value = "orderflow")]
+    pub db_name: String,
+    /// Connections in the database pool.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+
+    /// Concurrent processor loops (each receives up to 10 orders a batch).
+    #[arg(long, env = "PROCESSOR_WORKERS", default_value_t = 4)]
+    pub processor_workers: usize,
+    /// Concurrent notifier loops.
+    #[arg(long, env = "NOTIFIER_WORKERS", default_value_t = 2)]
+    pub notifier_workers: usize,
+    /// Seconds a received message stays invisible before it is redelivered.
+    #[arg(long, env = "VISIBILITY_TIMEOUT_SECS", default_value_t = 30)]
+    pub visibility_timeout_secs: u64,
+    /// Receives after which a message moves to the DLQ.
+    #[arg(long, env = "MAX_RECEIVE_COUNT", default_value_t = 3)]
+    pub max_receive_count: u32,
+    /// Messages the order queue holds before ingest answers 503.
+    #[arg(long, env = "QUEUE_CAPACITY", default_value_t = 100_000)]
+    pub queue_capacity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: None,
+            db_host: None,
+            db_port: 3306,
+            db_user: "root".into(),
+            db_password: String::new(),
+            db_name: "orderflow".into(),
+            db_max_connections: 10,
+            processor_workers: 4,
+            notifier_workers: 2,
+            visibility_timeout_secs: 30,
+            max_receive_count: 3,
+            queue_capacity: 100_000,
+        }
+    }
+}
+
+impl Config {
+    /// Where the MySQL store lives, if one is configured: `DATABASE_URL`
+    /// first, then the `DB_*` variables.
+    pub fn mysql(&self) -> Result<Option<MySqlConnectOptions>, String> {
+        if let Some(url) = self
+            .database_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        {
+            return MySqlConnectOptions::from_str(url)
+                .map(Some)
+                .map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {e}"));
+        }
+        Ok(self
+            .db_host
+            .as_deref()
+            .filter(|h| !h.trim().is_empty())
+            .map(|host| {
+                MySqlConnectOptions::new()
+                    .host(host)
+                    .port(self.db_port)
+                    .username(&self.db_user)
+                    .password(&self.db_password)
+                    .database(&self.db_name)
+            }))
+    }
+
+    pub fn visibility_timeout(&self) -> Duration {
+        Duration::from_secs(self.visibility_timeout_secs)
+    }
+}

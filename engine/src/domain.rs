@@ -1,0 +1,270 @@
+//! Domain types: the words of the design (order, line, inventory, status) as
+//! types that carry their rules. A `ValidOrder` can only be built by
+//! [`crate::validation`], an [`OrderId`] only by [`crate::idempotency`].
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Longest product id the schema stores (`inventory.product_id VARCHAR(64)`).
+pub const MAX_PRODUCT_ID_LEN: usize = 64;
+/// Longest customer id the schema stores (`orders.customer_id VARCHAR(128)`).
+pub const MAX_CUSTOMER_ID_LEN: usize = 128;
+/// Largest quantity one line may ask for: far above any real basket, far
+/// below anything that could overflow a sum of lines.
+pub const MAX_QUANTITY: u32 = 1_000_000;
+/// Most lines one order may carry.
+pub const MAX_LINES: usize = 100;
+
+/// An order id: a UUID derived from the order's content (see `idempotency`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrderId(pub(crate) uuid::Uuid);
+
+impl OrderId {
+    /// Parses an id as it appears in a URL or an event. Only ids this system
+    /// minted will ever be found, but any UUID is a well-formed question.
+    pub fn parse(s: &str) -> Option<Self> {
+        uuid::Uuid::parse_str(s).ok().map(OrderId)
+    }
+}
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// A product id: non-blank, at most [`MAX_PRODUCT_ID_LEN`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProductId(String);
+
+impl ProductId {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        parse_id(s, MAX_PRODUCT_ID_LEN).map(ProductId)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProductId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A customer id: non-blank, at most [`MAX_CUSTOMER_ID_LEN`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CustomerId(String);
+
+impl CustomerId {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        parse_id(s, MAX_CUSTOMER_ID_LEN).map(CustomerId)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn parse_id(s: &str, max: usize) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("must not be empty or blank".into());
+    }
+    if s.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(s.to_owned())
+}
+
+macro_rules! string_conversions {
+    ($t:ident) => {
+        impl TryFrom<String> for $t {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                $t::parse(&s)
+            }
+        }
+        impl From<$t> for String {
+            fn from(id: $t) -> String {
+                id.0
+            }
+        }
+    };
+}
+string_conversions!(ProductId);
+string_conversions!(CustomerId);
+
+/// A line quantity: 1 ..= [`MAX_QUANTITY`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct Quantity(u32);
+
+impl Quantity {
+    pub fn new(n: u32) -> Option<Self> {
+        (1..=MAX_QUANTITY).contains(&n).then_some(Quantity(n))
+    }
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<u32> for Quantity {
+    type Error = String;
+    fn try_from(n: u32) -> Result<Self, String> {
+        Quantity::new(n).ok_or_else(|| format!("quantity must be between 1 and {MAX_QUANTITY}"))
+    }
+}
+
+impl From<Quantity> for u32 {
+    fn from(q: Quantity) -> u32 {
+        q.0
+    }
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderLine {
+    #[schema(value_type = String, example = "prod-101")]
+    pub product_id: ProductId,
+    #[schema(value_type = u32, minimum = 1, maximum = 1_000_000, example = 2)]
+    pub quantity: Quantity,
+}
+
+/// An order that passed validation: a customer and 1..=[`MAX_LINES`] lines
+/// with distinct products, kept sorted by `product_id` (the canonical order,
+/// and the order the processor locks rows in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidOrder {
+    pub(crate) customer_id: CustomerId,
+    pub(crate) items: Vec<OrderLine>,
+}
+
+impl ValidOrder {
+    pub fn customer_id(&self) -> &CustomerId {
+        &self.customer_id
+    }
+    pub fn items(&self) -> &[OrderLine] {
+        &self.items
+    }
+}
+
+/// Where an order stands. Stored and sent as the upper-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum OrderStatus {
+    Pending,
+    Processed,
+    Failed,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "PENDING",
+            OrderStatus::Processed => "PROCESSED",
+            OrderStatus::Failed => "FAILED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "PENDING" => Some(OrderStatus::Pending),
+            "PROCESSED" => Some(OrderStatus::Processed),
+            "FAILED" => Some(OrderStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an order was recorded `FAILED`. Stored and sent as the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FailureReason {
+    /// A line asked for more than the product had.
+    InsufficientStock,
+    /// A line named a product the inventory does not have.
+    UnknownProduct,
+}
+
+impl FailureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::InsufficientStock => "INSUFFICIENT_STOCK",
+            FailureReason::UnknownProduct => "UNKNOWN_PRODUCT",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "INSUFFICIENT_STOCK" => Some(FailureReason::InsufficientStock),
+            "UNKNOWN_PRODUCT" => Some(FailureReason::UnknownProduct),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An order as the store records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OrderRecord {
+    #[schema(value_type = String, format = Uuid)]
+    pub order_id: OrderId,
+    #[schema(value_type = String)]
+    pub customer_id: CustomerId,
+    pub items: Vec<OrderLine>,
+    pub status: OrderStatus,
+    pub failure_reason: Option<FailureReason>,
+    /// When ingest accepted the order (from `OrderCreated.timestamp`).
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When the processor committed its outcome.
+    pub processed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One inventory row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InventoryItem {
+    #[schema(value_type = String, example = "prod-101")]
+    pub product_id: ProductId,
+    pub product_name: String,
+    pub quantity_available: i64,
+}
+
+/// The seed's five products and their starting stock.
+pub fn seed_products() -> Vec<InventoryItem> {
+    [
+        ("prod-101", "Wireless Headphones", 50),
+        ("prod-102", "Mechanical Keyboard", 20),
+        ("prod-103", "Gaming Mouse", 35),
+        ("prod-104", "USB-C Monitor", 10),
+        ("prod-105", "Ergonomic Chair", 5),
+    ]
+    .into_iter()
+    .map(|(id, name, qty)| InventoryItem {
+        product_id: ProductId(id.to_owned()),
+        product_name: name.to_owned(),
+        quantity_available: qty,
+    })
+    .collect()
+}

@@ -1,0 +1,128 @@
+//! The HTTP API: one axum `Router`, served by `sim serve` locally and by
+//! `lambda_http` on AWS alike. One module per resource; errors map to HTTP in
+//! one place ([`ApiError`]).
+
+mod inventory;
+mod ops;
+mod orders;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::ingest::{Ingest, IngestError};
+use crate::metrics::Metrics;
+use crate::queue::{QueueBackend, QueueError};
+use crate::store::{OrderStore, StoreError};
+use crate::validation::ValidationError;
+
+pub use ops::ApiDoc;
+
+/// Largest request body accepted; larger ones get 413. A 100-line order is
+/// under 10 KiB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub ingest: Ingest,
+    pub store: Arc<dyn OrderStore>,
+    pub metrics: Arc<Metrics>,
+    /// Every queue whose depth `/metrics` reports.
+    pub queues: Vec<Arc<dyn QueueBackend>>,
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(orders::router())
+        .merge(inventory::router())
+        .merge(ops::router())
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// The body of every error answer. `message` is the seed's key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, naming the field for bad input.
+    pub message: String,
+    /// The offending field, for validation errors (`items[2].quantity`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("request body is larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Invalid(v) => ApiError::Invalid(v),
+            IngestError::Queue(q) => ApiError::Queue(q),
+        }
+    }
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Queue(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Queue(_) | ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (message, field) = match &self {
+            ApiError::Invalid(v) => (v.message.clone(), v.field.clone()),
+            ApiError::Queue(QueueError::Full(_)) => {
+                ("too many orders in flight; retry shortly".to_owned(), None)
+            }
+            // Internal detail is logged, never sent.
+            ApiError::Queue(_) | ApiError::Store(_) => {
+                tracing::error!(error = %self, "request failed");
+                let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+                    "temporarily unavailable; the order was not accepted, retry shortly"
+                } else {
+                    "internal error"
+                };
+                (message.to_owned(), None)
+            }
+            other => (other.to_string(), None),
+        };
+        let mut response = (status, Json(ErrorBody { message, field })).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

@@ -1,0 +1,112 @@
+//! `POST /api/orders` (ingest) and `GET /api/orders/{order_id}`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ApiError, AppState, ErrorBody};
+use crate::domain::{OrderId, OrderLine, OrderRecord};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/orders", post(create))
+        .route("/api/orders/{order_id}", get(show))
+}
+
+/// The order a client places (documentation of the body; parsing is done by
+/// `validation::parse_order`, which names the field of any error).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct OrderRequest {
+    #[schema(example = "cust-12345", min_length = 1, max_length = 128)]
+    customer_id: String,
+    #[schema(min_items = 1, max_items = 100)]
+    items: Vec<OrderLine>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    #[schema(example = "Order accepted")]
+    pub message: &'static str,
+    #[schema(value_type = String, format = Uuid)]
+    pub order_id: OrderId,
+}
+
+/// Validates an order, derives its idempotent id and publishes `OrderCreated`.
+#[utoipa::path(
+    post, path = "/api/orders", tag = "orders",
+    request_body = OrderRequest,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Lets a client place the same basket twice on purpose: the id derives from the customer and this key instead of the payload")),
+    responses(
+        (status = 202, description = "Accepted and enqueued", body = Accepted),
+        (status = 400, description = "Invalid order; `message` names the field", body = ErrorBody),
+        (status = 413, description = "Body larger than 64 KiB", body = ErrorBody),
+        (status = 415, description = "Content-Type is not JSON", body = ErrorBody),
+        (status = 503, description = "Queue full or unavailable; nothing was enqueued", body = ErrorBody),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let body = body.map_err(|rejection| {
+        state.metrics.rejected.inc();
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::Invalid(crate::validation::ValidationError {
+                field: None,
+                message: format!("could not read the body: {rejection}"),
+            })
+        }
+    })?;
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let json = ct.to_str().is_ok_and(|ct| {
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        });
+        if !json {
+            state.metrics.rejected.inc();
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    let key = headers.get("idempotency-key").map(|v| v.as_bytes());
+    let order_id = state.ingest.accept(&body, key).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            message: "Order accepted",
+            order_id,
+        }),
+    ))
+}
+
+/// The order's recorded outcome. 404 until the processor has recorded it.
+#[utoipa::path(
+    get, path = "/api/orders/{order_id}", tag = "orders",
+    params(("order_id" = String, Path, description = "The id `POST /api/orders` answered")),
+    responses(
+        (status = 200, description = "The order", body = OrderRecord),
+        (status = 404, description = "Unknown, or accepted and not processed yet", body = ErrorBody),
+    )
+)]
+pub async fn show(
+    State(state): State<AppState>,
+    Path(order_id): Path<String>,
+) -> Result<Json<OrderRecord>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("order {order_id} not found"));
+    let id = OrderId::parse(&order_id).ok_or_else(not_found)?;
+    state.store.order(id).await?.map(Json).ok_or_else(not_found)
+}

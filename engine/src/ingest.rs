@@ -1,0 +1,93 @@
+//! Ingest: a request body in, an accepted `OrderCreated` on the order queue
+//! out. It answers only after the publish succeeded, so an order id handed to
+//! a client always names an enqueued event.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{OrderId, ValidOrder};
+use crate::events::{now_millis, OrderCreated};
+use crate::idempotency::{order_id, IdempotencyKey};
+use crate::metrics::Metrics;
+use crate::queue::{QueueBackend, QueueError};
+use crate::validation::{parse_order, ValidationError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Builds the event for an accepted order.
+pub fn order_created(
+    order: &ValidOrder,
+    key: Option<&IdempotencyKey>,
+    at: DateTime<Utc>,
+) -> OrderCreated {
+    OrderCreated {
+        order_id: order_id(order, key),
+        customer_id: order.customer_id().clone(),
+        items: order.items().to_vec(),
+        timestamp: at,
+    }
+}
+
+#[derive(Clone)]
+pub struct Ingest {
+    queue: Arc<dyn QueueBackend>,
+    metrics: Arc<Metrics>,
+}
+
+/// How often a publish that failed transiently is tried again before the
+/// client gets a 503. A full queue is not retried: that is back-pressure.
+const PUBLISH_ATTEMPTS: u32 = 3;
+
+impl Ingest {
+    pub fn new(queue: Arc<dyn QueueBackend>, metrics: Arc<Metrics>) -> Self {
+        Ingest { queue, metrics }
+    }
+
+    /// Validates, derives the id, publishes. `key` is the raw
+    /// `Idempotency-Key` header, if any.
+    pub async fn accept(&self, body: &[u8], key: Option<&[u8]>) -> Result<OrderId, IngestError> {
+        let parsed = key
+            .map(|k| {
+                IdempotencyKey::parse(k).map_err(|m| ValidationError {
+                    field: Some("Idempotency-Key".into()),
+                    message: m.into(),
+                })
+            })
+            .transpose()
+            .and_then(|key| Ok((parse_order(body)?, key)));
+        let (order, key) = match parsed {
+            Ok(v) => v,
+            Err(e) => {
+                self.metrics.rejected.inc();
+                return Err(e.into());
+            }
+        };
+        let event = order_created(&order, key.as_ref(), now_millis());
+        let body = serde_json::to_string(&event).map_err(|e| QueueError::Unavailable {
+            queue: self.queue.name().to_owned(),
+            reason: format!("encoding OrderCreated: {e}"),
+        })?;
+        let mut attempt = 1;
+        loop {
+            match self.queue.send(body.clone()).await {
+                Ok(_) => break,
+                Err(e @ QueueError::Unavailable { .. }) if attempt < PUBLISH_ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "publish failed, retrying");
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.metrics.accepted.inc();
+        Ok(event.order_id)
+    }
+}

@@ -1,0 +1,39 @@
+//! # orderflow engine
+//!
+//! An event-driven order pipeline, written once and run two ways: in one
+//! process (the `sim` binary, with channel queues) and on AWS Lambda.
+//!
+//! ```text
+//! client -POST /api/orders-> ingest -OrderCreated-> order queue -> processor -> store
+//!                              | 400: nothing enqueued          | locks FOR UPDATE in
+//!                              v                                | product_id order
+//!                         202 + order_id    order DLQ <- 3 failed receives
+//!                                                               v
+//!             notifier <- processed queue <- OrderProcessed / OrderFailed
+//! ```
+//!
+//! - [`validation`] turns a body into a [`domain::ValidOrder`] or a 400 that
+//!   names the field; [`idempotency`] derives the order id from its content.
+//! - [`ingest`] publishes `OrderCreated` ([`events`]) and answers 202 only once
+//!   the queue has it.
+//! - [`queue`]: the [`queue::QueueBackend`] trait with SQS semantics
+//!   (visibility timeout, receive count, DLQ), and its in-process backend.
+//! - [`store`]: the [`store::OrderStore`] trait, over MySQL or in memory; each
+//!   batch of orders is applied atomically and each order at most once.
+//! - [`processor`] and [`notifier`]: the two consumers.
+//! - [`http`]: the axum router; [`app`] starts it all in one process.
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod http;
+pub mod idempotency;
+pub mod ingest;
+pub mod metrics;
+pub mod notifier;
+pub mod processor;
+pub mod queue;
+pub mod shutdown;
+pub mod store;
+pub mod validation;

@@ -1,0 +1,221 @@
+//! The processor: consumes `OrderCreated`, applies each batch through the
+//! store (locks, all-or-nothing decrement, `PROCESSED` or `FAILED`), publishes
+//! `OrderProcessed`, and only then deletes the messages.
+//!
+//! Why this order is safe: a crash before the commit leaves the messages to
+//! come back; a crash after the commit but before the publish or the delete
+//! brings them back too, and the store answers them with the recorded outcome
+//! (never applying them twice), which is then published again. A message
+//! that cannot be decoded is made visible again at once, so it reaches the
+//! DLQ after its receives run out instead of blocking anything.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::MAX_LINES;
+use crate::events::OrderCreated;
+use crate::metrics::Metrics;
+use crate::queue::{Message, QueueBackend, MAX_BATCH};
+use crate::shutdown::Shutdown;
+use crate::store::{Applied, OrderStore, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct ProcessorConfig {
+    /// Long-poll wait of each receive.
+    pub wait: Duration,
+    /// How often a batch is tried when the store fails transiently, before
+    /// its messages are left to be redelivered.
+    pub store_attempts: u32,
+    /// First retry delay; doubles each attempt.
+    pub retry_backoff: Duration,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        ProcessorConfig {
+            wait: Duration::from_millis(200),
+            store_attempts: 5,
+            retry_backoff: Duration::from_millis(20),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Processor {
+    orders: Arc<dyn QueueBackend>,
+    processed: Arc<dyn QueueBackend>,
+    store: Arc<dyn OrderStore>,
+    metrics: Arc<Metrics>,
+    config: ProcessorConfig,
+}
+
+/// What became of a batch: the ids of messages that were not finished (left
+/// for redelivery). A Lambda handler reports exactly these as
+/// `batchItemFailures`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    pub failed_message_ids: Vec<String>,
+}
+
+/// Decodes an `OrderCreated` and checks what the type cannot: at least one
+/// line, not too many, each product once.
+pub fn decode_order_created(body: &str) -> Result<OrderCreated, String> {
+    let event: OrderCreated = serde_json::from_str(body).map_err(|e| e.to_string())?;
+    if event.items.is_empty() || event.items.len() > MAX_LINES {
+        return Err(format!("items must have 1 to {MAX_LINES} lines"));
+    }
+    let mut ids: Vec<_> = event.items.iter().map(|l| &l.product_id).collect();
+    ids.sort();
+    if ids.windows(2).any(|w| w[0] == w[1]) {
+        return Err("items name a product twice".into());
+    }
+    Ok(event)
+}
+
+impl Processor {
+    pub fn new(
+        orders: Arc<dyn QueueBackend>,
+        processed: Arc<dyn QueueBackend>,
+        store: Arc<dyn OrderStore>,
+        metrics: Arc<Metrics>,
+        config: ProcessorConfig,
+    ) -> Self {
+        Processor {
+            orders,
+            processed,
+            store,
+            metrics,
+            config,
+        }
+    }
+
+    /// Receives and processes batches until shutdown.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        let mut idle_backoff = Duration::from_millis(50);
+        while !shutdown.is_fired() {
+            let received = tokio::select! {
+                r = self.orders.receive(MAX_BATCH, self.config.wait) => r,
+                _ = shutdown.fired() => break,
+            };
+            match received {
+                Ok(messages) if messages.is_empty() => {}
+                Ok(messages) => {
+                    self.process(messages).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "receive from the order queue failed");
+                    tokio::time::sleep(idle_backoff).await;
+                    idle_backoff = (idle_backoff * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+            }
+            idle_backoff = Duration::from_millis(50);
+        }
+    }
+
+    /// Processes one delivered batch (see the module doc for the order of
+    /// steps). Never panics and never loses a message: whatever is not
+    /// finished stays on the queue.
+    pub async fn process(&self, messages: Vec<Message>) -> BatchReport {
+        let mut report = BatchReport::default();
+        let mut decoded: Vec<(Message, OrderCreated)> = Vec::with_capacity(messages.len());
+        for m in messages {
+            match decode_order_created(&m.body) {
+                Ok(event) => decoded.push((m, event)),
+                Err(error) => {
+                    self.metrics.poison_messages.inc();
+                    tracing::error!(
+                        message_id = %m.message_id, receive_count = m.receive_count, %error,
+                        "undecodable OrderCreated; it will reach the DLQ after its last receive"
+                    );
+                    let _ = self
+                        .orders
+                        .change_visibility(&m.receipt_handle, Duration::ZERO)
+                        .await;
+                    report.failed_message_ids.push(m.message_id);
+                }
+            }
+        }
+        if decoded.is_empty() {
+            return report;
+        }
+
+        let events: Vec<OrderCreated> = decoded.iter().map(|(_, e)| e.clone()).collect();
+        let outcomes: Vec<Option<Applied>> = match self.apply_with_retry(&events).await {
+            Ok(applied) => applied.into_iter().map(Some).collect(),
+            // A batch that fails for good may hold one order the database
+            // refuses; apply the orders one by one so only that one waits.
+            Err(e) if !e.is_transient() && events.len() > 1 => {
+                tracing::warn!(error = %e, "batch failed; applying its orders one by one");
+                let mut each = Vec::with_capacity(events.len());
+                for event in &events {
+                    each.push(match self.apply_with_retry(std::slice::from_ref(event)).await {
+                        Ok(mut a) => a.pop(),
+                        Err(e) => {
+                            tracing::error!(order_id = %event.order_id, error = %e, "order left for redelivery");
+                            None
+                        }
+                    });
+                }
+                each
+            }
+            Err(e) => {
+                tracing::error!(error = %e, orders = events.len(), "batch left for redelivery");
+                vec![None; events.len()]
+            }
+        };
+
+        for ((message, _), applied) in decoded.into_iter().zip(outcomes) {
+            let Some(applied) = applied else {
+                report.failed_message_ids.push(message.message_id);
+                continue;
+            };
+            self.count(&applied);
+            if let Err(e) = self.finish(&message, &applied).await {
+                tracing::warn!(order_id = %applied.order_id, error = %e, "not finished; the message will come back");
+                report.failed_message_ids.push(message.message_id);
+            }
+        }
+        report
+    }
+
+    async fn apply_with_retry(&self, events: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
+        let mut delay = self.config.retry_backoff;
+        let mut attempt = 1;
+        loop {
+            match self.store.apply(events).await {
+                Err(e) if e.is_transient() && attempt < self.config.store_attempts => {
+                    self.metrics.store_retries.inc();
+                    tracing::warn!(error = %e, attempt, "transient store error; retrying the batch");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn count(&self, applied: &Applied) {
+        use crate::domain::OrderStatus;
+        match (applied.first_time, applied.status) {
+            (false, _) => self.metrics.duplicate_deliveries.inc(),
+            (true, OrderStatus::Failed) => self.metrics.failed.inc(),
+            (true, _) => self.metrics.processed.inc(),
+        };
+    }
+
+    /// Publishes the outcome, then deletes the message.
+    async fn finish(&self, message: &Message, applied: &Applied) -> Result<(), String> {
+        let event = serde_json::to_string(&applied.event()).map_err(|e| e.to_string())?;
+        self.processed
+            .send(event)
+            .await
+            .map_err(|e| format!("publish: {e}"))?;
+        self.orders
+            .delete(&message.receipt_handle)
+            .await
+            .map_err(|e| format!("delete: {e}"))?;
+        Ok(())
+    }
+}

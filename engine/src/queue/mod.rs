@@ -1,0 +1,100 @@
+//! Queues with the semantics of SQS standard queues, behind one trait so the
+//! engine runs the same over in-process channels ([`channel`]) and over SQS.
+//!
+//! What every backend promises: at-least-once delivery; `receive` returns up
+//! to [`MAX_BATCH`] messages, waiting up to the long-poll time for the first;
+//! a received message is invisible for the visibility timeout and comes back
+//! unless deleted by its receipt handle; each delivery counts a receive, and a
+//! queue with a redrive policy moves a message to its dead-letter queue
+//! instead of delivering it once it has been received `max_receive_count`
+//! times.
+
+pub mod channel;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use channel::{ChannelQueue, QueueConfig};
+
+/// Most messages one `receive` or `send_batch` handles, as in SQS.
+pub const MAX_BATCH: usize = 10;
+
+/// A delivered message.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub message_id: String,
+    /// Names this delivery; only the newest delivery's handle deletes.
+    pub receipt_handle: String,
+    pub body: String,
+    /// How many times the message has been delivered, this time included
+    /// (SQS's `ApproximateReceiveCount`).
+    pub receive_count: u32,
+}
+
+/// How many messages a queue holds (SQS's `ApproximateNumberOfMessages` and
+/// `ApproximateNumberOfMessagesNotVisible`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub visible: u64,
+    pub in_flight: u64,
+}
+
+impl QueueDepth {
+    pub fn total(&self) -> u64 {
+        self.visible + self.in_flight
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    /// The queue is at capacity: back-pressure, try again shortly.
+    #[error("queue {0} is full")]
+    Full(String),
+    /// The queue cannot be reached or refused the call; try again.
+    #[error("queue {queue} is unavailable: {reason}")]
+    Unavailable { queue: String, reason: String },
+    /// The receipt handle is unknown or no longer the newest delivery's.
+    #[error("receipt handle {0} is not valid (deleted, or delivered again since)")]
+    InvalidReceipt(String),
+    #[error("a batch holds at most {MAX_BATCH} messages, got {0}")]
+    BatchTooLarge(usize),
+}
+
+impl QueueError {
+    /// Whether the same call may succeed if tried again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, QueueError::Full(_) | QueueError::Unavailable { .. })
+    }
+}
+
+/// One queue. Cheap to share: hold it in an `Arc`.
+#[async_trait]
+pub trait QueueBackend: Send + Sync + 'static {
+    /// The queue's name, for logs and metrics.
+    fn name(&self) -> &str;
+
+    /// Enqueues one message and returns its id.
+    async fn send(&self, body: String) -> Result<String, QueueError>;
+
+    /// Enqueues up to [`MAX_BATCH`] messages: all of them, or (on error) none
+    /// that the caller should count on.
+    async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError>;
+
+    /// Delivers up to `max` (at most [`MAX_BATCH`]) messages, waiting up to
+    /// `wait` for the first one to arrive.
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, QueueError>;
+
+    /// Deletes a delivered message for good.
+    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError>;
+
+    /// Makes a delivered message visible again after `timeout` from now
+    /// (zero: at once).
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        timeout: Duration,
+    ) -> Result<(), QueueError>;
+
+    async fn depth(&self) -> Result<QueueDepth, QueueError>;
+}

@@ -1,0 +1,424 @@
+//! The MySQL (and MariaDB) store, over sqlx.
+//!
+//! A batch is one transaction at READ COMMITTED:
+//! 1. lock the inventory rows the batch names with `SELECT ... FOR UPDATE`,
+//!    in ascending `product_id` order, so two batches that share products
+//!    queue behind each other instead of deadlocking;
+//! 2. read which of the batch's orders are already recorded (at READ
+//!    COMMITTED this sees every commit made before our locks were granted);
+//! 3. decide every order in memory ([`super::decide`]);
+//! 4. decrement stock with one `UPDATE` and record the orders with one
+//!    `INSERT`, then commit.
+//!
+//! An order whose products all do not exist locks no row; if two batches race
+//! to record it, the second `INSERT` hits the primary key and the batch fails
+//! as a [`StoreError::Conflict`], to be retried, never applied twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::{ConnectOptions, Connection, Executor, MySql, QueryBuilder, Row};
+
+use super::{decide, products_of, record_of, Applied, OrderStore, Recorded, StoreError};
+use crate::domain::{
+    CustomerId, FailureReason, InventoryItem, OrderId, OrderLine, OrderRecord, OrderStatus,
+    ProductId,
+};
+use crate::events::{now_millis, OrderCreated};
+
+/// The schema, embedded from `db/migrations` and applied on start.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../db/migrations");
+
+#[derive(Clone)]
+pub struct MySqlStore {
+    pool: MySqlPool,
+}
+
+impl MySqlStore {
+    /// Connects with a pool of `max_connections`, creating the database
+    /// named in `options` if it is missing, and applies the migrations.
+    pub async fn connect(
+        options: MySqlConnectOptions,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
+        if let Some(db) = options.get_database().map(str::to_owned) {
+            create_database(&options, &db).await?;
+        }
+        let pool = MySqlPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // Each batch reads the orders table after taking its
+                    // locks and must see what committed before them.
+                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("migrations: {e}")))?;
+        Ok(MySqlStore { pool })
+    }
+
+    /// Wraps an existing pool (whose connections must be READ COMMITTED).
+    pub fn from_pool(pool: MySqlPool) -> Self {
+        MySqlStore { pool }
+    }
+
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+}
+
+async fn create_database(options: &MySqlConnectOptions, db: &str) -> Result<(), StoreError> {
+    if !db
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(StoreError::Database(format!(
+            "database name {db:?} may hold only letters, digits, '_' and '-'"
+        )));
+    }
+    let server = options.clone().database("");
+    let mut conn = server.connect().await.map_err(map_err)?;
+    conn.execute(format!("CREATE DATABASE IF NOT EXISTS `{db}`").as_str())
+        .await
+        .map_err(map_err)?;
+    conn.close().await.map_err(map_err)?;
+    Ok(())
+}
+
+/// Sorts sqlx errors into the three kinds the engine acts on.
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(db) => {
+            let number = db
+                .try_downcast_ref::<MySqlDatabaseError>()
+                .map(|d| d.number());
+            match number {
+                // deadlock, lock wait timeout, duplicate key (a concurrent
+                // insert of the same order), query interrupted
+                Some(1213 | 1205 | 1062 | 1317) => StoreError::Conflict(e.to_string()),
+                // server shutdown, connection killed, too many connections,
+                // read-only (failover), lost connection, gone away
+                Some(1053 | 1927 | 1040 | 1290 | 1836 | 2006 | 2013) => {
+                    StoreError::Unavailable(e.to_string())
+                }
+                _ => StoreError::Database(e.to_string()),
+            }
+        }
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(format!("unexpected stored value: {what}"))
+}
+
+const ORDER_COLUMNS: &str = "order_id, customer_id, CAST(items AS CHAR) AS items, status, \
+     failure_reason, created_at, processed_at";
+
+fn order_from_row(row: &MySqlRow) -> Result<OrderRecord, StoreError> {
+    let id: String = row.try_get("order_id").map_err(map_err)?;
+    let customer: String = row.try_get("customer_id").map_err(map_err)?;
+    let items: String = row.try_get("items").map_err(map_err)?;
+    let status: String = row.try_get("status").map_err(map_err)?;
+    let reason: Option<String> = row.try_get("failure_reason").map_err(map_err)?;
+    let created_at: NaiveDateTime = row.try_get("created_at").map_err(map_err)?;
+    let processed_at: Option<NaiveDateTime> = row.try_get("processed_at").map_err(map_err)?;
+    Ok(OrderRecord {
+        order_id: OrderId::parse(&id).ok_or_else(|| corrupt(&id))?,
+        customer_id: CustomerId::parse(&customer).map_err(corrupt)?,
+        items: serde_json::from_str::<Vec<OrderLine>>(&items).map_err(corrupt)?,
+        status: OrderStatus::parse(&status).ok_or_else(|| corrupt(&status))?,
+        failure_reason: reason
+            .map(|r| FailureReason::parse(&r).ok_or_else(|| corrupt(&r)))
+            .transpose()?,
+        created_at: created_at.and_utc(),
+        processed_at: processed_at.map(|t| t.and_utc()),
+    })
+}
+
+fn item_from_row(row: &MySqlRow) -> Result<InventoryItem, StoreError> {
+    let id: String = row.try_get("product_id").map_err(map_err)?;
+    let quantity: i32 = row.try_get("quantity_available").map_err(map_err)?;
+    Ok(InventoryItem {
+        product_id: ProductId::parse(&id).map_err(corrupt)?,
+        product_name: row.try_get("product_name").map_err(map_err)?,
+        quantity_available: i64::from(quantity),
+    })
+}
+
+fn naive(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+#[async_trait]
+impl OrderStore for MySqlStore {
+    async fn apply(&self, orders: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let products = products_of(orders);
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+
+        // 1. Lock, in ascending product_id order (the primary key's order;
+        //    ORDER BY keeps the scan on it).
+        let mut q = QueryBuilder::<MySql>::new(
+            "SELECT product_id, quantity_available FROM inventory WHERE product_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for p in &products {
+            list.push_bind(p.as_str());
+        }
+        q.push(") ORDER BY product_id FOR UPDATE");
+        let rows = q.build().fetch_all(&mut *tx).await.map_err(map_err)?;
+        let mut stock = BTreeMap::new();
+        for row in &rows {
+            let id: String = row.try_get("product_id").map_err(map_err)?;
+            let qty: i32 = row.try_get("quantity_available").map_err(map_err)?;
+            stock.insert(ProductId::parse(&id).map_err(corrupt)?, i64::from(qty));
+        }
+        let before = stock.clone();
+
+        // 2. Which orders are already recorded.
+        let mut q = QueryBuilder::<MySql>::new(
+            "SELECT order_id, customer_id, status, failure_reason, processed_at, created_at \
+             FROM orders WHERE order_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for o in orders {
+            list.push_bind(o.order_id.to_string());
+        }
+        q.push(")");
+        let mut recorded = HashMap::new();
+        for row in q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
+            let id: String = row.try_get("order_id").map_err(map_err)?;
+            let customer: String = row.try_get("customer_id").map_err(map_err)?;
+            let status: String = row.try_get("status").map_err(map_err)?;
+            let reason: Option<String> = row.try_get("failure_reason").map_err(map_err)?;
+            let processed_at: Option<NaiveDateTime> =
+                row.try_get("processed_at").map_err(map_err)?;
+            let created_at: NaiveDateTime = row.try_get("created_at").map_err(map_err)?;
+            recorded.insert(
+                OrderId::parse(&id).ok_or_else(|| corrupt(&id))?,
+                Recorded {
+                    customer_id: CustomerId::parse(&customer).map_err(corrupt)?,
+                    status: OrderStatus::parse(&status).ok_or_else(|| corrupt(&status))?,
+                    reason: reason
+                        .map(|r| FailureReason::parse(&r).ok_or_else(|| corrupt(&r)))
+                        .transpose()?,
+                    processed_at: processed_at.unwrap_or(created_at).and_utc(),
+                },
+            );
+        }
+
+        // 3. Decide.
+        let applied = decide(orders, &recorded, &mut stock, now_millis());
+
+        // 4. Write: one decrement for every product that moved...
+        let taken: Vec<(&ProductId, i64)> = stock
+            .iter()
+            .filter_map(|(p, after)| {
+                let taken = before.get(p).copied().unwrap_or(*after) - after;
+                (taken != 0).then_some((p, taken))
+            })
+            .collect();
+        if !taken.is_empty() {
+            let mut q = QueryBuilder::<MySql>::new(
+                "UPDATE inventory SET quantity_available = quantity_available - CASE product_id",
+            );
+            for (p, n) in &taken {
+                q.push(" WHEN ")
+                    .push_bind(p.as_str())
+                    .push(" THEN ")
+                    .push_bind(*n);
+            }
+            q.push(" END WHERE product_id IN (");
+            let mut list = q.separated(", ");
+            for (p, _) in &taken {
+                list.push_bind(p.as_str());
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await.map_err(map_err)?;
+        }
+
+        // ...and one insert for every order recorded now, in id order.
+        let mut new: Vec<OrderRecord> = orders
+            .iter()
+            .zip(&applied)
+            .filter(|(_, a)| a.first_time)
+            .map(|(o, a)| record_of(o, a))
+            .collect();
+        new.sort_by_key(|r| r.order_id);
+        if !new.is_empty() {
+            let mut q = QueryBuilder::<MySql>::new(
+                "INSERT INTO orders (order_id, customer_id, items, status, failure_reason, \
+                 created_at, processed_at) ",
+            );
+            let mut encode_err = None;
+            q.push_values(&new, |mut b, r| {
+                let items = serde_json::to_string(&r.items).unwrap_or_else(|e| {
+                    encode_err = Some(e.to_string());
+                    String::new()
+                });
+                b.push_bind(r.order_id.to_string())
+                    .push_bind(r.customer_id.as_str())
+                    .push_bind(items)
+                    .push_bind(r.status.as_str())
+                    .push_bind(r.failure_reason.map(FailureReason::as_str))
+                    .push_bind(naive(r.created_at))
+                    .push_bind(r.processed_at.map(naive));
+            });
+            if let Some(e) = encode_err {
+                return Err(StoreError::Database(format!("encoding items: {e}")));
+            }
+            q.build().execute(&mut *tx).await.map_err(map_err)?;
+        }
+
+        tx.commit().await.map_err(map_err)?;
+        Ok(applied)
+    }
+
+    async fn order(&self, order_id: OrderId) -> Result<Option<OrderRecord>, StoreError> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ?");
+        let row = sqlx::query(&sql)
+            .bind(order_id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(order_from_row).transpose()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn orders_processed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE processed_at >= ? ORDER BY processed_at, order_id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(naive(since))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at DESC, order_id DESC LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT product_id, product_name, quantity_available FROM inventory ORDER BY product_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(item_from_row).collect()
+    }
+
+    async fn product(&self, product_id: &ProductId) -> Result<Option<InventoryItem>, StoreError> {
+        let row = sqlx::query(
+            "SELECT product_id, product_name, quantity_available FROM inventory WHERE product_id = ?",
+        )
+        .bind(product_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(item_from_row).transpose()
+    }
+
+    async fn seed_if_empty(&self, products: &[InventoryItem]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // A locking read of the whole (small, or empty) table, so two
+        // starters cannot both see it empty.
+        let any = sqlx::query("SELECT product_id FROM inventory LIMIT 1 FOR UPDATE")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if any.is_some() || products.is_empty() {
+            return Ok(false);
+        }
+        let mut q = QueryBuilder::<MySql>::new(
+            "INSERT IGNORE INTO inventory (product_id, product_name, quantity_available) ",
+        );
+        q.push_values(products, |mut b, p| {
+            b.push_bind(p.product_id.as_str())
+                .push_bind(&p.product_name)
+                .push_bind(p.quantity_available);
+        });
+        q.build().execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn upsert_products(&self, products: &[InventoryItem]) -> Result<(), StoreError> {
+        if products.is_empty() {
+            return Ok(());
+        }
+        let mut q = QueryBuilder::<MySql>::new(
+            "INSERT INTO inventory (product_id, product_name, quantity_available) ",
+        );
+        q.push_values(products, |mut b, p| {
+            b.push_bind(p.product_id.as_str())
+                .push_bind(&p.product_name)
+                .push_bind(p.quantity_available);
+        });
+        q.push(
+            " ON DUPLICATE KEY UPDATE product_name = VALUES(product_name), \
+             quantity_available = VALUES(quantity_available)",
+        );
+        q.build().execute(&self.pool).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn record_notification(
+        &self,
+        order_id: OrderId,
+        status: OrderStatus,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO notifications (order_id, status, notified_at) VALUES (?, ?, ?) \
+             ON DUPLICATE KEY UPDATE order_id = order_id",
+        )
+        .bind(order_id.to_string())
+        .bind(status.as_str())
+        .bind(naive(now_millis()))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
