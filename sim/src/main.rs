@@ -1,1 +1,141 @@
-fn main() {}
+//! `sim`: the whole orderflow pipeline in one process.
+//!
+//! - `sim` (or `sim run`): start the pipeline, run the seed's four
+//!   verification scenarios over HTTP, a generated load, then check every
+//!   invariant and print a report. Exits non-zero if anything failed.
+//! - `sim serve`: the API and all workers until Ctrl-C.
+//! - `sim check`: print the inventory and recent orders.
+
+mod check;
+mod client;
+mod invariants;
+mod load;
+mod report;
+mod run;
+mod scenarios;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use engine::app::App;
+use engine::config::Config;
+use engine::notifier::LogNotifier;
+
+#[derive(Parser)]
+#[command(
+    name = "sim",
+    version,
+    about = "Runs the orderflow pipeline in one process: scenarios, load, invariants, report.",
+    long_about = "Runs the orderflow pipeline (ingest -> order queue -> processor -> store -> \
+processed queue -> notifier) in one process.\n\n\
+With no subcommand, `sim` runs the main job: the seed's four verification scenarios over \
+HTTP, a generated load, the invariant checks and a report; it exits non-zero if a scenario \
+or an invariant fails.\n\n\
+The store is in memory unless DATABASE_URL (or DB_HOST and the other DB_* variables) is \
+set, in the environment or in a .env file; then it is MySQL/MariaDB, and the database is \
+created, migrated and seeded as needed.",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: run::RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The main job (the default): scenarios, load, invariants, report.
+    Run(run::RunArgs),
+    /// Serve the API and run all workers until Ctrl-C.
+    Serve(ServeArgs),
+    /// Print the inventory and the most recent orders.
+    Check(check::CheckArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    #[command(flatten)]
+    config: Config,
+}
+
+fn main() -> ExitCode {
+    // `.env` fills in what the environment does not set; a missing file is fine.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sim: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Some(Command::Serve(args)) => serve(args).await,
+            Some(Command::Check(args)) => check::check(args).await,
+            Some(Command::Run(args)) => run::run(args).await,
+            None => run::run(cli.run).await,
+        }
+    })
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true)
+        .try_init();
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    init_tracing("info,sqlx=warn");
+    let app = match App::start(&args.config, args.addr, Arc::new(LogNotifier)).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("sim serve: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let store = if args.config.mysql().ok().flatten().is_some() {
+        "MySQL"
+    } else {
+        "in-memory"
+    };
+    println!(
+        "orderflow listening on {} ({store} store); Ctrl-C stops",
+        app.base_url()
+    );
+    println!(
+        "  curl -X POST {}/api/orders -H 'Content-Type: application/json' \\",
+        app.base_url()
+    );
+    println!(
+        r#"    -d '{{"customer_id": "test_user_001", "items": [{{"product_id": "prod-101", "quantity": 1}}]}}'"#
+    );
+    wait_for_stop().await;
+    println!("stopping: finishing in-flight batches...");
+    app.stop().await;
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

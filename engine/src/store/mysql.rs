@@ -133,11 +133,11 @@ const ORDER_COLUMNS: &str = "order_id, customer_id, CAST(items AS CHAR) AS items
      failure_reason, created_at, processed_at";
 
 fn order_from_row(row: &MySqlRow) -> Result<OrderRecord, StoreError> {
-    let id: String = row.try_get("order_id").map_err(map_err)?;
-    let customer: String = row.try_get("customer_id").map_err(map_err)?;
-    let items: String = row.try_get("items").map_err(map_err)?;
-    let status: String = row.try_get("status").map_err(map_err)?;
-    let reason: Option<String> = row.try_get("failure_reason").map_err(map_err)?;
+    let id = text(row, "order_id")?;
+    let customer = text(row, "customer_id")?;
+    let items = text(row, "items")?;
+    let status = text(row, "status")?;
+    let reason = opt_text(row, "failure_reason")?;
     let created_at: NaiveDateTime = row.try_get("created_at").map_err(map_err)?;
     let processed_at: Option<NaiveDateTime> = row.try_get("processed_at").map_err(map_err)?;
     Ok(OrderRecord {
@@ -154,13 +154,27 @@ fn order_from_row(row: &MySqlRow) -> Result<OrderRecord, StoreError> {
 }
 
 fn item_from_row(row: &MySqlRow) -> Result<InventoryItem, StoreError> {
-    let id: String = row.try_get("product_id").map_err(map_err)?;
+    let id = text(row, "product_id")?;
     let quantity: i32 = row.try_get("quantity_available").map_err(map_err)?;
     Ok(InventoryItem {
         product_id: ProductId::parse(&id).map_err(corrupt)?,
-        product_name: row.try_get("product_name").map_err(map_err)?,
+        product_name: text(row, "product_name")?,
         quantity_available: i64::from(quantity),
     })
+}
+
+/// Reads a text column. Columns with a binary collation (`utf8mb4_bin`, which
+/// the schema uses so ids compare byte for byte, as in Rust) arrive flagged
+/// binary, so they are read as bytes and checked to be UTF-8.
+fn text(row: &MySqlRow, column: &str) -> Result<String, StoreError> {
+    opt_text(row, column)?.ok_or_else(|| corrupt(format!("{column} is NULL")))
+}
+
+fn opt_text(row: &MySqlRow, column: &str) -> Result<Option<String>, StoreError> {
+    let bytes: Option<Vec<u8>> = row.try_get_unchecked(column).map_err(map_err)?;
+    bytes
+        .map(|b| String::from_utf8(b).map_err(|e| corrupt(format!("{column}: {e}"))))
+        .transpose()
 }
 
 fn naive(t: DateTime<Utc>) -> NaiveDateTime {
@@ -189,7 +203,7 @@ impl OrderStore for MySqlStore {
         let rows = q.build().fetch_all(&mut *tx).await.map_err(map_err)?;
         let mut stock = BTreeMap::new();
         for row in &rows {
-            let id: String = row.try_get("product_id").map_err(map_err)?;
+            let id = text(row, "product_id")?;
             let qty: i32 = row.try_get("quantity_available").map_err(map_err)?;
             stock.insert(ProductId::parse(&id).map_err(corrupt)?, i64::from(qty));
         }
@@ -206,11 +220,11 @@ impl OrderStore for MySqlStore {
         }
         q.push(")");
         let mut recorded = HashMap::new();
-        for row in q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
-            let id: String = row.try_get("order_id").map_err(map_err)?;
-            let customer: String = row.try_get("customer_id").map_err(map_err)?;
-            let status: String = row.try_get("status").map_err(map_err)?;
-            let reason: Option<String> = row.try_get("failure_reason").map_err(map_err)?;
+        for row in &q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
+            let id = text(row, "order_id")?;
+            let customer = text(row, "customer_id")?;
+            let status = text(row, "status")?;
+            let reason = opt_text(row, "failure_reason")?;
             let processed_at: Option<NaiveDateTime> =
                 row.try_get("processed_at").map_err(map_err)?;
             let created_at: NaiveDateTime = row.try_get("created_at").map_err(map_err)?;
@@ -410,8 +424,10 @@ impl OrderStore for MySqlStore {
         status: OrderStatus,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO notifications (order_id, status, notified_at) VALUES (?, ?, ?) \
-             ON DUPLICATE KEY UPDATE order_id = order_id",
+            // Not `ON DUPLICATE KEY UPDATE`: sqlx connects with
+            // CLIENT_FOUND_ROWS, under which an unchanged duplicate still
+            // counts one affected row. An ignored insert counts zero.
+            "INSERT IGNORE INTO notifications (order_id, status, notified_at) VALUES (?, ?, ?)",
         )
         .bind(order_id.to_string())
         .bind(status.as_str())

@@ -1,0 +1,95 @@
+//! A small HTTP client for the API, shared by the scenarios and the load.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+/// An answer: status and JSON body (`Value::Null` if the body was not JSON).
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn order_id(&self) -> Option<String> {
+        self.body
+            .get("order_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+    pub fn message(&self) -> String {
+        self.body
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+impl Client {
+    pub fn new(base: String) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(256)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Client { http, base })
+    }
+
+    pub async fn post_order(&self, body: String) -> Result<Answer, String> {
+        let r = self
+            .http
+            .post(format!("{}/api/orders", self.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        answer(r).await
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Answer, String> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        answer(r).await
+    }
+
+    /// Polls an order until it has a final status or `timeout` passes.
+    pub async fn wait_for_order(&self, order_id: &str, timeout: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(a) = self.get(&format!("/api/orders/{order_id}")).await {
+                if a.status == 200 {
+                    return Some(a.body);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    pub async fn stock(&self, product_id: &str) -> Option<i64> {
+        let a = self
+            .get(&format!("/api/inventory/{product_id}"))
+            .await
+            .ok()?;
+        a.body.get("quantity_available").and_then(Value::as_i64)
+    }
+}
+
+async fn answer(r: reqwest::Response) -> Result<Answer, String> {
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await.map_err(|e| e.to_string())?;
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Ok(Answer { status, body })
+}

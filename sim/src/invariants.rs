@@ -1,0 +1,197 @@
+//! The six invariants of DESIGN.md, checked against what a run left behind.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use engine::domain::{InventoryItem, OrderRecord, OrderStatus, ProductId};
+
+pub struct Check {
+    pub name: &'static str,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// Everything the checks look at, gathered after the queues drained.
+pub struct Facts {
+    /// Stock of every product when the run started.
+    pub initial: BTreeMap<ProductId, i64>,
+    pub inventory: Vec<InventoryItem>,
+    /// Orders whose outcome was committed during this run.
+    pub finished: Vec<OrderRecord>,
+    /// Every distinct order id answered 202 during this run.
+    pub accepted: HashSet<String>,
+    /// How many requests were answered 202 (duplicates included).
+    pub accepted_answers: u64,
+    /// Order ids found in the order DLQ.
+    pub dead_lettered: HashSet<String>,
+    /// Duplicate requests whose id differed from the original's.
+    pub duplicate_mismatches: Vec<String>,
+    /// Notifications dispatched per order id.
+    pub notified: HashMap<String, u32>,
+    /// Messages the order queue took.
+    pub enqueued: u64,
+    /// Requests that should have been refused, and how many got a 4xx.
+    pub invalid_sent: u64,
+    pub invalid_refused: u64,
+}
+
+pub fn check(f: &Facts) -> Vec<Check> {
+    let mut out = Vec::new();
+    let check = |name, failures: Vec<String>, ok: String| Check {
+        name,
+        passed: failures.is_empty(),
+        detail: if failures.is_empty() {
+            ok
+        } else {
+            summarize(&failures)
+        },
+    };
+
+    // 1. No oversell.
+    let negative: Vec<String> = f
+        .inventory
+        .iter()
+        .filter(|i| i.quantity_available < 0)
+        .map(|i| format!("{} at {}", i.product_id, i.quantity_available))
+        .collect();
+    out.push(check(
+        "1. no oversell",
+        negative,
+        format!("{} products, none below 0", f.inventory.len()),
+    ));
+
+    // 2. Conservation: initial = current + sold (lines of PROCESSED orders).
+    let mut sold: BTreeMap<&ProductId, i64> = BTreeMap::new();
+    for o in f
+        .finished
+        .iter()
+        .filter(|o| o.status == OrderStatus::Processed)
+    {
+        for l in &o.items {
+            *sold.entry(&l.product_id).or_default() += i64::from(l.quantity.get());
+        }
+    }
+    let current: BTreeMap<&ProductId, i64> = f
+        .inventory
+        .iter()
+        .map(|i| (&i.product_id, i.quantity_available))
+        .collect();
+    let mut broken = Vec::new();
+    for (p, initial) in &f.initial {
+        let now = current.get(p).copied().unwrap_or(0);
+        let s = sold.get(p).copied().unwrap_or(0);
+        if *initial != now + s {
+            broken.push(format!(
+                "{p}: initial {initial} != current {now} + sold {s}"
+            ));
+        }
+    }
+    let total_sold: i64 = sold.values().sum();
+    out.push(check(
+        "2. conservation",
+        broken,
+        format!(
+            "{} products: initial = current + sold ({total_sold} units sold)",
+            f.initial.len()
+        ),
+    ));
+
+    // 3. Every accepted order ends PROCESSED or FAILED, or sits in the DLQ.
+    let finished: HashSet<String> = f.finished.iter().map(|o| o.order_id.to_string()).collect();
+    let lost: Vec<String> = f
+        .accepted
+        .iter()
+        .filter(|id| !finished.contains(*id) && !f.dead_lettered.contains(*id))
+        .map(|id| format!("{id} accepted, never finished"))
+        .collect();
+    let in_dlq = f
+        .accepted
+        .iter()
+        .filter(|id| f.dead_lettered.contains(*id))
+        .count();
+    out.push(check(
+        "3. every accepted order accounted for",
+        lost,
+        format!(
+            "{} accepted: {} finished, {in_dlq} in the DLQ",
+            f.accepted.len(),
+            f.accepted.len() - in_dlq
+        ),
+    ));
+
+    // 4. At most once per order_id: duplicates got the original's id, and
+    //    nothing finished that this run did not accept (a second application
+    //    would also break conservation above).
+    let mut twice = f.duplicate_mismatches.clone();
+    twice.extend(
+        finished
+            .iter()
+            .filter(|id| !f.accepted.contains(*id))
+            .map(|id| format!("{id} finished but was never accepted")),
+    );
+    let dup_answers = f.accepted_answers - f.accepted.len() as u64;
+    out.push(check(
+        "4. each order applied at most once",
+        twice,
+        format!(
+            "{dup_answers} repeated submissions answered with the original id, none applied again"
+        ),
+    ));
+
+    // 5. Every finished order notified exactly once.
+    let mut notify = Vec::new();
+    for id in &finished {
+        match f.notified.get(id).copied().unwrap_or(0) {
+            1 => {}
+            n => notify.push(format!("{id} notified {n} times")),
+        }
+    }
+    for (id, _) in f.notified.iter().filter(|(id, _)| !finished.contains(*id)) {
+        notify.push(format!("{id} notified but not finished"));
+    }
+    out.push(check(
+        "5. every finished order notified exactly once",
+        notify,
+        format!(
+            "{} notifications for {} finished orders",
+            f.notified.values().sum::<u32>(),
+            finished.len()
+        ),
+    ));
+
+    // 6. Rejected requests leave no trace: exactly one message per 202.
+    let mut trace = Vec::new();
+    if f.enqueued != f.accepted_answers {
+        trace.push(format!(
+            "{} messages enqueued for {} accepted requests",
+            f.enqueued, f.accepted_answers
+        ));
+    }
+    if f.invalid_refused != f.invalid_sent {
+        trace.push(format!(
+            "{} of {} invalid requests refused",
+            f.invalid_refused, f.invalid_sent
+        ));
+    }
+    out.push(check(
+        "6. rejected requests leave no trace",
+        trace,
+        format!(
+            "{} invalid requests refused with 400, {} messages for {} accepted requests",
+            f.invalid_refused, f.enqueued, f.accepted_answers
+        ),
+    ));
+    out
+}
+
+fn summarize(failures: &[String]) -> String {
+    let mut s = failures
+        .iter()
+        .take(5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if failures.len() > 5 {
+        s.push_str(&format!("; and {} more", failures.len() - 5));
+    }
+    s
+}

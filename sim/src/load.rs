@@ -1,0 +1,236 @@
+//! The generated load: a seeded mix of orders on hot products (which sell
+//! out), orders spread over many products, multi-line orders, orders for
+//! unknown products, duplicate resubmissions and invalid requests, sent
+//! concurrently over HTTP with a progress bar.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use engine::domain::{InventoryItem, ProductId};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+use crate::client::Client;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Hot,
+    Spread,
+    MultiLine,
+    UnknownProduct,
+    Duplicate,
+    Invalid,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Hot => "hot product",
+            Kind::Spread => "spread products",
+            Kind::MultiLine => "multi-line",
+            Kind::UnknownProduct => "unknown product",
+            Kind::Duplicate => "duplicate resubmission",
+            Kind::Invalid => "invalid request",
+        }
+    }
+}
+
+pub struct Planned {
+    pub kind: Kind,
+    pub body: String,
+    /// For a duplicate: the index of the request it repeats.
+    pub repeats: Option<usize>,
+}
+
+/// What one request got back.
+pub struct Sent {
+    pub kind: Kind,
+    pub status: u16,
+    pub order_id: Option<String>,
+    pub repeats: Option<usize>,
+    pub message: String,
+}
+
+pub const HOT: [(&str, i64); 2] = [("sim-hot-1", 150), ("sim-hot-2", 100)];
+pub const SPREAD_PRODUCTS: usize = 20;
+pub const SPREAD_STOCK: i64 = 5_000;
+
+/// The products the load uses, at their starting stock.
+pub fn products() -> Vec<InventoryItem> {
+    let mut out: Vec<InventoryItem> = HOT
+        .iter()
+        .map(|(id, qty)| item(id, "Sim hot product", *qty))
+        .collect();
+    for i in 1..=SPREAD_PRODUCTS {
+        out.push(item(
+            &format!("sim-item-{i:02}"),
+            "Sim product",
+            SPREAD_STOCK,
+        ));
+    }
+    out
+}
+
+fn item(id: &str, name: &str, qty: i64) -> InventoryItem {
+    InventoryItem {
+        product_id: ProductId::parse(id).unwrap_or_else(|e| panic!("sim product id {id}: {e}")),
+        product_name: name.to_owned(),
+        quantity_available: qty,
+    }
+}
+
+const INVALID: [&str; 10] = [
+    r#"{"customer_id":"bad","items":[{"product_id":"sim-item-01","quantity":0}]}"#,
+    r#"{"customer_id":"bad","items":[{"product_id":"sim-item-01","quantity":-5}]}"#,
+    r#"{"customer_id":"bad","items":[{"product_id":"sim-item-01","quantity":"2"}]}"#,
+    r#"{"customer_id":"bad","items":[{"product_id":"sim-item-01","quantity":1.5}]}"#,
+    r#"{"customer_id":"bad","items":[{"product_id":"sim-item-01","quantity":true}]}"#,
+    r#"{"items":[{"product_id":"sim-item-01","quantity":1}]}"#,
+    r#"{"customer_id":"bad","items":[]}"#,
+    r#"{"customer_id":"   ","items":[{"product_id":"sim-item-01","quantity":1}]}"#,
+    r#"{"customer_id":"bad","items":[{"product_id":"sim-item-01","quantity":1}"#,
+    r#"[{"customer_id":"bad"}]"#,
+];
+
+/// Plans `n` requests from `seed`. The same seed gives the same shapes; `tag`
+/// makes the customer ids this run's own.
+pub fn plan(n: usize, seed: u64, tag: &str) -> Vec<Planned> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let spread: Vec<String> = (1..=SPREAD_PRODUCTS)
+        .map(|i| format!("sim-item-{i:02}"))
+        .collect();
+    let mut out: Vec<Planned> = Vec::with_capacity(n);
+    for i in 0..n {
+        let customer = format!("load-{tag}-{i}");
+        let roll = rng.gen_range(0..100);
+        let (kind, body, repeats) = match roll {
+            0..=39 => {
+                let (p, _) = HOT[rng.gen_range(0..HOT.len())];
+                let body = json!({"customer_id": customer, "items": [{"product_id": p, "quantity": rng.gen_range(1..=3)}]});
+                (Kind::Hot, body.to_string(), None)
+            }
+            40..=54 => {
+                let p = &spread[rng.gen_range(0..spread.len())];
+                let body = json!({"customer_id": customer, "items": [{"product_id": p, "quantity": rng.gen_range(1..=5)}]});
+                (Kind::Spread, body.to_string(), None)
+            }
+            55..=74 => {
+                // 2 to 4 lines, sometimes with a hot product among them, in a
+                // random line order: concurrent orders lock in product order
+                // whatever order their lines come in.
+                let mut ids: Vec<&str> = spread.iter().map(String::as_str).collect();
+                ids.shuffle(&mut rng);
+                let lines = rng.gen_range(2..=4);
+                let mut picked: Vec<&str> = ids.into_iter().take(lines).collect();
+                if rng.gen_bool(0.3) {
+                    picked[0] = HOT[rng.gen_range(0..HOT.len())].0;
+                }
+                let items: Vec<_> = picked
+                    .iter()
+                    .map(|p| json!({"product_id": p, "quantity": rng.gen_range(1..=4)}))
+                    .collect();
+                (
+                    Kind::MultiLine,
+                    json!({"customer_id": customer, "items": items}).to_string(),
+                    None,
+                )
+            }
+            75..=77 => {
+                let body = json!({"customer_id": customer, "items": [{"product_id": "sim-no-such-product", "quantity": 1}]});
+                (Kind::UnknownProduct, body.to_string(), None)
+            }
+            78..=89 if !out.is_empty() => {
+                let valid: Vec<usize> = (0..out.len())
+                    .filter(|&j| !matches!(out[j].kind, Kind::Invalid | Kind::Duplicate))
+                    .collect();
+                match valid.get(rng.gen_range(0..valid.len().max(1))) {
+                    Some(&j) => (Kind::Duplicate, out[j].body.clone(), Some(j)),
+                    None => (Kind::Invalid, INVALID[0].to_owned(), None),
+                }
+            }
+            _ => (
+                Kind::Invalid,
+                INVALID[rng.gen_range(0..INVALID.len())].to_owned(),
+                None,
+            ),
+        };
+        out.push(Planned {
+            kind,
+            body,
+            repeats,
+        });
+    }
+    out
+}
+
+/// Sends every planned request with `concurrency` in flight. A 503 (queue
+/// full) is retried after a pause, as a well-behaved client would.
+pub async fn send(
+    client: &Client,
+    planned: Vec<Planned>,
+    concurrency: usize,
+) -> (Vec<Sent>, Duration) {
+    let bar = ProgressBar::new(planned.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "  load [{bar:40}] {pos}/{len} requests ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let mut results: HashMap<usize, Sent> = HashMap::with_capacity(planned.len());
+    let mut stream = futures::stream::iter(planned.into_iter().enumerate())
+        .map(|(i, p)| {
+            let client = client.clone();
+            async move {
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    match client.post_order(p.body.clone()).await {
+                        Ok(a) if a.status == 503 && attempt < 10 => {
+                            tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                        }
+                        Ok(a) => {
+                            let sent = Sent {
+                                kind: p.kind,
+                                status: a.status,
+                                order_id: a.order_id(),
+                                repeats: p.repeats,
+                                message: a.message(),
+                            };
+                            return (i, sent);
+                        }
+                        Err(e) if attempt < 3 => {
+                            tracing::warn!(error = %e, "request failed; retrying");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(e) => {
+                            let sent = Sent {
+                                kind: p.kind,
+                                status: 0,
+                                order_id: None,
+                                repeats: p.repeats,
+                                message: e,
+                            };
+                            return (i, sent);
+                        }
+                    }
+                }
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+    while let Some((i, sent)) = stream.next().await {
+        results.insert(i, sent);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+    let mut ordered: Vec<(usize, Sent)> = results.into_iter().collect();
+    ordered.sort_by_key(|(i, _)| *i);
+    (ordered.into_iter().map(|(_, s)| s).collect(), elapsed)
+}

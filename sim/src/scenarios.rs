@@ -1,0 +1,162 @@
+//! The seed's four verification scenarios, run over HTTP against the running
+//! pipeline: happy path, duplicate, validation, insufficient stock.
+
+use std::time::Duration;
+
+use engine::app::App;
+use serde_json::{json, Value};
+
+use crate::client::Client;
+
+pub struct Outcome {
+    pub name: &'static str,
+    pub passed: bool,
+    pub detail: String,
+}
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Runs the four scenarios in order. `tag` makes this run's customer ids
+/// unique, so a run against a database that kept earlier runs' orders
+/// still places new ones.
+pub async fn run_all(app: &App, client: &Client, tag: &str) -> Vec<Outcome> {
+    let happy_customer = format!("test_user_001-{tag}");
+    let happy = json!({"customer_id": happy_customer, "items": [{"product_id": "prod-101", "quantity": 1}]});
+    let mut out = Vec::new();
+
+    let (first, happy_id) = happy_path(client, &happy).await;
+    out.push(first);
+    out.push(duplicate(app, client, &happy, happy_id.as_deref()).await);
+    out.push(validation(app, client).await);
+    out.push(insufficient_stock(client, tag).await);
+    out
+}
+
+fn outcome(name: &'static str, result: Result<String, String>) -> Outcome {
+    match result {
+        Ok(detail) => Outcome {
+            name,
+            passed: true,
+            detail,
+        },
+        Err(detail) => Outcome {
+            name,
+            passed: false,
+            detail,
+        },
+    }
+}
+
+async fn happy_path(client: &Client, body: &Value) -> (Outcome, Option<String>) {
+    let mut id = None;
+    let result = async {
+        let before = client
+            .stock("prod-101")
+            .await
+            .ok_or("cannot read prod-101")?;
+        let a = client.post_order(body.to_string()).await?;
+        if a.status != 202 {
+            return Err(format!("expected 202, got {} {}", a.status, a.body));
+        }
+        let order_id = a.order_id().ok_or("202 without an order_id")?;
+        id = Some(order_id.clone());
+        let order = client
+            .wait_for_order(&order_id, WAIT)
+            .await
+            .ok_or("order never processed")?;
+        if order["status"] != "PROCESSED" {
+            return Err(format!("order ended {}", order["status"]));
+        }
+        let after = client
+            .stock("prod-101")
+            .await
+            .ok_or("cannot read prod-101")?;
+        if after != before - 1 {
+            return Err(format!("prod-101 went {before} -> {after}, expected -1"));
+        }
+        Ok(format!(
+            "202, order {order_id} PROCESSED, prod-101 {before} -> {after}"
+        ))
+    }
+    .await;
+    (outcome("1. happy path", result.map_err(|e: String| e)), id)
+}
+
+async fn duplicate(app: &App, client: &Client, body: &Value, first: Option<&str>) -> Outcome {
+    let result = async {
+        let first = first.ok_or("no order from the happy path to repeat")?;
+        let before = client
+            .stock("prod-101")
+            .await
+            .ok_or("cannot read prod-101")?;
+        let a = client.post_order(body.to_string()).await?;
+        if a.status != 202 {
+            return Err(format!("expected 202, got {} {}", a.status, a.body));
+        }
+        let again = a.order_id().unwrap_or_default();
+        if again != first {
+            return Err(format!("same payload got a new id {again} (first {first})"));
+        }
+        if !app.wait_drained(WAIT).await {
+            return Err("queues did not drain".into());
+        }
+        let after = client
+            .stock("prod-101")
+            .await
+            .ok_or("cannot read prod-101")?;
+        if after != before {
+            return Err(format!("prod-101 moved again: {before} -> {after}"));
+        }
+        Ok(format!(
+            "202 with the same id {again}; prod-101 stays {after}"
+        ))
+    }
+    .await;
+    outcome("2. idempotency (duplicate)", result)
+}
+
+async fn validation(app: &App, client: &Client) -> Outcome {
+    let result = async {
+        let sent_before = app.queues.orders.stats().sent.load(std::sync::atomic::Ordering::SeqCst);
+        let before = client.stock("prod-102").await.ok_or("cannot read prod-102")?;
+        let body = json!({"customer_id": "hacker_002", "items": [{"product_id": "prod-102", "quantity": -5}]});
+        let a = client.post_order(body.to_string()).await?;
+        if a.status != 400 {
+            return Err(format!("expected 400, got {} {}", a.status, a.body));
+        }
+        let sent_after = app.queues.orders.stats().sent.load(std::sync::atomic::Ordering::SeqCst);
+        if sent_after != sent_before {
+            return Err("a message was enqueued for a rejected order".into());
+        }
+        let after = client.stock("prod-102").await.ok_or("cannot read prod-102")?;
+        if after != before {
+            return Err(format!("prod-102 moved: {before} -> {after}"));
+        }
+        Ok(format!("400 \"{}\"; nothing enqueued, prod-102 stays {after}", a.message()))
+    }
+    .await;
+    outcome("3. validation (bad request)", result)
+}
+
+async fn insufficient_stock(client: &Client, tag: &str) -> Outcome {
+    let result = async {
+        let before = client.stock("prod-102").await.ok_or("cannot read prod-102")?;
+        let body = json!({"customer_id": format!("greedy_user_003-{tag}"), "items": [{"product_id": "prod-102", "quantity": 9999}]});
+        let a = client.post_order(body.to_string()).await?;
+        if a.status != 202 {
+            return Err(format!("expected 202, got {} {}", a.status, a.body));
+        }
+        let order_id = a.order_id().ok_or("202 without an order_id")?;
+        let order = client.wait_for_order(&order_id, WAIT).await.ok_or("order never processed")?;
+        if order["status"] != "FAILED" || order["failure_reason"] != "INSUFFICIENT_STOCK" {
+            return Err(format!("order ended {} {}", order["status"], order["failure_reason"]));
+        }
+        let after = client.stock("prod-102").await.ok_or("cannot read prod-102")?;
+        if after != before {
+            return Err(format!("prod-102 moved: {before} -> {after}"));
+        }
+        Ok(format!("202, order {order_id} FAILED (INSUFFICIENT_STOCK), prod-102 stays {after}"))
+    }
+    .await;
+    outcome("4. insufficient stock (rollback)", result)
+}
