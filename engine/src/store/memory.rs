@@ -105,7 +105,7 @@ impl OrderStore for MemoryStore {
 
     async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError> {
         let mut out: Vec<OrderRecord> = self.lock().orders.values().cloned().collect();
-        out.sort_by(|a, b| (b.created_at, b.order_id).cmp(&(a.created_at, a.order_id)));
+        out.sort_by_key(|o| std::cmp::Reverse((o.created_at, o.order_id)));
         out.truncate(limit as usize);
         Ok(out)
     }

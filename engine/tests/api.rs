@@ -1,0 +1,324 @@
+//! The HTTP contract: every malformed request is refused with a 4xx that
+//! names the problem and leaves no trace; the read endpoints, health,
+//! metrics and the OpenAPI document.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use engine::app::App;
+use serde_json::Value;
+
+use common::{memory_store, spawn_app, TestDb};
+
+async fn post_raw(
+    app: &App,
+    body: &str,
+    content_type: Option<&str>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/api/orders", app.base_url()))
+        .body(body.to_owned());
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, r.json().await.unwrap_or(Value::Null), headers)
+}
+
+async fn get(app: &App, path: &str) -> (u16, String) {
+    let r = reqwest::get(format!("{}{path}", app.base_url()))
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+const JSON: Option<&str> = Some("application/json");
+
+/// Body, expected status, and the start of the expected message.
+fn malformed() -> Vec<(String, u16, &'static str)> {
+    let line = |q: &str| {
+        format!(r#"{{"customer_id":"c","items":[{{"product_id":"prod-101","quantity":{q}}}]}}"#)
+    };
+    let mut cases: Vec<(String, u16, &'static str)> = vec![
+        ("".into(), 400, "body is not valid JSON"),
+        ("{".into(), 400, "body is not valid JSON"),
+        ("not json".into(), 400, "body is not valid JSON"),
+        ("[]".into(), 400, "body must be a JSON object"),
+        ("null".into(), 400, "body must be a JSON object"),
+        ("42".into(), 400, "body must be a JSON object"),
+        (r#"{"items":[{"product_id":"prod-101","quantity":1}]}"#.into(), 400, "customer_id is required"),
+        (r#"{"customer_id":null,"items":[{"product_id":"prod-101","quantity":1}]}"#.into(), 400, "customer_id must be a string"),
+        (r#"{"customer_id":["c"],"items":[{"product_id":"prod-101","quantity":1}]}"#.into(), 400, "customer_id must be a string"),
+        (r#"{"customer_id":"","items":[{"product_id":"prod-101","quantity":1}]}"#.into(), 400, "customer_id must not be empty or blank"),
+        (r#"{"customer_id":" \t ","items":[{"product_id":"prod-101","quantity":1}]}"#.into(), 400, "customer_id must not be empty or blank"),
+        (r#"{"customer_id":"c"}"#.into(), 400, "items is required"),
+        (r#"{"customer_id":"c","items":"prod-101"}"#.into(), 400, "items must be an array"),
+        (r#"{"customer_id":"c","items":[]}"#.into(), 400, "items must not be empty"),
+        (r#"{"customer_id":"c","items":[null]}"#.into(), 400, "items[0] must be an object"),
+        (r#"{"customer_id":"c","items":[{"quantity":1}]}"#.into(), 400, "items[0].product_id is required"),
+        (r#"{"customer_id":"c","items":[{"product_id":"  ","quantity":1}]}"#.into(), 400, "items[0].product_id must not be empty or blank"),
+        (r#"{"customer_id":"c","items":[{"product_id":101,"quantity":1}]}"#.into(), 400, "items[0].product_id must be a string"),
+        (r#"{"customer_id":"c","items":[{"product_id":"prod-101"}]}"#.into(), 400, "items[0].quantity is required"),
+        (r#"{"customer_id":"c","items":[{"product_id":"prod-101","quantity":1},{"product_id":"prod-101","quantity":1}]}"#.into(), 400, "items[1].product_id repeats"),
+        (r#"{"customer_id":"c","items":[{"product_id":"prod-101","quantity":1}],"total":5}"#.into(), 400, "total is not a known field"),
+    ];
+    for q in ["true", "1.5", "\"2\"", "0", "-5", "null", "2.0"] {
+        cases.push((line(q), 400, "items[0].quantity must be a positive integer"));
+    }
+    cases.push((
+        line("1000001"),
+        400,
+        "items[0].quantity must be at most 1000000",
+    ));
+    cases.push((
+        line("99999999999999999999999"),
+        400,
+        "items[0].quantity must be a positive integer",
+    ));
+    let many: Vec<String> = (0..101)
+        .map(|i| format!(r#"{{"product_id":"p{i}","quantity":1}}"#))
+        .collect();
+    cases.push((
+        format!(r#"{{"customer_id":"c","items":[{}]}}"#, many.join(",")),
+        400,
+        "items must have at most 100 lines",
+    ));
+    let huge = format!(r#"{{"customer_id":"{}","items":[]}}"#, "x".repeat(70_000));
+    cases.push((huge, 413, "request body is larger than"));
+    cases
+}
+
+async fn every_malformed_request_is_refused_without_trace(app: App) {
+    let inventory_before = get(&app, "/api/inventory").await.1;
+    for (body, want_status, want_message) in malformed() {
+        let (status, json, _) = post_raw(&app, &body, JSON).await;
+        let shown: String = body.chars().take(80).collect();
+        assert_eq!(status, want_status, "{shown}: {json}");
+        let message = json["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with(want_message),
+            "{shown}: got {message:?}, want {want_message:?}"
+        );
+    }
+    let (status, json, _) = post_raw(
+        &app,
+        r#"{"customer_id":"c","items":[{"product_id":"prod-101","quantity":1}]}"#,
+        Some("text/plain"),
+    )
+    .await;
+    assert_eq!(status, 415, "{json}");
+
+    let bad_key = reqwest::Client::new()
+        .post(format!("{}/api/orders", app.base_url()))
+        .header("idempotency-key", "has a space")
+        .json(&serde_json::json!({"customer_id":"c","items":[{"product_id":"prod-101","quantity":1}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_key.status().as_u16(), 400);
+
+    assert_eq!(
+        app.queues.orders.stats().sent.load(Ordering::SeqCst),
+        0,
+        "nothing enqueued"
+    );
+    assert!(app.wait_drained(std::time::Duration::from_secs(5)).await);
+    assert_eq!(
+        get(&app, "/api/inventory").await.1,
+        inventory_before,
+        "no stock moved"
+    );
+    assert!(
+        app.store.recent_orders(10).await.unwrap().is_empty(),
+        "no order row"
+    );
+    assert_eq!(app.metrics.accepted.get(), 0);
+    assert!(app.metrics.rejected.get() >= malformed().len() as u64);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_malformed_request_is_refused_without_trace_memory() {
+    every_malformed_request_is_refused_without_trace(spawn_app(memory_store().await).await).await;
+}
+
+#[tokio::test]
+async fn every_malformed_request_is_refused_without_trace_mysql() {
+    let db = TestDb::new().await;
+    every_malformed_request_is_refused_without_trace(spawn_app(db.store().await).await).await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_lets_a_client_place_the_same_basket_twice() {
+    let app = spawn_app(memory_store().await).await;
+    let client = reqwest::Client::new();
+    let body =
+        serde_json::json!({"customer_id":"c","items":[{"product_id":"prod-101","quantity":1}]});
+    let mut ids = Vec::new();
+    for key in [None, Some("basket-1"), Some("basket-2"), Some("basket-1")] {
+        let mut req = client
+            .post(format!("{}/api/orders", app.base_url()))
+            .json(&body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let r: Value = req.send().await.unwrap().json().await.unwrap();
+        ids.push(r["order_id"].as_str().unwrap().to_owned());
+    }
+    assert_ne!(ids[0], ids[1]);
+    assert_ne!(ids[1], ids[2]);
+    assert_eq!(ids[1], ids[3], "the same key is the same order");
+    assert!(app.wait_drained(std::time::Duration::from_secs(10)).await);
+    assert_eq!(
+        common::stock(&*app.store, "prod-101").await,
+        47,
+        "three distinct orders taken"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_queue_outage_answers_503_and_enqueues_nothing() {
+    let app = spawn_app(memory_store().await).await;
+    app.queues.orders.set_available(false);
+    let body = r#"{"customer_id":"c","items":[{"product_id":"prod-101","quantity":1}]}"#;
+    let (status, json, headers) = post_raw(&app, body, JSON).await;
+    assert_eq!(status, 503, "{json}");
+    assert_eq!(
+        headers.get("retry-after").map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
+    assert!(json["message"].as_str().unwrap().contains("not accepted"));
+    app.queues.orders.set_available(true);
+    assert_eq!(app.queues.orders.stats().sent.load(Ordering::SeqCst), 0);
+    let (status, _, _) = post_raw(&app, body, JSON).await;
+    assert_eq!(status, 202);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn read_endpoints_answer_rows_and_404s() {
+    let app = spawn_app(memory_store().await).await;
+    let (status, body) = get(&app, "/api/inventory").await;
+    assert_eq!(status, 200);
+    let items: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(items.len(), 5);
+    assert_eq!(items[0]["product_id"], "prod-101");
+    assert_eq!(items[0]["product_name"], "Wireless Headphones");
+    assert_eq!(items[0]["quantity_available"], 50);
+
+    let (status, body) = get(&app, "/api/inventory/prod-104").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["quantity_available"],
+        10
+    );
+    assert_eq!(get(&app, "/api/inventory/prod-999").await.0, 404);
+
+    let (status, body) = get(&app, "/api/orders/3b1f16d4-37da-40c2-a24a-92dfc3636d4b").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("not found"));
+    assert_eq!(get(&app, "/api/orders/not-a-uuid").await.0, 404);
+    assert_eq!(get(&app, "/no/such/route").await.0, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_metrics_report_the_pipeline() {
+    let app = spawn_app(memory_store().await).await;
+    let (status, body) = get(&app, "/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["status"],
+        "ok"
+    );
+
+    post_raw(
+        &app,
+        r#"{"customer_id":"m","items":[{"product_id":"prod-101","quantity":1}]}"#,
+        JSON,
+    )
+    .await;
+    post_raw(&app, "{", JSON).await;
+    assert!(app.wait_drained(std::time::Duration::from_secs(10)).await);
+    let (status, text) = get(&app, "/metrics").await;
+    assert_eq!(status, 200);
+    for needle in [
+        "orderflow_orders_accepted_total 1",
+        "orderflow_orders_rejected_total 1",
+        "orderflow_orders_processed_total 1",
+        "orderflow_orders_failed_total 0",
+        "orderflow_queue_messages_visible{queue=\"orders\"} 0",
+        "orderflow_queue_messages_visible{queue=\"order-dlq\"} 0",
+        "orderflow_queue_messages_in_flight{queue=\"processed\"} 0",
+    ] {
+        assert!(text.contains(needle), "/metrics lacks {needle:?}:\n{text}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_matches_the_router() {
+    let app = spawn_app(memory_store().await).await;
+    let (status, body) = get(&app, "/openapi.json").await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented: Vec<String> = Vec::new();
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            documented.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    documented.sort();
+    let routed = [
+        "GET /api/inventory",
+        "GET /api/inventory/{product_id}",
+        "GET /api/orders/{order_id}",
+        "GET /health",
+        "GET /metrics",
+        "GET /openapi.json",
+        "POST /api/orders",
+    ];
+    assert_eq!(documented, routed, "every route documented, nothing else");
+
+    // And every documented route is really served (not the 404 fallback).
+    let client = reqwest::Client::new();
+    for route in routed {
+        let (method, path) = route.split_once(' ').unwrap();
+        let path = path
+            .replace("{product_id}", "prod-101")
+            .replace("{order_id}", "00000000-0000-8000-8000-000000000000");
+        let url = format!("{}{path}", app.base_url());
+        let r = match method {
+            "POST" => client
+                .post(url)
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .unwrap(),
+            _ => client.get(url).send().await.unwrap(),
+        };
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        assert!(
+            status != 405 && !text.contains("no such route"),
+            "{route} is not served: {status} {text}"
+        );
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for s in [
+        "OrderCreated",
+        "OrderProcessed",
+        "OrderRecord",
+        "InventoryItem",
+        "ErrorBody",
+    ] {
+        assert!(schemas.contains_key(s), "schema {s} missing");
+    }
+    app.stop().await;
+}

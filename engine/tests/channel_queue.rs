@@ -1,0 +1,72 @@
+//! The queue conformance suite against the in-process channel backend, on a
+//! paused clock (visibility timeouts pass instantly), plus what only the
+//! channel backend does: a bounded capacity and injected outages.
+
+mod conformance;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::queue::{ChannelQueue, QueueBackend, QueueConfig, QueueError};
+
+async fn channel(visibility: Duration, max_receives: u32) -> conformance::Pair {
+    let dlq = ChannelQueue::new(QueueConfig::new("test-dlq"));
+    let queue = ChannelQueue::new(QueueConfig {
+        visibility_timeout: visibility,
+        dead_letter: Some((max_receives, dlq.clone())),
+        ..QueueConfig::new("test")
+    });
+    conformance::Pair { queue, dlq }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(start_paused = true)]
+        async fn $name() {
+            conformance::$name(channel).await;
+        }
+    )*};
+}
+
+conformance!(
+    delivers_hides_and_redelivers_after_the_visibility_timeout,
+    delete_removes_for_good_and_a_stale_receipt_is_refused,
+    receives_at_most_ten_and_refuses_larger_batches,
+    long_poll_waits_for_the_first_message,
+    change_visibility_returns_or_extends,
+    moves_to_the_dlq_after_max_receives,
+    depth_counts_visible_and_in_flight,
+    concurrent_consumers_see_every_message,
+);
+
+#[tokio::test]
+async fn a_full_queue_refuses_with_a_transient_error() {
+    let q = ChannelQueue::new(QueueConfig {
+        capacity: 2,
+        ..QueueConfig::new("small")
+    });
+    q.send("a".into()).await.unwrap();
+    q.send("b".into()).await.unwrap();
+    let err = q.send("c".into()).await.unwrap_err();
+    assert!(matches!(err, QueueError::Full(_)));
+    assert!(err.is_transient());
+    assert_eq!(
+        q.depth().await.unwrap().total(),
+        2,
+        "the refused message was not kept"
+    );
+}
+
+#[tokio::test]
+async fn an_outage_fails_every_call_until_it_ends() {
+    let q: Arc<ChannelQueue> = ChannelQueue::new(QueueConfig::new("flaky"));
+    q.set_available(false);
+    assert!(matches!(
+        q.send("a".into()).await,
+        Err(QueueError::Unavailable { .. })
+    ));
+    assert!(q.receive(1, Duration::ZERO).await.is_err());
+    q.set_available(true);
+    q.send("a".into()).await.unwrap();
+    assert_eq!(q.receive(1, Duration::ZERO).await.unwrap().len(), 1);
+}

@@ -1,0 +1,144 @@
+//! Test helpers: a MySQL database of its own for each test, an app started
+//! the way `sim` starts it, and small builders.
+//!
+//! MySQL tests never skip: if the server at `TEST_MYSQL_URL` (default
+//! `mysql://root@127.0.0.1:3306`) cannot be reached, they fail and say how
+//! to start it.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use engine::app::App;
+use engine::config::Config;
+use engine::domain::{seed_products, InventoryItem, ProductId};
+use engine::events::{now_millis, OrderCreated};
+use engine::notifier::LogNotifier;
+use engine::store::{MemoryStore, MySqlStore, OrderStore};
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::{ConnectOptions, Connection, Executor};
+
+pub fn server_url() -> String {
+    std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
+}
+
+/// A database created for one test, dropped by [`TestDb::drop_db`].
+pub struct TestDb {
+    pub name: String,
+    pub options: MySqlConnectOptions,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "orderflow_test_{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst),
+            now_millis().timestamp_subsec_millis()
+        );
+        let options = MySqlConnectOptions::from_str(&server_url())
+            .expect("TEST_MYSQL_URL is a MySQL URL")
+            .database(&name);
+        TestDb { name, options }
+    }
+
+    /// Opens the store (creating the database and applying migrations) and
+    /// seeds the five products.
+    pub async fn store(&self) -> Arc<MySqlStore> {
+        let store = MySqlStore::connect(self.options.clone(), 16).await.unwrap_or_else(|e| {
+            panic!(
+                "MySQL tests need a server at {} ({e}). Start MariaDB with \
+                 `start-stop-daemon --start --oknodo --background --exec \"$(command -v mariadbd)\"` \
+                 or point TEST_MYSQL_URL at one.",
+                server_url()
+            )
+        });
+        store.seed_if_empty(&seed_products()).await.expect("seed");
+        Arc::new(store)
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", server_url().trim_end_matches('/'), self.name)
+    }
+
+    pub async fn drop_db(self) {
+        let server = self.options.clone().database("");
+        if let Ok(mut conn) = server.connect().await {
+            let _ = conn
+                .execute(format!("DROP DATABASE IF EXISTS `{}`", self.name).as_str())
+                .await;
+            let _ = conn.close().await;
+        }
+    }
+}
+
+pub async fn memory_store() -> Arc<MemoryStore> {
+    let store = MemoryStore::new();
+    store.seed_if_empty(&seed_products()).await.expect("seed");
+    Arc::new(store)
+}
+
+/// Starts the whole app on a free port over `store`.
+pub async fn spawn_app(store: Arc<dyn OrderStore>) -> App {
+    spawn_app_with(store, Config::default()).await
+}
+
+pub async fn spawn_app_with(store: Arc<dyn OrderStore>, config: Config) -> App {
+    let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+    App::start_with_store(store, &config, addr, Arc::new(LogNotifier))
+        .await
+        .expect("app starts")
+}
+
+pub fn product(id: &str, qty: i64) -> InventoryItem {
+    InventoryItem {
+        product_id: ProductId::parse(id).unwrap(),
+        product_name: format!("Test {id}"),
+        quantity_available: qty,
+    }
+}
+
+/// An `OrderCreated` as ingest would publish it for this customer and lines.
+pub fn order(customer: &str, lines: &[(&str, u32)]) -> OrderCreated {
+    let items: Vec<_> = lines
+        .iter()
+        .map(|(p, q)| serde_json::json!({"product_id": p, "quantity": q}))
+        .collect();
+    let body = serde_json::json!({"customer_id": customer, "items": items}).to_string();
+    let valid = engine::validation::parse_order(body.as_bytes()).expect("valid test order");
+    engine::ingest::order_created(&valid, None, now_millis())
+}
+
+pub async fn stock(store: &dyn OrderStore, id: &str) -> i64 {
+    store
+        .product(&ProductId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .map(|p| p.quantity_available)
+        .unwrap_or_else(|| panic!("no product {id}"))
+}
+
+/// Runs an async test body against both stores: `name_memory` and
+/// `name_mysql`. The body is `async fn(Arc<dyn OrderStore>)`.
+#[macro_export]
+macro_rules! both_stores {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn memory() {
+                $body(common::memory_store().await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn mysql() {
+                let db = common::TestDb::new().await;
+                $body(db.store().await).await;
+                db.drop_db().await;
+            }
+        }
+    };
+}

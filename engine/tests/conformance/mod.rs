@@ -1,0 +1,253 @@
+//! The queue conformance suite: what every `QueueBackend` must do to behave
+//! like an SQS standard queue. Each backend's test file calls these with a
+//! factory that makes a fresh queue (visibility timeout, max receives) and
+//! its DLQ. Durations are whole seconds, as SQS takes them.
+
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::queue::{QueueBackend, QueueError, MAX_BATCH};
+
+pub struct Pair {
+    pub queue: Arc<dyn QueueBackend>,
+    pub dlq: Arc<dyn QueueBackend>,
+}
+
+const VISIBILITY: Duration = Duration::from_secs(2);
+const NO_WAIT: Duration = Duration::ZERO;
+
+async fn drain(q: &dyn QueueBackend) -> Vec<engine::queue::Message> {
+    let mut all = Vec::new();
+    loop {
+        let got = q
+            .receive(MAX_BATCH, Duration::from_millis(200))
+            .await
+            .unwrap();
+        if got.is_empty() {
+            return all;
+        }
+        all.extend(got);
+    }
+}
+
+pub async fn delivers_hides_and_redelivers_after_the_visibility_timeout<F, Fut>(make: F)
+where
+    F: Fn(Duration, u32) -> Fut,
+    Fut: Future<Output = Pair>,
+{
+    let Pair { queue, .. } = make(VISIBILITY, 5).await;
+    queue.send("a".into()).await.unwrap();
+    let first = queue.receive(1, NO_WAIT).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].body, "a");
+    assert_eq!(first[0].receive_count, 1);
+    // Invisible while in flight.
+    assert!(queue
+        .receive(1, Duration::from_millis(500))
+        .await
+        .unwrap()
+        .is_empty());
+    // Back after the timeout, counted again, with a new receipt handle.
+    let again = queue.receive(1, VISIBILITY * 2).await.unwrap();
+    assert_eq!(again.len(), 1, "redelivered after the visibility timeout");
+    assert_eq!(again[0].message_id, first[0].message_id);
+    assert_eq!(again[0].receive_count, 2);
+    assert_ne!(again[0].receipt_handle, first[0].receipt_handle);
+}
+
+pub async fn delete_removes_for_good_and_a_stale_receipt_is_refused<F, Fut>(make: F)
+where
+    F: Fn(Duration, u32) -> Fut,
+    Fut: Future<Output = Pair>,
+{
+    let Pair { queue, .. } = make(VISIBILITY, 5).await;
+    queue.send("a".into()).await.unwrap();
+    let first = queue.receive(1, NO_WAIT).await.unwrap().remove(0);
+    let second = queue.receive(1, VISIBILITY * 2).await.unwrap().remove(0);
+    assert!(
+        matches!(
+            queue.delete(&first.receipt_handle).await,
+            Err(QueueError::InvalidReceipt(_))
+        ),
+        "only the newest delivery's handle deletes"
+    );
+    queue.delete(&second.receipt_handle).await.unwrap();
+    assert!(
+        queue.receive(1, VISIBILITY * 2).await.unwrap().is_empty(),
+        "deleted for good"
+    );
+    assert_eq!(queue.depth().await.unwrap().total(), 0);
+}
+
+pub async fn receives_at_most_ten_and_refuses_larger_batches<F, Fut>(make: F)
+where
+    F: Fn(Duration, u32) -> Fut,
+    Fut: Future<Output = Pair>,
+{
+    let Pair { queue, .. } = make(VISIBILITY, 5).await;
+    for chunk in 0..3 {
+        let bodies: Vec<String> = (0..MAX_BATCH).map(|i| format!("{chunk}-{i}")).collect();
+        queue.send_batch(bodies).await.unwrap();
+    }
+    assert!(queue
+        .send_batch(vec![String::new(); MAX_BATCH + 1])
+        .await
+        .is_err());
+    assert!(queue.receive(MAX_BATCH + 1, NO_WAIT).await.is_err());
+    let batch = queue.receive(MAX_BATCH, NO_WAIT).await.unwrap();
+    assert!(!batch.is_empty() && batch.len() <= MAX_BATCH);
+    let rest = drain(queue.as_ref()).await;
+    let bodies: HashSet<String> = batch.iter().chain(&rest).map(|m| m.body.clone()).collect();
+    assert_eq!(bodies.len(), 3 * MAX_BATCH, "every message delivered");
+}
+
+pub async fn long_poll_waits_for_the_first_message<F, Fut>(make: F)
+where
+    F: Fn(Duration, u32) -> Fut,
+    Fut: Future<Output = Pair>,
+{
+    let Pair { queue, .. } = make(VISIBILITY, 5).await;
+    assert!(queue
+        .receive(1, Duration::from_secs(1))
+        .await
+        .unwrap()
+        .is_empty());
+    let sender = queue.clone();
+    let send = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sender.send("late".into()).await.unwrap();
+    });
+    let got = queue.receive(1, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        got.len(),
+        1,
+        "the long poll returns the message sent while it waited"
+    );
+    assert_eq!(got[0].body, "late");
+    send.await.unwrap();
+}
+
+pub async fn change_visibility_returns_or_extends<F, Fut>(make: F)
+where
+    F: Fn(Duration, u32) -> Fut,
+    Fut: Future<Output = Pair>,
+{
+    let Pair { queue, .. } = make(VISIBILITY, 5).await;
+    queue.send("a".into()).await.unwrap();
+    let m = queue.receive(1, NO_WAIT).await.unwrap().remove(0);
+    queue
+        .change_visibility(&m.receipt_handle, Duration::ZERO)
+        .await
+        .unwrap();
+    let m = queue
+        .receive(1, Duration::from_secs(1))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(m.receive_count, 2, "visible again at once");
+    queue
+        .change_visibility(&m.receipt_handle, VISIBILITY * 3)
+        .await
+        .unwrap();
+    assert!(
+        queue
+            .receive(1, VISIBILITY + Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "extended past the original timeout"
+    );
+    let m = queue.receive(1, VISIBILITY * 3).await.unwrap();
+    assert_eq!(m.len(), 1, "back after the extended timeout");
+}
+
+pub async fn moves_to_the_dlq_after_max_receives<F, Fut>(make: F)
+where
+    F: Fn(Duration, u32) -> Fut,
+    Fut: Future<Output = Pair>,
+{
+    let Pair { queue, dlq } = make(VISIBILITY, 3).await;
+    queue.send("poison".into()).await.unwrap();
+    for n in 1..=3 {
+        let m = queue.receive(1, VISIBILITY * 2).await.unwrap();
+        assert_eq!(m.len(), 1, "receive {n}");
+        assert_eq!(m[0].receive_count, n);
+        queue
+            .change_visibility(&m[0].receipt_handle, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    assert!(
+        queue
+            .receive(1, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a fourth receive moves it instead of delivering it"
+    );
+    let dead = dlq.receive(1, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, "poison");
+    assert_eq!(queue.depth().await.unwrap().total(), 0);
+}
+
+pub async fn depth_counts_visible_and_in_flight<F, Fut>(make: F)
+where
+    F: Fn(Duration, u32) -> Fut,
+    Fut: Future<Output = Pair>,
+{
+    let Pair { queue, .. } = make(VISIBILITY, 5).await;
+    queue
+        .send_batch(vec!["a".into(), "b".into(), "c".into()])
+        .await
+        .unwrap();
+    let m = queue.receive(1, NO_WAIT).await.unwrap();
+    assert_eq!(m.len(), 1);
+    let d = queue.depth().await.unwrap();
+    assert_eq!((d.visible, d.in_flight), (2, 1));
+}
+
+pub async fn concurrent_consumers_see_every_message<F, Fut>(make: F)
+where
+    F: Fn(Duration, u32) -> Fut,
+    Fut: Future<Output = Pair>,
+{
+    let Pair { queue, .. } = make(Duration::from_secs(30), 5).await;
+    for chunk in 0..10 {
+        queue
+            .send_batch((0..10).map(|i| format!("{chunk}-{i}")).collect())
+            .await
+            .unwrap();
+    }
+    let mut consumers = Vec::new();
+    for _ in 0..4 {
+        let q = queue.clone();
+        consumers.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let batch = q
+                    .receive(MAX_BATCH, Duration::from_millis(300))
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    return got;
+                }
+                for m in batch {
+                    q.delete(&m.receipt_handle).await.unwrap();
+                    got.push(m.body);
+                }
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for c in consumers {
+        all.extend(c.await.unwrap());
+    }
+    let distinct: HashSet<_> = all.iter().collect();
+    assert_eq!(distinct.len(), 100, "every message delivered");
+    assert_eq!(all.len(), 100, "none delivered twice while in flight");
+}

@@ -1,0 +1,305 @@
+//! The store contract, run against both stores: all-or-nothing orders,
+//! at-most-once per order id, no oversell under concurrency, no deadlocks.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use engine::domain::{FailureReason, OrderStatus};
+use engine::events::{now_millis, OrderCreated};
+use engine::store::OrderStore;
+
+use common::{order, product, stock};
+
+/// An `OrderCreated` whose lines stay in the order given (ingest would sort
+/// them; an event from elsewhere might not).
+fn raw_order(customer: &str, lines: &[(&str, u32)]) -> OrderCreated {
+    let canonical = order(customer, lines);
+    let items: Vec<_> = lines
+        .iter()
+        .map(|(p, q)| serde_json::json!({"product_id": p, "quantity": q}))
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "order_id": canonical.order_id, "customer_id": customer, "items": items,
+        "timestamp": engine::events::millis::format(&now_millis()),
+    }))
+    .unwrap()
+}
+
+async fn an_order_takes_all_its_lines_or_none(store: Arc<dyn OrderStore>) {
+    let short = order("c1", &[("prod-104", 2), ("prod-105", 9)]);
+    let a = store.apply(std::slice::from_ref(&short)).await.unwrap();
+    assert_eq!(a[0].status, OrderStatus::Failed);
+    assert_eq!(a[0].reason, Some(FailureReason::InsufficientStock));
+    assert_eq!(
+        stock(&*store, "prod-104").await,
+        10,
+        "nothing taken from the line that had stock"
+    );
+    assert_eq!(stock(&*store, "prod-105").await, 5);
+
+    let ok = order("c2", &[("prod-104", 2), ("prod-105", 5)]);
+    let a = store.apply(&[ok]).await.unwrap();
+    assert_eq!(a[0].status, OrderStatus::Processed);
+    assert_eq!(a[0].reason, None);
+    assert_eq!(stock(&*store, "prod-104").await, 8);
+    assert_eq!(stock(&*store, "prod-105").await, 0);
+}
+both_stores!(
+    an_order_takes_all_its_lines_or_none,
+    an_order_takes_all_its_lines_or_none
+);
+
+async fn an_unknown_product_fails_the_order_and_takes_nothing(store: Arc<dyn OrderStore>) {
+    let o = order("c", &[("prod-101", 1), ("prod-999", 1)]);
+    let a = store.apply(std::slice::from_ref(&o)).await.unwrap();
+    assert_eq!(a[0].status, OrderStatus::Failed);
+    assert_eq!(a[0].reason, Some(FailureReason::UnknownProduct));
+    assert_eq!(stock(&*store, "prod-101").await, 50);
+    let record = store.order(o.order_id).await.unwrap().expect("recorded");
+    assert_eq!(record.status, OrderStatus::Failed);
+    assert_eq!(record.failure_reason, Some(FailureReason::UnknownProduct));
+}
+both_stores!(
+    an_unknown_product_fails_the_order_and_takes_nothing,
+    an_unknown_product_fails_the_order_and_takes_nothing
+);
+
+async fn an_order_id_is_applied_at_most_once(store: Arc<dyn OrderStore>) {
+    let o = order("c", &[("prod-103", 5)]);
+    // Twice within one batch, then again in a later batch.
+    let a = store.apply(&[o.clone(), o.clone()]).await.unwrap();
+    assert!(a[0].first_time);
+    assert!(!a[1].first_time);
+    assert_eq!(a[1].status, OrderStatus::Processed);
+    let again = store.apply(std::slice::from_ref(&o)).await.unwrap();
+    assert!(!again[0].first_time);
+    assert_eq!(again[0].status, OrderStatus::Processed);
+    assert_eq!(
+        again[0].processed_at, a[0].processed_at,
+        "answers the recorded outcome"
+    );
+    assert_eq!(stock(&*store, "prod-103").await, 30, "taken once");
+
+    // A recorded FAILED stays FAILED even once stock would allow it.
+    let big = order("c", &[("prod-105", 6)]);
+    assert_eq!(
+        store.apply(std::slice::from_ref(&big)).await.unwrap()[0].status,
+        OrderStatus::Failed
+    );
+    store
+        .upsert_products(&[product("prod-105", 100)])
+        .await
+        .unwrap();
+    let retry = store.apply(&[big]).await.unwrap();
+    assert_eq!(retry[0].status, OrderStatus::Failed);
+    assert!(!retry[0].first_time);
+    assert_eq!(stock(&*store, "prod-105").await, 100);
+}
+both_stores!(
+    an_order_id_is_applied_at_most_once,
+    an_order_id_is_applied_at_most_once
+);
+
+async fn a_failed_order_does_not_disturb_its_batch(store: Arc<dyn OrderStore>) {
+    let batch = [
+        order("a", &[("prod-102", 5)]),
+        order("b", &[("prod-102", 9999)]),
+        order("c", &[("prod-102", 15)]),
+        order("d", &[("prod-102", 1)]),
+    ];
+    let a = store.apply(&batch).await.unwrap();
+    let statuses: Vec<_> = a.iter().map(|a| a.status).collect();
+    use OrderStatus::*;
+    assert_eq!(
+        statuses,
+        [Processed, Failed, Processed, Failed],
+        "taken in batch order"
+    );
+    assert_eq!(stock(&*store, "prod-102").await, 0);
+}
+both_stores!(
+    a_failed_order_does_not_disturb_its_batch,
+    a_failed_order_does_not_disturb_its_batch
+);
+
+async fn a_record_reads_back_as_written(store: Arc<dyn OrderStore>) {
+    let o = raw_order("reader", &[("prod-103", 1), ("prod-101", 2)]);
+    let applied = store
+        .apply(std::slice::from_ref(&o))
+        .await
+        .unwrap()
+        .remove(0);
+    let r = store.order(o.order_id).await.unwrap().expect("recorded");
+    assert_eq!(r.customer_id.as_str(), "reader");
+    let lines: Vec<_> = r
+        .items
+        .iter()
+        .map(|l| (l.product_id.as_str().to_owned(), l.quantity.get()))
+        .collect();
+    assert_eq!(
+        lines,
+        [("prod-101".to_owned(), 2), ("prod-103".to_owned(), 1)],
+        "lines sorted by product"
+    );
+    assert_eq!(
+        r.created_at, o.timestamp,
+        "created_at is the accept time, to the millisecond"
+    );
+    assert_eq!(r.processed_at, Some(applied.processed_at));
+    assert!(r.processed_at.unwrap() >= r.created_at);
+    let since = store.orders_processed_since(o.timestamp).await.unwrap();
+    assert_eq!(since.len(), 1);
+    assert_eq!(
+        store.recent_orders(10).await.unwrap()[0].order_id,
+        o.order_id
+    );
+    assert!(store
+        .order(order("nobody", &[("prod-101", 1)]).order_id)
+        .await
+        .unwrap()
+        .is_none());
+}
+both_stores!(
+    a_record_reads_back_as_written,
+    a_record_reads_back_as_written
+);
+
+async fn a_notification_is_recorded_once(store: Arc<dyn OrderStore>) {
+    let o = order("n", &[("prod-101", 1)]);
+    assert!(store
+        .record_notification(o.order_id, OrderStatus::Processed)
+        .await
+        .unwrap());
+    assert!(!store
+        .record_notification(o.order_id, OrderStatus::Processed)
+        .await
+        .unwrap());
+}
+both_stores!(
+    a_notification_is_recorded_once,
+    a_notification_is_recorded_once
+);
+
+async fn seeding_happens_only_into_an_empty_inventory(store: Arc<dyn OrderStore>) {
+    assert!(!store.seed_if_empty(&[product("other", 1)]).await.unwrap());
+    let ids: Vec<_> = store
+        .inventory()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.product_id.to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        ["prod-101", "prod-102", "prod-103", "prod-104", "prod-105"]
+    );
+}
+both_stores!(
+    seeding_happens_only_into_an_empty_inventory,
+    seeding_happens_only_into_an_empty_inventory
+);
+
+/// Applies `orders` from `tasks` concurrent tasks in batches of `batch`,
+/// answering every outcome; panics if any apply fails (a deadlock or lock
+/// wait error included).
+async fn apply_concurrently(
+    store: &Arc<dyn OrderStore>,
+    orders: Vec<OrderCreated>,
+    tasks: usize,
+    batch: usize,
+) -> Vec<engine::store::Applied> {
+    let chunks: Vec<Vec<OrderCreated>> = orders.chunks(batch).map(<[_]>::to_vec).collect();
+    let per_task = chunks.len().div_ceil(tasks);
+    let mut handles = Vec::new();
+    for work in chunks.chunks(per_task.max(1)).map(<[_]>::to_vec) {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            for b in work {
+                out.extend(
+                    store
+                        .apply(&b)
+                        .await
+                        .expect("no apply fails under concurrency"),
+                );
+            }
+            out
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    all
+}
+
+async fn oversell_is_impossible_under_race(store: Arc<dyn OrderStore>) {
+    store
+        .upsert_products(&[product("scarce", 50)])
+        .await
+        .unwrap();
+    let orders: Vec<_> = (0..300)
+        .map(|i| order(&format!("racer-{i}"), &[("scarce", 1)]))
+        .collect();
+    let applied = apply_concurrently(&store, orders, 30, 3).await;
+    let sold = applied
+        .iter()
+        .filter(|a| a.status == OrderStatus::Processed)
+        .count();
+    assert_eq!(sold, 50, "exactly the stock is sold");
+    assert_eq!(
+        applied
+            .iter()
+            .filter(|a| a.reason == Some(FailureReason::InsufficientStock))
+            .count(),
+        250
+    );
+    assert_eq!(stock(&*store, "scarce").await, 0);
+}
+both_stores!(
+    oversell_is_impossible_under_race,
+    oversell_is_impossible_under_race
+);
+
+async fn opposite_line_orders_never_deadlock(store: Arc<dyn OrderStore>) {
+    store
+        .upsert_products(&[
+            product("pa", 100_000),
+            product("pb", 100_000),
+            product("pc", 100_000),
+        ])
+        .await
+        .unwrap();
+    let mut orders = Vec::new();
+    for i in 0..400 {
+        let lines: &[(&str, u32)] = match i % 4 {
+            0 => &[("pa", 1), ("pb", 2)],
+            1 => &[("pb", 2), ("pa", 1)],
+            2 => &[("pc", 3), ("pb", 1), ("pa", 2)],
+            _ => &[("pa", 2), ("pc", 3), ("pb", 1)],
+        };
+        orders.push(raw_order(&format!("dl-{i}"), lines));
+    }
+    // Small batches from many tasks: many transactions contend for the same
+    // three rows, listing them in every order. `apply_concurrently` panics
+    // on any error, deadlocks included.
+    let applied = apply_concurrently(&store, orders.clone(), 16, 2).await;
+    assert!(applied.iter().all(|a| a.status == OrderStatus::Processed));
+
+    // Conservation.
+    let mut sold: HashMap<String, i64> = HashMap::new();
+    for o in &orders {
+        for l in &o.items {
+            *sold.entry(l.product_id.to_string()).or_default() += i64::from(l.quantity.get());
+        }
+    }
+    for p in ["pa", "pb", "pc"] {
+        assert_eq!(stock(&*store, p).await, 100_000 - sold[p], "{p}");
+    }
+}
+both_stores!(
+    opposite_line_orders_never_deadlock,
+    opposite_line_orders_never_deadlock
+);
