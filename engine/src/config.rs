@@ -19,8 +19,10 @@ pub struct Config {
     /// DATABASE_URL is not set).
     #[arg(long, env = "DB_HOST")]
     pub db_host: Option<String>,
+    /// Database port (with DB_HOST).
     #[arg(long, env = "DB_PORT", default_value_t = 3306)]
     pub db_port: u16,
+    /// Database user (with DB_HOST).
     #[arg(long, env = "DB_USER", default_value = "root")]
     pub db_user: String,
     /// Read from the environment or `.env` only; never pass it as a flag.
@@ -32,6 +34,7 @@ pub struct Config {
         default_value = ""
     )]
     pub db_password: String,
+    /// Database name (with DB_HOST); created if missing.
     #[arg(long, env = "DB_NAME", default_value = "orderflow")]
     pub db_name: String,
     /// Connections in the database pool.
