@@ -195,3 +195,109 @@ fn summarize(failures: &[String]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::domain::OrderLine;
+
+    fn pid(s: &str) -> ProductId {
+        ProductId::parse(s).unwrap()
+    }
+
+    fn record(id: &str, status: OrderStatus, lines: &[(&str, u32)]) -> OrderRecord {
+        let items: Vec<OrderLine> = lines
+            .iter()
+            .map(|(p, q)| {
+                serde_json::from_value(serde_json::json!({"product_id": p, "quantity": q})).unwrap()
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "order_id": id, "customer_id": "c", "items": items, "status": status,
+            "failure_reason": null, "created_at": "2026-01-01T00:00:00Z", "processed_at": "2026-01-01T00:00:01Z",
+        }))
+        .unwrap()
+    }
+
+    const A: &str = "00000000-0000-8000-8000-00000000000a";
+    const B: &str = "00000000-0000-8000-8000-00000000000b";
+
+    /// A run that kept every invariant: 10 units, one order took 3.
+    fn good() -> Facts {
+        Facts {
+            initial: BTreeMap::from([(pid("p"), 10)]),
+            inventory: vec![InventoryItem {
+                product_id: pid("p"),
+                product_name: "P".into(),
+                quantity_available: 7,
+            }],
+            finished: vec![record(A, OrderStatus::Processed, &[("p", 3)])],
+            accepted: HashSet::from([A.to_owned()]),
+            accepted_answers: 2,
+            dead_lettered: HashSet::new(),
+            duplicate_mismatches: vec![],
+            notified: HashMap::from([(A.to_owned(), 1)]),
+            enqueued: 2,
+            invalid_sent: 1,
+            invalid_refused: 1,
+        }
+    }
+
+    fn failed(f: &Facts) -> Vec<&'static str> {
+        check(f)
+            .into_iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name)
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_run_passes_every_check() {
+        assert!(failed(&good()).is_empty());
+    }
+
+    #[test]
+    fn each_broken_invariant_is_reported() {
+        let mut f = good();
+        f.inventory[0].quantity_available = -1;
+        assert_eq!(failed(&f), ["1. no oversell", "2. conservation"]);
+
+        let mut f = good();
+        f.finished
+            .push(record(A, OrderStatus::Processed, &[("p", 3)]));
+        assert_eq!(
+            failed(&f),
+            ["2. conservation"],
+            "an order applied twice breaks conservation"
+        );
+
+        let mut f = good();
+        f.accepted.insert(B.to_owned());
+        assert_eq!(failed(&f), ["3. every accepted order accounted for"]);
+        f.dead_lettered.insert(B.to_owned());
+        assert!(
+            failed(&f).is_empty(),
+            "an order in the DLQ is accounted for"
+        );
+
+        let mut f = good();
+        f.duplicate_mismatches.push("dup got another id".into());
+        assert_eq!(failed(&f), ["4. each order applied at most once"]);
+
+        let mut f = good();
+        f.notified.insert(A.to_owned(), 2);
+        assert_eq!(
+            failed(&f),
+            ["5. every finished order notified exactly once"]
+        );
+        f.notified.insert(A.to_owned(), 0);
+        assert_eq!(
+            failed(&f),
+            ["5. every finished order notified exactly once"]
+        );
+
+        let mut f = good();
+        f.enqueued = 3;
+        assert_eq!(failed(&f), ["6. rejected requests leave no trace"]);
+    }
+}

@@ -234,3 +234,46 @@ pub async fn send(
     ordered.sort_by_key(|(i, _)| *i);
     (ordered.into_iter().map(|(_, s)| s).collect(), elapsed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_replays_the_same_workload_with_every_kind_of_request() {
+        let a = plan(2000, 7, "t");
+        let b = plan(2000, 7, "t");
+        assert!(a
+            .iter()
+            .zip(&b)
+            .all(|(x, y)| x.kind == y.kind && x.body == y.body));
+        let c = plan(2000, 8, "t");
+        assert!(
+            a.iter().zip(&c).any(|(x, y)| x.body != y.body),
+            "another seed, another workload"
+        );
+        for kind in [
+            Kind::Hot,
+            Kind::Spread,
+            Kind::MultiLine,
+            Kind::UnknownProduct,
+            Kind::Duplicate,
+            Kind::Invalid,
+        ] {
+            assert!(a.iter().any(|p| p.kind == kind), "{kind:?} missing");
+        }
+        for (i, p) in a.iter().enumerate() {
+            if let Some(j) = p.repeats {
+                assert!(j < i && a[j].body == p.body && a[j].kind != Kind::Invalid);
+            }
+        }
+    }
+
+    #[test]
+    fn planned_requests_are_valid_exactly_when_they_should_be() {
+        for p in plan(1000, 3, "t") {
+            let valid = engine::validation::parse_order(p.body.as_bytes()).is_ok();
+            assert_eq!(valid, p.kind != Kind::Invalid, "{:?}: {}", p.kind, p.body);
+        }
+    }
+}

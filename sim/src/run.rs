@@ -199,6 +199,11 @@ async fn run_inner(args: RunArgs) -> Result<bool, String> {
             )
         }
     );
+    // A closing line in the common "N passed, N failed" shape, for CI logs.
+    let checks_passed =
+        scenarios.iter().filter(|s| s.passed).count() + checks.iter().filter(|c| c.passed).count();
+    let checks_failed = scenarios.len() + checks.len() - checks_passed;
+    println!("sim: {checks_passed} passed, {checks_failed} failed");
     Ok(ok)
 }
 
