@@ -78,12 +78,29 @@ impl Client {
         None
     }
 
-    pub async fn stock(&self, product_id: &str) -> Option<i64> {
-        let a = self
-            .get(&format!("/api/inventory/{product_id}"))
-            .await
-            .ok()?;
-        a.body.get("quantity_available").and_then(Value::as_i64)
+    pub async fn stock(&self, product_id: &str) -> Result<i64, String> {
+        let a = self.get(&format!("/api/inventory/{product_id}")).await?;
+        a.body
+            .get("quantity_available")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| {
+                format!(
+                    "cannot read the stock of {product_id}: {} {}",
+                    a.status, a.body
+                )
+            })
+    }
+
+    /// Posts an order that must be accepted; answers its id.
+    pub async fn place(&self, body: &Value) -> Result<String, String> {
+        let a = self.post_order(body.to_string()).await?;
+        match (a.status, a.order_id()) {
+            (202, Some(id)) => Ok(id),
+            _ => Err(format!(
+                "expected 202 with an order_id, got {} {}",
+                a.status, a.body
+            )),
+        }
     }
 }
 

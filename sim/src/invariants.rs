@@ -4,10 +4,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use engine::domain::{InventoryItem, OrderRecord, OrderStatus, ProductId};
 
+/// One verdict of a run: a scenario or an invariant.
 pub struct Check {
     pub name: &'static str,
     pub passed: bool,
     pub detail: String,
+}
+
+pub fn print(checks: &[Check]) {
+    for c in checks {
+        let verdict = if c.passed { "PASS" } else { "FAIL" };
+        println!("  {verdict} {}: {}", c.name, c.detail);
+    }
 }
 
 /// Everything the checks look at, gathered after the queues drained.

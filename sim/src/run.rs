@@ -112,14 +112,7 @@ async fn run_inner(args: RunArgs) -> Result<bool, String> {
         app.base_url()
     );
     let scenarios = scenarios::run_all(&app, &client, &tag).await;
-    for s in &scenarios {
-        println!(
-            "  {} {}: {}",
-            if s.passed { "PASS" } else { "FAIL" },
-            s.name,
-            s.detail
-        );
-    }
+    invariants::print(&scenarios);
     // Ids the scenarios got accepted (read back from the store: they finished).
     let scenario_ids: Vec<String> = app
         .store
@@ -172,14 +165,7 @@ async fn run_inner(args: RunArgs) -> Result<bool, String> {
     report::print(&report);
 
     println!("\ninvariants:");
-    for c in &checks {
-        println!(
-            "  {} {}: {}",
-            if c.passed { "PASS" } else { "FAIL" },
-            c.name,
-            c.detail
-        );
-    }
+    invariants::print(&checks);
     app.stop().await;
 
     let scenarios_ok = scenarios.iter().all(|s| s.passed);
@@ -268,7 +254,6 @@ async fn gather(
         .stats()
         .sent
         .load(std::sync::atomic::Ordering::SeqCst);
-    let _ = app.queues.orders.depth().await;
     Ok(Facts {
         initial: initial.clone(),
         inventory,

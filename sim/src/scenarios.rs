@@ -8,11 +8,7 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 
-pub struct Outcome {
-    pub name: &'static str,
-    pub passed: bool,
-    pub detail: String,
-}
+pub use crate::invariants::Check as Outcome;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -50,15 +46,8 @@ fn outcome(name: &'static str, result: Result<String, String>) -> Outcome {
 async fn happy_path(client: &Client, body: &Value) -> (Outcome, Option<String>) {
     let mut id = None;
     let result = async {
-        let before = client
-            .stock("prod-101")
-            .await
-            .ok_or("cannot read prod-101")?;
-        let a = client.post_order(body.to_string()).await?;
-        if a.status != 202 {
-            return Err(format!("expected 202, got {} {}", a.status, a.body));
-        }
-        let order_id = a.order_id().ok_or("202 without an order_id")?;
+        let before = client.stock("prod-101").await?;
+        let order_id = client.place(body).await?;
         id = Some(order_id.clone());
         let order = client
             .wait_for_order(&order_id, WAIT)
@@ -67,10 +56,7 @@ async fn happy_path(client: &Client, body: &Value) -> (Outcome, Option<String>) 
         if order["status"] != "PROCESSED" {
             return Err(format!("order ended {}", order["status"]));
         }
-        let after = client
-            .stock("prod-101")
-            .await
-            .ok_or("cannot read prod-101")?;
+        let after = client.stock("prod-101").await?;
         if after != before - 1 {
             return Err(format!("prod-101 went {before} -> {after}, expected -1"));
         }
@@ -79,31 +65,21 @@ async fn happy_path(client: &Client, body: &Value) -> (Outcome, Option<String>) 
         ))
     }
     .await;
-    (outcome("1. happy path", result.map_err(|e: String| e)), id)
+    (outcome("1. happy path", result), id)
 }
 
 async fn duplicate(app: &App, client: &Client, body: &Value, first: Option<&str>) -> Outcome {
     let result = async {
         let first = first.ok_or("no order from the happy path to repeat")?;
-        let before = client
-            .stock("prod-101")
-            .await
-            .ok_or("cannot read prod-101")?;
-        let a = client.post_order(body.to_string()).await?;
-        if a.status != 202 {
-            return Err(format!("expected 202, got {} {}", a.status, a.body));
-        }
-        let again = a.order_id().unwrap_or_default();
+        let before = client.stock("prod-101").await?;
+        let again = client.place(body).await?;
         if again != first {
             return Err(format!("same payload got a new id {again} (first {first})"));
         }
         if !app.wait_drained(WAIT).await {
             return Err("queues did not drain".into());
         }
-        let after = client
-            .stock("prod-101")
-            .await
-            .ok_or("cannot read prod-101")?;
+        let after = client.stock("prod-101").await?;
         if after != before {
             return Err(format!("prod-101 moved again: {before} -> {after}"));
         }
@@ -118,7 +94,7 @@ async fn duplicate(app: &App, client: &Client, body: &Value, first: Option<&str>
 async fn validation(app: &App, client: &Client) -> Outcome {
     let result = async {
         let sent_before = app.queues.orders.stats().sent.load(std::sync::atomic::Ordering::SeqCst);
-        let before = client.stock("prod-102").await.ok_or("cannot read prod-102")?;
+        let before = client.stock("prod-102").await?;
         let body = json!({"customer_id": "hacker_002", "items": [{"product_id": "prod-102", "quantity": -5}]});
         let a = client.post_order(body.to_string()).await?;
         if a.status != 400 {
@@ -128,7 +104,7 @@ async fn validation(app: &App, client: &Client) -> Outcome {
         if sent_after != sent_before {
             return Err("a message was enqueued for a rejected order".into());
         }
-        let after = client.stock("prod-102").await.ok_or("cannot read prod-102")?;
+        let after = client.stock("prod-102").await?;
         if after != before {
             return Err(format!("prod-102 moved: {before} -> {after}"));
         }
@@ -140,18 +116,14 @@ async fn validation(app: &App, client: &Client) -> Outcome {
 
 async fn insufficient_stock(client: &Client, tag: &str) -> Outcome {
     let result = async {
-        let before = client.stock("prod-102").await.ok_or("cannot read prod-102")?;
+        let before = client.stock("prod-102").await?;
         let body = json!({"customer_id": format!("greedy_user_003-{tag}"), "items": [{"product_id": "prod-102", "quantity": 9999}]});
-        let a = client.post_order(body.to_string()).await?;
-        if a.status != 202 {
-            return Err(format!("expected 202, got {} {}", a.status, a.body));
-        }
-        let order_id = a.order_id().ok_or("202 without an order_id")?;
+        let order_id = client.place(&body).await?;
         let order = client.wait_for_order(&order_id, WAIT).await.ok_or("order never processed")?;
         if order["status"] != "FAILED" || order["failure_reason"] != "INSUFFICIENT_STOCK" {
             return Err(format!("order ended {} {}", order["status"], order["failure_reason"]));
         }
-        let after = client.stock("prod-102").await.ok_or("cannot read prod-102")?;
+        let after = client.stock("prod-102").await?;
         if after != before {
             return Err(format!("prod-102 moved: {before} -> {after}"));
         }
