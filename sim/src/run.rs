@@ -14,7 +14,6 @@ use engine::config::Config;
 use engine::domain::seed_products;
 use engine::events::{now_millis, OrderProcessed};
 use engine::notifier::Notifier;
-use engine::queue::QueueBackend;
 
 use crate::client::Client;
 use crate::invariants::{self, Facts};
