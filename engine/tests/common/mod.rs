@@ -34,12 +34,18 @@ pub struct TestDb {
 impl TestDb {
     pub async fn new() -> TestDb {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
+        Self::named(&format!(
             "orderflow_test_{}_{}_{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst),
             now_millis().timestamp_subsec_millis()
-        );
+        ))
+    }
+
+    /// A database with a fixed name, reused from run to run (for tests that
+    /// reset it themselves and cannot drop it at the end).
+    pub fn named(name: &str) -> TestDb {
+        let name = name.to_owned();
         let options = MySqlConnectOptions::from_str(&server_url())
             .expect("TEST_MYSQL_URL is a MySQL URL")
             .database(&name);
