@@ -67,7 +67,9 @@ fn scenario() -> impl Strategy<Value = (Vec<i64>, Vec<Op>, Vec<usize>)> {
 }
 
 /// The reference: each order in turn, at most once per id, all or nothing.
-fn model(stock: &[i64], ops: &[Op]) -> (Vec<(OrderStatus, Option<FailureReason>, bool)>, Vec<i64>) {
+type Outcomes = Vec<(OrderStatus, Option<FailureReason>, bool)>;
+
+fn model(stock: &[i64], ops: &[Op]) -> (Outcomes, Vec<i64>) {
     let mut stock: HashMap<&str, i64> = PRODUCTS
         .iter()
         .copied()
@@ -137,10 +139,24 @@ async fn run_batches(store: &dyn OrderStore, ops: &[Op], cuts: &[usize]) -> Vec<
             break;
         }
         let (batch, tail) = rest.split_at(n.min(rest.len()));
-        out.extend(store.apply(batch).await.unwrap());
+        out.extend(apply(store, batch).await);
         rest = tail;
     }
     out
+}
+
+/// Applies a batch, retrying transient errors as the processor does: a
+/// batch whose orders lock no row (all products unknown) can lose the race to
+/// record an order to a concurrent batch, and is then told to retry.
+async fn apply(store: &dyn OrderStore, batch: &[OrderCreated]) -> Vec<Applied> {
+    for _ in 0..20 {
+        match store.apply(batch).await {
+            Ok(applied) => return applied,
+            Err(e) if e.is_transient() => tokio::task::yield_now().await,
+            Err(e) => panic!("apply failed: {e}"),
+        }
+    }
+    panic!("apply kept failing transiently")
 }
 
 async fn stocks(store: &dyn OrderStore) -> Vec<i64> {
@@ -151,7 +167,7 @@ async fn stocks(store: &dyn OrderStore) -> Vec<i64> {
     out
 }
 
-fn summary(applied: &[Applied]) -> Vec<(OrderStatus, Option<FailureReason>, bool)> {
+fn summary(applied: &[Applied]) -> Outcomes {
     applied
         .iter()
         .map(|a| (a.status, a.reason, a.first_time))
