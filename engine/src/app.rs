@@ -11,11 +11,14 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::context::Context;
+use crate::dlq::{DeadLetterQueue, FailureLog};
 use crate::domain::seed_products;
+use crate::faults::{Faults, FaultyQueue};
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
-use crate::notifier::{NotificationWorker, Notifier};
+use crate::notifier::{LogNotifier, NotificationWorker, Notifier};
 use crate::processor::{Processor, ProcessorConfig};
 use crate::queue::{ChannelQueue, QueueBackend, QueueConfig};
 use crate::shutdown::{self, Trigger};
@@ -34,15 +37,50 @@ pub enum StartError {
     },
 }
 
+/// The store the configuration names: MySQL if configured, else in memory.
+pub enum OpenedStore {
+    MySql(Arc<MySqlStore>),
+    Memory(Arc<MemoryStore>),
+}
+
+impl OpenedStore {
+    pub fn as_dyn(&self) -> Arc<dyn OrderStore> {
+        match self {
+            OpenedStore::MySql(s) => s.clone(),
+            OpenedStore::Memory(s) => s.clone(),
+        }
+    }
+}
+
 /// Opens the configured store (MySQL if configured, else in memory), applies
 /// migrations, and seeds the five products into an empty inventory.
-pub async fn open_store(config: &Config) -> Result<Arc<dyn OrderStore>, StartError> {
-    let store: Arc<dyn OrderStore> = match config.mysql().map_err(StartError::Config)? {
-        Some(options) => Arc::new(MySqlStore::connect(options, config.db_max_connections).await?),
-        None => Arc::new(MemoryStore::new()),
+pub async fn open_store(config: &Config, faults: Arc<Faults>) -> Result<OpenedStore, StartError> {
+    let store = match config.mysql().map_err(StartError::Config)? {
+        Some(options) => {
+            let store = MySqlStore::connect(options, config.db_max_connections).await?;
+            OpenedStore::MySql(Arc::new(store.with_faults(faults)))
+        }
+        None => OpenedStore::Memory(Arc::new(MemoryStore::new().with_faults(faults))),
     };
-    store.seed_if_empty(&seed_products()).await?;
+    store.as_dyn().seed_if_empty(&seed_products()).await?;
     Ok(store)
+}
+
+/// What a caller plugs into the pipeline: where notifications go, and which
+/// faults to inject.
+#[derive(Clone)]
+pub struct Hooks {
+    pub notifier: Arc<dyn Notifier>,
+    pub faults: Arc<Faults>,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks {
+            notifier: Arc::new(LogNotifier),
+            faults: Faults::none(),
+        }
+    }
 }
 
 /// The in-process queues: orders and processed, each with its DLQ.
@@ -82,6 +120,22 @@ impl ChannelQueues {
         }
     }
 
+    /// Both DLQs, each with the queue it redrives to.
+    pub fn dead_letters(&self) -> Vec<DeadLetterQueue> {
+        vec![
+            DeadLetterQueue {
+                name: "orders".into(),
+                dlq: self.order_dlq.clone(),
+                source: self.orders.clone(),
+            },
+            DeadLetterQueue {
+                name: "processed".into(),
+                dlq: self.processed_dlq.clone(),
+                source: self.processed.clone(),
+            },
+        ]
+    }
+
     fn all(&self) -> Vec<Arc<dyn QueueBackend>> {
         vec![
             self.orders.clone(),
@@ -96,6 +150,7 @@ impl ChannelQueues {
 pub struct App {
     pub store: Arc<dyn OrderStore>,
     pub metrics: Arc<Metrics>,
+    pub failures: Arc<FailureLog>,
     pub queues: ChannelQueues,
     addr: SocketAddr,
     trigger: Trigger,
@@ -106,13 +161,9 @@ pub struct App {
 impl App {
     /// Opens the store and starts everything, serving HTTP on `addr`
     /// (port 0 picks a free port; see [`App::addr`]).
-    pub async fn start(
-        config: &Config,
-        addr: SocketAddr,
-        notifier: Arc<dyn Notifier>,
-    ) -> Result<App, StartError> {
-        let store = open_store(config).await?;
-        Self::start_with_store(store, config, addr, notifier).await
+    pub async fn start(config: &Config, addr: SocketAddr, hooks: Hooks) -> Result<App, StartError> {
+        let store = open_store(config, hooks.faults.clone()).await?;
+        Self::start_with_store(store.as_dyn(), config, addr, hooks).await
     }
 
     /// Starts everything over a store the caller opened.
@@ -120,7 +171,7 @@ impl App {
         store: Arc<dyn OrderStore>,
         config: &Config,
         addr: SocketAddr,
-        notifier: Arc<dyn Notifier>,
+        hooks: Hooks,
     ) -> Result<App, StartError> {
         let listener = TcpListener::bind(addr)
             .await
@@ -128,16 +179,30 @@ impl App {
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
-        let metrics = Arc::new(Metrics::new());
+        let ctx = Context {
+            faults: hooks.faults.clone(),
+            ..Context::new(store.clone())
+        };
         let queues = ChannelQueues::new(config);
         let (trigger, shutdown) = shutdown::channel();
+
+        // With faults on, ingest's queue may deliver twice and the
+        // processor's publishes may fail; without, these are the queues.
+        let (orders_in, processed_out): (Arc<dyn QueueBackend>, Arc<dyn QueueBackend>) =
+            if hooks.faults.plan().is_empty() {
+                (queues.orders.clone(), queues.processed.clone())
+            } else {
+                (
+                    FaultyQueue::duplicating(queues.orders.clone(), hooks.faults.clone()),
+                    FaultyQueue::failing_sends(queues.processed.clone(), hooks.faults.clone()),
+                )
+            };
 
         let mut workers = Vec::new();
         let processor = Processor::new(
             queues.orders.clone(),
-            queues.processed.clone(),
-            store.clone(),
-            metrics.clone(),
+            processed_out,
+            ctx.clone(),
             ProcessorConfig::default(),
         );
         for _ in 0..config.processor_workers.max(1) {
@@ -145,25 +210,28 @@ impl App {
         }
         let notification = NotificationWorker::new(
             queues.processed.clone(),
-            store.clone(),
-            notifier,
-            metrics.clone(),
+            ctx.clone(),
+            hooks.notifier,
             Duration::from_millis(200),
+            config.visibility_timeout(),
         );
         for _ in 0..config.notifier_workers.max(1) {
             workers.push(tokio::spawn(notification.clone().run(shutdown.clone())));
         }
 
         let router = http::router(AppState {
-            ingest: Ingest::new(queues.orders.clone(), metrics.clone()),
+            ingest: Ingest::new(orders_in, ctx.metrics.clone()),
             store: store.clone(),
-            metrics: metrics.clone(),
+            metrics: ctx.metrics.clone(),
+            failures: ctx.failures.clone(),
             queues: queues.all(),
+            dead_letters: queues.dead_letters(),
         });
         let server = tokio::spawn(serve(listener, router, shutdown.clone()));
         Ok(App {
             store,
-            metrics,
+            metrics: ctx.metrics,
+            failures: ctx.failures,
             queues,
             addr,
             trigger,

@@ -21,12 +21,17 @@
 //! - [`store`]: the [`store::OrderStore`] trait, over MySQL or in memory; each
 //!   batch of orders is applied atomically and each order at most once.
 //! - [`processor`] and [`notifier`]: the two consumers.
+//! - [`dlq`]: listing and redriving dead-letter queues; [`faults`]: seeded
+//!   fault injection for the simulator.
 //! - [`http`]: the axum router; [`app`] starts it all in one process.
 
 pub mod app;
 pub mod config;
+pub mod context;
+pub mod dlq;
 pub mod domain;
 pub mod events;
+pub mod faults;
 pub mod http;
 pub mod idempotency;
 pub mod ingest;

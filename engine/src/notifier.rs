@@ -1,19 +1,25 @@
 //! The notifier: consumes `OrderProcessed` and dispatches one notification per
-//! order. The store records each notification before it is dispatched, and a
-//! redelivered event finds the record and is only deleted, so a customer is
-//! told at most once; the event is deleted only after that, so (barring a
-//! crash between record and dispatch) exactly once.
+//! order, exactly once in effect.
+//!
+//! Each dispatch is bracketed by a claim and a confirmation in the store
+//! ([`crate::store::OrderStore::claim_notification`]): a redelivered or re-published event
+//! finds the confirmation and is only deleted. If a claim's outcome is in
+//! doubt (the connection died around it, or its holder crashed), the same
+//! message retries it at once, and any other after the claim's lease; so no
+//! notification is lost, and the only repeat is a dispatch whose
+//! confirmation was lost. Dispatch targets should therefore treat `order_id`
+//! as an idempotency key (the log line carries it).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::context::Context;
 use crate::events::OrderProcessed;
-use crate::metrics::Metrics;
 use crate::queue::{Message, QueueBackend, MAX_BATCH};
 use crate::shutdown::Shutdown;
-use crate::store::OrderStore;
+use crate::store::Claim;
 
 /// Where notifications go. The default writes a structured log line.
 #[async_trait]
@@ -42,26 +48,28 @@ impl Notifier for LogNotifier {
 #[derive(Clone)]
 pub struct NotificationWorker {
     processed: Arc<dyn QueueBackend>,
-    store: Arc<dyn OrderStore>,
+    ctx: Context,
     notifier: Arc<dyn Notifier>,
-    metrics: Arc<Metrics>,
     wait: Duration,
+    /// How long another delivery's claim is respected: the queue's
+    /// visibility timeout, after which that delivery is presumed dead.
+    lease: Duration,
 }
 
 impl NotificationWorker {
     pub fn new(
         processed: Arc<dyn QueueBackend>,
-        store: Arc<dyn OrderStore>,
+        ctx: Context,
         notifier: Arc<dyn Notifier>,
-        metrics: Arc<Metrics>,
         wait: Duration,
+        lease: Duration,
     ) -> Self {
         NotificationWorker {
             processed,
-            store,
+            ctx,
             notifier,
-            metrics,
             wait,
+            lease,
         }
     }
 
@@ -89,6 +97,7 @@ impl NotificationWorker {
         for m in messages {
             if let Err(e) = self.handle(&m).await {
                 tracing::warn!(message_id = %m.message_id, error = %e, "notification not finished");
+                self.ctx.failures.record(&m.message_id, &e);
                 failed.push(m.message_id);
             }
         }
@@ -99,7 +108,7 @@ impl NotificationWorker {
         let event: OrderProcessed = match serde_json::from_str(&m.body) {
             Ok(e) => e,
             Err(e) => {
-                self.metrics.poison_messages.inc();
+                self.ctx.metrics.poison_messages.inc();
                 let _ = self
                     .processed
                     .change_visibility(&m.receipt_handle, Duration::ZERO)
@@ -107,14 +116,27 @@ impl NotificationWorker {
                 return Err(format!("undecodable OrderProcessed: {e}"));
             }
         };
-        let first = self
-            .store
-            .record_notification(event.order_id, event.status)
+        let store = &self.ctx.store;
+        let claim = store
+            .claim_notification(event.order_id, event.status, &m.message_id, self.lease)
             .await
             .map_err(|e| e.to_string())?;
-        if first {
-            self.notifier.dispatch(&event).await;
-            self.metrics.notifications.inc();
+        match claim {
+            Claim::Granted => {
+                self.notifier.dispatch(&event).await;
+                self.ctx.metrics.notifications.inc();
+                store
+                    .confirm_notification(event.order_id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Claim::AlreadySent => {}
+            Claim::HeldElsewhere => {
+                return Err(format!(
+                    "order {} is being notified by another delivery",
+                    event.order_id
+                ))
+            }
         }
         self.processed
             .delete(&m.receipt_handle)

@@ -12,12 +12,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::MAX_LINES;
+use crate::context::Context;
+use crate::domain::{OrderStatus, MAX_LINES};
 use crate::events::OrderCreated;
-use crate::metrics::Metrics;
+use crate::faults::FaultKind;
 use crate::queue::{Message, QueueBackend, MAX_BATCH};
 use crate::shutdown::Shutdown;
-use crate::store::{Applied, OrderStore, StoreError};
+use crate::store::{Applied, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct ProcessorConfig {
@@ -44,8 +45,7 @@ impl Default for ProcessorConfig {
 pub struct Processor {
     orders: Arc<dyn QueueBackend>,
     processed: Arc<dyn QueueBackend>,
-    store: Arc<dyn OrderStore>,
-    metrics: Arc<Metrics>,
+    ctx: Context,
     config: ProcessorConfig,
 }
 
@@ -76,15 +76,13 @@ impl Processor {
     pub fn new(
         orders: Arc<dyn QueueBackend>,
         processed: Arc<dyn QueueBackend>,
-        store: Arc<dyn OrderStore>,
-        metrics: Arc<Metrics>,
+        ctx: Context,
         config: ProcessorConfig,
     ) -> Self {
         Processor {
             orders,
             processed,
-            store,
-            metrics,
+            ctx,
             config,
         }
     }
@@ -118,16 +116,30 @@ impl Processor {
     /// finished stays on the queue.
     pub async fn process(&self, messages: Vec<Message>) -> BatchReport {
         let mut report = BatchReport::default();
+        if self.ctx.faults.roll(FaultKind::VisibilityExpiry) {
+            // As if this batch outlived its visibility timeout: the messages
+            // are visible to every other worker while this one works on them.
+            for m in &messages {
+                let _ = self
+                    .orders
+                    .change_visibility(&m.receipt_handle, Duration::ZERO)
+                    .await;
+            }
+        }
+
         let mut decoded: Vec<(Message, OrderCreated)> = Vec::with_capacity(messages.len());
         for m in messages {
             match decode_order_created(&m.body) {
                 Ok(event) => decoded.push((m, event)),
                 Err(error) => {
-                    self.metrics.poison_messages.inc();
+                    self.ctx.metrics.poison_messages.inc();
                     tracing::error!(
                         message_id = %m.message_id, receive_count = m.receive_count, %error,
                         "undecodable OrderCreated; it will reach the DLQ after its last receive"
                     );
+                    self.ctx
+                        .failures
+                        .record(&m.message_id, format!("undecodable OrderCreated: {error}"));
                     let _ = self
                         .orders
                         .change_visibility(&m.receipt_handle, Duration::ZERO)
@@ -141,40 +153,73 @@ impl Processor {
         }
 
         let events: Vec<OrderCreated> = decoded.iter().map(|(_, e)| e.clone()).collect();
-        let outcomes: Vec<Option<Applied>> = match self.apply_with_retry(&events).await {
-            Ok(applied) => applied.into_iter().map(Some).collect(),
+        let outcomes: Vec<Result<Applied, StoreError>> = match self.apply_with_retry(&events).await
+        {
+            Ok(applied) => applied.into_iter().map(Ok).collect(),
+            Err(StoreError::Crashed) => {
+                return self.abandon(decoded, report, "crashed before commit")
+            }
             // A batch that fails for good may hold one order the database
             // refuses; apply the orders one by one so only that one waits.
             Err(e) if !e.is_transient() && events.len() > 1 => {
                 tracing::warn!(error = %e, "batch failed; applying its orders one by one");
                 let mut each = Vec::with_capacity(events.len());
                 for event in &events {
-                    each.push(match self.apply_with_retry(std::slice::from_ref(event)).await {
-                        Ok(mut a) => a.pop(),
-                        Err(e) => {
-                            tracing::error!(order_id = %event.order_id, error = %e, "order left for redelivery");
-                            None
-                        }
-                    });
+                    each.push(
+                        self.apply_with_retry(std::slice::from_ref(event))
+                            .await
+                            .and_then(|mut a| {
+                                a.pop().ok_or(StoreError::Database("no outcome".into()))
+                            }),
+                    );
                 }
                 each
             }
             Err(e) => {
                 tracing::error!(error = %e, orders = events.len(), "batch left for redelivery");
-                vec![None; events.len()]
+                vec![Err(e); events.len()]
             }
         };
+        if self.ctx.faults.roll(FaultKind::CrashAfterCommit) {
+            return self.abandon(decoded, report, "crashed after commit");
+        }
 
-        for ((message, _), applied) in decoded.into_iter().zip(outcomes) {
-            let Some(applied) = applied else {
-                report.failed_message_ids.push(message.message_id);
-                continue;
+        for ((message, _), outcome) in decoded.into_iter().zip(outcomes) {
+            let applied = match outcome {
+                Ok(applied) => applied,
+                Err(e) => {
+                    self.ctx.failures.record(&message.message_id, &e);
+                    report.failed_message_ids.push(message.message_id);
+                    continue;
+                }
             };
             self.count(&applied);
             if let Err(e) = self.finish(&message, &applied).await {
                 tracing::warn!(order_id = %applied.order_id, error = %e, "not finished; the message will come back");
+                self.ctx.failures.record(&message.message_id, &e);
                 report.failed_message_ids.push(message.message_id);
             }
+        }
+        report
+    }
+
+    /// Gives up a batch the way a dead process would: touching nothing, so
+    /// every message comes back after its visibility timeout.
+    fn abandon(
+        &self,
+        batch: Vec<(Message, OrderCreated)>,
+        mut report: BatchReport,
+        why: &str,
+    ) -> BatchReport {
+        tracing::warn!(
+            messages = batch.len(),
+            "injected fault: processor {why}; the batch will be redelivered"
+        );
+        for (m, _) in batch {
+            self.ctx
+                .failures
+                .record(&m.message_id, format!("processor {why}"));
+            report.failed_message_ids.push(m.message_id);
         }
         report
     }
@@ -183,9 +228,9 @@ impl Processor {
         let mut delay = self.config.retry_backoff;
         let mut attempt = 1;
         loop {
-            match self.store.apply(events).await {
+            match self.ctx.store.apply(events).await {
                 Err(e) if e.is_transient() && attempt < self.config.store_attempts => {
-                    self.metrics.store_retries.inc();
+                    self.ctx.metrics.store_retries.inc();
                     tracing::warn!(error = %e, attempt, "transient store error; retrying the batch");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
@@ -197,11 +242,11 @@ impl Processor {
     }
 
     fn count(&self, applied: &Applied) {
-        use crate::domain::OrderStatus;
+        let m = &self.ctx.metrics;
         match (applied.first_time, applied.status) {
-            (false, _) => self.metrics.duplicate_deliveries.inc(),
-            (true, OrderStatus::Failed) => self.metrics.failed.inc(),
-            (true, _) => self.metrics.processed.inc(),
+            (false, _) => m.duplicate_deliveries.inc(),
+            (true, OrderStatus::Failed) => m.failed.inc(),
+            (true, _) => m.processed.inc(),
         };
     }
 

@@ -7,6 +7,7 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use engine::app::App;
+use engine::queue::QueueBackend;
 use serde_json::Value;
 
 use common::{memory_store, spawn_app, TestDb};
@@ -276,12 +277,14 @@ async fn the_openapi_document_matches_the_router() {
     }
     documented.sort();
     let routed = [
+        "GET /api/dlq",
         "GET /api/inventory",
         "GET /api/inventory/{product_id}",
         "GET /api/orders/{order_id}",
         "GET /health",
         "GET /metrics",
         "GET /openapi.json",
+        "POST /api/dlq/redrive",
         "POST /api/orders",
     ];
     assert_eq!(documented, routed, "every route documented, nothing else");
@@ -320,5 +323,46 @@ async fn the_openapi_document_matches_the_router() {
     ] {
         assert!(schemas.contains_key(s), "schema {s} missing");
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_is_answered_503_and_the_queue_stays_bounded() {
+    // The store is down, so nothing drains; the order queue holds 20.
+    let store = memory_store().await;
+    let flaky = common::Flaky::new(store.clone(), u32::MAX);
+    let config = engine::config::Config {
+        queue_capacity: 20,
+        processor_workers: 1,
+        visibility_timeout_secs: 1,
+        ..Default::default()
+    };
+    let app = common::spawn_app_with(flaky.clone(), config).await;
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let (client, url) = (client.clone(), format!("{}/api/orders", app.base_url()));
+        tasks.push(tokio::spawn(async move {
+            let body = serde_json::json!({"customer_id": format!("flood-{i}"), "items": [{"product_id": "prod-101", "quantity": 1}]});
+            let r = client.post(url).json(&body).send().await.unwrap();
+            (r.status().as_u16(), r.headers().get("retry-after").is_some())
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (202, _) => accepted += 1,
+            (503, true) => {}
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(accepted, 20, "exactly the capacity is accepted");
+    assert!(app.queues.orders.depth().await.unwrap().total() <= 20);
+
+    // The store comes back: every accepted order is processed.
+    flaky.failures_left.store(0, Ordering::SeqCst);
+    assert!(app.wait_drained(std::time::Duration::from_secs(20)).await);
+    assert_eq!(app.metrics.processed.get(), 20);
+    assert_eq!(common::stock(&*store, "prod-101").await, 30);
     app.stop().await;
 }

@@ -4,21 +4,18 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use engine::app::App;
 use engine::config::Config;
-use engine::domain::{InventoryItem, OrderId, OrderRecord, OrderStatus, ProductId};
-use engine::events::OrderCreated;
+use engine::domain::{OrderId, OrderStatus};
 use engine::queue::QueueBackend;
-use engine::store::{Applied, OrderStore, StoreError};
+use engine::store::OrderStore;
 use serde_json::{json, Value};
 
-use common::{order, spawn_app, spawn_app_with, stock};
+use common::{order, product, spawn_app, spawn_app_with, stock, Flaky};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -160,61 +157,9 @@ both_stores!(
     a_redelivered_order_is_applied_and_notified_once
 );
 
-/// Wraps a real store and fails `apply` with a transient error while its
-/// budget of failures lasts: a database that drops out and comes back.
-struct Flaky {
-    inner: Arc<dyn OrderStore>,
-    failures_left: AtomicU32,
-}
-
-#[async_trait]
-impl OrderStore for Flaky {
-    async fn apply(&self, orders: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
-        let left = self.failures_left.load(Ordering::SeqCst);
-        if left > 0 {
-            self.failures_left.store(left - 1, Ordering::SeqCst);
-            return Err(StoreError::Unavailable("injected: connection lost".into()));
-        }
-        self.inner.apply(orders).await
-    }
-    async fn order(&self, id: OrderId) -> Result<Option<OrderRecord>, StoreError> {
-        self.inner.order(id).await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.ping().await
-    }
-    async fn orders_processed_since(
-        &self,
-        t: DateTime<Utc>,
-    ) -> Result<Vec<OrderRecord>, StoreError> {
-        self.inner.orders_processed_since(t).await
-    }
-    async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError> {
-        self.inner.recent_orders(limit).await
-    }
-    async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
-        self.inner.inventory().await
-    }
-    async fn product(&self, id: &ProductId) -> Result<Option<InventoryItem>, StoreError> {
-        self.inner.product(id).await
-    }
-    async fn seed_if_empty(&self, p: &[InventoryItem]) -> Result<bool, StoreError> {
-        self.inner.seed_if_empty(p).await
-    }
-    async fn upsert_products(&self, p: &[InventoryItem]) -> Result<(), StoreError> {
-        self.inner.upsert_products(p).await
-    }
-    async fn record_notification(&self, id: OrderId, s: OrderStatus) -> Result<bool, StoreError> {
-        self.inner.record_notification(id, s).await
-    }
-}
-
 async fn transient_store_errors_are_retried_never_failed(store: Arc<dyn OrderStore>) {
     // A short outage: the processor's own retries ride it out.
-    let flaky = Arc::new(Flaky {
-        inner: store.clone(),
-        failures_left: AtomicU32::new(3),
-    });
+    let flaky = Flaky::new(store.clone(), 3);
     let config = Config {
         processor_workers: 1,
         visibility_timeout_secs: 1,
@@ -281,8 +226,8 @@ async fn a_poison_message_lands_in_the_dlq(store: Arc<dyn OrderStore>) {
     assert!(app.wait_drained(WAIT).await);
     let dead = app.queues.order_dlq.peek_all();
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].0, "{\"not\": \"an order\"}");
-    assert_eq!(dead[0].1, 3, "moved after three receives");
+    assert_eq!(dead[0].body, "{\"not\": \"an order\"}");
+    assert_eq!(dead[0].receive_count, 3, "moved after three receives");
     assert_eq!(app.metrics.poison_messages.get(), 3);
     assert_eq!(
         store.order(good.order_id).await.unwrap().unwrap().status,
@@ -334,3 +279,143 @@ both_stores!(
     a_rush_on_scarce_stock_sells_exactly_the_stock,
     a_rush_on_scarce_stock_sells_exactly_the_stock
 );
+
+async fn a_redriven_dead_letter_is_processed_once(store: Arc<dyn OrderStore>) {
+    // The database is down for good: the order's message fails its three
+    // receives, a second apart.
+    let flaky = Flaky::new(store.clone(), u32::MAX);
+    let config = Config {
+        processor_workers: 1,
+        visibility_timeout_secs: 1,
+        ..Config::default()
+    };
+    let app = spawn_app_with(flaky.clone(), config).await;
+    let api = Api::new(&app);
+    let o = order("dead-letter", &[("prod-101", 2)]);
+    app.queues
+        .orders
+        .send(serde_json::to_string(&o).unwrap())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while app.queues.order_dlq.depth().await.unwrap().total() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never dead-lettered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, letters) = api.get("/api/dlq").await;
+    assert_eq!(status, 200);
+    let letters = letters.as_array().unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0]["queue"], "orders");
+    assert_eq!(letters[0]["receive_count"], 3);
+    assert!(
+        letters[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("connection lost"),
+        "{}",
+        letters[0]
+    );
+    assert!(store.order(o.order_id).await.unwrap().is_none());
+
+    // The database is back; the redrive sends it through once.
+    flaky.failures_left.store(0, Ordering::SeqCst);
+    let r: Value = api
+        .http
+        .post(format!("{}/api/dlq/redrive?queue=orders", api.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["redriven"], 1);
+    assert!(app.wait_drained(WAIT).await);
+    assert_eq!(
+        store.order(o.order_id).await.unwrap().unwrap().status,
+        OrderStatus::Processed
+    );
+    assert_eq!(stock(&*store, "prod-101").await, 48);
+    assert_eq!(api.get("/api/dlq").await.1, json!([]));
+    // A second redrive finds nothing, and nothing moves.
+    let r: Value = api
+        .http
+        .post(format!("{}/api/dlq/redrive", api.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["redriven"], 0);
+    assert_eq!(stock(&*store, "prod-101").await, 48);
+    assert_eq!(app.metrics.notifications.get(), 1);
+    app.stop().await;
+}
+both_stores!(
+    a_redriven_dead_letter_is_processed_once,
+    a_redriven_dead_letter_is_processed_once
+);
+
+/// A deadlock made on purpose: an outside transaction holds one row and asks
+/// for the other while a batch holds the first. The server breaks the cycle;
+/// whichever side it picks, the order is applied once and stock is conserved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deadlock_the_server_reports_is_retried_and_keeps_every_invariant() {
+    let db = common::TestDb::new().await;
+    let mysql = db.store().await;
+    mysql
+        .upsert_products(&[product("da", 100), product("db", 100)])
+        .await
+        .unwrap();
+    let before = common::server_deadlocks(mysql.pool()).await;
+
+    let mut outsider = mysql.pool().begin().await.unwrap();
+    // Weight, so the server prefers to roll back the processor's batch.
+    sqlx::query("INSERT INTO notifications (order_id, status, state, claimed_by, claimed_at) VALUES ('00000000-0000-8000-8000-0000000000dd', 'PROCESSED', 'CLAIMED', 'outsider', NOW(3))")
+        .execute(&mut *outsider).await.unwrap();
+    sqlx::query("SELECT quantity_available FROM inventory WHERE product_id = 'db' FOR UPDATE")
+        .fetch_one(&mut *outsider)
+        .await
+        .unwrap();
+
+    let app = spawn_app(mysql.clone()).await;
+    let o = order("deadlocked", &[("da", 1), ("db", 1)]);
+    app.queues
+        .orders
+        .send(serde_json::to_string(&o).unwrap())
+        .await
+        .unwrap();
+    // The batch now holds `da` and waits for `db`.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let outsider_won =
+        sqlx::query("SELECT quantity_available FROM inventory WHERE product_id = 'da' FOR UPDATE")
+            .fetch_one(&mut *outsider)
+            .await
+            .is_ok();
+    let _ = outsider.rollback().await;
+
+    assert!(app.wait_drained(WAIT).await);
+    assert!(
+        common::server_deadlocks(mysql.pool()).await > before,
+        "the server saw the deadlock"
+    );
+    if outsider_won {
+        assert!(
+            app.metrics.store_retries.get() >= 1,
+            "the batch was the victim and was retried"
+        );
+    }
+    assert_eq!(
+        mysql.order(o.order_id).await.unwrap().unwrap().status,
+        OrderStatus::Processed
+    );
+    assert_eq!(app.metrics.processed.get(), 1);
+    assert_eq!(stock(&*mysql, "da").await, 99);
+    assert_eq!(stock(&*mysql, "db").await, 99);
+    app.stop().await;
+    db.drop_db().await;
+}

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use engine::domain::{FailureReason, OrderStatus};
 use engine::events::{now_millis, OrderCreated};
-use engine::store::OrderStore;
+use engine::store::{Claim, OrderStore};
+use std::time::Duration;
 
 use common::{order, product, stock};
 
@@ -166,20 +167,52 @@ both_stores!(
     a_record_reads_back_as_written
 );
 
-async fn a_notification_is_recorded_once(store: Arc<dyn OrderStore>) {
-    let o = order("n", &[("prod-101", 1)]);
-    assert!(store
-        .record_notification(o.order_id, OrderStatus::Processed)
-        .await
-        .unwrap());
-    assert!(!store
-        .record_notification(o.order_id, OrderStatus::Processed)
-        .await
-        .unwrap());
+async fn a_notification_is_claimed_once_and_an_in_doubt_claim_is_retaken(
+    store: Arc<dyn OrderStore>,
+) {
+    let o = order("n", &[("prod-101", 1)]).order_id;
+    let lease = Duration::from_secs(30);
+    let claim = |who: &'static str, lease: Duration| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_notification(o, OrderStatus::Processed, who, lease)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(claim("m1", lease).await, Claim::Granted);
+    assert_eq!(
+        claim("m2", lease).await,
+        Claim::HeldElsewhere,
+        "a live claim is respected"
+    );
+    assert_eq!(
+        claim("m1", lease).await,
+        Claim::Granted,
+        "its holder, in doubt, may retry"
+    );
+    assert_eq!(
+        claim("m2", Duration::ZERO).await,
+        Claim::Granted,
+        "an expired claim is taken over"
+    );
+    assert_eq!(
+        claim("m1", lease).await,
+        Claim::HeldElsewhere,
+        "and the old holder lost it"
+    );
+    store.confirm_notification(o).await.unwrap();
+    assert_eq!(claim("m2", lease).await, Claim::AlreadySent);
+    assert_eq!(
+        claim("m3", Duration::ZERO).await,
+        Claim::AlreadySent,
+        "sent is final"
+    );
 }
 both_stores!(
-    a_notification_is_recorded_once,
-    a_notification_is_recorded_once
+    a_notification_is_claimed_once_and_an_in_doubt_claim_is_retaken,
+    a_notification_is_claimed_once_and_an_in_doubt_claim_is_retaken
 );
 
 async fn seeding_happens_only_into_an_empty_inventory(store: Arc<dyn OrderStore>) {
@@ -303,3 +336,38 @@ both_stores!(
     opposite_line_orders_never_deadlock,
     opposite_line_orders_never_deadlock
 );
+
+/// The server's own deadlock counter does not move while many transactions
+/// contend for the same rows listing them in every order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_server_detects_no_deadlock_under_contention() {
+    let db = common::TestDb::new().await;
+    let mysql = db.store().await;
+    let store: Arc<dyn OrderStore> = mysql.clone();
+    store
+        .upsert_products(&[
+            product("pa", 1_000_000),
+            product("pb", 1_000_000),
+            product("pc", 1_000_000),
+        ])
+        .await
+        .unwrap();
+    let before = common::server_deadlocks(mysql.pool()).await;
+    let orders: Vec<_> = (0..600)
+        .map(|i| {
+            let lines: &[(&str, u32)] = match i % 3 {
+                0 => &[("pc", 1), ("pb", 1), ("pa", 1)],
+                1 => &[("pa", 1), ("pc", 1)],
+                _ => &[("pb", 1), ("pa", 1), ("pc", 1)],
+            };
+            raw_order(&format!("contender-{i}"), lines)
+        })
+        .collect();
+    apply_concurrently(&store, orders, 24, 3).await;
+    assert_eq!(
+        common::server_deadlocks(mysql.pool()).await,
+        before,
+        "the server saw a deadlock"
+    );
+    db.drop_db().await;
+}

@@ -25,8 +25,8 @@ pub async fn check(args: CheckArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    let store = match open_store(&args.config).await {
-        Ok(s) => s,
+    let store = match open_store(&args.config, engine::faults::Faults::none()).await {
+        Ok(s) => s.as_dyn(),
         Err(e) => {
             eprintln!("sim check: {e}");
             return ExitCode::FAILURE;

@@ -54,6 +54,16 @@ impl Client {
         answer(r).await
     }
 
+    pub async fn post(&self, path: &str) -> Result<Answer, String> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        answer(r).await
+    }
+
     pub async fn get(&self, path: &str) -> Result<Answer, String> {
         let r = self
             .http

@@ -5,9 +5,13 @@
 //!   invariant and print a report. Exits non-zero if anything failed.
 //! - `sim serve`: the API and all workers until Ctrl-C.
 //! - `sim check`: print the inventory and recent orders.
+//! - `sim dlq list|redrive`: the dead-letter queues of a running `sim serve`.
 
+mod chaos;
 mod check;
 mod client;
+mod dlq;
+mod gather;
 mod invariants;
 mod load;
 mod report;
@@ -16,12 +20,10 @@ mod scenarios;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use engine::app::App;
+use engine::app::{App, Hooks};
 use engine::config::Config;
-use engine::notifier::LogNotifier;
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +55,8 @@ enum Command {
     Serve(ServeArgs),
     /// Print the inventory and the most recent orders.
     Check(check::CheckArgs),
+    /// List or redrive the dead-letter queues of a running `sim serve`.
+    Dlq(dlq::DlqArgs),
 }
 
 #[derive(Args)]
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Serve(args)) => serve(args).await,
             Some(Command::Check(args)) => check::check(args).await,
+            Some(Command::Dlq(args)) => dlq::dlq(args).await,
             Some(Command::Run(args)) => run::run(args).await,
             None => run::run(cli.run).await,
         }
@@ -99,7 +104,7 @@ fn init_tracing(default: &str) {
 
 async fn serve(args: ServeArgs) -> ExitCode {
     init_tracing("info,sqlx=warn");
-    let app = match App::start(&args.config, args.addr, Arc::new(LogNotifier)).await {
+    let app = match App::start(&args.config, args.addr, Hooks::default()).await {
         Ok(app) => app,
         Err(e) => {
             eprintln!("sim serve: {e}");

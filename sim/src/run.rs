@@ -1,23 +1,26 @@
-//! The main job: start the pipeline, run the scenarios and the load, wait for
-//! the queues to drain, check the invariants, print the report.
+//! The main job: start the pipeline, run the scenarios and the load (with
+//! faults, if asked), wait for the queues to drain, check the invariants,
+//! print the report.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use clap::Args;
-use engine::app::App;
+use engine::app::{open_store, App, Hooks, OpenedStore};
 use engine::config::Config;
+use engine::dlq;
 use engine::domain::seed_products;
-use engine::events::{now_millis, OrderProcessed};
-use engine::notifier::Notifier;
+use engine::events::now_millis;
+use engine::faults::{FaultPlan, Faults};
 
+use crate::chaos;
 use crate::client::Client;
-use crate::invariants::{self, Facts};
-use crate::load::{self, Kind};
+use crate::gather::{self, CountingNotifier, RunRecord};
+use crate::invariants::{self, Check};
+use crate::load;
 use crate::report::{self, Report};
 use crate::scenarios;
 
@@ -26,8 +29,8 @@ pub struct RunArgs {
     /// Requests in the generated load (orders, duplicates and invalid ones).
     #[arg(long, default_value_t = 3000)]
     pub orders: usize,
-    /// Seed of the generated load; a run prints its seed, and the same seed
-    /// replays the same workload.
+    /// Seed of the generated load and of the fault decisions; a run prints
+    /// its seed, and the same seed replays the same workload and faults.
     #[arg(long)]
     pub seed: Option<u64>,
     /// Requests in flight at once.
@@ -36,25 +39,20 @@ pub struct RunArgs {
     /// Seconds to wait for the queues to drain after the load.
     #[arg(long, default_value_t = 120)]
     pub drain_timeout: u64,
+    /// Faults to inject: `none`, `all`, or a comma-separated list of
+    /// `kind[=rate]` among duplicate-delivery, crash-before-commit,
+    /// crash-after-commit, publish-failure, visibility-expiry,
+    /// poison-message, kill-connection (MySQL only). With faults on, the
+    /// visibility timeout is capped at 2 s so crashed batches return quickly.
+    #[arg(long, default_value = "none", value_parser = |s: &str| s.parse::<FaultPlan>())]
+    pub faults: FaultPlan,
     #[command(flatten)]
     pub config: Config,
 }
 
-/// Counts notifications per order instead of logging them, so the run can
-/// check that each finished order was notified exactly once.
-#[derive(Default)]
-struct CountingNotifier(Mutex<HashMap<String, u32>>);
-
-#[async_trait]
-impl Notifier for CountingNotifier {
-    async fn dispatch(&self, event: &OrderProcessed) {
-        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *counts.entry(event.order_id.to_string()).or_default() += 1;
-    }
-}
-
 pub async fn run(args: RunArgs) -> ExitCode {
-    crate::init_tracing("warn");
+    // The engine's own logs stay quiet: the report counts what they would say.
+    crate::init_tracing("warn,engine=off,sqlx=off");
     match run_inner(args).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
@@ -65,25 +63,38 @@ pub async fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-async fn run_inner(args: RunArgs) -> Result<bool, String> {
+async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     let seed = args.seed.unwrap_or_else(|| {
-        now_millis().timestamp_subsec_nanos() as u64 ^ std::process::id() as u64
+        u64::from(now_millis().timestamp_subsec_nanos()) ^ u64::from(std::process::id())
     });
     let tag = format!("{:x}", now_millis().timestamp_millis());
-    let store_label = match args.config.mysql()? {
-        Some(o) => format!(
-            "MySQL at {}:{}/{}",
-            o.get_host(),
-            o.get_port(),
-            o.get_database().unwrap_or("")
-        ),
-        None => "in-memory (set DATABASE_URL to use MySQL)".to_owned(),
+    let faults = Faults::new(args.faults.clone(), seed);
+    if !args.faults.is_empty() {
+        args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
+    }
+    let store = open_store(&args.config, faults.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let store_label = match (&store, args.config.mysql()?) {
+        (OpenedStore::MySql(_), Some(o)) => {
+            format!(
+                "MySQL at {}:{}/{}",
+                o.get_host(),
+                o.get_port(),
+                o.get_database().unwrap_or("")
+            )
+        }
+        _ => "in-memory (set DATABASE_URL to use MySQL)".to_owned(),
     };
     println!("orderflow sim: seed {seed} (replay with --seed {seed}), store {store_label}");
 
     let notifier = Arc::new(CountingNotifier::default());
+    let hooks = Hooks {
+        notifier: notifier.clone(),
+        faults: faults.clone(),
+    };
     let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let app = App::start(&args.config, addr, notifier.clone())
+    let app = App::start_with_store(store.as_dyn(), &args.config, addr, hooks)
         .await
         .map_err(|e| e.to_string())?;
 
@@ -112,7 +123,7 @@ async fn run_inner(args: RunArgs) -> Result<bool, String> {
     );
     let scenarios = scenarios::run_all(&app, &client, &tag).await;
     invariants::print(&scenarios);
-    // Ids the scenarios got accepted (read back from the store: they finished).
+    // The scenarios' orders have all finished: read their ids back.
     let scenario_ids: Vec<String> = app
         .store
         .orders_processed_since(run_start)
@@ -121,149 +132,147 @@ async fn run_inner(args: RunArgs) -> Result<bool, String> {
         .into_iter()
         .map(|o| o.order_id.to_string())
         .collect();
-    let scenario_accepts = 3; // happy path, its duplicate, insufficient stock
 
     println!(
         "\nload: {} requests, {} in flight",
         args.orders, args.concurrency
     );
+    let (stop_killer, killer_stop) = tokio::sync::watch::channel(false);
+    let killer = match &store {
+        OpenedStore::MySql(s) => Some(chaos::spawn_connection_killer(
+            s.clone(),
+            faults.clone(),
+            killer_stop,
+        )),
+        OpenedStore::Memory(_) => None,
+    };
     let planned = load::plan(args.orders, seed, &tag);
     let load_started = Instant::now();
+    let poison_sent =
+        chaos::inject_poison(app.queues.orders.as_ref(), &faults, planned.len()).await;
     let (sent, send_time) = load::send(&client, planned, args.concurrency).await;
     let drained = app
         .wait_drained(Duration::from_secs(args.drain_timeout))
         .await;
     let drain_time = load_started.elapsed();
+    let _ = stop_killer.send(true);
+    if let Some(k) = killer {
+        let _ = k.await;
+    }
     if !drained {
         println!("  queues did not drain within {} s", args.drain_timeout);
     }
+    let redriven = if faults.plan().is_empty() {
+        0
+    } else {
+        redrive(&app, &faults, &args).await?
+    };
 
-    let facts = gather(
-        &app,
-        &notifier,
-        &initial,
+    let record = RunRecord {
+        initial: &initial,
         run_start,
-        &sent,
-        &scenario_ids,
-        scenario_accepts,
-    )
-    .await?;
+        sent: &sent,
+        scenario_ids: &scenario_ids,
+        scenario_accepts: 3,
+        scenario_refusals: 1,
+        faults: &faults,
+        poison_sent,
+        redriven: redriven as u64,
+    };
+    let facts = gather::gather(&app, &notifier, record).await?;
     let checks = invariants::check(&facts);
-    let report = Report {
+    let dlq_total = app.queues.order_dlq.peek_all().len();
+    report::print(&Report {
         sent: &sent,
         send_time,
         drain_time,
         finished: &facts.finished,
-        dead_lettered: facts.dead_lettered.len(),
+        dead_lettered: dlq_total,
         processed_dlq: app.queues.processed_dlq.peek_all().len(),
         metrics: &app.metrics,
         hot: load::HOT.iter().map(|(p, _)| p.to_string()).collect(),
         inventory: &facts.inventory,
         initial: &initial,
-    };
-    report::print(&report);
+    });
+    let mysql = matches!(store, OpenedStore::MySql(_));
+    chaos::print(
+        &faults,
+        &app.metrics,
+        gather::undecodable_in(&app.queues.order_dlq),
+        mysql,
+    );
 
     println!("\ninvariants:");
     invariants::print(&checks);
     app.stop().await;
-
-    let scenarios_ok = scenarios.iter().all(|s| s.passed);
-    let invariants_ok = checks.iter().all(|c| c.passed);
-    let unexpected = report::unexpected_answers(&sent);
-    let ok = scenarios_ok && invariants_ok && drained && unexpected == 0;
-    println!(
-        "\nresult: {}",
-        if ok {
-            "every scenario passed and every invariant held".to_owned()
-        } else {
-            format!(
-                "FAILED ({} scenarios failed, {} invariants failed, {unexpected} unexpected answers{})",
-                scenarios.iter().filter(|s| !s.passed).count(),
-                checks.iter().filter(|c| !c.passed).count(),
-                if drained { "" } else { ", queues not drained" }
-            )
-        }
-    );
-    // A closing line in the common "N passed, N failed" shape, for CI logs.
-    let checks_passed =
-        scenarios.iter().filter(|s| s.passed).count() + checks.iter().filter(|c| c.passed).count();
-    let checks_failed = scenarios.len() + checks.len() - checks_passed;
-    println!("sim: {checks_passed} passed, {checks_failed} failed");
-    Ok(ok)
+    Ok(verdict(
+        &scenarios,
+        &checks,
+        drained,
+        report::unexpected_answers(&sent),
+    ))
 }
 
-async fn gather(
-    app: &App,
-    notifier: &CountingNotifier,
-    initial: &BTreeMap<engine::domain::ProductId, i64>,
-    run_start: chrono::DateTime<chrono::Utc>,
-    sent: &[load::Sent],
-    scenario_ids: &[String],
-    scenario_accepts: u64,
-) -> Result<Facts, String> {
-    let finished = app
-        .store
-        .orders_processed_since(run_start)
-        .await
-        .map_err(|e| e.to_string())?;
-    let inventory = app.store.inventory().await.map_err(|e| e.to_string())?;
-    let mut accepted: HashSet<String> = scenario_ids.iter().cloned().collect();
-    accepted.extend(
-        sent.iter()
-            .filter(|s| s.status == 202)
-            .filter_map(|s| s.order_id.clone()),
-    );
-    let accepted_answers =
-        scenario_accepts + sent.iter().filter(|s| s.status == 202).count() as u64;
-    let dead_lettered: HashSet<String> = app
-        .queues
-        .order_dlq
-        .peek_all()
-        .into_iter()
-        .filter_map(|(body, _)| {
-            serde_json::from_str::<serde_json::Value>(&body)
-                .ok()?
-                .get("order_id")?
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect();
-    let duplicate_mismatches = sent
-        .iter()
-        .filter(|s| s.kind == Kind::Duplicate && s.status == 202)
-        .filter_map(|s| {
-            let original = s
-                .repeats
-                .and_then(|i| sent.get(i))
-                .and_then(|o| o.order_id.clone());
-            (original != s.order_id)
-                .then(|| format!("duplicate got {:?}, original {:?}", s.order_id, original))
-        })
-        .collect();
-    let notified = notifier.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let invalid_sent = sent.iter().filter(|s| s.kind == Kind::Invalid).count() as u64 + 1;
-    let invalid_refused = sent
-        .iter()
-        .filter(|s| s.kind == Kind::Invalid && (400..500).contains(&s.status))
-        .count() as u64
-        + 1; // the validation scenario, checked there
-    let enqueued = app
-        .queues
-        .orders
-        .stats()
-        .sent
-        .load(std::sync::atomic::Ordering::SeqCst);
-    Ok(Facts {
-        initial: initial.clone(),
-        inventory,
-        finished,
-        accepted,
-        accepted_answers,
-        dead_lettered,
-        duplicate_mismatches,
-        notified,
-        enqueued,
-        invalid_sent,
-        invalid_refused,
-    })
+/// After a faulty run: stops the faults (the outage is over), prints what
+/// the DLQs hold and why, redrives them, and waits for the queues to drain
+/// again. Poison goes back to the DLQ; everything else is processed once.
+async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> Result<usize, String> {
+    faults.stop();
+    println!("  after the load, with faults stopped:");
+    let mut moved = 0;
+    for q in app.queues.dead_letters() {
+        let letters = dlq::list(&q, &app.failures, usize::MAX)
+            .await
+            .map_err(|e| e.to_string())?;
+        if letters.is_empty() {
+            continue;
+        }
+        let mut why: BTreeMap<String, usize> = BTreeMap::new();
+        for l in &letters {
+            *why.entry(l.last_error.clone().unwrap_or_else(|| "unknown".into()))
+                .or_default() += 1;
+        }
+        println!(
+            "    {} DLQ: {} messages; last errors:",
+            q.name,
+            letters.len()
+        );
+        for (error, n) in why {
+            println!("      {n:>5}  {error}");
+        }
+        moved += dlq::redrive(&q, usize::MAX)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    if moved > 0 {
+        println!("    redrove {moved} dead letters to their queues");
+        if !app
+            .wait_drained(Duration::from_secs(args.drain_timeout))
+            .await
+        {
+            return Err("queues did not drain after the redrive".into());
+        }
+    }
+    Ok(moved)
+}
+
+/// Prints the result lines and answers whether the run passed.
+fn verdict(scenarios: &[Check], checks: &[Check], drained: bool, unexpected: usize) -> bool {
+    let failed = |c: &[Check]| c.iter().filter(|c| !c.passed).count();
+    let ok = failed(scenarios) == 0 && failed(checks) == 0 && drained && unexpected == 0;
+    if ok {
+        println!("\nresult: every scenario passed and every invariant held");
+    } else {
+        println!(
+            "\nresult: FAILED ({} scenarios failed, {} invariants failed, {unexpected} unexpected answers{})",
+            failed(scenarios),
+            failed(checks),
+            if drained { "" } else { ", queues not drained" }
+        );
+    }
+    // A closing line in the common "N passed, N failed" shape, for CI logs.
+    let total = scenarios.len() + checks.len();
+    let bad = failed(scenarios) + failed(checks);
+    println!("sim: {} passed, {bad} failed", total - bad);
+    ok
 }

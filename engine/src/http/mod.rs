@@ -2,19 +2,23 @@
 //! `lambda_http` on AWS alike. One module per resource; errors map to HTTP in
 //! one place ([`ApiError`]).
 
+mod dlq;
 mod inventory;
 mod ops;
 mod orders;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::Serialize;
+use tower_http::timeout::TimeoutLayer;
 use utoipa::ToSchema;
 
+use crate::dlq::{DeadLetterQueue, FailureLog};
 use crate::ingest::{Ingest, IngestError};
 use crate::metrics::Metrics;
 use crate::queue::{QueueBackend, QueueError};
@@ -27,6 +31,10 @@ pub use ops::ApiDoc;
 /// under 10 KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Longest a request may take, body upload included, before it is answered
+/// 408 and dropped: a slow client cannot hold a connection and its memory.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -35,6 +43,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Every queue whose depth `/metrics` reports.
     pub queues: Vec<Arc<dyn QueueBackend>>,
+    /// The DLQs `/api/dlq` lists and redrives.
+    pub dead_letters: Vec<DeadLetterQueue>,
+    pub failures: Arc<FailureLog>,
 }
 
 /// The whole API.
@@ -42,9 +53,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(orders::router())
         .merge(inventory::router())
+        .merge(dlq::router())
         .merge(ops::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .with_state(state)
 }
 

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{inventory, orders, AppState, ErrorBody};
+use super::{dlq, inventory, orders, AppState, ErrorBody};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -29,6 +29,8 @@ pub(super) fn router() -> Router<AppState> {
         orders::show,
         inventory::list,
         inventory::show,
+        dlq::list,
+        dlq::redrive,
         health,
         metrics,
         openapi

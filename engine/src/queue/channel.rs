@@ -119,14 +119,24 @@ impl ChannelQueue {
         self.available.store(available, Ordering::SeqCst);
     }
 
-    /// Every message held, visible or not, without delivering any: for
-    /// inspecting a DLQ. Returns `(body, receive_count)`, oldest first.
-    pub fn peek_all(&self) -> Vec<(String, u32)> {
+    /// Every message held, visible or not, oldest first, without delivering
+    /// any: for inspecting a DLQ.
+    pub fn peek_all(&self) -> Vec<Message> {
+        self.peek_n(usize::MAX)
+    }
+
+    fn peek_n(&self, max: usize) -> Vec<Message> {
         let state = self.lock();
         let mut all: Vec<_> = state.entries.iter().collect();
         all.sort_by_key(|(seq, _)| **seq);
         all.into_iter()
-            .map(|(_, e)| (e.body.clone(), e.receive_count))
+            .take(max)
+            .map(|(_, e)| Message {
+                message_id: e.message_id.clone(),
+                receipt_handle: String::new(),
+                body: e.body.clone(),
+                receive_count: e.receive_count,
+            })
             .collect()
     }
 
@@ -147,10 +157,16 @@ impl ChannelQueue {
         }
     }
 
-    fn enqueue(&self, state: &mut State, body: String, receive_count: u32) -> String {
+    fn enqueue(
+        &self,
+        state: &mut State,
+        message_id: Option<String>,
+        body: String,
+        receive_count: u32,
+    ) -> String {
         let seq = state.next_seq;
         state.next_seq += 1;
-        let message_id = format!("{}-{seq}", self.config.name);
+        let message_id = message_id.unwrap_or_else(|| format!("{}-{seq}", self.config.name));
         state.entries.insert(
             seq,
             Entry {
@@ -167,15 +183,20 @@ impl ChannelQueue {
     }
 
     /// A dead-letter queue takes what it is given, whatever its capacity: a
-    /// message is moved there, never dropped.
-    fn dead_letter(&self, body: String, receive_count: u32) {
+    /// message is moved there, never dropped, and keeps its id (as in SQS).
+    fn dead_letter(&self, message: Message) {
         let mut state = self.lock();
-        self.enqueue(&mut state, body, receive_count);
+        self.enqueue(
+            &mut state,
+            Some(message.message_id),
+            message.body,
+            message.receive_count,
+        );
         drop(state);
         self.arrived.notify_waiters();
     }
 
-    fn take(&self, max: usize) -> (Vec<Message>, Vec<(String, u32)>) {
+    fn take(&self, max: usize) -> (Vec<Message>, Vec<Message>) {
         let now = Instant::now();
         let mut state = self.lock();
         state.expire(now);
@@ -191,7 +212,12 @@ impl ChannelQueue {
             if let Some((max_receives, _)) = &self.config.dead_letter {
                 if e.receive_count >= *max_receives {
                     if let Some(e) = state.entries.remove(&seq) {
-                        to_dlq.push((e.body, e.receive_count));
+                        to_dlq.push(Message {
+                            message_id: e.message_id,
+                            receipt_handle: String::new(),
+                            body: e.body,
+                            receive_count: e.receive_count,
+                        });
                     }
                     continue;
                 }
@@ -248,7 +274,7 @@ impl QueueBackend for ChannelQueue {
         if state.entries.len() >= self.config.capacity {
             return Err(QueueError::Full(self.config.name.clone()));
         }
-        let id = self.enqueue(&mut state, body, 0);
+        let id = self.enqueue(&mut state, None, body, 0);
         drop(state);
         self.arrived.notify_waiters();
         Ok(id)
@@ -264,7 +290,7 @@ impl QueueBackend for ChannelQueue {
             return Err(QueueError::Full(self.config.name.clone()));
         }
         for body in bodies {
-            self.enqueue(&mut state, body, 0);
+            self.enqueue(&mut state, None, body, 0);
         }
         drop(state);
         self.arrived.notify_waiters();
@@ -287,9 +313,9 @@ impl QueueBackend for ChannelQueue {
             let (got, to_dlq) = self.take(max.max(1));
             if !to_dlq.is_empty() {
                 if let Some((_, dlq)) = &self.config.dead_letter {
-                    for (body, count) in to_dlq {
+                    for message in to_dlq {
                         self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                        dlq.dead_letter(body, count);
+                        dlq.dead_letter(message);
                     }
                 }
             }
@@ -343,6 +369,11 @@ impl QueueBackend for ChannelQueue {
             self.arrived.notify_waiters();
         }
         Ok(())
+    }
+
+    async fn peek(&self, max: usize) -> Result<Vec<Message>, QueueError> {
+        self.check_available()?;
+        Ok(self.peek_n(max))
     }
 
     async fn depth(&self) -> Result<QueueDepth, QueueError> {

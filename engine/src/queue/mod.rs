@@ -96,5 +96,11 @@ pub trait QueueBackend: Send + Sync + 'static {
         timeout: Duration,
     ) -> Result<(), QueueError>;
 
+    /// Looks at up to `max` messages, in flight or not, without receiving
+    /// them (no receive is counted, nothing becomes invisible): for listing a
+    /// dead-letter queue. The receipt handles of peeked messages delete
+    /// nothing.
+    async fn peek(&self, max: usize) -> Result<Vec<Message>, QueueError>;
+
     async fn depth(&self) -> Result<QueueDepth, QueueError>;
 }

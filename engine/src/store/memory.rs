@@ -1,32 +1,55 @@
 //! The embedded store: the same contract as MySQL, kept in one mutex. A batch
 //! is applied under the lock, so it is atomic by construction.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{decide, record_of, Applied, OrderStore, Recorded, StoreError};
+use super::{decide, lease_expired, record_of, Applied, Claim, OrderStore, Recorded, StoreError};
 use crate::domain::{InventoryItem, OrderId, OrderRecord, OrderStatus, ProductId};
 use crate::events::{now_millis, OrderCreated};
+use crate::faults::{FaultKind, Faults};
 
 #[derive(Default)]
 struct Inner {
     /// product_id -> (product_name, quantity_available)
     inventory: BTreeMap<ProductId, (String, i64)>,
     orders: HashMap<OrderId, OrderRecord>,
-    notified: HashSet<OrderId>,
+    notifications: HashMap<OrderId, Notification>,
 }
 
-#[derive(Default)]
+struct Notification {
+    sent: bool,
+    claimed_by: String,
+    claimed_at: DateTime<Utc>,
+}
+
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    faults: Arc<Faults>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            inner: Mutex::default(),
+            faults: Faults::none(),
+        }
+    }
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Injects `crash-before-commit` faults into `apply`.
+    pub fn with_faults(mut self, faults: Arc<Faults>) -> Self {
+        self.faults = faults;
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -67,6 +90,9 @@ impl OrderStore for MemoryStore {
             .filter_map(|p| inner.inventory.get(&p).map(|(_, q)| (p, *q)))
             .collect();
         let applied = decide(orders, &recorded, &mut stock, now);
+        if self.faults.roll(FaultKind::CrashBeforeCommit) {
+            return Err(StoreError::Crashed);
+        }
         for (product_id, qty) in stock {
             if let Some(row) = inner.inventory.get_mut(&product_id) {
                 row.1 = qty;
@@ -152,11 +178,38 @@ impl OrderStore for MemoryStore {
         Ok(())
     }
 
-    async fn record_notification(
+    async fn claim_notification(
         &self,
         order_id: OrderId,
         _status: OrderStatus,
-    ) -> Result<bool, StoreError> {
-        Ok(self.lock().notified.insert(order_id))
+        claimant: &str,
+        lease: Duration,
+    ) -> Result<Claim, StoreError> {
+        let now = now_millis();
+        let mut inner = self.lock();
+        let claim = Notification {
+            sent: false,
+            claimed_by: claimant.to_owned(),
+            claimed_at: now,
+        };
+        let Some(n) = inner.notifications.get_mut(&order_id) else {
+            inner.notifications.insert(order_id, claim);
+            return Ok(Claim::Granted);
+        };
+        if n.sent {
+            return Ok(Claim::AlreadySent);
+        }
+        if n.claimed_by == claimant || lease_expired(n.claimed_at, lease, now) {
+            *n = claim;
+            return Ok(Claim::Granted);
+        }
+        Ok(Claim::HeldElsewhere)
+    }
+
+    async fn confirm_notification(&self, order_id: OrderId) -> Result<(), StoreError> {
+        if let Some(n) = self.lock().notifications.get_mut(&order_id) {
+            n.sent = true;
+        }
+        Ok(())
     }
 }

@@ -13,6 +13,7 @@ pub mod memory;
 pub mod mysql;
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -38,6 +39,11 @@ pub enum StoreError {
     /// Anything else: a bug or a broken schema. Retrying will not help.
     #[error("database error: {0}")]
     Database(String),
+    /// An injected crash ([`crate::faults`]) between taking the locks and the
+    /// commit: the transaction was rolled back, and the caller must behave as
+    /// a process that died (leave its messages alone).
+    #[error("injected crash before commit")]
+    Crashed,
 }
 
 impl StoreError {
@@ -102,14 +108,32 @@ pub trait OrderStore: Send + Sync + 'static {
     /// Creates or restocks products (sets their stock to the given value).
     async fn upsert_products(&self, products: &[InventoryItem]) -> Result<(), StoreError>;
 
-    /// Records that an order's notification is being dispatched. Answers
-    /// `true` the first time for an order, `false` ever after: the notifier
-    /// dispatches only on `true`.
-    async fn record_notification(
+    /// Claims the right to dispatch an order's notification, for the queue
+    /// message `claimant`. Granted if nobody claimed it yet, if `claimant`
+    /// itself claimed it before (its dispatch is in doubt: it is retried), or
+    /// if another claim is older than `lease` (its holder presumably died).
+    async fn claim_notification(
         &self,
         order_id: OrderId,
         status: OrderStatus,
-    ) -> Result<bool, StoreError>;
+        claimant: &str,
+        lease: Duration,
+    ) -> Result<Claim, StoreError>;
+
+    /// Records that a claimed notification was dispatched: no claim is
+    /// granted for the order again.
+    async fn confirm_notification(&self, order_id: OrderId) -> Result<(), StoreError>;
+}
+
+/// The answer to [`OrderStore::claim_notification`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Dispatch, then confirm.
+    Granted,
+    /// Dispatched and confirmed already: nothing to do.
+    AlreadySent,
+    /// Another delivery holds a live claim: try again later.
+    HeldElsewhere,
 }
 
 /// An order already recorded, as `decide` needs it.
@@ -210,6 +234,15 @@ pub(crate) fn products_of(orders: &[OrderCreated]) -> Vec<ProductId> {
     ids.sort();
     ids.dedup();
     ids
+}
+
+/// Whether a claim taken at `claimed_at` has outlived its lease by `now`.
+pub(crate) fn lease_expired(
+    claimed_at: DateTime<Utc>,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> bool {
+    chrono::Duration::from_std(lease).is_ok_and(|lease| claimed_at + lease <= now)
 }
 
 /// The record a newly applied order leaves.

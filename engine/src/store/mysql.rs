@@ -15,6 +15,7 @@
 //! as a [`StoreError::Conflict`], to be retried, never applied twice.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,12 +23,15 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::{ConnectOptions, Connection, Executor, MySql, QueryBuilder, Row};
 
-use super::{decide, products_of, record_of, Applied, OrderStore, Recorded, StoreError};
+use super::{
+    decide, lease_expired, products_of, record_of, Applied, Claim, OrderStore, Recorded, StoreError,
+};
 use crate::domain::{
     CustomerId, FailureReason, InventoryItem, OrderId, OrderLine, OrderRecord, OrderStatus,
     ProductId,
 };
 use crate::events::{now_millis, OrderCreated};
+use crate::faults::{FaultKind, Faults};
 
 /// The schema, embedded from `db/migrations` and applied on start.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../db/migrations");
@@ -35,6 +39,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../db/migrations"
 #[derive(Clone)]
 pub struct MySqlStore {
     pool: MySqlPool,
+    faults: Arc<Faults>,
 }
 
 impl MySqlStore {
@@ -66,12 +71,56 @@ impl MySqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Database(format!("migrations: {e}")))?;
-        Ok(MySqlStore { pool })
+        Ok(MySqlStore {
+            pool,
+            faults: Faults::none(),
+        })
     }
 
-    /// Wraps an existing pool (whose connections must be READ COMMITTED).
-    pub fn from_pool(pool: MySqlPool) -> Self {
-        MySqlStore { pool }
+    /// Injects `crash-before-commit` faults into `apply`.
+    pub fn with_faults(mut self, faults: Arc<Faults>) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Kills one of this store's pooled connections on the server with
+    /// `KILL CONNECTION`, as a failing network or an operator would; answers
+    /// whether there was one to kill. `pick` chooses among the candidates.
+    pub async fn kill_a_connection(
+        &self,
+        pick: impl FnOnce(usize) -> usize,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        // Busy connections first: killing one mid-transaction is the fault
+        // worth testing (the pool quietly replaces idle ones). CAST: the
+        // column is BIGINT on MariaDB, BIGINT UNSIGNED on MySQL.
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST \
+             WHERE DB = DATABASE() AND ID <> CONNECTION_ID() \
+             AND (COMMAND <> 'Sleep' OR NOT EXISTS (SELECT 1 FROM information_schema.PROCESSLIST \
+                  WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND <> 'Sleep'))",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err)?;
+        let Some(&id) = ids.get(pick(ids.len())) else {
+            return Ok(false);
+        };
+        match sqlx::query(&format!("KILL CONNECTION {id}"))
+            .execute(&mut *conn)
+            .await
+        {
+            Ok(_) => Ok(true),
+            // ER_NO_SUCH_THREAD: it closed on its own meanwhile.
+            Err(sqlx::Error::Database(e))
+                if e.try_downcast_ref::<MySqlDatabaseError>()
+                    .map(|d| d.number())
+                    == Some(1094) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(map_err(e)),
+        }
     }
 
     pub fn pool(&self) -> &MySqlPool {
@@ -304,6 +353,12 @@ impl OrderStore for MySqlStore {
             q.build().execute(&mut *tx).await.map_err(map_err)?;
         }
 
+        if self.faults.roll(FaultKind::CrashBeforeCommit) {
+            // Dropping the transaction rolls it back, as the server does
+            // when a client dies holding locks.
+            drop(tx);
+            return Err(StoreError::Crashed);
+        }
         tx.commit().await.map_err(map_err)?;
         Ok(applied)
     }
@@ -418,23 +473,76 @@ impl OrderStore for MySqlStore {
         Ok(())
     }
 
-    async fn record_notification(
+    async fn claim_notification(
         &self,
         order_id: OrderId,
         status: OrderStatus,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            // Not `ON DUPLICATE KEY UPDATE`: sqlx connects with
-            // CLIENT_FOUND_ROWS, under which an unchanged duplicate still
-            // counts one affected row. An ignored insert counts zero.
-            "INSERT IGNORE INTO notifications (order_id, status, notified_at) VALUES (?, ?, ?)",
+        claimant: &str,
+        lease: Duration,
+    ) -> Result<Claim, StoreError> {
+        let now = now_millis();
+        let id = order_id.to_string();
+        // Not `ON DUPLICATE KEY UPDATE`: sqlx connects with
+        // CLIENT_FOUND_ROWS, under which an unchanged duplicate still counts
+        // one affected row. An ignored insert counts zero.
+        let inserted = sqlx::query(
+            "INSERT IGNORE INTO notifications (order_id, status, state, claimed_by, claimed_at) \
+             VALUES (?, ?, 'CLAIMED', ?, ?)",
         )
-        .bind(order_id.to_string())
+        .bind(&id)
         .bind(status.as_str())
-        .bind(naive(now_millis()))
+        .bind(claimant)
+        .bind(naive(now))
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        if inserted.rows_affected() == 1 {
+            return Ok(Claim::Granted);
+        }
+        let row = sqlx::query(
+            "SELECT state, claimed_by, claimed_at FROM notifications WHERE order_id = ?",
+        )
+        .bind(&id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .ok_or_else(|| StoreError::Conflict("notification row vanished".into()))?;
+        let state = text(&row, "state")?;
+        let holder = text(&row, "claimed_by")?;
+        let claimed_at: NaiveDateTime = row.try_get("claimed_at").map_err(map_err)?;
+        if state == "SENT" {
+            return Ok(Claim::AlreadySent);
+        }
+        if holder != claimant && !lease_expired(claimed_at.and_utc(), lease, now) {
+            return Ok(Claim::HeldElsewhere);
+        }
+        // Take the claim over only if nobody else did meanwhile.
+        let taken = sqlx::query(
+            "UPDATE notifications SET claimed_by = ?, claimed_at = ? \
+             WHERE order_id = ? AND state = 'CLAIMED' AND claimed_by = ? AND claimed_at = ?",
+        )
+        .bind(claimant)
+        .bind(naive(now))
+        .bind(&id)
+        .bind(&holder)
+        .bind(claimed_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(if taken.rows_affected() == 1 {
+            Claim::Granted
+        } else {
+            Claim::HeldElsewhere
+        })
+    }
+
+    async fn confirm_notification(&self, order_id: OrderId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE notifications SET state = 'SENT', sent_at = ? WHERE order_id = ?")
+            .bind(naive(now_millis()))
+            .bind(order_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
     }
 }

@@ -12,14 +12,17 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use engine::app::App;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use engine::app::{App, Hooks};
 use engine::config::Config;
 use engine::domain::{seed_products, InventoryItem, ProductId};
+use engine::domain::{OrderId, OrderRecord, OrderStatus};
 use engine::events::{now_millis, OrderCreated};
-use engine::notifier::LogNotifier;
-use engine::store::{MemoryStore, MySqlStore, OrderStore};
+use engine::store::{Applied, Claim, MemoryStore, MySqlStore, OrderStore, StoreError};
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{ConnectOptions, Connection, Executor};
+use std::time::Duration;
 
 pub fn server_url() -> String {
     std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
@@ -95,7 +98,7 @@ pub async fn spawn_app(store: Arc<dyn OrderStore>) -> App {
 
 pub async fn spawn_app_with(store: Arc<dyn OrderStore>, config: Config) -> App {
     let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-    App::start_with_store(store, &config, addr, Arc::new(LogNotifier))
+    App::start_with_store(store, &config, addr, Hooks::default())
         .await
         .expect("app starts")
 }
@@ -147,4 +150,92 @@ macro_rules! both_stores {
             }
         }
     };
+}
+
+/// Deadlocks the server has detected since it started (MariaDB's
+/// `Innodb_deadlocks`, or MySQL 8's `lock_deadlocks` metric).
+pub async fn server_deadlocks(pool: &sqlx::MySqlPool) -> u64 {
+    use sqlx::Row;
+    let status = sqlx::query("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'")
+        .fetch_optional(pool)
+        .await
+        .expect("SHOW GLOBAL STATUS");
+    if let Some(row) = status {
+        let value: String = row.try_get_unchecked(1).expect("a status value");
+        return value.parse().expect("a number");
+    }
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT FROM information_schema.INNODB_METRICS WHERE NAME = 'lock_deadlocks'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("the lock_deadlocks metric");
+    count as u64
+}
+
+/// Wraps a real store and fails `apply` with a transient error while its
+/// budget of failures lasts: a database that drops out and comes back.
+pub struct Flaky {
+    inner: Arc<dyn OrderStore>,
+    pub failures_left: AtomicU32,
+}
+
+impl Flaky {
+    pub fn new(inner: Arc<dyn OrderStore>, failures: u32) -> Arc<Flaky> {
+        Arc::new(Flaky {
+            inner,
+            failures_left: AtomicU32::new(failures),
+        })
+    }
+}
+
+#[async_trait]
+impl OrderStore for Flaky {
+    async fn apply(&self, orders: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
+        let left = self.failures_left.load(Ordering::SeqCst);
+        if left > 0 {
+            self.failures_left.store(left - 1, Ordering::SeqCst);
+            return Err(StoreError::Unavailable("injected: connection lost".into()));
+        }
+        self.inner.apply(orders).await
+    }
+    async fn order(&self, id: OrderId) -> Result<Option<OrderRecord>, StoreError> {
+        self.inner.order(id).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+    async fn orders_processed_since(
+        &self,
+        t: DateTime<Utc>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        self.inner.orders_processed_since(t).await
+    }
+    async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError> {
+        self.inner.recent_orders(limit).await
+    }
+    async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
+        self.inner.inventory().await
+    }
+    async fn product(&self, id: &ProductId) -> Result<Option<InventoryItem>, StoreError> {
+        self.inner.product(id).await
+    }
+    async fn seed_if_empty(&self, p: &[InventoryItem]) -> Result<bool, StoreError> {
+        self.inner.seed_if_empty(p).await
+    }
+    async fn upsert_products(&self, p: &[InventoryItem]) -> Result<(), StoreError> {
+        self.inner.upsert_products(p).await
+    }
+    async fn claim_notification(
+        &self,
+        id: OrderId,
+        s: OrderStatus,
+        who: &str,
+        lease: Duration,
+    ) -> Result<Claim, StoreError> {
+        self.inner.claim_notification(id, s, who, lease).await
+    }
+    async fn confirm_notification(&self, id: OrderId) -> Result<(), StoreError> {
+        self.inner.confirm_notification(id).await
+    }
 }

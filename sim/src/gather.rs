@@ -1,0 +1,130 @@
+//! Collecting what a run left behind, for the invariant checks.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use engine::app::App;
+use engine::domain::ProductId;
+use engine::events::OrderProcessed;
+use engine::faults::{FaultKind, Faults};
+use engine::notifier::Notifier;
+use engine::queue::ChannelQueue;
+
+use crate::invariants::Facts;
+use crate::load::{Kind, Sent};
+
+/// Counts notifications per order instead of logging them, so the run can
+/// check that each finished order was notified exactly once.
+#[derive(Default)]
+pub struct CountingNotifier(Mutex<HashMap<String, u32>>);
+
+#[async_trait]
+impl Notifier for CountingNotifier {
+    async fn dispatch(&self, event: &OrderProcessed) {
+        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *counts.entry(event.order_id.to_string()).or_default() += 1;
+    }
+}
+
+impl CountingNotifier {
+    fn counts(&self) -> HashMap<String, u32> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// The order ids of the messages in a DLQ (undecodable ones have none).
+pub fn order_ids_in(dlq: &ChannelQueue) -> HashSet<String> {
+    dlq.peek_all()
+        .into_iter()
+        .filter_map(|m| {
+            serde_json::from_str::<serde_json::Value>(&m.body)
+                .ok()?
+                .get("order_id")?
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// How many messages in a DLQ no consumer can decode.
+pub fn undecodable_in(dlq: &ChannelQueue) -> usize {
+    dlq.peek_all()
+        .iter()
+        .filter(|m| engine::processor::decode_order_created(&m.body).is_err())
+        .count()
+}
+
+/// What the run did besides the load: the scenarios' accepted orders, and
+/// the faults injected.
+pub struct RunRecord<'a> {
+    pub initial: &'a BTreeMap<ProductId, i64>,
+    pub run_start: DateTime<Utc>,
+    pub sent: &'a [Sent],
+    pub scenario_ids: &'a [String],
+    /// 202 answers the scenarios got (happy path, its duplicate, insufficient stock).
+    pub scenario_accepts: u64,
+    /// 400 answers the scenarios got (the validation scenario).
+    pub scenario_refusals: u64,
+    pub faults: &'a Faults,
+    pub poison_sent: u64,
+    /// Dead letters sent back to their queues after the load.
+    pub redriven: u64,
+}
+
+pub async fn gather(
+    app: &App,
+    notifier: &CountingNotifier,
+    r: RunRecord<'_>,
+) -> Result<Facts, String> {
+    let finished = app
+        .store
+        .orders_processed_since(r.run_start)
+        .await
+        .map_err(|e| e.to_string())?;
+    let inventory = app.store.inventory().await.map_err(|e| e.to_string())?;
+    let answered_202 = r.sent.iter().filter(|s| s.status == 202);
+    let mut accepted: HashSet<String> = r.scenario_ids.iter().cloned().collect();
+    accepted.extend(answered_202.clone().filter_map(|s| s.order_id.clone()));
+    let duplicate_mismatches = r
+        .sent
+        .iter()
+        .filter(|s| s.kind == Kind::Duplicate && s.status == 202)
+        .filter_map(|s| {
+            let original = s
+                .repeats
+                .and_then(|i| r.sent.get(i))
+                .and_then(|o| o.order_id.clone());
+            (original != s.order_id)
+                .then(|| format!("duplicate got {:?}, original {:?}", s.order_id, original))
+        })
+        .collect();
+    let invalid = r.sent.iter().filter(|s| s.kind == Kind::Invalid);
+    // Messages the order queue took, less those the faults and the redrive
+    // put there.
+    let enqueued = app.queues.orders.stats().sent.load(Ordering::SeqCst)
+        - r.faults.injected(FaultKind::DuplicateDelivery)
+        - r.poison_sent
+        - r.redriven;
+    let mut awaiting_redrive = order_ids_in(&app.queues.order_dlq);
+    let dead_lettered = awaiting_redrive.clone();
+    awaiting_redrive.extend(order_ids_in(&app.queues.processed_dlq));
+    Ok(Facts {
+        initial: r.initial.clone(),
+        inventory,
+        finished,
+        accepted_answers: r.scenario_accepts + answered_202.count() as u64,
+        accepted,
+        dead_lettered,
+        awaiting_redrive,
+        duplicate_mismatches,
+        notified: notifier.counts(),
+        repeats_possible: r.faults.plan().rate(FaultKind::KilledConnection) > 0.0,
+        enqueued,
+        invalid_sent: r.scenario_refusals + invalid.clone().count() as u64,
+        invalid_refused: r.scenario_refusals
+            + invalid.filter(|s| (400..500).contains(&s.status)).count() as u64,
+    })
+}
