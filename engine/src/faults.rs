@@ -29,7 +29,8 @@ pub enum FaultKind {
     /// A batch's visibility timeout runs out while it is being processed, so
     /// another worker receives the same messages.
     VisibilityExpiry,
-    /// An undecodable message lands on the order queue.
+    /// An undecodable message lands on the order queue (beside an accepted
+    /// order).
     PoisonMessage,
     /// The database server kills one of the pool's connections.
     KilledConnection,
@@ -246,8 +247,17 @@ impl Faults {
     }
 }
 
-/// A queue that duplicates and fails sends as its [`Faults`] say: duplicate
-/// deliveries on the order queue, publish failures on the processed queue.
+/// Bodies that no consumer can decode.
+const POISON: [&str; 4] = [
+    "not json at all",
+    r#"{"order_id": "not-a-uuid", "customer_id": "c", "items": [], "timestamp": "x"}"#,
+    r#"{"order_id": "00000000-0000-8000-8000-000000000001", "customer_id": "c", "items": [{"product_id": "p", "quantity": 0}], "timestamp": "2026-01-01T00:00:00.000Z"}"#,
+    "[]",
+];
+
+/// A queue that misbehaves as its [`Faults`] say: on the order queue,
+/// duplicate deliveries and poison messages slipped in beside real ones; on
+/// the processed queue, failed publishes.
 pub struct FaultyQueue {
     inner: Arc<dyn QueueBackend>,
     faults: Arc<Faults>,
@@ -274,6 +284,25 @@ impl FaultyQueue {
         })
     }
 
+    async fn after_send(&self, body: String) {
+        if !self.duplicate {
+            return;
+        }
+        if self.faults.roll(FaultKind::DuplicateDelivery) {
+            let _ = self.inner.send(body).await;
+        }
+        if self.faults.chance(FaultKind::PoisonMessage) {
+            let poison = POISON[self.pick(POISON.len())];
+            if self.inner.send(poison.to_owned()).await.is_ok() {
+                self.faults.count(FaultKind::PoisonMessage);
+            }
+        }
+    }
+
+    fn pick(&self, n: usize) -> usize {
+        self.faults.pick(n)
+    }
+
     fn injected_failure(&self) -> Result<(), QueueError> {
         if self.fail_sends && self.faults.roll(FaultKind::PublishFailure) {
             return Err(QueueError::Unavailable {
@@ -296,9 +325,7 @@ impl QueueBackend for FaultyQueue {
     async fn send(&self, body: String) -> Result<String, QueueError> {
         self.injected_failure()?;
         let id = self.inner.send(body.clone()).await?;
-        if self.duplicate && self.faults.roll(FaultKind::DuplicateDelivery) {
-            let _ = self.inner.send(body).await;
-        }
+        self.after_send(body).await;
         Ok(id)
     }
 
@@ -306,9 +333,7 @@ impl QueueBackend for FaultyQueue {
         self.injected_failure()?;
         self.inner.send_batch(bodies.clone()).await?;
         for body in bodies {
-            if self.duplicate && self.faults.roll(FaultKind::DuplicateDelivery) {
-                let _ = self.inner.send(body).await;
-            }
+            self.after_send(body).await;
         }
         Ok(())
     }

@@ -1,39 +1,14 @@
-//! The sim's side of fault injection: poison messages on the order queue,
-//! killed database connections, and the report of what was injected and
-//! what became of it. (Crashes, duplicate deliveries, publish failures and
-//! expired visibility timeouts are injected inside the engine.)
+//! The sim's side of fault injection: killed database connections, and the
+//! report of what was injected and what became of it. (Everything else is
+//! injected inside the engine, see `engine::faults`.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use engine::faults::{FaultKind, Faults};
 use engine::metrics::Metrics;
-use engine::queue::QueueBackend;
 use engine::store::MySqlStore;
 use tokio::task::JoinHandle;
-
-/// Bodies that no consumer can decode.
-const POISON: [&str; 4] = [
-    "not json at all",
-    r#"{"order_id": "not-a-uuid", "customer_id": "c", "items": [], "timestamp": "x"}"#,
-    r#"{"order_id": "00000000-0000-8000-8000-000000000001", "customer_id": "c", "items": [{"product_id": "p", "quantity": 0}], "timestamp": "2026-01-01T00:00:00.000Z"}"#,
-    "[]",
-];
-
-/// Rolls the poison fault once per planned request and puts that many
-/// undecodable messages on the order queue; answers how many.
-pub async fn inject_poison(queue: &dyn QueueBackend, faults: &Faults, requests: usize) -> u64 {
-    let mut sent = 0;
-    for _ in 0..requests {
-        if faults.roll(FaultKind::PoisonMessage) {
-            let body = POISON[faults.pick(POISON.len())];
-            if queue.send(body.to_owned()).await.is_ok() {
-                sent += 1;
-            }
-        }
-    }
-    sent
-}
 
 /// Every 20 ms, with the fault's rate, kills one of the store's connections
 /// on the server, until `stop` fires.
@@ -101,4 +76,57 @@ pub fn print(faults: &Faults, metrics: &Metrics, poison_in_dlq: usize, mysql: bo
             n
         );
     }
+}
+
+/// Default commands for a local MariaDB started by start-stop-daemon, as on
+/// the project's build machines; pass your own for a systemd MySQL.
+pub const DEFAULT_DB_STOP: &str =
+    "start-stop-daemon --stop --oknodo --retry 30 --exec \"$(command -v mariadbd)\"";
+pub const DEFAULT_DB_START: &str =
+    "start-stop-daemon --start --oknodo --background --exec \"$(command -v mariadbd)\"";
+
+async fn shell(cmd: &str) -> Result<(), String> {
+    let status = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .status()
+        .await
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} exited with {status}"))
+    }
+}
+
+/// Stops the database server, waits `secs`, starts it again, and waits until
+/// the store answers. Answers how long the store was unreachable.
+pub async fn db_outage(
+    store: &dyn engine::store::OrderStore,
+    stop: &str,
+    start: &str,
+    secs: u64,
+) -> Result<Duration, String> {
+    let began = std::time::Instant::now();
+    println!("  database outage: stopping the server ({stop})");
+    shell(stop).await?;
+    if store.ping().await.is_ok() {
+        return Err("the database still answers after the stop command".into());
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    println!("  database outage: starting the server again after {secs} s");
+    shell(start).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while store.ping().await.is_err() {
+        if tokio::time::Instant::now() > deadline {
+            return Err("the database did not come back within 60 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let down = began.elapsed();
+    println!(
+        "  database outage: the store answers again ({:.1} s after the stop)",
+        down.as_secs_f64()
+    );
+    Ok(down)
 }

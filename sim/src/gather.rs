@@ -69,9 +69,10 @@ pub struct RunRecord<'a> {
     /// 400 answers the scenarios got (the validation scenario).
     pub scenario_refusals: u64,
     pub faults: &'a Faults,
-    pub poison_sent: u64,
     /// Dead letters sent back to their queues after the load.
     pub redriven: u64,
+    /// Whether the database was stopped mid-run.
+    pub db_outage: bool,
 }
 
 pub async fn gather(
@@ -106,7 +107,7 @@ pub async fn gather(
     // put there.
     let enqueued = app.queues.orders.stats().sent.load(Ordering::SeqCst)
         - r.faults.injected(FaultKind::DuplicateDelivery)
-        - r.poison_sent
+        - r.faults.injected(FaultKind::PoisonMessage)
         - r.redriven;
     let mut awaiting_redrive = order_ids_in(&app.queues.order_dlq);
     let dead_lettered = awaiting_redrive.clone();
@@ -121,7 +122,7 @@ pub async fn gather(
         awaiting_redrive,
         duplicate_mismatches,
         notified: notifier.counts(),
-        repeats_possible: r.faults.plan().rate(FaultKind::KilledConnection) > 0.0,
+        repeats_possible: r.db_outage || r.faults.plan().rate(FaultKind::KilledConnection) > 0.0,
         enqueued,
         invalid_sent: r.scenario_refusals + invalid.clone().count() as u64,
         invalid_refused: r.scenario_refusals

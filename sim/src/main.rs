@@ -22,8 +22,9 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use engine::app::{App, Hooks};
+use engine::app::{open_store, App, Hooks, OpenedStore};
 use engine::config::Config;
+use engine::faults::{FaultPlan, Faults};
 
 #[derive(Parser)]
 #[command(
@@ -64,6 +65,14 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
+    /// Faults to inject while serving, as for `sim run --faults` (e.g. `all`,
+    /// or `publish-failure=0.2,kill-connection`), to watch the pipeline
+    /// cope: see /metrics and /api/dlq.
+    #[arg(long, default_value = "none", value_parser = |s: &str| s.parse::<FaultPlan>())]
+    faults: FaultPlan,
+    /// Seed of the fault decisions.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
     #[command(flatten)]
     config: Config,
 }
@@ -102,33 +111,51 @@ fn init_tracing(default: &str) {
         .try_init();
 }
 
-async fn serve(args: ServeArgs) -> ExitCode {
+async fn serve(mut args: ServeArgs) -> ExitCode {
     init_tracing("info,sqlx=warn");
-    let app = match App::start(&args.config, args.addr, Hooks::default()).await {
-        Ok(app) => app,
+    let faults = Faults::new(args.faults.clone(), args.seed);
+    if !args.faults.is_empty() {
+        args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
+    }
+    let started = async {
+        let store = open_store(&args.config, faults.clone()).await?;
+        let hooks = Hooks {
+            faults: faults.clone(),
+            ..Hooks::default()
+        };
+        let app = App::start_with_store(store.as_dyn(), &args.config, args.addr, hooks).await?;
+        Ok::<_, engine::app::StartError>((store, app))
+    };
+    let (store, app) = match started.await {
+        Ok(started) => started,
         Err(e) => {
             eprintln!("sim serve: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let store = if args.config.mysql().ok().flatten().is_some() {
-        "MySQL"
-    } else {
-        "in-memory"
+    let (stop_killer, killer_stop) = tokio::sync::watch::channel(false);
+    let label = match &store {
+        OpenedStore::MySql(s) => {
+            chaos::spawn_connection_killer(s.clone(), faults.clone(), killer_stop);
+            "MySQL"
+        }
+        OpenedStore::Memory(_) => "in-memory",
     };
-    println!(
-        "orderflow listening on {} ({store} store); Ctrl-C stops",
-        app.base_url()
-    );
-    println!(
-        "  curl -X POST {}/api/orders -H 'Content-Type: application/json' \\",
-        app.base_url()
-    );
+    let base = app.base_url();
+    println!("orderflow listening on {base} ({label} store); Ctrl-C stops");
+    if !args.faults.is_empty() {
+        println!(
+            "  injecting faults (seed {}): watch {base}/metrics and {base}/api/dlq",
+            args.seed
+        );
+    }
+    println!("  curl -X POST {base}/api/orders -H 'Content-Type: application/json' \\");
     println!(
         r#"    -d '{{"customer_id": "test_user_001", "items": [{{"product_id": "prod-101", "quantity": 1}}]}}'"#
     );
     wait_for_stop().await;
     println!("stopping: finishing in-flight batches...");
+    let _ = stop_killer.send(true);
     app.stop().await;
     ExitCode::SUCCESS
 }

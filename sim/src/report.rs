@@ -122,7 +122,7 @@ pub fn print(r: &Report) {
         r.dead_lettered, r.processed_dlq
     );
     println!(
-        "  deliveries             {} duplicates answered from the store, {} store retries, {} poison messages",
+        "  deliveries             {} duplicates answered from the store, {} store retries, {} undecodable receives",
         r.metrics.duplicate_deliveries.get(),
         r.metrics.store_retries.get(),
         r.metrics.poison_messages.get()

@@ -46,6 +46,17 @@ pub struct RunArgs {
     /// visibility timeout is capped at 2 s so crashed batches return quickly.
     #[arg(long, default_value = "none", value_parser = |s: &str| s.parse::<FaultPlan>())]
     pub faults: FaultPlan,
+    /// Stop the database server for this many seconds while the load runs
+    /// (MySQL only), then start it again: the pool reconnects and the work
+    /// resumes without a restart of the sim. Stops and starts your server!
+    #[arg(long, value_name = "SECS")]
+    pub db_outage: Option<u64>,
+    /// Shell command that stops the database server, for --db-outage.
+    #[arg(long, default_value = chaos::DEFAULT_DB_STOP)]
+    pub db_stop_cmd: String,
+    /// Shell command that starts the database server, for --db-outage.
+    #[arg(long, default_value = chaos::DEFAULT_DB_START)]
+    pub db_start_cmd: String,
     #[command(flatten)]
     pub config: Config,
 }
@@ -69,7 +80,8 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     });
     let tag = format!("{:x}", now_millis().timestamp_millis());
     let faults = Faults::new(args.faults.clone(), seed);
-    if !args.faults.is_empty() {
+    let disrupted = !args.faults.is_empty() || args.db_outage.is_some();
+    if disrupted {
         args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
     }
     let store = open_store(&args.config, faults.clone())
@@ -148,9 +160,20 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     };
     let planned = load::plan(args.orders, seed, &tag);
     let load_started = Instant::now();
-    let poison_sent =
-        chaos::inject_poison(app.queues.orders.as_ref(), &faults, planned.len()).await;
-    let (sent, send_time) = load::send(&client, planned, args.concurrency).await;
+    let outage = async {
+        match (args.db_outage, &store) {
+            (Some(secs), OpenedStore::MySql(_)) => {
+                chaos::db_outage(&*app.store, &args.db_stop_cmd, &args.db_start_cmd, secs)
+                    .await
+                    .map(Some)
+            }
+            (Some(_), OpenedStore::Memory(_)) => Err("--db-outage needs a MySQL store".to_owned()),
+            (None, _) => Ok(None),
+        }
+    };
+    let ((sent, send_time), outage) =
+        tokio::join!(load::send(&client, planned, args.concurrency), outage);
+    outage?;
     let drained = app
         .wait_drained(Duration::from_secs(args.drain_timeout))
         .await;
@@ -176,8 +199,8 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
         scenario_accepts: 3,
         scenario_refusals: 1,
         faults: &faults,
-        poison_sent,
         redriven: redriven as u64,
+        db_outage: args.db_outage.is_some(),
     };
     let facts = gather::gather(&app, &notifier, record).await?;
     let checks = invariants::check(&facts);
@@ -218,7 +241,7 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
 /// again. Poison goes back to the DLQ; everything else is processed once.
 async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> Result<usize, String> {
     faults.stop();
-    println!("  after the load, with faults stopped:");
+    println!("  after the load (faults, if any, stopped):");
     let mut moved = 0;
     for q in app.queues.dead_letters() {
         let letters = dlq::list(&q, &app.failures, usize::MAX)
