@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the project: formatting, lints, unit and integration
-# tests (the MySQL-backed ones included), and the sim's main job on both
-# stores. Needs a MySQL 8 or MariaDB 10.11 server at TEST_MYSQL_URL
+# Runs every test of the project: formatting, lints, unit, integration and
+# property tests (the MySQL-backed ones included), a fuzz run of the API, and
+# the sim's main job on both stores, with and without injected faults. Needs a MySQL 8 or MariaDB 10.11 server at TEST_MYSQL_URL
 # (default mysql://root@127.0.0.1:3306); the MySQL tests fail, never skip,
 # without one.
 set -euo pipefail
@@ -20,10 +20,22 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (MySQL at $TEST_MYSQL_URL)"
 cargo test --workspace --locked
 
-# The main job, end to end: scenarios, load, invariants. Empty DATABASE_URL
-# and DB_HOST keep a developer's .env from switching the first run to MySQL.
+step "API fuzz from the OpenAPI document (schemathesis)"
+./scripts/fuzz-api.sh
+
+# The main job, end to end: scenarios, load, invariants; then the same under
+# every injected fault, on two seeds. Empty DATABASE_URL and DB_HOST keep a
+# developer's .env from switching the in-memory runs to MySQL.
+mysql_sim="${TEST_MYSQL_URL%/}/orderflow_sim"
+
 step "sim, in-memory store"
 DATABASE_URL= DB_HOST= cargo run --locked -q -p sim -- --seed 1
 
+step "sim, in-memory store, every fault injected (seed 3)"
+DATABASE_URL= DB_HOST= cargo run --locked -q -p sim -- --seed 3 --faults all
+
+step "sim, MySQL store, every fault injected, killed connections included (seed 4)"
+DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim -- --seed 4 --faults all
+
 step "sim, MySQL store"
-DATABASE_URL="${TEST_MYSQL_URL%/}/orderflow_sim" cargo run --locked -q -p sim -- --seed 2
+DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim -- --seed 2

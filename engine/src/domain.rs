@@ -140,8 +140,11 @@ impl From<Quantity> for u32 {
 
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderLine {
-    #[schema(value_type = String, example = "prod-101")]
+    // The pattern: one character that is not white space, and no control
+    // characters, as `ProductId::parse` checks.
+    #[schema(value_type = String, example = "prod-101", min_length = 1, max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$")]
     pub product_id: ProductId,
     #[schema(value_type = u32, minimum = 1, maximum = 1_000_000, example = 2)]
     pub quantity: Quantity,

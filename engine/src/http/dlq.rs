@@ -23,6 +23,7 @@ const MAX_LISTED: usize = 1_000;
 #[derive(Deserialize, IntoParams)]
 pub struct Which {
     /// `orders` or `processed`; both when absent.
+    #[param(pattern = "^(orders|processed)$")]
     queue: Option<String>,
 }
 

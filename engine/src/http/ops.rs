@@ -65,7 +65,8 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, super
 
 /// Prometheus text exposition: order counters and queue depths.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+    responses((status = 200, description = "Prometheus text format (OpenMetrics)", body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     for q in &state.queues {
         if let Ok(d) = q.depth().await {

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState, ErrorBody};
@@ -19,11 +19,18 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// The order a client places (documentation of the body; parsing is done by
-/// `validation::parse_order`, which names the field of any error).
-#[derive(ToSchema)]
+/// `validation::parse_order`, which names the field of any error). Each
+/// product may appear on one line only.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct OrderRequest {
-    #[schema(example = "cust-12345", min_length = 1, max_length = 128)]
+    #[schema(
+        example = "cust-12345",
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     customer_id: String,
     #[schema(min_items = 1, max_items = 100)]
     items: Vec<OrderLine>,
@@ -41,7 +48,7 @@ pub struct Accepted {
 #[utoipa::path(
     post, path = "/api/orders", tag = "orders",
     request_body = OrderRequest,
-    params(("Idempotency-Key" = Option<String>, Header,
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$",
         description = "Lets a client place the same basket twice on purpose: the id derives from the customer and this key instead of the payload")),
     responses(
         (status = 202, description = "Accepted and enqueued", body = Accepted),
