@@ -10,13 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SCHEMATHESIS_VERSION=4.32.5
-venv="${ORDERFLOW_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/orderflow/venv}"
-if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/schemathesis" --version | grep -qF "$SCHEMATHESIS_VERSION"; then
-  echo "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-fi
+venv=$(./scripts/venv.sh)
 
 mysql="${TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306}"
 log=$(mktemp)

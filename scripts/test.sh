@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, unit, integration and
-# property tests (the MySQL-backed ones included), a fuzz run of the API, and
-# the sim's main job on both stores, with and without injected faults. Needs a MySQL 8 or MariaDB 10.11 server at TEST_MYSQL_URL
+# property tests (the MySQL-backed ones, and the SQS backend's against a
+# local moto server, included), a fuzz run of the API, and the sim's main job
+# on both stores, with and without injected faults. Needs a MySQL 8 or MariaDB 10.11 server at TEST_MYSQL_URL
 # (default mysql://root@127.0.0.1:3306); the MySQL tests fail, never skip,
 # without one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export TEST_MYSQL_URL="${TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306}"
+# moto (SQS tests) and schemathesis (API fuzz), pinned, in one virtualenv.
+ORDERFLOW_VENV=$(./scripts/venv.sh)
+export ORDERFLOW_VENV
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -10,6 +10,8 @@
 //! times.
 
 pub mod channel;
+#[cfg(feature = "sqs")]
+pub mod sqs;
 
 use std::time::Duration;
 

@@ -18,7 +18,8 @@ pub struct Pair {
 }
 
 const VISIBILITY: Duration = Duration::from_secs(2);
-const NO_WAIT: Duration = Duration::ZERO;
+/// Wait for a message known to be there (a short poll may miss it on SQS).
+const SOON: Duration = Duration::from_secs(1);
 
 async fn drain(q: &dyn QueueBackend) -> Vec<engine::queue::Message> {
     let mut all = Vec::new();
@@ -41,7 +42,7 @@ where
 {
     let Pair { queue, .. } = make(VISIBILITY, 5).await;
     queue.send("a".into()).await.unwrap();
-    let first = queue.receive(1, NO_WAIT).await.unwrap();
+    let first = queue.receive(1, SOON).await.unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].body, "a");
     assert_eq!(first[0].receive_count, 1);
@@ -59,22 +60,19 @@ where
     assert_ne!(again[0].receipt_handle, first[0].receipt_handle);
 }
 
-pub async fn delete_removes_for_good_and_a_stale_receipt_is_refused<F, Fut>(make: F)
+/// The newest delivery's receipt handle deletes the message for good. (What
+/// a stale handle does differs: SQS documents that it succeeds and deletes
+/// nothing, moto deletes, the channel backend refuses it. The engine relies
+/// on none of these: a message deleted late is processed again, idempotently.)
+pub async fn delete_removes_for_good<F, Fut>(make: F)
 where
     F: Fn(Duration, u32) -> Fut,
     Fut: Future<Output = Pair>,
 {
     let Pair { queue, .. } = make(VISIBILITY, 5).await;
     queue.send("a".into()).await.unwrap();
-    let first = queue.receive(1, NO_WAIT).await.unwrap().remove(0);
+    let _first = queue.receive(1, SOON).await.unwrap().remove(0);
     let second = queue.receive(1, VISIBILITY * 2).await.unwrap().remove(0);
-    assert!(
-        matches!(
-            queue.delete(&first.receipt_handle).await,
-            Err(QueueError::InvalidReceipt(_))
-        ),
-        "only the newest delivery's handle deletes"
-    );
     queue.delete(&second.receipt_handle).await.unwrap();
     assert!(
         queue.receive(1, VISIBILITY * 2).await.unwrap().is_empty(),
@@ -97,8 +95,8 @@ where
         .send_batch(vec![String::new(); MAX_BATCH + 1])
         .await
         .is_err());
-    assert!(queue.receive(MAX_BATCH + 1, NO_WAIT).await.is_err());
-    let batch = queue.receive(MAX_BATCH, NO_WAIT).await.unwrap();
+    assert!(queue.receive(MAX_BATCH + 1, SOON).await.is_err());
+    let batch = queue.receive(MAX_BATCH, SOON).await.unwrap();
     assert!(!batch.is_empty() && batch.len() <= MAX_BATCH);
     let rest = drain(queue.as_ref()).await;
     let bodies: HashSet<String> = batch.iter().chain(&rest).map(|m| m.body.clone()).collect();
@@ -138,7 +136,7 @@ where
 {
     let Pair { queue, .. } = make(VISIBILITY, 5).await;
     queue.send("a".into()).await.unwrap();
-    let m = queue.receive(1, NO_WAIT).await.unwrap().remove(0);
+    let m = queue.receive(1, SOON).await.unwrap().remove(0);
     queue
         .change_visibility(&m.receipt_handle, Duration::ZERO)
         .await
@@ -205,7 +203,7 @@ where
         .send_batch(vec!["a".into(), "b".into(), "c".into()])
         .await
         .unwrap();
-    let m = queue.receive(1, NO_WAIT).await.unwrap();
+    let m = queue.receive(1, SOON).await.unwrap();
     assert_eq!(m.len(), 1);
     let d = queue.depth().await.unwrap();
     assert_eq!((d.visible, d.in_flight), (2, 1));
