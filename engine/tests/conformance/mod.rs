@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::queue::{QueueBackend, QueueError, MAX_BATCH};
+use engine::queue::{QueueBackend, MAX_BATCH};
 
 pub struct Pair {
     pub queue: Arc<dyn QueueBackend>,
