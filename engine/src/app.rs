@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::context::Context;
-use crate::dlq::{DeadLetterQueue, FailureLog};
+use crate::dlq::FailureLog;
 use crate::domain::seed_products;
 use crate::faults::{Faults, FaultyQueue};
 use crate::http::{self, AppState};
@@ -20,7 +20,7 @@ use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::notifier::{LogNotifier, NotificationWorker, Notifier};
 use crate::processor::{Processor, ProcessorConfig};
-use crate::queue::{ChannelQueue, QueueBackend, QueueConfig};
+use crate::queue::{QueueBackend, Queues};
 use crate::shutdown::{self, Trigger};
 use crate::store::{MemoryStore, MySqlStore, OrderStore, StoreError};
 
@@ -30,6 +30,8 @@ pub enum StartError {
     Config(String),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("queues: {0}")]
+    Queues(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -83,75 +85,12 @@ impl Default for Hooks {
     }
 }
 
-/// The in-process queues: orders and processed, each with its DLQ.
-#[derive(Clone)]
-pub struct ChannelQueues {
-    pub orders: Arc<ChannelQueue>,
-    pub order_dlq: Arc<ChannelQueue>,
-    pub processed: Arc<ChannelQueue>,
-    pub processed_dlq: Arc<ChannelQueue>,
-}
-
-impl ChannelQueues {
-    pub fn new(config: &Config) -> Self {
-        let dlq = |name: &str| {
-            ChannelQueue::new(QueueConfig {
-                capacity: usize::MAX,
-                ..QueueConfig::new(name)
-            })
-        };
-        let order_dlq = dlq("order-dlq");
-        let processed_dlq = dlq("processed-dlq");
-        let queue = |name: &str, capacity, dlq: &Arc<ChannelQueue>| {
-            ChannelQueue::new(QueueConfig {
-                name: name.into(),
-                visibility_timeout: config.visibility_timeout(),
-                capacity,
-                dead_letter: Some((config.max_receive_count, dlq.clone())),
-            })
-        };
-        ChannelQueues {
-            orders: queue("orders", config.queue_capacity, &order_dlq),
-            // Processed events are never refused: the processor has already
-            // committed them.
-            processed: queue("processed", usize::MAX, &processed_dlq),
-            order_dlq,
-            processed_dlq,
-        }
-    }
-
-    /// Both DLQs, each with the queue it redrives to.
-    pub fn dead_letters(&self) -> Vec<DeadLetterQueue> {
-        vec![
-            DeadLetterQueue {
-                name: "orders".into(),
-                dlq: self.order_dlq.clone(),
-                source: self.orders.clone(),
-            },
-            DeadLetterQueue {
-                name: "processed".into(),
-                dlq: self.processed_dlq.clone(),
-                source: self.processed.clone(),
-            },
-        ]
-    }
-
-    fn all(&self) -> Vec<Arc<dyn QueueBackend>> {
-        vec![
-            self.orders.clone(),
-            self.order_dlq.clone(),
-            self.processed.clone(),
-            self.processed_dlq.clone(),
-        ]
-    }
-}
-
 /// A running pipeline and HTTP server.
 pub struct App {
     pub store: Arc<dyn OrderStore>,
     pub metrics: Arc<Metrics>,
     pub failures: Arc<FailureLog>,
-    pub queues: ChannelQueues,
+    pub queues: Queues,
     addr: SocketAddr,
     trigger: Trigger,
     workers: Vec<JoinHandle<()>>,
@@ -183,7 +122,9 @@ impl App {
             faults: hooks.faults.clone(),
             ..Context::new(store.clone())
         };
-        let queues = ChannelQueues::new(config);
+        let queues = Queues::open(config)
+            .await
+            .map_err(|e| StartError::Queues(e.to_string()))?;
         let (trigger, shutdown) = shutdown::channel();
 
         // With faults on, ingest's queue may deliver twice and the
@@ -251,7 +192,8 @@ impl App {
 
     /// Whether the order and processed queues hold nothing, in flight or not.
     pub async fn drained(&self) -> bool {
-        for q in [&self.queues.orders, &self.queues.processed] {
+        let orders: Arc<dyn QueueBackend> = self.queues.orders.clone();
+        for q in [&orders, &self.queues.processed] {
             match q.depth().await {
                 Ok(d) if d.total() == 0 => {}
                 _ => return false,

@@ -56,6 +56,37 @@ pub struct Config {
     /// Messages the order queue holds before ingest answers 503.
     #[arg(long, env = "QUEUE_CAPACITY", default_value_t = 100_000)]
     pub queue_capacity: usize,
+
+    /// Queue backend: `channel` (in-process) or `sqs` (AWS, or a local
+    /// SQS-compatible server named by AWS_ENDPOINT_URL_SQS/AWS_ENDPOINT_URL).
+    #[arg(long, env = "QUEUE_BACKEND", value_enum, default_value = "channel")]
+    pub queue: QueueKind,
+    /// SQS: the order queue's URL. Unset: `<prefix>-orders` (and its DLQ)
+    /// is created with a redrive policy.
+    #[arg(long, env = "ORDER_QUEUE_URL")]
+    pub order_queue_url: Option<String>,
+    /// SQS: the processed queue's URL. Unset: `<prefix>-processed` (and its
+    /// DLQ) is created.
+    #[arg(long, env = "PROCESSED_QUEUE_URL")]
+    pub processed_queue_url: Option<String>,
+    /// SQS: the order DLQ's URL. Unset: read from the order queue's redrive
+    /// policy.
+    #[arg(long, env = "ORDER_DLQ_URL")]
+    pub order_dlq_url: Option<String>,
+    /// SQS: the processed DLQ's URL. Unset: read from the processed queue's
+    /// redrive policy.
+    #[arg(long, env = "PROCESSED_DLQ_URL")]
+    pub processed_dlq_url: Option<String>,
+    /// SQS: name prefix of the queues created when no URLs are given.
+    #[arg(long, env = "SQS_QUEUE_PREFIX", default_value = "orderflow")]
+    pub sqs_queue_prefix: String,
+}
+
+/// Which queue backend carries the events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueueKind {
+    Channel,
+    Sqs,
 }
 
 impl Default for Config {
@@ -73,6 +104,12 @@ impl Default for Config {
             visibility_timeout_secs: 30,
             max_receive_count: 3,
             queue_capacity: 100_000,
+            queue: QueueKind::Channel,
+            order_queue_url: None,
+            processed_queue_url: None,
+            order_dlq_url: None,
+            processed_dlq_url: None,
+            sqs_queue_prefix: "orderflow".into(),
         }
     }
 }

@@ -121,11 +121,7 @@ async fn every_malformed_request_is_refused_without_trace(app: App) {
         .unwrap();
     assert_eq!(bad_key.status().as_u16(), 400);
 
-    assert_eq!(
-        app.queues.orders.stats().sent.load(Ordering::SeqCst),
-        0,
-        "nothing enqueued"
-    );
+    assert_eq!(app.queues.enqueued(), 0, "nothing enqueued");
     assert!(app.wait_drained(std::time::Duration::from_secs(5)).await);
     assert_eq!(
         get(&app, "/api/inventory").await.1,
@@ -185,7 +181,8 @@ async fn an_idempotency_key_lets_a_client_place_the_same_basket_twice() {
 #[tokio::test]
 async fn a_queue_outage_answers_503_and_enqueues_nothing() {
     let app = spawn_app(memory_store().await).await;
-    app.queues.orders.set_available(false);
+    let channel = app.queues.channel.clone().expect("channel queues");
+    channel.orders.set_available(false);
     let body = r#"{"customer_id":"c","items":[{"product_id":"prod-101","quantity":1}]}"#;
     let (status, json, headers) = post_raw(&app, body, JSON).await;
     assert_eq!(status, 503, "{json}");
@@ -194,8 +191,8 @@ async fn a_queue_outage_answers_503_and_enqueues_nothing() {
         Some("1")
     );
     assert!(json["message"].as_str().unwrap().contains("not accepted"));
-    app.queues.orders.set_available(true);
-    assert_eq!(app.queues.orders.stats().sent.load(Ordering::SeqCst), 0);
+    channel.orders.set_available(true);
+    assert_eq!(app.queues.enqueued(), 0);
     let (status, _, _) = post_raw(&app, body, JSON).await;
     assert_eq!(status, 202);
     app.stop().await;

@@ -72,7 +72,7 @@ impl Api {
 }
 
 fn sent(app: &App) -> u64 {
-    app.queues.orders.stats().sent.load(Ordering::SeqCst)
+    app.queues.enqueued()
 }
 
 async fn the_seed_scenarios_behave_as_documented(store: Arc<dyn OrderStore>) {
@@ -224,7 +224,7 @@ async fn a_poison_message_lands_in_the_dlq(store: Arc<dyn OrderStore>) {
         .await
         .unwrap();
     assert!(app.wait_drained(WAIT).await);
-    let dead = app.queues.order_dlq.peek_all();
+    let dead = app.queues.order_dlq.peek(usize::MAX).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body, "{\"not\": \"an order\"}");
     assert_eq!(dead[0].receive_count, 3, "moved after three receives");

@@ -1,7 +1,6 @@
 //! Collecting what a run left behind, for the invariant checks.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -11,7 +10,7 @@ use engine::domain::ProductId;
 use engine::events::OrderProcessed;
 use engine::faults::{FaultKind, Faults};
 use engine::notifier::Notifier;
-use engine::queue::ChannelQueue;
+use engine::queue::Message;
 
 use crate::invariants::Facts;
 use crate::load::{Kind, Sent};
@@ -36,9 +35,8 @@ impl CountingNotifier {
 }
 
 /// The order ids of the messages in a DLQ (undecodable ones have none).
-pub fn order_ids_in(dlq: &ChannelQueue) -> HashSet<String> {
-    dlq.peek_all()
-        .into_iter()
+pub fn order_ids_in(dlq: &[Message]) -> HashSet<String> {
+    dlq.iter()
         .filter_map(|m| {
             serde_json::from_str::<serde_json::Value>(&m.body)
                 .ok()?
@@ -50,9 +48,8 @@ pub fn order_ids_in(dlq: &ChannelQueue) -> HashSet<String> {
 }
 
 /// How many messages in a DLQ no consumer can decode.
-pub fn undecodable_in(dlq: &ChannelQueue) -> usize {
-    dlq.peek_all()
-        .iter()
+pub fn undecodable_in(dlq: &[Message]) -> usize {
+    dlq.iter()
         .filter(|m| engine::processor::decode_order_created(&m.body).is_err())
         .count()
 }
@@ -73,6 +70,9 @@ pub struct RunRecord<'a> {
     pub redriven: u64,
     /// Whether the database was stopped mid-run.
     pub db_outage: bool,
+    /// What the DLQs hold at the end.
+    pub order_dlq: &'a [Message],
+    pub processed_dlq: &'a [Message],
 }
 
 pub async fn gather(
@@ -105,13 +105,13 @@ pub async fn gather(
     let invalid = r.sent.iter().filter(|s| s.kind == Kind::Invalid);
     // Messages the order queue took, less those the faults and the redrive
     // put there.
-    let enqueued = app.queues.orders.stats().sent.load(Ordering::SeqCst)
+    let enqueued = app.queues.enqueued()
         - r.faults.injected(FaultKind::DuplicateDelivery)
         - r.faults.injected(FaultKind::PoisonMessage)
         - r.redriven;
-    let mut awaiting_redrive = order_ids_in(&app.queues.order_dlq);
+    let mut awaiting_redrive = order_ids_in(r.order_dlq);
     let dead_lettered = awaiting_redrive.clone();
-    awaiting_redrive.extend(order_ids_in(&app.queues.processed_dlq));
+    awaiting_redrive.extend(order_ids_in(r.processed_dlq));
     Ok(Facts {
         initial: r.initial.clone(),
         inventory,

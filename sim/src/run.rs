@@ -191,6 +191,18 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
         redrive(&app, &faults, &args).await?
     };
 
+    let order_dlq = app
+        .queues
+        .order_dlq
+        .peek(usize::MAX)
+        .await
+        .map_err(|e| e.to_string())?;
+    let processed_dlq = app
+        .queues
+        .processed_dlq
+        .peek(usize::MAX)
+        .await
+        .map_err(|e| e.to_string())?;
     let record = RunRecord {
         initial: &initial,
         run_start,
@@ -201,17 +213,18 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
         faults: &faults,
         redriven: redriven as u64,
         db_outage: args.db_outage.is_some(),
+        order_dlq: &order_dlq,
+        processed_dlq: &processed_dlq,
     };
     let facts = gather::gather(&app, &notifier, record).await?;
     let checks = invariants::check(&facts);
-    let dlq_total = app.queues.order_dlq.peek_all().len();
     report::print(&Report {
         sent: &sent,
         send_time,
         drain_time,
         finished: &facts.finished,
-        dead_lettered: dlq_total,
-        processed_dlq: app.queues.processed_dlq.peek_all().len(),
+        dead_lettered: order_dlq.len(),
+        processed_dlq: processed_dlq.len(),
         metrics: &app.metrics,
         hot: load::HOT.iter().map(|(p, _)| p.to_string()).collect(),
         inventory: &facts.inventory,
@@ -221,7 +234,7 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     chaos::print(
         &faults,
         &app.metrics,
-        gather::undecodable_in(&app.queues.order_dlq),
+        gather::undecodable_in(&order_dlq),
         mysql,
     );
 

@@ -93,14 +93,14 @@ async fn duplicate(app: &App, client: &Client, body: &Value, first: Option<&str>
 
 async fn validation(app: &App, client: &Client) -> Outcome {
     let result = async {
-        let sent_before = app.queues.orders.stats().sent.load(std::sync::atomic::Ordering::SeqCst);
+        let sent_before = app.queues.enqueued();
         let before = client.stock("prod-102").await?;
         let body = json!({"customer_id": "hacker_002", "items": [{"product_id": "prod-102", "quantity": -5}]});
         let a = client.post_order(body.to_string()).await?;
         if a.status != 400 {
             return Err(format!("expected 400, got {} {}", a.status, a.body));
         }
-        let sent_after = app.queues.orders.stats().sent.load(std::sync::atomic::Ordering::SeqCst);
+        let sent_after = app.queues.enqueued();
         if sent_after != sent_before {
             return Err("a message was enqueued for a rejected order".into());
         }

@@ -98,6 +98,40 @@ impl SqsQueue {
         ))
     }
 
+    /// The dead-letter queue this queue's redrive policy names.
+    pub async fn dead_letter_queue(&self) -> Result<SqsQueue, QueueError> {
+        let attrs = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::RedrivePolicy)
+            .send()
+            .await
+            .map_err(|e| self.unavailable(DisplayErrorContext(e)))?
+            .attributes
+            .unwrap_or_default();
+        let policy = attrs
+            .get(&QueueAttributeName::RedrivePolicy)
+            .ok_or_else(|| {
+                self.unavailable("the queue has no redrive policy; give its DLQ's URL")
+            })?;
+        let arn = serde_json::from_str::<serde_json::Value>(policy)
+            .ok()
+            .and_then(|p| p.get("deadLetterTargetArn")?.as_str().map(str::to_owned))
+            .ok_or_else(|| self.unavailable(format!("unreadable redrive policy {policy}")))?;
+        let name = arn.rsplit(':').next().unwrap_or(&arn);
+        let url = self
+            .client
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .map_err(|e| self.unavailable(DisplayErrorContext(e)))?
+            .queue_url
+            .ok_or_else(|| self.unavailable("GetQueueUrl answered no URL"))?;
+        Ok(SqsQueue::new(self.client.clone(), url))
+    }
+
     fn unavailable(&self, e: impl std::fmt::Display) -> QueueError {
         QueueError::Unavailable {
             queue: self.name.clone(),

@@ -1,0 +1,225 @@
+//! The pipeline's four queues (orders and processed, each with its DLQ) on
+//! either backend, chosen by the configuration.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{ChannelQueue, Message, QueueBackend, QueueConfig, QueueDepth, QueueError};
+use crate::config::{Config, QueueKind};
+use crate::dlq::DeadLetterQueue;
+
+/// The four queues, whatever their backend.
+#[derive(Clone)]
+pub struct Queues {
+    /// The order queue, counting what it takes (see [`Queues::enqueued`]).
+    pub orders: Arc<Counted>,
+    pub order_dlq: Arc<dyn QueueBackend>,
+    pub processed: Arc<dyn QueueBackend>,
+    pub processed_dlq: Arc<dyn QueueBackend>,
+    /// The same queues as channel queues, when that is their backend.
+    pub channel: Option<ChannelQueues>,
+}
+
+impl Queues {
+    /// Opens the configured backend's queues: in-process channels, or SQS
+    /// (the configured URLs, or queues created with their DLQs).
+    pub async fn open(config: &Config) -> Result<Queues, QueueError> {
+        match config.queue {
+            QueueKind::Channel => Ok(Self::channel(config)),
+            QueueKind::Sqs => sqs(config).await,
+        }
+    }
+
+    pub fn channel(config: &Config) -> Queues {
+        let c = ChannelQueues::new(config);
+        Queues {
+            orders: Counted::new(c.orders.clone()),
+            order_dlq: c.order_dlq.clone(),
+            processed: c.processed.clone(),
+            processed_dlq: c.processed_dlq.clone(),
+            channel: Some(c),
+        }
+    }
+
+    /// Messages the order queue took since start (duplicates, poison and
+    /// redriven messages included): for the sim's accounting.
+    pub fn enqueued(&self) -> u64 {
+        self.orders.sent.load(Ordering::SeqCst)
+    }
+
+    /// Both DLQs, each with the queue it redrives to.
+    pub fn dead_letters(&self) -> Vec<DeadLetterQueue> {
+        vec![
+            DeadLetterQueue {
+                name: "orders".into(),
+                dlq: self.order_dlq.clone(),
+                source: self.orders.clone(),
+            },
+            DeadLetterQueue {
+                name: "processed".into(),
+                dlq: self.processed_dlq.clone(),
+                source: self.processed.clone(),
+            },
+        ]
+    }
+
+    pub fn all(&self) -> Vec<Arc<dyn QueueBackend>> {
+        vec![
+            self.orders.clone(),
+            self.order_dlq.clone(),
+            self.processed.clone(),
+            self.processed_dlq.clone(),
+        ]
+    }
+}
+
+#[cfg(feature = "sqs")]
+async fn sqs(config: &Config) -> Result<Queues, QueueError> {
+    use super::sqs::{self, SqsQueue};
+    let client = sqs::client().await;
+    let pair = |url: &Option<String>, dlq_url: &Option<String>, name: &str| {
+        let client = client.clone();
+        let (url, dlq_url, name) = (
+            url.clone(),
+            dlq_url.clone(),
+            format!("{}-{name}", config.sqs_queue_prefix),
+        );
+        async move {
+            match url {
+                Some(url) => {
+                    let queue = SqsQueue::new(client.clone(), url);
+                    let dlq = match dlq_url {
+                        Some(u) => SqsQueue::new(client, u),
+                        None => queue.dead_letter_queue().await?,
+                    };
+                    Ok((queue, dlq))
+                }
+                None => {
+                    SqsQueue::create_with_dlq(
+                        &client,
+                        &name,
+                        config.visibility_timeout(),
+                        config.max_receive_count,
+                    )
+                    .await
+                }
+            }
+        }
+    };
+    let (orders, order_dlq) =
+        pair(&config.order_queue_url, &config.order_dlq_url, "orders").await?;
+    let (processed, processed_dlq) = pair(
+        &config.processed_queue_url,
+        &config.processed_dlq_url,
+        "processed",
+    )
+    .await?;
+    Ok(Queues {
+        orders: Counted::new(Arc::new(orders)),
+        order_dlq: Arc::new(order_dlq),
+        processed: Arc::new(processed),
+        processed_dlq: Arc::new(processed_dlq),
+        channel: None,
+    })
+}
+
+#[cfg(not(feature = "sqs"))]
+async fn sqs(_: &Config) -> Result<Queues, QueueError> {
+    Err(QueueError::Unavailable {
+        queue: "orders".into(),
+        reason: "this build has no SQS backend (enable the engine's `sqs` feature)".into(),
+    })
+}
+
+/// The in-process queues: orders and processed, each with its DLQ.
+#[derive(Clone)]
+pub struct ChannelQueues {
+    pub orders: Arc<ChannelQueue>,
+    pub order_dlq: Arc<ChannelQueue>,
+    pub processed: Arc<ChannelQueue>,
+    pub processed_dlq: Arc<ChannelQueue>,
+}
+
+impl ChannelQueues {
+    pub fn new(config: &Config) -> Self {
+        let dlq = |name: &str| {
+            ChannelQueue::new(QueueConfig {
+                capacity: usize::MAX,
+                ..QueueConfig::new(name)
+            })
+        };
+        let order_dlq = dlq("order-dlq");
+        let processed_dlq = dlq("processed-dlq");
+        let queue = |name: &str, capacity, dlq: &Arc<ChannelQueue>| {
+            ChannelQueue::new(QueueConfig {
+                name: name.into(),
+                visibility_timeout: config.visibility_timeout(),
+                capacity,
+                dead_letter: Some((config.max_receive_count, dlq.clone())),
+            })
+        };
+        ChannelQueues {
+            orders: queue("orders", config.queue_capacity, &order_dlq),
+            // Processed events are never refused: the processor has already
+            // committed them.
+            processed: queue("processed", usize::MAX, &processed_dlq),
+            order_dlq,
+            processed_dlq,
+        }
+    }
+}
+
+/// A queue that counts the messages it took.
+pub struct Counted {
+    inner: Arc<dyn QueueBackend>,
+    sent: AtomicU64,
+}
+
+impl Counted {
+    pub fn new(inner: Arc<dyn QueueBackend>) -> Arc<Self> {
+        Arc::new(Counted {
+            inner,
+            sent: AtomicU64::new(0),
+        })
+    }
+}
+
+#[async_trait]
+impl QueueBackend for Counted {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn send(&self, body: String) -> Result<String, QueueError> {
+        let id = self.inner.send(body).await?;
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        Ok(id)
+    }
+    async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError> {
+        let n = bodies.len() as u64;
+        self.inner.send_batch(bodies).await?;
+        self.sent.fetch_add(n, Ordering::SeqCst);
+        Ok(())
+    }
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, QueueError> {
+        self.inner.receive(max, wait).await
+    }
+    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.inner.delete(receipt_handle).await
+    }
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        timeout: Duration,
+    ) -> Result<(), QueueError> {
+        self.inner.change_visibility(receipt_handle, timeout).await
+    }
+    async fn peek(&self, max: usize) -> Result<Vec<Message>, QueueError> {
+        self.inner.peek(max).await
+    }
+    async fn depth(&self) -> Result<QueueDepth, QueueError> {
+        self.inner.depth().await
+    }
+}
