@@ -41,5 +41,8 @@ DATABASE_URL= DB_HOST= cargo run --locked -q -p sim -- --seed 3 --faults all
 step "sim, MySQL store, every fault injected, killed connections included (seed 4)"
 DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim -- --seed 4 --faults all
 
+step "sim over SQS (a local moto server), MySQL store"
+DATABASE_URL="$mysql_sim" ./scripts/with-moto.sh cargo run --locked -q -p sim -- --queue sqs --seed 5 --orders 300
+
 step "sim, MySQL store"
 DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim -- --seed 2
