@@ -57,7 +57,17 @@ impl OpenedStore {
 /// Opens the configured store (MySQL if configured, else in memory), applies
 /// migrations, and seeds the five products into an empty inventory.
 pub async fn open_store(config: &Config, faults: Arc<Faults>) -> Result<OpenedStore, StartError> {
-    let store = match config.mysql().map_err(StartError::Config)? {
+    open_store_with(config.mysql().map_err(StartError::Config)?, config, faults).await
+}
+
+/// Opens the store at `mysql` (in memory if `None`): [`open_store`] with the
+/// connection options given rather than read from `config`.
+pub async fn open_store_with(
+    mysql: Option<sqlx::mysql::MySqlConnectOptions>,
+    config: &Config,
+    faults: Arc<Faults>,
+) -> Result<OpenedStore, StartError> {
+    let store = match mysql {
         Some(options) => {
             let store = MySqlStore::connect(options, config.db_max_connections).await?;
             OpenedStore::MySql(Arc::new(store.with_faults(faults)))

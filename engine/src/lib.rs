@@ -35,6 +35,8 @@ pub mod faults;
 pub mod http;
 pub mod idempotency;
 pub mod ingest;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod metrics;
 pub mod notifier;
 pub mod processor;

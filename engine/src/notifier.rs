@@ -54,6 +54,9 @@ pub struct NotificationWorker {
     /// How long another delivery's claim is respected: the queue's
     /// visibility timeout, after which that delivery is presumed dead.
     lease: Duration,
+    /// Delete each handled message (not on Lambda, where the event source
+    /// mapping deletes what the batch response does not list as failed).
+    delete_messages: bool,
 }
 
 impl NotificationWorker {
@@ -70,6 +73,7 @@ impl NotificationWorker {
             notifier,
             wait,
             lease,
+            delete_messages: true,
         }
     }
 
@@ -138,9 +142,18 @@ impl NotificationWorker {
                 ))
             }
         }
+        if !self.delete_messages {
+            return Ok(());
+        }
         self.processed
             .delete(&m.receipt_handle)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    /// Leaves deleting to the caller (Lambda's event source mapping).
+    pub fn without_deletes(mut self) -> Self {
+        self.delete_messages = false;
+        self
     }
 }

@@ -29,6 +29,9 @@ pub struct ProcessorConfig {
     pub store_attempts: u32,
     /// First retry delay; doubles each attempt.
     pub retry_backoff: Duration,
+    /// Delete each finished message. On Lambda the event source mapping
+    /// deletes what the batch response does not list as failed.
+    pub delete_messages: bool,
 }
 
 impl Default for ProcessorConfig {
@@ -37,6 +40,7 @@ impl Default for ProcessorConfig {
             wait: Duration::from_millis(200),
             store_attempts: 5,
             retry_backoff: Duration::from_millis(20),
+            delete_messages: true,
         }
     }
 }
@@ -257,10 +261,12 @@ impl Processor {
             .send(event)
             .await
             .map_err(|e| format!("publish: {e}"))?;
-        self.orders
-            .delete(&message.receipt_handle)
-            .await
-            .map_err(|e| format!("delete: {e}"))?;
+        if self.config.delete_messages {
+            self.orders
+                .delete(&message.receipt_handle)
+                .await
+                .map_err(|e| format!("delete: {e}"))?;
+        }
         Ok(())
     }
 }

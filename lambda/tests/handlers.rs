@@ -1,0 +1,121 @@
+//! The Lambda handlers, invoked with the JSON of real AWS sample events
+//! (SQS and API Gateway HTTP API payload 2.0, bodies made ours), over the
+//! in-memory store and channel queues.
+
+use std::sync::Arc;
+
+use engine::config::Config;
+use engine::context::Context;
+use engine::domain::{seed_products, OrderId, OrderStatus, ProductId};
+use engine::lambda::{handle_orders, handle_processed, Environment, SqsEvent};
+use engine::queue::Queues;
+use engine::store::{MemoryStore, OrderStore};
+use lambda_http::tower::ServiceExt;
+
+async fn environment() -> (Environment, Arc<MemoryStore>) {
+    let store = Arc::new(MemoryStore::new());
+    store.seed_if_empty(&seed_products()).await.unwrap();
+    let config = Config::default();
+    let env = Environment::new(
+        Context::new(store.clone()),
+        Queues::channel(&config),
+        config,
+    );
+    (env, store)
+}
+
+fn event(name: &str) -> SqsEvent {
+    let path = format!("{}/tests/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn failures(response: &engine::lambda::BatchResponse) -> Vec<String> {
+    let json = serde_json::to_value(response).unwrap();
+    json["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_processor_reports_only_the_poison_message_as_failed() {
+    let (env, store) = environment().await;
+    let processor = env.processor();
+    let response = handle_orders(&processor, event("sqs-order-created.json")).await;
+    assert_eq!(
+        failures(&response),
+        ["2e1424d4-f796-459a-8184-9c92662be6da"]
+    );
+
+    let id = OrderId::parse("3b1f16d4-37da-80c2-a24a-92dfc3636d4b").unwrap();
+    assert_eq!(
+        store.order(id).await.unwrap().unwrap().status,
+        OrderStatus::Processed
+    );
+    let stock = store
+        .product(&ProductId::parse("prod-101").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stock.quantity_available, 48);
+    assert_eq!(
+        env.queues.processed.depth().await.unwrap().visible,
+        1,
+        "OrderProcessed published"
+    );
+
+    // The same batch again, as a retried invocation: nothing applied twice.
+    let response = handle_orders(&processor, event("sqs-order-created.json")).await;
+    assert_eq!(
+        failures(&response),
+        ["2e1424d4-f796-459a-8184-9c92662be6da"]
+    );
+    let stock = store
+        .product(&ProductId::parse("prod-101").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stock.quantity_available, 48);
+}
+
+#[tokio::test]
+async fn the_notifier_notifies_once_and_reports_the_undecodable_message() {
+    let (env, _store) = environment().await;
+    let worker = env.notification_worker();
+    let response = handle_processed(&worker, event("sqs-order-processed.json")).await;
+    assert_eq!(
+        failures(&response),
+        ["d9f1c4e2-0000-4bbb-9ccc-2f4b0e7a1234"]
+    );
+    assert_eq!(env.ctx.metrics.notifications.get(), 1);
+    let again = handle_processed(&worker, event("sqs-order-processed.json")).await;
+    assert_eq!(failures(&again).len(), 1);
+    assert_eq!(
+        env.ctx.metrics.notifications.get(),
+        1,
+        "a redelivery does not notify again"
+    );
+}
+
+#[tokio::test]
+async fn ingest_answers_an_api_gateway_request_through_the_router() {
+    let (env, _store) = environment().await;
+    let raw = std::fs::read_to_string(format!(
+        "{}/tests/events/apigw-v2-post-order.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let request = lambda_http::request::from_str(&raw).unwrap();
+    let response = env.router().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 202);
+    assert_eq!(env.queues.enqueued(), 1, "OrderCreated on the order queue");
+
+    // The same event with a bad quantity: 400, nothing enqueued.
+    let bad = raw.replace(r#"\"quantity\": 1"#, r#"\"quantity\": -5"#);
+    let request = lambda_http::request::from_str(&bad).unwrap();
+    let response = env.router().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(env.queues.enqueued(), 1);
+}
