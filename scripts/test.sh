@@ -2,7 +2,8 @@
 # Runs every test of the project: formatting, lints, unit, integration and
 # property tests (the MySQL-backed ones, and the SQS backend's against a
 # local moto server, included), a fuzz run of the API, and the sim's main job
-# on both stores, with and without injected faults. Needs a MySQL 8 or MariaDB 10.11 server at TEST_MYSQL_URL
+# on both stores, with and without injected faults, and over SQS; and the
+# Pulumi program's type check and tests. Needs a MySQL 8 or MariaDB 10.11 server at TEST_MYSQL_URL
 # (default mysql://root@127.0.0.1:3306); the MySQL tests fail, never skip,
 # without one.
 set -euo pipefail
@@ -23,6 +24,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (MySQL at $TEST_MYSQL_URL)"
 cargo test --workspace --locked
+
+step "Pulumi program: strict type check and unit tests on mocks"
+(cd pulumi && npm ci --no-audit --no-fund --loglevel=error && npm test)
 
 step "API fuzz from the OpenAPI document (schemathesis)"
 ./scripts/fuzz-api.sh

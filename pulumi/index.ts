@@ -1,0 +1,13 @@
+// `pulumi up` entry point: deploys orderflow with the stack's settings and
+// exports the endpoints (see infra.ts for what is built and why).
+import { deploy, settings } from "./infra";
+
+const out = deploy(settings());
+
+export const api_endpoint = out.api_endpoint;
+export const db_endpoint = out.db_endpoint;
+export const db_secret_arn = out.db_secret_arn;
+export const order_queue_url = out.order_queue_url;
+export const order_dlq_url = out.order_dlq_url;
+export const processed_queue_url = out.processed_queue_url;
+export const processed_dlq_url = out.processed_dlq_url;
