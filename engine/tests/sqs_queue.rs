@@ -117,13 +117,4 @@ macro_rules! conformance {
     )*};
 }
 
-conformance!(
-    delivers_hides_and_redelivers_after_the_visibility_timeout,
-    delete_removes_for_good,
-    receives_at_most_ten_and_refuses_larger_batches,
-    long_poll_waits_for_the_first_message,
-    change_visibility_returns_or_extends,
-    moves_to_the_dlq_after_max_receives,
-    depth_counts_visible_and_in_flight,
-    concurrent_consumers_see_every_message,
-);
+for_each_conformance_test!(conformance);

@@ -12,6 +12,24 @@ use std::time::Duration;
 
 use engine::queue::{QueueBackend, MAX_BATCH};
 
+/// Calls `$m!` with the name of every conformance test, so each backend's
+/// file runs all of them: `for_each_conformance_test!(conformance);`.
+#[macro_export]
+macro_rules! for_each_conformance_test {
+    ($m:ident) => {
+        $m!(
+            delivers_hides_and_redelivers_after_the_visibility_timeout,
+            delete_removes_for_good,
+            receives_at_most_ten_and_refuses_larger_batches,
+            long_poll_waits_for_the_first_message,
+            change_visibility_returns_or_extends,
+            moves_to_the_dlq_after_max_receives,
+            depth_counts_visible_and_in_flight,
+            concurrent_consumers_see_every_message,
+        );
+    };
+}
+
 pub struct Pair {
     pub queue: Arc<dyn QueueBackend>,
     pub dlq: Arc<dyn QueueBackend>,
