@@ -2,7 +2,8 @@
 //! order, exactly once in effect.
 //!
 //! Each dispatch is bracketed by a claim and a confirmation in the store
-//! ([`crate::store::OrderStore::claim_notification`]): a redelivered or re-published event
+//! ([`crate::store::OrderStore::claim_notifications`], one transaction per
+//! batch): a redelivered or re-published event
 //! finds the confirmation and is only deleted. If a claim's outcome is in
 //! doubt (the connection died around it, or its holder crashed), the same
 //! message retries it at once, and any other after the claim's lease; so no
@@ -10,16 +11,25 @@
 //! confirmation was lost. Dispatch targets should therefore treat `order_id`
 //! as an idempotency key (the log line carries it).
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::context::Context;
+use crate::domain::OrderId;
 use crate::events::OrderProcessed;
 use crate::queue::{Message, QueueBackend, MAX_BATCH};
 use crate::shutdown::Shutdown;
-use crate::store::Claim;
+use crate::store::{Claim, ClaimRequest};
+
+/// Most notifications handled per batch.
+pub const MAX_NOTIFY_BATCH: usize = 200;
+
+/// When a claim is held by another delivery, how soon to look again.
+const HELD_RETRY: Duration = Duration::from_secs(1);
 
 /// Where notifications go. The default writes a structured log line.
 #[async_trait]
@@ -84,7 +94,8 @@ impl NotificationWorker {
                 _ = shutdown.fired() => break,
             };
             match received {
-                Ok(messages) => {
+                Ok(mut messages) => {
+                    self.fill(&mut messages).await;
                     self.process(messages).await;
                 }
                 Err(e) => {
@@ -95,60 +106,120 @@ impl NotificationWorker {
         }
     }
 
-    /// Handles one batch; answers the ids of messages left for redelivery.
+    /// Tops a received batch up with whatever else is waiting, without
+    /// waiting, up to [`MAX_NOTIFY_BATCH`]: one claim transaction and one
+    /// confirmation serve the whole batch.
+    async fn fill(&self, messages: &mut Vec<Message>) {
+        while messages.len() < MAX_NOTIFY_BATCH {
+            let room = (MAX_NOTIFY_BATCH - messages.len()).min(MAX_BATCH);
+            match self.processed.receive(room, Duration::ZERO).await {
+                Ok(more) if !more.is_empty() => messages.extend(more),
+                _ => break,
+            }
+        }
+    }
+
+    /// Handles one batch: claim every order's notification at once,
+    /// dispatch the granted ones, confirm them at once, then delete.
+    /// Answers the ids of messages left for redelivery.
     pub async fn process(&self, messages: Vec<Message>) -> Vec<String> {
         let mut failed = Vec::new();
+        let mut fail = |m: &Message, why: String| {
+            tracing::warn!(message_id = %m.message_id, error = %why, "notification not finished");
+            self.ctx.failures.record(&m.message_id, &why);
+            failed.push(m.message_id.clone());
+        };
+
+        let mut events: Vec<(Message, OrderProcessed)> = Vec::with_capacity(messages.len());
         for m in messages {
-            if let Err(e) = self.handle(&m).await {
-                tracing::warn!(message_id = %m.message_id, error = %e, "notification not finished");
-                self.ctx.failures.record(&m.message_id, &e);
-                failed.push(m.message_id);
+            match serde_json::from_str::<OrderProcessed>(&m.body) {
+                Ok(e) => events.push((m, e)),
+                Err(e) => {
+                    self.ctx.metrics.poison_messages.inc();
+                    let _ = self
+                        .processed
+                        .change_visibility(&m.receipt_handle, Duration::ZERO)
+                        .await;
+                    fail(&m, format!("undecodable OrderProcessed: {e}"));
+                }
+            }
+        }
+
+        // One claim per order; copies of an event in the same batch follow
+        // the first one's fate.
+        let mut first: HashMap<OrderId, usize> = HashMap::new();
+        let mut requests = Vec::new();
+        for (m, e) in &events {
+            if let Entry::Vacant(slot) = first.entry(e.order_id) {
+                slot.insert(requests.len());
+                requests.push(ClaimRequest {
+                    order_id: e.order_id,
+                    status: e.status,
+                    claimant: &m.message_id,
+                });
+            }
+        }
+        let claims = match self
+            .ctx
+            .store
+            .claim_notifications(&requests, self.lease)
+            .await
+        {
+            Ok(claims) => claims,
+            Err(e) => {
+                for (m, _) in &events {
+                    fail(m, e.to_string());
+                }
+                return failed;
+            }
+        };
+
+        let mut dispatched = Vec::new();
+        for (m, e) in &events {
+            let k = first[&e.order_id];
+            if claims[k] == Claim::Granted && requests[k].claimant == m.message_id {
+                self.notifier.dispatch(e).await;
+                self.ctx.metrics.notifications.inc();
+                dispatched.push(e.order_id);
+            }
+        }
+        let confirmed = match self.ctx.store.confirm_notifications(&dispatched).await {
+            Ok(()) => true,
+            Err(e) => {
+                // Dispatched but not confirmed: the same messages come back,
+                // retake their claims and dispatch again (the one repeat the
+                // design allows).
+                tracing::warn!(error = %e, "notifications dispatched but not confirmed");
+                false
+            }
+        };
+
+        for (m, e) in &events {
+            match claims[first[&e.order_id]] {
+                Claim::Granted if !confirmed => fail(m, "dispatched, confirmation failed".into()),
+                Claim::Granted | Claim::AlreadySent => {
+                    if self.delete_messages {
+                        if let Err(err) = self.processed.delete(&m.receipt_handle).await {
+                            fail(m, err.to_string());
+                        }
+                    }
+                }
+                Claim::HeldElsewhere => {
+                    // Usually a copy of this event being handled right now:
+                    // look again in a second rather than after a whole
+                    // visibility timeout.
+                    let _ = self
+                        .processed
+                        .change_visibility(&m.receipt_handle, HELD_RETRY)
+                        .await;
+                    fail(
+                        m,
+                        format!("order {} is being notified by another delivery", e.order_id),
+                    );
+                }
             }
         }
         failed
-    }
-
-    async fn handle(&self, m: &Message) -> Result<(), String> {
-        let event: OrderProcessed = match serde_json::from_str(&m.body) {
-            Ok(e) => e,
-            Err(e) => {
-                self.ctx.metrics.poison_messages.inc();
-                let _ = self
-                    .processed
-                    .change_visibility(&m.receipt_handle, Duration::ZERO)
-                    .await;
-                return Err(format!("undecodable OrderProcessed: {e}"));
-            }
-        };
-        let store = &self.ctx.store;
-        let claim = store
-            .claim_notification(event.order_id, event.status, &m.message_id, self.lease)
-            .await
-            .map_err(|e| e.to_string())?;
-        match claim {
-            Claim::Granted => {
-                self.notifier.dispatch(&event).await;
-                self.ctx.metrics.notifications.inc();
-                store
-                    .confirm_notification(event.order_id)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            Claim::AlreadySent => {}
-            Claim::HeldElsewhere => {
-                return Err(format!(
-                    "order {} is being notified by another delivery",
-                    event.order_id
-                ))
-            }
-        }
-        if !self.delete_messages {
-            return Ok(());
-        }
-        self.processed
-            .delete(&m.receipt_handle)
-            .await
-            .map_err(|e| e.to_string())
     }
 
     /// Leaves deleting to the caller (Lambda's event source mapping).

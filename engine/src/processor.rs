@@ -32,6 +32,9 @@ pub struct ProcessorConfig {
     /// Delete each finished message. On Lambda the event source mapping
     /// deletes what the batch response does not list as failed.
     pub delete_messages: bool,
+    /// Most orders applied in one transaction: a received batch of 10 is
+    /// topped up from the queue while messages are waiting.
+    pub max_batch: usize,
 }
 
 impl Default for ProcessorConfig {
@@ -41,6 +44,7 @@ impl Default for ProcessorConfig {
             store_attempts: 5,
             retry_backoff: Duration::from_millis(20),
             delete_messages: true,
+            max_batch: 200,
         }
     }
 }
@@ -101,7 +105,8 @@ impl Processor {
             };
             match received {
                 Ok(messages) if messages.is_empty() => {}
-                Ok(messages) => {
+                Ok(mut messages) => {
+                    self.fill(&mut messages).await;
                     self.process(messages).await;
                 }
                 Err(e) => {
@@ -112,6 +117,20 @@ impl Processor {
                 }
             }
             idle_backoff = Duration::from_millis(50);
+        }
+    }
+
+    /// Tops a received batch up with whatever else is waiting, without
+    /// waiting, up to `max_batch`: the batch grows with the queue's depth, so
+    /// under load many orders share one transaction (one lock round, one
+    /// commit), and an idle queue still gets each order at once.
+    async fn fill(&self, messages: &mut Vec<Message>) {
+        while messages.len() < self.config.max_batch {
+            let room = (self.config.max_batch - messages.len()).min(MAX_BATCH);
+            match self.orders.receive(room, Duration::ZERO).await {
+                Ok(more) if !more.is_empty() => messages.extend(more),
+                _ => break,
+            }
         }
     }
 

@@ -371,3 +371,64 @@ async fn the_server_detects_no_deadlock_under_contention() {
     );
     db.drop_db().await;
 }
+
+async fn concurrent_claim_batches_grant_each_order_once(store: Arc<dyn OrderStore>) {
+    // Eight notifiers claim overlapping batches of the same 100 orders, in
+    // different orders, all at once: each order is granted exactly once.
+    let ids: Vec<_> = (0..100)
+        .map(|i| order(&format!("claim-{i}"), &[("prod-101", 1)]).order_id)
+        .collect();
+    let mut tasks = Vec::new();
+    for t in 0..8usize {
+        let store = store.clone();
+        let mut mine = ids.clone();
+        if t % 2 == 1 {
+            mine.reverse();
+        }
+        tasks.push(tokio::spawn(async move {
+            let who = format!("notifier-{t}");
+            let mut granted = Vec::new();
+            for chunk in mine.chunks(25) {
+                let requests: Vec<_> = chunk
+                    .iter()
+                    .map(|&order_id| engine::store::ClaimRequest {
+                        order_id,
+                        status: OrderStatus::Processed,
+                        claimant: &who,
+                    })
+                    .collect();
+                let claims = loop {
+                    match store
+                        .claim_notifications(&requests, Duration::from_secs(60))
+                        .await
+                    {
+                        Ok(c) => break c,
+                        Err(e) if e.is_transient() => tokio::task::yield_now().await,
+                        Err(e) => panic!("claim failed: {e}"),
+                    }
+                };
+                granted.extend(
+                    chunk
+                        .iter()
+                        .zip(claims)
+                        .filter(|(_, c)| *c == Claim::Granted)
+                        .map(|(id, _)| *id),
+                );
+            }
+            granted
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    let before = all.len();
+    all.dedup();
+    assert_eq!(before, all.len(), "no order granted twice");
+    assert_eq!(all.len(), 100, "every order granted once");
+}
+both_stores!(
+    concurrent_claim_batches_grant_each_order_once,
+    concurrent_claim_batches_grant_each_order_once
+);

@@ -8,8 +8,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{decide, lease_expired, record_of, Applied, Claim, OrderStore, Recorded, StoreError};
-use crate::domain::{InventoryItem, OrderId, OrderRecord, OrderStatus, ProductId};
+use super::{
+    decide, lease_expired, record_of, Applied, Claim, ClaimRequest, OrderStore, Recorded,
+    StoreError,
+};
+use crate::domain::{InventoryItem, OrderId, OrderRecord, ProductId};
 use crate::events::{now_millis, OrderCreated};
 use crate::faults::{FaultKind, Faults};
 
@@ -178,37 +181,44 @@ impl OrderStore for MemoryStore {
         Ok(())
     }
 
-    async fn claim_notification(
+    async fn claim_notifications(
         &self,
-        order_id: OrderId,
-        _status: OrderStatus,
-        claimant: &str,
+        requests: &[ClaimRequest<'_>],
         lease: Duration,
-    ) -> Result<Claim, StoreError> {
+    ) -> Result<Vec<Claim>, StoreError> {
         let now = now_millis();
         let mut inner = self.lock();
-        let claim = Notification {
-            sent: false,
-            claimed_by: claimant.to_owned(),
-            claimed_at: now,
-        };
-        let Some(n) = inner.notifications.get_mut(&order_id) else {
-            inner.notifications.insert(order_id, claim);
-            return Ok(Claim::Granted);
-        };
-        if n.sent {
-            return Ok(Claim::AlreadySent);
+        let mut out = Vec::with_capacity(requests.len());
+        for r in requests {
+            let claim = Notification {
+                sent: false,
+                claimed_by: r.claimant.to_owned(),
+                claimed_at: now,
+            };
+            out.push(match inner.notifications.get_mut(&r.order_id) {
+                None => {
+                    inner.notifications.insert(r.order_id, claim);
+                    Claim::Granted
+                }
+                Some(n) if n.sent => Claim::AlreadySent,
+                Some(n)
+                    if n.claimed_by == r.claimant || lease_expired(n.claimed_at, lease, now) =>
+                {
+                    *n = claim;
+                    Claim::Granted
+                }
+                Some(_) => Claim::HeldElsewhere,
+            });
         }
-        if n.claimed_by == claimant || lease_expired(n.claimed_at, lease, now) {
-            *n = claim;
-            return Ok(Claim::Granted);
-        }
-        Ok(Claim::HeldElsewhere)
+        Ok(out)
     }
 
-    async fn confirm_notification(&self, order_id: OrderId) -> Result<(), StoreError> {
-        if let Some(n) = self.lock().notifications.get_mut(&order_id) {
-            n.sent = true;
+    async fn confirm_notifications(&self, order_ids: &[OrderId]) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        for id in order_ids {
+            if let Some(n) = inner.notifications.get_mut(id) {
+                n.sent = true;
+            }
         }
         Ok(())
     }

@@ -108,24 +108,56 @@ pub trait OrderStore: Send + Sync + 'static {
     /// Creates or restocks products (sets their stock to the given value).
     async fn upsert_products(&self, products: &[InventoryItem]) -> Result<(), StoreError>;
 
-    /// Claims the right to dispatch an order's notification, for the queue
-    /// message `claimant`. Granted if nobody claimed it yet, if `claimant`
-    /// itself claimed it before (its dispatch is in doubt: it is retried), or
-    /// if another claim is older than `lease` (its holder presumably died).
+    /// Claims the right to dispatch the notifications of a batch of
+    /// orders (distinct order ids), one answer per request, in order. A claim
+    /// is granted if nobody claimed the order yet, if the same `claimant`
+    /// message claimed it before (its dispatch is in doubt: it is retried),
+    /// or if another claim is older than `lease` (its holder presumably died).
+    async fn claim_notifications(
+        &self,
+        requests: &[ClaimRequest<'_>],
+        lease: Duration,
+    ) -> Result<Vec<Claim>, StoreError>;
+
+    /// Records that claimed notifications were dispatched: no claim is
+    /// granted for these orders again.
+    async fn confirm_notifications(&self, order_ids: &[OrderId]) -> Result<(), StoreError>;
+
+    /// [`OrderStore::claim_notifications`] for one order.
     async fn claim_notification(
         &self,
         order_id: OrderId,
         status: OrderStatus,
         claimant: &str,
         lease: Duration,
-    ) -> Result<Claim, StoreError>;
+    ) -> Result<Claim, StoreError> {
+        let request = ClaimRequest {
+            order_id,
+            status,
+            claimant,
+        };
+        let mut claims = self.claim_notifications(&[request], lease).await?;
+        claims
+            .pop()
+            .ok_or_else(|| StoreError::Database("no claim answered".into()))
+    }
 
-    /// Records that a claimed notification was dispatched: no claim is
-    /// granted for the order again.
-    async fn confirm_notification(&self, order_id: OrderId) -> Result<(), StoreError>;
+    /// [`OrderStore::confirm_notifications`] for one order.
+    async fn confirm_notification(&self, order_id: OrderId) -> Result<(), StoreError> {
+        self.confirm_notifications(&[order_id]).await
+    }
 }
 
-/// The answer to [`OrderStore::claim_notification`].
+/// One notification claim: the order, its outcome, and the queue message
+/// asking.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    pub order_id: OrderId,
+    pub status: OrderStatus,
+    pub claimant: &'a str,
+}
+
+/// The answer to a notification claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
     /// Dispatch, then confirm.

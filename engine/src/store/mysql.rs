@@ -24,7 +24,8 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolO
 use sqlx::{ConnectOptions, Connection, Executor, MySql, QueryBuilder, Row};
 
 use super::{
-    decide, lease_expired, products_of, record_of, Applied, Claim, OrderStore, Recorded, StoreError,
+    decide, lease_expired, products_of, record_of, Applied, Claim, ClaimRequest, OrderStore,
+    Recorded, StoreError,
 };
 use crate::domain::{
     CustomerId, FailureReason, InventoryItem, OrderId, OrderLine, OrderRecord, OrderStatus,
@@ -473,76 +474,135 @@ impl OrderStore for MySqlStore {
         Ok(())
     }
 
-    async fn claim_notification(
+    /// One transaction per batch. Existing rows are locked in `order_id`
+    /// order (the primary key's), missing ones inserted in the same order, so
+    /// two notifiers with overlapping batches queue instead of deadlocking;
+    /// an insert that loses a race to another notifier is seen as that
+    /// notifier's claim.
+    async fn claim_notifications(
         &self,
-        order_id: OrderId,
-        status: OrderStatus,
-        claimant: &str,
+        requests: &[ClaimRequest<'_>],
         lease: Duration,
-    ) -> Result<Claim, StoreError> {
+    ) -> Result<Vec<Claim>, StoreError> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = now_millis();
-        let id = order_id.to_string();
-        // Not `ON DUPLICATE KEY UPDATE`: sqlx connects with
-        // CLIENT_FOUND_ROWS, under which an unchanged duplicate still counts
-        // one affected row. An ignored insert counts zero.
-        let inserted = sqlx::query(
-            "INSERT IGNORE INTO notifications (order_id, status, state, claimed_by, claimed_at) \
-             VALUES (?, ?, 'CLAIMED', ?, ?)",
-        )
-        .bind(&id)
-        .bind(status.as_str())
-        .bind(claimant)
-        .bind(naive(now))
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        if inserted.rows_affected() == 1 {
-            return Ok(Claim::Granted);
-        }
-        let row = sqlx::query(
-            "SELECT state, claimed_by, claimed_at FROM notifications WHERE order_id = ?",
-        )
-        .bind(&id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?
-        .ok_or_else(|| StoreError::Conflict("notification row vanished".into()))?;
-        let state = text(&row, "state")?;
-        let holder = text(&row, "claimed_by")?;
-        let claimed_at: NaiveDateTime = row.try_get("claimed_at").map_err(map_err)?;
-        if state == "SENT" {
-            return Ok(Claim::AlreadySent);
-        }
-        if holder != claimant && !lease_expired(claimed_at.and_utc(), lease, now) {
-            return Ok(Claim::HeldElsewhere);
-        }
-        // Take the claim over only if nobody else did meanwhile.
-        let taken = sqlx::query(
-            "UPDATE notifications SET claimed_by = ?, claimed_at = ? \
-             WHERE order_id = ? AND state = 'CLAIMED' AND claimed_by = ? AND claimed_at = ?",
-        )
-        .bind(claimant)
-        .bind(naive(now))
-        .bind(&id)
-        .bind(&holder)
-        .bind(claimed_at)
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        Ok(if taken.rows_affected() == 1 {
-            Claim::Granted
-        } else {
-            Claim::HeldElsewhere
-        })
-    }
+        let mut order: Vec<usize> = (0..requests.len()).collect();
+        order.sort_by_key(|&i| requests[i].order_id);
+        let ids: Vec<String> = order
+            .iter()
+            .map(|&i| requests[i].order_id.to_string())
+            .collect();
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
 
-    async fn confirm_notification(&self, order_id: OrderId) -> Result<(), StoreError> {
-        sqlx::query("UPDATE notifications SET state = 'SENT', sent_at = ? WHERE order_id = ?")
-            .bind(naive(now_millis()))
-            .bind(order_id.to_string())
-            .execute(&self.pool)
+        let mut q = QueryBuilder::<MySql>::new(
+            "SELECT order_id, state, claimed_by, claimed_at FROM notifications WHERE order_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in &ids {
+            list.push_bind(id.as_str());
+        }
+        q.push(") ORDER BY order_id FOR UPDATE");
+        let mut existing: HashMap<String, (String, String, NaiveDateTime)> = HashMap::new();
+        for row in &q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
+            let claimed_at: NaiveDateTime = row.try_get("claimed_at").map_err(map_err)?;
+            existing.insert(
+                text(row, "order_id")?,
+                (text(row, "state")?, text(row, "claimed_by")?, claimed_at),
+            );
+        }
+
+        let mut out = vec![Claim::HeldElsewhere; requests.len()];
+        let (mut insert, mut take) = (Vec::new(), Vec::new());
+        for (&i, id) in order.iter().zip(&ids) {
+            match existing.get(id) {
+                None => insert.push((i, id)),
+                Some((state, _, _)) if state == "SENT" => out[i] = Claim::AlreadySent,
+                Some((_, holder, at))
+                    if holder == requests[i].claimant
+                        || lease_expired(at.and_utc(), lease, now) =>
+                {
+                    take.push((i, id))
+                }
+                Some(_) => {}
+            }
+        }
+
+        if !insert.is_empty() {
+            let mut q = QueryBuilder::<MySql>::new(
+                "INSERT IGNORE INTO notifications (order_id, status, state, claimed_by, claimed_at) ",
+            );
+            q.push_values(&insert, |mut b, (i, id)| {
+                b.push_bind(id.as_str())
+                    .push_bind(requests[*i].status.as_str())
+                    .push_bind("CLAIMED")
+                    .push_bind(requests[*i].claimant)
+                    .push_bind(naive(now));
+            });
+            let inserted = q
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+            if inserted == insert.len() as u64 {
+                for (i, _) in &insert {
+                    out[*i] = Claim::Granted;
+                }
+            } else {
+                // Some were inserted meanwhile by another notifier: ours are
+                // the rows that name our claimant.
+                let mut q = QueryBuilder::<MySql>::new(
+                    "SELECT order_id, claimed_by FROM notifications WHERE order_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for (_, id) in &insert {
+                    list.push_bind(id.as_str());
+                }
+                q.push(")");
+                let mut holders = HashMap::new();
+                for row in &q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
+                    holders.insert(text(row, "order_id")?, text(row, "claimed_by")?);
+                }
+                for (i, id) in &insert {
+                    if holders.get(*id).map(String::as_str) == Some(requests[*i].claimant) {
+                        out[*i] = Claim::Granted;
+                    }
+                }
+            }
+        }
+
+        for (i, id) in &take {
+            sqlx::query(
+                "UPDATE notifications SET claimed_by = ?, claimed_at = ? WHERE order_id = ?",
+            )
+            .bind(requests[*i].claimant)
+            .bind(naive(now))
+            .bind(id.as_str())
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+            out[*i] = Claim::Granted;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(out)
+    }
+
+    async fn confirm_notifications(&self, order_ids: &[OrderId]) -> Result<(), StoreError> {
+        if order_ids.is_empty() {
+            return Ok(());
+        }
+        let mut q =
+            QueryBuilder::<MySql>::new("UPDATE notifications SET state = 'SENT', sent_at = ");
+        q.push_bind(naive(now_millis()))
+            .push(" WHERE order_id IN (");
+        let mut list = q.separated(", ");
+        for id in order_ids {
+            list.push_bind(id.to_string());
+        }
+        q.push(")");
+        q.build().execute(&self.pool).await.map_err(map_err)?;
         Ok(())
     }
 }

@@ -17,9 +17,11 @@ use chrono::{DateTime, Utc};
 use engine::app::{App, Hooks};
 use engine::config::Config;
 use engine::domain::{seed_products, InventoryItem, ProductId};
-use engine::domain::{OrderId, OrderRecord, OrderStatus};
+use engine::domain::{OrderId, OrderRecord};
 use engine::events::{now_millis, OrderCreated};
-use engine::store::{Applied, Claim, MemoryStore, MySqlStore, OrderStore, StoreError};
+use engine::store::{
+    Applied, Claim, ClaimRequest, MemoryStore, MySqlStore, OrderStore, StoreError,
+};
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{ConnectOptions, Connection, Executor};
 use std::time::Duration;
@@ -226,16 +228,14 @@ impl OrderStore for Flaky {
     async fn upsert_products(&self, p: &[InventoryItem]) -> Result<(), StoreError> {
         self.inner.upsert_products(p).await
     }
-    async fn claim_notification(
+    async fn claim_notifications(
         &self,
-        id: OrderId,
-        s: OrderStatus,
-        who: &str,
+        requests: &[ClaimRequest<'_>],
         lease: Duration,
-    ) -> Result<Claim, StoreError> {
-        self.inner.claim_notification(id, s, who, lease).await
+    ) -> Result<Vec<Claim>, StoreError> {
+        self.inner.claim_notifications(requests, lease).await
     }
-    async fn confirm_notification(&self, id: OrderId) -> Result<(), StoreError> {
-        self.inner.confirm_notification(id).await
+    async fn confirm_notifications(&self, ids: &[OrderId]) -> Result<(), StoreError> {
+        self.inner.confirm_notifications(ids).await
     }
 }
