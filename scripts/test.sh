@@ -25,6 +25,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (MySQL at $TEST_MYSQL_URL)"
 cargo test --workspace --locked
 
+step "criterion benchmarks compile (run them with: cargo bench -p benches)"
+cargo test --locked -p benches --benches --no-run
+
 step "Pulumi program: strict type check and unit tests on mocks"
 (cd pulumi && npm ci --no-audit --no-fund --loglevel=error && npm test)
 
