@@ -6,7 +6,9 @@
 //! - `sim serve`: the API and all workers until Ctrl-C.
 //! - `sim check`: print the inventory and recent orders.
 //! - `sim dlq list|redrive`: the dead-letter queues of a running `sim serve`.
+//! - `sim bench`: the processor against MySQL, beside reference points.
 
+mod bench;
 mod chaos;
 mod check;
 mod client;
@@ -58,6 +60,9 @@ enum Command {
     Check(check::CheckArgs),
     /// List or redrive the dead-letter queues of a running `sim serve`.
     Dlq(dlq::DlqArgs),
+    /// Measure the processor against MySQL beside reference points (autocommit
+    /// UPDATEs, the bare SQL of batched transactions) in the same run.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Args)]
@@ -93,6 +98,7 @@ fn main() -> ExitCode {
             Some(Command::Serve(args)) => serve(args).await,
             Some(Command::Check(args)) => check::check(args).await,
             Some(Command::Dlq(args)) => dlq::dlq(args).await,
+            Some(Command::Bench(args)) => bench::bench(args).await,
             Some(Command::Run(args)) => run::run(args).await,
             None => run::run(cli.run).await,
         }
