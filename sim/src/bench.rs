@@ -6,6 +6,9 @@
 //! - the bare SQL of batched transactions (lock, look up, decrement, insert,
 //!   commit), replayed without the engine (what batching can reach).
 //!
+//! Then the whole processor (queue, store, publish, delete) on a full order
+//! queue, and the whole pipeline end to end over HTTP.
+//!
 //! Everything runs in its own database (`orderflow_bench` unless
 //! `DATABASE_URL` names another), emptied first.
 
@@ -31,9 +34,15 @@ pub struct BenchArgs {
     /// Orders per transaction, for the processor and the bare-SQL reference.
     #[arg(long, default_value_t = 100)]
     batch: usize,
-    /// Concurrent callers (connections) in every measurement.
+    /// Concurrent callers (connections) in the store-level measurements.
     #[arg(long, default_value_t = 4)]
     workers: usize,
+    /// Orders in the whole-processor and end-to-end measurements.
+    #[arg(long, default_value_t = 30_000)]
+    orders: usize,
+    /// HTTP requests in flight in the end-to-end measurement.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
     #[command(flatten)]
     config: Config,
 }
@@ -101,7 +110,168 @@ async fn run(args: BenchArgs) -> Result<(), String> {
         engine / updates.max(1.0),
         engine / bare.max(1.0)
     );
+    reset(&store, &pool).await?;
+    let whole = whole_processor(&store, &args.config, args.orders).await?;
+    println!(
+        "  processor: queue -> store -> publish, {} orders {:>9.0} orders/s  ({:.2}x the bare SQL)",
+        args.orders,
+        whole,
+        whole / bare.max(1.0)
+    );
+    reset(&store, &pool).await?;
+    let (rate, p50, p99) = end_to_end(&store, &args.config, args.orders, args.concurrency).await?;
+    println!(
+        "  end to end: HTTP -> queue -> processor -> MySQL   {:>9.0} orders/s  (accept-to-processed p50 {p50} ms, p99 {p99} ms; \
+         the load generator shares the machine)",
+        rate
+    );
     Ok(())
+}
+
+/// Orders on the hot product, numbered from `start`.
+fn hot_orders(tag: &str, start: usize, n: usize) -> Result<Vec<OrderCreated>, String> {
+    (start..start + n)
+        .map(|k| {
+            let body = format!(
+                r#"{{"customer_id":"{tag}-{k}","items":[{{"product_id":"{HOT}","quantity":1}}]}}"#
+            );
+            let order =
+                engine::validation::parse_order(body.as_bytes()).map_err(|e| e.to_string())?;
+            Ok(engine::ingest::order_created(&order, None, now_millis()))
+        })
+        .collect()
+}
+
+/// The whole processor as `sim` runs it: `orders` messages waiting on the
+/// order queue, the configured number of processor loops, until the queue
+/// is empty. Answers orders per second.
+async fn whole_processor(
+    store: &Arc<MySqlStore>,
+    config: &Config,
+    orders: usize,
+) -> Result<f64, String> {
+    use engine::queue::{QueueBackend, Queues, MAX_BATCH};
+    let queues = Queues::channel(&Config {
+        queue_capacity: usize::MAX,
+        ..config.clone()
+    });
+    let events = hot_orders("whole", 0, orders)?;
+    for chunk in events.chunks(MAX_BATCH) {
+        let bodies = chunk
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        queues
+            .orders
+            .send_batch(bodies)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let ctx = engine::context::Context::new(store.clone());
+    let processor = engine::processor::Processor::new(
+        queues.orders.clone(),
+        queues.processed.clone(),
+        ctx,
+        engine::processor::ProcessorConfig::default(),
+    );
+    let (trigger, shutdown) = engine::shutdown::channel();
+    let started = Instant::now();
+    let workers: Vec<_> = (0..config.processor_workers.max(1))
+        .map(|_| tokio::spawn(processor.clone().run(shutdown.clone())))
+        .collect();
+    loop {
+        let d = queues.orders.depth().await.map_err(|e| e.to_string())?;
+        if d.total() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed();
+    trigger.fire();
+    for w in workers {
+        let _ = w.await;
+    }
+    Ok(orders as f64 / elapsed.as_secs_f64())
+}
+
+/// The whole pipeline over HTTP: `orders` POSTs from `concurrency` clients
+/// in this process, until every order is recorded. Answers orders per
+/// second (first request to last commit) and accept-to-processed p50 and
+/// p99 in milliseconds, read from the orders table.
+async fn end_to_end(
+    store: &Arc<MySqlStore>,
+    config: &Config,
+    orders: usize,
+    concurrency: usize,
+) -> Result<(f64, i64, i64), String> {
+    use futures::StreamExt;
+    let hooks = engine::app::Hooks {
+        notifier: Arc::new(Quiet),
+        ..Default::default()
+    };
+    let app = engine::app::App::start_with_store(
+        store.clone(),
+        config,
+        ([127, 0, 0, 1], 0).into(),
+        hooks,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let client = crate::client::Client::new(app.base_url())?;
+    let since = now_millis();
+    let mut answers = futures::stream::iter(0..orders)
+        .map(|k| {
+            let client = client.clone();
+            async move {
+                let body = format!(
+                    r#"{{"customer_id":"e2e-{k}","items":[{{"product_id":"{HOT}","quantity":1}}]}}"#
+                );
+                client.post_order(body).await.map(|a| a.status)
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+    while let Some(answer) = answers.next().await {
+        if answer? != 202 {
+            return Err("an order was not accepted".into());
+        }
+    }
+    if !app.wait_drained(Duration::from_secs(300)).await {
+        return Err("the queues did not drain".into());
+    }
+    let records = store
+        .orders_processed_since(since)
+        .await
+        .map_err(|e| e.to_string())?;
+    let last = records
+        .iter()
+        .filter_map(|r| r.processed_at)
+        .max()
+        .unwrap_or(since);
+    let wall = (last - since).num_milliseconds().max(1) as f64 / 1000.0;
+    let mut lat: Vec<i64> = records
+        .iter()
+        .filter_map(|r| {
+            r.processed_at
+                .map(|p| (p - r.created_at).num_milliseconds())
+        })
+        .collect();
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len().max(1) - 1) as f64 * p).round() as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    app.stop().await;
+    Ok((records.len() as f64 / wall, pct(0.5), pct(0.99)))
+}
+
+/// Notifications nobody reads: the benchmark measures the pipeline.
+struct Quiet;
+
+#[async_trait::async_trait]
+impl engine::notifier::Notifier for Quiet {
+    async fn dispatch(&self, _: &engine::events::OrderProcessed) {}
 }
 
 /// Empties the bench database's orders and gives the hot product stock that
