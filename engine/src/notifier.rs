@@ -23,7 +23,29 @@ use crate::domain::OrderId;
 use crate::events::OrderProcessed;
 use crate::queue::{Message, QueueBackend, MAX_BATCH};
 use crate::shutdown::Shutdown;
-use crate::store::{Claim, ClaimRequest};
+use crate::store::{Claim, ClaimRequest, StoreError};
+
+/// Tries a store call up to five times while it fails transiently: a
+/// confirmation lost to a dropped connection would otherwise repeat the
+/// whole batch's notifications.
+async fn retry<T, F, Fut>(call: F) -> Result<T, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = Duration::from_millis(10);
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e) if e.is_transient() && attempt < 5 => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
 
 /// Most notifications handled per batch.
 pub const MAX_NOTIFY_BATCH: usize = 200;
@@ -159,11 +181,7 @@ impl NotificationWorker {
                 });
             }
         }
-        let claims = match self
-            .ctx
-            .store
-            .claim_notifications(&requests, self.lease)
-            .await
+        let claims = match retry(|| self.ctx.store.claim_notifications(&requests, self.lease)).await
         {
             Ok(claims) => claims,
             Err(e) => {
@@ -183,7 +201,7 @@ impl NotificationWorker {
                 dispatched.push(e.order_id);
             }
         }
-        let confirmed = match self.ctx.store.confirm_notifications(&dispatched).await {
+        let confirmed = match retry(|| self.ctx.store.confirm_notifications(&dispatched)).await {
             Ok(()) => true,
             Err(e) => {
                 // Dispatched but not confirmed: the same messages come back,

@@ -66,7 +66,7 @@ pub struct RunRecord<'a> {
     /// 400 answers the scenarios got (the validation scenario).
     pub scenario_refusals: u64,
     pub faults: &'a Faults,
-    /// Dead letters sent back to their queues after the load.
+    /// Dead letters sent back to the order queue after the load.
     pub redriven: u64,
     /// Whether the database was stopped mid-run.
     pub db_outage: bool,

@@ -252,10 +252,11 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
 /// After a faulty run: stops the faults (the outage is over), prints what
 /// the DLQs hold and why, redrives them, and waits for the queues to drain
 /// again. Poison goes back to the DLQ; everything else is processed once.
+/// Answers how many messages went back to the order queue.
 async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> Result<usize, String> {
     faults.stop();
     println!("  after the load (faults, if any, stopped):");
-    let mut moved = 0;
+    let (mut moved, mut to_orders) = (0, 0);
     for q in app.queues.dead_letters() {
         let letters = dlq::list(&q, &app.failures, usize::MAX)
             .await
@@ -276,9 +277,13 @@ async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> Result<usize, St
         for (error, n) in why {
             println!("      {n:>5}  {error}");
         }
-        moved += dlq::redrive(&q, usize::MAX)
+        let n = dlq::redrive(&q, usize::MAX)
             .await
             .map_err(|e| e.to_string())?;
+        moved += n;
+        if q.name == "orders" {
+            to_orders += n;
+        }
     }
     if moved > 0 {
         println!("    redrove {moved} dead letters to their queues");
@@ -289,7 +294,7 @@ async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> Result<usize, St
             return Err("queues did not drain after the redrive".into());
         }
     }
-    Ok(moved)
+    Ok(to_orders)
 }
 
 /// Prints the result lines and answers whether the run passed.
