@@ -405,15 +405,7 @@ async fn processor_store_step(
     measure(workers, secs, move |w, i| {
         let store = store.clone();
         async move {
-            let orders: Vec<OrderCreated> = (0..batch)
-                .map(|k| {
-                    let body = format!(
-                        r#"{{"customer_id":"bench-{w}-{i}-{k}","items":[{{"product_id":"{HOT}","quantity":1}}]}}"#
-                    );
-                    let order = engine::validation::parse_order(body.as_bytes()).map_err(|e| e.to_string())?;
-                    Ok(engine::ingest::order_created(&order, None, now_millis()))
-                })
-                .collect::<Result<_, String>>()?;
+            let orders = hot_orders(&format!("bench-{w}-{i}"), 0, batch)?;
             let applied = store.apply(&orders).await.map_err(|e| e.to_string())?;
             Ok(applied.iter().filter(|a| a.first_time).count() as u64)
         }
