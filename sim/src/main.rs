@@ -14,11 +14,13 @@ mod check;
 mod client;
 mod dlq;
 mod gather;
+mod html;
 mod invariants;
 mod load;
 mod report;
 mod run;
 mod scenarios;
+mod timeline;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -78,6 +80,15 @@ struct ServeArgs {
     /// Seed of the fault decisions.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Also stock the products the sim's load uses (sim-hot-1, sim-hot-2,
+    /// sim-item-01 to sim-item-20), for `loadtest --hot-product sim-hot-1`.
+    #[arg(long)]
+    load_products: bool,
+    /// Set the stock of every product this serve stocks (the seed's five,
+    /// and the load's with --load-products) to QTY at start, e.g. 1000000
+    /// for a long benchmark that should not sell out.
+    #[arg(long, value_name = "QTY", value_parser = clap::value_parser!(i64).range(0..=1_000_000_000))]
+    stock: Option<i64>,
     #[command(flatten)]
     config: Config,
 }
@@ -139,6 +150,11 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = stock_products(&app, args.load_products, args.stock).await {
+        eprintln!("sim serve: cannot stock the products: {e}");
+        app.stop().await;
+        return ExitCode::FAILURE;
+    }
     let (stop_killer, killer_stop) = tokio::sync::watch::channel(false);
     let label = match &store {
         OpenedStore::MySql(s) => {
@@ -164,6 +180,30 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
     let _ = stop_killer.send(true);
     app.stop().await;
     ExitCode::SUCCESS
+}
+
+/// Upserts the products `--load-products` and `--stock` ask for.
+async fn stock_products(
+    app: &App,
+    load_products: bool,
+    stock: Option<i64>,
+) -> Result<(), engine::store::StoreError> {
+    let mut products = Vec::new();
+    if stock.is_some() {
+        products.extend(engine::domain::seed_products());
+    }
+    if load_products {
+        products.extend(load::products());
+    }
+    if let Some(qty) = stock {
+        for p in &mut products {
+            p.quantity_available = qty;
+        }
+    }
+    if products.is_empty() {
+        return Ok(());
+    }
+    app.store.upsert_products(&products).await
 }
 
 async fn wait_for_stop() {

@@ -4,13 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use engine::app::{open_store, App, Hooks, OpenedStore};
-use engine::config::Config;
+use engine::config::{Config, QueueKind};
 use engine::dlq;
 use engine::domain::seed_products;
 use engine::events::now_millis;
@@ -19,10 +20,12 @@ use engine::faults::{FaultPlan, Faults};
 use crate::chaos;
 use crate::client::Client;
 use crate::gather::{self, CountingNotifier, RunRecord};
+use crate::html;
 use crate::invariants::{self, Check};
 use crate::load;
 use crate::report::{self, Report};
 use crate::scenarios;
+use crate::timeline;
 
 #[derive(Args, Clone)]
 pub struct RunArgs {
@@ -57,6 +60,14 @@ pub struct RunArgs {
     /// Shell command that starts the database server, for --db-outage.
     #[arg(long, default_value = chaos::DEFAULT_DB_START)]
     pub db_start_cmd: String,
+    /// Where to write the report as a self-contained HTML page (charts of
+    /// throughput, latency, queue depths and hot stock over time, and the
+    /// verdicts).
+    #[arg(long, value_name = "PATH", default_value = "reports/sim-report.html")]
+    pub html: PathBuf,
+    /// Do not write the HTML report.
+    #[arg(long)]
+    pub no_html: bool,
     #[command(flatten)]
     pub config: Config,
 }
@@ -160,6 +171,18 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     };
     let planned = load::plan(args.orders, seed, &tag);
     let load_started = Instant::now();
+    let load_start = now_millis();
+    let hot: Vec<_> = load::products()
+        .into_iter()
+        .map(|p| p.product_id)
+        .filter(|p| load::HOT.iter().any(|(h, _)| *h == p.as_str()))
+        .collect();
+    let sampler = timeline::spawn(
+        app.queues.clone(),
+        app.store.clone(),
+        hot.clone(),
+        load_started,
+    );
     let outage = async {
         match (args.db_outage, &store) {
             (Some(secs), OpenedStore::MySql(_)) => {
@@ -191,6 +214,7 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
         redrive(&app, &faults, &args).await?
     };
 
+    let samples = sampler.finish().await;
     let order_dlq = app
         .queues
         .order_dlq
@@ -240,6 +264,32 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
 
     println!("\ninvariants:");
     invariants::print(&checks);
+    if !args.no_html {
+        let hot: Vec<String> = hot.iter().map(|p| p.as_str().to_owned()).collect();
+        let page = html::Page {
+            title: format!("orderflow sim, seed {seed}"),
+            seed,
+            store: &store_label,
+            queue: match args.config.queue {
+                QueueKind::Channel => "in-process channels",
+                QueueKind::Sqs => "SQS",
+            },
+            faults: &faults,
+            sent: &sent,
+            send_secs: send_time.as_secs_f64(),
+            drain_secs: drain_time.as_secs_f64(),
+            load_start,
+            finished: &facts.finished,
+            samples: &samples,
+            hot: &hot,
+            scenarios: &scenarios,
+            invariants: &checks,
+        };
+        match html::write(&args.html, &page) {
+            Ok(()) => println!("\nreport: {} (open it in a browser)", args.html.display()),
+            Err(e) => println!("\nreport: could not write the HTML page: {e}"),
+        }
+    }
     app.stop().await;
     Ok(verdict(
         &scenarios,

@@ -1,0 +1,357 @@
+//! After the load: read the API back and check what the load did.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Deserialize;
+
+use crate::scenarios::Shared;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Product {
+    pub product_id: String,
+    pub quantity_available: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Line {
+    product_id: String,
+    quantity: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Order {
+    items: Vec<Line>,
+    status: String,
+    created_at: DateTime<Utc>,
+    processed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeadLetter {
+    body: String,
+}
+
+/// The API, read with a plain HTTP client (not through Goose, so the
+/// verification's reads do not count in the load's figures).
+pub struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// Reads of the verification in flight at once.
+const READS_IN_FLIGHT: usize = 32;
+
+impl Api {
+    pub fn new(base: &str) -> Result<Api, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        Ok(Api {
+            base: base.to_owned(),
+            http,
+        })
+    }
+
+    async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<Option<T>, String> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        match response.status().as_u16() {
+            200 => response
+                .json()
+                .await
+                .map(Some)
+                .map_err(|e| format!("GET {url}: unexpected body: {e}")),
+            404 => Ok(None),
+            status => Err(format!("GET {url}: answered {status}")),
+        }
+    }
+
+    pub async fn inventory(&self) -> Result<Vec<Product>, String> {
+        self.get("/api/inventory")
+            .await?
+            .ok_or_else(|| format!("GET {}/api/inventory answered 404", self.base))
+    }
+
+    /// The order, if it has finished (PROCESSED or FAILED).
+    async fn finished(&self, id: &str) -> Result<Option<Order>, String> {
+        Ok(self
+            .get::<Order>(&format!("/api/orders/{id}"))
+            .await?
+            .filter(|o| o.status == "PROCESSED" || o.status == "FAILED"))
+    }
+
+    /// The order ids in the dead-letter queues.
+    async fn dead_lettered(&self) -> Result<HashSet<String>, String> {
+        let letters: Vec<DeadLetter> = self.get("/api/dlq").await?.unwrap_or_default();
+        Ok(letters
+            .iter()
+            .filter_map(|l| {
+                serde_json::from_str::<serde_json::Value>(&l.body)
+                    .ok()?
+                    .get("order_id")?
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect())
+    }
+}
+
+struct Check {
+    passed: bool,
+    what: String,
+}
+
+fn check(passed: bool, what: String) -> Check {
+    Check { passed, what }
+}
+
+/// Reads every accepted order back (until `deadline`) and the inventory,
+/// prints each check, and answers whether all of them passed.
+pub async fn verify(
+    api: &Api,
+    shared: &Shared,
+    before: &[Product],
+    deadline: Duration,
+) -> Result<bool, String> {
+    let ids = shared.accepted_ids();
+    println!(
+        "\nverification: reading {} accepted orders back (deadline {} s)",
+        ids.len(),
+        deadline.as_secs()
+    );
+    let started = Instant::now();
+    let mut finished: HashMap<String, Order> = HashMap::with_capacity(ids.len());
+    let mut pending = ids;
+    loop {
+        let reads = futures::stream::iter(pending.iter().cloned())
+            .map(|id| async move { (api.finished(&id).await, id) })
+            .buffer_unordered(READS_IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await;
+        let mut still = Vec::new();
+        for (read, id) in reads {
+            match read? {
+                Some(order) => {
+                    finished.insert(id, order);
+                }
+                None => still.push(id),
+            }
+        }
+        pending = still;
+        if pending.is_empty() || started.elapsed() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let in_dlq: Vec<&String> = if pending.is_empty() {
+        Vec::new()
+    } else {
+        let dead = api.dead_lettered().await?;
+        pending.iter().filter(|id| dead.contains(*id)).collect()
+    };
+    let after = api.inventory().await?;
+
+    let mut checks = Vec::new();
+    let unfinished = pending.len() - in_dlq.len();
+    checks.push(check(
+        unfinished == 0,
+        format!(
+            "every accepted order finished: {} PROCESSED or FAILED, {} in a DLQ, {unfinished} not finished after {:.1} s{}",
+            finished.len(),
+            in_dlq.len(),
+            started.elapsed().as_secs_f64(),
+            pending
+                .iter()
+                .take(3)
+                .map(|id| format!(" {id}"))
+                .collect::<String>()
+        ),
+    ));
+    let negative: Vec<String> = after
+        .iter()
+        .filter(|p| p.quantity_available < 0)
+        .map(|p| format!("{} {}", p.product_id, p.quantity_available))
+        .collect();
+    checks.push(check(
+        negative.is_empty(),
+        format!(
+            "no stock below zero ({} products){}",
+            after.len(),
+            if negative.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", negative.join(", "))
+            }
+        ),
+    ));
+    checks.push(conservation(before, &after, &finished));
+    let mismatches = shared.duplicate_mismatches.load(Ordering::Relaxed);
+    checks.push(check(
+        mismatches == 0,
+        format!("every resubmission got its original's id ({mismatches} did not)"),
+    ));
+    let invalid = shared.invalid_accepted.load(Ordering::Relaxed);
+    checks.push(check(
+        invalid == 0,
+        format!("no invalid request accepted ({invalid} were)"),
+    ));
+    let wrong = shared.wrong_answers.load(Ordering::Relaxed);
+    checks.push(check(
+        wrong == 0,
+        format!(
+            "no other wrong answer or server error ({wrong}; {} 503s from a full queue are back-pressure, not errors)",
+            shared.backpressure.load(Ordering::Relaxed)
+        ),
+    ));
+
+    print_latency(&finished);
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    for c in &checks {
+        println!("  {} {}", if c.passed { "ok  " } else { "FAIL" }, c.what);
+    }
+    println!(
+        "loadtest: {} passed, {failed} failed",
+        checks.len() - failed
+    );
+    Ok(failed == 0)
+}
+
+/// Stock before the load less stock after must equal, for each product, the
+/// quantities of the load's processed orders: nothing oversold, nothing
+/// applied twice, nothing lost. Assumes no other client ordered these
+/// products meanwhile.
+fn conservation(before: &[Product], after: &[Product], finished: &HashMap<String, Order>) -> Check {
+    let mut sold: BTreeMap<&str, i64> = BTreeMap::new();
+    for order in finished.values().filter(|o| o.status == "PROCESSED") {
+        for line in &order.items {
+            *sold.entry(line.product_id.as_str()).or_default() += line.quantity;
+        }
+    }
+    let after: HashMap<&str, i64> = after
+        .iter()
+        .map(|p| (p.product_id.as_str(), p.quantity_available))
+        .collect();
+    let mut wrong = Vec::new();
+    for p in before {
+        let now = after.get(p.product_id.as_str()).copied().unwrap_or(0);
+        let moved = p.quantity_available - now;
+        let expected = sold.get(p.product_id.as_str()).copied().unwrap_or(0);
+        if moved != expected {
+            wrong.push(format!(
+                "{}: stock went {} -> {now}, processed orders took {expected}",
+                p.product_id, p.quantity_available
+            ));
+        }
+    }
+    let units: i64 = sold.values().sum();
+    check(
+        wrong.is_empty(),
+        format!(
+            "stock moved exactly by the processed orders ({units} units over {} products){}",
+            sold.len(),
+            if wrong.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", wrong.join("; "))
+            }
+        ),
+    )
+}
+
+fn print_latency(finished: &HashMap<String, Order>) {
+    let mut latencies: Vec<i64> = finished
+        .values()
+        .filter_map(|o| Some((o.processed_at? - o.created_at).num_milliseconds()))
+        .collect();
+    if latencies.is_empty() {
+        return;
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    let first = finished.values().map(|o| o.created_at).min();
+    let last = finished.values().filter_map(|o| o.processed_at).max();
+    let span = match (first, last) {
+        (Some(a), Some(b)) => (b - a).num_milliseconds().max(1) as f64 / 1000.0,
+        _ => 0.0,
+    };
+    let processed = finished
+        .values()
+        .filter(|o| o.status == "PROCESSED")
+        .count();
+    println!(
+        "  {} finished ({processed} PROCESSED) in {span:.1} s from the first accept to the last commit: {:.0} orders/s",
+        finished.len(),
+        finished.len() as f64 / span.max(1e-3)
+    );
+    println!(
+        "  accept-to-processed: p50 {} ms, p95 {} ms, p99 {} ms, max {} ms (server clock)",
+        pct(0.50),
+        pct(0.95),
+        pct(0.99),
+        latencies[latencies.len() - 1]
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(id: &str, qty: i64) -> Product {
+        Product {
+            product_id: id.into(),
+            quantity_available: qty,
+        }
+    }
+
+    fn order(status: &str, lines: &[(&str, i64)]) -> Order {
+        let now = Utc::now();
+        Order {
+            items: lines
+                .iter()
+                .map(|(p, q)| Line {
+                    product_id: (*p).into(),
+                    quantity: *q,
+                })
+                .collect(),
+            status: status.into(),
+            created_at: now,
+            processed_at: Some(now),
+        }
+    }
+
+    #[test]
+    fn conservation_holds_when_stock_moved_by_exactly_the_processed_orders() {
+        let before = [product("a", 10), product("b", 5)];
+        let after = [product("a", 7), product("b", 5)];
+        let finished = HashMap::from([
+            ("1".to_owned(), order("PROCESSED", &[("a", 2)])),
+            ("2".to_owned(), order("PROCESSED", &[("a", 1)])),
+            ("3".to_owned(), order("FAILED", &[("b", 9)])),
+        ]);
+        assert!(conservation(&before, &after, &finished).passed);
+    }
+
+    #[test]
+    fn conservation_catches_an_order_applied_twice_or_lost() {
+        let before = [product("a", 10)];
+        let finished = HashMap::from([("1".to_owned(), order("PROCESSED", &[("a", 2)]))]);
+        // Applied twice: the stock moved by 4.
+        let twice = conservation(&before, &[product("a", 6)], &finished);
+        assert!(!twice.passed);
+        assert!(twice
+            .what
+            .contains("a: stock went 10 -> 6, processed orders took 2"));
+        // Recorded PROCESSED, never decremented.
+        assert!(!conservation(&before, &[product("a", 10)], &finished).passed);
+    }
+}
