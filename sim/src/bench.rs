@@ -7,7 +7,8 @@
 //!   commit), replayed without the engine (what batching can reach).
 //!
 //! Then the whole processor (queue, store, publish, delete) on a full order
-//! queue, and the whole pipeline end to end over HTTP.
+//! queue, the whole pipeline end to end over HTTP, and ingest alone beside
+//! a bare axum JSON echo handler loaded by the same client.
 //!
 //! Everything runs in its own database (`orderflow_bench` unless
 //! `DATABASE_URL` names another), emptied first.
@@ -125,7 +126,89 @@ async fn run(args: BenchArgs) -> Result<(), String> {
          the load generator shares the machine)",
         rate
     );
+    let (echo, ingest) = ingest_beside_echo(args.concurrency, secs).await?;
+    println!(
+        "  reference: bare axum JSON echo handler            {:>9.0} requests/s",
+        echo
+    );
+    println!(
+        "  ingest alone: validate, id, in-process queue      {:>9.0} requests/s  ({:.2}x the echo handler)",
+        ingest,
+        ingest / echo.max(1.0)
+    );
     Ok(())
+}
+
+/// Ingest alone (the real router, the in-process order queue, a consumer
+/// that only deletes; no database) beside a bare axum handler that parses
+/// the JSON body and echoes it, each loaded for `secs` by the same client
+/// with `concurrency` requests in flight. Answers both in requests/s.
+async fn ingest_beside_echo(concurrency: usize, secs: Duration) -> Result<(f64, f64), String> {
+    use axum::routing::post;
+    use engine::queue::{QueueBackend, Queues};
+    let config = Config {
+        queue_capacity: usize::MAX,
+        ..Config::default()
+    };
+    let queues = Queues::channel(&config);
+    let ctx = engine::context::Context::new(Arc::new(engine::store::MemoryStore::new()));
+    let ingest = engine::http::router(engine::http::AppState {
+        ingest: engine::ingest::Ingest::new(queues.orders.clone(), ctx.metrics.clone()),
+        store: ctx.store.clone(),
+        metrics: ctx.metrics.clone(),
+        failures: ctx.failures.clone(),
+        queues: queues.all(),
+        dead_letters: queues.dead_letters(),
+    });
+    let orders = queues.orders.clone();
+    let consumer = tokio::spawn(async move {
+        loop {
+            if let Ok(batch) = orders.receive(10, Duration::from_millis(50)).await {
+                for m in batch {
+                    let _ = orders.delete(&m.receipt_handle).await;
+                }
+            }
+        }
+    });
+    let echo = axum::Router::new().route(
+        "/api/orders",
+        post(|axum::Json(v): axum::Json<serde_json::Value>| async move { axum::Json(v) }),
+    );
+    let echo_rate = load_server(echo, concurrency, secs).await;
+    let ingest_rate = load_server(ingest, concurrency, secs).await;
+    consumer.abort();
+    Ok((echo_rate?, ingest_rate?))
+}
+
+/// Serves `router` on a free loopback port and POSTs orders to it for
+/// `secs`; answers 2xx answers per second.
+async fn load_server(
+    router: axum::Router,
+    concurrency: usize,
+    secs: Duration,
+) -> Result<f64, String> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let client = crate::client::Client::new(format!("http://{addr}"))?;
+    let rate = measure(concurrency, secs, move |w, i| {
+        let client = client.clone();
+        async move {
+            let body = format!(
+                r#"{{"customer_id":"echo-{w}-{i}","items":[{{"product_id":"{HOT}","quantity":1}}]}}"#
+            );
+            let status = client.post_order(body).await?.status;
+            if !(200..300).contains(&status) {
+                return Err(format!("answered {status}"));
+            }
+            Ok(1)
+        }
+    })
+    .await;
+    server.abort();
+    rate
 }
 
 /// Orders on the hot product, numbered from `start`.
