@@ -350,6 +350,10 @@ impl QueueBackend for FaultyQueue {
         self.inner.delete(receipt_handle).await
     }
 
+    async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
+        self.inner.delete_batch(receipt_handles).await
+    }
+
     async fn change_visibility(
         &self,
         receipt_handle: &str,

@@ -19,6 +19,8 @@ pub struct Metrics {
     pub poison_messages: Counter,
     pub store_retries: Counter,
     pub notifications: Counter,
+    /// Batches the processor applied (orders per batch: the outcomes over this).
+    pub batches: Counter,
     queue_visible: Family<Labels, Gauge>,
     queue_in_flight: Family<Labels, Gauge>,
 }
@@ -42,6 +44,7 @@ impl Metrics {
             poison_messages: Counter::default(),
             store_retries: Counter::default(),
             notifications: Counter::default(),
+            batches: Counter::default(),
             queue_visible: Family::default(),
             queue_in_flight: Family::default(),
         };
@@ -80,6 +83,11 @@ impl Metrics {
             "notifications",
             "Notifications dispatched",
             m.notifications.clone(),
+        );
+        registry.register(
+            "processor_batches",
+            "Batches of orders the processor applied in one transaction each",
+            m.batches.clone(),
         );
         registry.register(
             "queue_messages_visible",

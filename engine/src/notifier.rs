@@ -212,16 +212,11 @@ impl NotificationWorker {
             }
         };
 
+        let mut finished: Vec<&Message> = Vec::with_capacity(events.len());
         for (m, e) in &events {
             match claims[first[&e.order_id]] {
                 Claim::Granted if !confirmed => fail(m, "dispatched, confirmation failed".into()),
-                Claim::Granted | Claim::AlreadySent => {
-                    if self.delete_messages {
-                        if let Err(err) = self.processed.delete(&m.receipt_handle).await {
-                            fail(m, err.to_string());
-                        }
-                    }
-                }
+                Claim::Granted | Claim::AlreadySent => finished.push(m),
                 Claim::HeldElsewhere => {
                     // Usually a copy of this event being handled right now:
                     // look again in a second rather than after a whole
@@ -234,6 +229,17 @@ impl NotificationWorker {
                         m,
                         format!("order {} is being notified by another delivery", e.order_id),
                     );
+                }
+            }
+        }
+        if self.delete_messages {
+            for chunk in finished.chunks(MAX_BATCH) {
+                let handles: Vec<&str> = chunk.iter().map(|m| m.receipt_handle.as_str()).collect();
+                let results = self.processed.delete_batch(&handles).await;
+                for (m, result) in chunk.iter().zip(results) {
+                    if let Err(err) = result {
+                        fail(m, err.to_string());
+                    }
                 }
             }
         }

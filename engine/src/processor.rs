@@ -176,6 +176,7 @@ impl Processor {
         }
 
         let events: Vec<OrderCreated> = decoded.iter().map(|(_, e)| e.clone()).collect();
+        self.ctx.metrics.batches.inc();
         let outcomes: Vec<Result<Applied, StoreError>> = match self.apply_with_retry(&events).await
         {
             Ok(applied) => applied.into_iter().map(Ok).collect(),
@@ -207,20 +208,26 @@ impl Processor {
             return self.abandon(decoded, report, "crashed after commit");
         }
 
+        let mut done: Vec<(Message, Applied)> = Vec::with_capacity(decoded.len());
         for ((message, _), outcome) in decoded.into_iter().zip(outcomes) {
-            let applied = match outcome {
-                Ok(applied) => applied,
+            match outcome {
+                Ok(applied) => {
+                    self.count(&applied);
+                    done.push((message, applied));
+                }
                 Err(e) => {
                     self.ctx.failures.record(&message.message_id, &e);
                     report.failed_message_ids.push(message.message_id);
-                    continue;
                 }
-            };
-            self.count(&applied);
-            if let Err(e) = self.finish(&message, &applied).await {
-                tracing::warn!(order_id = %applied.order_id, error = %e, "not finished; the message will come back");
-                self.ctx.failures.record(&message.message_id, &e);
-                report.failed_message_ids.push(message.message_id);
+            }
+        }
+        for chunk in done.chunks(MAX_BATCH) {
+            if let Err((failed, e)) = self.finish(chunk).await {
+                for message in failed {
+                    tracing::warn!(message_id = %message.message_id, error = %e, "not finished; the message will come back");
+                    self.ctx.failures.record(&message.message_id, &e);
+                    report.failed_message_ids.push(message.message_id.clone());
+                }
             }
         }
         report
@@ -273,19 +280,43 @@ impl Processor {
         };
     }
 
-    /// Publishes the outcome, then deletes the message.
-    async fn finish(&self, message: &Message, applied: &Applied) -> Result<(), String> {
-        let event = serde_json::to_string(&applied.event()).map_err(|e| e.to_string())?;
+    /// Publishes the outcomes of up to [`MAX_BATCH`] orders in one call,
+    /// then deletes their messages in one call. Answers the messages not
+    /// finished (they come back and are answered from the store) and why.
+    async fn finish<'a>(
+        &self,
+        chunk: &'a [(Message, Applied)],
+    ) -> Result<(), (Vec<&'a Message>, String)> {
+        let all = || chunk.iter().map(|(m, _)| m).collect::<Vec<_>>();
+        let events = chunk
+            .iter()
+            .map(|(_, applied)| serde_json::to_string(&applied.event()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| (all(), e.to_string()))?;
         self.processed
-            .send(event)
+            .send_batch(events)
             .await
-            .map_err(|e| format!("publish: {e}"))?;
-        if self.config.delete_messages {
-            self.orders
-                .delete(&message.receipt_handle)
-                .await
-                .map_err(|e| format!("delete: {e}"))?;
+            .map_err(|e| (all(), format!("publish: {e}")))?;
+        if !self.config.delete_messages {
+            return Ok(());
         }
-        Ok(())
+        let handles: Vec<&str> = chunk
+            .iter()
+            .map(|(m, _)| m.receipt_handle.as_str())
+            .collect();
+        let results = self.orders.delete_batch(&handles).await;
+        let mut failed = Vec::new();
+        let mut why = String::new();
+        for ((message, _), result) in chunk.iter().zip(results) {
+            if let Err(e) = result {
+                why = format!("delete: {e}");
+                failed.push(message);
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err((failed, why))
+        }
     }
 }

@@ -346,6 +346,29 @@ impl QueueBackend for ChannelQueue {
         Ok(())
     }
 
+    async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
+        if receipt_handles.len() > MAX_BATCH {
+            let error = QueueError::BatchTooLarge(receipt_handles.len());
+            return vec![Err(error); receipt_handles.len()];
+        }
+        if let Err(e) = self.check_available() {
+            return vec![Err(e); receipt_handles.len()];
+        }
+        let out: Vec<_> = receipt_handles
+            .iter()
+            .map(|handle| {
+                self.with_receipt(handle, |state, seq| {
+                    state.entries.remove(&seq);
+                })
+            })
+            .collect();
+        let deleted = out.iter().filter(|r| r.is_ok()).count();
+        self.stats
+            .deleted
+            .fetch_add(deleted as u64, Ordering::Relaxed);
+        out
+    }
+
     async fn change_visibility(
         &self,
         receipt_handle: &str,

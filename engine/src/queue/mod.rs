@@ -92,6 +92,21 @@ pub trait QueueBackend: Send + Sync + 'static {
     /// Deletes a delivered message for good.
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError>;
 
+    /// Deletes up to [`MAX_BATCH`] delivered messages in one call (SQS's
+    /// `DeleteMessageBatch`); answers, for each handle in order, whether it
+    /// was deleted. One handle failing does not stop the others.
+    async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
+        if receipt_handles.len() > MAX_BATCH {
+            let error = QueueError::BatchTooLarge(receipt_handles.len());
+            return vec![Err(error); receipt_handles.len()];
+        }
+        let mut out = Vec::with_capacity(receipt_handles.len());
+        for handle in receipt_handles {
+            out.push(self.delete(handle).await);
+        }
+        out
+    }
+
     /// Makes a delivered message visible again after `timeout` from now
     /// (zero: at once).
     async fn change_visibility(

@@ -209,6 +209,9 @@ impl QueueBackend for Counted {
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
         self.inner.delete(receipt_handle).await
     }
+    async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
+        self.inner.delete_batch(receipt_handles).await
+    }
     async fn change_visibility(
         &self,
         receipt_handle: &str,

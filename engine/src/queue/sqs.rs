@@ -12,7 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_sqs::types::{
-    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
 };
 use aws_sdk_sqs::Client;
 
@@ -261,6 +262,53 @@ impl QueueBackend for SqsQueue {
             }
             Err(e) => Err(self.unavailable(DisplayErrorContext(e))),
         }
+    }
+
+    async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
+        if receipt_handles.len() > MAX_BATCH {
+            let error = QueueError::BatchTooLarge(receipt_handles.len());
+            return vec![Err(error); receipt_handles.len()];
+        }
+        if receipt_handles.is_empty() {
+            return Vec::new();
+        }
+        let mut entries = Vec::with_capacity(receipt_handles.len());
+        for (i, handle) in receipt_handles.iter().enumerate() {
+            match DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(*handle)
+                .build()
+            {
+                Ok(entry) => entries.push(entry),
+                Err(e) => return vec![Err(self.unavailable(e)); receipt_handles.len()],
+            }
+        }
+        let out = match self
+            .client
+            .delete_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let error = self.unavailable(DisplayErrorContext(e));
+                return vec![Err(error); receipt_handles.len()];
+            }
+        };
+        let mut results: Vec<Result<(), QueueError>> = vec![Ok(()); receipt_handles.len()];
+        for f in out.failed {
+            let Some(i) = f.id.parse::<usize>().ok().filter(|i| *i < results.len()) else {
+                continue;
+            };
+            results[i] = Err(if f.code == "ReceiptHandleIsInvalid" {
+                QueueError::InvalidReceipt(receipt_handles[i].to_owned())
+            } else {
+                self.unavailable(format!("{} {}", f.code, f.message.as_deref().unwrap_or("")))
+            });
+        }
+        results
     }
 
     async fn change_visibility(

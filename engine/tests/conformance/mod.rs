@@ -20,6 +20,7 @@ macro_rules! for_each_conformance_test {
         $m!(
             delivers_hides_and_redelivers_after_the_visibility_timeout,
             delete_removes_for_good,
+            delete_batch_deletes_each_message_it_names,
             receives_at_most_ten_and_refuses_larger_batches,
             long_poll_waits_for_the_first_message,
             change_visibility_returns_or_extends,
@@ -97,6 +98,41 @@ where
         "deleted for good"
     );
     assert_eq!(queue.depth().await.unwrap().total(), 0);
+}
+
+/// `delete_batch` deletes every message it names in one call, answers for
+/// each, leaves the others in flight, and refuses more than ten.
+pub async fn delete_batch_deletes_each_message_it_names<F, Fut>(make: F)
+where
+    F: Fn(Duration, u32) -> Fut,
+    Fut: Future<Output = Pair>,
+{
+    let Pair { queue, .. } = make(VISIBILITY * 5, 5).await;
+    queue
+        .send_batch((0..5).map(|i| format!("m{i}")).collect())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        let more = queue.receive(MAX_BATCH, SOON).await.unwrap();
+        assert!(!more.is_empty(), "all five delivered");
+        got.extend(more);
+    }
+    let handles: Vec<&str> = got[..3].iter().map(|m| m.receipt_handle.as_str()).collect();
+    let results = queue.delete_batch(&handles).await;
+    assert_eq!(results.len(), 3);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let depth = queue.depth().await.unwrap();
+    assert_eq!(depth.total(), 2, "the two not named are still in flight");
+
+    let eleven = vec![got[3].receipt_handle.as_str(); MAX_BATCH + 1];
+    let refused = queue.delete_batch(&eleven).await;
+    assert_eq!(refused.len(), MAX_BATCH + 1);
+    assert!(refused
+        .iter()
+        .all(|r| matches!(r, Err(engine::queue::QueueError::BatchTooLarge(11)))));
+    assert_eq!(queue.depth().await.unwrap().total(), 2, "nothing deleted");
+    assert!(queue.delete_batch(&[]).await.is_empty());
 }
 
 pub async fn receives_at_most_ten_and_refuses_larger_batches<F, Fut>(make: F)
