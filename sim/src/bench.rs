@@ -41,11 +41,35 @@ pub struct BenchArgs {
     /// Orders in the whole-processor and end-to-end measurements.
     #[arg(long, default_value_t = 30_000)]
     orders: usize,
-    /// HTTP requests in flight in the end-to-end measurement.
+    /// HTTP requests in flight in the ingest measurements (each caller
+    /// sends its next request when the last is answered).
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Most HTTP requests in flight at once in the paced end-to-end
+    /// measurement, so the offered rate holds when answers slow down.
+    #[arg(long, default_value_t = 512)]
+    in_flight: usize,
+    /// Orders per second the end-to-end measurement offers, paced (an open
+    /// load, like many independent clients); 0 sends as fast as the
+    /// server answers, which measures the most it takes in, while the
+    /// queue (and so the latency) grows for as long as the run lasts.
+    #[arg(long, default_value_t = 15_000)]
+    rate: u64,
+    /// Run one part only: ingest (beside the echo handler), processor
+    /// (the SQL references, the store step, the whole processor), or e2e.
+    #[arg(long, value_enum, default_value = "all")]
+    only: Part,
     #[command(flatten)]
     config: Config,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    All,
+    Ingest,
+    Processor,
+    #[value(name = "e2e")]
+    EndToEnd,
 }
 
 const HOT: &str = "bench-hot";
@@ -91,61 +115,90 @@ async fn run(args: BenchArgs) -> Result<(), String> {
         describe.0, describe.1, args.workers, args.seconds
     );
 
-    let updates = autocommit_updates(&pool, args.workers, secs).await?;
-    println!(
-        "  reference: autocommit UPDATE of one row            {:>9.0} statements/s",
-        updates
-    );
-    reset(&store, &pool).await?;
-    let bare = bare_sql(&pool, args.workers, args.batch, secs).await?;
-    println!(
-        "  reference: bare SQL of {:>3}-order transactions      {:>9.0} orders/s",
-        args.batch, bare
-    );
-    reset(&store, &pool).await?;
-    let engine = processor_store_step(&store, args.workers, args.batch, secs).await?;
-    println!(
-        "  processor: store step, {:>3}-order batches           {:>9.0} orders/s  ({:.1}x the UPDATEs, {:.2}x the bare SQL)",
-        args.batch,
-        engine,
-        engine / updates.max(1.0),
-        engine / bare.max(1.0)
-    );
-    reset(&store, &pool).await?;
-    let whole = whole_processor(&store, &args.config, args.orders).await?;
-    println!(
-        "  processor: queue -> store -> publish, {} orders {:>9.0} orders/s  ({:.2}x the bare SQL)",
-        args.orders,
-        whole,
-        whole / bare.max(1.0)
-    );
-    reset(&store, &pool).await?;
-    let (rate, p50, p99) = end_to_end(&store, &args.config, args.orders, args.concurrency).await?;
-    println!(
-        "  end to end: HTTP -> queue -> processor -> MySQL   {:>9.0} orders/s  (accept-to-processed p50 {p50} ms, p99 {p99} ms; \
-         the load generator shares the machine)",
-        rate
-    );
-    let (echo, ingest) = ingest_beside_echo(args.concurrency, secs).await?;
-    println!(
-        "  reference: bare axum JSON echo handler            {:>9.0} requests/s",
-        echo
-    );
-    println!(
-        "  ingest alone: validate, id, in-process queue      {:>9.0} requests/s  ({:.2}x the echo handler)",
-        ingest,
-        ingest / echo.max(1.0)
-    );
+    let only = |part: Part| args.only == Part::All || args.only == part;
+
+    if only(Part::Ingest) {
+        // First, while the database is idle: ingest alone, no database.
+        let ie = ingest_beside_echo(args.concurrency, secs).await?;
+        println!(
+            "  reference: bare axum JSON echo handler            {:>9.0} requests/s",
+            ie.echo
+        );
+        println!(
+            "  ingest alone: validate, id, in-process queue      {:>9.0} requests/s  ({:.2}x the echo handler: median of {ROUNDS} alternating rounds, {:.2}-{:.2})",
+            ie.ingest,
+            ie.ratios[ie.ratios.len() / 2],
+            ie.ratios[0],
+            ie.ratios[ie.ratios.len() - 1]
+        );
+    }
+    if only(Part::Processor) {
+        let updates = autocommit_updates(&pool, args.workers, secs).await?;
+        println!(
+            "  reference: autocommit UPDATE of one row            {:>9.0} statements/s",
+            updates
+        );
+        reset(&store, &pool).await?;
+        let bare = bare_sql(&pool, args.workers, args.batch, secs).await?;
+        println!(
+            "  reference: bare SQL of {:>3}-order transactions      {:>9.0} orders/s",
+            args.batch, bare
+        );
+        reset(&store, &pool).await?;
+        let engine = processor_store_step(&store, args.workers, args.batch, secs).await?;
+        println!(
+            "  processor: store step, {:>3}-order batches           {:>9.0} orders/s  ({:.1}x the UPDATEs, {:.2}x the bare SQL)",
+            args.batch,
+            engine,
+            engine / updates.max(1.0),
+            engine / bare.max(1.0)
+        );
+        reset(&store, &pool).await?;
+        let whole = whole_processor(&store, &args.config, args.orders).await?;
+        println!(
+            "  processor: queue -> store -> publish, {} orders {:>9.0} orders/s  ({:.2}x the bare SQL)",
+            args.orders,
+            whole,
+            whole / bare.max(1.0)
+        );
+        reset(&store, &pool).await?;
+    }
+    if only(Part::EndToEnd) {
+        let e2e = end_to_end(&store, &args.config, args.orders, args.in_flight, args.rate).await?;
+        let offered = if args.rate == 0 {
+            "as fast as answered".to_owned()
+        } else {
+            format!("{} offered", args.rate)
+        };
+        println!(
+            "  end to end: HTTP -> queue -> processor -> MySQL   {:>9.0} orders/s  ({offered}, {:.0} accepted/s; accept-to-processed p50 {} ms, p99 {} ms \
+             after a {:.1} s warm-up; {:.0} orders per transaction; the load generator shares the machine)",
+            e2e.finished_rate, e2e.accepted_rate, e2e.p50, e2e.p99, e2e.warm_up, e2e.batch
+        );
+    }
     Ok(())
 }
 
-/// Ingest alone (the real router, the in-process order queue, a consumer
-/// that only deletes; no database) beside a bare axum handler that parses
-/// the JSON body and echoes it, each loaded for `secs` by the same client
-/// with `concurrency` requests in flight. Answers both in requests/s.
-async fn ingest_beside_echo(concurrency: usize, secs: Duration) -> Result<(f64, f64), String> {
+/// Ingest beside the echo handler: requests/s of each over all rounds, and
+/// the ratio of ingest to echo in each round.
+struct IngestVsEcho {
+    echo: f64,
+    ingest: f64,
+    ratios: Vec<f64>,
+}
+
+/// Rounds of the ingest-beside-echo measurement: the two servers take
+/// turns, so a disturbance of the machine (the database flushing, say)
+/// falls on both.
+const ROUNDS: u32 = 5;
+
+/// Ingest alone (the real router and the in-process order queue, unbounded
+/// for the measurement and consumed by nothing; no database) beside a bare
+/// axum handler that parses the JSON body and echoes it, loaded in turns
+/// by the same client with `concurrency` requests in flight.
+async fn ingest_beside_echo(concurrency: usize, secs: Duration) -> Result<IngestVsEcho, String> {
     use axum::routing::post;
-    use engine::queue::{QueueBackend, Queues};
+    use engine::queue::Queues;
     let config = Config {
         queue_capacity: usize::MAX,
         ..Config::default()
@@ -160,44 +213,56 @@ async fn ingest_beside_echo(concurrency: usize, secs: Duration) -> Result<(f64, 
         queues: queues.all(),
         dead_letters: queues.dead_letters(),
     });
-    let orders = queues.orders.clone();
-    let consumer = tokio::spawn(async move {
-        loop {
-            if let Ok(batch) = orders.receive(10, Duration::from_millis(50)).await {
-                for m in batch {
-                    let _ = orders.delete(&m.receipt_handle).await;
-                }
-            }
-        }
-    });
     let echo = axum::Router::new().route(
         "/api/orders",
         post(|axum::Json(v): axum::Json<serde_json::Value>| async move { axum::Json(v) }),
     );
-    let echo_rate = load_server(echo, concurrency, secs).await;
-    let ingest_rate = load_server(ingest, concurrency, secs).await;
-    consumer.abort();
-    Ok((echo_rate?, ingest_rate?))
+    let (echo_url, echo_server) = serve(echo).await?;
+    let (ingest_url, ingest_server) = serve(ingest).await?;
+    let round = (secs / ROUNDS).max(Duration::from_secs(1));
+    let mut out = IngestVsEcho {
+        echo: 0.0,
+        ingest: 0.0,
+        ratios: Vec::new(),
+    };
+    for r in 0..ROUNDS {
+        let e = load_server(&echo_url, r, concurrency, round).await?;
+        let i = load_server(&ingest_url, r, concurrency, round).await?;
+        out.echo += e / f64::from(ROUNDS);
+        out.ingest += i / f64::from(ROUNDS);
+        out.ratios.push(i / e.max(1.0));
+    }
+    echo_server.abort();
+    ingest_server.abort();
+    out.ratios.sort_by(f64::total_cmp);
+    Ok(out)
 }
 
-/// Serves `router` on a free loopback port and POSTs orders to it for
-/// `secs`; answers 2xx answers per second.
-async fn load_server(
+/// Serves `router` on a free loopback port; answers its base URL.
+async fn serve(
     router: axum::Router,
-    concurrency: usize,
-    secs: Duration,
-) -> Result<f64, String> {
+) -> Result<(String, tokio::task::JoinHandle<std::io::Result<()>>), String> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
-    let client = crate::client::Client::new(format!("http://{addr}"))?;
-    let rate = measure(concurrency, secs, move |w, i| {
+    Ok((format!("http://{addr}"), server))
+}
+
+/// POSTs new orders to `base` for `secs`; answers 2xx answers per second.
+async fn load_server(
+    base: &str,
+    round: u32,
+    concurrency: usize,
+    secs: Duration,
+) -> Result<f64, String> {
+    let client = crate::client::Client::new(base.to_owned())?;
+    measure(concurrency, secs, move |w, i| {
         let client = client.clone();
         async move {
             let body = format!(
-                r#"{{"customer_id":"echo-{w}-{i}","items":[{{"product_id":"{HOT}","quantity":1}}]}}"#
+                r#"{{"customer_id":"echo-{round}-{w}-{i}","items":[{{"product_id":"{HOT}","quantity":1}}]}}"#
             );
             let status = client.post_order(body).await?.status;
             if !(200..300).contains(&status) {
@@ -206,9 +271,7 @@ async fn load_server(
             Ok(1)
         }
     })
-    .await;
-    server.abort();
-    rate
+    .await
 }
 
 /// Orders on the hot product, numbered from `start`.
@@ -278,16 +341,32 @@ async fn whole_processor(
     Ok(orders as f64 / elapsed.as_secs_f64())
 }
 
-/// The whole pipeline over HTTP: `orders` POSTs from `concurrency` clients
-/// in this process, until every order is recorded. Answers orders per
-/// second (first request to last commit) and accept-to-processed p50 and
-/// p99 in milliseconds, read from the orders table.
+struct EndToEnd {
+    /// Orders finished per second, first request to last commit.
+    finished_rate: f64,
+    /// 202 answers per second while sending.
+    accepted_rate: f64,
+    /// Accept-to-processed, in milliseconds.
+    p50: i64,
+    p99: i64,
+    /// Orders per processor transaction, on average.
+    batch: f64,
+    /// Seconds at the start left out of the figures.
+    warm_up: f64,
+}
+
+/// The whole pipeline over HTTP: `orders` POSTs from this process, paced at
+/// `rate` per second (0: as fast as answered) with at most `concurrency` in
+/// flight, until every order is recorded. Latency is read from the orders
+/// table (accept to commit, one clock), for the orders after the first
+/// second (the warm-up).
 async fn end_to_end(
     store: &Arc<MySqlStore>,
     config: &Config,
     orders: usize,
     concurrency: usize,
-) -> Result<(f64, i64, i64), String> {
+    rate: u64,
+) -> Result<EndToEnd, String> {
     use futures::StreamExt;
     let hooks = engine::app::Hooks {
         notifier: Arc::new(Quiet),
@@ -303,10 +382,15 @@ async fn end_to_end(
     .map_err(|e| e.to_string())?;
     let client = crate::client::Client::new(app.base_url())?;
     let since = now_millis();
+    let started = tokio::time::Instant::now();
     let mut answers = futures::stream::iter(0..orders)
         .map(|k| {
             let client = client.clone();
             async move {
+                if rate > 0 {
+                    let due = Duration::from_secs_f64(k as f64 / rate as f64);
+                    tokio::time::sleep_until(started + due).await;
+                }
                 let body = format!(
                     r#"{{"customer_id":"e2e-{k}","items":[{{"product_id":"{HOT}","quantity":1}}]}}"#
                 );
@@ -319,19 +403,31 @@ async fn end_to_end(
             return Err("an order was not accepted".into());
         }
     }
+    let accepted_rate = orders as f64 / started.elapsed().as_secs_f64();
     if !app.wait_drained(Duration::from_secs(300)).await {
         return Err("the queues did not drain".into());
     }
-    let records = store
+    // The first second of a paced run (at most a tenth of it) warms up
+    // connections, pools and caches; the figures are of the orders after it.
+    let warm_up = if rate == 0 {
+        0.0
+    } else {
+        (1.0_f64).min(orders as f64 / rate as f64 / 10.0)
+    };
+    let measured_from = since + chrono::Duration::milliseconds((warm_up * 1000.0) as i64);
+    let records: Vec<_> = store
         .orders_processed_since(since)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|r| r.created_at >= measured_from)
+        .collect();
     let last = records
         .iter()
         .filter_map(|r| r.processed_at)
         .max()
-        .unwrap_or(since);
-    let wall = (last - since).num_milliseconds().max(1) as f64 / 1000.0;
+        .unwrap_or(measured_from);
+    let wall = (last - measured_from).num_milliseconds().max(1) as f64 / 1000.0;
     let mut lat: Vec<i64> = records
         .iter()
         .filter_map(|r| {
@@ -345,8 +441,16 @@ async fn end_to_end(
             .copied()
             .unwrap_or(0)
     };
+    let batches = app.metrics.batches.get().max(1);
     app.stop().await;
-    Ok((records.len() as f64 / wall, pct(0.5), pct(0.99)))
+    Ok(EndToEnd {
+        finished_rate: records.len() as f64 / wall,
+        accepted_rate,
+        p50: pct(0.5),
+        p99: pct(0.99),
+        batch: orders as f64 / batches as f64,
+        warm_up,
+    })
 }
 
 /// Notifications nobody reads: the benchmark measures the pipeline.
@@ -357,8 +461,8 @@ impl engine::notifier::Notifier for Quiet {
     async fn dispatch(&self, _: &engine::events::OrderProcessed) {}
 }
 
-/// Empties the bench database's orders and gives the hot product stock that
-/// cannot run out during a run.
+/// Empties the bench database's orders, gives the hot product stock that
+/// cannot run out during a run, and waits for the server to settle.
 async fn reset(store: &MySqlStore, pool: &MySqlPool) -> Result<(), String> {
     pool.execute("TRUNCATE TABLE orders")
         .await
@@ -374,7 +478,66 @@ async fn reset(store: &MySqlStore, pool: &MySqlPool) -> Result<(), String> {
     store
         .upsert_products(&[hot])
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    settle(pool).await
+}
+
+/// Most seconds [`settle`] waits.
+const SETTLE_LIMIT: Duration = Duration::from_secs(60);
+
+/// Waits until InnoDB has written back most dirty pages, moved its
+/// checkpoint close to the end of the redo log and purged the old row
+/// versions the last measurement left, so that its background work does
+/// not fall on the next measurement: each starts from a quiet server. (A
+/// redo log that fills up mid-run forces a flush that stalls every commit.)
+/// Gives up after [`SETTLE_LIMIT`] and says so.
+async fn settle(pool: &MySqlPool) -> Result<(), String> {
+    let started = Instant::now();
+    let log_size: u64 = sqlx::query_scalar("SELECT CAST(@@innodb_log_file_size AS UNSIGNED)")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    loop {
+        let status: Vec<(String, String)> = sqlx::query_as(
+            "SHOW GLOBAL STATUS WHERE Variable_name IN \
+             ('Innodb_buffer_pool_pages_dirty', 'Innodb_buffer_pool_pages_total', \
+              'Innodb_history_list_length', 'Innodb_checkpoint_age')",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        let get = |name: &str| {
+            status
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+        };
+        let quiet = match (
+            get("Innodb_buffer_pool_pages_dirty"),
+            get("Innodb_buffer_pool_pages_total"),
+            get("Innodb_history_list_length"),
+        ) {
+            (Some(dirty), Some(total), history) => {
+                dirty * 4 <= total
+                    && history.unwrap_or(0) < 1_000
+                    // MariaDB tells the checkpoint age; MySQL 8 does not.
+                    && get("Innodb_checkpoint_age").is_none_or(|age| age * 4 <= log_size)
+            }
+            // A server that does not tell: nothing to wait for.
+            _ => true,
+        };
+        if quiet {
+            return Ok(());
+        }
+        if started.elapsed() >= SETTLE_LIMIT {
+            println!(
+                "  (the server was still flushing after {} s; measuring anyway)",
+                SETTLE_LIMIT.as_secs()
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Runs `workers` copies of `step` until `secs` pass; answers units per
