@@ -413,6 +413,92 @@ fn esc(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::Kind;
+    use engine::domain::{CustomerId, OrderId};
+
+    fn order(i: u32, start: DateTime<Utc>, latency_ms: i64) -> OrderRecord {
+        let created = start + chrono::Duration::milliseconds(i64::from(i) * 10);
+        OrderRecord {
+            order_id: OrderId::parse(&format!("00000000-0000-8000-8000-{i:012}"))
+                .expect("a valid id"),
+            customer_id: CustomerId::parse("c").expect("a valid customer"),
+            items: Vec::new(),
+            status: if i % 3 == 0 {
+                OrderStatus::Failed
+            } else {
+                OrderStatus::Processed
+            },
+            failure_reason: None,
+            created_at: created,
+            processed_at: Some(created + chrono::Duration::milliseconds(latency_ms)),
+        }
+    }
+
+    #[test]
+    fn the_page_has_every_chart_and_every_verdict() {
+        let start = Utc::now();
+        let finished: Vec<OrderRecord> = (0..200)
+            .map(|i| order(i, start, 5 + i64::from(i % 40)))
+            .collect();
+        let samples: Vec<Sample> = (0u32..20)
+            .map(|k| Sample {
+                t: f64::from(k) * 0.05,
+                queues: [Some(u64::from(20 - k)), Some(3), Some(0), None],
+                stock: vec![Some(i64::from(100 - k)), None],
+            })
+            .collect();
+        let sent = vec![Sent {
+            kind: Kind::Invalid,
+            status: 400,
+            order_id: None,
+            repeats: None,
+            message: "<bad>".into(),
+        }];
+        let checks = [Check {
+            name: "1. no oversell",
+            passed: false,
+            detail: "sim-hot-1 -1 < 0".into(),
+        }];
+        let faults = Faults::none();
+        let page = Page {
+            title: "orderflow sim, seed 9".into(),
+            seed: 9,
+            store: "in-memory",
+            queue: "in-process channels",
+            faults: &faults,
+            sent: &sent,
+            send_secs: 1.0,
+            drain_secs: 2.0,
+            load_start: start,
+            finished: &finished,
+            samples: &samples,
+            hot: &["sim-hot-1".to_owned(), "sim-hot-2".to_owned()],
+            scenarios: &[],
+            invariants: &checks,
+        };
+        let html = render(&page).expect("renders");
+        assert!(html.starts_with("<!doctype html>"));
+        assert_eq!(
+            html.matches("<svg").count(),
+            4,
+            "throughput, latency, queues, stock"
+        );
+        for heading in [
+            "Throughput",
+            "Accept-to-processed latency",
+            "Queues and DLQs",
+            "Stock of the hot products",
+        ] {
+            assert!(html.contains(heading), "{heading}");
+        }
+        assert!(html.contains("FAILED: see the scenarios and invariants below."));
+        assert!(html.contains("sim-hot-1 -1 &lt; 0"), "details are escaped");
+        assert!(
+            !html.contains("<script"),
+            "self-contained, nothing to run or fetch"
+        );
+        assert!(html.contains("p99"));
+    }
 
     #[test]
     fn text_is_escaped() {
