@@ -67,14 +67,7 @@ fn ingest_router(c: &mut Criterion) {
     let config = engine::config::Config::default();
     let queues = engine::queue::Queues::channel(&config);
     let ctx = engine::context::Context::new(Arc::new(MemoryStore::new()));
-    let router = engine::http::router(engine::http::AppState {
-        ingest: engine::ingest::Ingest::new(queues.orders.clone(), ctx.metrics.clone()),
-        store: ctx.store.clone(),
-        metrics: ctx.metrics.clone(),
-        failures: ctx.failures.clone(),
-        queues: queues.all(),
-        dead_letters: queues.dead_letters(),
-    });
+    let router = engine::http::router(engine::http::AppState::new(&ctx, &queues));
     // A consumer that only deletes, so the queue never fills up.
     let orders = queues.orders.clone();
     rt.spawn(async move {

@@ -170,13 +170,10 @@ impl App {
             workers.push(tokio::spawn(notification.clone().run(shutdown.clone())));
         }
 
+        // Ingest publishes through the fault-injecting wrapper, if any.
         let router = http::router(AppState {
             ingest: Ingest::new(orders_in, ctx.metrics.clone()),
-            store: store.clone(),
-            metrics: ctx.metrics.clone(),
-            failures: ctx.failures.clone(),
-            queues: queues.all(),
-            dead_letters: queues.dead_letters(),
+            ..AppState::new(&ctx, &queues)
         });
         let server = tokio::spawn(serve(listener, router, shutdown.clone()));
         Ok(App {

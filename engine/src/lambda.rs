@@ -21,7 +21,6 @@ use crate::app::{open_store_with, StartError};
 use crate::config::Config;
 use crate::context::Context;
 use crate::http::{self, AppState};
-use crate::ingest::Ingest;
 use crate::notifier::{LogNotifier, NotificationWorker};
 use crate::processor::{Processor, ProcessorConfig};
 use crate::queue::{Message, Queues};
@@ -89,14 +88,7 @@ impl Environment {
 
     /// The API, as `sim serve` serves it.
     pub fn router(&self) -> axum::Router {
-        http::router(AppState {
-            ingest: Ingest::new(self.queues.orders.clone(), self.ctx.metrics.clone()),
-            store: self.ctx.store.clone(),
-            metrics: self.ctx.metrics.clone(),
-            failures: self.ctx.failures.clone(),
-            queues: self.queues.all(),
-            dead_letters: self.queues.dead_letters(),
-        })
+        http::router(AppState::new(&self.ctx, &self.queues))
     }
 
     pub fn processor(&self) -> Processor {

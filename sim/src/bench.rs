@@ -205,14 +205,7 @@ async fn ingest_beside_echo(concurrency: usize, secs: Duration) -> Result<Ingest
     };
     let queues = Queues::channel(&config);
     let ctx = engine::context::Context::new(Arc::new(engine::store::MemoryStore::new()));
-    let ingest = engine::http::router(engine::http::AppState {
-        ingest: engine::ingest::Ingest::new(queues.orders.clone(), ctx.metrics.clone()),
-        store: ctx.store.clone(),
-        metrics: ctx.metrics.clone(),
-        failures: ctx.failures.clone(),
-        queues: queues.all(),
-        dead_letters: queues.dead_letters(),
-    });
+    let ingest = engine::http::router(engine::http::AppState::new(&ctx, &queues));
     let echo = axum::Router::new().route(
         "/api/orders",
         post(|axum::Json(v): axum::Json<serde_json::Value>| async move { axum::Json(v) }),

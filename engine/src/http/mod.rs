@@ -18,10 +18,11 @@ use serde::Serialize;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::ToSchema;
 
+use crate::context::Context;
 use crate::dlq::{DeadLetterQueue, FailureLog};
 use crate::ingest::{Ingest, IngestError};
 use crate::metrics::Metrics;
-use crate::queue::{QueueBackend, QueueError};
+use crate::queue::{QueueBackend, QueueError, Queues};
 use crate::store::{OrderStore, StoreError};
 use crate::validation::ValidationError;
 
@@ -46,6 +47,21 @@ pub struct AppState {
     /// The DLQs `/api/dlq` lists and redrives.
     pub dead_letters: Vec<DeadLetterQueue>,
     pub failures: Arc<FailureLog>,
+}
+
+impl AppState {
+    /// The state for a pipeline's context and queues: ingest publishes to
+    /// the order queue, `/metrics` reports every queue, `/api/dlq` both DLQs.
+    pub fn new(ctx: &Context, queues: &Queues) -> AppState {
+        AppState {
+            ingest: Ingest::new(queues.orders.clone(), ctx.metrics.clone()),
+            store: ctx.store.clone(),
+            metrics: ctx.metrics.clone(),
+            failures: ctx.failures.clone(),
+            queues: queues.all(),
+            dead_letters: queues.dead_letters(),
+        }
+    }
 }
 
 /// The whole API.
