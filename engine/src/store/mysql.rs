@@ -1,6 +1,8 @@
 //! The MySQL (and MariaDB) store, over sqlx.
 //!
 //! A batch is one transaction at READ COMMITTED:
+//! 0. have the server prepare the batch's `INSERT` before any lock is
+//!    taken, so no round trip of preparing is made holding one;
 //! 1. lock the inventory rows the batch names with `SELECT ... FOR UPDATE`,
 //!    in ascending `product_id` order, so two batches that share products
 //!    queue behind each other instead of deadlocking;
@@ -227,6 +229,43 @@ fn opt_text(row: &MySqlRow, column: &str) -> Result<Option<String>, StoreError> 
         .transpose()
 }
 
+/// `INSERT` of `rows` orders, seven values each, bound in [`OrderRecord`]'s
+/// field order.
+fn insert_orders_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO orders (order_id, customer_id, items, status, failure_reason, \
+         created_at, processed_at) VALUES ",
+    );
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("(?, ?, ?, ?, ?, ?, ?)");
+    }
+    sql
+}
+
+/// Pushes `(?, ?, ...)` binding `values`, padded up to the next power of
+/// two by repeating the last value (which changes nothing in an `IN` list).
+/// sqlx caches prepared statements by their text, so the lists of batches
+/// of any size then make a handful of statements, each prepared once per
+/// connection, rather than one per batch size, each prepared again and
+/// again as the cache turns over.
+fn push_in_list<'a>(q: &mut QueryBuilder<'a, MySql>, values: impl IntoIterator<Item = &'a str>) {
+    let values: Vec<&str> = values.into_iter().collect();
+    let padding = values.len().next_power_of_two() - values.len();
+    let last = values.last().copied();
+    q.push("(");
+    let mut list = q.separated(", ");
+    for v in values
+        .into_iter()
+        .chain(last.into_iter().cycle().take(padding))
+    {
+        list.push_bind(v);
+    }
+    q.push(")");
+}
+
 fn naive(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
 }
@@ -238,18 +277,24 @@ impl OrderStore for MySqlStore {
             return Ok(Vec::new());
         }
         let products = products_of(orders);
+        let mut ids: Vec<String> = orders.iter().map(|o| o.order_id.to_string()).collect();
+        ids.sort_unstable();
+        ids.dedup();
         let mut tx = self.pool.begin().await.map_err(map_err)?;
+        // 0. Before taking any lock, have the server prepare the INSERT for
+        //    the likely case (every order new): a statement of that many rows
+        //    may not be among the connection's cached ones, and preparing it
+        //    is a round trip that would otherwise be made holding the locks.
+        let likely_insert = insert_orders_sql(ids.len());
+        (&mut *tx).prepare(&likely_insert).await.map_err(map_err)?;
 
         // 1. Lock, in ascending product_id order (the primary key's order;
         //    ORDER BY keeps the scan on it).
         let mut q = QueryBuilder::<MySql>::new(
-            "SELECT product_id, quantity_available FROM inventory WHERE product_id IN (",
+            "SELECT product_id, quantity_available FROM inventory WHERE product_id IN ",
         );
-        let mut list = q.separated(", ");
-        for p in &products {
-            list.push_bind(p.as_str());
-        }
-        q.push(") ORDER BY product_id FOR UPDATE");
+        push_in_list(&mut q, products.iter().map(ProductId::as_str));
+        q.push(" ORDER BY product_id FOR UPDATE");
         let rows = q.build().fetch_all(&mut *tx).await.map_err(map_err)?;
         let mut stock = BTreeMap::new();
         for row in &rows {
@@ -262,13 +307,9 @@ impl OrderStore for MySqlStore {
         // 2. Which orders are already recorded.
         let mut q = QueryBuilder::<MySql>::new(
             "SELECT order_id, customer_id, status, failure_reason, processed_at, created_at \
-             FROM orders WHERE order_id IN (",
+             FROM orders WHERE order_id IN ",
         );
-        let mut list = q.separated(", ");
-        for o in orders {
-            list.push_bind(o.order_id.to_string());
-        }
-        q.push(")");
+        push_in_list(&mut q, ids.iter().map(String::as_str));
         let mut recorded = HashMap::new();
         for row in &q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
             let id = text(row, "order_id")?;
@@ -330,28 +371,25 @@ impl OrderStore for MySqlStore {
             .collect();
         new.sort_by_key(|r| r.order_id);
         if !new.is_empty() {
-            let mut q = QueryBuilder::<MySql>::new(
-                "INSERT INTO orders (order_id, customer_id, items, status, failure_reason, \
-                 created_at, processed_at) ",
-            );
-            let mut encode_err = None;
-            q.push_values(&new, |mut b, r| {
-                let items = serde_json::to_string(&r.items).unwrap_or_else(|e| {
-                    encode_err = Some(e.to_string());
-                    String::new()
-                });
-                b.push_bind(r.order_id.to_string())
-                    .push_bind(r.customer_id.as_str())
-                    .push_bind(items)
-                    .push_bind(r.status.as_str())
-                    .push_bind(r.failure_reason.map(FailureReason::as_str))
-                    .push_bind(naive(r.created_at))
-                    .push_bind(r.processed_at.map(naive));
-            });
-            if let Some(e) = encode_err {
-                return Err(StoreError::Database(format!("encoding items: {e}")));
+            let sql = if new.len() == ids.len() {
+                likely_insert
+            } else {
+                insert_orders_sql(new.len())
+            };
+            let mut q = sqlx::query(&sql);
+            for r in &new {
+                let items = serde_json::to_string(&r.items)
+                    .map_err(|e| StoreError::Database(format!("encoding items: {e}")))?;
+                q = q
+                    .bind(r.order_id.to_string())
+                    .bind(r.customer_id.as_str())
+                    .bind(items)
+                    .bind(r.status.as_str())
+                    .bind(r.failure_reason.map(FailureReason::as_str))
+                    .bind(naive(r.created_at))
+                    .bind(r.processed_at.map(naive));
             }
-            q.build().execute(&mut *tx).await.map_err(map_err)?;
+            q.execute(&mut *tx).await.map_err(map_err)?;
         }
 
         if self.faults.roll(FaultKind::CrashBeforeCommit) {
@@ -474,11 +512,11 @@ impl OrderStore for MySqlStore {
         Ok(())
     }
 
-    /// One transaction per batch. Existing rows are locked in `order_id`
-    /// order (the primary key's), missing ones inserted in the same order, so
-    /// two notifiers with overlapping batches queue instead of deadlocking;
-    /// an insert that loses a race to another notifier is seen as that
-    /// notifier's claim.
+    /// Usually one statement: every order is new to the notifications
+    /// table (each `OrderProcessed` arrives once), so one `INSERT IGNORE` of
+    /// them all inserts every row and grants every claim. If some row
+    /// exists (a redelivery, a copy, a claim in doubt), that transaction is
+    /// rolled back and [`claim_existing`] decides each order under locks.
     async fn claim_notifications(
         &self,
         requests: &[ClaimRequest<'_>],
@@ -494,115 +532,133 @@ impl OrderStore for MySqlStore {
             .iter()
             .map(|&i| requests[i].order_id.to_string())
             .collect();
+        let all: Vec<(usize, &String)> = order.iter().copied().zip(&ids).collect();
+
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-
-        let mut q = QueryBuilder::<MySql>::new(
-            "SELECT order_id, state, claimed_by, claimed_at FROM notifications WHERE order_id IN (",
-        );
-        let mut list = q.separated(", ");
-        for id in &ids {
-            list.push_bind(id.as_str());
+        if insert_claims(&mut tx, requests, &all, now).await? == all.len() as u64 {
+            tx.commit().await.map_err(map_err)?;
+            return Ok(vec![Claim::Granted; requests.len()]);
         }
-        q.push(") ORDER BY order_id FOR UPDATE");
-        let mut existing: HashMap<String, (String, String, NaiveDateTime)> = HashMap::new();
-        for row in &q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
-            let claimed_at: NaiveDateTime = row.try_get("claimed_at").map_err(map_err)?;
-            existing.insert(
-                text(row, "order_id")?,
-                (text(row, "state")?, text(row, "claimed_by")?, claimed_at),
-            );
-        }
-
-        let mut out = vec![Claim::HeldElsewhere; requests.len()];
-        let (mut insert, mut take) = (Vec::new(), Vec::new());
-        for (&i, id) in order.iter().zip(&ids) {
-            match existing.get(id) {
-                None => insert.push((i, id)),
-                Some((state, _, _)) if state == "SENT" => out[i] = Claim::AlreadySent,
-                Some((_, holder, at))
-                    if holder == requests[i].claimant
-                        || lease_expired(at.and_utc(), lease, now) =>
-                {
-                    take.push((i, id))
-                }
-                Some(_) => {}
-            }
-        }
-
-        if !insert.is_empty() {
-            let mut q = QueryBuilder::<MySql>::new(
-                "INSERT IGNORE INTO notifications (order_id, status, state, claimed_by, claimed_at) ",
-            );
-            q.push_values(&insert, |mut b, (i, id)| {
-                b.push_bind(id.as_str())
-                    .push_bind(requests[*i].status.as_str())
-                    .push_bind("CLAIMED")
-                    .push_bind(requests[*i].claimant)
-                    .push_bind(naive(now));
-            });
-            let inserted = q
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected();
-            if inserted == insert.len() as u64 {
-                for (i, _) in &insert {
-                    out[*i] = Claim::Granted;
-                }
-            } else {
-                // Some were inserted meanwhile by another notifier: ours are
-                // the rows that name our claimant.
-                let mut q = QueryBuilder::<MySql>::new(
-                    "SELECT order_id, claimed_by FROM notifications WHERE order_id IN (",
-                );
-                let mut list = q.separated(", ");
-                for (_, id) in &insert {
-                    list.push_bind(id.as_str());
-                }
-                q.push(")");
-                let mut holders = HashMap::new();
-                for row in &q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
-                    holders.insert(text(row, "order_id")?, text(row, "claimed_by")?);
-                }
-                for (i, id) in &insert {
-                    if holders.get(*id).map(String::as_str) == Some(requests[*i].claimant) {
-                        out[*i] = Claim::Granted;
-                    }
-                }
-            }
-        }
-
-        for (i, id) in &take {
-            sqlx::query(
-                "UPDATE notifications SET claimed_by = ?, claimed_at = ? WHERE order_id = ?",
-            )
-            .bind(requests[*i].claimant)
-            .bind(naive(now))
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-            out[*i] = Claim::Granted;
-        }
-        tx.commit().await.map_err(map_err)?;
-        Ok(out)
+        tx.rollback().await.map_err(map_err)?;
+        claim_existing(&self.pool, requests, &all, lease, now).await
     }
 
     async fn confirm_notifications(&self, order_ids: &[OrderId]) -> Result<(), StoreError> {
         if order_ids.is_empty() {
             return Ok(());
         }
+        let ids: Vec<String> = order_ids.iter().map(OrderId::to_string).collect();
         let mut q =
             QueryBuilder::<MySql>::new("UPDATE notifications SET state = 'SENT', sent_at = ");
-        q.push_bind(naive(now_millis()))
-            .push(" WHERE order_id IN (");
-        let mut list = q.separated(", ");
-        for id in order_ids {
-            list.push_bind(id.to_string());
-        }
-        q.push(")");
+        q.push_bind(naive(now_millis())).push(" WHERE order_id IN ");
+        push_in_list(&mut q, ids.iter().map(String::as_str));
         q.build().execute(&self.pool).await.map_err(map_err)?;
         Ok(())
     }
+}
+
+/// Inserts a claim row for each of `rows` (request index, order id, in id
+/// order) that has none; answers how many it inserted.
+async fn insert_claims(
+    conn: &mut sqlx::MySqlConnection,
+    requests: &[ClaimRequest<'_>],
+    rows: &[(usize, &String)],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let mut q = QueryBuilder::<MySql>::new(
+        "INSERT IGNORE INTO notifications (order_id, status, state, claimed_by, claimed_at) ",
+    );
+    q.push_values(rows, |mut b, (i, id)| {
+        b.push_bind(id.as_str())
+            .push_bind(requests[*i].status.as_str())
+            .push_bind("CLAIMED")
+            .push_bind(requests[*i].claimant)
+            .push_bind(naive(now));
+    });
+    Ok(q.build()
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?
+        .rows_affected())
+}
+
+/// The claim when some of the orders have a notification row already, in
+/// one transaction: existing rows are locked in `order_id` order (the
+/// primary key's), missing ones inserted in the same order, so two
+/// notifiers with overlapping batches queue instead of deadlocking; an
+/// insert that loses a race to another notifier is seen as that notifier's
+/// claim.
+async fn claim_existing(
+    pool: &MySqlPool,
+    requests: &[ClaimRequest<'_>],
+    all: &[(usize, &String)],
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<Claim>, StoreError> {
+    let mut tx = pool.begin().await.map_err(map_err)?;
+    let mut q = QueryBuilder::<MySql>::new(
+        "SELECT order_id, state, claimed_by, claimed_at FROM notifications WHERE order_id IN ",
+    );
+    push_in_list(&mut q, all.iter().map(|(_, id)| id.as_str()));
+    q.push(" ORDER BY order_id FOR UPDATE");
+    let mut existing: HashMap<String, (String, String, NaiveDateTime)> = HashMap::new();
+    for row in &q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
+        let claimed_at: NaiveDateTime = row.try_get("claimed_at").map_err(map_err)?;
+        existing.insert(
+            text(row, "order_id")?,
+            (text(row, "state")?, text(row, "claimed_by")?, claimed_at),
+        );
+    }
+
+    let mut out = vec![Claim::HeldElsewhere; requests.len()];
+    let (mut insert, mut take) = (Vec::new(), Vec::new());
+    for &(i, id) in all {
+        match existing.get(id) {
+            None => insert.push((i, id)),
+            Some((state, _, _)) if state == "SENT" => out[i] = Claim::AlreadySent,
+            Some((_, holder, at))
+                if holder == requests[i].claimant || lease_expired(at.and_utc(), lease, now) =>
+            {
+                take.push((i, id))
+            }
+            Some(_) => {}
+        }
+    }
+
+    if !insert.is_empty() {
+        if insert_claims(&mut tx, requests, &insert, now).await? == insert.len() as u64 {
+            for (i, _) in &insert {
+                out[*i] = Claim::Granted;
+            }
+        } else {
+            // Some were inserted meanwhile by another notifier: ours are
+            // the rows that name our claimant.
+            let mut q = QueryBuilder::<MySql>::new(
+                "SELECT order_id, claimed_by FROM notifications WHERE order_id IN ",
+            );
+            push_in_list(&mut q, insert.iter().map(|(_, id)| id.as_str()));
+            let mut holders = HashMap::new();
+            for row in &q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
+                holders.insert(text(row, "order_id")?, text(row, "claimed_by")?);
+            }
+            for (i, id) in &insert {
+                if holders.get(*id).map(String::as_str) == Some(requests[*i].claimant) {
+                    out[*i] = Claim::Granted;
+                }
+            }
+        }
+    }
+
+    for (i, id) in &take {
+        sqlx::query("UPDATE notifications SET claimed_by = ?, claimed_at = ? WHERE order_id = ?")
+            .bind(requests[*i].claimant)
+            .bind(naive(now))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        out[*i] = Claim::Granted;
+    }
+    tx.commit().await.map_err(map_err)?;
+    Ok(out)
 }
