@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::runtime::{Handle, Runtime};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -78,12 +79,15 @@ pub async fn open_store_with(
     Ok(store)
 }
 
-/// What a caller plugs into the pipeline: where notifications go, and which
-/// faults to inject.
+/// What a caller plugs into the pipeline: where notifications go, which
+/// faults to inject, and where the workers run.
 #[derive(Clone)]
 pub struct Hooks {
     pub notifier: Arc<dyn Notifier>,
     pub faults: Arc<Faults>,
+    /// The runtime the processor and notifier loops run on; `None`: the
+    /// caller's, beside the HTTP server. See [`worker_runtime`].
+    pub workers: Option<Handle>,
 }
 
 impl Default for Hooks {
@@ -91,8 +95,24 @@ impl Default for Hooks {
         Hooks {
             notifier: Arc::new(LogNotifier),
             faults: Faults::none(),
+            workers: None,
         }
     }
+}
+
+/// A runtime for the processor and notifier loops alone (one thread), to
+/// pass to [`Hooks::workers`]. A processor batch holds its products' row
+/// locks across several round trips to MySQL, and on the HTTP server's
+/// runtime each of its wake-ups waits behind every ready request: under
+/// load the locks are held longer, batches queue behind them, and latency
+/// climbs. On a runtime of their own the workers wake as soon as the
+/// operating system runs their thread (BENCHMARKS.md has the A/B run).
+pub fn worker_runtime() -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("orderflow-workers")
+        .enable_all()
+        .build()
 }
 
 /// A running pipeline and HTTP server.
@@ -149,6 +169,7 @@ impl App {
                 )
             };
 
+        let spawner = hooks.workers.clone().unwrap_or_else(Handle::current);
         let mut workers = Vec::new();
         let processor = Processor::new(
             queues.orders.clone(),
@@ -157,7 +178,7 @@ impl App {
             ProcessorConfig::default(),
         );
         for _ in 0..config.processor_workers.max(1) {
-            workers.push(tokio::spawn(processor.clone().run(shutdown.clone())));
+            workers.push(spawner.spawn(processor.clone().run(shutdown.clone())));
         }
         let notification = NotificationWorker::new(
             queues.processed.clone(),
@@ -167,7 +188,7 @@ impl App {
             config.visibility_timeout(),
         );
         for _ in 0..config.notifier_workers.max(1) {
-            workers.push(tokio::spawn(notification.clone().run(shutdown.clone())));
+            workers.push(spawner.spawn(notification.clone().run(shutdown.clone())));
         }
 
         // Ingest publishes through the fault-injecting wrapper, if any.

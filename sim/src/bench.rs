@@ -59,6 +59,11 @@ pub struct BenchArgs {
     /// (the SQL references, the store step, the whole processor), or e2e.
     #[arg(long, value_enum, default_value = "all")]
     only: Part,
+    /// Run the processor and notifier loops on the HTTP server's runtime
+    /// instead of their own thread (`sim` and `sim serve` give them one),
+    /// to measure what that thread is worth end to end.
+    #[arg(long)]
+    shared_runtime: bool,
     #[command(flatten)]
     config: Config,
 }
@@ -164,7 +169,15 @@ async fn run(args: BenchArgs) -> Result<(), String> {
         reset(&store, &pool).await?;
     }
     if only(Part::EndToEnd) {
-        let e2e = end_to_end(&store, &args.config, args.orders, args.in_flight, args.rate).await?;
+        let e2e = end_to_end(
+            &store,
+            &args.config,
+            args.orders,
+            args.in_flight,
+            args.rate,
+            args.shared_runtime,
+        )
+        .await?;
         let offered = if args.rate == 0 {
             "as fast as answered".to_owned()
         } else {
@@ -360,10 +373,16 @@ async fn end_to_end(
     orders: usize,
     concurrency: usize,
     rate: u64,
+    shared_runtime: bool,
 ) -> Result<EndToEnd, String> {
     use futures::StreamExt;
     let hooks = engine::app::Hooks {
         notifier: Arc::new(Quiet),
+        workers: if shared_runtime {
+            None
+        } else {
+            crate::hooks().workers
+        },
         ..Default::default()
     };
     let app = engine::app::App::start_with_store(

@@ -109,6 +109,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The processor and notifier loops get a thread of their own.
+    let workers = match engine::app::worker_runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sim: cannot start the workers' runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _ = WORKERS.set(workers.handle().clone());
     runtime.block_on(async {
         match cli.command {
             Some(Command::Serve(args)) => serve(args).await,
@@ -119,6 +128,18 @@ fn main() -> ExitCode {
             None => run::run(cli.run).await,
         }
     })
+}
+
+/// The workers' runtime, which `main` keeps running.
+static WORKERS: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+
+/// The hooks every pipeline the sim starts shares: the workers on their
+/// own runtime.
+fn hooks() -> Hooks {
+    Hooks {
+        workers: WORKERS.get().cloned(),
+        ..Hooks::default()
+    }
 }
 
 fn init_tracing(default: &str) {
@@ -143,7 +164,7 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         let store = open_store(&args.config, faults.clone()).await?;
         let hooks = Hooks {
             faults: faults.clone(),
-            ..Hooks::default()
+            ..hooks()
         };
         let app = App::start_with_store(store.as_dyn(), &args.config, args.addr, hooks).await?;
         Ok::<_, engine::app::StartError>((store, app))

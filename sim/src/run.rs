@@ -115,6 +115,7 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     let hooks = Hooks {
         notifier: notifier.clone(),
         faults: faults.clone(),
+        ..crate::hooks()
     };
     let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
     let app = App::start_with_store(store.as_dyn(), &args.config, addr, hooks)
