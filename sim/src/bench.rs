@@ -39,7 +39,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 4)]
     workers: usize,
     /// Orders in the whole-processor and end-to-end measurements.
-    #[arg(long, default_value_t = 30_000)]
+    #[arg(long, default_value_t = 100_000)]
     orders: usize,
     /// HTTP requests in flight in the ingest measurements (each caller
     /// sends its next request when the last is answered).
