@@ -250,9 +250,14 @@ fn insert_orders_sql(rows: usize) -> String {
 /// sqlx caches prepared statements by their text, so the lists of batches
 /// of any size then make a handful of statements, each prepared once per
 /// connection, rather than one per batch size, each prepared again and
-/// again as the cache turns over.
+/// again as the cache turns over. No values push `(NULL)`, which matches
+/// nothing.
 fn push_in_list<'a>(q: &mut QueryBuilder<'a, MySql>, values: impl IntoIterator<Item = &'a str>) {
     let values: Vec<&str> = values.into_iter().collect();
+    if values.is_empty() {
+        q.push("(NULL)");
+        return;
+    }
     let padding = values.len().next_power_of_two() - values.len();
     let last = values.last().copied();
     q.push("(");
