@@ -362,7 +362,15 @@ fn line_chart(caption: &str, y_desc: &str, series: &[Series]) -> Result<String, 
             .configure_mesh()
             .x_desc("seconds since the load started")
             .y_desc(y_desc)
-            .x_label_formatter(&|v| format!("{v:.1}"))
+            // A run under a second gets ticks 0.05 s apart: two decimals,
+            // or neighbouring labels read the same.
+            .x_label_formatter(&|v| {
+                if xmax < 2.0 {
+                    format!("{v:.2}")
+                } else {
+                    format!("{v:.1}")
+                }
+            })
             .y_label_formatter(&|v| format!("{v:.0}"))
             .draw()
             .map_err(chart_error)?;
