@@ -2,6 +2,7 @@
 //! four channel queues, the processor and notifier workers, and the HTTP
 //! server. `sim` and the integration tests start it the same way.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::notifier::{LogNotifier, NotificationWorker, Notifier};
 use crate::processor::{Processor, ProcessorConfig};
-use crate::queue::{QueueBackend, Queues};
+use crate::queue::{QueueBackend, QueueError, Queues};
 use crate::shutdown::{self, Trigger};
 use crate::store::{MemoryStore, MySqlStore, OrderStore, StoreError};
 
@@ -122,9 +123,40 @@ pub struct App {
     pub failures: Arc<FailureLog>,
     pub queues: Queues,
     addr: SocketAddr,
-    trigger: Trigger,
+    /// The router's ingest: closing it refuses new orders.
+    ingest: Ingest,
+    stop_server: Trigger,
+    stop_workers: Trigger,
     workers: Vec<JoinHandle<()>>,
     server: JoinHandle<()>,
+}
+
+/// What a pipeline still holds: accepted orders not yet processed, and
+/// processed orders not yet notified (queued or in flight; not what sits in
+/// a DLQ).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    pub orders: u64,
+    pub notifications: u64,
+}
+
+impl Backlog {
+    pub fn is_empty(&self) -> bool {
+        self.orders == 0 && self.notifications == 0
+    }
+}
+
+/// How a graceful stop ([`App::shutdown`]) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every accepted order was processed and notified.
+    Drained,
+    /// The queues are durable (SQS): what they hold stays there for the next
+    /// consumer; the workers finished their batches.
+    LeftInQueues(Backlog),
+    /// Stopped at once on request: this was left in the in-process queues,
+    /// and is lost with them.
+    Abandoned(Backlog),
 }
 
 impl App {
@@ -155,7 +187,8 @@ impl App {
         let queues = Queues::open(config)
             .await
             .map_err(|e| StartError::Queues(e.to_string()))?;
-        let (trigger, shutdown) = shutdown::channel();
+        let (stop_server, server_shutdown) = shutdown::channel();
+        let (stop_workers, shutdown) = shutdown::channel();
 
         // With faults on, ingest's queue may deliver twice and the
         // processor's publishes may fail; without, these are the queues.
@@ -192,18 +225,21 @@ impl App {
         }
 
         // Ingest publishes through the fault-injecting wrapper, if any.
+        let ingest = Ingest::new(orders_in, ctx.metrics.clone());
         let router = http::router(AppState {
-            ingest: Ingest::new(orders_in, ctx.metrics.clone()),
+            ingest: ingest.clone(),
             ..AppState::new(&ctx, &queues)
         });
-        let server = tokio::spawn(serve(listener, router, shutdown.clone()));
+        let server = tokio::spawn(serve(listener, router, server_shutdown));
         Ok(App {
             store,
             metrics: ctx.metrics,
             failures: ctx.failures,
             queues,
             addr,
-            trigger,
+            ingest,
+            stop_server,
+            stop_workers,
             workers,
             server,
         })
@@ -220,14 +256,21 @@ impl App {
 
     /// Whether the order and processed queues hold nothing, in flight or not.
     pub async fn drained(&self) -> bool {
-        let orders: Arc<dyn QueueBackend> = self.queues.orders.clone();
-        for q in [&orders, &self.queues.processed] {
-            match q.depth().await {
-                Ok(d) if d.total() == 0 => {}
-                _ => return false,
-            }
-        }
-        true
+        self.backlog().await.is_ok_and(|b| b.is_empty())
+    }
+
+    /// What the order and processed queues hold, in flight or not.
+    pub async fn backlog(&self) -> Result<Backlog, QueueError> {
+        Ok(Backlog {
+            orders: self.queues.orders.depth().await?.total(),
+            notifications: self.queues.processed.depth().await?.total(),
+        })
+    }
+
+    /// Stops taking orders: from now on `POST /api/orders` answers 503 with
+    /// `Retry-After` and enqueues nothing, and `/health` answers 503.
+    pub fn stop_intake(&self) {
+        self.ingest.close();
     }
 
     /// Waits until [`App::drained`] or the timeout; answers whether drained.
@@ -243,13 +286,107 @@ impl App {
     }
 
     /// Stops accepting requests, lets every worker finish its batch, and
-    /// waits for all of them.
+    /// waits for all of them. What the queues still hold stays there (and,
+    /// with the in-process queues, is gone with them): see
+    /// [`App::shutdown`] for a stop that keeps every 202's promise.
     pub async fn stop(self) {
-        self.trigger.fire();
+        self.stop_server.fire();
         let _ = self.server.await;
+        self.stop_workers.fire();
         for w in self.workers {
             let _ = w.await;
         }
+    }
+
+    /// The graceful stop: takes no new orders (503), drains every accepted
+    /// order through the processor and the notifier, then stops the server
+    /// and the workers. `progress` is told the backlog about once a second
+    /// while it drains. If `abort` resolves first, everything stops at once
+    /// and the answer says what was left behind.
+    ///
+    /// Over SQS nothing is drained: the queues keep what they hold for the
+    /// next consumer, so the server and the workers stop after their current
+    /// requests and batches.
+    pub async fn shutdown(
+        mut self,
+        mut progress: impl FnMut(Backlog),
+        abort: impl Future<Output = ()>,
+    ) -> Stopped {
+        self.stop_intake();
+        let durable = self.queues.channel.is_none();
+        let mut abort = std::pin::pin!(abort);
+        if !durable {
+            if let Err(left) = self.drain(&mut progress, abort.as_mut()).await {
+                return self.abandon(left).await;
+            }
+        }
+        // No request gets past the closed intake now, but one may have
+        // passed it before and be publishing: the server's graceful stop
+        // waits for it, and a second drain takes what it published.
+        self.stop_server.fire();
+        let server = &mut self.server;
+        tokio::select! {
+            _ = server => {}
+            _ = abort.as_mut() => {
+                let left = self.backlog().await.unwrap_or_default();
+                return self.abandon(left).await;
+            }
+        }
+        if !durable {
+            if let Err(left) = self.drain(&mut progress, abort.as_mut()).await {
+                return self.abandon(left).await;
+            }
+        }
+        let left = self.backlog().await.unwrap_or_default();
+        self.stop_workers.fire();
+        for w in self.workers {
+            let _ = w.await;
+        }
+        if durable {
+            Stopped::LeftInQueues(left)
+        } else {
+            Stopped::Drained
+        }
+    }
+
+    /// Waits until the queues are empty, telling `progress` about once a
+    /// second; answers the backlog left if `abort` resolves first.
+    async fn drain(
+        &self,
+        progress: &mut impl FnMut(Backlog),
+        mut abort: std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<(), Backlog> {
+        let mut last_told: Option<tokio::time::Instant> = None;
+        let mut last = Backlog::default();
+        loop {
+            // A queue that does not answer counts as not drained.
+            match self.backlog().await {
+                Ok(b) if b.is_empty() => return Ok(()),
+                Ok(b) => last = b,
+                Err(e) => tracing::warn!(error = %e, "draining: the queues do not answer"),
+            }
+            if last_told.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                progress(last);
+                last_told = Some(tokio::time::Instant::now());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                _ = abort.as_mut() => return Err(last),
+            }
+        }
+    }
+
+    /// Stops everything at once, workers mid-batch included, and answers
+    /// what was left.
+    async fn abandon(self, left: Backlog) -> Stopped {
+        self.stop_server.fire();
+        self.stop_workers.fire();
+        self.server.abort();
+        for w in &self.workers {
+            w.abort();
+        }
+        let left = self.backlog().await.unwrap_or(left);
+        Stopped::Abandoned(left)
     }
 }
 

@@ -16,12 +16,14 @@ use utoipa::ToSchema;
 
 use crate::queue::{QueueBackend, QueueError, MAX_BATCH};
 
-/// A dead-letter queue and the queue its messages came from.
+/// A source queue and its dead-letter queue, if it has one.
 #[derive(Clone)]
 pub struct DeadLetterQueue {
     /// The source queue's name (`orders`, `processed`).
     pub name: String,
-    pub dlq: Arc<dyn QueueBackend>,
+    /// `None` for a queue without a redrive policy (see
+    /// [`crate::queue::set::NO_DLQ`]): nothing is ever set aside from it.
+    pub dlq: Option<Arc<dyn QueueBackend>>,
     pub source: Arc<dyn QueueBackend>,
 }
 
@@ -73,13 +75,17 @@ impl FailureLog {
     }
 }
 
-/// Up to `max` messages of a DLQ, oldest first.
+/// Up to `max` messages of a DLQ, oldest first; none for a queue without
+/// one.
 pub async fn list(
     q: &DeadLetterQueue,
     failures: &FailureLog,
     max: usize,
 ) -> Result<Vec<DeadLetter>, QueueError> {
-    Ok(q.dlq
+    let Some(dlq) = &q.dlq else {
+        return Ok(Vec::new());
+    };
+    Ok(dlq
         .peek(max)
         .await?
         .into_iter()
@@ -94,12 +100,14 @@ pub async fn list(
 }
 
 /// Moves up to `max` messages from the DLQ back to its source queue;
-/// answers how many moved.
+/// answers how many moved (none for a queue without a DLQ).
 pub async fn redrive(q: &DeadLetterQueue, max: usize) -> Result<usize, QueueError> {
+    let Some(dlq) = &q.dlq else {
+        return Ok(0);
+    };
     let mut moved = 0;
     while moved < max {
-        let batch = q
-            .dlq
+        let batch = dlq
             .receive(MAX_BATCH.min(max - moved), Duration::ZERO)
             .await?;
         if batch.is_empty() {
@@ -107,7 +115,7 @@ pub async fn redrive(q: &DeadLetterQueue, max: usize) -> Result<usize, QueueErro
         }
         for m in batch {
             q.source.send(m.body).await?;
-            q.dlq.delete(&m.receipt_handle).await?;
+            dlq.delete(&m.receipt_handle).await?;
             moved += 1;
         }
     }

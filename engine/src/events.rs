@@ -1,5 +1,7 @@
 //! The two events that cross the queues, with the seed's field names.
-//! Timestamps are RFC 3339 UTC with milliseconds (`2026-02-13T10:00:00.000Z`).
+//! Timestamps are written RFC 3339 UTC with milliseconds
+//! (`2026-02-13T10:00:00.000Z`) and read liberally (see [`millis`]), so
+//! events from the original Python system decode too.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -43,13 +45,38 @@ pub fn now_millis() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
 
-/// RFC 3339, UTC, milliseconds, `Z`.
+/// Written as RFC 3339, UTC, milliseconds, `Z`; read as any RFC 3339 time
+/// (any offset, any number of fractional digits), or as a time without an
+/// offset, which means UTC: the original system writes Python's
+/// `datetime.utcnow().isoformat()`, `2026-02-13T10:00:00.123456`, or
+/// `2026-02-13T10:00:00` when the microseconds are zero.
 pub mod millis {
-    use chrono::{DateTime, SecondsFormat, Utc};
+    use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn format(t: &DateTime<Utc>) -> String {
         t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
+    /// Parses what [`format`] writes, and what the original system writes,
+    /// truncated to the millisecond that the events and the schema carry.
+    pub fn parse(s: &str) -> Result<DateTime<Utc>, String> {
+        let parsed = DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .or_else(|_| {
+                // `%.f` takes any number of fractional digits, or none.
+                NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                    .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+                    .map(|t| t.and_utc())
+            });
+        parsed
+            .map(|t| DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t))
+            .map_err(|_| {
+                format!(
+                    "{s:?} is not a timestamp: expected RFC 3339 (2026-02-13T10:00:00.000Z) \
+                     or an ISO 8601 UTC time without offset (2026-02-13T10:00:00.123456)"
+                )
+            })
     }
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -58,9 +85,7 @@ pub mod millis {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let s = std::borrow::Cow::<str>::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(serde::de::Error::custom)
+        parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -119,5 +144,51 @@ mod tests {
         assert!(serde_json::from_str::<OrderCreated>(bad).is_err());
         let bad_qty = r#"{"order_id":"00000000-0000-0000-0000-000000000000","customer_id":"c","items":[{"product_id":"p","quantity":0}],"timestamp":"2026-02-13T10:00:00.000Z"}"#;
         assert!(serde_json::from_str::<OrderCreated>(bad_qty).is_err());
+    }
+
+    #[test]
+    fn timestamps_are_read_in_every_form_the_original_system_writes() {
+        let utc = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        for (written, meant) in [
+            // ours, and the original's README
+            ("2026-02-13T10:00:00.000Z", "2026-02-13T10:00:00Z"),
+            // Python's datetime.utcnow().isoformat(): microseconds, no offset
+            // (kept to the millisecond, as the schema stores it)
+            ("2026-02-13T10:00:00.123456", "2026-02-13T10:00:00.123Z"),
+            // ... and no fraction at all when the microseconds are zero
+            ("2026-02-13T10:00:00", "2026-02-13T10:00:00Z"),
+            // datetime.now(timezone.utc).isoformat(), and other offsets
+            ("2026-02-13T10:00:00.5+00:00", "2026-02-13T10:00:00.5Z"),
+            ("2026-02-13T12:00:00+02:00", "2026-02-13T10:00:00Z"),
+            // str(datetime): a space instead of the T
+            ("2026-02-13 10:00:00.123", "2026-02-13T10:00:00.123Z"),
+        ] {
+            assert_eq!(millis::parse(written), Ok(utc(meant)), "{written}");
+        }
+        for bad in [
+            "",
+            "yesterday",
+            "2026-02-13",
+            "2026-02-30T10:00:00",
+            "10:00:00",
+        ] {
+            assert!(millis::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn the_original_systems_events_decode_and_ours_are_written_in_rfc_3339() {
+        let original = r#"{"order_id":"3b1f16d4-37da-40c2-a24a-92dfc3636d4b","customer_id":"cust-12345","items":[{"product_id":"prod-101","quantity":2}],"timestamp":"2026-02-13T10:00:00.123456"}"#;
+        let event: OrderCreated = serde_json::from_str(original).unwrap();
+        assert_eq!(event.timestamp.timestamp_subsec_micros(), 123_000);
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["timestamp"], "2026-02-13T10:00:00.123Z");
+
+        let processed = r#"{"order_id":"3b1f16d4-37da-40c2-a24a-92dfc3636d4b","customer_id":"cust-12345","status":"PROCESSED","processed_at":"2026-02-13T10:00:05"}"#;
+        let event: OrderProcessed = serde_json::from_str(processed).unwrap();
+        assert_eq!(
+            millis::format(&event.processed_at),
+            "2026-02-13T10:00:05.000Z"
+        );
     }
 }

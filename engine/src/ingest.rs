@@ -2,6 +2,7 @@
 //! out. It answers only after the publish succeeded, so an order id handed to
 //! a client always names an enqueued event.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +21,9 @@ pub enum IngestError {
     Invalid(#[from] ValidationError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The server is shutting down and takes no new orders.
+    #[error("the server is shutting down and takes no new orders")]
+    Closed,
 }
 
 /// Builds the event for an accepted order.
@@ -36,10 +40,13 @@ pub fn order_created(
     }
 }
 
+/// Ingest's handle: clones share the queue, the metrics and whether intake
+/// is open.
 #[derive(Clone)]
 pub struct Ingest {
     queue: Arc<dyn QueueBackend>,
     metrics: Arc<Metrics>,
+    open: Arc<AtomicBool>,
 }
 
 /// How often a publish that failed transiently is tried again before the
@@ -48,7 +55,21 @@ const PUBLISH_ATTEMPTS: u32 = 3;
 
 impl Ingest {
     pub fn new(queue: Arc<dyn QueueBackend>, metrics: Arc<Metrics>) -> Self {
-        Ingest { queue, metrics }
+        Ingest {
+            queue,
+            metrics,
+            open: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// Stops taking orders, for a graceful stop: from now on every order is
+    /// refused with [`IngestError::Closed`] before anything is enqueued.
+    pub fn close(&self) {
+        self.open.store(false, Ordering::SeqCst);
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open.load(Ordering::SeqCst)
     }
 
     /// Validates, derives the id, publishes. `key` is the raw
@@ -70,6 +91,9 @@ impl Ingest {
                 return Err(e.into());
             }
         };
+        if !self.is_open() {
+            return Err(IngestError::Closed);
+        }
         let event = order_created(&order, key.as_ref(), now_millis());
         let body = serde_json::to_string(&event).map_err(|e| QueueError::Unavailable {
             queue: self.queue.name().to_owned(),

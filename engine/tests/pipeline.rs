@@ -202,7 +202,17 @@ async fn transient_store_errors_are_retried_never_failed(store: Arc<dyn OrderSto
     let r = store.order(o.order_id).await.unwrap().unwrap();
     assert_eq!(r.status, OrderStatus::Processed);
     assert_eq!(stock(&*store, "prod-101").await, 45);
-    assert_eq!(app.queues.order_dlq.depth().await.unwrap().total(), 0);
+    assert_eq!(
+        app.queues
+            .order_dlq
+            .as_ref()
+            .unwrap()
+            .depth()
+            .await
+            .unwrap()
+            .total(),
+        0
+    );
     app.stop().await;
 }
 both_stores!(
@@ -224,7 +234,14 @@ async fn a_poison_message_lands_in_the_dlq(store: Arc<dyn OrderStore>) {
         .await
         .unwrap();
     assert!(app.wait_drained(WAIT).await);
-    let dead = app.queues.order_dlq.peek(usize::MAX).await.unwrap();
+    let dead = app
+        .queues
+        .order_dlq
+        .as_ref()
+        .unwrap()
+        .peek(usize::MAX)
+        .await
+        .unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body, "{\"not\": \"an order\"}");
     assert_eq!(dead[0].receive_count, 3, "moved after three receives");
@@ -298,7 +315,17 @@ async fn a_redriven_dead_letter_is_processed_once(store: Arc<dyn OrderStore>) {
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + WAIT;
-    while app.queues.order_dlq.depth().await.unwrap().total() == 0 {
+    while app
+        .queues
+        .order_dlq
+        .as_ref()
+        .unwrap()
+        .depth()
+        .await
+        .unwrap()
+        .total()
+        == 0
+    {
         assert!(
             tokio::time::Instant::now() < deadline,
             "never dead-lettered"

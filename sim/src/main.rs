@@ -5,6 +5,8 @@
 //!   invariant and print a report. Exits non-zero if anything failed.
 //! - `sim serve`: the API and all workers until Ctrl-C.
 //! - `sim check`: print the inventory and recent orders.
+//! - `sim migrate`: bring a database (the original system's, too) to
+//!   orderflow's schema.
 //! - `sim dlq list|redrive`: the dead-letter queues of a running `sim serve`.
 //! - `sim bench`: the processor against MySQL, beside reference points.
 
@@ -17,6 +19,7 @@ mod gather;
 mod html;
 mod invariants;
 mod load;
+mod migrate;
 mod report;
 mod run;
 mod scenarios;
@@ -26,7 +29,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use engine::app::{open_store, App, Hooks, OpenedStore};
+use engine::app::{open_store, App, Hooks, OpenedStore, Stopped};
 use engine::config::Config;
 use engine::faults::{FaultPlan, Faults};
 
@@ -60,6 +63,10 @@ enum Command {
     Serve(ServeArgs),
     /// Print the inventory and the most recent orders.
     Check(check::CheckArgs),
+    /// Apply orderflow's migrations to the configured database: bring one
+    /// created by the original system to this schema in place, keeping
+    /// every row (back it up first), or apply what is pending.
+    Migrate(migrate::MigrateArgs),
     /// List or redrive the dead-letter queues of a running `sim serve`.
     Dlq(dlq::DlqArgs),
     /// Measure the processor against MySQL beside reference points (autocommit
@@ -122,6 +129,7 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Serve(args)) => serve(args).await,
             Some(Command::Check(args)) => check::check(args).await,
+            Some(Command::Migrate(args)) => migrate::migrate(args).await,
             Some(Command::Dlq(args)) => dlq::dlq(args).await,
             Some(Command::Bench(args)) => bench::bench(args).await,
             Some(Command::Run(args)) => run::run(args).await,
@@ -189,8 +197,15 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         }
         OpenedStore::Memory(_) => "in-memory",
     };
+    let mut signals = Signals::new();
     let base = app.base_url();
     println!("orderflow listening on {base} ({label} store); Ctrl-C stops");
+    for name in app.queues.without_dlq() {
+        println!(
+            "  warning: the {name} queue: {}",
+            engine::queue::set::NO_DLQ
+        );
+    }
     if !args.faults.is_empty() {
         println!(
             "  injecting faults (seed {}): watch {base}/metrics and {base}/api/dlq",
@@ -201,11 +216,57 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
     println!(
         r#"    -d '{{"customer_id": "test_user_001", "items": [{{"product_id": "prod-101", "quantity": 1}}]}}'"#
     );
-    wait_for_stop().await;
-    println!("stopping: finishing in-flight batches...");
+    signals.next().await;
     let _ = stop_killer.send(true);
-    app.stop().await;
-    ExitCode::SUCCESS
+    graceful_stop(app, &mut signals).await
+}
+
+/// The graceful stop after a first Ctrl-C or SIGTERM: no new orders (503),
+/// every accepted order drained through the processor and the notifier, a
+/// progress line each second; a second signal stops at once, says what was
+/// left, and exits non-zero.
+async fn graceful_stop(app: App, signals: &mut Signals) -> ExitCode {
+    let in_process = app.queues.channel.is_some();
+    if in_process {
+        println!(
+            "stopping: new orders are refused (503); draining the accepted ones \
+             (Ctrl-C again stops at once, losing what is left)"
+        );
+    } else {
+        println!("stopping: new orders are refused (503); finishing the batches in hand");
+    }
+    let progress = |b: engine::app::Backlog| {
+        println!(
+            "  draining: {} accepted orders to process, {} notifications to send",
+            b.orders, b.notifications
+        );
+    };
+    match app.shutdown(progress, signals.next()).await {
+        Stopped::Drained => {
+            println!("stopped: every accepted order was processed and notified");
+            ExitCode::SUCCESS
+        }
+        Stopped::LeftInQueues(b) => {
+            println!(
+                "stopped: {} orders and {} notifications wait in the SQS queues for the next consumer",
+                b.orders, b.notifications
+            );
+            ExitCode::SUCCESS
+        }
+        Stopped::Abandoned(b) => {
+            eprintln!(
+                "stopped at once: {} accepted orders were left unprocessed and {} notifications unsent{}",
+                b.orders,
+                b.notifications,
+                if in_process {
+                    "; they were in the in-process queues and are lost"
+                } else {
+                    "; they stay in the SQS queues"
+                }
+            );
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Upserts the products `--load-products` and `--stock` ask for.
@@ -232,17 +293,39 @@ async fn stock_products(
     app.store.upsert_products(&products).await
 }
 
-async fn wait_for_stop() {
+/// Ctrl-C and SIGTERM, each delivery seen once, in order: the streams are
+/// registered once, so a second signal is not missed while the first is
+/// being handled.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                streams: signal(SignalKind::interrupt())
+                    .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                    .ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// The next Ctrl-C or SIGTERM.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.streams {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }

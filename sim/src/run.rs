@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use engine::app::{open_store, App, Hooks, OpenedStore};
+use engine::app::{open_store, App, Hooks, OpenedStore, Stopped};
 use engine::config::{Config, QueueKind};
 use engine::dlq;
 use engine::domain::seed_products;
@@ -121,6 +121,12 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     let app = App::start_with_store(store.as_dyn(), &args.config, addr, hooks)
         .await
         .map_err(|e| e.to_string())?;
+    for name in app.queues.without_dlq() {
+        println!(
+            "  warning: the {name} queue: {}",
+            engine::queue::set::NO_DLQ
+        );
+    }
 
     // A run starts from known stock: the seed's products at their seed
     // levels, and the load's own products.
@@ -216,18 +222,8 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     };
 
     let samples = sampler.finish().await;
-    let order_dlq = app
-        .queues
-        .order_dlq
-        .peek(usize::MAX)
-        .await
-        .map_err(|e| e.to_string())?;
-    let processed_dlq = app
-        .queues
-        .processed_dlq
-        .peek(usize::MAX)
-        .await
-        .map_err(|e| e.to_string())?;
+    let order_dlq = peek_all(app.queues.order_dlq.as_ref()).await?;
+    let processed_dlq = peek_all(app.queues.processed_dlq.as_ref()).await?;
     let record = RunRecord {
         initial: &initial,
         run_start,
@@ -291,13 +287,31 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
             Err(e) => println!("\nreport: could not write the HTML page: {e}"),
         }
     }
-    app.stop().await;
+    // The queues drained above (or the run failed for it); the graceful stop
+    // drains once more, for as long as a drain may take.
+    let limit = tokio::time::sleep(Duration::from_secs(args.drain_timeout));
+    if let Stopped::Abandoned(left) = app.shutdown(|_| {}, limit).await {
+        println!(
+            "  stopped with {} orders unprocessed and {} notifications unsent",
+            left.orders, left.notifications
+        );
+    }
     Ok(verdict(
         &scenarios,
         &checks,
         drained,
         report::unexpected_answers(&sent),
     ))
+}
+
+/// Every message in a DLQ (none where there is no DLQ).
+async fn peek_all(
+    dlq: Option<&Arc<dyn engine::queue::QueueBackend>>,
+) -> Result<Vec<engine::queue::Message>, String> {
+    match dlq {
+        Some(q) => q.peek(usize::MAX).await.map_err(|e| e.to_string()),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// After a faulty run: stops the faults (the outage is over), prints what

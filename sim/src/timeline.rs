@@ -42,9 +42,10 @@ pub fn spawn(
 ) -> Sampler {
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
-        let all: [Arc<dyn QueueBackend>; 4] = [
-            queues.orders.clone(),
-            queues.processed.clone(),
+        let orders: Arc<dyn QueueBackend> = queues.orders.clone();
+        let all: [Option<Arc<dyn QueueBackend>>; 4] = [
+            Some(orders),
+            Some(queues.processed.clone()),
             queues.order_dlq.clone(),
             queues.processed_dlq.clone(),
         ];
@@ -61,7 +62,9 @@ pub fn spawn(
                 ..Sample::default()
             };
             for (slot, q) in sample.queues.iter_mut().zip(&all) {
-                *slot = q.depth().await.ok().map(|d| d.total());
+                if let Some(q) = q {
+                    *slot = q.depth().await.ok().map(|d| d.total());
+                }
             }
             for p in &hot {
                 let stock = store.product(p).await.ok().flatten();

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, AppState, ErrorBody};
 use crate::dlq::{self, DeadLetter};
+use crate::queue::set::NO_DLQ;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -40,6 +41,15 @@ impl Which {
                 message: "queue must be orders or processed".into(),
             }));
         }
+        // Asked for by name, a queue without a DLQ is answered plainly.
+        if let [q] = chosen[..] {
+            if q.dlq.is_none() && self.queue.is_some() {
+                return Err(ApiError::NotFound(format!(
+                    "the {} queue has no dead-letter queue: {NO_DLQ}",
+                    q.name
+                )));
+            }
+        }
         Ok(chosen)
     }
 }
@@ -47,8 +57,9 @@ impl Which {
 /// The messages in the dead-letter queues, with their receive counts and the
 /// last error seen.
 #[utoipa::path(get, path = "/api/dlq", tag = "dlq", params(Which), responses(
-    (status = 200, description = "Dead letters, oldest first", body = Vec<DeadLetter>),
+    (status = 200, description = "Dead letters, oldest first (without `queue`: of the queues that have a DLQ)", body = Vec<DeadLetter>),
     (status = 400, description = "Unknown queue", body = ErrorBody),
+    (status = 404, description = "The queue named has no dead-letter queue (no redrive policy)", body = ErrorBody),
 ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -72,6 +83,7 @@ pub struct Redriven {
 #[utoipa::path(post, path = "/api/dlq/redrive", tag = "dlq", params(Which), responses(
     (status = 200, description = "How many were sent back", body = Redriven),
     (status = 400, description = "Unknown queue", body = ErrorBody),
+    (status = 404, description = "The queue named has no dead-letter queue (no redrive policy)", body = ErrorBody),
 ))]
 pub async fn redrive(
     State(state): State<AppState>,

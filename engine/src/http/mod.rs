@@ -104,6 +104,10 @@ pub enum ApiError {
     Queue(#[from] QueueError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "the server is shutting down and takes no new orders; nothing was enqueued, retry shortly"
+    )]
+    ShuttingDown,
 }
 
 impl From<IngestError> for ApiError {
@@ -111,6 +115,7 @@ impl From<IngestError> for ApiError {
         match e {
             IngestError::Invalid(v) => ApiError::Invalid(v),
             IngestError::Queue(q) => ApiError::Queue(q),
+            IngestError::Closed => ApiError::ShuttingDown,
         }
     }
 }
@@ -122,6 +127,7 @@ impl ApiError {
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Queue(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Queue(_) | ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,

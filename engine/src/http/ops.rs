@@ -53,12 +53,16 @@ pub struct Health {
     status: &'static str,
 }
 
-/// Liveness and readiness: answers 200 when the store answers.
+/// Readiness: answers 200 when the store answers and orders are taken; 503
+/// while the server drains on its way down.
 #[utoipa::path(get, path = "/health", tag = "ops", responses(
     (status = 200, description = "Ready", body = Health),
-    (status = 503, description = "The store does not answer", body = ErrorBody),
+    (status = 503, description = "The store does not answer, or the server is shutting down", body = ErrorBody),
 ))]
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, super::ApiError> {
+    if !state.ingest.is_open() {
+        return Err(super::ApiError::ShuttingDown);
+    }
     state.store.ping().await?;
     Ok(Json(Health { status: "ok" }))
 }

@@ -55,7 +55,7 @@ pub struct Accepted {
         (status = 400, description = "Invalid order; `message` names the field", body = ErrorBody),
         (status = 413, description = "Body larger than 64 KiB", body = ErrorBody),
         (status = 415, description = "Content-Type is not JSON", body = ErrorBody),
-        (status = 503, description = "Queue full or unavailable; nothing was enqueued", body = ErrorBody),
+        (status = 503, description = "Queue full or unavailable, or the server is shutting down; nothing was enqueued", body = ErrorBody),
     )
 )]
 pub async fn create(

@@ -16,9 +16,11 @@ use crate::dlq::DeadLetterQueue;
 pub struct Queues {
     /// The order queue, counting what it takes (see [`Queues::enqueued`]).
     pub orders: Arc<Counted>,
-    pub order_dlq: Arc<dyn QueueBackend>,
+    /// `None`: the order queue has no DLQ (an SQS queue without a redrive
+    /// policy, as the original deployment's processed queue).
+    pub order_dlq: Option<Arc<dyn QueueBackend>>,
     pub processed: Arc<dyn QueueBackend>,
-    pub processed_dlq: Arc<dyn QueueBackend>,
+    pub processed_dlq: Option<Arc<dyn QueueBackend>>,
     /// The same queues as channel queues, when that is their backend.
     pub channel: Option<ChannelQueues>,
 }
@@ -37,9 +39,9 @@ impl Queues {
         let c = ChannelQueues::new(config);
         Queues {
             orders: Counted::new(c.orders.clone()),
-            order_dlq: c.order_dlq.clone(),
+            order_dlq: Some(c.order_dlq.clone()),
             processed: c.processed.clone(),
-            processed_dlq: c.processed_dlq.clone(),
+            processed_dlq: Some(c.processed_dlq.clone()),
             channel: Some(c),
         }
     }
@@ -50,7 +52,8 @@ impl Queues {
         self.orders.sent.load(Ordering::SeqCst)
     }
 
-    /// Both DLQs, each with the queue it redrives to.
+    /// Both source queues, each with its DLQ (if it has one) to list and
+    /// redrive.
     pub fn dead_letters(&self) -> Vec<DeadLetterQueue> {
         vec![
             DeadLetterQueue {
@@ -66,13 +69,30 @@ impl Queues {
         ]
     }
 
+    /// Every queue there is: the two source queues and the DLQs they have.
     pub fn all(&self) -> Vec<Arc<dyn QueueBackend>> {
-        vec![
-            self.orders.clone(),
+        let orders: Arc<dyn QueueBackend> = self.orders.clone();
+        [
+            Some(orders),
             self.order_dlq.clone(),
-            self.processed.clone(),
+            Some(self.processed.clone()),
             self.processed_dlq.clone(),
         ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// The source queues that have no DLQ, by name (`orders`, `processed`).
+    pub fn without_dlq(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.order_dlq.is_none() {
+            out.push("orders");
+        }
+        if self.processed_dlq.is_none() {
+            out.push("processed");
+        }
+        out
     }
 }
 
@@ -92,20 +112,25 @@ async fn sqs(config: &Config) -> Result<Queues, QueueError> {
                 Some(url) => {
                     let queue = SqsQueue::new(client.clone(), url);
                     let dlq = match dlq_url {
-                        Some(u) => SqsQueue::new(client, u),
+                        Some(u) => Some(SqsQueue::new(client, u)),
                         None => queue.dead_letter_queue().await?,
                     };
+                    if dlq.is_none() {
+                        tracing::warn!(
+                            queue = %queue.url(),
+                            "{NO_DLQ}"
+                        );
+                    }
                     Ok((queue, dlq))
                 }
-                None => {
-                    SqsQueue::create_with_dlq(
-                        &client,
-                        &name,
-                        config.visibility_timeout(),
-                        config.max_receive_count,
-                    )
-                    .await
-                }
+                None => SqsQueue::create_with_dlq(
+                    &client,
+                    &name,
+                    config.visibility_timeout(),
+                    config.max_receive_count,
+                )
+                .await
+                .map(|(queue, dlq)| (queue, Some(dlq))),
             }
         }
     };
@@ -119,12 +144,19 @@ async fn sqs(config: &Config) -> Result<Queues, QueueError> {
     .await?;
     Ok(Queues {
         orders: Counted::new(Arc::new(orders)),
-        order_dlq: Arc::new(order_dlq),
+        order_dlq: order_dlq.map(|q| Arc::new(q) as Arc<dyn QueueBackend>),
         processed: Arc::new(processed),
-        processed_dlq: Arc::new(processed_dlq),
+        processed_dlq: processed_dlq.map(|q| Arc::new(q) as Arc<dyn QueueBackend>),
         channel: None,
     })
 }
+
+/// What a queue without a DLQ means, for the warning at start and the DLQ
+/// tooling.
+pub const NO_DLQ: &str = "this queue has no redrive policy, so no dead-letter queue: a message \
+that keeps failing (a poison message) is received again after every visibility timeout, for as \
+long as the queue keeps messages (its retention period, 4 days unless set), and is never set \
+aside to look at; give the queue a redrive policy to a DLQ to have one";
 
 #[cfg(not(feature = "sqs"))]
 async fn sqs(_: &Config) -> Result<Queues, QueueError> {

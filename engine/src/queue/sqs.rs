@@ -99,8 +99,9 @@ impl SqsQueue {
         ))
     }
 
-    /// The dead-letter queue this queue's redrive policy names.
-    pub async fn dead_letter_queue(&self) -> Result<SqsQueue, QueueError> {
+    /// The dead-letter queue this queue's redrive policy names; `None` when
+    /// it has no redrive policy.
+    pub async fn dead_letter_queue(&self) -> Result<Option<SqsQueue>, QueueError> {
         let attrs = self
             .client
             .get_queue_attributes()
@@ -111,11 +112,9 @@ impl SqsQueue {
             .map_err(|e| self.unavailable(DisplayErrorContext(e)))?
             .attributes
             .unwrap_or_default();
-        let policy = attrs
-            .get(&QueueAttributeName::RedrivePolicy)
-            .ok_or_else(|| {
-                self.unavailable("the queue has no redrive policy; give its DLQ's URL")
-            })?;
+        let Some(policy) = attrs.get(&QueueAttributeName::RedrivePolicy) else {
+            return Ok(None);
+        };
         let arn = serde_json::from_str::<serde_json::Value>(policy)
             .ok()
             .and_then(|p| p.get("deadLetterTargetArn")?.as_str().map(str::to_owned))
@@ -130,7 +129,7 @@ impl SqsQueue {
             .map_err(|e| self.unavailable(DisplayErrorContext(e)))?
             .queue_url
             .ok_or_else(|| self.unavailable("GetQueueUrl answered no URL"))?;
-        Ok(SqsQueue::new(self.client.clone(), url))
+        Ok(Some(SqsQueue::new(self.client.clone(), url)))
     }
 
     fn unavailable(&self, e: impl std::fmt::Display) -> QueueError {

@@ -11,6 +11,7 @@
 
 pub mod memory;
 pub mod mysql;
+pub mod schema;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -39,6 +40,10 @@ pub enum StoreError {
     /// Anything else: a bug or a broken schema. Retrying will not help.
     #[error("database error: {0}")]
     Database(String),
+    /// The database's schema is not one the engine can use, or a migration
+    /// failed; the message says what is missing and how to migrate.
+    #[error("{0}")]
+    Schema(String),
     /// An injected crash ([`crate::faults`]) between taking the locks and the
     /// commit: the transaction was rolled back, and the caller must behave as
     /// a process that died (leave its messages alone).

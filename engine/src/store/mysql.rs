@@ -16,7 +16,7 @@
 //! to record it, the second `INSERT` hits the primary key and the batch fails
 //! as a [`StoreError::Conflict`], to be retried, never applied twice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::{ConnectOptions, Connection, Executor, MySql, QueryBuilder, Row};
 
+use super::schema::{self, Found};
 use super::{
     decide, lease_expired, products_of, record_of, Applied, Claim, ClaimRequest, OrderStore,
     Recorded, StoreError,
@@ -47,8 +48,40 @@ pub struct MySqlStore {
 
 impl MySqlStore {
     /// Connects with a pool of `max_connections`, creating the database
-    /// named in `options` if it is missing, and applies the migrations.
+    /// named in `options` if it is missing, applies the migrations to a
+    /// database this engine made (or a new one), and checks that the schema
+    /// is one it can use (see [`schema`]): a database made by the original
+    /// system is refused, with a message saying how to migrate it.
     pub async fn connect(
+        options: MySqlConnectOptions,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
+        let database = options.get_database().unwrap_or_default().to_owned();
+        let store = Self::open(options, max_connections).await?;
+        let found = schema::found(&store.pool).await?;
+        match found {
+            Found::Empty | Found::Ours => {
+                store.migrate().await?;
+            }
+            Found::Foreign => {}
+        }
+        let problems = schema::problems(&store.pool).await?;
+        if !problems.is_empty() {
+            return Err(schema::refusal(&database, found, &problems));
+        }
+        if found == Found::Foreign {
+            tracing::warn!(
+                database,
+                "the database has orderflow's tables but no migration history; \
+                 `sim migrate` records it, so later migrations apply on start"
+            );
+        }
+        Ok(store)
+    }
+
+    /// Connects with a pool of `max_connections`, creating the database
+    /// named in `options` if it is missing; leaves the schema alone.
+    pub async fn open(
         options: MySqlConnectOptions,
         max_connections: u32,
     ) -> Result<Self, StoreError> {
@@ -70,14 +103,44 @@ impl MySqlStore {
             .connect_with(options)
             .await
             .map_err(map_err)?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Database(format!("migrations: {e}")))?;
         Ok(MySqlStore {
             pool,
             faults: Faults::none(),
         })
+    }
+
+    /// Applies every pending migration, whoever made the database (this is
+    /// how one made by the original system is brought to this schema), and
+    /// answers the ones applied now, as `(version, description)`.
+    pub async fn migrate(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        // Absent before the first migration: nothing applied yet.
+        let before: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap_or_default();
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Schema(format!("migrations: {e}")))?;
+        Ok(MIGRATOR
+            .iter()
+            .filter(|m| !before.contains(&m.version))
+            .map(|m| (m.version, m.description.to_string()))
+            .collect())
+    }
+
+    /// How many products and orders the database holds.
+    pub async fn row_counts(&self) -> Result<(i64, i64), StoreError> {
+        sqlx::query_as("SELECT (SELECT COUNT(*) FROM inventory), (SELECT COUNT(*) FROM orders)")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
+    /// What keeps the engine from using this database's schema; empty when
+    /// nothing does.
+    pub async fn schema_problems(&self) -> Result<Vec<String>, StoreError> {
+        schema::problems(&self.pool).await
     }
 
     /// Injects `crash-before-commit` faults into `apply`.
@@ -316,6 +379,9 @@ impl OrderStore for MySqlStore {
         );
         push_in_list(&mut q, ids.iter().map(String::as_str));
         let mut recorded = HashMap::new();
+        // Orders the original system recorded PENDING and never finished:
+        // not applied yet, so applied now, and their rows updated.
+        let mut pending = HashSet::new();
         for row in &q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
             let id = text(row, "order_id")?;
             let customer = text(row, "customer_id")?;
@@ -324,11 +390,17 @@ impl OrderStore for MySqlStore {
             let processed_at: Option<NaiveDateTime> =
                 row.try_get("processed_at").map_err(map_err)?;
             let created_at: NaiveDateTime = row.try_get("created_at").map_err(map_err)?;
+            let order_id = OrderId::parse(&id).ok_or_else(|| corrupt(&id))?;
+            let status = OrderStatus::parse(&status).ok_or_else(|| corrupt(&status))?;
+            if status == OrderStatus::Pending {
+                pending.insert(order_id);
+                continue;
+            }
             recorded.insert(
-                OrderId::parse(&id).ok_or_else(|| corrupt(&id))?,
+                order_id,
                 Recorded {
                     customer_id: CustomerId::parse(&customer).map_err(corrupt)?,
-                    status: OrderStatus::parse(&status).ok_or_else(|| corrupt(&status))?,
+                    status,
                     reason: reason
                         .map(|r| FailureReason::parse(&r).ok_or_else(|| corrupt(&r)))
                         .transpose()?,
@@ -375,6 +447,11 @@ impl OrderStore for MySqlStore {
             .map(|(o, a)| record_of(o, a))
             .collect();
         new.sort_by_key(|r| r.order_id);
+        let (finished, new): (Vec<_>, Vec<_>) =
+            new.into_iter().partition(|r| pending.contains(&r.order_id));
+        for r in &finished {
+            finish_pending(&mut tx, r).await?;
+        }
         if !new.is_empty() {
             let sql = if new.len() == ids.len() {
                 likely_insert
@@ -559,6 +636,34 @@ impl OrderStore for MySqlStore {
         push_in_list(&mut q, ids.iter().map(String::as_str));
         q.build().execute(&self.pool).await.map_err(map_err)?;
         Ok(())
+    }
+}
+
+/// Records the outcome of an order that the original system left `PENDING`
+/// (its accept time stays). Another batch finishing it first is a conflict,
+/// retried: the retry finds its outcome.
+async fn finish_pending(
+    conn: &mut sqlx::MySqlConnection,
+    r: &OrderRecord,
+) -> Result<(), StoreError> {
+    let updated = sqlx::query(
+        "UPDATE orders SET failure_reason = ?, processed_at = ?, status = ? \
+         WHERE order_id = ? AND status = 'PENDING'",
+    )
+    .bind(r.failure_reason.map(FailureReason::as_str))
+    .bind(r.processed_at.map(naive))
+    .bind(r.status.as_str())
+    .bind(r.order_id.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    if updated.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "order {} was finished by someone else meanwhile",
+            r.order_id
+        )))
     }
 }
 

@@ -1,0 +1,76 @@
+//! `sim migrate`: applies orderflow's migrations to the configured database,
+//! whoever made it. This is how a database created by the original Python
+//! system is brought to orderflow's schema in place, keeping every row; on a
+//! database the engine made itself it applies what is pending, as a start
+//! would.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use engine::config::Config;
+use engine::store::schema::{self, Found};
+use engine::store::MySqlStore;
+
+#[derive(Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    config: Config,
+}
+
+pub async fn migrate(args: MigrateArgs) -> ExitCode {
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sim migrate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: MigrateArgs) -> Result<(), String> {
+    let options = args.config.mysql()?.ok_or(
+        "no database configured: set DATABASE_URL (or DB_HOST and the other DB_* variables), \
+         in the environment or in .env",
+    )?;
+    let place = format!(
+        "`{}` at {}:{}",
+        options.get_database().unwrap_or_default(),
+        options.get_host(),
+        options.get_port()
+    );
+    let store = MySqlStore::open(options, 2)
+        .await
+        .map_err(|e| e.to_string())?;
+    let found = schema::found(store.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "database {place}: {}",
+        match found {
+            Found::Empty => "new (no orderflow tables yet)",
+            Found::Ours => "migrated by orderflow before",
+            Found::Foreign => "tables without a migration history (the original system's?)",
+        }
+    );
+    let before = store.schema_problems().await.map_err(|e| e.to_string())?;
+    for p in &before {
+        println!("  to change: {p}");
+    }
+    let applied = store.migrate().await.map_err(|e| e.to_string())?;
+    if applied.is_empty() {
+        println!("  nothing to apply: every migration was applied before");
+    }
+    for (version, description) in &applied {
+        println!("  applied {version:04} {description}");
+    }
+    let after = store.schema_problems().await.map_err(|e| e.to_string())?;
+    if !after.is_empty() {
+        return Err(format!(
+            "the schema still differs after the migrations:\n  - {}",
+            after.join("\n  - ")
+        ));
+    }
+    let (products, orders) = store.row_counts().await.map_err(|e| e.to_string())?;
+    println!("schema ok: {products} products and {orders} orders in the database");
+    Ok(())
+}
