@@ -1,0 +1,470 @@
+//! orderflow as a drop-in for the original Python system, one piece at a
+//! time: its database (its schema and rows, brought to ours in place), its
+//! events (Python's naive `isoformat()` timestamps), its queues (the
+//! processed queue has no DLQ), and our events read the way its notifier
+//! reads them.
+
+mod common;
+#[cfg(feature = "sqs")]
+#[path = "common/moto.rs"]
+mod moto;
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::app::App;
+use engine::domain::{CustomerId, FailureReason, OrderId, OrderStatus};
+use engine::events::{now_millis, OrderProcessed};
+use engine::queue::QueueBackend;
+use engine::store::{MySqlStore, OrderStore, StoreError};
+use serde_json::{json, Value};
+use sqlx::{Connection, Executor};
+
+use common::{spawn_app, stock, TestDb};
+
+/// The original's `db/init_schema.sql`, and what it holds after a while: the
+/// five products (one headphone sold), an order it processed, one it failed
+/// (no reason, no processed_at), and one it left PENDING with no created_at.
+const ORIGINAL_DATABASE: &str = r#"
+CREATE TABLE inventory (
+    product_id VARCHAR(255) PRIMARY KEY,
+    product_name VARCHAR(255) NOT NULL,
+    quantity_available INT NOT NULL
+);
+CREATE TABLE orders (
+    order_id VARCHAR(36) PRIMARY KEY,
+    customer_id VARCHAR(255) NOT NULL,
+    items JSON NOT NULL,
+    status ENUM('PENDING','PROCESSED','FAILED') NOT NULL DEFAULT 'PENDING',
+    created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+    processed_at DATETIME NULL
+);
+INSERT INTO inventory (product_id, product_name, quantity_available) VALUES
+    ('prod-101', 'Wireless Headphones', 49),
+    ('prod-102', 'Mechanical Keyboard', 20),
+    ('prod-103', 'Gaming Mouse', 35),
+    ('prod-104', 'USB-C Monitor', 10),
+    ('prod-105', 'Ergonomic Chair', 5);
+INSERT INTO orders VALUES
+    ('3b1f16d4-37da-40c2-a24a-92dfc3636d4b', 'test_user_001',
+     '[{"product_id": "prod-101", "quantity": 1}]', 'PROCESSED',
+     '2026-02-13 10:00:00', '2026-02-13 10:00:05');
+INSERT INTO orders (order_id, customer_id, items, status) VALUES
+    ('9a0c5e44-1d3b-4f6e-9c2a-7b8d1e2f3a4b', 'greedy_user_003',
+     '[{"product_id": "prod-102", "quantity": 9999}]', 'FAILED');
+INSERT INTO orders VALUES
+    ('5c8e2b1a-6f4d-4e3c-8b2a-1d0e9f8a7b6c', 'slow_user_004',
+     '[{"product_id": "prod-103", "quantity": 2}]', 'PENDING', NULL, NULL);
+"#;
+
+const PROCESSED_ID: &str = "3b1f16d4-37da-40c2-a24a-92dfc3636d4b";
+const FAILED_ID: &str = "9a0c5e44-1d3b-4f6e-9c2a-7b8d1e2f3a4b";
+const PENDING_ID: &str = "5c8e2b1a-6f4d-4e3c-8b2a-1d0e9f8a7b6c";
+
+/// A new database made the way the original system makes one.
+async fn original_database() -> TestDb {
+    let db = TestDb::new().await;
+    let mut server = sqlx::MySqlConnection::connect_with(&db.options.clone().database(""))
+        .await
+        .unwrap_or_else(|e| panic!("MySQL tests need a server at {}: {e}", common::server_url()));
+    server
+        .execute(format!("CREATE DATABASE `{}`", db.name).as_str())
+        .await
+        .unwrap();
+    let mut conn = sqlx::MySqlConnection::connect_with(&db.options)
+        .await
+        .unwrap();
+    conn.execute(ORIGINAL_DATABASE).await.unwrap();
+    db
+}
+
+/// The database's tables and columns, to see that nothing changed.
+async fn columns(db: &TestDb) -> Vec<(String, String, String)> {
+    let mut conn = sqlx::MySqlConnection::connect_with(&db.options)
+        .await
+        .unwrap();
+    sqlx::query_as(
+        "SELECT CAST(table_name AS CHAR), CAST(column_name AS CHAR), CAST(column_type AS CHAR) \
+         FROM information_schema.columns WHERE table_schema = DATABASE() \
+         ORDER BY table_name, ordinal_position",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+}
+
+/// `sim migrate`: the migrations applied to the database, whoever made it.
+async fn migrate(db: &TestDb) -> Vec<(i64, String)> {
+    MySqlStore::open(db.options.clone(), 2)
+        .await
+        .unwrap()
+        .migrate()
+        .await
+        .expect("the original database migrates")
+}
+
+async fn get(app: &App, path: &str) -> (u16, Value) {
+    let r = reqwest::get(format!("{}{path}", app.base_url()))
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(app: &App, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/orders", app.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls the order until it is finished (PROCESSED or FAILED).
+async fn finished(app: &App, order_id: &str) -> Value {
+    for _ in 0..500 {
+        let (status, order) = get(app, &format!("/api/orders/{order_id}")).await;
+        if status == 200 && order["status"] != "PENDING" {
+            return order;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("order {order_id} did not finish");
+}
+
+#[tokio::test]
+async fn the_original_database_is_refused_with_how_to_migrate_and_left_untouched() {
+    let db = original_database().await;
+    let before = columns(&db).await;
+
+    let refusal = match MySqlStore::connect(db.options.clone(), 4).await {
+        Err(StoreError::Schema(message)) => message,
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("the engine started on the original schema"),
+    };
+    for needed in [
+        "table notifications is missing",
+        "orders has no column failure_reason",
+        "orders.created_at allows NULL",
+        "cargo run -p sim -- migrate",
+    ] {
+        assert!(refusal.contains(needed), "{needed:?} not in: {refusal}");
+    }
+    assert_eq!(columns(&db).await, before, "the refusal changed the schema");
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_original_database_migrated_in_place_keeps_its_rows_and_runs_the_seed_scenarios() {
+    let db = original_database().await;
+    let applied = migrate(&db).await;
+    assert!(
+        applied.iter().any(|(_, d)| d == "adopt original schema"),
+        "{applied:?}"
+    );
+    assert!(
+        migrate(&db).await.is_empty(),
+        "a second migrate changes nothing"
+    );
+    let store: Arc<MySqlStore> =
+        Arc::new(MySqlStore::connect(db.options.clone(), 8).await.unwrap());
+    let app = spawn_app(store.clone()).await;
+
+    // Its orders read back with their status; its stock is untouched.
+    let (status, order) = get(&app, &format!("/api/orders/{PROCESSED_ID}")).await;
+    assert_eq!(status, 200, "{order}");
+    assert_eq!(order["status"], "PROCESSED");
+    assert_eq!(order["customer_id"], "test_user_001");
+    assert_eq!(
+        order["items"],
+        json!([{"product_id": "prod-101", "quantity": 1}])
+    );
+    assert_eq!(order["created_at"], "2026-02-13T10:00:00Z");
+    assert_eq!(order["processed_at"], "2026-02-13T10:00:05Z");
+    let (_, order) = get(&app, &format!("/api/orders/{FAILED_ID}")).await;
+    assert_eq!(order["status"], "FAILED");
+    assert_eq!(order["failure_reason"], Value::Null);
+    let (_, order) = get(&app, &format!("/api/orders/{PENDING_ID}")).await;
+    assert_eq!(order["status"], "PENDING");
+    let (_, inventory) = get(&app, "/api/inventory").await;
+    let stock_of: Vec<(String, i64)> = inventory
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["product_id"].as_str().unwrap().to_owned(),
+                i["quantity_available"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stock_of,
+        [
+            ("prod-101", 49),
+            ("prod-102", 20),
+            ("prod-103", 35),
+            ("prod-104", 10),
+            ("prod-105", 5)
+        ]
+        .map(|(p, q)| (p.to_owned(), q))
+    );
+
+    // The order it left PENDING, delivered again as its ingest wrote it, is
+    // applied now, once.
+    let event = json!({"order_id": PENDING_ID, "customer_id": "slow_user_004",
+        "items": [{"product_id": "prod-103", "quantity": 2}],
+        "timestamp": "2026-02-13T10:00:00.123456"});
+    for _ in 0..2 {
+        app.queues.orders.send(event.to_string()).await.unwrap();
+        assert_eq!(finished(&app, PENDING_ID).await["status"], "PROCESSED");
+        assert!(app.wait_drained(Duration::from_secs(10)).await);
+        assert_eq!(stock(&*app.store, "prod-103").await, 33);
+    }
+
+    // The seed's four verification scenarios.
+    let happy = json!({"customer_id": "test_user_001", "items": [{"product_id": "prod-101", "quantity": 1}]});
+    let (status, accepted) = post(&app, happy.clone()).await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["order_id"].as_str().unwrap().to_owned();
+    assert_eq!(finished(&app, &id).await["status"], "PROCESSED");
+    assert_eq!(stock(&*app.store, "prod-101").await, 48);
+
+    let (status, again) = post(&app, happy).await;
+    assert_eq!(
+        (status, again["order_id"].as_str()),
+        (202, Some(id.as_str()))
+    );
+    assert!(app.wait_drained(Duration::from_secs(10)).await);
+    assert_eq!(stock(&*app.store, "prod-101").await, 48);
+
+    let (status, refused) = post(
+        &app,
+        json!({"customer_id": "hacker_002", "items": [{"product_id": "prod-102", "quantity": -5}]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        refused["message"],
+        "items[0].quantity must be a positive integer"
+    );
+
+    let (status, accepted) = post(
+        &app,
+        json!({"customer_id": "greedy_user_003", "items": [{"product_id": "prod-102", "quantity": 9999}]}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let order = finished(&app, accepted["order_id"].as_str().unwrap()).await;
+    assert_eq!(order["status"], "FAILED");
+    assert_eq!(order["failure_reason"], "INSUFFICIENT_STOCK");
+    assert_eq!(stock(&*app.store, "prod-102").await, 20);
+
+    app.stop().await;
+    db.drop_db().await;
+}
+
+/// Our `OrderProcessed` events, read by a notifier written as the original's
+/// is: Python, `json.loads` of each SQS record's body, the seed's field
+/// names, and `datetime.fromisoformat` for the timestamp.
+#[test]
+fn our_events_read_the_way_the_original_notifier_reads_them() {
+    let processed = OrderProcessed {
+        order_id: OrderId::parse(PROCESSED_ID).unwrap(),
+        customer_id: CustomerId::parse("cust-12345").unwrap(),
+        status: OrderStatus::Processed,
+        processed_at: now_millis(),
+        reason: None,
+    };
+    let failed = OrderProcessed {
+        status: OrderStatus::Failed,
+        reason: Some(FailureReason::InsufficientStock),
+        ..processed.clone()
+    };
+    let records: Vec<Value> = [&processed, &failed]
+        .iter()
+        .map(|e| json!({"messageId": "m", "body": serde_json::to_string(e).unwrap()}))
+        .collect();
+    let notifier = r#"
+import json, sys
+from datetime import datetime
+event = json.load(sys.stdin)
+for record in event["Records"]:
+    body = json.loads(record["body"])
+    at = datetime.fromisoformat(body["processed_at"].replace("Z", "+00:00"))
+    assert at.utcoffset().total_seconds() == 0, at
+    print(body["order_id"], body["customer_id"], body["status"], body.get("reason"), at.isoformat())
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", notifier])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("this test needs python3 on the PATH, as the original system's functions do");
+    let input = json!({ "Records": records }).to_string();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Python's isoformat(): six fractional digits, or none when zero.
+    let t = processed.processed_at;
+    let at = if t.timestamp_subsec_micros() == 0 {
+        t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+    };
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            format!("{PROCESSED_ID} cust-12345 PROCESSED None {at}"),
+            format!("{PROCESSED_ID} cust-12345 FAILED INSUFFICIENT_STOCK {at}"),
+        ]
+    );
+}
+
+/// The original deployment's queues (an order queue with a DLQ after 3
+/// receives, a processed queue with none) on moto, our processor and
+/// notifier over them and the migrated database, and the messages its
+/// ingest writes: each becomes a PROCESSED or FAILED order.
+#[cfg(feature = "sqs")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_originals_messages_through_sqs_become_processed_and_failed_orders() {
+    use engine::app::{Hooks, Stopped};
+    use engine::config::{Config, QueueKind};
+    use engine::queue::sqs::SqsQueue;
+
+    let moto = moto::moto().await;
+    let client = moto::client(&moto.url);
+    let (orders, _order_dlq) =
+        SqsQueue::create_with_dlq(&client, "ecommerce-orders", Duration::from_secs(30), 3)
+            .await
+            .unwrap();
+    let processed_url = client
+        .create_queue()
+        .queue_name("ecommerce-processed")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    // The engine's SQS client reads the standard variables, as on AWS. No
+    // other test in this binary talks to AWS.
+    std::env::set_var("AWS_ENDPOINT_URL_SQS", &moto.url);
+    std::env::set_var("AWS_REGION", "us-east-1");
+    std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+
+    let db = original_database().await;
+    migrate(&db).await;
+    let store = Arc::new(MySqlStore::connect(db.options.clone(), 8).await.unwrap());
+    let config = Config {
+        queue: QueueKind::Sqs,
+        order_queue_url: Some(orders.url().to_owned()),
+        processed_queue_url: Some(processed_url),
+        ..Config::default()
+    };
+    let app = App::start_with_store(store, &config, ([127, 0, 0, 1], 0).into(), Hooks::default())
+        .await
+        .expect("the engine takes a processed queue without a redrive policy");
+    assert!(app.queues.order_dlq.is_some());
+    assert_eq!(app.queues.without_dlq(), ["processed"]);
+    let (status, answer) = get(&app, "/api/dlq?queue=processed").await;
+    assert_eq!(status, 404);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the processed queue has no dead-letter queue"),
+        "{answer}"
+    );
+
+    let sent = [
+        // utcnow().isoformat() with microseconds...
+        (
+            "2f6a1c3e-8d4b-4a5f-9e2c-1b3d5f7a9c0e",
+            "prod-101",
+            2,
+            "2026-02-13T10:00:00.123456",
+        ),
+        // ... and without, when they are zero
+        (
+            "4b8c2d6e-0f1a-4b3c-8d5e-7f9a1b3c5d7e",
+            "prod-105",
+            99,
+            "2026-02-13T10:00:01",
+        ),
+        // as the original's README documents it
+        (
+            "6d0e4f8a-2b3c-4d5e-9f1a-3b5c7d9e1f2a",
+            "prod-999",
+            1,
+            "2026-02-13T10:00:02.000Z",
+        ),
+    ];
+    for (id, product, quantity, at) in sent {
+        let body = json!({"order_id": id, "customer_id": "cust-12345",
+            "items": [{"product_id": product, "quantity": quantity}], "timestamp": at});
+        orders.send(body.to_string()).await.unwrap();
+    }
+    let outcomes: Vec<(Value, Value)> = outcomes(&app, &sent.map(|s| s.0)).await;
+    assert_eq!(
+        outcomes,
+        [
+            (json!("PROCESSED"), Value::Null),
+            (json!("FAILED"), json!("INSUFFICIENT_STOCK")),
+            (json!("FAILED"), json!("UNKNOWN_PRODUCT")),
+        ]
+    );
+    let (_, order) = get(&app, &format!("/api/orders/{}", sent[0].0)).await;
+    assert_eq!(order["created_at"], "2026-02-13T10:00:00.123Z");
+    assert_eq!(stock(&*app.store, "prod-101").await, 47);
+    assert_eq!(stock(&*app.store, "prod-105").await, 5);
+
+    // The notifier empties the processed queue; the stop leaves nothing.
+    assert!(app.wait_drained(Duration::from_secs(30)).await);
+    match app.shutdown(|_| {}, std::future::pending()).await {
+        Stopped::LeftInQueues(left) => assert!(left.is_empty(), "{left:?}"),
+        other => panic!("{other:?}"),
+    }
+    db.drop_db().await;
+    drop(moto);
+}
+
+#[cfg(feature = "sqs")]
+async fn outcomes(app: &App, ids: &[&str]) -> Vec<(Value, Value)> {
+    let mut out = Vec::new();
+    for id in ids {
+        let order = finished(app, id).await;
+        out.push((order["status"].clone(), order["failure_reason"].clone()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn an_order_the_original_left_pending_is_not_taken_for_an_outcome() {
+    let db = original_database().await;
+    migrate(&db).await;
+    let store = MySqlStore::connect(db.options.clone(), 4).await.unwrap();
+    let record = store
+        .order(OrderId::parse(PENDING_ID).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, OrderStatus::Pending);
+    let event = serde_json::from_value(
+        json!({"order_id": PENDING_ID, "customer_id": "slow_user_004",
+        "items": [{"product_id": "prod-103", "quantity": 2}], "timestamp": "2026-02-13T10:00:00"}),
+    )
+    .unwrap();
+    let applied = store.apply(&[event]).await.unwrap();
+    assert!(applied[0].first_time);
+    assert_eq!(applied[0].status, OrderStatus::Processed);
+    assert_eq!(stock(&store, "prod-103").await, 33);
+    db.drop_db().await;
+}
