@@ -1,5 +1,5 @@
 -- The seed's five products. The engine inserts the same rows itself into an
--- empty inventory; docker-compose's MySQL runs this file at first boot.
+-- empty inventory; this file is for loading them by hand (mysql < db/seed.sql).
 INSERT IGNORE INTO inventory (product_id, product_name, quantity_available) VALUES
     ('prod-101', 'Wireless Headphones', 50),
     ('prod-102', 'Mechanical Keyboard', 20),

@@ -125,6 +125,9 @@ pub struct App {
     addr: SocketAddr,
     /// The router's ingest: closing it refuses new orders.
     ingest: Ingest,
+    /// Whether this pipeline runs notifiers (and so drains the processed
+    /// queue).
+    notifies: bool,
     stop_server: Trigger,
     stop_workers: Trigger,
     workers: Vec<JoinHandle<()>>,
@@ -220,7 +223,9 @@ impl App {
             Duration::from_millis(200),
             config.visibility_timeout(),
         );
-        for _ in 0..config.notifier_workers.max(1) {
+        // None: another notifier (the original system's, while it is being
+        // replaced) consumes the processed queue.
+        for _ in 0..config.notifier_workers {
             workers.push(spawner.spawn(notification.clone().run(shutdown.clone())));
         }
 
@@ -238,6 +243,7 @@ impl App {
             queues,
             addr,
             ingest,
+            notifies: config.notifier_workers > 0,
             stop_server,
             stop_workers,
             workers,
@@ -259,11 +265,16 @@ impl App {
         self.backlog().await.is_ok_and(|b| b.is_empty())
     }
 
-    /// What the order and processed queues hold, in flight or not.
+    /// What the order queue holds, in flight or not, and the processed
+    /// queue if this pipeline notifies.
     pub async fn backlog(&self) -> Result<Backlog, QueueError> {
         Ok(Backlog {
             orders: self.queues.orders.depth().await?.total(),
-            notifications: self.queues.processed.depth().await?.total(),
+            notifications: if self.notifies {
+                self.queues.processed.depth().await?.total()
+            } else {
+                0
+            },
         })
     }
 

@@ -41,10 +41,12 @@ pub struct Config {
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
 
-    /// Concurrent processor loops (each receives up to 10 orders a batch).
+    /// Concurrent processor loops (each receives up to 10 orders and tops
+    /// the batch up with what else waits, up to 200).
     #[arg(long, env = "PROCESSOR_WORKERS", default_value_t = 4)]
     pub processor_workers: usize,
-    /// Concurrent notifier loops.
+    /// Concurrent notifier loops; 0 runs none, leaving the processed queue
+    /// to another notifier (the original system's, while it is replaced).
     #[arg(long, env = "NOTIFIER_WORKERS", default_value_t = 2)]
     pub notifier_workers: usize,
     /// Seconds a received message stays invisible before it is redelivered.

@@ -15,8 +15,10 @@ pub struct DlqArgs {
     /// Base URL of the running `sim serve`.
     #[arg(long, global = true, default_value = "http://127.0.0.1:3000")]
     url: String,
-    /// Only this queue's DLQ: `orders` or `processed`.
-    #[arg(long, global = true)]
+    /// Only this queue's DLQ: `orders` or `processed`. (Its own id: a
+    /// global argument's value reaches every command's matches, and the
+    /// pipeline's `--queue` names the backend.)
+    #[arg(long = "queue", id = "dlq_queue", global = true, value_parser = ["orders", "processed"])]
     queue: Option<String>,
 }
 
@@ -46,46 +48,49 @@ async fn run(args: DlqArgs) -> Result<(), String> {
             args.url
         )
     };
-    let query = args
-        .queue
-        .as_deref()
-        .map(|q| format!("?queue={q}"))
-        .unwrap_or_default();
-    match args.command {
-        DlqCommand::List => {
-            let a = client
-                .get(&format!("/api/dlq{query}"))
-                .await
-                .map_err(unreachable)?;
-            let letters = match (a.status, a.body.as_array()) {
-                (200, Some(l)) => l.clone(),
-                _ => return Err(format!("{} answered {} {}", args.url, a.status, a.body)),
-            };
-            if letters.is_empty() {
-                println!("the dead-letter queues are empty");
-            }
-            for l in letters {
-                let s = |k: &str| l.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
-                println!(
-                    "{:<10} {:<20} receives {:<3} last error: {}\n           body: {}",
-                    s("queue"),
-                    s("message_id"),
-                    l.get("receive_count").and_then(Value::as_u64).unwrap_or(0),
-                    s("last_error"),
-                    s("body")
-                );
-            }
+    let queues: Vec<&str> = match args.queue.as_deref() {
+        Some(q) => vec![q],
+        None => vec!["orders", "processed"],
+    };
+    for queue in queues {
+        let path = match args.command {
+            DlqCommand::List => format!("/api/dlq?queue={queue}"),
+            DlqCommand::Redrive => format!("/api/dlq/redrive?queue={queue}"),
+        };
+        let a = match args.command {
+            DlqCommand::List => client.get(&path).await,
+            DlqCommand::Redrive => client.post(&path).await,
         }
-        DlqCommand::Redrive => {
-            let a = client
-                .post(&format!("/api/dlq/redrive{query}"))
-                .await
-                .map_err(unreachable)?;
-            match (a.status, a.body.get("redriven").and_then(Value::as_u64)) {
-                (200, Some(n)) => println!("redrove {n} dead letters to their source queues"),
-                _ => return Err(format!("{} answered {} {}", args.url, a.status, a.body)),
-            }
+        .map_err(unreachable)?;
+        let message = || a.body.get("message").and_then(Value::as_str).unwrap_or("");
+        match (a.status, &args.command) {
+            // The queue has no DLQ: say so, with what that means.
+            (404, _) => println!("{queue}: {}", message()),
+            (200, DlqCommand::List) => print_letters(queue, a.body.as_array()),
+            (200, DlqCommand::Redrive) => println!(
+                "{queue}: redrove {} dead letters to the {queue} queue",
+                a.body.get("redriven").and_then(Value::as_u64).unwrap_or(0)
+            ),
+            _ => return Err(format!("{} answered {} {}", args.url, a.status, a.body)),
         }
     }
     Ok(())
+}
+
+fn print_letters(queue: &str, letters: Option<&Vec<Value>>) {
+    let letters = letters.map(Vec::as_slice).unwrap_or_default();
+    if letters.is_empty() {
+        println!("{queue}: the dead-letter queue is empty");
+    }
+    for l in letters {
+        let s = |k: &str| l.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
+        println!(
+            "{:<10} {:<20} receives {:<3} last error: {}\n           body: {}",
+            s("queue"),
+            s("message_id"),
+            l.get("receive_count").and_then(Value::as_u64).unwrap_or(0),
+            s("last_error"),
+            s("body")
+        );
+    }
 }

@@ -45,7 +45,7 @@ impl Which {
         if let [q] = chosen[..] {
             if q.dlq.is_none() && self.queue.is_some() {
                 return Err(ApiError::NotFound(format!(
-                    "the {} queue has no dead-letter queue: {NO_DLQ}",
+                    "the {} queue has no dead-letter queue (no redrive policy): {NO_DLQ}",
                     q.name
                 )));
             }

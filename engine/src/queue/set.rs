@@ -118,7 +118,7 @@ async fn sqs(config: &Config) -> Result<Queues, QueueError> {
                     if dlq.is_none() {
                         tracing::warn!(
                             queue = %queue.url(),
-                            "{NO_DLQ}"
+                            "the queue has no dead-letter queue (no redrive policy): {NO_DLQ}"
                         );
                     }
                     Ok((queue, dlq))
@@ -153,10 +153,10 @@ async fn sqs(config: &Config) -> Result<Queues, QueueError> {
 
 /// What a queue without a DLQ means, for the warning at start and the DLQ
 /// tooling.
-pub const NO_DLQ: &str = "this queue has no redrive policy, so no dead-letter queue: a message \
-that keeps failing (a poison message) is received again after every visibility timeout, for as \
-long as the queue keeps messages (its retention period, 4 days unless set), and is never set \
-aside to look at; give the queue a redrive policy to a DLQ to have one";
+pub const NO_DLQ: &str = "a message that keeps failing (a poison message) is received again \
+after every visibility timeout, for as long as the queue keeps messages (its retention period, \
+4 days unless set), and is never set aside to look at; give the queue a redrive policy to a DLQ \
+to have one";
 
 #[cfg(not(feature = "sqs"))]
 async fn sqs(_: &Config) -> Result<Queues, QueueError> {
