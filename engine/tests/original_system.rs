@@ -1,13 +1,9 @@
 //! orderflow as a drop-in for the original Python system, one piece at a
-//! time: its database (its schema and rows, brought to ours in place), its
-//! events (Python's naive `isoformat()` timestamps), its queues (the
-//! processed queue has no DLQ), and our events read the way its notifier
-//! reads them.
+//! time: its database (its schema and rows, brought to ours in place), and
+//! our events read the way its notifier reads them. Its messages through its
+//! queues, on `sim serve --queue sqs`, are in `sim/tests/original_system.rs`.
 
 mod common;
-#[cfg(feature = "sqs")]
-#[path = "common/moto.rs"]
-mod moto;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -23,40 +19,8 @@ use sqlx::{Connection, Executor};
 
 use common::{spawn_app, stock, TestDb};
 
-/// The original's `db/init_schema.sql`, and what it holds after a while: the
-/// five products (one headphone sold), an order it processed, one it failed
-/// (no reason, no processed_at), and one it left PENDING with no created_at.
-const ORIGINAL_DATABASE: &str = r#"
-CREATE TABLE inventory (
-    product_id VARCHAR(255) PRIMARY KEY,
-    product_name VARCHAR(255) NOT NULL,
-    quantity_available INT NOT NULL
-);
-CREATE TABLE orders (
-    order_id VARCHAR(36) PRIMARY KEY,
-    customer_id VARCHAR(255) NOT NULL,
-    items JSON NOT NULL,
-    status ENUM('PENDING','PROCESSED','FAILED') NOT NULL DEFAULT 'PENDING',
-    created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-    processed_at DATETIME NULL
-);
-INSERT INTO inventory (product_id, product_name, quantity_available) VALUES
-    ('prod-101', 'Wireless Headphones', 49),
-    ('prod-102', 'Mechanical Keyboard', 20),
-    ('prod-103', 'Gaming Mouse', 35),
-    ('prod-104', 'USB-C Monitor', 10),
-    ('prod-105', 'Ergonomic Chair', 5);
-INSERT INTO orders VALUES
-    ('3b1f16d4-37da-40c2-a24a-92dfc3636d4b', 'test_user_001',
-     '[{"product_id": "prod-101", "quantity": 1}]', 'PROCESSED',
-     '2026-02-13 10:00:00', '2026-02-13 10:00:05');
-INSERT INTO orders (order_id, customer_id, items, status) VALUES
-    ('9a0c5e44-1d3b-4f6e-9c2a-7b8d1e2f3a4b', 'greedy_user_003',
-     '[{"product_id": "prod-102", "quantity": 9999}]', 'FAILED');
-INSERT INTO orders VALUES
-    ('5c8e2b1a-6f4d-4e3c-8b2a-1d0e9f8a7b6c', 'slow_user_004',
-     '[{"product_id": "prod-103", "quantity": 2}]', 'PENDING', NULL, NULL);
-"#;
+/// The original's schema and what it holds after a while (see the file).
+const ORIGINAL_DATABASE: &str = include_str!("data/original_database.sql");
 
 const PROCESSED_ID: &str = "3b1f16d4-37da-40c2-a24a-92dfc3636d4b";
 const FAILED_ID: &str = "9a0c5e44-1d3b-4f6e-9c2a-7b8d1e2f3a4b";
@@ -326,124 +290,6 @@ for record in event["Records"]:
             format!("{PROCESSED_ID} cust-12345 FAILED INSUFFICIENT_STOCK {at}"),
         ]
     );
-}
-
-/// The original deployment's queues (an order queue with a DLQ after 3
-/// receives, a processed queue with none) on moto, our processor and
-/// notifier over them and the migrated database, and the messages its
-/// ingest writes: each becomes a PROCESSED or FAILED order.
-#[cfg(feature = "sqs")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_originals_messages_through_sqs_become_processed_and_failed_orders() {
-    use engine::app::{Hooks, Stopped};
-    use engine::config::{Config, QueueKind};
-    use engine::queue::sqs::SqsQueue;
-
-    let moto = moto::moto().await;
-    let client = moto::client(&moto.url);
-    let (orders, _order_dlq) =
-        SqsQueue::create_with_dlq(&client, "ecommerce-orders", Duration::from_secs(30), 3)
-            .await
-            .unwrap();
-    let processed_url = client
-        .create_queue()
-        .queue_name("ecommerce-processed")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    // The engine's SQS client reads the standard variables, as on AWS. No
-    // other test in this binary talks to AWS.
-    std::env::set_var("AWS_ENDPOINT_URL_SQS", &moto.url);
-    std::env::set_var("AWS_REGION", "us-east-1");
-    std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-
-    let db = original_database().await;
-    migrate(&db).await;
-    let store = Arc::new(MySqlStore::connect(db.options.clone(), 8).await.unwrap());
-    let config = Config {
-        queue: QueueKind::Sqs,
-        order_queue_url: Some(orders.url().to_owned()),
-        processed_queue_url: Some(processed_url),
-        ..Config::default()
-    };
-    let app = App::start_with_store(store, &config, ([127, 0, 0, 1], 0).into(), Hooks::default())
-        .await
-        .expect("the engine takes a processed queue without a redrive policy");
-    assert!(app.queues.order_dlq.is_some());
-    assert_eq!(app.queues.without_dlq(), ["processed"]);
-    let (status, answer) = get(&app, "/api/dlq?queue=processed").await;
-    assert_eq!(status, 404);
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("the processed queue has no dead-letter queue"),
-        "{answer}"
-    );
-
-    let sent = [
-        // utcnow().isoformat() with microseconds...
-        (
-            "2f6a1c3e-8d4b-4a5f-9e2c-1b3d5f7a9c0e",
-            "prod-101",
-            2,
-            "2026-02-13T10:00:00.123456",
-        ),
-        // ... and without, when they are zero
-        (
-            "4b8c2d6e-0f1a-4b3c-8d5e-7f9a1b3c5d7e",
-            "prod-105",
-            99,
-            "2026-02-13T10:00:01",
-        ),
-        // as the original's README documents it
-        (
-            "6d0e4f8a-2b3c-4d5e-9f1a-3b5c7d9e1f2a",
-            "prod-999",
-            1,
-            "2026-02-13T10:00:02.000Z",
-        ),
-    ];
-    for (id, product, quantity, at) in sent {
-        let body = json!({"order_id": id, "customer_id": "cust-12345",
-            "items": [{"product_id": product, "quantity": quantity}], "timestamp": at});
-        orders.send(body.to_string()).await.unwrap();
-    }
-    let outcomes: Vec<(Value, Value)> = outcomes(&app, &sent.map(|s| s.0)).await;
-    assert_eq!(
-        outcomes,
-        [
-            (json!("PROCESSED"), Value::Null),
-            (json!("FAILED"), json!("INSUFFICIENT_STOCK")),
-            (json!("FAILED"), json!("UNKNOWN_PRODUCT")),
-        ]
-    );
-    let (_, order) = get(&app, &format!("/api/orders/{}", sent[0].0)).await;
-    assert_eq!(order["created_at"], "2026-02-13T10:00:00.123Z");
-    assert_eq!(stock(&*app.store, "prod-101").await, 47);
-    assert_eq!(stock(&*app.store, "prod-105").await, 5);
-
-    // The notifier empties the processed queue; the stop leaves nothing.
-    assert!(app.wait_drained(Duration::from_secs(30)).await);
-    match app.shutdown(|_| {}, std::future::pending()).await {
-        Stopped::LeftInQueues(left) => assert!(left.is_empty(), "{left:?}"),
-        other => panic!("{other:?}"),
-    }
-    db.drop_db().await;
-    drop(moto);
-}
-
-#[cfg(feature = "sqs")]
-async fn outcomes(app: &App, ids: &[&str]) -> Vec<(Value, Value)> {
-    let mut out = Vec::new();
-    for id in ids {
-        let order = finished(app, id).await;
-        out.push((order["status"].clone(), order["failure_reason"].clone()));
-    }
-    out
 }
 
 #[tokio::test]

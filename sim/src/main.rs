@@ -200,12 +200,7 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
     let mut signals = Signals::new();
     let base = app.base_url();
     println!("orderflow listening on {base} ({label} store); Ctrl-C stops");
-    for name in app.queues.without_dlq() {
-        println!(
-            "  warning: the {name} queue: {}",
-            engine::queue::set::NO_DLQ
-        );
-    }
+    warn_of_queues_without_dlq(&app);
     if !args.faults.is_empty() {
         println!(
             "  injecting faults (seed {}): watch {base}/metrics and {base}/api/dlq",
@@ -266,6 +261,16 @@ async fn graceful_stop(app: App, signals: &mut Signals) -> ExitCode {
             );
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Says, for each queue without a DLQ, what that means for a poison message.
+fn warn_of_queues_without_dlq(app: &App) {
+    for name in app.queues.without_dlq() {
+        println!(
+            "  warning: the {name} queue has no dead-letter queue (no redrive policy): {}",
+            engine::queue::set::NO_DLQ
+        );
     }
 }
 

@@ -121,12 +121,7 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     let app = App::start_with_store(store.as_dyn(), &args.config, addr, hooks)
         .await
         .map_err(|e| e.to_string())?;
-    for name in app.queues.without_dlq() {
-        println!(
-            "  warning: the {name} queue: {}",
-            engine::queue::set::NO_DLQ
-        );
-    }
+    crate::warn_of_queues_without_dlq(&app);
 
     // A run starts from known stock: the seed's products at their seed
     // levels, and the load's own products.

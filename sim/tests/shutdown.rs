@@ -7,161 +7,13 @@
 //! test's own that locks the hot product's row (`SELECT ... FOR UPDATE`), so
 //! the signal always finds a full queue; releasing the lock lets it drain.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::str::FromStr;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
 
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
-use sqlx::mysql::MySqlConnectOptions;
-use sqlx::{ConnectOptions, Executor, MySqlConnection};
+use sqlx::{ConnectOptions, Executor};
 
-fn server_url() -> String {
-    std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
-}
-
-/// A `sim serve` process, killed if the test ends first.
-struct Serve {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    stderr: Option<std::thread::JoinHandle<String>>,
-    base: String,
-    seen: Vec<String>,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Serve {
-    fn start(database: &str, queue_capacity: usize) -> Serve {
-        let url = format!("{}/{database}", server_url().trim_end_matches('/'));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .env("DATABASE_URL", url)
-            .env("QUEUE_CAPACITY", queue_capacity.to_string())
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sim runs");
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let stderr = child.stderr.take().expect("stderr");
-        let stderr =
-            std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-        let mut serve = Serve {
-            child,
-            lines,
-            stderr: Some(stderr),
-            base: String::new(),
-            seen: Vec::new(),
-        };
-        let listening = serve.wait_for_line("orderflow listening on ");
-        serve.base = listening
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .expect("an address")
-            .to_owned();
-        serve
-    }
-
-    /// Waits for a stdout line starting with `start` and answers it.
-    fn wait_for_line(&mut self, start: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.trim_start().starts_with(start) {
-                        return line;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!(
-            "no line starting {start:?}; stdout so far:\n{}",
-            self.seen.join("\n")
-        );
-    }
-
-    fn signal(&self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs")
-            .success();
-        assert!(ok, "SIGTERM not delivered");
-    }
-
-    /// Waits for the process to exit; answers its status, the rest of its
-    /// stdout, and its stderr.
-    fn exit(mut self) -> (ExitStatus, String, String) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "sim serve did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut out = self.seen.join("\n");
-        for line in self.lines.try_iter() {
-            out.push('\n');
-            out.push_str(&line);
-        }
-        let stderr = self.stderr.take().and_then(|t| t.join().ok());
-        (status, out, stderr.unwrap_or_default())
-    }
-}
-
-/// A database of the test's own, dropped at the end.
-async fn database(name: &str) -> (String, MySqlConnectOptions) {
-    let name = format!("orderflow_test_{name}_{}", std::process::id());
-    let server = MySqlConnectOptions::from_str(&server_url()).expect("TEST_MYSQL_URL");
-    let mut conn = server
-        .connect()
-        .await
-        .unwrap_or_else(|e| panic!("MySQL tests need a server at {} ({e})", server_url()));
-    conn.execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
-        .await
-        .unwrap();
-    (name.clone(), server.database(&name))
-}
-
-async fn drop_database(options: &MySqlConnectOptions) {
-    let db = options.get_database().unwrap_or_default().to_owned();
-    if let Ok(mut conn) = options.clone().database("").connect().await {
-        let _ = conn
-            .execute(format!("DROP DATABASE IF EXISTS `{db}`").as_str())
-            .await;
-    }
-}
-
-/// Holds the row lock of `product` in an open transaction until dropped or
-/// rolled back.
-async fn lock_row(options: &MySqlConnectOptions, product: &str) -> MySqlConnection {
-    let mut conn = options.connect().await.unwrap();
-    conn.execute("BEGIN").await.unwrap();
-    sqlx::query("SELECT quantity_available FROM inventory WHERE product_id = ? FOR UPDATE")
-        .bind(product)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    conn
-}
+use common::{database, drop_database, lock_row, Serve};
 
 /// Posts `n` orders of one unit of prod-101, 64 at a time; answers the
 /// status and body of each.
@@ -198,7 +50,7 @@ fn accepted_ids(answers: &[(u16, Value)]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_stop_after_a_burst_that_filled_the_queue_loses_no_accepted_order() {
     let (name, options) = database("graceful").await;
-    let mut serve = Serve::start(&name, 500);
+    let mut serve = Serve::start(&name, &[("QUEUE_CAPACITY", "500")]);
     let mut lock = lock_row(&options, "prod-101").await;
 
     let answers = burst(&serve.base, 1500).await;
@@ -266,7 +118,7 @@ async fn a_graceful_stop_after_a_burst_that_filled_the_queue_loses_no_accepted_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_stops_at_once_and_says_how_many_accepted_orders_were_left() {
     let (name, options) = database("abandon").await;
-    let mut serve = Serve::start(&name, 100_000);
+    let mut serve = Serve::start(&name, &[]);
     let mut lock = lock_row(&options, "prod-101").await;
 
     let accepted = accepted_ids(&burst(&serve.base, 300).await);
