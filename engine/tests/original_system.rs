@@ -314,3 +314,40 @@ async fn an_order_the_original_left_pending_is_not_taken_for_an_outcome() {
     assert_eq!(stock(&store, "prod-103").await, 33);
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_migration_stopped_by_oversold_stock_says_how_to_finish_it() {
+    let db = original_database().await;
+    let mut conn = sqlx::MySqlConnection::connect_with(&db.options)
+        .await
+        .unwrap();
+    conn.execute("UPDATE inventory SET quantity_available = -1 WHERE product_id = 'prod-104'")
+        .await
+        .unwrap();
+    let store = MySqlStore::open(db.options.clone(), 2).await.unwrap();
+    let failed = store
+        .migrate()
+        .await
+        .expect_err("a CHECK of stock >= 0 fails");
+    let message = failed.to_string();
+    assert!(message.contains("inventory_no_oversell"), "{message}");
+    assert!(
+        message.contains("DELETE FROM _sqlx_migrations WHERE version = 3"),
+        "{message}"
+    );
+    // Refused on start too, the same way.
+    match MySqlStore::connect(db.options.clone(), 2).await {
+        Err(StoreError::Schema(m)) => assert!(m.contains("stopped part way"), "{m}"),
+        other => panic!("{:?}", other.err()),
+    }
+    // Fixed as it says, the second run finishes.
+    conn.execute(
+        "UPDATE inventory SET quantity_available = 0 WHERE product_id = 'prod-104'; \
+         DELETE FROM _sqlx_migrations WHERE version = 3",
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.migrate().await.unwrap().len(), 1);
+    assert!(store.schema_problems().await.unwrap().is_empty());
+    db.drop_db().await;
+}

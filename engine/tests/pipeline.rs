@@ -202,17 +202,7 @@ async fn transient_store_errors_are_retried_never_failed(store: Arc<dyn OrderSto
     let r = store.order(o.order_id).await.unwrap().unwrap();
     assert_eq!(r.status, OrderStatus::Processed);
     assert_eq!(stock(&*store, "prod-101").await, 45);
-    assert_eq!(
-        app.queues
-            .order_dlq
-            .as_ref()
-            .unwrap()
-            .depth()
-            .await
-            .unwrap()
-            .total(),
-        0
-    );
+    assert_eq!(order_dlq_depth(&app).await, 0);
     app.stop().await;
 }
 both_stores!(
@@ -315,17 +305,7 @@ async fn a_redriven_dead_letter_is_processed_once(store: Arc<dyn OrderStore>) {
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + WAIT;
-    while app
-        .queues
-        .order_dlq
-        .as_ref()
-        .unwrap()
-        .depth()
-        .await
-        .unwrap()
-        .total()
-        == 0
-    {
+    while order_dlq_depth(&app).await == 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "never dead-lettered"
@@ -445,4 +425,11 @@ async fn a_deadlock_the_server_reports_is_retried_and_keeps_every_invariant() {
     assert_eq!(stock(&*mysql, "db").await, 99);
     app.stop().await;
     db.drop_db().await;
+}
+
+/// Messages in the order DLQ, in flight or not (the channel queues always
+/// have one).
+async fn order_dlq_depth(app: &App) -> u64 {
+    let dlq = app.queues.order_dlq.as_ref().expect("an order DLQ");
+    dlq.depth().await.unwrap().total()
 }

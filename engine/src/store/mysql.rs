@@ -118,10 +118,7 @@ impl MySqlStore {
             .fetch_all(&self.pool)
             .await
             .unwrap_or_default();
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Schema(format!("migrations: {e}")))?;
+        MIGRATOR.run(&self.pool).await.map_err(migration_failed)?;
         Ok(MIGRATOR
             .iter()
             .filter(|m| !before.contains(&m.version))
@@ -210,6 +207,29 @@ async fn create_database(options: &MySqlConnectOptions, db: &str) -> Result<(), 
         .map_err(map_err)?;
     conn.close().await.map_err(map_err)?;
     Ok(())
+}
+
+/// A failed migration, with what to do about it: MySQL cannot roll a schema
+/// change back, so sqlx records the migration as begun and refuses to go on
+/// until someone looks.
+fn migration_failed(e: sqlx::migrate::MigrateError) -> StoreError {
+    use sqlx::migrate::MigrateError;
+    let (what, version) = match &e {
+        MigrateError::ExecuteMigration(source, version) => {
+            (format!("migration {version:04} failed: {source}"), *version)
+        }
+        MigrateError::Dirty(version) => (
+            format!("migration {version:04} stopped part way in an earlier run"),
+            *version,
+        ),
+        other => return StoreError::Schema(format!("migrations: {other}")),
+    };
+    StoreError::Schema(format!(
+        "{what}. Fix the cause (a CHECK constraint that fails names the table whose rows \
+         break it), then delete the migration's record \
+         (DELETE FROM _sqlx_migrations WHERE version = {version}) and migrate again: \
+         its steps check before they change anything, so a second run is safe"
+    ))
 }
 
 /// Sorts sqlx errors into the three kinds the engine acts on.
