@@ -1,6 +1,7 @@
--- orderflow schema. Runs on MySQL 8 and MariaDB 10.11; applied on start by
--- sqlx (embedded in the engine), and by docker-compose's MySQL at first boot.
--- Every statement is idempotent so both paths can meet the same database.
+-- orderflow schema. Runs on MySQL 8 and MariaDB 10.11; applied by sqlx
+-- (embedded in the engine), the schema's one owner. CREATE TABLE IF NOT
+-- EXISTS leaves the tables of a database made by the original system as
+-- they are: 0003 brings those to this schema.
 
 CREATE TABLE IF NOT EXISTS inventory (
     product_id          VARCHAR(64)  NOT NULL,

@@ -4,19 +4,24 @@
 -- reach the notifier (a killed connection): the retry saw the row and
 -- skipped the dispatch. Now a claim whose dispatch is in doubt is taken
 -- again by the same message, or by anyone once its lease has expired.
--- Idempotent (DROP/CREATE) so docker-compose's init scripts and sqlx can
--- both run it; no release shipped the old table.
-DROP TABLE IF EXISTS notifications;
+--
+-- The table changes in place and keeps its rows: each row of the one-step
+-- record is a notification sent, so it becomes SENT, claimed and sent when
+-- it was notified. The columns end as:
+--   order_id, status,
+--   state       CLAIMED while a notifier dispatches it, SENT once dispatched
+--   claimed_by  the queue message whose delivery holds the claim
+--   claimed_at, sent_at
+ALTER TABLE notifications
+    ADD COLUMN state VARCHAR(8) NOT NULL DEFAULT 'SENT' AFTER status,
+    ADD COLUMN claimed_by VARCHAR(128) NOT NULL DEFAULT '' AFTER state,
+    ADD COLUMN claimed_at DATETIME(3) NULL AFTER claimed_by,
+    CHANGE COLUMN notified_at sent_at DATETIME(3) NULL;
 
-CREATE TABLE notifications (
-    order_id    CHAR(36)     NOT NULL,
-    status      VARCHAR(16)  NOT NULL,
-    -- CLAIMED while a notifier dispatches it, SENT once dispatched.
-    state       VARCHAR(8)   NOT NULL,
-    -- The queue message whose delivery holds the claim.
-    claimed_by  VARCHAR(128) NOT NULL,
-    claimed_at  DATETIME(3)  NOT NULL,
-    sent_at     DATETIME(3)  NULL,
-    PRIMARY KEY (order_id),
-    CONSTRAINT notifications_state CHECK (state IN ('CLAIMED', 'SENT'))
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+UPDATE notifications SET claimed_at = sent_at;
+
+ALTER TABLE notifications
+    ALTER COLUMN state DROP DEFAULT,
+    ALTER COLUMN claimed_by DROP DEFAULT,
+    MODIFY claimed_at DATETIME(3) NOT NULL,
+    ADD CONSTRAINT notifications_state CHECK (state IN ('CLAIMED', 'SENT'));

@@ -118,6 +118,7 @@ impl MySqlStore {
             .fetch_all(&self.pool)
             .await
             .unwrap_or_default();
+        adopt_rewritten_history(&self.pool).await?;
         MIGRATOR.run(&self.pool).await.map_err(migration_failed)?;
         Ok(MIGRATOR
             .iter()
@@ -206,6 +207,46 @@ async fn create_database(options: &MySqlConnectOptions, db: &str) -> Result<(), 
         .await
         .map_err(map_err)?;
     conn.close().await.map_err(map_err)?;
+    Ok(())
+}
+
+/// Migrations rewritten before the first release, as `(version, SHA-384 of
+/// the text first applied)`: 0001 lost a comment about docker-compose, and
+/// 0002 alters the notifications table in place instead of dropping and
+/// recreating it. Both leave the same schema as before, so a database that
+/// applied the old texts has its records' checksums brought up to date
+/// instead of being refused for a changed migration. (The old texts are in
+/// `engine/tests/data/migrations-0.1`, where a test applies them and then
+/// these.)
+const REWRITTEN: &[(i64, &str)] = &[
+    (
+        1,
+        "b32f2b3143bec1f2fcabf1068c5c5e15f9522a9ab1009845e2706f97ea842304fe67b8a39cebe3f1e59c4bec968659c3",
+    ),
+    (
+        2,
+        "2e21d9fe332fad986e20d3dbcdc9bda05e798422f8bbd842fe44cba326fa34be1c6239a8c8666c54f42c160759d1963f",
+    ),
+];
+
+async fn adopt_rewritten_history(pool: &MySqlPool) -> Result<(), StoreError> {
+    if schema::found(pool).await? != Found::Ours {
+        return Ok(());
+    }
+    for (version, old) in REWRITTEN {
+        let Some(now) = MIGRATOR.iter().find(|m| m.version == *version) else {
+            continue;
+        };
+        sqlx::query(
+            "UPDATE _sqlx_migrations SET checksum = ? WHERE version = ? AND checksum = UNHEX(?)",
+        )
+        .bind(now.checksum.as_ref())
+        .bind(version)
+        .bind(old)
+        .execute(pool)
+        .await
+        .map_err(map_err)?;
+    }
     Ok(())
 }
 
