@@ -396,8 +396,9 @@ async fn a_deadlock_the_server_reports_is_retried_and_keeps_every_invariant() {
         .send(serde_json::to_string(&o).unwrap())
         .await
         .unwrap();
-    // The batch now holds `da` and waits for `db`.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Wait until the batch holds `da` and waits for `db`: the server lists
+    // its transaction as waiting for a lock.
+    common::wait_for_lock_wait(mysql.pool(), &db.name).await;
     let outsider_won =
         sqlx::query("SELECT quantity_available FROM inventory WHERE product_id = 'da' FOR UPDATE")
             .fetch_one(&mut *outsider)

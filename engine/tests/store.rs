@@ -7,26 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use engine::domain::{FailureReason, OrderStatus};
-use engine::events::{now_millis, OrderCreated};
 use engine::store::{Claim, OrderStore};
 use std::time::Duration;
 
-use common::{order, product, stock};
-
-/// An `OrderCreated` whose lines stay in the order given (ingest would sort
-/// them; an event from elsewhere might not).
-fn raw_order(customer: &str, lines: &[(&str, u32)]) -> OrderCreated {
-    let canonical = order(customer, lines);
-    let items: Vec<_> = lines
-        .iter()
-        .map(|(p, q)| serde_json::json!({"product_id": p, "quantity": q}))
-        .collect();
-    serde_json::from_value(serde_json::json!({
-        "order_id": canonical.order_id, "customer_id": customer, "items": items,
-        "timestamp": engine::events::millis::format(&now_millis()),
-    }))
-    .unwrap()
-}
+use common::{apply_concurrently, order, product, raw_order, stock};
 
 async fn an_order_takes_all_its_lines_or_none(store: Arc<dyn OrderStore>) {
     let short = order("c1", &[("prod-104", 2), ("prod-105", 9)]);
@@ -234,40 +218,6 @@ both_stores!(
     seeding_happens_only_into_an_empty_inventory
 );
 
-/// Applies `orders` from `tasks` concurrent tasks in batches of `batch`,
-/// answering every outcome; panics if any apply fails (a deadlock or lock
-/// wait error included).
-async fn apply_concurrently(
-    store: &Arc<dyn OrderStore>,
-    orders: Vec<OrderCreated>,
-    tasks: usize,
-    batch: usize,
-) -> Vec<engine::store::Applied> {
-    let chunks: Vec<Vec<OrderCreated>> = orders.chunks(batch).map(<[_]>::to_vec).collect();
-    let per_task = chunks.len().div_ceil(tasks);
-    let mut handles = Vec::new();
-    for work in chunks.chunks(per_task.max(1)).map(<[_]>::to_vec) {
-        let store = store.clone();
-        handles.push(tokio::spawn(async move {
-            let mut out = Vec::new();
-            for b in work {
-                out.extend(
-                    store
-                        .apply(&b)
-                        .await
-                        .expect("no apply fails under concurrency"),
-                );
-            }
-            out
-        }));
-    }
-    let mut all = Vec::new();
-    for h in handles {
-        all.extend(h.await.unwrap());
-    }
-    all
-}
-
 async fn oversell_is_impossible_under_race(store: Arc<dyn OrderStore>) {
     store
         .upsert_products(&[product("scarce", 50)])
@@ -336,41 +286,6 @@ both_stores!(
     opposite_line_orders_never_deadlock,
     opposite_line_orders_never_deadlock
 );
-
-/// The server's own deadlock counter does not move while many transactions
-/// contend for the same rows listing them in every order.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_server_detects_no_deadlock_under_contention() {
-    let db = common::TestDb::new().await;
-    let mysql = db.store().await;
-    let store: Arc<dyn OrderStore> = mysql.clone();
-    store
-        .upsert_products(&[
-            product("pa", 1_000_000),
-            product("pb", 1_000_000),
-            product("pc", 1_000_000),
-        ])
-        .await
-        .unwrap();
-    let before = common::server_deadlocks(mysql.pool()).await;
-    let orders: Vec<_> = (0..600)
-        .map(|i| {
-            let lines: &[(&str, u32)] = match i % 3 {
-                0 => &[("pc", 1), ("pb", 1), ("pa", 1)],
-                1 => &[("pa", 1), ("pc", 1)],
-                _ => &[("pb", 1), ("pa", 1), ("pc", 1)],
-            };
-            raw_order(&format!("contender-{i}"), lines)
-        })
-        .collect();
-    apply_concurrently(&store, orders, 24, 3).await;
-    assert_eq!(
-        common::server_deadlocks(mysql.pool()).await,
-        before,
-        "the server saw a deadlock"
-    );
-    db.drop_db().await;
-}
 
 async fn concurrent_claim_batches_grant_each_order_once(store: Arc<dyn OrderStore>) {
     // Eight notifiers claim overlapping batches of the same 100 orders, in

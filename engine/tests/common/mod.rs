@@ -175,6 +175,31 @@ pub async fn server_deadlocks(pool: &sqlx::MySqlPool) -> u64 {
     count as u64
 }
 
+/// Waits until a transaction on database `db` waits for a row lock, as the
+/// server's own tables say (`INNODB_TRX`, in MySQL 8 and MariaDB alike).
+pub async fn wait_for_lock_wait(pool: &sqlx::MySqlPool, db: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.INNODB_TRX t \
+             JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
+             WHERE t.trx_state = 'LOCK WAIT' AND p.DB = ?",
+        )
+        .bind(db)
+        .fetch_one(pool)
+        .await
+        .expect("INNODB_TRX");
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no transaction on {db} waited for a lock"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Wraps a real store and fails `apply` with a transient error while its
 /// budget of failures lasts: a database that drops out and comes back.
 pub struct Flaky {
@@ -238,4 +263,53 @@ impl OrderStore for Flaky {
     async fn confirm_notifications(&self, ids: &[OrderId]) -> Result<(), StoreError> {
         self.inner.confirm_notifications(ids).await
     }
+}
+
+/// An `OrderCreated` whose lines stay in the order given (ingest would sort
+/// them; an event from elsewhere might not).
+pub fn raw_order(customer: &str, lines: &[(&str, u32)]) -> OrderCreated {
+    let canonical = order(customer, lines);
+    let items: Vec<_> = lines
+        .iter()
+        .map(|(p, q)| serde_json::json!({"product_id": p, "quantity": q}))
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "order_id": canonical.order_id, "customer_id": customer, "items": items,
+        "timestamp": engine::events::millis::format(&now_millis()),
+    }))
+    .unwrap()
+}
+
+/// Applies `orders` from `tasks` concurrent tasks in batches of `batch`,
+/// answering every outcome; panics if any apply fails (a deadlock or lock
+/// wait error included).
+pub async fn apply_concurrently(
+    store: &Arc<dyn OrderStore>,
+    orders: Vec<OrderCreated>,
+    tasks: usize,
+    batch: usize,
+) -> Vec<Applied> {
+    let chunks: Vec<Vec<OrderCreated>> = orders.chunks(batch).map(<[_]>::to_vec).collect();
+    let per_task = chunks.len().div_ceil(tasks);
+    let mut handles = Vec::new();
+    for work in chunks.chunks(per_task.max(1)).map(<[_]>::to_vec) {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            for b in work {
+                out.extend(
+                    store
+                        .apply(&b)
+                        .await
+                        .expect("no apply fails under concurrency"),
+                );
+            }
+            out
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    all
 }
