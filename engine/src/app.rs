@@ -16,7 +16,6 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::dlq::FailureLog;
 use crate::domain::seed_products;
-use crate::faults::{Faults, FaultyQueue};
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
@@ -58,8 +57,8 @@ impl OpenedStore {
 
 /// Opens the configured store (MySQL if configured, else in memory), applies
 /// migrations, and seeds the five products into an empty inventory.
-pub async fn open_store(config: &Config, faults: Arc<Faults>) -> Result<OpenedStore, StartError> {
-    open_store_with(config.mysql().map_err(StartError::Config)?, config, faults).await
+pub async fn open_store(config: &Config) -> Result<OpenedStore, StartError> {
+    open_store_with(config.mysql().map_err(StartError::Config)?, config).await
 }
 
 /// Opens the store at `mysql` (in memory if `None`): [`open_store`] with the
@@ -67,25 +66,55 @@ pub async fn open_store(config: &Config, faults: Arc<Faults>) -> Result<OpenedSt
 pub async fn open_store_with(
     mysql: Option<sqlx::mysql::MySqlConnectOptions>,
     config: &Config,
-    faults: Arc<Faults>,
 ) -> Result<OpenedStore, StartError> {
     let store = match mysql {
         Some(options) => {
             let store = MySqlStore::connect(options, config.db_max_connections).await?;
-            OpenedStore::MySql(Arc::new(store.with_faults(faults)))
+            OpenedStore::MySql(Arc::new(store))
         }
-        None => OpenedStore::Memory(Arc::new(MemoryStore::new().with_faults(faults))),
+        None => OpenedStore::Memory(Arc::new(MemoryStore::new())),
     };
     store.as_dyn().seed_if_empty(&seed_products()).await?;
     Ok(store)
 }
 
-/// What a caller plugs into the pipeline: where notifications go, which
-/// faults to inject, and where the workers run.
+/// Where a queue is used; a [`Wrap`] may decorate each use differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueUse {
+    /// The order queue, as ingest publishes to it.
+    Ingest,
+    /// The order queue, as the processor receives and deletes.
+    ProcessorIn,
+    /// The processed queue, as the processor publishes to it.
+    ProcessorOut,
+}
+
+/// Decorators for the parts a pipeline is built from. The sim's fault
+/// injection and bookkeeping, and the tests' doubles, wrap the real store
+/// and queues from outside, so the pipeline's own code holds none of them.
+/// The defaults wrap nothing.
+pub trait Wrap: Send + Sync {
+    fn store(&self, store: Arc<dyn OrderStore>) -> Arc<dyn OrderStore> {
+        store
+    }
+
+    fn queue(&self, used: QueueUse, queue: Arc<dyn QueueBackend>) -> Arc<dyn QueueBackend> {
+        let _ = used;
+        queue
+    }
+}
+
+/// Wraps nothing.
+pub struct Plain;
+
+impl Wrap for Plain {}
+
+/// What a caller plugs into the pipeline: where notifications go, what
+/// wraps its parts, and where the workers run.
 #[derive(Clone)]
 pub struct Hooks {
     pub notifier: Arc<dyn Notifier>,
-    pub faults: Arc<Faults>,
+    pub wrap: Arc<dyn Wrap>,
     /// The runtime the processor and notifier loops run on; `None`: the
     /// caller's, beside the HTTP server. See [`worker_runtime`].
     pub workers: Option<Handle>,
@@ -95,7 +124,7 @@ impl Default for Hooks {
     fn default() -> Self {
         Hooks {
             notifier: Arc::new(LogNotifier),
-            faults: Faults::none(),
+            wrap: Arc::new(Plain),
             workers: None,
         }
     }
@@ -166,7 +195,7 @@ impl App {
     /// Opens the store and starts everything, serving HTTP on `addr`
     /// (port 0 picks a free port; see [`App::addr`]).
     pub async fn start(config: &Config, addr: SocketAddr, hooks: Hooks) -> Result<App, StartError> {
-        let store = open_store(config, hooks.faults.clone()).await?;
+        let store = open_store(config).await?;
         Self::start_with_store(store.as_dyn(), config, addr, hooks).await
     }
 
@@ -183,38 +212,28 @@ impl App {
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
-        let ctx = Context {
-            faults: hooks.faults.clone(),
-            ..Context::new(store.clone())
-        };
+        let ctx = Context::new(hooks.wrap.store(store.clone()));
         let queues = Queues::open(config)
             .await
             .map_err(|e| StartError::Queues(e.to_string()))?;
         let (stop_server, server_shutdown) = shutdown::channel();
         let (stop_workers, shutdown) = shutdown::channel();
 
-        // With faults on, ingest's queue may deliver twice and the
-        // processor's publishes may fail; without, these are the queues.
-        let (orders_in, processed_out): (Arc<dyn QueueBackend>, Arc<dyn QueueBackend>) =
-            if hooks.faults.plan().is_empty() {
-                (queues.orders.clone(), queues.processed.clone())
-            } else {
-                (
-                    FaultyQueue::duplicating(queues.orders.clone(), hooks.faults.clone()),
-                    FaultyQueue::failing_sends(queues.processed.clone(), hooks.faults.clone()),
-                )
-            };
+        let wrap = |used, queue: &Arc<dyn QueueBackend>| hooks.wrap.queue(used, queue.clone());
 
         let spawner = hooks.workers.clone().unwrap_or_else(Handle::current);
         let mut workers = Vec::new();
         let processor = Processor::new(
-            queues.orders.clone(),
-            processed_out,
+            wrap(QueueUse::ProcessorIn, &queues.orders),
+            wrap(QueueUse::ProcessorOut, &queues.processed),
             ctx.clone(),
             ProcessorConfig::default(),
         );
         for _ in 0..config.processor_workers.max(1) {
-            workers.push(spawner.spawn(processor.clone().run(shutdown.clone())));
+            let (processor, shutdown) = (processor.clone(), shutdown.clone());
+            workers.push(spawner.spawn(supervised("processor", move || {
+                processor.clone().run(shutdown.clone())
+            })));
         }
         let notification = NotificationWorker::new(
             queues.processed.clone(),
@@ -226,11 +245,13 @@ impl App {
         // None: another notifier (the original system's, while it is being
         // replaced) consumes the processed queue.
         for _ in 0..config.notifier_workers {
-            workers.push(spawner.spawn(notification.clone().run(shutdown.clone())));
+            let (notification, shutdown) = (notification.clone(), shutdown.clone());
+            workers.push(spawner.spawn(supervised("notifier", move || {
+                notification.clone().run(shutdown.clone())
+            })));
         }
 
-        // Ingest publishes through the fault-injecting wrapper, if any.
-        let ingest = Ingest::new(orders_in, ctx.metrics.clone());
+        let ingest = Ingest::new(wrap(QueueUse::Ingest, &queues.orders), ctx.metrics.clone());
         let router = http::router(AppState {
             ingest: ingest.clone(),
             ..AppState::new(&ctx, &queues)
@@ -398,6 +419,36 @@ impl App {
         }
         let left = self.backlog().await.unwrap_or(left);
         Stopped::Abandoned(left)
+    }
+}
+
+/// Runs a worker loop, and starts it again if it panics (a bug, or a crash
+/// the sim injects), as a platform restarts a crashed process: what the dead
+/// loop had received comes back after its visibility timeout. Aborting the
+/// supervisor aborts the loop.
+async fn supervised<F, Fut>(name: &'static str, start: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let task = tokio::spawn(start());
+        let _abort_with_me = AbortOnDrop(task.abort_handle());
+        match task.await {
+            Err(e) if e.is_panic() => {
+                tracing::error!(worker = name, "worker panicked; starting it again");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            _ => return,
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

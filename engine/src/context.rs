@@ -1,10 +1,9 @@
-//! What the consumers share: the store, metrics, the failure log and the
-//! fault injector. Built once, cloned into every worker.
+//! What the consumers share: the store, metrics and the failure log. Built
+//! once, cloned into every worker.
 
 use std::sync::Arc;
 
 use crate::dlq::FailureLog;
-use crate::faults::Faults;
 use crate::metrics::Metrics;
 use crate::store::OrderStore;
 
@@ -13,17 +12,15 @@ pub struct Context {
     pub store: Arc<dyn OrderStore>,
     pub metrics: Arc<Metrics>,
     pub failures: Arc<FailureLog>,
-    pub faults: Arc<Faults>,
 }
 
 impl Context {
-    /// A context with fresh metrics, an empty failure log and no faults.
+    /// A context with fresh metrics and an empty failure log.
     pub fn new(store: Arc<dyn OrderStore>) -> Self {
         Context {
             store,
             metrics: Arc::new(Metrics::new()),
             failures: Arc::new(FailureLog::default()),
-            faults: Faults::none(),
         }
     }
 }

@@ -66,7 +66,7 @@ impl Environment {
                 None => opts,
             });
         }
-        let store = open_store_with(options, &config, crate::faults::Faults::none()).await?;
+        let store = open_store_with(options, &config).await?;
         let queues = Queues::open(&config)
             .await
             .map_err(|e| StartError::Queues(e.to_string()))?;

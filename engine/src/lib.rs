@@ -21,8 +21,10 @@
 //! - [`store`]: the [`store::OrderStore`] trait, over MySQL or in memory; each
 //!   batch of orders is applied atomically and each order at most once.
 //! - [`processor`] and [`notifier`]: the two consumers.
-//! - [`dlq`]: listing and redriving dead-letter queues; [`faults`]: seeded
-//!   fault injection for the simulator.
+//! - [`dlq`]: listing and redriving dead-letter queues.
+//! - `harness` (feature `harness`, for the sim and the tests): seeded fault
+//!   injection and bookkeeping, as decorators wrapped around the store and
+//!   the queues from outside.
 //! - [`http`]: the axum router; [`app`] starts it all in one process.
 
 pub mod app;
@@ -31,7 +33,8 @@ pub mod context;
 pub mod dlq;
 pub mod domain;
 pub mod events;
-pub mod faults;
+#[cfg(feature = "harness")]
+pub mod harness;
 pub mod http;
 pub mod idempotency;
 pub mod ingest;

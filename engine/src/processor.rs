@@ -15,7 +15,6 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::domain::{OrderStatus, MAX_LINES};
 use crate::events::OrderCreated;
-use crate::faults::FaultKind;
 use crate::queue::{Message, QueueBackend, MAX_BATCH};
 use crate::shutdown::Shutdown;
 use crate::store::{Applied, StoreError};
@@ -139,16 +138,6 @@ impl Processor {
     /// finished stays on the queue.
     pub async fn process(&self, messages: Vec<Message>) -> BatchReport {
         let mut report = BatchReport::default();
-        if self.ctx.faults.roll(FaultKind::VisibilityExpiry) {
-            // As if this batch outlived its visibility timeout: the messages
-            // are visible to every other worker while this one works on them.
-            for m in &messages {
-                let _ = self
-                    .orders
-                    .change_visibility(&m.receipt_handle, Duration::ZERO)
-                    .await;
-            }
-        }
 
         let mut decoded: Vec<(Message, OrderCreated)> = Vec::with_capacity(messages.len());
         for m in messages {
@@ -180,9 +169,6 @@ impl Processor {
         let outcomes: Vec<Result<Applied, StoreError>> = match self.apply_with_retry(&events).await
         {
             Ok(applied) => applied.into_iter().map(Ok).collect(),
-            Err(StoreError::Crashed) => {
-                return self.abandon(decoded, report, "crashed before commit")
-            }
             // A batch that fails for good may hold one order the database
             // refuses; apply the orders one by one so only that one waits.
             Err(e) if !e.is_transient() && events.len() > 1 => {
@@ -204,9 +190,6 @@ impl Processor {
                 vec![Err(e); events.len()]
             }
         };
-        if self.ctx.faults.roll(FaultKind::CrashAfterCommit) {
-            return self.abandon(decoded, report, "crashed after commit");
-        }
 
         let mut done: Vec<(Message, Applied)> = Vec::with_capacity(decoded.len());
         for ((message, _), outcome) in decoded.into_iter().zip(outcomes) {
@@ -229,27 +212,6 @@ impl Processor {
                     report.failed_message_ids.push(message.message_id.clone());
                 }
             }
-        }
-        report
-    }
-
-    /// Gives up a batch the way a dead process would: touching nothing, so
-    /// every message comes back after its visibility timeout.
-    fn abandon(
-        &self,
-        batch: Vec<(Message, OrderCreated)>,
-        mut report: BatchReport,
-        why: &str,
-    ) -> BatchReport {
-        tracing::warn!(
-            messages = batch.len(),
-            "injected fault: processor {why}; the batch will be redelivered"
-        );
-        for (m, _) in batch {
-            self.ctx
-                .failures
-                .record(&m.message_id, format!("processor {why}"));
-            report.failed_message_ids.push(m.message_id);
         }
         report
     }

@@ -7,10 +7,9 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use engine::app::App;
-use engine::queue::QueueBackend;
 use serde_json::Value;
 
-use common::{memory_store, spawn_app, TestDb};
+use common::{memory_store, spawn_app, TestApp, TestDb};
 
 async fn post_raw(
     app: &App,
@@ -92,7 +91,7 @@ fn malformed() -> Vec<(String, u16, &'static str)> {
     cases
 }
 
-async fn every_malformed_request_is_refused_without_trace(app: App) {
+async fn every_malformed_request_is_refused_without_trace(app: TestApp) {
     let inventory_before = get(&app, "/api/inventory").await.1;
     for (body, want_status, want_message) in malformed() {
         let (status, json, _) = post_raw(&app, &body, JSON).await;
@@ -121,7 +120,7 @@ async fn every_malformed_request_is_refused_without_trace(app: App) {
         .unwrap();
     assert_eq!(bad_key.status().as_u16(), 400);
 
-    assert_eq!(app.queues.enqueued(), 0, "nothing enqueued");
+    assert_eq!(app.enqueued(), 0, "nothing enqueued");
     assert!(app.wait_drained(std::time::Duration::from_secs(5)).await);
     assert_eq!(
         get(&app, "/api/inventory").await.1,
@@ -192,7 +191,7 @@ async fn a_queue_outage_answers_503_and_enqueues_nothing() {
     );
     assert!(json["message"].as_str().unwrap().contains("not accepted"));
     channel.orders.set_available(true);
-    assert_eq!(app.queues.enqueued(), 0);
+    assert_eq!(app.enqueued(), 0);
     let (status, _, _) = post_raw(&app, body, JSON).await;
     assert_eq!(status, 202);
     app.stop().await;

@@ -12,7 +12,6 @@ use std::time::Duration;
 use engine::app::App;
 use engine::domain::{CustomerId, FailureReason, OrderId, OrderStatus};
 use engine::events::{now_millis, OrderProcessed};
-use engine::queue::QueueBackend;
 use engine::store::{MySqlStore, OrderStore, StoreError};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};

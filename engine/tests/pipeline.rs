@@ -11,11 +11,10 @@ use std::time::Duration;
 use engine::app::App;
 use engine::config::Config;
 use engine::domain::{OrderId, OrderStatus};
-use engine::queue::QueueBackend;
 use engine::store::OrderStore;
 use serde_json::{json, Value};
 
-use common::{order, product, spawn_app, spawn_app_with, stock, Flaky};
+use common::{order, product, spawn_app, spawn_app_with, stock, Flaky, TestApp};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -71,8 +70,8 @@ impl Api {
     }
 }
 
-fn sent(app: &App) -> u64 {
-    app.queues.enqueued()
+fn sent(app: &TestApp) -> u64 {
+    app.enqueued()
 }
 
 async fn the_seed_scenarios_behave_as_documented(store: Arc<dyn OrderStore>) {

@@ -23,7 +23,7 @@ use engine::app::{open_store_with, OpenedStore};
 use engine::config::Config;
 use engine::domain::{InventoryItem, ProductId};
 use engine::events::{now_millis, OrderCreated};
-use engine::faults::Faults;
+
 use engine::store::{MySqlStore, OrderStore};
 use sqlx::{Executor, MySqlPool};
 
@@ -100,7 +100,7 @@ async fn run(args: BenchArgs) -> Result<(), String> {
     } else {
         options.database("orderflow_bench")
     };
-    let store = match open_store_with(Some(options), &args.config, Faults::none())
+    let store = match open_store_with(Some(options), &args.config)
         .await
         .map_err(|e| e.to_string())?
     {
@@ -302,7 +302,7 @@ async fn whole_processor(
     config: &Config,
     orders: usize,
 ) -> Result<f64, String> {
-    use engine::queue::{QueueBackend, Queues, MAX_BATCH};
+    use engine::queue::{Queues, MAX_BATCH};
     let queues = Queues::channel(&Config {
         queue_capacity: usize::MAX,
         ..config.clone()

@@ -1,13 +1,14 @@
 //! The sim's side of fault injection: killed database connections, and the
-//! report of what was injected and what became of it. (Everything else is
-//! injected inside the engine, see `engine::faults`.)
+//! report of what was injected and what became of it. (The other faults are
+//! decorators of the store and the queues, see `engine::harness::faults`.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::faults::{FaultKind, Faults};
+use engine::harness::faults::{FaultKind, Faults, InjectedCrash};
 use engine::metrics::Metrics;
 use engine::store::MySqlStore;
+use sqlx::mysql::{MySqlDatabaseError, MySqlPool};
 use tokio::task::JoinHandle;
 
 /// Every 20 ms, with the fault's rate, kills one of the store's connections
@@ -24,7 +25,7 @@ pub fn spawn_connection_killer(
                 _ = stop.changed() => return,
             }
             if faults.chance(FaultKind::KilledConnection) {
-                match store.kill_a_connection(|n| faults.pick(n)).await {
+                match kill_a_connection(store.pool(), |n| faults.pick(n)).await {
                     Ok(true) => faults.count(FaultKind::KilledConnection),
                     Ok(false) => {}
                     Err(e) => tracing::warn!(error = %e, "could not kill a connection"),
@@ -32,6 +33,56 @@ pub fn spawn_connection_killer(
             }
         }
     })
+}
+
+/// Kills one of this pool's connections on the server with
+/// `KILL CONNECTION`, as a failing network or an operator would; answers
+/// whether there was one to kill. `pick` chooses among the candidates.
+async fn kill_a_connection(
+    pool: &MySqlPool,
+    pick: impl FnOnce(usize) -> usize,
+) -> Result<bool, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    // Busy connections first: killing one mid-transaction is the fault
+    // worth testing (the pool quietly replaces idle ones). CAST: the
+    // column is BIGINT on MariaDB, BIGINT UNSIGNED on MySQL.
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST \
+         WHERE DB = DATABASE() AND ID <> CONNECTION_ID() \
+         AND (COMMAND <> 'Sleep' OR NOT EXISTS (SELECT 1 FROM information_schema.PROCESSLIST \
+              WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND <> 'Sleep'))",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let Some(&id) = ids.get(pick(ids.len())) else {
+        return Ok(false);
+    };
+    match sqlx::query(&format!("KILL CONNECTION {id}"))
+        .execute(&mut *conn)
+        .await
+    {
+        Ok(_) => Ok(true),
+        // ER_NO_SUCH_THREAD: it closed on its own meanwhile.
+        Err(sqlx::Error::Database(e))
+            if e.try_downcast_ref::<MySqlDatabaseError>()
+                .map(|d| d.number())
+                == Some(1094) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Keeps the panics of injected crashes quiet (the report counts them);
+/// every other panic is reported as usual.
+pub fn quiet_injected_crashes() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info.payload().is::<InjectedCrash>() {
+            report(info);
+        }
+    }));
 }
 
 /// The fault section of the report.
@@ -52,10 +103,10 @@ pub fn print(faults: &Faults, metrics: &Metrics, poison_in_dlq: usize, mysql: bo
                 metrics.duplicate_deliveries.get()
             ),
             FaultKind::CrashBeforeCommit => {
-                "rolled back; the batches came back after the visibility timeout".into()
+                "nothing applied; the worker restarted, the batches came back after the visibility timeout".into()
             }
             FaultKind::CrashAfterCommit => {
-                "committed; redelivered, and the recorded outcome published again".into()
+                "committed; the worker restarted, the batches were redelivered and their recorded outcomes published".into()
             }
             FaultKind::PublishFailure => "messages kept on the queue and redelivered".into(),
             FaultKind::VisibilityExpiry => {

@@ -25,7 +25,7 @@ pub async fn check(args: CheckArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    let store = match open_store(&args.config, engine::faults::Faults::none()).await {
+    let store = match open_store(&args.config).await {
         Ok(s) => s.as_dyn(),
         Err(e) => {
             eprintln!("sim check: {e}");

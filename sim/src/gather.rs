@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use engine::app::App;
 use engine::domain::ProductId;
 use engine::events::OrderProcessed;
-use engine::faults::{FaultKind, Faults};
+use engine::harness::faults::{FaultKind, Faults};
+use engine::harness::Harness;
 use engine::notifier::Notifier;
 use engine::queue::Message;
 
@@ -66,8 +67,6 @@ pub struct RunRecord<'a> {
     /// 400 answers the scenarios got (the validation scenario).
     pub scenario_refusals: u64,
     pub faults: &'a Faults,
-    /// Dead letters sent back to the order queue after the load.
-    pub redriven: u64,
     /// Whether the database was stopped mid-run.
     pub db_outage: bool,
     /// What the DLQs hold at the end.
@@ -77,6 +76,7 @@ pub struct RunRecord<'a> {
 
 pub async fn gather(
     app: &App,
+    harness: &Harness,
     notifier: &CountingNotifier,
     r: RunRecord<'_>,
 ) -> Result<Facts, String> {
@@ -103,12 +103,8 @@ pub async fn gather(
         })
         .collect();
     let invalid = r.sent.iter().filter(|s| s.kind == Kind::Invalid);
-    // Messages the order queue took, less those the faults and the redrive
-    // put there.
-    let enqueued = app.queues.enqueued()
-        - r.faults.injected(FaultKind::DuplicateDelivery)
-        - r.faults.injected(FaultKind::PoisonMessage)
-        - r.redriven;
+    // What ingest published, counted before the faults add their copies.
+    let enqueued = harness.enqueued();
     let mut awaiting_redrive = order_ids_in(r.order_dlq);
     let dead_lettered = awaiting_redrive.clone();
     awaiting_redrive.extend(order_ids_in(r.processed_dlq));

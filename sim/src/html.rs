@@ -8,7 +8,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use engine::domain::{OrderRecord, OrderStatus};
-use engine::faults::{FaultKind, Faults};
+use engine::harness::faults::{FaultKind, Faults};
 use plotters::prelude::*;
 
 use crate::invariants::Check;

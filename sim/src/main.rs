@@ -27,11 +27,13 @@ mod timeline;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use engine::app::{open_store, App, Hooks, OpenedStore, Stopped};
 use engine::config::Config;
-use engine::faults::{FaultPlan, Faults};
+use engine::harness::faults::{FaultPlan, Faults};
+use engine::harness::Harness;
 
 #[derive(Parser)]
 #[command(
@@ -109,6 +111,7 @@ fn main() -> ExitCode {
     // `.env` fills in what the environment does not set; a missing file is fine.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    chaos::quiet_injected_crashes();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -169,9 +172,9 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
     }
     let started = async {
-        let store = open_store(&args.config, faults.clone()).await?;
+        let store = open_store(&args.config).await?;
         let hooks = Hooks {
-            faults: faults.clone(),
+            wrap: Arc::new(Harness::new(faults.clone())),
             ..hooks()
         };
         let app = App::start_with_store(store.as_dyn(), &args.config, args.addr, hooks).await?;

@@ -15,7 +15,8 @@ use engine::config::{Config, QueueKind};
 use engine::dlq;
 use engine::domain::seed_products;
 use engine::events::now_millis;
-use engine::faults::{FaultPlan, Faults};
+use engine::harness::faults::{FaultPlan, Faults};
+use engine::harness::Harness;
 
 use crate::chaos;
 use crate::client::Client;
@@ -95,9 +96,7 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     if disrupted {
         args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
     }
-    let store = open_store(&args.config, faults.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = open_store(&args.config).await.map_err(|e| e.to_string())?;
     let store_label = match (&store, args.config.mysql()?) {
         (OpenedStore::MySql(_), Some(o)) => {
             format!(
@@ -112,9 +111,10 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     println!("orderflow sim: seed {seed} (replay with --seed {seed}), store {store_label}");
 
     let notifier = Arc::new(CountingNotifier::default());
+    let harness = Arc::new(Harness::new(faults.clone()));
     let hooks = Hooks {
         notifier: notifier.clone(),
-        faults: faults.clone(),
+        wrap: harness.clone(),
         ..crate::hooks()
     };
     let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
@@ -146,7 +146,7 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
         "\nscenarios (the seed's verification tests, over HTTP at {}):",
         app.base_url()
     );
-    let scenarios = scenarios::run_all(&app, &client, &tag).await;
+    let scenarios = scenarios::run_all(&app, &harness, &client, &tag).await;
     invariants::print(&scenarios);
     // The scenarios' orders have all finished: read their ids back.
     let scenario_ids: Vec<String> = app
@@ -210,11 +210,9 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     if !drained {
         println!("  queues did not drain within {} s", args.drain_timeout);
     }
-    let redriven = if faults.plan().is_empty() {
-        0
-    } else {
-        redrive(&app, &faults, &args).await?
-    };
+    if !faults.plan().is_empty() {
+        redrive(&app, &faults, &args).await?;
+    }
 
     let samples = sampler.finish().await;
     let order_dlq = peek_all(app.queues.order_dlq.as_ref()).await?;
@@ -227,12 +225,11 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
         scenario_accepts: 3,
         scenario_refusals: 1,
         faults: &faults,
-        redriven: redriven as u64,
         db_outage: args.db_outage.is_some(),
         order_dlq: &order_dlq,
         processed_dlq: &processed_dlq,
     };
-    let facts = gather::gather(&app, &notifier, record).await?;
+    let facts = gather::gather(&app, &harness, &notifier, record).await?;
     let checks = invariants::check(&facts);
     report::print(&Report {
         sent: &sent,
@@ -312,11 +309,10 @@ async fn peek_all(
 /// After a faulty run: stops the faults (the outage is over), prints what
 /// the DLQs hold and why, redrives them, and waits for the queues to drain
 /// again. Poison goes back to the DLQ; everything else is processed once.
-/// Answers how many messages went back to the order queue.
-async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> Result<usize, String> {
+async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> Result<(), String> {
     faults.stop();
     println!("  after the load (faults, if any, stopped):");
-    let (mut moved, mut to_orders) = (0, 0);
+    let mut moved = 0;
     for q in app.queues.dead_letters() {
         let letters = dlq::list(&q, &app.failures, usize::MAX)
             .await
@@ -341,9 +337,6 @@ async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> Result<usize, St
             .await
             .map_err(|e| e.to_string())?;
         moved += n;
-        if q.name == "orders" {
-            to_orders += n;
-        }
     }
     if moved > 0 {
         println!("    redrove {moved} dead letters to their queues");
@@ -354,7 +347,7 @@ async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> Result<usize, St
             return Err("queues did not drain after the redrive".into());
         }
     }
-    Ok(to_orders)
+    Ok(())
 }
 
 /// Prints the result lines and answers whether the run passed.

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use engine::app::App;
+use engine::harness::Harness;
 use serde_json::{json, Value};
 
 use crate::client::Client;
@@ -15,7 +16,7 @@ const WAIT: Duration = Duration::from_secs(15);
 /// Runs the four scenarios in order. `tag` makes this run's customer ids
 /// unique, so a run against a database that kept earlier runs' orders
 /// still places new ones.
-pub async fn run_all(app: &App, client: &Client, tag: &str) -> Vec<Outcome> {
+pub async fn run_all(app: &App, harness: &Harness, client: &Client, tag: &str) -> Vec<Outcome> {
     let happy_customer = format!("test_user_001-{tag}");
     let happy = json!({"customer_id": happy_customer, "items": [{"product_id": "prod-101", "quantity": 1}]});
     let mut out = Vec::new();
@@ -23,7 +24,7 @@ pub async fn run_all(app: &App, client: &Client, tag: &str) -> Vec<Outcome> {
     let (first, happy_id) = happy_path(client, &happy).await;
     out.push(first);
     out.push(duplicate(app, client, &happy, happy_id.as_deref()).await);
-    out.push(validation(app, client).await);
+    out.push(validation(harness, client).await);
     out.push(insufficient_stock(client, tag).await);
     out
 }
@@ -91,16 +92,16 @@ async fn duplicate(app: &App, client: &Client, body: &Value, first: Option<&str>
     outcome("2. idempotency (duplicate)", result)
 }
 
-async fn validation(app: &App, client: &Client) -> Outcome {
+async fn validation(harness: &Harness, client: &Client) -> Outcome {
     let result = async {
-        let sent_before = app.queues.enqueued();
+        let sent_before = harness.enqueued();
         let before = client.stock("prod-102").await?;
         let body = json!({"customer_id": "hacker_002", "items": [{"product_id": "prod-102", "quantity": -5}]});
         let a = client.post_order(body.to_string()).await?;
         if a.status != 400 {
             return Err(format!("expected 400, got {} {}", a.status, a.body));
         }
-        let sent_after = app.queues.enqueued();
+        let sent_after = harness.enqueued();
         if sent_after != sent_before {
             return Err("a message was enqueued for a rejected order".into());
         }

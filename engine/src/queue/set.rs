@@ -1,21 +1,16 @@
 //! The pipeline's four queues (orders and processed, each with its DLQ) on
 //! either backend, chosen by the configuration.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
-
-use super::{ChannelQueue, Message, QueueBackend, QueueConfig, QueueDepth, QueueError};
+use super::{ChannelQueue, QueueBackend, QueueConfig, QueueError};
 use crate::config::{Config, QueueKind};
 use crate::dlq::DeadLetterQueue;
 
 /// The four queues, whatever their backend.
 #[derive(Clone)]
 pub struct Queues {
-    /// The order queue, counting what it takes (see [`Queues::enqueued`]).
-    pub orders: Arc<Counted>,
+    pub orders: Arc<dyn QueueBackend>,
     /// `None`: the order queue has no DLQ (an SQS queue without a redrive
     /// policy, as the original deployment's processed queue).
     pub order_dlq: Option<Arc<dyn QueueBackend>>,
@@ -38,18 +33,12 @@ impl Queues {
     pub fn channel(config: &Config) -> Queues {
         let c = ChannelQueues::new(config);
         Queues {
-            orders: Counted::new(c.orders.clone()),
+            orders: c.orders.clone(),
             order_dlq: Some(c.order_dlq.clone()),
             processed: c.processed.clone(),
             processed_dlq: Some(c.processed_dlq.clone()),
             channel: Some(c),
         }
-    }
-
-    /// Messages the order queue took since start (duplicates, poison and
-    /// redriven messages included): for the sim's accounting.
-    pub fn enqueued(&self) -> u64 {
-        self.orders.sent.load(Ordering::SeqCst)
     }
 
     /// Both source queues, each with its DLQ (if it has one) to list and
@@ -71,9 +60,8 @@ impl Queues {
 
     /// Every queue there is: the two source queues and the DLQs they have.
     pub fn all(&self) -> Vec<Arc<dyn QueueBackend>> {
-        let orders: Arc<dyn QueueBackend> = self.orders.clone();
         [
-            Some(orders),
+            Some(self.orders.clone()),
             self.order_dlq.clone(),
             Some(self.processed.clone()),
             self.processed_dlq.clone(),
@@ -143,7 +131,7 @@ async fn sqs(config: &Config) -> Result<Queues, QueueError> {
     )
     .await?;
     Ok(Queues {
-        orders: Counted::new(Arc::new(orders)),
+        orders: Arc::new(orders),
         order_dlq: order_dlq.map(|q| Arc::new(q) as Arc<dyn QueueBackend>),
         processed: Arc::new(processed),
         processed_dlq: processed_dlq.map(|q| Arc::new(q) as Arc<dyn QueueBackend>),
@@ -201,60 +189,5 @@ impl ChannelQueues {
             order_dlq,
             processed_dlq,
         }
-    }
-}
-
-/// A queue that counts the messages it took.
-pub struct Counted {
-    inner: Arc<dyn QueueBackend>,
-    sent: AtomicU64,
-}
-
-impl Counted {
-    pub fn new(inner: Arc<dyn QueueBackend>) -> Arc<Self> {
-        Arc::new(Counted {
-            inner,
-            sent: AtomicU64::new(0),
-        })
-    }
-}
-
-#[async_trait]
-impl QueueBackend for Counted {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    async fn send(&self, body: String) -> Result<String, QueueError> {
-        let id = self.inner.send(body).await?;
-        self.sent.fetch_add(1, Ordering::SeqCst);
-        Ok(id)
-    }
-    async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError> {
-        let n = bodies.len() as u64;
-        self.inner.send_batch(bodies).await?;
-        self.sent.fetch_add(n, Ordering::SeqCst);
-        Ok(())
-    }
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, QueueError> {
-        self.inner.receive(max, wait).await
-    }
-    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
-        self.inner.delete(receipt_handle).await
-    }
-    async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
-        self.inner.delete_batch(receipt_handles).await
-    }
-    async fn change_visibility(
-        &self,
-        receipt_handle: &str,
-        timeout: Duration,
-    ) -> Result<(), QueueError> {
-        self.inner.change_visibility(receipt_handle, timeout).await
-    }
-    async fn peek(&self, max: usize) -> Result<Vec<Message>, QueueError> {
-        self.inner.peek(max).await
-    }
-    async fn depth(&self) -> Result<QueueDepth, QueueError> {
-        self.inner.depth().await
     }
 }

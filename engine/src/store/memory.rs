@@ -2,7 +2,7 @@
 //! is applied under the lock, so it is atomic by construction.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,7 +14,6 @@ use super::{
 };
 use crate::domain::{InventoryItem, OrderId, OrderRecord, ProductId};
 use crate::events::{now_millis, OrderCreated};
-use crate::faults::{FaultKind, Faults};
 
 #[derive(Default)]
 struct Inner {
@@ -30,29 +29,14 @@ struct Notification {
     claimed_at: DateTime<Utc>,
 }
 
+#[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
-    faults: Arc<Faults>,
-}
-
-impl Default for MemoryStore {
-    fn default() -> Self {
-        MemoryStore {
-            inner: Mutex::default(),
-            faults: Faults::none(),
-        }
-    }
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Injects `crash-before-commit` faults into `apply`.
-    pub fn with_faults(mut self, faults: Arc<Faults>) -> Self {
-        self.faults = faults;
-        self
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -93,9 +77,6 @@ impl OrderStore for MemoryStore {
             .filter_map(|p| inner.inventory.get(&p).map(|(_, q)| (p, *q)))
             .collect();
         let applied = decide(orders, &recorded, &mut stock, now);
-        if self.faults.roll(FaultKind::CrashBeforeCommit) {
-            return Err(StoreError::Crashed);
-        }
         for (product_id, qty) in stock {
             if let Some(row) = inner.inventory.get_mut(&product_id) {
                 row.1 = qty;

@@ -44,11 +44,6 @@ pub enum StoreError {
     /// failed; the message says what is missing and how to migrate.
     #[error("{0}")]
     Schema(String),
-    /// An injected crash ([`crate::faults`]) between taking the locks and the
-    /// commit: the transaction was rolled back, and the caller must behave as
-    /// a process that died (leave its messages alone).
-    #[error("injected crash before commit")]
-    Crashed,
 }
 
 impl StoreError {

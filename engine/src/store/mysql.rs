@@ -17,7 +17,6 @@
 //! as a [`StoreError::Conflict`], to be retried, never applied twice.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -35,7 +34,6 @@ use crate::domain::{
     ProductId,
 };
 use crate::events::{now_millis, OrderCreated};
-use crate::faults::{FaultKind, Faults};
 
 /// The schema, embedded from `db/migrations` and applied on start.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../db/migrations");
@@ -43,7 +41,6 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../db/migrations"
 #[derive(Clone)]
 pub struct MySqlStore {
     pool: MySqlPool,
-    faults: Arc<Faults>,
 }
 
 impl MySqlStore {
@@ -103,10 +100,7 @@ impl MySqlStore {
             .connect_with(options)
             .await
             .map_err(map_err)?;
-        Ok(MySqlStore {
-            pool,
-            faults: Faults::none(),
-        })
+        Ok(MySqlStore { pool })
     }
 
     /// Applies every pending migration, whoever made the database (this is
@@ -139,52 +133,6 @@ impl MySqlStore {
     /// nothing does.
     pub async fn schema_problems(&self) -> Result<Vec<String>, StoreError> {
         schema::problems(&self.pool).await
-    }
-
-    /// Injects `crash-before-commit` faults into `apply`.
-    pub fn with_faults(mut self, faults: Arc<Faults>) -> Self {
-        self.faults = faults;
-        self
-    }
-
-    /// Kills one of this store's pooled connections on the server with
-    /// `KILL CONNECTION`, as a failing network or an operator would; answers
-    /// whether there was one to kill. `pick` chooses among the candidates.
-    pub async fn kill_a_connection(
-        &self,
-        pick: impl FnOnce(usize) -> usize,
-    ) -> Result<bool, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(map_err)?;
-        // Busy connections first: killing one mid-transaction is the fault
-        // worth testing (the pool quietly replaces idle ones). CAST: the
-        // column is BIGINT on MariaDB, BIGINT UNSIGNED on MySQL.
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST \
-             WHERE DB = DATABASE() AND ID <> CONNECTION_ID() \
-             AND (COMMAND <> 'Sleep' OR NOT EXISTS (SELECT 1 FROM information_schema.PROCESSLIST \
-                  WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND <> 'Sleep'))",
-        )
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(map_err)?;
-        let Some(&id) = ids.get(pick(ids.len())) else {
-            return Ok(false);
-        };
-        match sqlx::query(&format!("KILL CONNECTION {id}"))
-            .execute(&mut *conn)
-            .await
-        {
-            Ok(_) => Ok(true),
-            // ER_NO_SUCH_THREAD: it closed on its own meanwhile.
-            Err(sqlx::Error::Database(e))
-                if e.try_downcast_ref::<MySqlDatabaseError>()
-                    .map(|d| d.number())
-                    == Some(1094) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(map_err(e)),
-        }
     }
 
     pub fn pool(&self) -> &MySqlPool {
@@ -535,12 +483,6 @@ impl OrderStore for MySqlStore {
             q.execute(&mut *tx).await.map_err(map_err)?;
         }
 
-        if self.faults.roll(FaultKind::CrashBeforeCommit) {
-            // Dropping the transaction rolls it back, as the server does
-            // when a client dies holding locks.
-            drop(tx);
-            return Err(StoreError::Crashed);
-        }
         tx.commit().await.map_err(map_err)?;
         Ok(applied)
     }

@@ -19,6 +19,7 @@ use engine::config::Config;
 use engine::domain::{seed_products, InventoryItem, ProductId};
 use engine::domain::{OrderId, OrderRecord};
 use engine::events::{now_millis, OrderCreated};
+use engine::harness::Harness;
 use engine::store::{
     Applied, Claim, ClaimRequest, MemoryStore, MySqlStore, OrderStore, StoreError,
 };
@@ -93,16 +94,46 @@ pub async fn memory_store() -> Arc<MemoryStore> {
     Arc::new(store)
 }
 
+/// A running app, and the harness that counts what ingest enqueued.
+pub struct TestApp {
+    pub app: App,
+    pub harness: Arc<Harness>,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
+
+impl TestApp {
+    /// Orders ingest published since start.
+    pub fn enqueued(&self) -> u64 {
+        self.harness.enqueued()
+    }
+
+    pub async fn stop(self) {
+        self.app.stop().await;
+    }
+}
+
 /// Starts the whole app on a free port over `store`.
-pub async fn spawn_app(store: Arc<dyn OrderStore>) -> App {
+pub async fn spawn_app(store: Arc<dyn OrderStore>) -> TestApp {
     spawn_app_with(store, Config::default()).await
 }
 
-pub async fn spawn_app_with(store: Arc<dyn OrderStore>, config: Config) -> App {
+pub async fn spawn_app_with(store: Arc<dyn OrderStore>, config: Config) -> TestApp {
     let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-    App::start_with_store(store, &config, addr, Hooks::default())
+    let harness = Arc::new(Harness::default());
+    let hooks = Hooks {
+        wrap: harness.clone(),
+        ..Hooks::default()
+    };
+    let app = App::start_with_store(store, &config, addr, hooks)
         .await
-        .expect("app starts")
+        .expect("app starts");
+    TestApp { app, harness }
 }
 
 pub fn product(id: &str, qty: i64) -> InventoryItem {
@@ -196,7 +227,9 @@ pub async fn wait_for_lock_wait(pool: &sqlx::MySqlPool, db: &str) {
             tokio::time::Instant::now() < deadline,
             "no transaction on {db} waited for a lock"
         );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Not more often: MariaDB refreshes its INNODB_TRX snapshot only
+        // once nobody has read it for 100 ms.
+        tokio::time::sleep(Duration::from_millis(150)).await;
     }
 }
 

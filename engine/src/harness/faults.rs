@@ -1,5 +1,8 @@
 //! Fault injection: seeded, reproducible decisions to break things on purpose,
 //! each kind switched on with a rate, and a count of every fault injected.
+//! Every fault is injected from outside the pipeline, by decorators of the
+//! queues ([`FaultyQueue`]) and of the store ([`FaultyStore`]), and by the
+//! sim's connection killer.
 //!
 //! The seed fixes the sequence of decisions; which batch meets which decision
 //! still depends on thread scheduling, as in any concurrent system.
@@ -13,14 +16,17 @@ use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::domain::{InventoryItem, OrderId, OrderRecord, ProductId};
+use crate::events::OrderCreated;
 use crate::queue::{Message, QueueBackend, QueueDepth, QueueError};
+use crate::store::{Applied, Claim, ClaimRequest, OrderStore, StoreError};
 
 /// The kinds of fault, in the order reports list them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FaultKind {
     /// A message is enqueued twice, as SQS may deliver it twice.
     DuplicateDelivery,
-    /// The processor dies holding its row locks, before the commit.
+    /// The processor dies before the commit: nothing of its batch applied.
     CrashBeforeCommit,
     /// The processor dies after the commit, before it publishes and deletes.
     CrashAfterCommit,
@@ -255,32 +261,51 @@ const POISON: [&str; 4] = [
     "[]",
 ];
 
-/// A queue that misbehaves as its [`Faults`] say: on the order queue,
-/// duplicate deliveries and poison messages slipped in beside real ones; on
-/// the processed queue, failed publishes.
+/// A queue that misbehaves as its [`Faults`] say: the order queue as ingest
+/// sees it gets duplicate deliveries and poison messages slipped in beside
+/// real ones; as the processor sees it, batches whose visibility timeout
+/// runs out while they are processed; the processed queue fails publishes.
 pub struct FaultyQueue {
     inner: Arc<dyn QueueBackend>,
     faults: Arc<Faults>,
     duplicate: bool,
     fail_sends: bool,
+    expire: bool,
 }
 
 impl FaultyQueue {
-    pub fn duplicating(inner: Arc<dyn QueueBackend>, faults: Arc<Faults>) -> Arc<Self> {
-        Arc::new(FaultyQueue {
+    fn new(inner: Arc<dyn QueueBackend>, faults: Arc<Faults>) -> Self {
+        FaultyQueue {
             inner,
             faults,
-            duplicate: true,
+            duplicate: false,
             fail_sends: false,
+            expire: false,
+        }
+    }
+
+    pub fn duplicating(inner: Arc<dyn QueueBackend>, faults: Arc<Faults>) -> Arc<Self> {
+        Arc::new(FaultyQueue {
+            duplicate: true,
+            ..Self::new(inner, faults)
         })
     }
 
     pub fn failing_sends(inner: Arc<dyn QueueBackend>, faults: Arc<Faults>) -> Arc<Self> {
         Arc::new(FaultyQueue {
-            inner,
-            faults,
-            duplicate: false,
             fail_sends: true,
+            ..Self::new(inner, faults)
+        })
+    }
+
+    /// Visibility expiry: a batch that starts with a long poll (the receive
+    /// a consumer waits on; its top-ups do not wait) is, with the fault's
+    /// rate, made visible again as it is handed over, so other consumers
+    /// receive it too while the first works on it.
+    pub fn expiring(inner: Arc<dyn QueueBackend>, faults: Arc<Faults>) -> Arc<Self> {
+        Arc::new(FaultyQueue {
+            expire: true,
+            ..Self::new(inner, faults)
         })
     }
 
@@ -343,7 +368,15 @@ impl QueueBackend for FaultyQueue {
         max: usize,
         wait: std::time::Duration,
     ) -> Result<Vec<Message>, QueueError> {
-        self.inner.receive(max, wait).await
+        let messages = self.inner.receive(max, wait).await?;
+        let starts_a_batch = !wait.is_zero() && !messages.is_empty();
+        if self.expire && starts_a_batch && self.faults.roll(FaultKind::VisibilityExpiry) {
+            for m in &messages {
+                let zero = std::time::Duration::ZERO;
+                let _ = self.inner.change_visibility(&m.receipt_handle, zero).await;
+            }
+        }
+        Ok(messages)
     }
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
@@ -368,6 +401,80 @@ impl QueueBackend for FaultyQueue {
 
     async fn depth(&self) -> Result<QueueDepth, QueueError> {
         self.inner.depth().await
+    }
+}
+
+/// The payload of an injected crash: a panic in the processor's task, which
+/// unwinds it as a dying process would end it. The app's supervisor starts
+/// the worker again (see `engine::app`); the sim keeps these panics quiet.
+#[derive(Debug, Clone, Copy)]
+pub struct InjectedCrash(pub FaultKind);
+
+/// A store whose `apply` crashes as its [`Faults`] say: before the commit
+/// (nothing of the batch applied), or after it (applied, but the processor
+/// dies before it publishes and deletes). Either way its messages come back
+/// after their visibility timeout. Everything else passes through.
+pub struct FaultyStore {
+    inner: Arc<dyn OrderStore>,
+    faults: Arc<Faults>,
+}
+
+impl FaultyStore {
+    pub fn new(inner: Arc<dyn OrderStore>, faults: Arc<Faults>) -> Arc<Self> {
+        Arc::new(FaultyStore { inner, faults })
+    }
+
+    fn crash_if(&self, kind: FaultKind) {
+        if self.faults.roll(kind) {
+            std::panic::panic_any(InjectedCrash(kind));
+        }
+    }
+}
+
+#[async_trait]
+impl OrderStore for FaultyStore {
+    async fn apply(&self, orders: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
+        self.crash_if(FaultKind::CrashBeforeCommit);
+        let applied = self.inner.apply(orders).await?;
+        self.crash_if(FaultKind::CrashAfterCommit);
+        Ok(applied)
+    }
+    async fn order(&self, order_id: OrderId) -> Result<Option<OrderRecord>, StoreError> {
+        self.inner.order(order_id).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+    async fn orders_processed_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        self.inner.orders_processed_since(since).await
+    }
+    async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError> {
+        self.inner.recent_orders(limit).await
+    }
+    async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
+        self.inner.inventory().await
+    }
+    async fn product(&self, product_id: &ProductId) -> Result<Option<InventoryItem>, StoreError> {
+        self.inner.product(product_id).await
+    }
+    async fn seed_if_empty(&self, products: &[InventoryItem]) -> Result<bool, StoreError> {
+        self.inner.seed_if_empty(products).await
+    }
+    async fn upsert_products(&self, products: &[InventoryItem]) -> Result<(), StoreError> {
+        self.inner.upsert_products(products).await
+    }
+    async fn claim_notifications(
+        &self,
+        requests: &[ClaimRequest<'_>],
+        lease: std::time::Duration,
+    ) -> Result<Vec<Claim>, StoreError> {
+        self.inner.claim_notifications(requests, lease).await
+    }
+    async fn confirm_notifications(&self, order_ids: &[OrderId]) -> Result<(), StoreError> {
+        self.inner.confirm_notifications(order_ids).await
     }
 }
 
