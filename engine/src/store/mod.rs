@@ -14,6 +14,7 @@ pub mod mysql;
 pub mod schema;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,19 +28,35 @@ use crate::events::{OrderCreated, OrderProcessed};
 pub use memory::MemoryStore;
 pub use mysql::MySqlStore;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// A store error, sorted once (in `From<sqlx::Error>`) into what the
+/// engine does about it: retry ([`StoreError::is_transient`]) or not. The
+/// database's own error stays attached as the source.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached (connection refused or lost, pool
-    /// exhausted). Try again.
+    /// exhausted, server shutting down or read-only). Try again.
     #[error("database unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Arc<sqlx::Error>),
     /// The transaction lost a race (deadlock, lock wait timeout, a concurrent
     /// insert of the same order). Nothing was applied; try again.
     #[error("transaction conflict: {0}")]
-    Conflict(String),
-    /// Anything else: a bug or a broken schema. Retrying will not help.
+    Conflict(#[source] Arc<sqlx::Error>),
+    /// Another batch finished an order this one was about to (an order the
+    /// original system left PENDING). Nothing was applied; try again.
+    #[error("order {0} was finished by another batch meanwhile")]
+    Overtaken(OrderId),
+    /// Any other error the database answered: a bug or a broken schema.
+    /// Retrying will not help.
     #[error("database error: {0}")]
-    Database(String),
+    Database(#[source] Arc<sqlx::Error>),
+    /// A stored value the engine cannot read (a row written by hand, or by
+    /// another system). Retrying will not help.
+    #[error("unexpected stored value: {0}")]
+    Corrupt(String),
+    /// The engine broke a promise to itself (a batch answered without an
+    /// outcome, a value it cannot encode). Retrying will not help.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The database's schema is not one the engine can use, or a migration
     /// failed; the message says what is missing and how to migrate.
     #[error("{0}")]
@@ -48,7 +65,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_) | StoreError::Conflict(_))
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::Conflict(_) | StoreError::Overtaken(_)
+        )
     }
 }
 
@@ -139,7 +159,7 @@ pub trait OrderStore: Send + Sync + 'static {
         let mut claims = self.claim_notifications(&[request], lease).await?;
         claims
             .pop()
-            .ok_or_else(|| StoreError::Database("no claim answered".into()))
+            .ok_or_else(|| StoreError::Internal("a claim was asked and none answered".into()))
     }
 
     /// [`OrderStore::confirm_notifications`] for one order.

@@ -17,6 +17,7 @@
 //! as a [`StoreError::Conflict`], to be retried, never applied twice.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -99,7 +100,7 @@ impl MySqlStore {
             })
             .connect_with(options)
             .await
-            .map_err(map_err)?;
+            ?;
         Ok(MySqlStore { pool })
     }
 
@@ -126,7 +127,7 @@ impl MySqlStore {
         sqlx::query_as("SELECT (SELECT COUNT(*) FROM inventory), (SELECT COUNT(*) FROM orders)")
             .fetch_one(&self.pool)
             .await
-            .map_err(map_err)
+            .map_err(StoreError::from)
     }
 
     /// What keeps the engine from using this database's schema; empty when
@@ -145,16 +146,16 @@ async fn create_database(options: &MySqlConnectOptions, db: &str) -> Result<(), 
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
-        return Err(StoreError::Database(format!(
+        return Err(StoreError::Schema(format!(
             "database name {db:?} may hold only letters, digits, '_' and '-'"
         )));
     }
     let server = options.clone().database("");
-    let mut conn = server.connect().await.map_err(map_err)?;
+    let mut conn = server.connect().await?;
     conn.execute(format!("CREATE DATABASE IF NOT EXISTS `{db}`").as_str())
         .await
-        .map_err(map_err)?;
-    conn.close().await.map_err(map_err)?;
+        ?;
+    conn.close().await?;
     Ok(())
 }
 
@@ -193,7 +194,7 @@ async fn adopt_rewritten_history(pool: &MySqlPool) -> Result<(), StoreError> {
         .bind(old)
         .execute(pool)
         .await
-        .map_err(map_err)?;
+        ?;
     }
     Ok(())
 }
@@ -221,36 +222,36 @@ fn migration_failed(e: sqlx::migrate::MigrateError) -> StoreError {
     ))
 }
 
-/// Sorts sqlx errors into the three kinds the engine acts on.
-pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
-        sqlx::Error::Database(db) => {
-            let number = db
-                .try_downcast_ref::<MySqlDatabaseError>()
-                .map(|d| d.number());
-            match number {
-                // deadlock, lock wait timeout, duplicate key (a concurrent
-                // insert of the same order), query interrupted
-                Some(1213 | 1205 | 1062 | 1317) => StoreError::Conflict(e.to_string()),
-                // server shutdown, connection killed, too many connections,
-                // read-only (failover), lost connection, gone away
-                Some(1053 | 1927 | 1040 | 1290 | 1836 | 2006 | 2013) => {
-                    StoreError::Unavailable(e.to_string())
+/// Sorts sqlx errors, once, into the kinds the engine acts on.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        let kind: fn(Arc<sqlx::Error>) -> StoreError = match &e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_) => StoreError::Unavailable,
+            sqlx::Error::Database(db) => {
+                match db.try_downcast_ref::<MySqlDatabaseError>().map(|d| d.number()) {
+                    // deadlock, lock wait timeout, duplicate key (a concurrent
+                    // insert of the same order), query interrupted
+                    Some(1213 | 1205 | 1062 | 1317) => StoreError::Conflict,
+                    // server shutdown, connection killed, too many connections,
+                    // read-only (failover), lost connection, gone away
+                    Some(1053 | 1927 | 1040 | 1290 | 1836 | 2006 | 2013) => {
+                        StoreError::Unavailable
+                    }
+                    _ => StoreError::Database,
                 }
-                _ => StoreError::Database(e.to_string()),
             }
-        }
-        _ => StoreError::Database(e.to_string()),
+            _ => StoreError::Database,
+        };
+        kind(Arc::new(e))
     }
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Database(format!("unexpected stored value: {what}"))
+    StoreError::Corrupt(what.to_string())
 }
 
 const ORDER_COLUMNS: &str = "order_id, customer_id, CAST(items AS CHAR) AS items, status, \
@@ -262,8 +263,8 @@ fn order_from_row(row: &MySqlRow) -> Result<OrderRecord, StoreError> {
     let items = text(row, "items")?;
     let status = text(row, "status")?;
     let reason = opt_text(row, "failure_reason")?;
-    let created_at: NaiveDateTime = row.try_get("created_at").map_err(map_err)?;
-    let processed_at: Option<NaiveDateTime> = row.try_get("processed_at").map_err(map_err)?;
+    let created_at: NaiveDateTime = row.try_get("created_at")?;
+    let processed_at: Option<NaiveDateTime> = row.try_get("processed_at")?;
     Ok(OrderRecord {
         order_id: OrderId::parse(&id).ok_or_else(|| corrupt(&id))?,
         customer_id: CustomerId::parse(&customer).map_err(corrupt)?,
@@ -279,7 +280,7 @@ fn order_from_row(row: &MySqlRow) -> Result<OrderRecord, StoreError> {
 
 fn item_from_row(row: &MySqlRow) -> Result<InventoryItem, StoreError> {
     let id = text(row, "product_id")?;
-    let quantity: i32 = row.try_get("quantity_available").map_err(map_err)?;
+    let quantity: i32 = row.try_get("quantity_available")?;
     Ok(InventoryItem {
         product_id: ProductId::parse(&id).map_err(corrupt)?,
         product_name: text(row, "product_name")?,
@@ -295,7 +296,7 @@ fn text(row: &MySqlRow, column: &str) -> Result<String, StoreError> {
 }
 
 fn opt_text(row: &MySqlRow, column: &str) -> Result<Option<String>, StoreError> {
-    let bytes: Option<Vec<u8>> = row.try_get_unchecked(column).map_err(map_err)?;
+    let bytes: Option<Vec<u8>> = row.try_get_unchecked(column)?;
     bytes
         .map(|b| String::from_utf8(b).map_err(|e| corrupt(format!("{column}: {e}"))))
         .transpose()
@@ -357,13 +358,13 @@ impl OrderStore for MySqlStore {
         let mut ids: Vec<String> = orders.iter().map(|o| o.order_id.to_string()).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.pool.begin().await?;
         // 0. Before taking any lock, have the server prepare the INSERT for
         //    the likely case (every order new): a statement of that many rows
         //    may not be among the connection's cached ones, and preparing it
         //    is a round trip that would otherwise be made holding the locks.
         let likely_insert = insert_orders_sql(ids.len());
-        (&mut *tx).prepare(&likely_insert).await.map_err(map_err)?;
+        (&mut *tx).prepare(&likely_insert).await?;
 
         // 1. Lock, in ascending product_id order (the primary key's order;
         //    ORDER BY keeps the scan on it).
@@ -372,11 +373,11 @@ impl OrderStore for MySqlStore {
         );
         push_in_list(&mut q, products.iter().map(ProductId::as_str));
         q.push(" ORDER BY product_id FOR UPDATE");
-        let rows = q.build().fetch_all(&mut *tx).await.map_err(map_err)?;
+        let rows = q.build().fetch_all(&mut *tx).await?;
         let mut stock = BTreeMap::new();
         for row in &rows {
             let id = text(row, "product_id")?;
-            let qty: i32 = row.try_get("quantity_available").map_err(map_err)?;
+            let qty: i32 = row.try_get("quantity_available")?;
             stock.insert(ProductId::parse(&id).map_err(corrupt)?, i64::from(qty));
         }
         let before = stock.clone();
@@ -391,14 +392,14 @@ impl OrderStore for MySqlStore {
         // Orders the original system recorded PENDING and never finished:
         // not applied yet, so applied now, and their rows updated.
         let mut pending = HashSet::new();
-        for row in &q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
+        for row in &q.build().fetch_all(&mut *tx).await? {
             let id = text(row, "order_id")?;
             let customer = text(row, "customer_id")?;
             let status = text(row, "status")?;
             let reason = opt_text(row, "failure_reason")?;
             let processed_at: Option<NaiveDateTime> =
-                row.try_get("processed_at").map_err(map_err)?;
-            let created_at: NaiveDateTime = row.try_get("created_at").map_err(map_err)?;
+                row.try_get("processed_at")?;
+            let created_at: NaiveDateTime = row.try_get("created_at")?;
             let order_id = OrderId::parse(&id).ok_or_else(|| corrupt(&id))?;
             let status = OrderStatus::parse(&status).ok_or_else(|| corrupt(&status))?;
             if status == OrderStatus::Pending {
@@ -445,7 +446,7 @@ impl OrderStore for MySqlStore {
                 list.push_bind(p.as_str());
             }
             q.push(")");
-            q.build().execute(&mut *tx).await.map_err(map_err)?;
+            q.build().execute(&mut *tx).await?;
         }
 
         // ...and one insert for every order recorded now, in id order.
@@ -470,7 +471,7 @@ impl OrderStore for MySqlStore {
             let mut q = sqlx::query(&sql);
             for r in &new {
                 let items = serde_json::to_string(&r.items)
-                    .map_err(|e| StoreError::Database(format!("encoding items: {e}")))?;
+                    .map_err(|e| StoreError::Internal(format!("encoding items: {e}")))?;
                 q = q
                     .bind(r.order_id.to_string())
                     .bind(r.customer_id.as_str())
@@ -480,10 +481,10 @@ impl OrderStore for MySqlStore {
                     .bind(naive(r.created_at))
                     .bind(r.processed_at.map(naive));
             }
-            q.execute(&mut *tx).await.map_err(map_err)?;
+            q.execute(&mut *tx).await?;
         }
 
-        tx.commit().await.map_err(map_err)?;
+        tx.commit().await?;
         Ok(applied)
     }
 
@@ -493,7 +494,7 @@ impl OrderStore for MySqlStore {
             .bind(order_id.to_string())
             .fetch_optional(&self.pool)
             .await
-            .map_err(map_err)?;
+            ?;
         row.as_ref().map(order_from_row).transpose()
     }
 
@@ -501,7 +502,7 @@ impl OrderStore for MySqlStore {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
             .await
-            .map_err(map_err)?;
+            ?;
         Ok(())
     }
 
@@ -516,7 +517,7 @@ impl OrderStore for MySqlStore {
             .bind(naive(since))
             .fetch_all(&self.pool)
             .await
-            .map_err(map_err)?;
+            ?;
         rows.iter().map(order_from_row).collect()
     }
 
@@ -528,7 +529,7 @@ impl OrderStore for MySqlStore {
             .bind(limit)
             .fetch_all(&self.pool)
             .await
-            .map_err(map_err)?;
+            ?;
         rows.iter().map(order_from_row).collect()
     }
 
@@ -538,7 +539,7 @@ impl OrderStore for MySqlStore {
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(map_err)?;
+        ?;
         rows.iter().map(item_from_row).collect()
     }
 
@@ -549,18 +550,18 @@ impl OrderStore for MySqlStore {
         .bind(product_id.as_str())
         .fetch_optional(&self.pool)
         .await
-        .map_err(map_err)?;
+        ?;
         row.as_ref().map(item_from_row).transpose()
     }
 
     async fn seed_if_empty(&self, products: &[InventoryItem]) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.pool.begin().await?;
         // A locking read of the whole (small, or empty) table, so two
         // starters cannot both see it empty.
         let any = sqlx::query("SELECT product_id FROM inventory LIMIT 1 FOR UPDATE")
             .fetch_optional(&mut *tx)
             .await
-            .map_err(map_err)?;
+            ?;
         if any.is_some() || products.is_empty() {
             return Ok(false);
         }
@@ -572,8 +573,8 @@ impl OrderStore for MySqlStore {
                 .push_bind(&p.product_name)
                 .push_bind(p.quantity_available);
         });
-        q.build().execute(&mut *tx).await.map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
+        q.build().execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -593,7 +594,7 @@ impl OrderStore for MySqlStore {
             " ON DUPLICATE KEY UPDATE product_name = VALUES(product_name), \
              quantity_available = VALUES(quantity_available)",
         );
-        q.build().execute(&self.pool).await.map_err(map_err)?;
+        q.build().execute(&self.pool).await?;
         Ok(())
     }
 
@@ -619,12 +620,12 @@ impl OrderStore for MySqlStore {
             .collect();
         let all: Vec<(usize, &String)> = order.iter().copied().zip(&ids).collect();
 
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self.pool.begin().await?;
         if insert_claims(&mut tx, requests, &all, now).await? == all.len() as u64 {
-            tx.commit().await.map_err(map_err)?;
+            tx.commit().await?;
             return Ok(vec![Claim::Granted; requests.len()]);
         }
-        tx.rollback().await.map_err(map_err)?;
+        tx.rollback().await?;
         claim_existing(&self.pool, requests, &all, lease, now).await
     }
 
@@ -637,7 +638,7 @@ impl OrderStore for MySqlStore {
             QueryBuilder::<MySql>::new("UPDATE notifications SET state = 'SENT', sent_at = ");
         q.push_bind(naive(now_millis())).push(" WHERE order_id IN ");
         push_in_list(&mut q, ids.iter().map(String::as_str));
-        q.build().execute(&self.pool).await.map_err(map_err)?;
+        q.build().execute(&self.pool).await?;
         Ok(())
     }
 }
@@ -659,14 +660,11 @@ async fn finish_pending(
     .bind(r.order_id.to_string())
     .execute(&mut *conn)
     .await
-    .map_err(map_err)?;
+    ?;
     if updated.rows_affected() == 1 {
         Ok(())
     } else {
-        Err(StoreError::Conflict(format!(
-            "order {} was finished by someone else meanwhile",
-            r.order_id
-        )))
+        Err(StoreError::Overtaken(r.order_id))
     }
 }
 
@@ -691,7 +689,7 @@ async fn insert_claims(
     Ok(q.build()
         .execute(&mut *conn)
         .await
-        .map_err(map_err)?
+        ?
         .rows_affected())
 }
 
@@ -708,15 +706,15 @@ async fn claim_existing(
     lease: Duration,
     now: DateTime<Utc>,
 ) -> Result<Vec<Claim>, StoreError> {
-    let mut tx = pool.begin().await.map_err(map_err)?;
+    let mut tx = pool.begin().await?;
     let mut q = QueryBuilder::<MySql>::new(
         "SELECT order_id, state, claimed_by, claimed_at FROM notifications WHERE order_id IN ",
     );
     push_in_list(&mut q, all.iter().map(|(_, id)| id.as_str()));
     q.push(" ORDER BY order_id FOR UPDATE");
     let mut existing: HashMap<String, (String, String, NaiveDateTime)> = HashMap::new();
-    for row in &q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
-        let claimed_at: NaiveDateTime = row.try_get("claimed_at").map_err(map_err)?;
+    for row in &q.build().fetch_all(&mut *tx).await? {
+        let claimed_at: NaiveDateTime = row.try_get("claimed_at")?;
         existing.insert(
             text(row, "order_id")?,
             (text(row, "state")?, text(row, "claimed_by")?, claimed_at),
@@ -751,7 +749,7 @@ async fn claim_existing(
             );
             push_in_list(&mut q, insert.iter().map(|(_, id)| id.as_str()));
             let mut holders = HashMap::new();
-            for row in &q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
+            for row in &q.build().fetch_all(&mut *tx).await? {
                 holders.insert(text(row, "order_id")?, text(row, "claimed_by")?);
             }
             for (i, id) in &insert {
@@ -769,9 +767,9 @@ async fn claim_existing(
             .bind(id.as_str())
             .execute(&mut *tx)
             .await
-            .map_err(map_err)?;
+            ?;
         out[*i] = Claim::Granted;
     }
-    tx.commit().await.map_err(map_err)?;
+    tx.commit().await?;
     Ok(out)
 }

@@ -11,7 +11,6 @@
 
 use sqlx::MySqlPool;
 
-use super::mysql::map_err;
 use super::StoreError;
 
 /// How the engine finds a database when it starts.
@@ -69,7 +68,7 @@ pub async fn found(pool: &MySqlPool) -> Result<Found, StoreError> {
     )
     .fetch_all(pool)
     .await
-    .map_err(map_err)?;
+    ?;
     Ok(if tables.iter().any(|t| t == "_sqlx_migrations") {
         Found::Ours
     } else if tables.is_empty() {
@@ -90,7 +89,7 @@ pub async fn problems(pool: &MySqlPool) -> Result<Vec<String>, StoreError> {
     )
     .fetch_all(pool)
     .await
-    .map_err(map_err)?;
+    ?;
     let column = |table: &str, name: &str| {
         rows.iter()
             .find(|(t, c, _, _)| t.eq_ignore_ascii_case(table) && c.eq_ignore_ascii_case(name))

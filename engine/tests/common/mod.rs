@@ -255,7 +255,8 @@ impl OrderStore for Flaky {
         let left = self.failures_left.load(Ordering::SeqCst);
         if left > 0 {
             self.failures_left.store(left - 1, Ordering::SeqCst);
-            return Err(StoreError::Unavailable("injected: connection lost".into()));
+            let lost = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected");
+            return Err(StoreError::Unavailable(Arc::new(sqlx::Error::Io(lost))));
         }
         self.inner.apply(orders).await
     }
