@@ -44,6 +44,7 @@ pub mod metrics;
 pub mod notifier;
 pub mod processor;
 pub mod queue;
+pub mod report;
 pub mod shutdown;
 pub mod store;
 pub mod validation;

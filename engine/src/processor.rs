@@ -179,7 +179,9 @@ impl Processor {
                         self.apply_with_retry(std::slice::from_ref(event))
                             .await
                             .and_then(|mut a| {
-                                a.pop().ok_or(StoreError::Internal("an order applied without an outcome".into()))
+                                a.pop().ok_or(StoreError::Internal(
+                                    "an order applied without an outcome".into(),
+                                ))
                             }),
                     );
                 }

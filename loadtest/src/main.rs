@@ -70,20 +70,20 @@ async fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("loadtest: {e}");
+            eprintln!("loadtest: {e:#}");
             ExitCode::from(2)
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<bool, String> {
+async fn run(cli: Cli) -> anyhow::Result<bool> {
     // Goose's informational modes need no server.
     let informational = cli.goose.version || cli.goose.list || cli.goose.scenarios_list;
     let host = match (&cli.goose.host, informational) {
         (Some(h), _) => h.trim_end_matches('/').to_owned(),
         (None, true) => String::new(),
         (None, false) => {
-            return Err("--host is required, e.g. --host http://127.0.0.1:3000".into());
+            anyhow::bail!("--host is required, e.g. --host http://127.0.0.1:3000");
         }
     };
     let verify = !cli.no_verify && !informational;
@@ -93,15 +93,12 @@ async fn run(cli: Cli) -> Result<bool, String> {
     } else {
         api.inventory().await?
     };
-    let shared = Shared::new(&cli.hot_product, &before, cli.seed, informational)?;
+    let shared = Shared::new(&cli.hot_product, &before, cli.seed, informational)
+        .map_err(anyhow::Error::msg)?;
     let shared = scenarios::install(shared);
 
-    let attack = GooseAttack::initialize_with_config(cli.goose).map_err(|e| e.to_string())?;
-    let metrics = scenarios::register(attack)
-        .map_err(|e| e.to_string())?
-        .execute()
-        .await
-        .map_err(|e| e.to_string())?;
+    let attack = GooseAttack::initialize_with_config(cli.goose)?;
+    let metrics = scenarios::register(attack)?.execute().await?;
     if !verify {
         return Ok(true);
     }

@@ -1,5 +1,6 @@
 //! After the load: read the API back and check what the load did.
 
+use anyhow::Context;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -46,44 +47,44 @@ pub struct Api {
 const READS_IN_FLIGHT: usize = 32;
 
 impl Api {
-    pub fn new(base: &str) -> Result<Api, String> {
+    pub fn new(base: &str) -> anyhow::Result<Api> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+            .context("cannot build an HTTP client")?;
         Ok(Api {
             base: base.to_owned(),
             http,
         })
     }
 
-    async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<Option<T>, String> {
+    async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str) -> anyhow::Result<Option<T>> {
         let url = format!("{}{path}", self.base);
         let response = self
             .http
             .get(&url)
             .send()
             .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
+            .with_context(|| format!("GET {url}"))?;
         match response.status().as_u16() {
             200 => response
                 .json()
                 .await
                 .map(Some)
-                .map_err(|e| format!("GET {url}: unexpected body: {e}")),
+                .with_context(|| format!("GET {url}: unexpected body")),
             404 => Ok(None),
-            status => Err(format!("GET {url}: answered {status}")),
+            status => Err(anyhow::anyhow!("GET {url}: answered {status}")),
         }
     }
 
-    pub async fn inventory(&self) -> Result<Vec<Product>, String> {
+    pub async fn inventory(&self) -> anyhow::Result<Vec<Product>> {
         self.get("/api/inventory")
             .await?
-            .ok_or_else(|| format!("GET {}/api/inventory answered 404", self.base))
+            .with_context(|| format!("GET {}/api/inventory answered 404", self.base))
     }
 
     /// The order, if it has finished (PROCESSED or FAILED).
-    async fn finished(&self, id: &str) -> Result<Option<Order>, String> {
+    async fn finished(&self, id: &str) -> anyhow::Result<Option<Order>> {
         Ok(self
             .get::<Order>(&format!("/api/orders/{id}"))
             .await?
@@ -91,7 +92,7 @@ impl Api {
     }
 
     /// The order ids in the dead-letter queues.
-    async fn dead_lettered(&self) -> Result<HashSet<String>, String> {
+    async fn dead_lettered(&self) -> anyhow::Result<HashSet<String>> {
         let letters: Vec<DeadLetter> = self.get("/api/dlq").await?.unwrap_or_default();
         Ok(letters
             .iter()
@@ -122,7 +123,7 @@ pub async fn verify(
     shared: &Shared,
     before: &[Product],
     deadline: Duration,
-) -> Result<bool, String> {
+) -> anyhow::Result<bool> {
     let ids = shared.accepted_ids();
     println!(
         "\nverification: reading {} accepted orders back (deadline {} s)",

@@ -13,6 +13,7 @@
 //! Everything runs in its own database (`orderflow_bench` unless
 //! `DATABASE_URL` names another), emptied first.
 
+use anyhow::Context;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -84,35 +85,32 @@ pub async fn bench(args: BenchArgs) -> ExitCode {
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sim bench: {e}");
+            eprintln!("sim bench: {}", engine::report::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(args: BenchArgs) -> Result<(), String> {
+async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let options = args
         .config
-        .mysql()?
-        .ok_or("sim bench measures MySQL: set DATABASE_URL (or DB_HOST)")?;
+        .mysql()
+        .map_err(anyhow::Error::msg)?
+        .context("sim bench measures MySQL: set DATABASE_URL (or DB_HOST)")?;
     let options = if options.get_database().is_some_and(|d| !d.is_empty()) {
         options
     } else {
         options.database("orderflow_bench")
     };
-    let store = match open_store_with(Some(options), &args.config)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    let store = match open_store_with(Some(options), &args.config).await? {
         OpenedStore::MySql(s) => s,
-        OpenedStore::Memory(_) => return Err("expected a MySQL store".into()),
+        OpenedStore::Memory(_) => anyhow::bail!("expected a MySQL store"),
     };
     let pool = store.pool().clone();
     let describe: (String, i64) =
         sqlx::query_as("SELECT VERSION(), CAST(@@innodb_flush_log_at_trx_commit AS SIGNED)")
             .fetch_one(&pool)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
     reset(&store, &pool).await?;
     let secs = Duration::from_secs(args.seconds);
     println!(
@@ -209,7 +207,7 @@ const ROUNDS: u32 = 5;
 /// for the measurement and consumed by nothing; no database) beside a bare
 /// axum handler that parses the JSON body and echoes it, loaded in turns
 /// by the same client with `concurrency` requests in flight.
-async fn ingest_beside_echo(concurrency: usize, secs: Duration) -> Result<IngestVsEcho, String> {
+async fn ingest_beside_echo(concurrency: usize, secs: Duration) -> anyhow::Result<IngestVsEcho> {
     use axum::routing::post;
     use engine::queue::Queues;
     let config = Config {
@@ -247,11 +245,9 @@ async fn ingest_beside_echo(concurrency: usize, secs: Duration) -> Result<Ingest
 /// Serves `router` on a free loopback port; answers its base URL.
 async fn serve(
     router: axum::Router,
-) -> Result<(String, tokio::task::JoinHandle<std::io::Result<()>>), String> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+) -> anyhow::Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
     Ok((format!("http://{addr}"), server))
 }
@@ -262,7 +258,7 @@ async fn load_server(
     round: u32,
     concurrency: usize,
     secs: Duration,
-) -> Result<f64, String> {
+) -> anyhow::Result<f64> {
     let client = crate::client::Client::new(base.to_owned())?;
     measure(concurrency, secs, move |w, i| {
         let client = client.clone();
@@ -272,7 +268,7 @@ async fn load_server(
             );
             let status = client.post_order(body).await?.status;
             if !(200..300).contains(&status) {
-                return Err(format!("answered {status}"));
+                anyhow::bail!("answered {status}");
             }
             Ok(1)
         }
@@ -281,14 +277,13 @@ async fn load_server(
 }
 
 /// Orders on the hot product, numbered from `start`.
-fn hot_orders(tag: &str, start: usize, n: usize) -> Result<Vec<OrderCreated>, String> {
+fn hot_orders(tag: &str, start: usize, n: usize) -> anyhow::Result<Vec<OrderCreated>> {
     (start..start + n)
         .map(|k| {
             let body = format!(
                 r#"{{"customer_id":"{tag}-{k}","items":[{{"product_id":"{HOT}","quantity":1}}]}}"#
             );
-            let order =
-                engine::validation::parse_order(body.as_bytes()).map_err(|e| e.to_string())?;
+            let order = engine::validation::parse_order(body.as_bytes())?;
             Ok(engine::ingest::order_created(&order, None, now_millis()))
         })
         .collect()
@@ -301,7 +296,7 @@ async fn whole_processor(
     store: &Arc<MySqlStore>,
     config: &Config,
     orders: usize,
-) -> Result<f64, String> {
+) -> anyhow::Result<f64> {
     use engine::queue::{Queues, MAX_BATCH};
     let queues = Queues::channel(&Config {
         queue_capacity: usize::MAX,
@@ -312,13 +307,8 @@ async fn whole_processor(
         let bodies = chunk
             .iter()
             .map(serde_json::to_string)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        queues
-            .orders
-            .send_batch(bodies)
-            .await
-            .map_err(|e| e.to_string())?;
+            .collect::<Result<Vec<_>, _>>()?;
+        queues.orders.send_batch(bodies).await?;
     }
     let ctx = engine::context::Context::new(store.clone());
     let processor = engine::processor::Processor::new(
@@ -333,7 +323,7 @@ async fn whole_processor(
         .map(|_| tokio::spawn(processor.clone().run(shutdown.clone())))
         .collect();
     loop {
-        let d = queues.orders.depth().await.map_err(|e| e.to_string())?;
+        let d = queues.orders.depth().await?;
         if d.total() == 0 {
             break;
         }
@@ -374,7 +364,7 @@ async fn end_to_end(
     concurrency: usize,
     rate: u64,
     shared_runtime: bool,
-) -> Result<EndToEnd, String> {
+) -> anyhow::Result<EndToEnd> {
     use futures::StreamExt;
     let hooks = engine::app::Hooks {
         notifier: Arc::new(Quiet),
@@ -391,8 +381,7 @@ async fn end_to_end(
         ([127, 0, 0, 1], 0).into(),
         hooks,
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     let client = crate::client::Client::new(app.base_url())?;
     let since = now_millis();
     let started = tokio::time::Instant::now();
@@ -413,13 +402,13 @@ async fn end_to_end(
         .buffer_unordered(concurrency.max(1));
     while let Some(answer) = answers.next().await {
         if answer? != 202 {
-            return Err("an order was not accepted".into());
+            anyhow::bail!("an order was not accepted");
         }
     }
     let accepted_rate = orders as f64 / started.elapsed().as_secs_f64();
     let sent_by = now_millis();
     if !app.wait_drained(Duration::from_secs(300)).await {
-        return Err("the queues did not drain".into());
+        anyhow::bail!("the queues did not drain");
     }
     // The first second of a paced run (at most a tenth of it) warms up
     // connections, pools and caches; the figures are of the orders after it.
@@ -431,8 +420,7 @@ async fn end_to_end(
     let measured_from = since + chrono::Duration::milliseconds((warm_up * 1000.0) as i64);
     let records: Vec<_> = store
         .orders_processed_since(since)
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .into_iter()
         .filter(|r| r.created_at >= measured_from)
         .collect();
@@ -479,22 +467,15 @@ impl engine::notifier::Notifier for Quiet {
 
 /// Empties the bench database's orders, gives the hot product stock that
 /// cannot run out during a run, and waits for the server to settle.
-async fn reset(store: &MySqlStore, pool: &MySqlPool) -> Result<(), String> {
-    pool.execute("TRUNCATE TABLE orders")
-        .await
-        .map_err(|e| e.to_string())?;
-    pool.execute("TRUNCATE TABLE notifications")
-        .await
-        .map_err(|e| e.to_string())?;
+async fn reset(store: &MySqlStore, pool: &MySqlPool) -> anyhow::Result<()> {
+    pool.execute("TRUNCATE TABLE orders").await?;
+    pool.execute("TRUNCATE TABLE notifications").await?;
     let hot = InventoryItem {
-        product_id: ProductId::parse(HOT).map_err(|e| e.to_string())?,
+        product_id: ProductId::parse(HOT).map_err(anyhow::Error::msg)?,
         product_name: "Bench hot product".into(),
         quantity_available: i64::from(i32::MAX),
     };
-    store
-        .upsert_products(&[hot])
-        .await
-        .map_err(|e| e.to_string())?;
+    store.upsert_products(&[hot]).await?;
     settle(pool).await
 }
 
@@ -507,12 +488,11 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(60);
 /// not fall on the next measurement: each starts from a quiet server. (A
 /// redo log that fills up mid-run forces a flush that stalls every commit.)
 /// Gives up after [`SETTLE_LIMIT`] and says so.
-async fn settle(pool: &MySqlPool) -> Result<(), String> {
+async fn settle(pool: &MySqlPool) -> anyhow::Result<()> {
     let started = Instant::now();
     let log_size: u64 = sqlx::query_scalar("SELECT CAST(@@innodb_log_file_size AS UNSIGNED)")
         .fetch_one(pool)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     loop {
         let status: Vec<(String, String)> = sqlx::query_as(
             "SHOW GLOBAL STATUS WHERE Variable_name IN \
@@ -520,8 +500,7 @@ async fn settle(pool: &MySqlPool) -> Result<(), String> {
               'Innodb_history_list_length', 'Innodb_checkpoint_age')",
         )
         .fetch_all(pool)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         let get = |name: &str| {
             status
                 .iter()
@@ -558,10 +537,10 @@ async fn settle(pool: &MySqlPool) -> Result<(), String> {
 
 /// Runs `workers` copies of `step` until `secs` pass; answers units per
 /// second (each call of `step` answers how many units it did).
-async fn measure<F, Fut>(workers: usize, secs: Duration, step: F) -> Result<f64, String>
+async fn measure<F, Fut>(workers: usize, secs: Duration, step: F) -> anyhow::Result<f64>
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<u64, String>> + Send,
+    Fut: std::future::Future<Output = anyhow::Result<u64>> + Send,
 {
     let step = Arc::new(step);
     let done = Arc::new(AtomicU64::new(0));
@@ -575,11 +554,11 @@ where
                 done.fetch_add(step(w, i).await?, Ordering::Relaxed);
                 i += 1;
             }
-            Ok::<_, String>(())
+            Ok::<_, anyhow::Error>(())
         }));
     }
     for t in tasks {
-        t.await.map_err(|e| e.to_string())??;
+        t.await??;
     }
     Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }
@@ -588,7 +567,7 @@ async fn autocommit_updates(
     pool: &MySqlPool,
     workers: usize,
     secs: Duration,
-) -> Result<f64, String> {
+) -> anyhow::Result<f64> {
     let pool = pool.clone();
     measure(workers, secs, move |_, _| {
         let pool = pool.clone();
@@ -597,7 +576,7 @@ async fn autocommit_updates(
                 .bind(HOT)
                 .execute(&pool)
                 .await
-                .map_err(|e| e.to_string())?;
+                ?;
             Ok(1)
         }
     })
@@ -611,31 +590,31 @@ async fn bare_sql(
     workers: usize,
     batch: usize,
     secs: Duration,
-) -> Result<f64, String> {
+) -> anyhow::Result<f64> {
     let pool = pool.clone();
     measure(workers, secs, move |w, i| {
         let pool = pool.clone();
         async move {
             let ids: Vec<String> = (0..batch).map(|k| format!("bare-{w}-{i}-{k}")).collect();
-            let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+            let mut tx = pool.begin().await?;
             sqlx::query("SELECT quantity_available FROM inventory WHERE product_id IN (?) ORDER BY product_id FOR UPDATE")
                 .bind(HOT)
                 .fetch_all(&mut *tx)
                 .await
-                .map_err(|e| e.to_string())?;
+                ?;
             let mut q = sqlx::QueryBuilder::<sqlx::MySql>::new("SELECT order_id FROM orders WHERE order_id IN (");
             let mut list = q.separated(", ");
             for id in &ids {
                 list.push_bind(id.as_str());
             }
             q.push(")");
-            q.build().fetch_all(&mut *tx).await.map_err(|e| e.to_string())?;
+            q.build().fetch_all(&mut *tx).await?;
             sqlx::query("UPDATE inventory SET quantity_available = quantity_available - ? WHERE product_id = ?")
                 .bind(batch as i64)
                 .bind(HOT)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| e.to_string())?;
+                ?;
             let now = now_millis().naive_utc();
             let mut q = sqlx::QueryBuilder::<sqlx::MySql>::new(
                 "INSERT INTO orders (order_id, customer_id, items, status, failure_reason, created_at, processed_at) ",
@@ -649,8 +628,8 @@ async fn bare_sql(
                     .push_bind(now)
                     .push_bind(now);
             });
-            q.build().execute(&mut *tx).await.map_err(|e| e.to_string())?;
-            tx.commit().await.map_err(|e| e.to_string())?;
+            q.build().execute(&mut *tx).await?;
+            tx.commit().await?;
             Ok(batch as u64)
         }
     })
@@ -662,13 +641,13 @@ async fn processor_store_step(
     workers: usize,
     batch: usize,
     secs: Duration,
-) -> Result<f64, String> {
+) -> anyhow::Result<f64> {
     let store = store.clone();
     measure(workers, secs, move |w, i| {
         let store = store.clone();
         async move {
             let orders = hot_orders(&format!("bench-{w}-{i}"), 0, batch)?;
-            let applied = store.apply(&orders).await.map_err(|e| e.to_string())?;
+            let applied = store.apply(&orders).await?;
             Ok(applied.iter().filter(|a| a.first_time).count() as u64)
         }
     })

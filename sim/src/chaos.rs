@@ -2,6 +2,7 @@
 //! report of what was injected and what became of it. (The other faults are
 //! decorators of the store and the queues, see `engine::harness::faults`.)
 
+use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -136,17 +137,17 @@ pub const DEFAULT_DB_STOP: &str =
 pub const DEFAULT_DB_START: &str =
     "start-stop-daemon --start --oknodo --background --exec \"$(command -v mariadbd)\"";
 
-async fn shell(cmd: &str) -> Result<(), String> {
+async fn shell(cmd: &str) -> anyhow::Result<()> {
     let status = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
         .status()
         .await
-        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+        .with_context(|| format!("cannot run {cmd:?}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("{cmd:?} exited with {status}"))
+        Err(anyhow::anyhow!("{cmd:?} exited with {status}"))
     }
 }
 
@@ -157,12 +158,12 @@ pub async fn db_outage(
     stop: &str,
     start: &str,
     secs: u64,
-) -> Result<Duration, String> {
+) -> anyhow::Result<Duration> {
     let began = std::time::Instant::now();
     println!("  database outage: stopping the server ({stop})");
     shell(stop).await?;
     if store.ping().await.is_ok() {
-        return Err("the database still answers after the stop command".into());
+        anyhow::bail!("the database still answers after the stop command");
     }
     tokio::time::sleep(Duration::from_secs(secs)).await;
     println!("  database outage: starting the server again after {secs} s");
@@ -170,7 +171,7 @@ pub async fn db_outage(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while store.ping().await.is_err() {
         if tokio::time::Instant::now() > deadline {
-            return Err("the database did not come back within 60 s".into());
+            anyhow::bail!("the database did not come back within 60 s");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

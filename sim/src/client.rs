@@ -1,5 +1,6 @@
 //! A small HTTP client for the API, shared by the scenarios and the load.
 
+use anyhow::Context;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -33,44 +34,36 @@ impl Answer {
 }
 
 impl Client {
-    pub fn new(base: String) -> Result<Self, String> {
+    pub fn new(base: String) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(256)
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         Ok(Client { http, base })
     }
 
-    pub async fn post_order(&self, body: String) -> Result<Answer, String> {
+    pub async fn post_order(&self, body: String) -> anyhow::Result<Answer> {
         let r = self
             .http
             .post(format!("{}/api/orders", self.base))
             .header("content-type", "application/json")
             .body(body)
             .send()
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         answer(r).await
     }
 
-    pub async fn post(&self, path: &str) -> Result<Answer, String> {
+    pub async fn post(&self, path: &str) -> anyhow::Result<Answer> {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
             .send()
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         answer(r).await
     }
 
-    pub async fn get(&self, path: &str) -> Result<Answer, String> {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+    pub async fn get(&self, path: &str) -> anyhow::Result<Answer> {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await?;
         answer(r).await
     }
 
@@ -88,12 +81,12 @@ impl Client {
         None
     }
 
-    pub async fn stock(&self, product_id: &str) -> Result<i64, String> {
+    pub async fn stock(&self, product_id: &str) -> anyhow::Result<i64> {
         let a = self.get(&format!("/api/inventory/{product_id}")).await?;
         a.body
             .get("quantity_available")
             .and_then(Value::as_i64)
-            .ok_or_else(|| {
+            .with_context(|| {
                 format!(
                     "cannot read the stock of {product_id}: {} {}",
                     a.status, a.body
@@ -102,21 +95,22 @@ impl Client {
     }
 
     /// Posts an order that must be accepted; answers its id.
-    pub async fn place(&self, body: &Value) -> Result<String, String> {
+    pub async fn place(&self, body: &Value) -> anyhow::Result<String> {
         let a = self.post_order(body.to_string()).await?;
         match (a.status, a.order_id()) {
             (202, Some(id)) => Ok(id),
-            _ => Err(format!(
+            _ => Err(anyhow::anyhow!(
                 "expected 202 with an order_id, got {} {}",
-                a.status, a.body
+                a.status,
+                a.body
             )),
         }
     }
 }
 
-async fn answer(r: reqwest::Response) -> Result<Answer, String> {
+async fn answer(r: reqwest::Response) -> anyhow::Result<Answer> {
     let status = r.status().as_u16();
-    let bytes = r.bytes().await.map_err(|e| e.to_string())?;
+    let bytes = r.bytes().await?;
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Ok(Answer { status, body })
 }

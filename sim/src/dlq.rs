@@ -1,6 +1,7 @@
 //! `sim dlq list` and `sim dlq redrive`: the dead-letter queues of a running
 //! `sim serve`, through its HTTP API.
 
+use anyhow::Context;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
@@ -34,20 +35,15 @@ pub async fn dlq(args: DlqArgs) -> ExitCode {
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sim dlq: {e}");
+            eprintln!("sim dlq: {}", engine::report::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(args: DlqArgs) -> Result<(), String> {
+async fn run(args: DlqArgs) -> anyhow::Result<()> {
     let client = Client::new(args.url.trim_end_matches('/').to_owned())?;
-    let unreachable = |e: String| {
-        format!(
-            "cannot reach {}: {e} (is `sim serve` running there?)",
-            args.url
-        )
-    };
+    let unreachable = || format!("cannot reach {} (is `sim serve` running there?)", args.url);
     let queues: Vec<&str> = match args.queue.as_deref() {
         Some(q) => vec![q],
         None => vec!["orders", "processed"],
@@ -61,7 +57,7 @@ async fn run(args: DlqArgs) -> Result<(), String> {
             DlqCommand::List => client.get(&path).await,
             DlqCommand::Redrive => client.post(&path).await,
         }
-        .map_err(unreachable)?;
+        .with_context(unreachable)?;
         let message = || a.body.get("message").and_then(Value::as_str).unwrap_or("");
         match (a.status, &args.command) {
             // The queue has no DLQ: say so, with what that means.
@@ -71,7 +67,7 @@ async fn run(args: DlqArgs) -> Result<(), String> {
                 "{queue}: redrove {} dead letters to the {queue} queue",
                 a.body.get("redriven").and_then(Value::as_u64).unwrap_or(0)
             ),
-            _ => return Err(format!("{} answered {} {}", args.url, a.status, a.body)),
+            _ => anyhow::bail!("{} answered {} {}", args.url, a.status, a.body),
         }
     }
     Ok(())

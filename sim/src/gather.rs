@@ -79,13 +79,9 @@ pub async fn gather(
     harness: &Harness,
     notifier: &CountingNotifier,
     r: RunRecord<'_>,
-) -> Result<Facts, String> {
-    let finished = app
-        .store
-        .orders_processed_since(r.run_start)
-        .await
-        .map_err(|e| e.to_string())?;
-    let inventory = app.store.inventory().await.map_err(|e| e.to_string())?;
+) -> anyhow::Result<Facts> {
+    let finished = app.store.orders_processed_since(r.run_start).await?;
+    let inventory = app.store.inventory().await?;
     let answered_202 = r.sent.iter().filter(|s| s.status == 202);
     let mut accepted: HashSet<String> = r.scenario_ids.iter().cloned().collect();
     accepted.extend(answered_202.clone().filter_map(|s| s.order_id.clone()));

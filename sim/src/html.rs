@@ -2,6 +2,7 @@
 //! (inline SVG drawn with plotters, no scripts, nothing fetched) and the
 //! verdicts of the scenarios and invariants.
 
+use anyhow::Context;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -44,15 +45,15 @@ const COLOURS: [RGBColor; 6] = [
 type Series = (String, Vec<(f64, f64)>);
 
 /// Writes the page to `path`, creating its folder if needed.
-pub fn write(path: &Path, page: &Page) -> Result<(), String> {
+pub fn write(path: &Path, page: &Page) -> anyhow::Result<()> {
     let html = render(page)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
     }
-    std::fs::write(path, html).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(path, html).with_context(|| path.display().to_string())
 }
 
-pub fn render(p: &Page) -> Result<String, String> {
+pub fn render(p: &Page) -> anyhow::Result<String> {
     let all_passed = p.scenarios.iter().chain(p.invariants).all(|c| c.passed);
     let mut out = String::with_capacity(256 * 1024);
     let _ = write!(
@@ -177,7 +178,7 @@ fn secs(at: DateTime<Utc>, start: DateTime<Utc>) -> f64 {
 
 /// Orders accepted and finished per second, in buckets of a hundredth of
 /// the run (at least 50 ms).
-fn throughput_chart(p: &Page) -> Result<String, String> {
+fn throughput_chart(p: &Page) -> anyhow::Result<String> {
     let load: Vec<&OrderRecord> = p
         .finished
         .iter()
@@ -226,7 +227,7 @@ fn throughput_chart(p: &Page) -> Result<String, String> {
     )
 }
 
-fn latency(out: &mut String, p: &Page) -> Result<(), String> {
+fn latency(out: &mut String, p: &Page) -> anyhow::Result<()> {
     let mut ms: Vec<f64> = p
         .finished
         .iter()
@@ -296,7 +297,7 @@ fn latency(out: &mut String, p: &Page) -> Result<(), String> {
     Ok(())
 }
 
-fn queue_chart(p: &Page) -> Result<String, String> {
+fn queue_chart(p: &Page) -> anyhow::Result<String> {
     let series: Vec<Series> = QUEUE_NAMES
         .iter()
         .enumerate()
@@ -316,7 +317,7 @@ fn queue_chart(p: &Page) -> Result<String, String> {
     )
 }
 
-fn stock_chart(p: &Page) -> Result<String, String> {
+fn stock_chart(p: &Page) -> anyhow::Result<String> {
     let series: Vec<Series> = p
         .hot
         .iter()
@@ -337,7 +338,7 @@ fn stock_chart(p: &Page) -> Result<String, String> {
     )
 }
 
-fn line_chart(caption: &str, y_desc: &str, series: &[Series]) -> Result<String, String> {
+fn line_chart(caption: &str, y_desc: &str, series: &[Series]) -> anyhow::Result<String> {
     let xmax = series
         .iter()
         .flat_map(|(_, pts)| pts.iter().map(|p| p.0))
@@ -399,8 +400,8 @@ fn line_chart(caption: &str, y_desc: &str, series: &[Series]) -> Result<String, 
     Ok(svg)
 }
 
-fn chart_error(e: impl std::fmt::Display) -> String {
-    format!("drawing a chart: {e}")
+fn chart_error(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("drawing a chart: {e}")
 }
 
 /// Escapes text for HTML.

@@ -215,7 +215,7 @@ pub async fn send(
                                 status: 0,
                                 order_id: None,
                                 repeats: p.repeats,
-                                message: e,
+                                message: format!("{e:#}"),
                             };
                             return (i, sent);
                         }

@@ -4,6 +4,7 @@
 //! database the engine made itself it applies what is pending, as a start
 //! would.
 
+use anyhow::Context;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -21,14 +22,14 @@ pub async fn migrate(args: MigrateArgs) -> ExitCode {
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sim migrate: {e}");
+            eprintln!("sim migrate: {}", engine::report::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(args: MigrateArgs) -> Result<(), String> {
-    let options = args.config.mysql()?.ok_or(
+async fn run(args: MigrateArgs) -> anyhow::Result<()> {
+    let options = args.config.mysql().map_err(anyhow::Error::msg)?.context(
         "no database configured: set DATABASE_URL (or DB_HOST and the other DB_* variables), \
          in the environment or in .env",
     )?;
@@ -38,12 +39,8 @@ async fn run(args: MigrateArgs) -> Result<(), String> {
         options.get_host(),
         options.get_port()
     );
-    let store = MySqlStore::open(options, 2)
-        .await
-        .map_err(|e| e.to_string())?;
-    let found = schema::found(store.pool())
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = MySqlStore::open(options, 2).await?;
+    let found = schema::found(store.pool()).await?;
     println!(
         "database {place}: {}",
         match found {
@@ -52,25 +49,25 @@ async fn run(args: MigrateArgs) -> Result<(), String> {
             Found::Foreign => "tables without a migration history (the original system's?)",
         }
     );
-    let before = store.schema_problems().await.map_err(|e| e.to_string())?;
+    let before = store.schema_problems().await?;
     for p in &before {
         println!("  to change: {p}");
     }
-    let applied = store.migrate().await.map_err(|e| e.to_string())?;
+    let applied = store.migrate().await?;
     if applied.is_empty() {
         println!("  nothing to apply: every migration was applied before");
     }
     for (version, description) in &applied {
         println!("  applied {version:04} {description}");
     }
-    let after = store.schema_problems().await.map_err(|e| e.to_string())?;
+    let after = store.schema_problems().await?;
     if !after.is_empty() {
-        return Err(format!(
+        anyhow::bail!(
             "the schema still differs after the migrations:\n  - {}",
             after.join("\n  - ")
-        ));
+        );
     }
-    let (products, orders) = store.row_counts().await.map_err(|e| e.to_string())?;
+    let (products, orders) = store.row_counts().await?;
     println!("schema ok: {products} products and {orders} orders in the database");
     Ok(())
 }

@@ -80,13 +80,13 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("sim: {e}");
+            eprintln!("sim: {}", engine::report::error_chain(e.as_ref()));
             ExitCode::from(2)
         }
     }
 }
 
-async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
+async fn run_inner(mut args: RunArgs) -> anyhow::Result<bool> {
     let seed = args.seed.unwrap_or_else(|| {
         u64::from(now_millis().timestamp_subsec_nanos()) ^ u64::from(std::process::id())
     });
@@ -96,8 +96,8 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     if disrupted {
         args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
     }
-    let store = open_store(&args.config).await.map_err(|e| e.to_string())?;
-    let store_label = match (&store, args.config.mysql()?) {
+    let store = open_store(&args.config).await?;
+    let store_label = match (&store, args.config.mysql().map_err(anyhow::Error::msg)?) {
         (OpenedStore::MySql(_), Some(o)) => {
             format!(
                 "MySQL at {}:{}/{}",
@@ -118,24 +118,18 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
         ..crate::hooks()
     };
     let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let app = App::start_with_store(store.as_dyn(), &args.config, addr, hooks)
-        .await
-        .map_err(|e| e.to_string())?;
+    let app = App::start_with_store(store.as_dyn(), &args.config, addr, hooks).await?;
     crate::warn_of_queues_without_dlq(&app);
 
     // A run starts from known stock: the seed's products at their seed
     // levels, and the load's own products.
     let mut products = seed_products();
     products.extend(load::products());
-    app.store
-        .upsert_products(&products)
-        .await
-        .map_err(|e| e.to_string())?;
+    app.store.upsert_products(&products).await?;
     let initial: BTreeMap<_, _> = app
         .store
         .inventory()
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .into_iter()
         .map(|i| (i.product_id, i.quantity_available))
         .collect();
@@ -152,8 +146,7 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
     let scenario_ids: Vec<String> = app
         .store
         .orders_processed_since(run_start)
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .into_iter()
         .map(|o| o.order_id.to_string())
         .collect();
@@ -192,7 +185,9 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
                     .await
                     .map(Some)
             }
-            (Some(_), OpenedStore::Memory(_)) => Err("--db-outage needs a MySQL store".to_owned()),
+            (Some(_), OpenedStore::Memory(_)) => {
+                Err(anyhow::anyhow!("--db-outage needs a MySQL store"))
+            }
             (None, _) => Ok(None),
         }
     };
@@ -299,9 +294,9 @@ async fn run_inner(mut args: RunArgs) -> Result<bool, String> {
 /// Every message in a DLQ (none where there is no DLQ).
 async fn peek_all(
     dlq: Option<&Arc<dyn engine::queue::QueueBackend>>,
-) -> Result<Vec<engine::queue::Message>, String> {
+) -> anyhow::Result<Vec<engine::queue::Message>> {
     match dlq {
-        Some(q) => q.peek(usize::MAX).await.map_err(|e| e.to_string()),
+        Some(q) => Ok(q.peek(usize::MAX).await?),
         None => Ok(Vec::new()),
     }
 }
@@ -309,14 +304,12 @@ async fn peek_all(
 /// After a faulty run: stops the faults (the outage is over), prints what
 /// the DLQs hold and why, redrives them, and waits for the queues to drain
 /// again. Poison goes back to the DLQ; everything else is processed once.
-async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> Result<(), String> {
+async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> anyhow::Result<()> {
     faults.stop();
     println!("  after the load (faults, if any, stopped):");
     let mut moved = 0;
     for q in app.queues.dead_letters() {
-        let letters = dlq::list(&q, &app.failures, usize::MAX)
-            .await
-            .map_err(|e| e.to_string())?;
+        let letters = dlq::list(&q, &app.failures, usize::MAX).await?;
         if letters.is_empty() {
             continue;
         }
@@ -333,9 +326,7 @@ async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> Result<(), Strin
         for (error, n) in why {
             println!("      {n:>5}  {error}");
         }
-        let n = dlq::redrive(&q, usize::MAX)
-            .await
-            .map_err(|e| e.to_string())?;
+        let n = dlq::redrive(&q, usize::MAX).await?;
         moved += n;
     }
     if moved > 0 {
@@ -344,7 +335,7 @@ async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> Result<(), Strin
             .wait_drained(Duration::from_secs(args.drain_timeout))
             .await
         {
-            return Err("queues did not drain after the redrive".into());
+            anyhow::bail!("queues did not drain after the redrive");
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! The seed's four verification scenarios, run over HTTP against the running
 //! pipeline: happy path, duplicate, validation, insufficient stock.
 
+use anyhow::Context;
 use std::time::Duration;
 
 use engine::app::App;
@@ -29,17 +30,17 @@ pub async fn run_all(app: &App, harness: &Harness, client: &Client, tag: &str) -
     out
 }
 
-fn outcome(name: &'static str, result: Result<String, String>) -> Outcome {
+fn outcome(name: &'static str, result: anyhow::Result<String>) -> Outcome {
     match result {
         Ok(detail) => Outcome {
             name,
             passed: true,
             detail,
         },
-        Err(detail) => Outcome {
+        Err(e) => Outcome {
             name,
             passed: false,
-            detail,
+            detail: format!("{e:#}"),
         },
     }
 }
@@ -53,13 +54,13 @@ async fn happy_path(client: &Client, body: &Value) -> (Outcome, Option<String>) 
         let order = client
             .wait_for_order(&order_id, WAIT)
             .await
-            .ok_or("order never processed")?;
+            .context("order never processed")?;
         if order["status"] != "PROCESSED" {
-            return Err(format!("order ended {}", order["status"]));
+            anyhow::bail!("order ended {}", order["status"]);
         }
         let after = client.stock("prod-101").await?;
         if after != before - 1 {
-            return Err(format!("prod-101 went {before} -> {after}, expected -1"));
+            anyhow::bail!("prod-101 went {before} -> {after}, expected -1");
         }
         Ok(format!(
             "202, order {order_id} PROCESSED, prod-101 {before} -> {after}"
@@ -71,18 +72,18 @@ async fn happy_path(client: &Client, body: &Value) -> (Outcome, Option<String>) 
 
 async fn duplicate(app: &App, client: &Client, body: &Value, first: Option<&str>) -> Outcome {
     let result = async {
-        let first = first.ok_or("no order from the happy path to repeat")?;
+        let first = first.context("no order from the happy path to repeat")?;
         let before = client.stock("prod-101").await?;
         let again = client.place(body).await?;
         if again != first {
-            return Err(format!("same payload got a new id {again} (first {first})"));
+            anyhow::bail!("same payload got a new id {again} (first {first})");
         }
         if !app.wait_drained(WAIT).await {
-            return Err("queues did not drain".into());
+            anyhow::bail!("queues did not drain");
         }
         let after = client.stock("prod-101").await?;
         if after != before {
-            return Err(format!("prod-101 moved again: {before} -> {after}"));
+            anyhow::bail!("prod-101 moved again: {before} -> {after}");
         }
         Ok(format!(
             "202 with the same id {again}; prod-101 stays {after}"
@@ -99,15 +100,15 @@ async fn validation(harness: &Harness, client: &Client) -> Outcome {
         let body = json!({"customer_id": "hacker_002", "items": [{"product_id": "prod-102", "quantity": -5}]});
         let a = client.post_order(body.to_string()).await?;
         if a.status != 400 {
-            return Err(format!("expected 400, got {} {}", a.status, a.body));
+            anyhow::bail!("expected 400, got {} {}", a.status, a.body);
         }
         let sent_after = harness.enqueued();
         if sent_after != sent_before {
-            return Err("a message was enqueued for a rejected order".into());
+            anyhow::bail!("a message was enqueued for a rejected order");
         }
         let after = client.stock("prod-102").await?;
         if after != before {
-            return Err(format!("prod-102 moved: {before} -> {after}"));
+            anyhow::bail!("prod-102 moved: {before} -> {after}");
         }
         Ok(format!("400 \"{}\"; nothing enqueued, prod-102 stays {after}", a.message()))
     }
@@ -120,13 +121,13 @@ async fn insufficient_stock(client: &Client, tag: &str) -> Outcome {
         let before = client.stock("prod-102").await?;
         let body = json!({"customer_id": format!("greedy_user_003-{tag}"), "items": [{"product_id": "prod-102", "quantity": 9999}]});
         let order_id = client.place(&body).await?;
-        let order = client.wait_for_order(&order_id, WAIT).await.ok_or("order never processed")?;
+        let order = client.wait_for_order(&order_id, WAIT).await.context("order never processed")?;
         if order["status"] != "FAILED" || order["failure_reason"] != "INSUFFICIENT_STOCK" {
-            return Err(format!("order ended {} {}", order["status"], order["failure_reason"]));
+            anyhow::bail!("order ended {} {}", order["status"], order["failure_reason"]);
         }
         let after = client.stock("prod-102").await?;
         if after != before {
-            return Err(format!("prod-102 moved: {before} -> {after}"));
+            anyhow::bail!("prod-102 moved: {before} -> {after}");
         }
         Ok(format!("202, order {order_id} FAILED (INSUFFICIENT_STOCK), prod-102 stays {after}"))
     }

@@ -99,8 +99,7 @@ impl MySqlStore {
                 })
             })
             .connect_with(options)
-            .await
-            ?;
+            .await?;
         Ok(MySqlStore { pool })
     }
 
@@ -153,8 +152,7 @@ async fn create_database(options: &MySqlConnectOptions, db: &str) -> Result<(), 
     let server = options.clone().database("");
     let mut conn = server.connect().await?;
     conn.execute(format!("CREATE DATABASE IF NOT EXISTS `{db}`").as_str())
-        .await
-        ?;
+        .await?;
     conn.close().await?;
     Ok(())
 }
@@ -193,8 +191,7 @@ async fn adopt_rewritten_history(pool: &MySqlPool) -> Result<(), StoreError> {
         .bind(version)
         .bind(old)
         .execute(pool)
-        .await
-        ?;
+        .await?;
     }
     Ok(())
 }
@@ -232,15 +229,16 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::WorkerCrashed
             | sqlx::Error::Tls(_) => StoreError::Unavailable,
             sqlx::Error::Database(db) => {
-                match db.try_downcast_ref::<MySqlDatabaseError>().map(|d| d.number()) {
+                match db
+                    .try_downcast_ref::<MySqlDatabaseError>()
+                    .map(|d| d.number())
+                {
                     // deadlock, lock wait timeout, duplicate key (a concurrent
                     // insert of the same order), query interrupted
                     Some(1213 | 1205 | 1062 | 1317) => StoreError::Conflict,
                     // server shutdown, connection killed, too many connections,
                     // read-only (failover), lost connection, gone away
-                    Some(1053 | 1927 | 1040 | 1290 | 1836 | 2006 | 2013) => {
-                        StoreError::Unavailable
-                    }
+                    Some(1053 | 1927 | 1040 | 1290 | 1836 | 2006 | 2013) => StoreError::Unavailable,
                     _ => StoreError::Database,
                 }
             }
@@ -397,8 +395,7 @@ impl OrderStore for MySqlStore {
             let customer = text(row, "customer_id")?;
             let status = text(row, "status")?;
             let reason = opt_text(row, "failure_reason")?;
-            let processed_at: Option<NaiveDateTime> =
-                row.try_get("processed_at")?;
+            let processed_at: Option<NaiveDateTime> = row.try_get("processed_at")?;
             let created_at: NaiveDateTime = row.try_get("created_at")?;
             let order_id = OrderId::parse(&id).ok_or_else(|| corrupt(&id))?;
             let status = OrderStatus::parse(&status).ok_or_else(|| corrupt(&status))?;
@@ -493,16 +490,12 @@ impl OrderStore for MySqlStore {
         let row = sqlx::query(&sql)
             .bind(order_id.to_string())
             .fetch_optional(&self.pool)
-            .await
-            ?;
+            .await?;
         row.as_ref().map(order_from_row).transpose()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            ?;
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
@@ -516,8 +509,7 @@ impl OrderStore for MySqlStore {
         let rows = sqlx::query(&sql)
             .bind(naive(since))
             .fetch_all(&self.pool)
-            .await
-            ?;
+            .await?;
         rows.iter().map(order_from_row).collect()
     }
 
@@ -525,11 +517,7 @@ impl OrderStore for MySqlStore {
         let sql = format!(
             "SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at DESC, order_id DESC LIMIT ?"
         );
-        let rows = sqlx::query(&sql)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            ?;
+        let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
         rows.iter().map(order_from_row).collect()
     }
 
@@ -560,8 +548,7 @@ impl OrderStore for MySqlStore {
         // starters cannot both see it empty.
         let any = sqlx::query("SELECT product_id FROM inventory LIMIT 1 FOR UPDATE")
             .fetch_optional(&mut *tx)
-            .await
-            ?;
+            .await?;
         if any.is_some() || products.is_empty() {
             return Ok(false);
         }
@@ -659,8 +646,7 @@ async fn finish_pending(
     .bind(r.status.as_str())
     .bind(r.order_id.to_string())
     .execute(&mut *conn)
-    .await
-    ?;
+    .await?;
     if updated.rows_affected() == 1 {
         Ok(())
     } else {
@@ -686,11 +672,7 @@ async fn insert_claims(
             .push_bind(requests[*i].claimant)
             .push_bind(naive(now));
     });
-    Ok(q.build()
-        .execute(&mut *conn)
-        .await
-        ?
-        .rows_affected())
+    Ok(q.build().execute(&mut *conn).await?.rows_affected())
 }
 
 /// The claim when some of the orders have a notification row already, in
@@ -766,8 +748,7 @@ async fn claim_existing(
             .bind(naive(now))
             .bind(id.as_str())
             .execute(&mut *tx)
-            .await
-            ?;
+            .await?;
         out[*i] = Claim::Granted;
     }
     tx.commit().await?;

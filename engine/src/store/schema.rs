@@ -67,8 +67,7 @@ pub async fn found(pool: &MySqlPool) -> Result<Found, StoreError> {
          AND table_name IN ('_sqlx_migrations', 'inventory', 'orders', 'notifications')",
     )
     .fetch_all(pool)
-    .await
-    ?;
+    .await?;
     Ok(if tables.iter().any(|t| t == "_sqlx_migrations") {
         Found::Ours
     } else if tables.is_empty() {

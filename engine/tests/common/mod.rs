@@ -255,7 +255,10 @@ impl OrderStore for Flaky {
         let left = self.failures_left.load(Ordering::SeqCst);
         if left > 0 {
             self.failures_left.store(left - 1, Ordering::SeqCst);
-            let lost = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected: connection lost");
+            let lost = std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "injected: connection lost",
+            );
             return Err(StoreError::Unavailable(Arc::new(sqlx::Error::Io(lost))));
         }
         self.inner.apply(orders).await
