@@ -7,6 +7,20 @@ use std::time::Duration;
 
 use sqlx::mysql::MySqlConnectOptions;
 
+/// The defaults, written once: the flags' and [`Config::default`]'s.
+pub mod defaults {
+    pub const DB_PORT: u16 = 3306;
+    pub const DB_MAX_CONNECTIONS: u32 = 10;
+    pub const PROCESSOR_WORKERS: usize = 4;
+    pub const NOTIFIER_WORKERS: usize = 2;
+    pub const VISIBILITY_TIMEOUT_SECS: u64 = 30;
+    pub const MAX_RECEIVE_COUNT: u32 = 3;
+    pub const QUEUE_CAPACITY: usize = 100_000;
+    pub const DB_USER: &str = "root";
+    pub const DB_NAME: &str = "orderflow";
+    pub const SQS_QUEUE_PREFIX: &str = "orderflow";
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct Config {
     /// MySQL/MariaDB URL, e.g. mysql://root@127.0.0.1:3306/orderflow. The
@@ -20,10 +34,10 @@ pub struct Config {
     #[arg(long, env = "DB_HOST")]
     pub db_host: Option<String>,
     /// Database port (with DB_HOST).
-    #[arg(long, env = "DB_PORT", default_value_t = 3306)]
+    #[arg(long, env = "DB_PORT", default_value_t = defaults::DB_PORT)]
     pub db_port: u16,
     /// Database user (with DB_HOST).
-    #[arg(long, env = "DB_USER", default_value = "root")]
+    #[arg(long, env = "DB_USER", default_value = defaults::DB_USER)]
     pub db_user: String,
     /// Read from the environment or `.env` only; never pass it as a flag.
     #[arg(
@@ -35,28 +49,28 @@ pub struct Config {
     )]
     pub db_password: String,
     /// Database name (with DB_HOST); created if missing.
-    #[arg(long, env = "DB_NAME", default_value = "orderflow")]
+    #[arg(long, env = "DB_NAME", default_value = defaults::DB_NAME)]
     pub db_name: String,
     /// Connections in the database pool.
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = defaults::DB_MAX_CONNECTIONS)]
     pub db_max_connections: u32,
 
     /// Concurrent processor loops (each receives up to 10 orders and tops
     /// the batch up with what else waits, up to 200).
-    #[arg(long, env = "PROCESSOR_WORKERS", default_value_t = 4)]
+    #[arg(long, env = "PROCESSOR_WORKERS", default_value_t = defaults::PROCESSOR_WORKERS)]
     pub processor_workers: usize,
     /// Concurrent notifier loops; 0 runs none, leaving the processed queue
     /// to another notifier (the original system's, while it is replaced).
-    #[arg(long, env = "NOTIFIER_WORKERS", default_value_t = 2)]
+    #[arg(long, env = "NOTIFIER_WORKERS", default_value_t = defaults::NOTIFIER_WORKERS)]
     pub notifier_workers: usize,
     /// Seconds a received message stays invisible before it is redelivered.
-    #[arg(long, env = "VISIBILITY_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "VISIBILITY_TIMEOUT_SECS", default_value_t = defaults::VISIBILITY_TIMEOUT_SECS)]
     pub visibility_timeout_secs: u64,
     /// Receives after which a message moves to the DLQ.
-    #[arg(long, env = "MAX_RECEIVE_COUNT", default_value_t = 3)]
+    #[arg(long, env = "MAX_RECEIVE_COUNT", default_value_t = defaults::MAX_RECEIVE_COUNT)]
     pub max_receive_count: u32,
     /// Messages the order queue holds before ingest answers 503.
-    #[arg(long, env = "QUEUE_CAPACITY", default_value_t = 100_000)]
+    #[arg(long, env = "QUEUE_CAPACITY", default_value_t = defaults::QUEUE_CAPACITY)]
     pub queue_capacity: usize,
 
     /// Queue backend: `channel` (in-process) or `sqs` (AWS, or a local
@@ -80,7 +94,7 @@ pub struct Config {
     #[arg(long, env = "PROCESSED_DLQ_URL")]
     pub processed_dlq_url: Option<String>,
     /// SQS: name prefix of the queues created when no URLs are given.
-    #[arg(long, env = "SQS_QUEUE_PREFIX", default_value = "orderflow")]
+    #[arg(long, env = "SQS_QUEUE_PREFIX", default_value = defaults::SQS_QUEUE_PREFIX)]
     pub sqs_queue_prefix: String,
 }
 
@@ -96,22 +110,22 @@ impl Default for Config {
         Config {
             database_url: None,
             db_host: None,
-            db_port: 3306,
-            db_user: "root".into(),
+            db_port: defaults::DB_PORT,
+            db_user: defaults::DB_USER.into(),
             db_password: String::new(),
-            db_name: "orderflow".into(),
-            db_max_connections: 10,
-            processor_workers: 4,
-            notifier_workers: 2,
-            visibility_timeout_secs: 30,
-            max_receive_count: 3,
-            queue_capacity: 100_000,
+            db_name: defaults::DB_NAME.into(),
+            db_max_connections: defaults::DB_MAX_CONNECTIONS,
+            processor_workers: defaults::PROCESSOR_WORKERS,
+            notifier_workers: defaults::NOTIFIER_WORKERS,
+            visibility_timeout_secs: defaults::VISIBILITY_TIMEOUT_SECS,
+            max_receive_count: defaults::MAX_RECEIVE_COUNT,
+            queue_capacity: defaults::QUEUE_CAPACITY,
             queue: QueueKind::Channel,
             order_queue_url: None,
             processed_queue_url: None,
             order_dlq_url: None,
             processed_dlq_url: None,
-            sqs_queue_prefix: "orderflow".into(),
+            sqs_queue_prefix: defaults::SQS_QUEUE_PREFIX.into(),
         }
     }
 }

@@ -178,6 +178,13 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    pub const ALL: [OrderStatus; 3] = [
+        OrderStatus::Pending,
+        OrderStatus::Processed,
+        OrderStatus::Failed,
+    ];
+
+    /// The stored and sent name (serde's, checked by a test).
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Pending => "PENDING",
@@ -186,12 +193,7 @@ impl OrderStatus {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "PENDING" => Some(OrderStatus::Pending),
-            "PROCESSED" => Some(OrderStatus::Processed),
-            "FAILED" => Some(OrderStatus::Failed),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -212,6 +214,12 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
+    pub const ALL: [FailureReason; 2] = [
+        FailureReason::InsufficientStock,
+        FailureReason::UnknownProduct,
+    ];
+
+    /// The stored and sent code (serde's, checked by a test).
     pub fn as_str(self) -> &'static str {
         match self {
             FailureReason::InsufficientStock => "INSUFFICIENT_STOCK",
@@ -219,11 +227,7 @@ impl FailureReason {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "INSUFFICIENT_STOCK" => Some(FailureReason::InsufficientStock),
-            "UNKNOWN_PRODUCT" => Some(FailureReason::UnknownProduct),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -274,4 +278,22 @@ pub fn seed_products() -> Vec<InventoryItem> {
         quantity_available: qty,
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stored_names_are_the_serde_names() {
+        for s in OrderStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
+        }
+        for r in FailureReason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+            assert_eq!(FailureReason::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(OrderStatus::parse("processed"), None);
+    }
 }

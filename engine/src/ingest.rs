@@ -13,6 +13,7 @@ use crate::events::{now_millis, OrderCreated};
 use crate::idempotency::{order_id, IdempotencyKey};
 use crate::metrics::Metrics;
 use crate::queue::{QueueBackend, QueueError};
+use crate::retry::{retry, Backoff};
 use crate::validation::{parse_order, ValidationError};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,9 +50,13 @@ pub struct Ingest {
     open: Arc<AtomicBool>,
 }
 
-/// How often a publish that failed transiently is tried again before the
-/// client gets a 503. A full queue is not retried: that is back-pressure.
-const PUBLISH_ATTEMPTS: u32 = 3;
+/// How a publish that failed transiently is tried again before the client
+/// gets a 503 (20 ms, then 40 ms). A full queue is not retried: that is
+/// back-pressure.
+const PUBLISH: Backoff = Backoff {
+    attempts: 3,
+    first_delay: Duration::from_millis(20),
+};
 
 impl Ingest {
     pub fn new(queue: Arc<dyn QueueBackend>, metrics: Arc<Metrics>) -> Self {
@@ -99,18 +104,16 @@ impl Ingest {
             queue: self.queue.name().to_owned(),
             reason: format!("encoding OrderCreated: {e}"),
         })?;
-        let mut attempt = 1;
-        loop {
-            match self.queue.send(body.clone()).await {
-                Ok(_) => break,
-                Err(e @ QueueError::Unavailable { .. }) if attempt < PUBLISH_ATTEMPTS => {
-                    tracing::warn!(error = %e, attempt, "publish failed, retrying");
-                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        // A full queue is back-pressure, answered at once; an unavailable
+        // one may be a blip.
+        let unavailable = |e: &QueueError| matches!(e, QueueError::Unavailable { .. });
+        let on_retry = |e: &QueueError, attempt| {
+            tracing::warn!(error = %e, attempt, "publish failed, retrying");
+        };
+        retry(PUBLISH, unavailable, on_retry, || {
+            self.queue.send(body.clone())
+        })
+        .await?;
         self.metrics.accepted.inc();
         Ok(event.order_id)
     }

@@ -45,6 +45,7 @@ pub mod notifier;
 pub mod processor;
 pub mod queue;
 pub mod report;
+pub mod retry;
 pub mod shutdown;
 pub mod store;
 pub mod validation;

@@ -22,6 +22,7 @@ use crate::context::Context;
 use crate::domain::OrderId;
 use crate::events::OrderProcessed;
 use crate::queue::{Message, QueueBackend, MAX_BATCH};
+use crate::retry::Backoff;
 use crate::shutdown::Shutdown;
 use crate::store::{Claim, ClaimRequest, StoreError};
 
@@ -30,21 +31,14 @@ use crate::store::{Claim, ClaimRequest, StoreError};
 /// whole batch's notifications.
 async fn retry<T, F, Fut>(call: F) -> Result<T, StoreError>
 where
-    F: Fn() -> Fut,
+    F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
 {
-    let mut delay = Duration::from_millis(10);
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Err(e) if e.is_transient() && attempt < 5 => {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
+    let policy = Backoff {
+        attempts: 5,
+        first_delay: Duration::from_millis(10),
+    };
+    crate::retry::retry(policy, StoreError::is_transient, |_, _| {}, call).await
 }
 
 /// Most notifications handled per batch.

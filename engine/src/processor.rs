@@ -16,6 +16,7 @@ use crate::context::Context;
 use crate::domain::{OrderStatus, MAX_LINES};
 use crate::events::OrderCreated;
 use crate::queue::{Message, QueueBackend, MAX_BATCH};
+use crate::retry::{retry, Backoff};
 use crate::shutdown::Shutdown;
 use crate::store::{Applied, StoreError};
 
@@ -219,20 +220,18 @@ impl Processor {
     }
 
     async fn apply_with_retry(&self, events: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
-        let mut delay = self.config.retry_backoff;
-        let mut attempt = 1;
-        loop {
-            match self.ctx.store.apply(events).await {
-                Err(e) if e.is_transient() && attempt < self.config.store_attempts => {
-                    self.ctx.metrics.store_retries.inc();
-                    tracing::warn!(error = %e, attempt, "transient store error; retrying the batch");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        let policy = Backoff {
+            attempts: self.config.store_attempts,
+            first_delay: self.config.retry_backoff,
+        };
+        let on_retry = |e: &StoreError, attempt| {
+            self.ctx.metrics.store_retries.inc();
+            tracing::warn!(error = %e, attempt, "transient store error; retrying the batch");
+        };
+        retry(policy, StoreError::is_transient, on_retry, || {
+            self.ctx.store.apply(events)
+        })
+        .await
     }
 
     fn count(&self, applied: &Applied) {

@@ -1,6 +1,7 @@
 //! After the load: read the API back and check what the load did.
 
 use anyhow::Context;
+use engine::report::Latencies;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -270,15 +271,11 @@ fn conservation(before: &[Product], after: &[Product], finished: &HashMap<String
 }
 
 fn print_latency(finished: &HashMap<String, Order>) {
-    let mut latencies: Vec<i64> = finished
-        .values()
-        .filter_map(|o| Some((o.processed_at? - o.created_at).num_milliseconds()))
-        .collect();
+    let latencies = Latencies::of(finished.values().map(|o| (o.created_at, o.processed_at)));
     if latencies.is_empty() {
         return;
     }
-    latencies.sort_unstable();
-    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    let pct = |q| latencies.percentile(q);
     let first = finished.values().map(|o| o.created_at).min();
     let last = finished.values().filter_map(|o| o.processed_at).max();
     let span = match (first, last) {
@@ -299,7 +296,7 @@ fn print_latency(finished: &HashMap<String, Order>) {
         pct(0.50),
         pct(0.95),
         pct(0.99),
-        latencies[latencies.len() - 1]
+        pct(1.0)
     );
 }
 

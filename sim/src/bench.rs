@@ -14,6 +14,7 @@
 //! `DATABASE_URL` names another), emptied first.
 
 use anyhow::Context;
+use engine::report::Latencies;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -432,19 +433,8 @@ async fn end_to_end(
         .iter()
         .filter(|r| r.processed_at.is_some_and(|p| p <= sent_by))
         .count();
-    let mut lat: Vec<i64> = records
-        .iter()
-        .filter_map(|r| {
-            r.processed_at
-                .map(|p| (p - r.created_at).num_milliseconds())
-        })
-        .collect();
-    lat.sort_unstable();
-    let pct = |p: f64| {
-        lat.get(((lat.len().max(1) - 1) as f64 * p).round() as usize)
-            .copied()
-            .unwrap_or(0)
-    };
+    let latencies = Latencies::of(records.iter().map(|r| (r.created_at, r.processed_at)));
+    let pct = |q| latencies.percentile(q);
     let batches = app.metrics.batches.get().max(1);
     app.stop().await;
     Ok(EndToEnd {

@@ -3,6 +3,7 @@
 //! verdicts of the scenarios and invariants.
 
 use anyhow::Context;
+use engine::report::Latencies;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -228,17 +229,13 @@ fn throughput_chart(p: &Page) -> anyhow::Result<String> {
 }
 
 fn latency(out: &mut String, p: &Page) -> anyhow::Result<()> {
-    let mut ms: Vec<f64> = p
-        .finished
-        .iter()
-        .filter_map(|o| Some((o.processed_at? - o.created_at).num_milliseconds() as f64))
-        .collect();
-    if ms.is_empty() {
+    let latencies = Latencies::of(p.finished.iter().map(|o| (o.created_at, o.processed_at)));
+    if latencies.is_empty() {
         out.push_str("<p>No finished orders.</p>");
         return Ok(());
     }
-    ms.sort_by(f64::total_cmp);
-    let pct = |q: f64| ms[((ms.len() as f64 - 1.0) * q).round() as usize];
+    let pct = |q| latencies.percentile(q) as f64;
+    let ms: Vec<f64> = latencies.sorted().iter().map(|v| *v as f64).collect();
     out.push_str("<table><tr>");
     for (label, q) in [
         ("p50", 0.5),

@@ -3,6 +3,7 @@
 //! unknown products, duplicate resubmissions and invalid requests, sent
 //! concurrently over HTTP with a progress bar.
 
+use engine::retry::{retry, Backoff};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -167,6 +168,20 @@ pub fn plan(n: usize, seed: u64, tag: &str) -> Vec<Planned> {
     out
 }
 
+/// How the load retries a request: up to 8 tries, waiting 25 ms, then 50,
+/// 100 ... (3.2 s in all).
+const REQUEST_RETRY: Backoff = Backoff {
+    attempts: 8,
+    first_delay: Duration::from_millis(25),
+};
+
+/// Why a request is tried again.
+enum Unanswered {
+    /// 503: the queue was full.
+    Busy(crate::client::Answer),
+    Failed(anyhow::Error),
+}
+
 /// Sends every planned request with `concurrency` in flight. A 503 (queue
 /// full) is retried after a pause, as a well-behaved client would.
 pub async fn send(
@@ -188,38 +203,37 @@ pub async fn send(
         .map(|(i, p)| {
             let client = client.clone();
             async move {
-                let mut attempt = 0;
-                loop {
-                    attempt += 1;
-                    match client.post_order(p.body.clone()).await {
-                        Ok(a) if a.status == 503 && attempt < 10 => {
-                            tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-                        }
-                        Ok(a) => {
-                            let sent = Sent {
-                                kind: p.kind,
-                                status: a.status,
-                                order_id: a.order_id(),
-                                repeats: p.repeats,
-                                message: a.message(),
-                            };
-                            return (i, sent);
-                        }
-                        Err(e) if attempt < 3 => {
+                let sent = |status, order_id, message| Sent {
+                    kind: p.kind,
+                    status,
+                    order_id,
+                    repeats: p.repeats,
+                    message,
+                };
+                // A 503 (a full queue) and a failed request are tried
+                // again, as a client should.
+                let answer = retry(
+                    REQUEST_RETRY,
+                    |_| true,
+                    |e: &Unanswered, _| {
+                        if let Unanswered::Failed(e) = e {
                             tracing::warn!(error = %e, "request failed; retrying");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
                         }
-                        Err(e) => {
-                            let sent = Sent {
-                                kind: p.kind,
-                                status: 0,
-                                order_id: None,
-                                repeats: p.repeats,
-                                message: format!("{e:#}"),
-                            };
-                            return (i, sent);
+                    },
+                    || async {
+                        match client.post_order(p.body.clone()).await {
+                            Ok(a) if a.status == 503 => Err(Unanswered::Busy(a)),
+                            Ok(a) => Ok(a),
+                            Err(e) => Err(Unanswered::Failed(e)),
                         }
+                    },
+                )
+                .await;
+                match answer {
+                    Ok(a) | Err(Unanswered::Busy(a)) => {
+                        (i, sent(a.status, a.order_id(), a.message()))
                     }
+                    Err(Unanswered::Failed(e)) => (i, sent(0, None, format!("{e:#}"))),
                 }
             }
         })

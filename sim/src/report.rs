@@ -1,5 +1,6 @@
 //! The run report: what was sent, what became of it, how fast.
 
+use engine::report::Latencies;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -98,23 +99,15 @@ pub fn print(r: &Report) {
         r.finished.len() as f64 / drain,
         drain
     );
-    let mut latencies: Vec<i64> = r
-        .finished
-        .iter()
-        .filter_map(|o| {
-            o.processed_at
-                .map(|p| (p - o.created_at).num_milliseconds())
-        })
-        .collect();
-    latencies.sort_unstable();
+    let latencies = Latencies::of(r.finished.iter().map(|o| (o.created_at, o.processed_at)));
     if !latencies.is_empty() {
-        let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+        let pct = |q| latencies.percentile(q);
         println!(
             "  accept-to-processed    p50 {} ms, p95 {} ms, p99 {} ms, max {} ms",
             pct(0.50),
             pct(0.95),
             pct(0.99),
-            latencies[latencies.len() - 1]
+            pct(1.0)
         );
     }
     println!(
