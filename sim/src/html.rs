@@ -250,9 +250,12 @@ fn latency(out: &mut String, p: &Page) -> anyhow::Result<()> {
     out.push_str("</tr></table>");
     // The histogram up to p99, so a few stragglers (a crashed batch waits
     // out its visibility timeout) do not flatten it.
-    let top = pct(0.99).max(1.0);
-    let bins = 50;
-    let width = top / bins as f64;
+    // Latencies are whole milliseconds: bins of at least 1 ms, over at
+    // least 10 ms.
+    let top = pct(0.99).max(10.0);
+    let width = (top / 50.0).ceil();
+    let bins = (top / width) as usize + 1;
+    let top = bins as f64 * width;
     let mut counts = vec![0u64; bins];
     for v in ms.iter().filter(|v| **v <= top) {
         counts[((v / width) as usize).min(bins - 1)] += 1;
@@ -265,7 +268,7 @@ fn latency(out: &mut String, p: &Page) -> anyhow::Result<()> {
         let mut chart = ChartBuilder::on(&root)
             .caption(
                 format!(
-                    "orders by accept-to-processed time ({width:.1} ms bins; the slowest 1 % beyond {top:.0} ms not shown)"
+                    "orders by accept-to-processed time ({width:.0} ms bins; the slowest 1 % beyond {top:.0} ms not shown)"
                 ),
                 ("sans-serif", 16),
             )
@@ -345,6 +348,8 @@ fn line_chart(caption: &str, y_desc: &str, series: &[Series]) -> anyhow::Result<
         .flat_map(|(_, pts)| pts.iter().map(|p| p.1))
         .fold(1.0_f64, f64::max)
         * 1.1;
+    // Whole counts: a range under 10 would label its ticks 0, 0, 1, 1.
+    let ymax = ymax.max(10.0);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 300)).into_drawing_area();

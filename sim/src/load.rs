@@ -56,7 +56,9 @@ pub struct Sent {
     pub message: String,
 }
 
-pub const HOT: [(&str, i64); 2] = [("sim-hot-1", 150), ("sim-hot-2", 100)];
+/// The hot products and their stock: the default run's flash sale sells
+/// them out during its surge.
+pub const HOT: [(&str, i64); 2] = [("sim-hot-1", 1500), ("sim-hot-2", 1000)];
 pub const SPREAD_PRODUCTS: usize = 20;
 pub const SPREAD_STOCK: i64 = 5_000;
 
@@ -182,11 +184,40 @@ enum Unanswered {
     Failed(anyhow::Error),
 }
 
-/// Sends every planned request with `concurrency` in flight. A 503 (queue
-/// full) is retried after a pause, as a well-behaved client would.
+/// The flash sale's shape: the share of the requests sent in each tenth of
+/// the run. Quiet, a surge to a peak of about 8 times the quiet rate, and a
+/// tail.
+const FLASH_SALE: [u32; 10] = [1, 1, 1, 2, 6, 8, 5, 2, 1, 1];
+
+/// When each of `n` requests is due, from the start of a run of `duration`
+/// shaped as [`FLASH_SALE`]: request `i` is due when that share of the run's
+/// requests has been sent.
+pub fn flash_sale(n: usize, duration: Duration) -> Vec<Duration> {
+    let total: u32 = FLASH_SALE.iter().sum();
+    let slice = duration / FLASH_SALE.len() as u32;
+    (0..n)
+        .map(|i| {
+            let mut target = i as f64 / n.max(1) as f64 * f64::from(total);
+            let mut due = Duration::ZERO;
+            for weight in FLASH_SALE.map(f64::from) {
+                if target < weight {
+                    return due + slice.mul_f64(target / weight);
+                }
+                target -= weight;
+                due += slice;
+            }
+            due
+        })
+        .collect()
+}
+
+/// Sends every planned request with `concurrency` in flight, each no sooner
+/// than its due time (`due`, from the start; none: as fast as answered). A
+/// 503 (queue full) is retried after a pause, as a well-behaved client would.
 pub async fn send(
     client: &Client,
     planned: Vec<Planned>,
+    due: Option<Vec<Duration>>,
     concurrency: usize,
 ) -> (Vec<Sent>, Duration) {
     let bar = ProgressBar::new(planned.len() as u64);
@@ -198,11 +229,17 @@ pub async fn send(
         .progress_chars("=> "),
     );
     let started = Instant::now();
+    let start = tokio::time::Instant::now();
+    let due = due.unwrap_or_default();
     let mut results: HashMap<usize, Sent> = HashMap::with_capacity(planned.len());
     let mut stream = futures::stream::iter(planned.into_iter().enumerate())
         .map(|(i, p)| {
             let client = client.clone();
+            let due = due.get(i).map(|d| start + *d);
             async move {
+                if let Some(due) = due {
+                    tokio::time::sleep_until(due).await;
+                }
                 let sent = |status, order_id, message| Sent {
                     kind: p.kind,
                     status,
@@ -289,5 +326,19 @@ mod tests {
             let valid = engine::validation::parse_order(p.body.as_bytes()).is_ok();
             assert_eq!(valid, p.kind != Kind::Invalid, "{:?}: {}", p.kind, p.body);
         }
+    }
+
+    #[test]
+    fn a_flash_sale_sends_most_requests_in_its_middle() {
+        let due = flash_sale(2800, Duration::from_secs(10));
+        assert_eq!(due[0], Duration::ZERO);
+        assert!(due.windows(2).all(|w| w[0] <= w[1]), "due times in order");
+        assert!(*due.last().unwrap() < Duration::from_secs(10));
+        // Tenths 4 to 6 (weights 6, 8, 5 of 28) carry 19/28 of the requests.
+        let in_surge = due
+            .iter()
+            .filter(|d| (Duration::from_secs(4)..Duration::from_secs(7)).contains(*d))
+            .count();
+        assert_eq!(in_surge, 1900);
     }
 }

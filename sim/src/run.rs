@@ -31,8 +31,14 @@ use crate::timeline;
 #[derive(Args, Clone)]
 pub struct RunArgs {
     /// Requests in the generated load (orders, duplicates and invalid ones).
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 5000)]
     pub orders: usize,
+    /// Seconds the load is spread over, shaped as a flash sale (a quiet
+    /// start, a surge to about 8 times the quiet rate, a tail), so the
+    /// report shows the queues filling and draining. 0 sends as fast as the
+    /// server answers.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub duration: f64,
     /// Seed of the generated load and of the fault decisions; a run prints
     /// its seed, and the same seed replays the same workload and faults.
     #[arg(long)]
@@ -151,10 +157,18 @@ async fn run_inner(mut args: RunArgs) -> anyhow::Result<bool> {
         .map(|o| o.order_id.to_string())
         .collect();
 
-    println!(
-        "\nload: {} requests, {} in flight",
-        args.orders, args.concurrency
-    );
+    let due = (args.duration > 0.0)
+        .then(|| load::flash_sale(args.orders, Duration::from_secs_f64(args.duration)));
+    match due {
+        Some(_) => println!(
+            "\nload: {} requests over {} s shaped as a flash sale, up to {} in flight",
+            args.orders, args.duration, args.concurrency
+        ),
+        None => println!(
+            "\nload: {} requests as fast as answered, {} in flight",
+            args.orders, args.concurrency
+        ),
+    }
     let (stop_killer, killer_stop) = tokio::sync::watch::channel(false);
     let killer = match &store {
         OpenedStore::MySql(s) => Some(chaos::spawn_connection_killer(
@@ -192,7 +206,7 @@ async fn run_inner(mut args: RunArgs) -> anyhow::Result<bool> {
         }
     };
     let ((sent, send_time), outage) =
-        tokio::join!(load::send(&client, planned, args.concurrency), outage);
+        tokio::join!(load::send(&client, planned, due, args.concurrency), outage);
     outage?;
     let drained = app
         .wait_drained(Duration::from_secs(args.drain_timeout))
