@@ -9,11 +9,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use clap::Args;
 use engine::app::{open_store, App, Hooks, OpenedStore, Stopped};
 use engine::config::{Config, QueueKind};
 use engine::dlq;
-use engine::domain::seed_products;
+use engine::domain::{seed_products, OrderRecord, ProductId};
 use engine::events::now_millis;
 use engine::harness::faults::{FaultPlan, Faults};
 use engine::harness::Harness;
@@ -23,7 +24,7 @@ use crate::client::Client;
 use crate::gather::{self, CountingNotifier, RunRecord};
 use crate::html;
 use crate::invariants::{self, Check};
-use crate::load;
+use crate::load::{self, Sent};
 use crate::report::{self, Report};
 use crate::scenarios;
 use crate::timeline;
@@ -92,217 +93,312 @@ pub async fn run(args: RunArgs) -> ExitCode {
     }
 }
 
+/// The main job, phase by phase: start the pipeline, run the scenarios,
+/// send the load and drain, then check and report.
 async fn run_inner(mut args: RunArgs) -> anyhow::Result<bool> {
-    let seed = args.seed.unwrap_or_else(|| {
-        u64::from(now_millis().timestamp_subsec_nanos()) ^ u64::from(std::process::id())
-    });
-    let tag = format!("{:x}", now_millis().timestamp_millis());
-    let faults = Faults::new(args.faults.clone(), seed);
-    let disrupted = !args.faults.is_empty() || args.db_outage.is_some();
-    if disrupted {
-        args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
-    }
-    let store = open_store(&args.config).await?;
-    let store_label = match (&store, args.config.mysql().map_err(anyhow::Error::msg)?) {
-        (OpenedStore::MySql(_), Some(o)) => {
-            format!(
+    let run = Started::start(&mut args).await?;
+    let (scenarios, scenario_ids) = run.scenarios().await?;
+    let load = run.load(&args).await?;
+    run.conclude(&args, scenarios, &scenario_ids, load).await
+}
+
+/// A started run: its seed, the pipeline, and what it was started with.
+struct Started {
+    seed: u64,
+    /// Makes this run's customer ids unique.
+    tag: String,
+    faults: Arc<Faults>,
+    store: OpenedStore,
+    store_label: String,
+    notifier: Arc<CountingNotifier>,
+    harness: Arc<Harness>,
+    app: App,
+    client: Client,
+    /// Every product's stock when the run began.
+    initial: BTreeMap<ProductId, i64>,
+    run_start: DateTime<Utc>,
+}
+
+/// What the load did.
+struct Loaded {
+    sent: Vec<Sent>,
+    send_time: Duration,
+    drain_time: Duration,
+    drained: bool,
+    load_start: DateTime<Utc>,
+    samples: Vec<timeline::Sample>,
+}
+
+impl Started {
+    /// Opens the store, starts the pipeline with the run's faults and
+    /// bookkeeping, and stocks the products from known levels.
+    async fn start(args: &mut RunArgs) -> anyhow::Result<Started> {
+        let seed = args.seed.unwrap_or_else(|| {
+            u64::from(now_millis().timestamp_subsec_nanos()) ^ u64::from(std::process::id())
+        });
+        let faults = Faults::new(args.faults.clone(), seed);
+        if !args.faults.is_empty() || args.db_outage.is_some() {
+            args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
+        }
+        let store = open_store(&args.config).await?;
+        let store_label = match (&store, args.config.mysql().map_err(anyhow::Error::msg)?) {
+            (OpenedStore::MySql(_), Some(o)) => format!(
                 "MySQL at {}:{}/{}",
                 o.get_host(),
                 o.get_port(),
                 o.get_database().unwrap_or("")
-            )
-        }
-        _ => "in-memory (set DATABASE_URL to use MySQL)".to_owned(),
-    };
-    println!("orderflow sim: seed {seed} (replay with --seed {seed}), store {store_label}");
+            ),
+            _ => "in-memory (set DATABASE_URL to use MySQL)".to_owned(),
+        };
+        println!("orderflow sim: seed {seed} (replay with --seed {seed}), store {store_label}");
 
-    let notifier = Arc::new(CountingNotifier::default());
-    let harness = Arc::new(Harness::new(faults.clone()));
-    let hooks = Hooks {
-        notifier: notifier.clone(),
-        wrap: harness.clone(),
-        ..crate::hooks()
-    };
-    let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let app = App::start_with_store(store.as_dyn(), &args.config, addr, hooks).await?;
-    crate::warn_of_queues_without_dlq(&app);
+        let notifier = Arc::new(CountingNotifier::default());
+        let harness = Arc::new(Harness::new(faults.clone()));
+        let hooks = Hooks {
+            notifier: notifier.clone(),
+            wrap: harness.clone(),
+            ..crate::hooks()
+        };
+        let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let app = App::start_with_store(store.as_dyn(), &args.config, addr, hooks).await?;
+        crate::warn_of_queues_without_dlq(&app);
 
-    // A run starts from known stock: the seed's products at their seed
-    // levels, and the load's own products.
-    let mut products = seed_products();
-    products.extend(load::products());
-    app.store.upsert_products(&products).await?;
-    let initial: BTreeMap<_, _> = app
-        .store
-        .inventory()
-        .await?
-        .into_iter()
-        .map(|i| (i.product_id, i.quantity_available))
-        .collect();
-    let run_start = now_millis();
-    let client = Client::new(app.base_url())?;
-
-    println!(
-        "\nscenarios (the seed's verification tests, over HTTP at {}):",
-        app.base_url()
-    );
-    let scenarios = scenarios::run_all(&app, &harness, &client, &tag).await;
-    invariants::print(&scenarios);
-    // The scenarios' orders have all finished: read their ids back.
-    let scenario_ids: Vec<String> = app
-        .store
-        .orders_processed_since(run_start)
-        .await?
-        .into_iter()
-        .map(|o| o.order_id.to_string())
-        .collect();
-
-    let due = (args.duration > 0.0)
-        .then(|| load::flash_sale(args.orders, Duration::from_secs_f64(args.duration)));
-    match due {
-        Some(_) => println!(
-            "\nload: {} requests over {} s shaped as a flash sale, up to {} in flight",
-            args.orders, args.duration, args.concurrency
-        ),
-        None => println!(
-            "\nload: {} requests as fast as answered, {} in flight",
-            args.orders, args.concurrency
-        ),
+        // A run starts from known stock: the seed's products at their seed
+        // levels, and the load's own products.
+        let mut products = seed_products();
+        products.extend(load::products());
+        app.store.upsert_products(&products).await?;
+        let initial = app
+            .store
+            .inventory()
+            .await?
+            .into_iter()
+            .map(|i| (i.product_id, i.quantity_available))
+            .collect();
+        let client = Client::new(app.base_url())?;
+        Ok(Started {
+            seed,
+            tag: format!("{:x}", now_millis().timestamp_millis()),
+            faults,
+            store,
+            store_label,
+            notifier,
+            harness,
+            client,
+            initial,
+            run_start: now_millis(),
+            app,
+        })
     }
-    let (stop_killer, killer_stop) = tokio::sync::watch::channel(false);
-    let killer = match &store {
-        OpenedStore::MySql(s) => Some(chaos::spawn_connection_killer(
-            s.clone(),
-            faults.clone(),
-            killer_stop,
-        )),
-        OpenedStore::Memory(_) => None,
-    };
-    let planned = load::plan(args.orders, seed, &tag);
-    let load_started = Instant::now();
-    let load_start = now_millis();
-    let hot: Vec<_> = load::products()
-        .into_iter()
-        .map(|p| p.product_id)
-        .filter(|p| load::HOT.iter().any(|(h, _)| *h == p.as_str()))
-        .collect();
-    let sampler = timeline::spawn(
-        app.queues.clone(),
-        app.store.clone(),
-        hot.clone(),
-        load_started,
-    );
-    let outage = async {
-        match (args.db_outage, &store) {
-            (Some(secs), OpenedStore::MySql(_)) => {
-                chaos::db_outage(&*app.store, &args.db_stop_cmd, &args.db_start_cmd, secs)
-                    .await
-                    .map(Some)
-            }
+
+    /// The seed's four scenarios; answers their verdicts and the ids of the
+    /// orders they placed.
+    async fn scenarios(&self) -> anyhow::Result<(Vec<Check>, Vec<String>)> {
+        println!(
+            "\nscenarios (the seed's verification tests, over HTTP at {}):",
+            self.app.base_url()
+        );
+        let checks = scenarios::run_all(&self.app, &self.harness, &self.client, &self.tag).await;
+        invariants::print(&checks);
+        // The scenarios' orders have all finished: read their ids back.
+        let ids = self
+            .app
+            .store
+            .orders_processed_since(self.run_start)
+            .await?
+            .into_iter()
+            .map(|o| o.order_id.to_string())
+            .collect();
+        Ok((checks, ids))
+    }
+
+    /// Sends the load (with the connection killer, the sampler and the
+    /// database outage beside it, as asked), waits for the queues to drain,
+    /// and redrives the DLQs after a faulty run.
+    async fn load(&self, args: &RunArgs) -> anyhow::Result<Loaded> {
+        let due = (args.duration > 0.0)
+            .then(|| load::flash_sale(args.orders, Duration::from_secs_f64(args.duration)));
+        match due {
+            Some(_) => println!(
+                "\nload: {} requests over {} s shaped as a flash sale, up to {} in flight",
+                args.orders, args.duration, args.concurrency
+            ),
+            None => println!(
+                "\nload: {} requests as fast as answered, {} in flight",
+                args.orders, args.concurrency
+            ),
+        }
+        let (stop_killer, killer_stop) = tokio::sync::watch::channel(false);
+        let killer = match &self.store {
+            OpenedStore::MySql(s) => Some(chaos::spawn_connection_killer(
+                s.clone(),
+                self.faults.clone(),
+                killer_stop,
+            )),
+            OpenedStore::Memory(_) => None,
+        };
+        let planned = load::plan(args.orders, self.seed, &self.tag);
+        let load_started = Instant::now();
+        let load_start = now_millis();
+        let sampler = timeline::spawn(
+            self.app.queues.clone(),
+            self.app.store.clone(),
+            hot_products(),
+            load_started,
+        );
+        let ((sent, send_time), outage) = tokio::join!(
+            load::send(&self.client, planned, due, args.concurrency),
+            self.outage(args)
+        );
+        outage?;
+        let drained = self
+            .app
+            .wait_drained(Duration::from_secs(args.drain_timeout))
+            .await;
+        let drain_time = load_started.elapsed();
+        let _ = stop_killer.send(true);
+        if let Some(k) = killer {
+            let _ = k.await;
+        }
+        if !drained {
+            println!("  queues did not drain within {} s", args.drain_timeout);
+        }
+        if !self.faults.plan().is_empty() {
+            redrive(&self.app, &self.faults, args).await?;
+        }
+        Ok(Loaded {
+            sent,
+            send_time,
+            drain_time,
+            drained,
+            load_start,
+            samples: sampler.finish().await,
+        })
+    }
+
+    /// The database outage `--db-outage` asks for, if any.
+    async fn outage(&self, args: &RunArgs) -> anyhow::Result<Option<Duration>> {
+        match (args.db_outage, &self.store) {
+            (Some(secs), OpenedStore::MySql(_)) => chaos::db_outage(
+                &*self.app.store,
+                &args.db_stop_cmd,
+                &args.db_start_cmd,
+                secs,
+            )
+            .await
+            .map(Some),
             (Some(_), OpenedStore::Memory(_)) => {
                 Err(anyhow::anyhow!("--db-outage needs a MySQL store"))
             }
             (None, _) => Ok(None),
         }
-    };
-    let ((sent, send_time), outage) =
-        tokio::join!(load::send(&client, planned, due, args.concurrency), outage);
-    outage?;
-    let drained = app
-        .wait_drained(Duration::from_secs(args.drain_timeout))
-        .await;
-    let drain_time = load_started.elapsed();
-    let _ = stop_killer.send(true);
-    if let Some(k) = killer {
-        let _ = k.await;
-    }
-    if !drained {
-        println!("  queues did not drain within {} s", args.drain_timeout);
-    }
-    if !faults.plan().is_empty() {
-        redrive(&app, &faults, &args).await?;
     }
 
-    let samples = sampler.finish().await;
-    let order_dlq = peek_all(app.queues.order_dlq.as_ref()).await?;
-    let processed_dlq = peek_all(app.queues.processed_dlq.as_ref()).await?;
-    let record = RunRecord {
-        initial: &initial,
-        run_start,
-        sent: &sent,
-        scenario_ids: &scenario_ids,
-        scenario_accepts: 3,
-        scenario_refusals: 1,
-        faults: &faults,
-        db_outage: args.db_outage.is_some(),
-        order_dlq: &order_dlq,
-        processed_dlq: &processed_dlq,
-    };
-    let facts = gather::gather(&app, &harness, &notifier, record).await?;
-    let checks = invariants::check(&facts);
-    report::print(&Report {
-        sent: &sent,
-        send_time,
-        drain_time,
-        finished: &facts.finished,
-        dead_lettered: order_dlq.len(),
-        processed_dlq: processed_dlq.len(),
-        metrics: &app.metrics,
-        hot: load::HOT.iter().map(|(p, _)| p.to_string()).collect(),
-        inventory: &facts.inventory,
-        initial: &initial,
-    });
-    let mysql = matches!(store, OpenedStore::MySql(_));
-    chaos::print(
-        &faults,
-        &app.metrics,
-        gather::undecodable_in(&order_dlq),
-        mysql,
-    );
+    /// Gathers the facts, checks the invariants, prints the report and
+    /// writes its page, stops the pipeline, and answers whether the run
+    /// passed.
+    async fn conclude(
+        self,
+        args: &RunArgs,
+        scenarios: Vec<Check>,
+        scenario_ids: &[String],
+        load: Loaded,
+    ) -> anyhow::Result<bool> {
+        let order_dlq = peek_all(self.app.queues.order_dlq.as_ref()).await?;
+        let processed_dlq = peek_all(self.app.queues.processed_dlq.as_ref()).await?;
+        let record = RunRecord {
+            initial: &self.initial,
+            run_start: self.run_start,
+            sent: &load.sent,
+            scenario_ids,
+            scenario_accepts: 3,
+            scenario_refusals: 1,
+            faults: &self.faults,
+            db_outage: args.db_outage.is_some(),
+            order_dlq: &order_dlq,
+            processed_dlq: &processed_dlq,
+        };
+        let facts = gather::gather(&self.app, &self.harness, &self.notifier, record).await?;
+        let checks = invariants::check(&facts);
+        report::print(&Report {
+            sent: &load.sent,
+            send_time: load.send_time,
+            drain_time: load.drain_time,
+            finished: &facts.finished,
+            dead_lettered: order_dlq.len(),
+            processed_dlq: processed_dlq.len(),
+            metrics: &self.app.metrics,
+            hot: load::HOT.iter().map(|(p, _)| p.to_string()).collect(),
+            inventory: &facts.inventory,
+            initial: &self.initial,
+        });
+        let mysql = matches!(self.store, OpenedStore::MySql(_));
+        let undecodable = gather::undecodable_in(&order_dlq);
+        chaos::print(&self.faults, &self.app.metrics, undecodable, mysql);
+        println!("\ninvariants:");
+        invariants::print(&checks);
+        if !args.no_html {
+            self.write_page(args, &load, &facts.finished, &scenarios, &checks);
+        }
+        // The queues drained above (or the run failed for it); the graceful
+        // stop drains once more, for as long as a drain may take.
+        let limit = tokio::time::sleep(Duration::from_secs(args.drain_timeout));
+        if let Stopped::Abandoned(left) = self.app.shutdown(|_| {}, limit).await {
+            println!(
+                "  stopped with {} orders unprocessed and {} notifications unsent",
+                left.orders, left.notifications
+            );
+        }
+        let unexpected = report::unexpected_answers(&load.sent);
+        Ok(verdict(&scenarios, &checks, load.drained, unexpected))
+    }
 
-    println!("\ninvariants:");
-    invariants::print(&checks);
-    if !args.no_html {
-        let hot: Vec<String> = hot.iter().map(|p| p.as_str().to_owned()).collect();
+    /// The report as one HTML page, at `--html`.
+    fn write_page(
+        &self,
+        args: &RunArgs,
+        load: &Loaded,
+        finished: &[OrderRecord],
+        scenarios: &[Check],
+        checks: &[Check],
+    ) {
+        let hot: Vec<String> = hot_products()
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
         let page = html::Page {
-            title: format!("orderflow sim, seed {seed}"),
-            seed,
-            store: &store_label,
+            title: format!("orderflow sim, seed {}", self.seed),
+            seed: self.seed,
+            store: &self.store_label,
             queue: match args.config.queue {
                 QueueKind::Channel => "in-process channels",
                 QueueKind::Sqs => "SQS",
             },
-            faults: &faults,
-            sent: &sent,
-            send_secs: send_time.as_secs_f64(),
-            drain_secs: drain_time.as_secs_f64(),
-            load_start,
-            finished: &facts.finished,
-            samples: &samples,
+            faults: &self.faults,
+            sent: &load.sent,
+            send_secs: load.send_time.as_secs_f64(),
+            drain_secs: load.drain_time.as_secs_f64(),
+            load_start: load.load_start,
+            finished,
+            samples: &load.samples,
             hot: &hot,
-            scenarios: &scenarios,
-            invariants: &checks,
+            scenarios,
+            invariants: checks,
         };
         match html::write(&args.html, &page) {
             Ok(()) => println!("\nreport: {} (open it in a browser)", args.html.display()),
-            Err(e) => println!("\nreport: could not write the HTML page: {e}"),
+            Err(e) => println!("\nreport: could not write the HTML page: {e:#}"),
         }
     }
-    // The queues drained above (or the run failed for it); the graceful stop
-    // drains once more, for as long as a drain may take.
-    let limit = tokio::time::sleep(Duration::from_secs(args.drain_timeout));
-    if let Stopped::Abandoned(left) = app.shutdown(|_| {}, limit).await {
-        println!(
-            "  stopped with {} orders unprocessed and {} notifications unsent",
-            left.orders, left.notifications
-        );
-    }
-    Ok(verdict(
-        &scenarios,
-        &checks,
-        drained,
-        report::unexpected_answers(&sent),
-    ))
+}
+
+/// The load's hot products, whose stock the report follows.
+fn hot_products() -> Vec<ProductId> {
+    load::products()
+        .into_iter()
+        .map(|p| p.product_id)
+        .filter(|p| load::HOT.iter().any(|(h, _)| *h == p.as_str()))
+        .collect()
 }
 
 /// Every message in a DLQ (none where there is no DLQ).
