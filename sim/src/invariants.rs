@@ -42,16 +42,30 @@ pub struct Facts {
     /// confirmation after its dispatch (killed connections), so a repeat
     /// dispatch is the designed outcome rather than a bug.
     pub repeats_possible: bool,
-    /// Messages the order queue took.
+    /// Orders ingest published (counted before any fault copied one).
     pub enqueued: u64,
     /// Requests that should have been refused, and how many got a 4xx.
     pub invalid_sent: u64,
     pub invalid_refused: u64,
 }
 
+/// Checks the six invariants, one function each.
 pub fn check(f: &Facts) -> Vec<Check> {
-    let mut out = Vec::new();
-    let check = |name, failures: Vec<String>, ok: String| Check {
+    let finished: HashSet<String> = f.finished.iter().map(|o| o.order_id.to_string()).collect();
+    vec![
+        no_oversell(f),
+        conservation(f),
+        accounted_for(f, &finished),
+        applied_at_most_once(f, &finished),
+        notified_exactly_once(f, &finished),
+        no_trace(f),
+    ]
+}
+
+/// A check that passes when nothing failed: `ok` says what held, or the
+/// failures are summarized.
+fn verdict(name: &'static str, failures: Vec<String>, ok: String) -> Check {
+    Check {
         name,
         passed: failures.is_empty(),
         detail: if failures.is_empty() {
@@ -59,31 +73,30 @@ pub fn check(f: &Facts) -> Vec<Check> {
         } else {
             summarize(&failures)
         },
-    };
+    }
+}
 
-    // 1. No oversell.
+/// 1. No oversell.
+fn no_oversell(f: &Facts) -> Check {
     let negative: Vec<String> = f
         .inventory
         .iter()
         .filter(|i| i.quantity_available < 0)
         .map(|i| format!("{} at {}", i.product_id, i.quantity_available))
         .collect();
-    out.push(check(
-        "1. no oversell",
-        negative,
-        format!("{} products, none below 0", f.inventory.len()),
-    ));
+    let ok = format!("{} products, none below 0", f.inventory.len());
+    verdict("1. no oversell", negative, ok)
+}
 
-    // 2. Conservation: initial = current + sold (lines of PROCESSED orders).
+/// 2. Conservation: initial = current + sold (lines of PROCESSED orders).
+fn conservation(f: &Facts) -> Check {
     let mut sold: BTreeMap<&ProductId, i64> = BTreeMap::new();
-    for o in f
+    let processed = f
         .finished
         .iter()
-        .filter(|o| o.status == OrderStatus::Processed)
-    {
-        for l in &o.items {
-            *sold.entry(&l.product_id).or_default() += i64::from(l.quantity.get());
-        }
+        .filter(|o| o.status == OrderStatus::Processed);
+    for line in processed.flat_map(|o| &o.items) {
+        *sold.entry(&line.product_id).or_default() += i64::from(line.quantity.get());
     }
     let current: BTreeMap<&ProductId, i64> = f
         .inventory
@@ -101,17 +114,15 @@ pub fn check(f: &Facts) -> Vec<Check> {
         }
     }
     let total_sold: i64 = sold.values().sum();
-    out.push(check(
-        "2. conservation",
-        broken,
-        format!(
-            "{} products: initial = current + sold ({total_sold} units sold)",
-            f.initial.len()
-        ),
-    ));
+    let ok = format!(
+        "{} products: initial = current + sold ({total_sold} units sold)",
+        f.initial.len()
+    );
+    verdict("2. conservation", broken, ok)
+}
 
-    // 3. Every accepted order ends PROCESSED or FAILED, or sits in the DLQ.
-    let finished: HashSet<String> = f.finished.iter().map(|o| o.order_id.to_string()).collect();
+/// 3. Every accepted order ends PROCESSED or FAILED, or sits in the DLQ.
+fn accounted_for(f: &Facts, finished: &HashSet<String>) -> Check {
     let lost: Vec<String> = f
         .accepted
         .iter()
@@ -128,18 +139,17 @@ pub fn check(f: &Facts) -> Vec<Check> {
         .iter()
         .filter(|id| !finished.contains(*id) && f.dead_lettered.contains(*id))
         .count();
-    out.push(check(
-        "3. every accepted order accounted for",
-        lost,
-        format!(
-            "{} accepted: {done} finished, {in_dlq} in the DLQ",
-            f.accepted.len()
-        ),
-    ));
+    let ok = format!(
+        "{} accepted: {done} finished, {in_dlq} in the DLQ",
+        f.accepted.len()
+    );
+    verdict("3. every accepted order accounted for", lost, ok)
+}
 
-    // 4. At most once per order_id: duplicates got the original's id, and
-    //    nothing finished that this run did not accept (a second application
-    //    would also break conservation above).
+/// 4. At most once per order_id: duplicates got the original's id, and
+///    nothing finished that this run did not accept (a second application
+///    would also break conservation).
+fn applied_at_most_once(f: &Facts, finished: &HashSet<String>) -> Check {
     let mut twice = f.duplicate_mismatches.clone();
     twice.extend(
         finished
@@ -147,42 +157,39 @@ pub fn check(f: &Facts) -> Vec<Check> {
             .filter(|id| !f.accepted.contains(*id))
             .map(|id| format!("{id} finished but was never accepted")),
     );
-    let dup_answers = f.accepted_answers - f.accepted.len() as u64;
-    out.push(check(
-        "4. each order applied at most once",
-        twice,
-        format!(
-            "{dup_answers} repeated submissions answered with the original id, none applied again"
-        ),
-    ));
+    let repeats = f.accepted_answers - f.accepted.len() as u64;
+    let ok =
+        format!("{repeats} repeated submissions answered with the original id, none applied again");
+    verdict("4. each order applied at most once", twice, ok)
+}
 
-    // 5. Every finished order notified exactly once (or, if its event sits
-    //    in a DLQ, not yet: counted).
-    let mut notify = Vec::new();
+/// 5. Every finished order notified exactly once (or, if its event sits in
+///    a DLQ, not yet: counted).
+fn notified_exactly_once(f: &Facts, finished: &HashSet<String>) -> Check {
+    let mut wrong = Vec::new();
     let (mut waiting, mut repeated) = (0, 0);
-    for id in &finished {
+    for id in finished {
         match f.notified.get(id).copied().unwrap_or(0) {
             1 => {}
             0 if f.awaiting_redrive.contains(id) => waiting += 1,
             n if n > 1 && f.repeats_possible => repeated += 1,
-            n => notify.push(format!("{id} notified {n} times")),
+            n => wrong.push(format!("{id} notified {n} times")),
         }
     }
-    for (id, _) in f.notified.iter().filter(|(id, _)| !finished.contains(*id)) {
-        notify.push(format!("{id} notified but not finished"));
+    for id in f.notified.keys().filter(|id| !finished.contains(*id)) {
+        wrong.push(format!("{id} notified but not finished"));
     }
-    out.push(check(
-        "5. every finished order notified exactly once",
-        notify,
-        format!(
-            "{} notifications for {} finished orders ({waiting} awaiting a DLQ redrive, \
-             {repeated} repeated after a lost confirmation)",
-            f.notified.values().sum::<u32>(),
-            finished.len()
-        ),
-    ));
+    let ok = format!(
+        "{} notifications for {} finished orders ({waiting} awaiting a DLQ redrive, \
+         {repeated} repeated after a lost confirmation)",
+        f.notified.values().sum::<u32>(),
+        finished.len()
+    );
+    verdict("5. every finished order notified exactly once", wrong, ok)
+}
 
-    // 6. Rejected requests leave no trace: exactly one message per 202.
+/// 6. Rejected requests leave no trace: exactly one message per 202.
+fn no_trace(f: &Facts) -> Check {
     let mut trace = Vec::new();
     if f.enqueued != f.accepted_answers {
         trace.push(format!(
@@ -196,15 +203,11 @@ pub fn check(f: &Facts) -> Vec<Check> {
             f.invalid_refused, f.invalid_sent
         ));
     }
-    out.push(check(
-        "6. rejected requests leave no trace",
-        trace,
-        format!(
-            "{} invalid requests refused with 400, {} messages for {} accepted requests",
-            f.invalid_refused, f.enqueued, f.accepted_answers
-        ),
-    ));
-    out
+    let ok = format!(
+        "{} invalid requests refused with 400, {} messages for {} accepted requests",
+        f.invalid_refused, f.enqueued, f.accepted_answers
+    );
+    verdict("6. rejected requests leave no trace", trace, ok)
 }
 
 fn summarize(failures: &[String]) -> String {
