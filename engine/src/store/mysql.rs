@@ -352,7 +352,6 @@ impl OrderStore for MySqlStore {
         if orders.is_empty() {
             return Ok(Vec::new());
         }
-        let products = products_of(orders);
         let mut ids: Vec<String> = orders.iter().map(|o| o.order_id.to_string()).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -363,90 +362,15 @@ impl OrderStore for MySqlStore {
         //    is a round trip that would otherwise be made holding the locks.
         let likely_insert = insert_orders_sql(ids.len());
         (&mut *tx).prepare(&likely_insert).await?;
-
-        // 1. Lock, in ascending product_id order (the primary key's order;
-        //    ORDER BY keeps the scan on it).
-        let mut q = QueryBuilder::<MySql>::new(
-            "SELECT product_id, quantity_available FROM inventory WHERE product_id IN ",
-        );
-        push_in_list(&mut q, products.iter().map(ProductId::as_str));
-        q.push(" ORDER BY product_id FOR UPDATE");
-        let rows = q.build().fetch_all(&mut *tx).await?;
-        let mut stock = BTreeMap::new();
-        for row in &rows {
-            let id = text(row, "product_id")?;
-            let qty: i32 = row.try_get("quantity_available")?;
-            stock.insert(ProductId::parse(&id).map_err(corrupt)?, i64::from(qty));
-        }
-        let before = stock.clone();
-
-        // 2. Which orders are already recorded.
-        let mut q = QueryBuilder::<MySql>::new(
-            "SELECT order_id, customer_id, status, failure_reason, processed_at, created_at \
-             FROM orders WHERE order_id IN ",
-        );
-        push_in_list(&mut q, ids.iter().map(String::as_str));
-        let mut recorded = HashMap::new();
-        // Orders the original system recorded PENDING and never finished:
-        // not applied yet, so applied now, and their rows updated.
-        let mut pending = HashSet::new();
-        for row in &q.build().fetch_all(&mut *tx).await? {
-            let id = text(row, "order_id")?;
-            let customer = text(row, "customer_id")?;
-            let status = text(row, "status")?;
-            let reason = opt_text(row, "failure_reason")?;
-            let processed_at: Option<NaiveDateTime> = row.try_get("processed_at")?;
-            let created_at: NaiveDateTime = row.try_get("created_at")?;
-            let order_id = OrderId::parse(&id).ok_or_else(|| corrupt(&id))?;
-            let status = OrderStatus::parse(&status).ok_or_else(|| corrupt(&status))?;
-            if status == OrderStatus::Pending {
-                pending.insert(order_id);
-                continue;
-            }
-            recorded.insert(
-                order_id,
-                Recorded {
-                    customer_id: CustomerId::parse(&customer).map_err(corrupt)?,
-                    status,
-                    reason: reason
-                        .map(|r| FailureReason::parse(&r).ok_or_else(|| corrupt(&r)))
-                        .transpose()?,
-                    processed_at: processed_at.unwrap_or(created_at).and_utc(),
-                },
-            );
-        }
-
-        // 3. Decide.
+        // 1. Lock; 2. read what is recorded; 3. decide.
+        let before = lock_stock(&mut tx, &products_of(orders)).await?;
+        let (recorded, pending) = recorded_orders(&mut tx, &ids).await?;
+        let mut stock = before.clone();
         let applied = decide(orders, &recorded, &mut stock, now_millis());
-
-        // 4. Write: one decrement for every product that moved...
-        let taken: Vec<(&ProductId, i64)> = stock
-            .iter()
-            .filter_map(|(p, after)| {
-                let taken = before.get(p).copied().unwrap_or(*after) - after;
-                (taken != 0).then_some((p, taken))
-            })
-            .collect();
-        if !taken.is_empty() {
-            let mut q = QueryBuilder::<MySql>::new(
-                "UPDATE inventory SET quantity_available = quantity_available - CASE product_id",
-            );
-            for (p, n) in &taken {
-                q.push(" WHEN ")
-                    .push_bind(p.as_str())
-                    .push(" THEN ")
-                    .push_bind(*n);
-            }
-            q.push(" END WHERE product_id IN (");
-            let mut list = q.separated(", ");
-            for (p, _) in &taken {
-                list.push_bind(p.as_str());
-            }
-            q.push(")");
-            q.build().execute(&mut *tx).await?;
-        }
-
-        // ...and one insert for every order recorded now, in id order.
+        // 4. Write: one decrement for every product that moved, and the
+        //    orders recorded now (the original's PENDING ones finished in
+        //    place, the rest inserted, in id order).
+        take_stock(&mut tx, &before, &stock).await?;
         let mut new: Vec<OrderRecord> = orders
             .iter()
             .zip(&applied)
@@ -465,22 +389,8 @@ impl OrderStore for MySqlStore {
             } else {
                 insert_orders_sql(new.len())
             };
-            let mut q = sqlx::query(&sql);
-            for r in &new {
-                let items = serde_json::to_string(&r.items)
-                    .map_err(|e| StoreError::Internal(format!("encoding items: {e}")))?;
-                q = q
-                    .bind(r.order_id.to_string())
-                    .bind(r.customer_id.as_str())
-                    .bind(items)
-                    .bind(r.status.as_str())
-                    .bind(r.failure_reason.map(FailureReason::as_str))
-                    .bind(naive(r.created_at))
-                    .bind(r.processed_at.map(naive));
-            }
-            q.execute(&mut *tx).await?;
+            insert_orders(&mut tx, &sql, &new).await?;
         }
-
         tx.commit().await?;
         Ok(applied)
     }
@@ -628,6 +538,128 @@ impl OrderStore for MySqlStore {
         q.build().execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Locks the inventory rows of `products` (ascending, the primary key's
+/// order; ORDER BY keeps the scan on it) and answers their stock. Products
+/// that do not exist are absent.
+async fn lock_stock(
+    conn: &mut sqlx::MySqlConnection,
+    products: &[ProductId],
+) -> Result<BTreeMap<ProductId, i64>, StoreError> {
+    let mut q = QueryBuilder::<MySql>::new(
+        "SELECT product_id, quantity_available FROM inventory WHERE product_id IN ",
+    );
+    push_in_list(&mut q, products.iter().map(ProductId::as_str));
+    q.push(" ORDER BY product_id FOR UPDATE");
+    let mut stock = BTreeMap::new();
+    for row in &q.build().fetch_all(&mut *conn).await? {
+        let id = text(row, "product_id")?;
+        let qty: i32 = row.try_get("quantity_available")?;
+        stock.insert(ProductId::parse(&id).map_err(corrupt)?, i64::from(qty));
+    }
+    Ok(stock)
+}
+
+/// Which of the orders `ids` are recorded with an outcome, and which the
+/// original system recorded PENDING and never finished (not applied yet:
+/// they are applied now and their rows updated).
+async fn recorded_orders(
+    conn: &mut sqlx::MySqlConnection,
+    ids: &[String],
+) -> Result<(HashMap<OrderId, Recorded>, HashSet<OrderId>), StoreError> {
+    let mut q = QueryBuilder::<MySql>::new(
+        "SELECT order_id, customer_id, status, failure_reason, processed_at, created_at \
+         FROM orders WHERE order_id IN ",
+    );
+    push_in_list(&mut q, ids.iter().map(String::as_str));
+    let mut recorded = HashMap::new();
+    let mut pending = HashSet::new();
+    for row in &q.build().fetch_all(&mut *conn).await? {
+        let id = text(row, "order_id")?;
+        let order_id = OrderId::parse(&id).ok_or_else(|| corrupt(&id))?;
+        let status = text(row, "status")?;
+        let status = OrderStatus::parse(&status).ok_or_else(|| corrupt(&status))?;
+        if status == OrderStatus::Pending {
+            pending.insert(order_id);
+            continue;
+        }
+        let customer = text(row, "customer_id")?;
+        let reason = opt_text(row, "failure_reason")?;
+        let processed_at: Option<NaiveDateTime> = row.try_get("processed_at")?;
+        let created_at: NaiveDateTime = row.try_get("created_at")?;
+        recorded.insert(
+            order_id,
+            Recorded {
+                customer_id: CustomerId::parse(&customer).map_err(corrupt)?,
+                status,
+                reason: reason
+                    .map(|r| FailureReason::parse(&r).ok_or_else(|| corrupt(&r)))
+                    .transpose()?,
+                processed_at: processed_at.unwrap_or(created_at).and_utc(),
+            },
+        );
+    }
+    Ok((recorded, pending))
+}
+
+/// One `UPDATE` taking from each product what moved between `before` and
+/// `after`; none if nothing moved.
+async fn take_stock(
+    conn: &mut sqlx::MySqlConnection,
+    before: &BTreeMap<ProductId, i64>,
+    after: &BTreeMap<ProductId, i64>,
+) -> Result<(), StoreError> {
+    let taken: Vec<(&ProductId, i64)> = after
+        .iter()
+        .filter_map(|(p, now)| {
+            let taken = before.get(p).copied().unwrap_or(*now) - now;
+            (taken != 0).then_some((p, taken))
+        })
+        .collect();
+    if taken.is_empty() {
+        return Ok(());
+    }
+    let mut q = QueryBuilder::<MySql>::new(
+        "UPDATE inventory SET quantity_available = quantity_available - CASE product_id",
+    );
+    for (p, n) in &taken {
+        q.push(" WHEN ")
+            .push_bind(p.as_str())
+            .push(" THEN ")
+            .push_bind(*n);
+    }
+    q.push(" END WHERE product_id IN (");
+    let mut list = q.separated(", ");
+    for (p, _) in &taken {
+        list.push_bind(p.as_str());
+    }
+    q.push(")");
+    q.build().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Inserts `records` with `sql` (from [`insert_orders_sql`] for as many).
+async fn insert_orders(
+    conn: &mut sqlx::MySqlConnection,
+    sql: &str,
+    records: &[OrderRecord],
+) -> Result<(), StoreError> {
+    let mut q = sqlx::query(sql);
+    for r in records {
+        let items = serde_json::to_string(&r.items)
+            .map_err(|e| StoreError::Internal(format!("encoding items: {e}")))?;
+        q = q
+            .bind(r.order_id.to_string())
+            .bind(r.customer_id.as_str())
+            .bind(items)
+            .bind(r.status.as_str())
+            .bind(r.failure_reason.map(FailureReason::as_str))
+            .bind(naive(r.created_at))
+            .bind(r.processed_at.map(naive));
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// Records the outcome of an order that the original system left `PENDING`
