@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use crate::context::Context;
 use crate::domain::OrderId;
 use crate::events::OrderProcessed;
-use crate::queue::{Message, QueueBackend, MAX_BATCH};
+use crate::queue::{top_up, Message, QueueBackend, MAX_BATCH};
 use crate::retry::Backoff;
 use crate::shutdown::Shutdown;
 use crate::store::{Claim, ClaimRequest, StoreError};
@@ -111,7 +111,8 @@ impl NotificationWorker {
             };
             match received {
                 Ok(mut messages) => {
-                    self.fill(&mut messages).await;
+                    // One claim transaction and one confirmation serve the batch.
+                    top_up(&*self.processed, &mut messages, MAX_NOTIFY_BATCH).await;
                     self.process(messages).await;
                 }
                 Err(e) => {
@@ -122,31 +123,37 @@ impl NotificationWorker {
         }
     }
 
-    /// Tops a received batch up with whatever else is waiting, without
-    /// waiting, up to [`MAX_NOTIFY_BATCH`]: one claim transaction and one
-    /// confirmation serve the whole batch.
-    async fn fill(&self, messages: &mut Vec<Message>) {
-        while messages.len() < MAX_NOTIFY_BATCH {
-            let room = (MAX_NOTIFY_BATCH - messages.len()).min(MAX_BATCH);
-            match self.processed.receive(room, Duration::ZERO).await {
-                Ok(more) if !more.is_empty() => messages.extend(more),
-                _ => break,
-            }
-        }
-    }
-
     /// Handles one batch: claim every order's notification at once,
     /// dispatch the granted ones, confirm them at once, then delete.
     /// Answers the ids of messages left for redelivery.
     pub async fn process(&self, messages: Vec<Message>) -> Vec<String> {
-        let mut failed = Vec::new();
-        let mut fail = |m: &Message, why: String| {
-            tracing::warn!(message_id = %m.message_id, error = %why, "notification not finished");
-            self.ctx.failures.record(&m.message_id, &why);
-            failed.push(m.message_id.clone());
+        let mut left = Left::new(&self.ctx);
+        let events = self.decode(messages, &mut left).await;
+        let claims = match Claims::take(self, &events).await {
+            Ok(claims) => claims,
+            Err(e) => {
+                for (m, _) in &events {
+                    left.add(m, e.to_string());
+                }
+                return left.ids;
+            }
         };
+        let confirmed = self.dispatch(&events, &claims).await;
+        let finished = self.settle(&events, &claims, confirmed, &mut left).await;
+        if self.delete_messages {
+            self.delete(&finished, &mut left).await;
+        }
+        left.ids
+    }
 
-        let mut events: Vec<(Message, OrderProcessed)> = Vec::with_capacity(messages.len());
+    /// The batch's events; an undecodable one is made visible again at once
+    /// (so it reaches the DLQ after its receives) and left.
+    async fn decode(
+        &self,
+        messages: Vec<Message>,
+        left: &mut Left<'_>,
+    ) -> Vec<(Message, OrderProcessed)> {
+        let mut events = Vec::with_capacity(messages.len());
         for m in messages {
             match serde_json::from_str::<OrderProcessed>(&m.body) {
                 Ok(e) => events.push((m, e)),
@@ -156,46 +163,25 @@ impl NotificationWorker {
                         .processed
                         .change_visibility(&m.receipt_handle, Duration::ZERO)
                         .await;
-                    fail(&m, format!("undecodable OrderProcessed: {e}"));
+                    left.add(&m, format!("undecodable OrderProcessed: {e}"));
                 }
             }
         }
+        events
+    }
 
-        // One claim per order; copies of an event in the same batch follow
-        // the first one's fate.
-        let mut first: HashMap<OrderId, usize> = HashMap::new();
-        let mut requests = Vec::new();
-        for (m, e) in &events {
-            if let Entry::Vacant(slot) = first.entry(e.order_id) {
-                slot.insert(requests.len());
-                requests.push(ClaimRequest {
-                    order_id: e.order_id,
-                    status: e.status,
-                    claimant: &m.message_id,
-                });
-            }
-        }
-        let claims = match retry(|| self.ctx.store.claim_notifications(&requests, self.lease)).await
-        {
-            Ok(claims) => claims,
-            Err(e) => {
-                for (m, _) in &events {
-                    fail(m, e.to_string());
-                }
-                return failed;
-            }
-        };
-
+    /// Dispatches each granted notification and confirms them all at once;
+    /// answers whether the confirmation was recorded.
+    async fn dispatch(&self, events: &[(Message, OrderProcessed)], claims: &Claims<'_>) -> bool {
         let mut dispatched = Vec::new();
-        for (m, e) in &events {
-            let k = first[&e.order_id];
-            if claims[k] == Claim::Granted && requests[k].claimant == m.message_id {
+        for (m, e) in events {
+            if claims.granted_to(m, e) {
                 self.notifier.dispatch(e).await;
                 self.ctx.metrics.notifications.inc();
                 dispatched.push(e.order_id);
             }
         }
-        let confirmed = match retry(|| self.ctx.store.confirm_notifications(&dispatched)).await {
+        match retry(|| self.ctx.store.confirm_notifications(&dispatched)).await {
             Ok(()) => true,
             Err(e) => {
                 // Dispatched but not confirmed: the same messages come back,
@@ -204,12 +190,24 @@ impl NotificationWorker {
                 tracing::warn!(error = %e, "notifications dispatched but not confirmed");
                 false
             }
-        };
+        }
+    }
 
-        let mut finished: Vec<&Message> = Vec::with_capacity(events.len());
-        for (m, e) in &events {
-            match claims[first[&e.order_id]] {
-                Claim::Granted if !confirmed => fail(m, "dispatched, confirmation failed".into()),
+    /// Sorts the batch's messages into finished (to delete) and left, by
+    /// their order's claim.
+    async fn settle<'m>(
+        &self,
+        events: &'m [(Message, OrderProcessed)],
+        claims: &Claims<'_>,
+        confirmed: bool,
+        left: &mut Left<'_>,
+    ) -> Vec<&'m Message> {
+        let mut finished = Vec::with_capacity(events.len());
+        for (m, e) in events {
+            match claims.of(e) {
+                Claim::Granted if !confirmed => {
+                    left.add(m, "dispatched, confirmation failed".into())
+                }
                 Claim::Granted | Claim::AlreadySent => finished.push(m),
                 Claim::HeldElsewhere => {
                     // Usually a copy of this event being handled right now:
@@ -219,30 +217,104 @@ impl NotificationWorker {
                         .processed
                         .change_visibility(&m.receipt_handle, HELD_RETRY)
                         .await;
-                    fail(
-                        m,
-                        format!("order {} is being notified by another delivery", e.order_id),
-                    );
+                    let why = format!("order {} is being notified by another delivery", e.order_id);
+                    left.add(m, why);
                 }
             }
         }
-        if self.delete_messages {
-            for chunk in finished.chunks(MAX_BATCH) {
-                let handles: Vec<&str> = chunk.iter().map(|m| m.receipt_handle.as_str()).collect();
-                let results = self.processed.delete_batch(&handles).await;
-                for (m, result) in chunk.iter().zip(results) {
-                    if let Err(err) = result {
-                        fail(m, err.to_string());
-                    }
+        finished
+    }
+
+    /// Deletes finished messages, ten at a time.
+    async fn delete(&self, finished: &[&Message], left: &mut Left<'_>) {
+        for chunk in finished.chunks(MAX_BATCH) {
+            let handles: Vec<&str> = chunk.iter().map(|m| m.receipt_handle.as_str()).collect();
+            let results = self.processed.delete_batch(&handles).await;
+            for (m, result) in chunk.iter().zip(results) {
+                if let Err(err) = result {
+                    left.add(m, err.to_string());
                 }
             }
         }
-        failed
     }
 
     /// Leaves deleting to the caller (Lambda's event source mapping).
     pub fn without_deletes(mut self) -> Self {
         self.delete_messages = false;
         self
+    }
+}
+
+/// The messages of a batch left for redelivery, each logged and its error
+/// recorded for the DLQ listing.
+struct Left<'a> {
+    ctx: &'a Context,
+    ids: Vec<String>,
+}
+
+impl<'a> Left<'a> {
+    fn new(ctx: &'a Context) -> Self {
+        Left {
+            ctx,
+            ids: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, m: &Message, why: String) {
+        tracing::warn!(message_id = %m.message_id, error = %why, "notification not finished");
+        self.ctx.failures.record(&m.message_id, &why);
+        self.ids.push(m.message_id.clone());
+    }
+}
+
+/// A batch's notification claims: one per order (copies of an event in
+/// the same batch follow the first one's fate), taken in one call.
+struct Claims<'m> {
+    requests: Vec<ClaimRequest<'m>>,
+    /// Each order's request.
+    first: HashMap<OrderId, usize>,
+    answers: Vec<Claim>,
+}
+
+impl<'m> Claims<'m> {
+    async fn take(
+        worker: &NotificationWorker,
+        events: &'m [(Message, OrderProcessed)],
+    ) -> Result<Claims<'m>, StoreError> {
+        let mut first = HashMap::new();
+        let mut requests = Vec::new();
+        for (m, e) in events {
+            if let Entry::Vacant(slot) = first.entry(e.order_id) {
+                slot.insert(requests.len());
+                requests.push(ClaimRequest {
+                    order_id: e.order_id,
+                    status: e.status,
+                    claimant: &m.message_id,
+                });
+            }
+        }
+        let answers = retry(|| {
+            worker
+                .ctx
+                .store
+                .claim_notifications(&requests, worker.lease)
+        })
+        .await?;
+        Ok(Claims {
+            requests,
+            first,
+            answers,
+        })
+    }
+
+    /// The answer for the event's order.
+    fn of(&self, e: &OrderProcessed) -> Claim {
+        self.answers[self.first[&e.order_id]]
+    }
+
+    /// Whether this message holds the granted claim for its order.
+    fn granted_to(&self, m: &Message, e: &OrderProcessed) -> bool {
+        let k = self.first[&e.order_id];
+        self.answers[k] == Claim::Granted && self.requests[k].claimant == m.message_id
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::domain::{OrderStatus, MAX_LINES};
 use crate::events::OrderCreated;
-use crate::queue::{Message, QueueBackend, MAX_BATCH};
+use crate::queue::{top_up, Message, QueueBackend, MAX_BATCH};
 use crate::retry::{retry, Backoff};
 use crate::shutdown::Shutdown;
 use crate::store::{Applied, StoreError};
@@ -106,7 +106,8 @@ impl Processor {
             match received {
                 Ok(messages) if messages.is_empty() => {}
                 Ok(mut messages) => {
-                    self.fill(&mut messages).await;
+                    // Many orders in one transaction: one lock round, one commit.
+                    top_up(&*self.orders, &mut messages, self.config.max_batch).await;
                     self.process(messages).await;
                 }
                 Err(e) => {
@@ -117,20 +118,6 @@ impl Processor {
                 }
             }
             idle_backoff = Duration::from_millis(50);
-        }
-    }
-
-    /// Tops a received batch up with whatever else is waiting, without
-    /// waiting, up to `max_batch`: the batch grows with the queue's depth, so
-    /// under load many orders share one transaction (one lock round, one
-    /// commit), and an idle queue still gets each order at once.
-    async fn fill(&self, messages: &mut Vec<Message>) {
-        while messages.len() < self.config.max_batch {
-            let room = (self.config.max_batch - messages.len()).min(MAX_BATCH);
-            match self.orders.receive(room, Duration::ZERO).await {
-                Ok(more) if !more.is_empty() => messages.extend(more),
-                _ => break,
-            }
         }
     }
 

@@ -72,6 +72,20 @@ impl QueueError {
     }
 }
 
+/// Tops a received batch up with whatever else is waiting on `queue`,
+/// without waiting, up to `max` messages: the batch grows with the queue's
+/// depth, so under load many messages share one transaction, and an idle
+/// queue still hands each message on at once.
+pub async fn top_up(queue: &dyn QueueBackend, messages: &mut Vec<Message>, max: usize) {
+    while messages.len() < max {
+        let room = (max - messages.len()).min(MAX_BATCH);
+        match queue.receive(room, Duration::ZERO).await {
+            Ok(more) if !more.is_empty() => messages.extend(more),
+            _ => break,
+        }
+    }
+}
+
 /// One queue. Cheap to share: hold it in an `Arc`.
 #[async_trait]
 pub trait QueueBackend: Send + Sync + 'static {
