@@ -126,60 +126,13 @@ impl Processor {
     /// finished stays on the queue.
     pub async fn process(&self, messages: Vec<Message>) -> BatchReport {
         let mut report = BatchReport::default();
-
-        let mut decoded: Vec<(Message, OrderCreated)> = Vec::with_capacity(messages.len());
-        for m in messages {
-            match decode_order_created(&m.body) {
-                Ok(event) => decoded.push((m, event)),
-                Err(error) => {
-                    self.ctx.metrics.poison_messages.inc();
-                    tracing::error!(
-                        message_id = %m.message_id, receive_count = m.receive_count, %error,
-                        "undecodable OrderCreated; it will reach the DLQ after its last receive"
-                    );
-                    self.ctx
-                        .failures
-                        .record(&m.message_id, format!("undecodable OrderCreated: {error}"));
-                    let _ = self
-                        .orders
-                        .change_visibility(&m.receipt_handle, Duration::ZERO)
-                        .await;
-                    report.failed_message_ids.push(m.message_id);
-                }
-            }
-        }
+        let decoded = self.decode(messages, &mut report).await;
         if decoded.is_empty() {
             return report;
         }
-
         let events: Vec<OrderCreated> = decoded.iter().map(|(_, e)| e.clone()).collect();
         self.ctx.metrics.batches.inc();
-        let outcomes: Vec<Result<Applied, StoreError>> = match self.apply_with_retry(&events).await
-        {
-            Ok(applied) => applied.into_iter().map(Ok).collect(),
-            // A batch that fails for good may hold one order the database
-            // refuses; apply the orders one by one so only that one waits.
-            Err(e) if !e.is_transient() && events.len() > 1 => {
-                tracing::warn!(error = %e, "batch failed; applying its orders one by one");
-                let mut each = Vec::with_capacity(events.len());
-                for event in &events {
-                    each.push(
-                        self.apply_with_retry(std::slice::from_ref(event))
-                            .await
-                            .and_then(|mut a| {
-                                a.pop().ok_or(StoreError::Internal(
-                                    "an order applied without an outcome".into(),
-                                ))
-                            }),
-                    );
-                }
-                each
-            }
-            Err(e) => {
-                tracing::error!(error = %e, orders = events.len(), "batch left for redelivery");
-                vec![Err(e); events.len()]
-            }
-        };
+        let outcomes = self.apply(&events).await;
 
         let mut done: Vec<(Message, Applied)> = Vec::with_capacity(decoded.len());
         for ((message, _), outcome) in decoded.into_iter().zip(outcomes) {
@@ -204,6 +157,63 @@ impl Processor {
             }
         }
         report
+    }
+
+    /// The batch's orders; an undecodable message is made visible again at
+    /// once (so it reaches the DLQ after its last receive) and reported.
+    async fn decode(
+        &self,
+        messages: Vec<Message>,
+        report: &mut BatchReport,
+    ) -> Vec<(Message, OrderCreated)> {
+        let mut decoded = Vec::with_capacity(messages.len());
+        for m in messages {
+            match decode_order_created(&m.body) {
+                Ok(event) => decoded.push((m, event)),
+                Err(error) => {
+                    self.ctx.metrics.poison_messages.inc();
+                    tracing::error!(
+                        message_id = %m.message_id, receive_count = m.receive_count, %error,
+                        "undecodable OrderCreated; it will reach the DLQ after its last receive"
+                    );
+                    self.ctx
+                        .failures
+                        .record(&m.message_id, format!("undecodable OrderCreated: {error}"));
+                    let _ = self
+                        .orders
+                        .change_visibility(&m.receipt_handle, Duration::ZERO)
+                        .await;
+                    report.failed_message_ids.push(m.message_id);
+                }
+            }
+        }
+        decoded
+    }
+
+    /// Applies the batch, answering one outcome per order. A batch that
+    /// fails for good may hold one order the database refuses: its orders
+    /// are then applied one by one, so only that one waits.
+    async fn apply(&self, events: &[OrderCreated]) -> Vec<Result<Applied, StoreError>> {
+        match self.apply_with_retry(events).await {
+            Ok(applied) => applied.into_iter().map(Ok).collect(),
+            Err(e) if !e.is_transient() && events.len() > 1 => {
+                tracing::warn!(error = %e, "batch failed; applying its orders one by one");
+                let mut each = Vec::with_capacity(events.len());
+                for event in events {
+                    let one = self.apply_with_retry(std::slice::from_ref(event)).await;
+                    each.push(one.and_then(|mut a| {
+                        a.pop().ok_or(StoreError::Internal(
+                            "an order applied without an outcome".into(),
+                        ))
+                    }));
+                }
+                each
+            }
+            Err(e) => {
+                tracing::error!(error = %e, orders = events.len(), "batch left for redelivery");
+                vec![Err(e); events.len()]
+            }
+        }
     }
 
     async fn apply_with_retry(&self, events: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
