@@ -34,7 +34,14 @@ pub fn unexpected_answers(sent: &[Sent]) -> usize {
     sent.iter().filter(|s| !expected(s)).count()
 }
 
+/// The load's and the pipeline's sections of the report.
 pub fn print(r: &Report) {
+    print_load(r);
+    print_pipeline(r);
+}
+
+/// What was sent, by kind, with the answers each got.
+fn print_load(r: &Report) {
     let secs = r.send_time.as_secs_f64().max(1e-9);
     println!(
         "  sent {} requests in {:.2} s ({:.0} requests/s)",
@@ -68,7 +75,11 @@ pub fn print(r: &Report) {
             s.message
         );
     }
+}
 
+/// What became of the orders: outcomes, throughput, latency, DLQs,
+/// deliveries, the hot products' stock.
+fn print_pipeline(r: &Report) {
     let processed = r
         .finished
         .iter()
