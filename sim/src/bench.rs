@@ -120,74 +120,96 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
 
     let only = |part: Part| args.only == Part::All || args.only == part;
-
     if only(Part::Ingest) {
         // First, while the database is idle: ingest alone, no database.
-        let ie = ingest_beside_echo(args.concurrency, secs).await?;
-        println!(
-            "  reference: bare axum JSON echo handler            {:>9.0} requests/s",
-            ie.echo
-        );
-        println!(
-            "  ingest alone: validate, id, in-process queue      {:>9.0} requests/s  ({:.2}x the echo handler: median of {ROUNDS} alternating rounds, {:.2}-{:.2})",
-            ie.ingest,
-            ie.ratios[ie.ratios.len() / 2],
-            ie.ratios[0],
-            ie.ratios[ie.ratios.len() - 1]
-        );
+        bench_ingest(&args, secs).await?;
     }
     if only(Part::Processor) {
-        let updates = autocommit_updates(&pool, args.workers, secs).await?;
-        println!(
-            "  reference: autocommit UPDATE of one row            {:>9.0} statements/s",
-            updates
-        );
-        reset(&store, &pool).await?;
-        let bare = bare_sql(&pool, args.workers, args.batch, secs).await?;
-        println!(
-            "  reference: bare SQL of {:>3}-order transactions      {:>9.0} orders/s",
-            args.batch, bare
-        );
-        reset(&store, &pool).await?;
-        let engine = processor_store_step(&store, args.workers, args.batch, secs).await?;
-        println!(
-            "  processor: store step, {:>3}-order batches           {:>9.0} orders/s  ({:.1}x the UPDATEs, {:.2}x the bare SQL)",
-            args.batch,
-            engine,
-            engine / updates.max(1.0),
-            engine / bare.max(1.0)
-        );
-        reset(&store, &pool).await?;
-        let whole = whole_processor(&store, &args.config, args.orders).await?;
-        println!(
-            "  processor: queue -> store -> publish, {} orders {:>9.0} orders/s  ({:.2}x the bare SQL)",
-            args.orders,
-            whole,
-            whole / bare.max(1.0)
-        );
-        reset(&store, &pool).await?;
+        bench_processor(&args, &store, &pool, secs).await?;
     }
     if only(Part::EndToEnd) {
-        let e2e = end_to_end(
-            &store,
-            &args.config,
-            args.orders,
-            args.in_flight,
-            args.rate,
-            args.shared_runtime,
-        )
-        .await?;
-        let offered = if args.rate == 0 {
-            "as fast as answered".to_owned()
-        } else {
-            format!("{} offered", args.rate)
-        };
-        println!(
-            "  end to end: HTTP -> queue -> processor -> MySQL   {:>9.0} orders/s  ({offered}, {:.0} accepted/s; accept-to-processed p50 {} ms, p99 {} ms \
-             after a {:.1} s warm-up; {:.0} orders per transaction; the load generator shares the machine)",
-            e2e.finished_rate, e2e.accepted_rate, e2e.p50, e2e.p99, e2e.warm_up, e2e.batch
-        );
+        bench_end_to_end(&args, &store).await?;
     }
+    Ok(())
+}
+
+/// Ingest alone beside a bare axum echo handler.
+async fn bench_ingest(args: &BenchArgs, secs: Duration) -> anyhow::Result<()> {
+    let ie = ingest_beside_echo(args.concurrency, secs).await?;
+    println!(
+        "  reference: bare axum JSON echo handler            {:>9.0} requests/s",
+        ie.echo
+    );
+    println!(
+        "  ingest alone: validate, id, in-process queue      {:>9.0} requests/s  ({:.2}x the echo handler: median of {ROUNDS} alternating rounds, {:.2}-{:.2})",
+        ie.ingest,
+        ie.ratios[ie.ratios.len() / 2],
+        ie.ratios[0],
+        ie.ratios[ie.ratios.len() - 1]
+    );
+    Ok(())
+}
+
+/// The processor's store step and the whole processor, beside the two
+/// references measured in the same run.
+async fn bench_processor(
+    args: &BenchArgs,
+    store: &Arc<MySqlStore>,
+    pool: &MySqlPool,
+    secs: Duration,
+) -> anyhow::Result<()> {
+    let updates = autocommit_updates(pool, args.workers, secs).await?;
+    println!(
+        "  reference: autocommit UPDATE of one row            {:>9.0} statements/s",
+        updates
+    );
+    reset(store, pool).await?;
+    let bare = bare_sql(pool, args.workers, args.batch, secs).await?;
+    println!(
+        "  reference: bare SQL of {:>3}-order transactions      {:>9.0} orders/s",
+        args.batch, bare
+    );
+    reset(store, pool).await?;
+    let engine = processor_store_step(store, args.workers, args.batch, secs).await?;
+    println!(
+        "  processor: store step, {:>3}-order batches           {:>9.0} orders/s  ({:.1}x the UPDATEs, {:.2}x the bare SQL)",
+        args.batch,
+        engine,
+        engine / updates.max(1.0),
+        engine / bare.max(1.0)
+    );
+    reset(store, pool).await?;
+    let whole = whole_processor(store, &args.config, args.orders).await?;
+    println!(
+        "  processor: queue -> store -> publish, {} orders {:>9.0} orders/s  ({:.2}x the bare SQL)",
+        args.orders,
+        whole,
+        whole / bare.max(1.0)
+    );
+    reset(store, pool).await
+}
+
+/// The pipeline end to end over HTTP at the offered rate.
+async fn bench_end_to_end(args: &BenchArgs, store: &Arc<MySqlStore>) -> anyhow::Result<()> {
+    let e2e = end_to_end(
+        store,
+        &args.config,
+        args.orders,
+        args.in_flight,
+        args.rate,
+        args.shared_runtime,
+    )
+    .await?;
+    let offered = if args.rate == 0 {
+        "as fast as answered".to_owned()
+    } else {
+        format!("{} offered", args.rate)
+    };
+    println!(
+        "  end to end: HTTP -> queue -> processor -> MySQL   {:>9.0} orders/s  ({offered}, {:.0} accepted/s; accept-to-processed p50 {} ms, p99 {} ms \
+         after a {:.1} s warm-up; {:.0} orders per transaction; the load generator shares the machine)",
+        e2e.finished_rate, e2e.accepted_rate, e2e.p50, e2e.p99, e2e.warm_up, e2e.batch
+    );
     Ok(())
 }
 
@@ -366,7 +388,6 @@ async fn end_to_end(
     rate: u64,
     shared_runtime: bool,
 ) -> anyhow::Result<EndToEnd> {
-    use futures::StreamExt;
     let hooks = engine::app::Hooks {
         notifier: Arc::new(Quiet),
         workers: if shared_runtime {
@@ -385,28 +406,7 @@ async fn end_to_end(
     .await?;
     let client = crate::client::Client::new(app.base_url())?;
     let since = now_millis();
-    let started = tokio::time::Instant::now();
-    let mut answers = futures::stream::iter(0..orders)
-        .map(|k| {
-            let client = client.clone();
-            async move {
-                if rate > 0 {
-                    let due = Duration::from_secs_f64(k as f64 / rate as f64);
-                    tokio::time::sleep_until(started + due).await;
-                }
-                let body = format!(
-                    r#"{{"customer_id":"e2e-{k}","items":[{{"product_id":"{HOT}","quantity":1}}]}}"#
-                );
-                client.post_order(body).await.map(|a| a.status)
-            }
-        })
-        .buffer_unordered(concurrency.max(1));
-    while let Some(answer) = answers.next().await {
-        if answer? != 202 {
-            anyhow::bail!("an order was not accepted");
-        }
-    }
-    let accepted_rate = orders as f64 / started.elapsed().as_secs_f64();
+    let accepted_rate = offer(&client, orders, concurrency, rate).await?;
     let sent_by = now_millis();
     if !app.wait_drained(Duration::from_secs(300)).await {
         anyhow::bail!("the queues did not drain");
@@ -445,6 +445,40 @@ async fn end_to_end(
         batch: orders as f64 / batches as f64,
         warm_up,
     })
+}
+
+/// POSTs `orders` orders of one unit of the hot product, paced at `rate`
+/// per second (0: as fast as answered), at most `concurrency` in flight;
+/// fails unless every one is accepted. Answers the accepted rate.
+async fn offer(
+    client: &crate::client::Client,
+    orders: usize,
+    concurrency: usize,
+    rate: u64,
+) -> anyhow::Result<f64> {
+    use futures::StreamExt;
+    let started = tokio::time::Instant::now();
+    let mut answers = futures::stream::iter(0..orders)
+        .map(|k| {
+            let client = client.clone();
+            async move {
+                if rate > 0 {
+                    let due = Duration::from_secs_f64(k as f64 / rate as f64);
+                    tokio::time::sleep_until(started + due).await;
+                }
+                let body = format!(
+                    r#"{{"customer_id":"e2e-{k}","items":[{{"product_id":"{HOT}","quantity":1}}]}}"#
+                );
+                client.post_order(body).await.map(|a| a.status)
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+    while let Some(answer) = answers.next().await {
+        if answer? != 202 {
+            anyhow::bail!("an order was not accepted");
+        }
+    }
+    Ok(orders as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Notifications nobody reads: the benchmark measures the pipeline.
