@@ -132,6 +132,59 @@ pub async fn verify(
         deadline.as_secs()
     );
     let started = Instant::now();
+    let (finished, pending) = read_back(api, ids, deadline).await?;
+    let in_dlq: Vec<&String> = if pending.is_empty() {
+        Vec::new()
+    } else {
+        let dead = api.dead_lettered().await?;
+        pending.iter().filter(|id| dead.contains(*id)).collect()
+    };
+    let after = api.inventory().await?;
+
+    let unfinished = pending.len() - in_dlq.len();
+    let checks = vec![
+        check(
+            unfinished == 0,
+            format!(
+                "every accepted order finished: {} PROCESSED or FAILED, {} in a DLQ, {unfinished} not finished after {:.1} s{}",
+                finished.len(),
+                in_dlq.len(),
+                started.elapsed().as_secs_f64(),
+                pending
+                    .iter()
+                    .take(3)
+                    .map(|id| format!(" {id}"))
+                    .collect::<String>()
+            ),
+        ),
+        no_negative_stock(&after),
+        conservation(before, &after, &finished),
+    ];
+    let checks = checks
+        .into_iter()
+        .chain(answers(shared))
+        .collect::<Vec<_>>();
+
+    print_latency(&finished);
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    for c in &checks {
+        println!("  {} {}", if c.passed { "ok  " } else { "FAIL" }, c.what);
+    }
+    println!(
+        "loadtest: {} passed, {failed} failed",
+        checks.len() - failed
+    );
+    Ok(failed == 0)
+}
+
+/// Reads the orders `ids` back until each has finished or `deadline`
+/// passes; answers the finished ones and the ids still pending.
+async fn read_back(
+    api: &Api,
+    ids: Vec<String>,
+    deadline: Duration,
+) -> anyhow::Result<(HashMap<String, Order>, Vec<String>)> {
+    let started = Instant::now();
     let mut finished: HashMap<String, Order> = HashMap::with_capacity(ids.len());
     let mut pending = ids;
     loop {
@@ -151,40 +204,19 @@ pub async fn verify(
         }
         pending = still;
         if pending.is_empty() || started.elapsed() >= deadline {
-            break;
+            return Ok((finished, pending));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let in_dlq: Vec<&String> = if pending.is_empty() {
-        Vec::new()
-    } else {
-        let dead = api.dead_lettered().await?;
-        pending.iter().filter(|id| dead.contains(*id)).collect()
-    };
-    let after = api.inventory().await?;
+}
 
-    let mut checks = Vec::new();
-    let unfinished = pending.len() - in_dlq.len();
-    checks.push(check(
-        unfinished == 0,
-        format!(
-            "every accepted order finished: {} PROCESSED or FAILED, {} in a DLQ, {unfinished} not finished after {:.1} s{}",
-            finished.len(),
-            in_dlq.len(),
-            started.elapsed().as_secs_f64(),
-            pending
-                .iter()
-                .take(3)
-                .map(|id| format!(" {id}"))
-                .collect::<String>()
-        ),
-    ));
+fn no_negative_stock(after: &[Product]) -> Check {
     let negative: Vec<String> = after
         .iter()
         .filter(|p| p.quantity_available < 0)
         .map(|p| format!("{} {}", p.product_id, p.quantity_available))
         .collect();
-    checks.push(check(
+    check(
         negative.is_empty(),
         format!(
             "no stock below zero ({} products){}",
@@ -195,37 +227,31 @@ pub async fn verify(
                 format!(": {}", negative.join(", "))
             }
         ),
-    ));
-    checks.push(conservation(before, &after, &finished));
-    let mismatches = shared.duplicate_mismatches.load(Ordering::Relaxed);
-    checks.push(check(
-        mismatches == 0,
-        format!("every resubmission got its original's id ({mismatches} did not)"),
-    ));
-    let invalid = shared.invalid_accepted.load(Ordering::Relaxed);
-    checks.push(check(
-        invalid == 0,
-        format!("no invalid request accepted ({invalid} were)"),
-    ));
-    let wrong = shared.wrong_answers.load(Ordering::Relaxed);
-    checks.push(check(
-        wrong == 0,
-        format!(
-            "no other wrong answer or server error ({wrong}; {} 503s from a full queue are back-pressure, not errors)",
-            shared.backpressure.load(Ordering::Relaxed)
-        ),
-    ));
+    )
+}
 
-    print_latency(&finished);
-    let failed = checks.iter().filter(|c| !c.passed).count();
-    for c in &checks {
-        println!("  {} {}", if c.passed { "ok  " } else { "FAIL" }, c.what);
-    }
-    println!(
-        "loadtest: {} passed, {failed} failed",
-        checks.len() - failed
-    );
-    Ok(failed == 0)
+/// The checks of what the load's requests got back.
+fn answers(shared: &Shared) -> [Check; 3] {
+    let mismatches = shared.duplicate_mismatches.load(Ordering::Relaxed);
+    let invalid = shared.invalid_accepted.load(Ordering::Relaxed);
+    let wrong = shared.wrong_answers.load(Ordering::Relaxed);
+    [
+        check(
+            mismatches == 0,
+            format!("every resubmission got its original's id ({mismatches} did not)"),
+        ),
+        check(
+            invalid == 0,
+            format!("no invalid request accepted ({invalid} were)"),
+        ),
+        check(
+            wrong == 0,
+            format!(
+                "no other wrong answer or server error ({wrong}; {} 503s from a full queue are back-pressure, not errors)",
+                shared.backpressure.load(Ordering::Relaxed)
+            ),
+        ),
+    ]
 }
 
 /// Stock before the load less stock after must equal, for each product, the
