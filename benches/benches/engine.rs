@@ -12,7 +12,7 @@ use benches::{orders_on, orders_spread, ORDER_BODY};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use engine::domain::InventoryItem;
 use engine::queue::{ChannelQueue, QueueBackend, QueueConfig};
-use engine::store::{MemoryStore, MySqlStore, OrderStore};
+use engine::store::{MemoryStore, MySqlStore, OrderStore, StoreAdmin};
 use tower::ServiceExt;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -148,7 +148,7 @@ fn stock() -> Vec<InventoryItem> {
 
 fn processor(c: &mut Criterion) {
     let rt = runtime();
-    let memory: Arc<dyn OrderStore> = Arc::new(MemoryStore::new());
+    let memory: Arc<dyn StoreAdmin> = Arc::new(MemoryStore::new());
     rt.block_on(memory.upsert_products(&stock()))
         .expect("stock");
     processor_on(c, &rt, "the in-memory store", memory);
@@ -171,7 +171,7 @@ fn processor(c: &mut Criterion) {
                 .await
                 .expect("reset");
         });
-        let mysql: Arc<dyn OrderStore> = Arc::new(mysql);
+        let mysql: Arc<dyn StoreAdmin> = Arc::new(mysql);
         rt.block_on(mysql.upsert_products(&stock())).expect("stock");
         processor_on(c, &rt, "MySQL", mysql);
     } else {

@@ -23,7 +23,7 @@ use crate::notifier::{LogNotifier, NotificationWorker, Notifier};
 use crate::processor::{Processor, ProcessorConfig};
 use crate::queue::{QueueBackend, QueueError, Queues};
 use crate::shutdown::{self, Trigger};
-use crate::store::{MemoryStore, MySqlStore, OrderStore, StoreError};
+use crate::store::{MemoryStore, MySqlStore, OrderStore, StoreAdmin, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -48,6 +48,14 @@ pub enum OpenedStore {
 
 impl OpenedStore {
     pub fn as_dyn(&self) -> Arc<dyn OrderStore> {
+        match self {
+            OpenedStore::MySql(s) => s.clone(),
+            OpenedStore::Memory(s) => s.clone(),
+        }
+    }
+
+    /// The same store, with the reads and writes of tools and the sim.
+    pub fn admin(&self) -> Arc<dyn StoreAdmin> {
         match self {
             OpenedStore::MySql(s) => s.clone(),
             OpenedStore::Memory(s) => s.clone(),

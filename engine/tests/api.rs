@@ -9,7 +9,9 @@ use std::sync::atomic::Ordering;
 use engine::app::App;
 use serde_json::Value;
 
-use common::{memory_store, spawn_app, TestApp, TestDb};
+use common::{memory_store, spawn_app, TestDb};
+use engine::store::StoreAdmin;
+use std::sync::Arc;
 
 async fn post_raw(
     app: &App,
@@ -91,7 +93,8 @@ fn malformed() -> Vec<(String, u16, &'static str)> {
     cases
 }
 
-async fn every_malformed_request_is_refused_without_trace(app: TestApp) {
+async fn every_malformed_request_is_refused_without_trace(store: Arc<dyn StoreAdmin>) {
+    let app = spawn_app(store.clone()).await;
     let inventory_before = get(&app, "/api/inventory").await.1;
     for (body, want_status, want_message) in malformed() {
         let (status, json, _) = post_raw(&app, &body, JSON).await;
@@ -128,7 +131,7 @@ async fn every_malformed_request_is_refused_without_trace(app: TestApp) {
         "no stock moved"
     );
     assert!(
-        app.store.recent_orders(10).await.unwrap().is_empty(),
+        store.recent_orders(10).await.unwrap().is_empty(),
         "no order row"
     );
     assert_eq!(app.metrics.accepted.get(), 0);
@@ -138,13 +141,13 @@ async fn every_malformed_request_is_refused_without_trace(app: TestApp) {
 
 #[tokio::test]
 async fn every_malformed_request_is_refused_without_trace_memory() {
-    every_malformed_request_is_refused_without_trace(spawn_app(memory_store().await).await).await;
+    every_malformed_request_is_refused_without_trace(memory_store().await).await;
 }
 
 #[tokio::test]
 async fn every_malformed_request_is_refused_without_trace_mysql() {
     let db = TestDb::new().await;
-    every_malformed_request_is_refused_without_trace(spawn_app(db.store().await).await).await;
+    every_malformed_request_is_refused_without_trace(db.store().await).await;
     db.drop_db().await;
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use engine::store::OrderStore;
+use engine::store::StoreAdmin;
 
 use common::{apply_concurrently, product, raw_order};
 
@@ -16,7 +16,7 @@ use common::{apply_concurrently, product, raw_order};
 async fn the_server_detects_no_deadlock_under_contention() {
     let db = common::TestDb::new().await;
     let mysql = db.store().await;
-    let store: Arc<dyn OrderStore> = mysql.clone();
+    let store: Arc<dyn StoreAdmin> = mysql.clone();
     store
         .upsert_products(&[
             product("pa", 1_000_000),

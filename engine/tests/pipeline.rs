@@ -11,7 +11,7 @@ use std::time::Duration;
 use engine::app::App;
 use engine::config::Config;
 use engine::domain::{OrderId, OrderStatus};
-use engine::store::OrderStore;
+use engine::store::{OrderStore, StoreAdmin};
 use serde_json::{json, Value};
 
 use common::{order, product, spawn_app, spawn_app_with, stock, Flaky, TestApp};
@@ -74,7 +74,7 @@ fn sent(app: &TestApp) -> u64 {
     app.enqueued()
 }
 
-async fn the_seed_scenarios_behave_as_documented(store: Arc<dyn OrderStore>) {
+async fn the_seed_scenarios_behave_as_documented(store: Arc<dyn StoreAdmin>) {
     let app = spawn_app(store).await;
     let api = Api::new(&app);
 
@@ -132,7 +132,7 @@ both_stores!(
     the_seed_scenarios_behave_as_documented
 );
 
-async fn a_redelivered_order_is_applied_and_notified_once(store: Arc<dyn OrderStore>) {
+async fn a_redelivered_order_is_applied_and_notified_once(store: Arc<dyn StoreAdmin>) {
     let app = spawn_app(store.clone()).await;
     let o = order("redelivered", &[("prod-103", 4)]);
     let body = serde_json::to_string(&o).unwrap();
@@ -156,7 +156,7 @@ both_stores!(
     a_redelivered_order_is_applied_and_notified_once
 );
 
-async fn transient_store_errors_are_retried_never_failed(store: Arc<dyn OrderStore>) {
+async fn transient_store_errors_are_retried_never_failed(store: Arc<dyn StoreAdmin>) {
     // A short outage: the processor's own retries ride it out.
     let flaky = Flaky::new(store.clone(), 3);
     let config = Config {
@@ -209,7 +209,7 @@ both_stores!(
     transient_store_errors_are_retried_never_failed
 );
 
-async fn a_poison_message_lands_in_the_dlq(store: Arc<dyn OrderStore>) {
+async fn a_poison_message_lands_in_the_dlq(store: Arc<dyn StoreAdmin>) {
     let app = spawn_app(store.clone()).await;
     app.queues
         .orders
@@ -246,7 +246,7 @@ both_stores!(
     a_poison_message_lands_in_the_dlq
 );
 
-async fn a_rush_on_scarce_stock_sells_exactly_the_stock(store: Arc<dyn OrderStore>) {
+async fn a_rush_on_scarce_stock_sells_exactly_the_stock(store: Arc<dyn StoreAdmin>) {
     let app = spawn_app(store.clone()).await;
     let api = Arc::new(Api::new(&app));
     // 300 customers at once for the five Ergonomic Chairs.
@@ -286,7 +286,7 @@ both_stores!(
     a_rush_on_scarce_stock_sells_exactly_the_stock
 );
 
-async fn a_redriven_dead_letter_is_processed_once(store: Arc<dyn OrderStore>) {
+async fn a_redriven_dead_letter_is_processed_once(store: Arc<dyn StoreAdmin>) {
     // The database is down for good: the order's message fails its three
     // receives, a second apart.
     let flaky = Flaky::new(store.clone(), u32::MAX);

@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 
 use engine::domain::{FailureReason, OrderStatus};
 use engine::events::OrderCreated;
-use engine::store::{Applied, MemoryStore, MySqlStore, OrderStore};
+use engine::store::{Applied, MemoryStore, MySqlStore, OrderStore, StoreAdmin};
 use proptest::prelude::*;
 use sqlx::Executor;
 
@@ -117,7 +117,7 @@ fn mysql(slot: &'static OnceLock<Arc<MySqlStore>>, name: &str) -> Arc<MySqlStore
         .clone()
 }
 
-async fn reset(store: &dyn OrderStore, pool: Option<&sqlx::MySqlPool>, stock: &[i64]) {
+async fn reset(store: &dyn StoreAdmin, pool: Option<&sqlx::MySqlPool>, stock: &[i64]) {
     if let Some(pool) = pool {
         pool.execute("DELETE FROM orders").await.unwrap();
         pool.execute("DELETE FROM inventory").await.unwrap();

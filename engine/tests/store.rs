@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use engine::domain::{FailureReason, OrderStatus};
-use engine::store::{Claim, OrderStore};
+use engine::store::{Claim, ClaimRequest, OrderStore, StoreAdmin};
 use std::time::Duration;
 
 use common::{apply_concurrently, order, product, raw_order, stock};
 
-async fn an_order_takes_all_its_lines_or_none(store: Arc<dyn OrderStore>) {
+async fn an_order_takes_all_its_lines_or_none(store: Arc<dyn StoreAdmin>) {
     let short = order("c1", &[("prod-104", 2), ("prod-105", 9)]);
     let a = store.apply(std::slice::from_ref(&short)).await.unwrap();
     assert_eq!(a[0].status, OrderStatus::Failed);
@@ -36,7 +36,7 @@ both_stores!(
     an_order_takes_all_its_lines_or_none
 );
 
-async fn an_unknown_product_fails_the_order_and_takes_nothing(store: Arc<dyn OrderStore>) {
+async fn an_unknown_product_fails_the_order_and_takes_nothing(store: Arc<dyn StoreAdmin>) {
     let o = order("c", &[("prod-101", 1), ("prod-999", 1)]);
     let a = store.apply(std::slice::from_ref(&o)).await.unwrap();
     assert_eq!(a[0].status, OrderStatus::Failed);
@@ -51,7 +51,7 @@ both_stores!(
     an_unknown_product_fails_the_order_and_takes_nothing
 );
 
-async fn an_order_id_is_applied_at_most_once(store: Arc<dyn OrderStore>) {
+async fn an_order_id_is_applied_at_most_once(store: Arc<dyn StoreAdmin>) {
     let o = order("c", &[("prod-103", 5)]);
     // Twice within one batch, then again in a later batch.
     let a = store.apply(&[o.clone(), o.clone()]).await.unwrap();
@@ -87,7 +87,7 @@ both_stores!(
     an_order_id_is_applied_at_most_once
 );
 
-async fn a_failed_order_does_not_disturb_its_batch(store: Arc<dyn OrderStore>) {
+async fn a_failed_order_does_not_disturb_its_batch(store: Arc<dyn StoreAdmin>) {
     let batch = [
         order("a", &[("prod-102", 5)]),
         order("b", &[("prod-102", 9999)]),
@@ -109,7 +109,7 @@ both_stores!(
     a_failed_order_does_not_disturb_its_batch
 );
 
-async fn a_record_reads_back_as_written(store: Arc<dyn OrderStore>) {
+async fn a_record_reads_back_as_written(store: Arc<dyn StoreAdmin>) {
     let o = raw_order("reader", &[("prod-103", 1), ("prod-101", 2)]);
     let applied = store
         .apply(std::slice::from_ref(&o))
@@ -159,10 +159,13 @@ async fn a_notification_is_claimed_once_and_an_in_doubt_claim_is_retaken(
     let claim = |who: &'static str, lease: Duration| {
         let store = store.clone();
         async move {
-            store
-                .claim_notification(o, OrderStatus::Processed, who, lease)
-                .await
-                .unwrap()
+            let request = ClaimRequest {
+                order_id: o,
+                status: OrderStatus::Processed,
+                claimant: who,
+            };
+            let claims = store.claim_notifications(&[request], lease).await.unwrap();
+            claims[0]
         }
     };
     assert_eq!(claim("m1", lease).await, Claim::Granted);
@@ -186,7 +189,7 @@ async fn a_notification_is_claimed_once_and_an_in_doubt_claim_is_retaken(
         Claim::HeldElsewhere,
         "and the old holder lost it"
     );
-    store.confirm_notification(o).await.unwrap();
+    store.confirm_notifications(&[o]).await.unwrap();
     assert_eq!(claim("m2", lease).await, Claim::AlreadySent);
     assert_eq!(
         claim("m3", Duration::ZERO).await,
@@ -199,7 +202,7 @@ both_stores!(
     a_notification_is_claimed_once_and_an_in_doubt_claim_is_retaken
 );
 
-async fn seeding_happens_only_into_an_empty_inventory(store: Arc<dyn OrderStore>) {
+async fn seeding_happens_only_into_an_empty_inventory(store: Arc<dyn StoreAdmin>) {
     assert!(!store.seed_if_empty(&[product("other", 1)]).await.unwrap());
     let ids: Vec<_> = store
         .inventory()
@@ -218,7 +221,7 @@ both_stores!(
     seeding_happens_only_into_an_empty_inventory
 );
 
-async fn oversell_is_impossible_under_race(store: Arc<dyn OrderStore>) {
+async fn oversell_is_impossible_under_race(store: Arc<dyn StoreAdmin>) {
     store
         .upsert_products(&[product("scarce", 50)])
         .await
@@ -246,7 +249,7 @@ both_stores!(
     oversell_is_impossible_under_race
 );
 
-async fn opposite_line_orders_never_deadlock(store: Arc<dyn OrderStore>) {
+async fn opposite_line_orders_never_deadlock(store: Arc<dyn StoreAdmin>) {
     store
         .upsert_products(&[
             product("pa", 100_000),
@@ -287,7 +290,7 @@ both_stores!(
     opposite_line_orders_never_deadlock
 );
 
-async fn concurrent_claim_batches_grant_each_order_once(store: Arc<dyn OrderStore>) {
+async fn concurrent_claim_batches_grant_each_order_once(store: Arc<dyn StoreAdmin>) {
     // Eight notifiers claim overlapping batches of the same 100 orders, in
     // different orders, all at once: each order is granted exactly once.
     let ids: Vec<_> = (0..100)

@@ -26,7 +26,7 @@ use engine::config::Config;
 use engine::domain::{InventoryItem, ProductId};
 use engine::events::{now_millis, OrderCreated};
 
-use engine::store::{MySqlStore, OrderStore};
+use engine::store::{MySqlStore, OrderStore, StoreAdmin};
 use sqlx::{Executor, MySqlPool};
 
 #[derive(Args)]

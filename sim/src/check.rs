@@ -26,7 +26,7 @@ pub async fn check(args: CheckArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let store = match open_store(&args.config).await {
-        Ok(s) => s.as_dyn(),
+        Ok(s) => s.admin(),
         Err(e) => {
             eprintln!("sim check: {e}");
             return ExitCode::FAILURE;

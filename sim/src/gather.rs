@@ -5,13 +5,13 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use engine::app::App;
 use engine::domain::ProductId;
 use engine::events::OrderProcessed;
 use engine::harness::faults::{FaultKind, Faults};
 use engine::harness::Harness;
 use engine::notifier::Notifier;
 use engine::queue::Message;
+use engine::store::StoreAdmin;
 
 use crate::invariants::Facts;
 use crate::load::{Kind, Sent};
@@ -75,13 +75,13 @@ pub struct RunRecord<'a> {
 }
 
 pub async fn gather(
-    app: &App,
+    store: &dyn StoreAdmin,
     harness: &Harness,
     notifier: &CountingNotifier,
     r: RunRecord<'_>,
 ) -> anyhow::Result<Facts> {
-    let finished = app.store.orders_processed_since(r.run_start).await?;
-    let inventory = app.store.inventory().await?;
+    let finished = store.orders_processed_since(r.run_start).await?;
+    let inventory = store.inventory().await?;
     let answered_202 = r.sent.iter().filter(|s| s.status == 202);
     let mut accepted: HashSet<String> = r.scenario_ids.iter().cloned().collect();
     accepted.extend(answered_202.clone().filter_map(|s| s.order_id.clone()));

@@ -187,7 +187,7 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = stock_products(&app, args.load_products, args.stock).await {
+    if let Err(e) = stock_products(&*store.admin(), args.load_products, args.stock).await {
         eprintln!("sim serve: cannot stock the products: {e}");
         app.stop().await;
         return ExitCode::FAILURE;
@@ -279,7 +279,7 @@ fn warn_of_queues_without_dlq(app: &App) {
 
 /// Upserts the products `--load-products` and `--stock` ask for.
 async fn stock_products(
-    app: &App,
+    store: &dyn engine::store::StoreAdmin,
     load_products: bool,
     stock: Option<i64>,
 ) -> Result<(), engine::store::StoreError> {
@@ -298,7 +298,7 @@ async fn stock_products(
     if products.is_empty() {
         return Ok(());
     }
-    app.store.upsert_products(&products).await
+    store.upsert_products(&products).await
 }
 
 /// Ctrl-C and SIGTERM, each delivery seen once, in order: the streams are

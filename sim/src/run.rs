@@ -167,7 +167,7 @@ impl Started {
         // levels, and the load's own products.
         let mut products = seed_products();
         products.extend(load::products());
-        app.store.upsert_products(&products).await?;
+        store.admin().upsert_products(&products).await?;
         let initial = app
             .store
             .inventory()
@@ -202,8 +202,8 @@ impl Started {
         invariants::print(&checks);
         // The scenarios' orders have all finished: read their ids back.
         let ids = self
-            .app
             .store
+            .admin()
             .orders_processed_since(self.run_start)
             .await?
             .into_iter()
@@ -318,7 +318,8 @@ impl Started {
             order_dlq: &order_dlq,
             processed_dlq: &processed_dlq,
         };
-        let facts = gather::gather(&self.app, &self.harness, &self.notifier, record).await?;
+        let admin = self.store.admin();
+        let facts = gather::gather(&*admin, &self.harness, &self.notifier, record).await?;
         let checks = invariants::check(&facts);
         report::print(&Report {
             sent: &load.sent,

@@ -445,15 +445,6 @@ impl OrderStore for FaultyStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
-    async fn orders_processed_since(
-        &self,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<OrderRecord>, StoreError> {
-        self.inner.orders_processed_since(since).await
-    }
-    async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError> {
-        self.inner.recent_orders(limit).await
-    }
     async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
         self.inner.inventory().await
     }
@@ -462,9 +453,6 @@ impl OrderStore for FaultyStore {
     }
     async fn seed_if_empty(&self, products: &[InventoryItem]) -> Result<bool, StoreError> {
         self.inner.seed_if_empty(products).await
-    }
-    async fn upsert_products(&self, products: &[InventoryItem]) -> Result<(), StoreError> {
-        self.inner.upsert_products(products).await
     }
     async fn claim_notifications(
         &self,

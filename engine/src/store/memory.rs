@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     decide, lease_expired, record_of, Applied, Claim, ClaimRequest, OrderStore, Recorded,
-    StoreError,
+    StoreAdmin, StoreError,
 };
 use crate::domain::{InventoryItem, OrderId, OrderRecord, ProductId};
 use crate::events::{now_millis, OrderCreated};
@@ -98,28 +98,6 @@ impl OrderStore for MemoryStore {
         Ok(())
     }
 
-    async fn orders_processed_since(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<OrderRecord>, StoreError> {
-        let mut out: Vec<OrderRecord> = self
-            .lock()
-            .orders
-            .values()
-            .filter(|o| o.processed_at.is_some_and(|t| t >= since))
-            .cloned()
-            .collect();
-        out.sort_by_key(|o| (o.processed_at, o.order_id));
-        Ok(out)
-    }
-
-    async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError> {
-        let mut out: Vec<OrderRecord> = self.lock().orders.values().cloned().collect();
-        out.sort_by_key(|o| std::cmp::Reverse((o.created_at, o.order_id)));
-        out.truncate(limit as usize);
-        Ok(out)
-    }
-
     async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
         Ok(self
             .lock()
@@ -149,17 +127,6 @@ impl OrderStore for MemoryStore {
             );
         }
         Ok(true)
-    }
-
-    async fn upsert_products(&self, products: &[InventoryItem]) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        for p in products {
-            inner.inventory.insert(
-                p.product_id.clone(),
-                (p.product_name.clone(), p.quantity_available),
-            );
-        }
-        Ok(())
     }
 
     async fn claim_notifications(
@@ -200,6 +167,42 @@ impl OrderStore for MemoryStore {
             if let Some(n) = inner.notifications.get_mut(id) {
                 n.sent = true;
             }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StoreAdmin for MemoryStore {
+    async fn orders_processed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let mut out: Vec<OrderRecord> = self
+            .lock()
+            .orders
+            .values()
+            .filter(|o| o.processed_at.is_some_and(|t| t >= since))
+            .cloned()
+            .collect();
+        out.sort_by_key(|o| (o.processed_at, o.order_id));
+        Ok(out)
+    }
+
+    async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError> {
+        let mut out: Vec<OrderRecord> = self.lock().orders.values().cloned().collect();
+        out.sort_by_key(|o| std::cmp::Reverse((o.created_at, o.order_id)));
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    async fn upsert_products(&self, products: &[InventoryItem]) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        for p in products {
+            inner.inventory.insert(
+                p.product_id.clone(),
+                (p.product_name.clone(), p.quantity_available),
+            );
         }
         Ok(())
     }

@@ -108,15 +108,6 @@ pub trait OrderStore: Send + Sync + 'static {
     /// Answers `Ok` when the store can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Orders whose outcome was committed at or after `since`, oldest first.
-    async fn orders_processed_since(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<OrderRecord>, StoreError>;
-
-    /// The newest `limit` orders by accept time.
-    async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError>;
-
     /// Every inventory row, by `product_id`.
     async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError>;
 
@@ -124,9 +115,6 @@ pub trait OrderStore: Send + Sync + 'static {
 
     /// Inserts `products` if the inventory is empty; answers whether it did.
     async fn seed_if_empty(&self, products: &[InventoryItem]) -> Result<bool, StoreError>;
-
-    /// Creates or restocks products (sets their stock to the given value).
-    async fn upsert_products(&self, products: &[InventoryItem]) -> Result<(), StoreError>;
 
     /// Claims the right to dispatch the notifications of a batch of
     /// orders (distinct order ids), one answer per request, in order. A claim
@@ -142,30 +130,23 @@ pub trait OrderStore: Send + Sync + 'static {
     /// Records that claimed notifications were dispatched: no claim is
     /// granted for these orders again.
     async fn confirm_notifications(&self, order_ids: &[OrderId]) -> Result<(), StoreError>;
+}
 
-    /// [`OrderStore::claim_notifications`] for one order.
-    async fn claim_notification(
+/// What tools, the simulator and the tests read and write beside the
+/// pipeline: the pipeline itself ([`OrderStore`]) needs none of it.
+#[async_trait]
+pub trait StoreAdmin: OrderStore {
+    /// Orders whose outcome was committed at or after `since`, oldest first.
+    async fn orders_processed_since(
         &self,
-        order_id: OrderId,
-        status: OrderStatus,
-        claimant: &str,
-        lease: Duration,
-    ) -> Result<Claim, StoreError> {
-        let request = ClaimRequest {
-            order_id,
-            status,
-            claimant,
-        };
-        let mut claims = self.claim_notifications(&[request], lease).await?;
-        claims
-            .pop()
-            .ok_or_else(|| StoreError::Internal("a claim was asked and none answered".into()))
-    }
+        since: DateTime<Utc>,
+    ) -> Result<Vec<OrderRecord>, StoreError>;
 
-    /// [`OrderStore::confirm_notifications`] for one order.
-    async fn confirm_notification(&self, order_id: OrderId) -> Result<(), StoreError> {
-        self.confirm_notifications(&[order_id]).await
-    }
+    /// The newest `limit` orders by accept time.
+    async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError>;
+
+    /// Creates or restocks products (sets their stock to the given value).
+    async fn upsert_products(&self, products: &[InventoryItem]) -> Result<(), StoreError>;
 }
 
 /// One notification claim: the order, its outcome, and the queue message

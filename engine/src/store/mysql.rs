@@ -28,7 +28,7 @@ use sqlx::{ConnectOptions, Connection, Executor, MySql, QueryBuilder, Row};
 use super::schema::{self, Found};
 use super::{
     decide, lease_expired, products_of, record_of, Applied, Claim, ClaimRequest, OrderStore,
-    Recorded, StoreError,
+    Recorded, StoreAdmin, StoreError,
 };
 use crate::domain::{
     CustomerId, FailureReason, InventoryItem, OrderId, OrderLine, OrderRecord, OrderStatus,
@@ -409,28 +409,6 @@ impl OrderStore for MySqlStore {
         Ok(())
     }
 
-    async fn orders_processed_since(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<OrderRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM orders WHERE processed_at >= ? ORDER BY processed_at, order_id"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(naive(since))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(order_from_row).collect()
-    }
-
-    async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at DESC, order_id DESC LIMIT ?"
-        );
-        let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
-        rows.iter().map(order_from_row).collect()
-    }
-
     async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
         let rows = sqlx::query(
             "SELECT product_id, product_name, quantity_available FROM inventory ORDER BY product_id",
@@ -475,26 +453,6 @@ impl OrderStore for MySqlStore {
         Ok(true)
     }
 
-    async fn upsert_products(&self, products: &[InventoryItem]) -> Result<(), StoreError> {
-        if products.is_empty() {
-            return Ok(());
-        }
-        let mut q = QueryBuilder::<MySql>::new(
-            "INSERT INTO inventory (product_id, product_name, quantity_available) ",
-        );
-        q.push_values(products, |mut b, p| {
-            b.push_bind(p.product_id.as_str())
-                .push_bind(&p.product_name)
-                .push_bind(p.quantity_available);
-        });
-        q.push(
-            " ON DUPLICATE KEY UPDATE product_name = VALUES(product_name), \
-             quantity_available = VALUES(quantity_available)",
-        );
-        q.build().execute(&self.pool).await?;
-        Ok(())
-    }
-
     /// Usually one statement: every order is new to the notifications
     /// table (each `OrderProcessed` arrives once), so one `INSERT IGNORE` of
     /// them all inserts every row and grants every claim. If some row
@@ -535,6 +493,51 @@ impl OrderStore for MySqlStore {
             QueryBuilder::<MySql>::new("UPDATE notifications SET state = 'SENT', sent_at = ");
         q.push_bind(naive(now_millis())).push(" WHERE order_id IN ");
         push_in_list(&mut q, ids.iter().map(String::as_str));
+        q.build().execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StoreAdmin for MySqlStore {
+    async fn orders_processed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE processed_at >= ? ORDER BY processed_at, order_id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(naive(since))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at DESC, order_id DESC LIMIT ?"
+        );
+        let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    async fn upsert_products(&self, products: &[InventoryItem]) -> Result<(), StoreError> {
+        if products.is_empty() {
+            return Ok(());
+        }
+        let mut q = QueryBuilder::<MySql>::new(
+            "INSERT INTO inventory (product_id, product_name, quantity_available) ",
+        );
+        q.push_values(products, |mut b, p| {
+            b.push_bind(p.product_id.as_str())
+                .push_bind(&p.product_name)
+                .push_bind(p.quantity_available);
+        });
+        q.push(
+            " ON DUPLICATE KEY UPDATE product_name = VALUES(product_name), \
+             quantity_available = VALUES(quantity_available)",
+        );
         q.build().execute(&self.pool).await?;
         Ok(())
     }

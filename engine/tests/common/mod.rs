@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use engine::app::{App, Hooks};
 use engine::config::Config;
 use engine::domain::{seed_products, InventoryItem, ProductId};
@@ -21,7 +20,7 @@ use engine::domain::{OrderId, OrderRecord};
 use engine::events::{now_millis, OrderCreated};
 use engine::harness::Harness;
 use engine::store::{
-    Applied, Claim, ClaimRequest, MemoryStore, MySqlStore, OrderStore, StoreError,
+    Applied, Claim, ClaimRequest, MemoryStore, MySqlStore, OrderStore, StoreAdmin, StoreError,
 };
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{ConnectOptions, Connection, Executor};
@@ -269,15 +268,6 @@ impl OrderStore for Flaky {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
-    async fn orders_processed_since(
-        &self,
-        t: DateTime<Utc>,
-    ) -> Result<Vec<OrderRecord>, StoreError> {
-        self.inner.orders_processed_since(t).await
-    }
-    async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError> {
-        self.inner.recent_orders(limit).await
-    }
     async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
         self.inner.inventory().await
     }
@@ -286,9 +276,6 @@ impl OrderStore for Flaky {
     }
     async fn seed_if_empty(&self, p: &[InventoryItem]) -> Result<bool, StoreError> {
         self.inner.seed_if_empty(p).await
-    }
-    async fn upsert_products(&self, p: &[InventoryItem]) -> Result<(), StoreError> {
-        self.inner.upsert_products(p).await
     }
     async fn claim_notifications(
         &self,
@@ -321,7 +308,7 @@ pub fn raw_order(customer: &str, lines: &[(&str, u32)]) -> OrderCreated {
 /// answering every outcome; panics if any apply fails (a deadlock or lock
 /// wait error included).
 pub async fn apply_concurrently(
-    store: &Arc<dyn OrderStore>,
+    store: &Arc<dyn StoreAdmin>,
     orders: Vec<OrderCreated>,
     tasks: usize,
     batch: usize,
