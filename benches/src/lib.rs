@@ -10,10 +10,8 @@ pub const ORDER_BODY: &str = r#"{"customer_id":"bench-customer","items":[{"produ
 pub fn orders_on(product: &str, start: usize, n: usize) -> Vec<OrderCreated> {
     (start..start + n)
         .map(|i| {
-            let body = format!(
-                r#"{{"customer_id":"bench-{i}","items":[{{"product_id":"{product}","quantity":1}}]}}"#
-            );
-            let order = engine::validation::parse_order(body.as_bytes()).expect("a valid order");
+            let order = engine::domain::ValidOrder::of(&format!("bench-{i}"), &[(product, 1)])
+                .expect("a valid order");
             engine::ingest::order_created(&order, None, engine::events::now_millis())
         })
         .collect()

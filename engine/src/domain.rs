@@ -150,6 +150,15 @@ pub struct OrderLine {
     pub quantity: Quantity,
 }
 
+impl OrderLine {
+    pub fn new(product_id: &str, quantity: u32) -> Result<Self, String> {
+        Ok(OrderLine {
+            product_id: ProductId::parse(product_id)?,
+            quantity: Quantity::try_from(quantity)?,
+        })
+    }
+}
+
 /// An order that passed validation: a customer and 1..=[`MAX_LINES`] lines
 /// with distinct products, kept sorted by `product_id` (the canonical order,
 /// and the order the processor locks rows in).
@@ -160,6 +169,29 @@ pub struct ValidOrder {
 }
 
 impl ValidOrder {
+    /// An order from typed lines, by the rules [`crate::validation::parse_order`]
+    /// applies to a request body: 1 to [`MAX_LINES`] lines, each product
+    /// once; the lines are sorted by product.
+    pub fn new(customer_id: CustomerId, mut items: Vec<OrderLine>) -> Result<Self, String> {
+        if items.is_empty() || items.len() > MAX_LINES {
+            return Err(format!("an order has 1 to {MAX_LINES} lines"));
+        }
+        items.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+        if items.windows(2).any(|w| w[0].product_id == w[1].product_id) {
+            return Err("an order names each product once".into());
+        }
+        Ok(ValidOrder { customer_id, items })
+    }
+
+    /// [`ValidOrder::new`] from plain values: `(product_id, quantity)` lines.
+    pub fn of(customer_id: &str, lines: &[(&str, u32)]) -> Result<Self, String> {
+        let items = lines
+            .iter()
+            .map(|(p, q)| OrderLine::new(p, *q))
+            .collect::<Result<_, _>>()?;
+        Self::new(CustomerId::parse(customer_id)?, items)
+    }
+
     pub fn customer_id(&self) -> &CustomerId {
         &self.customer_id
     }
@@ -295,5 +327,21 @@ mod tests {
             assert_eq!(FailureReason::parse(r.as_str()), Some(r));
         }
         assert_eq!(OrderStatus::parse("processed"), None);
+    }
+
+    #[test]
+    fn a_valid_order_from_typed_lines_follows_the_body_rules() {
+        let o = ValidOrder::of("c", &[("prod-102", 1), ("prod-101", 2)]).unwrap();
+        let products: Vec<&str> = o.items().iter().map(|l| l.product_id.as_str()).collect();
+        assert_eq!(products, ["prod-101", "prod-102"], "sorted by product");
+        assert!(ValidOrder::of("c", &[]).is_err());
+        assert!(ValidOrder::of("c", &[("p", 1), ("p", 2)]).is_err());
+        assert!(ValidOrder::of("c", &[("p", 0)]).is_err());
+        assert!(ValidOrder::of(" ", &[("p", 1)]).is_err());
+        let from_body = crate::validation::parse_order(
+            br#"{"customer_id":"c","items":[{"product_id":"prod-102","quantity":1},{"product_id":"prod-101","quantity":2}]}"#,
+        )
+        .unwrap();
+        assert_eq!(o, from_body);
     }
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use engine::app::{open_store_with, OpenedStore};
 use engine::config::Config;
-use engine::domain::{InventoryItem, ProductId};
+use engine::domain::{InventoryItem, ProductId, ValidOrder};
 use engine::events::{now_millis, OrderCreated};
 
 use engine::store::{MySqlStore, OrderStore, StoreAdmin};
@@ -303,10 +303,8 @@ async fn load_server(
 fn hot_orders(tag: &str, start: usize, n: usize) -> anyhow::Result<Vec<OrderCreated>> {
     (start..start + n)
         .map(|k| {
-            let body = format!(
-                r#"{{"customer_id":"{tag}-{k}","items":[{{"product_id":"{HOT}","quantity":1}}]}}"#
-            );
-            let order = engine::validation::parse_order(body.as_bytes())?;
+            let order =
+                ValidOrder::of(&format!("{tag}-{k}"), &[(HOT, 1)]).map_err(anyhow::Error::msg)?;
             Ok(engine::ingest::order_created(&order, None, now_millis()))
         })
         .collect()

@@ -235,9 +235,7 @@ mod tests {
     fn record(id: &str, status: OrderStatus, lines: &[(&str, u32)]) -> OrderRecord {
         let items: Vec<OrderLine> = lines
             .iter()
-            .map(|(p, q)| {
-                serde_json::from_value(serde_json::json!({"product_id": p, "quantity": q})).unwrap()
-            })
+            .map(|(p, q)| OrderLine::new(p, *q).unwrap())
             .collect();
         serde_json::from_value(serde_json::json!({
             "order_id": id, "customer_id": "c", "items": items, "status": status,

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use engine::app::{App, Hooks};
 use engine::config::Config;
 use engine::domain::{seed_products, InventoryItem, ProductId};
-use engine::domain::{OrderId, OrderRecord};
+use engine::domain::{OrderId, OrderLine, OrderRecord, ValidOrder};
 use engine::events::{now_millis, OrderCreated};
 use engine::harness::Harness;
 use engine::store::{
@@ -145,12 +145,7 @@ pub fn product(id: &str, qty: i64) -> InventoryItem {
 
 /// An `OrderCreated` as ingest would publish it for this customer and lines.
 pub fn order(customer: &str, lines: &[(&str, u32)]) -> OrderCreated {
-    let items: Vec<_> = lines
-        .iter()
-        .map(|(p, q)| serde_json::json!({"product_id": p, "quantity": q}))
-        .collect();
-    let body = serde_json::json!({"customer_id": customer, "items": items}).to_string();
-    let valid = engine::validation::parse_order(body.as_bytes()).expect("valid test order");
+    let valid = ValidOrder::of(customer, lines).expect("valid test order");
     engine::ingest::order_created(&valid, None, now_millis())
 }
 
@@ -292,16 +287,14 @@ impl OrderStore for Flaky {
 /// An `OrderCreated` whose lines stay in the order given (ingest would sort
 /// them; an event from elsewhere might not).
 pub fn raw_order(customer: &str, lines: &[(&str, u32)]) -> OrderCreated {
-    let canonical = order(customer, lines);
-    let items: Vec<_> = lines
+    let items = lines
         .iter()
-        .map(|(p, q)| serde_json::json!({"product_id": p, "quantity": q}))
+        .map(|(p, q)| OrderLine::new(p, *q).expect("a valid line"))
         .collect();
-    serde_json::from_value(serde_json::json!({
-        "order_id": canonical.order_id, "customer_id": customer, "items": items,
-        "timestamp": engine::events::millis::format(&now_millis()),
-    }))
-    .unwrap()
+    OrderCreated {
+        items,
+        ..order(customer, lines)
+    }
 }
 
 /// Applies `orders` from `tasks` concurrent tasks in batches of `batch`,
