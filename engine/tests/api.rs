@@ -6,35 +6,28 @@ mod common;
 
 use std::sync::atomic::Ordering;
 
-use engine::app::App;
 use serde_json::Value;
 
-use common::{memory_store, spawn_app, TestDb};
+use common::{memory_store, spawn_app, TestApp, TestDb};
 use engine::store::StoreAdmin;
 use std::sync::Arc;
 
 async fn post_raw(
-    app: &App,
+    app: &TestApp,
     body: &str,
     content_type: Option<&str>,
 ) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut req = reqwest::Client::new()
-        .post(format!("{}/api/orders", app.base_url()))
-        .body(body.to_owned());
-    if let Some(ct) = content_type {
-        req = req.header("content-type", ct);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    (status, r.json().await.unwrap_or(Value::Null), headers)
-}
-
-async fn get(app: &App, path: &str) -> (u16, String) {
-    let r = reqwest::get(format!("{}{path}", app.base_url()))
+    let a = app
+        .client
+        .post_raw("/api/orders", body.to_owned(), content_type)
         .await
         .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
+    (a.status, a.body, a.headers)
+}
+
+async fn get(app: &TestApp, path: &str) -> (u16, String) {
+    let a = app.client.get(path).await.unwrap();
+    (a.status, a.text)
 }
 
 const JSON: Option<&str> = Some("application/json");

@@ -9,14 +9,13 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::app::App;
 use engine::domain::{CustomerId, FailureReason, OrderId, OrderStatus};
 use engine::events::{now_millis, OrderProcessed};
 use engine::store::{MySqlStore, OrderStore, StoreError};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
 
-use common::{spawn_app, stock, TestDb};
+use common::{spawn_app, stock, TestApp, TestDb};
 
 /// The original's schema and what it holds after a while (see the file).
 const ORIGINAL_DATABASE: &str = include_str!("data/original_database.sql");
@@ -67,27 +66,10 @@ async fn migrate(db: &TestDb) -> Vec<(i64, String)> {
         .expect("the original database migrates")
 }
 
-async fn get(app: &App, path: &str) -> (u16, Value) {
-    let r = reqwest::get(format!("{}{path}", app.base_url()))
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
-async fn post(app: &App, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/orders", app.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 /// Polls the order until it is finished (PROCESSED or FAILED).
-async fn finished(app: &App, order_id: &str) -> Value {
+async fn finished(app: &TestApp, order_id: &str) -> Value {
     for _ in 0..500 {
-        let (status, order) = get(app, &format!("/api/orders/{order_id}")).await;
+        let (status, order) = app.get(&format!("/api/orders/{order_id}")).await;
         if status == 200 && order["status"] != "PENDING" {
             return order;
         }
@@ -135,7 +117,7 @@ async fn the_original_database_migrated_in_place_keeps_its_rows_and_runs_the_see
     let app = spawn_app(store.clone()).await;
 
     // Its orders read back with their status; its stock is untouched.
-    let (status, order) = get(&app, &format!("/api/orders/{PROCESSED_ID}")).await;
+    let (status, order) = app.get(&format!("/api/orders/{PROCESSED_ID}")).await;
     assert_eq!(status, 200, "{order}");
     assert_eq!(order["status"], "PROCESSED");
     assert_eq!(order["customer_id"], "test_user_001");
@@ -145,12 +127,12 @@ async fn the_original_database_migrated_in_place_keeps_its_rows_and_runs_the_see
     );
     assert_eq!(order["created_at"], "2026-02-13T10:00:00Z");
     assert_eq!(order["processed_at"], "2026-02-13T10:00:05Z");
-    let (_, order) = get(&app, &format!("/api/orders/{FAILED_ID}")).await;
+    let (_, order) = app.get(&format!("/api/orders/{FAILED_ID}")).await;
     assert_eq!(order["status"], "FAILED");
     assert_eq!(order["failure_reason"], Value::Null);
-    let (_, order) = get(&app, &format!("/api/orders/{PENDING_ID}")).await;
+    let (_, order) = app.get(&format!("/api/orders/{PENDING_ID}")).await;
     assert_eq!(order["status"], "PENDING");
-    let (_, inventory) = get(&app, "/api/inventory").await;
+    let (_, inventory) = app.get("/api/inventory").await;
     let stock_of: Vec<(String, i64)> = inventory
         .as_array()
         .unwrap()
@@ -188,13 +170,13 @@ async fn the_original_database_migrated_in_place_keeps_its_rows_and_runs_the_see
 
     // The seed's four verification scenarios.
     let happy = json!({"customer_id": "test_user_001", "items": [{"product_id": "prod-101", "quantity": 1}]});
-    let (status, accepted) = post(&app, happy.clone()).await;
+    let (status, accepted) = app.post_order(&happy.clone()).await;
     assert_eq!(status, 202, "{accepted}");
     let id = accepted["order_id"].as_str().unwrap().to_owned();
     assert_eq!(finished(&app, &id).await["status"], "PROCESSED");
     assert_eq!(stock(&*app.store, "prod-101").await, 48);
 
-    let (status, again) = post(&app, happy).await;
+    let (status, again) = app.post_order(&happy).await;
     assert_eq!(
         (status, again["order_id"].as_str()),
         (202, Some(id.as_str()))
@@ -202,9 +184,7 @@ async fn the_original_database_migrated_in_place_keeps_its_rows_and_runs_the_see
     assert!(app.wait_drained(Duration::from_secs(10)).await);
     assert_eq!(stock(&*app.store, "prod-101").await, 48);
 
-    let (status, refused) = post(
-        &app,
-        json!({"customer_id": "hacker_002", "items": [{"product_id": "prod-102", "quantity": -5}]}),
+    let (status, refused) = app.post_order(&json!({"customer_id": "hacker_002", "items": [{"product_id": "prod-102", "quantity": -5}]}),
     )
     .await;
     assert_eq!(status, 400);
@@ -213,9 +193,7 @@ async fn the_original_database_migrated_in_place_keeps_its_rows_and_runs_the_see
         "items[0].quantity must be a positive integer"
     );
 
-    let (status, accepted) = post(
-        &app,
-        json!({"customer_id": "greedy_user_003", "items": [{"product_id": "prod-102", "quantity": 9999}]}),
+    let (status, accepted) = app.post_order(&json!({"customer_id": "greedy_user_003", "items": [{"product_id": "prod-102", "quantity": 9999}]}),
     )
     .await;
     assert_eq!(status, 202);

@@ -18,65 +18,13 @@ use common::{order, product, spawn_app, spawn_app_with, stock, Flaky, TestApp};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    fn new(app: &App) -> Self {
-        Api {
-            http: reqwest::Client::new(),
-            base: app.base_url(),
-        }
-    }
-    async fn post_order(&self, body: &Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/api/orders", self.base))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-    async fn stock(&self, product: &str) -> i64 {
-        self.get(&format!("/api/inventory/{product}")).await.1["quantity_available"]
-            .as_i64()
-            .unwrap()
-    }
-    async fn finished(&self, order_id: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let (status, body) = self.get(&format!("/api/orders/{order_id}")).await;
-            if status == 200 {
-                return body;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "order {order_id} never finished"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
 fn sent(app: &TestApp) -> u64 {
     app.enqueued()
 }
 
 async fn the_seed_scenarios_behave_as_documented(store: Arc<dyn StoreAdmin>) {
     let app = spawn_app(store).await;
-    let api = Api::new(&app);
+    let api = &app;
 
     // 1. Happy path: 202, PROCESSED, stock down by one.
     let happy = json!({"customer_id": "test_user_001", "items": [{"product_id": "prod-101", "quantity": 1}]});
@@ -248,16 +196,15 @@ both_stores!(
 
 async fn a_rush_on_scarce_stock_sells_exactly_the_stock(store: Arc<dyn StoreAdmin>) {
     let app = spawn_app(store.clone()).await;
-    let api = Arc::new(Api::new(&app));
     // 300 customers at once for the five Ergonomic Chairs.
     let mut tasks = Vec::new();
     for i in 0..300 {
-        let api = api.clone();
+        let client = app.client.clone();
         tasks.push(tokio::spawn(async move {
             let body = json!({"customer_id": format!("rush-{i}"), "items": [{"product_id": "prod-105", "quantity": 1}]});
-            let (status, body) = api.post_order(&body).await;
-            assert_eq!(status, 202);
-            body["order_id"].as_str().unwrap().to_owned()
+            let a = client.post_order_json(&body).await.unwrap();
+            assert_eq!(a.status, 202);
+            a.body["order_id"].as_str().unwrap().to_owned()
         }));
     }
     let mut ids = Vec::new();
@@ -296,7 +243,7 @@ async fn a_redriven_dead_letter_is_processed_once(store: Arc<dyn StoreAdmin>) {
         ..Config::default()
     };
     let app = spawn_app_with(flaky.clone(), config).await;
-    let api = Api::new(&app);
+    let api = &app;
     let o = order("dead-letter", &[("prod-101", 2)]);
     app.queues
         .orders
@@ -329,15 +276,12 @@ async fn a_redriven_dead_letter_is_processed_once(store: Arc<dyn StoreAdmin>) {
 
     // The database is back; the redrive sends it through once.
     flaky.failures_left.store(0, Ordering::SeqCst);
-    let r: Value = api
-        .http
-        .post(format!("{}/api/dlq/redrive?queue=orders", api.base))
-        .send()
+    let r = app
+        .client
+        .post("/api/dlq/redrive?queue=orders")
         .await
         .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body;
     assert_eq!(r["redriven"], 1);
     assert!(app.wait_drained(WAIT).await);
     assert_eq!(
@@ -347,15 +291,7 @@ async fn a_redriven_dead_letter_is_processed_once(store: Arc<dyn StoreAdmin>) {
     assert_eq!(stock(&*store, "prod-101").await, 48);
     assert_eq!(api.get("/api/dlq").await.1, json!([]));
     // A second redrive finds nothing, and nothing moves.
-    let r: Value = api
-        .http
-        .post(format!("{}/api/dlq/redrive", api.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = app.client.post("/api/dlq/redrive").await.unwrap().body;
     assert_eq!(r["redriven"], 0);
     assert_eq!(stock(&*store, "prod-101").await, 48);
     assert_eq!(app.metrics.notifications.get(), 1);

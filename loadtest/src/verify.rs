@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use engine::report::Latencies;
+use orderflow_client::Client;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -40,8 +41,7 @@ struct DeadLetter {
 /// The API, read with a plain HTTP client (not through Goose, so the
 /// verification's reads do not count in the load's figures).
 pub struct Api {
-    base: String,
-    http: reqwest::Client,
+    client: Client,
 }
 
 /// Reads of the verification in flight at once.
@@ -49,28 +49,20 @@ const READS_IN_FLIGHT: usize = 32;
 
 impl Api {
     pub fn new(base: &str) -> anyhow::Result<Api> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .context("cannot build an HTTP client")?;
         Ok(Api {
-            base: base.to_owned(),
-            http,
+            client: Client::new(base).context("cannot build an HTTP client")?,
         })
     }
 
     async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str) -> anyhow::Result<Option<T>> {
-        let url = format!("{}{path}", self.base);
-        let response = self
-            .http
-            .get(&url)
-            .send()
+        let url = format!("{}{path}", self.client.base());
+        let answer = self
+            .client
+            .get(path)
             .await
             .with_context(|| format!("GET {url}"))?;
-        match response.status().as_u16() {
-            200 => response
-                .json()
-                .await
+        match answer.status {
+            200 => serde_json::from_value(answer.body)
                 .map(Some)
                 .with_context(|| format!("GET {url}: unexpected body")),
             404 => Ok(None),
@@ -81,7 +73,7 @@ impl Api {
     pub async fn inventory(&self) -> anyhow::Result<Vec<Product>> {
         self.get("/api/inventory")
             .await?
-            .with_context(|| format!("GET {}/api/inventory answered 404", self.base))
+            .with_context(|| format!("GET {}/api/inventory answered 404", self.client.base()))
     }
 
     /// The order, if it has finished (PROCESSED or FAILED).

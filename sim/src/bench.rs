@@ -282,7 +282,7 @@ async fn load_server(
     concurrency: usize,
     secs: Duration,
 ) -> anyhow::Result<f64> {
-    let client = crate::client::Client::new(base.to_owned())?;
+    let client = orderflow_client::Client::new(base.to_owned())?;
     measure(concurrency, secs, move |w, i| {
         let client = client.clone();
         async move {
@@ -402,7 +402,7 @@ async fn end_to_end(
         hooks,
     )
     .await?;
-    let client = crate::client::Client::new(app.base_url())?;
+    let client = orderflow_client::Client::new(app.base_url())?;
     let since = now_millis();
     let accepted_rate = offer(&client, orders, concurrency, rate).await?;
     let sent_by = now_millis();
@@ -449,7 +449,7 @@ async fn end_to_end(
 /// per second (0: as fast as answered), at most `concurrency` in flight;
 /// fails unless every one is accepted. Answers the accepted rate.
 async fn offer(
-    client: &crate::client::Client,
+    client: &orderflow_client::Client,
     orders: usize,
     concurrency: usize,
     rate: u64,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::client::Client;
+use orderflow_client::Client;
 
 #[derive(Args)]
 pub struct DlqArgs {

@@ -15,7 +15,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use crate::client::Client;
+use orderflow_client::Client;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
@@ -180,7 +180,7 @@ const REQUEST_RETRY: Backoff = Backoff {
 /// Why a request is tried again.
 enum Unanswered {
     /// 503: the queue was full.
-    Busy(crate::client::Answer),
+    Busy(orderflow_client::Answer),
     Failed(anyhow::Error),
 }
 

@@ -13,7 +13,6 @@
 mod bench;
 mod chaos;
 mod check;
-mod client;
 mod dlq;
 mod gather;
 mod html;

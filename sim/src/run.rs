@@ -20,7 +20,6 @@ use engine::harness::faults::{FaultPlan, Faults};
 use engine::harness::Harness;
 
 use crate::chaos;
-use crate::client::Client;
 use crate::gather::{self, CountingNotifier, RunRecord};
 use crate::html;
 use crate::invariants::{self, Check};
@@ -28,6 +27,7 @@ use crate::load::{self, Sent};
 use crate::report::{self, Report};
 use crate::scenarios;
 use crate::timeline;
+use orderflow_client::Client;
 
 #[derive(Args, Clone)]
 pub struct RunArgs {

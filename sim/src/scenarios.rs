@@ -8,7 +8,7 @@ use engine::app::App;
 use engine::harness::Harness;
 use serde_json::{json, Value};
 
-use crate::client::Client;
+use orderflow_client::Client;
 
 pub use crate::invariants::Check as Outcome;
 

@@ -22,10 +22,9 @@ use common::{database, drop_database, server_url, Serve};
 const ORIGINAL_DATABASE: &str = include_str!("../../engine/tests/data/original_database.sql");
 
 async fn get(base: &str, path: &str) -> (u16, Value) {
-    let r = reqwest::get(format!("{base}{path}"))
-        .await
-        .expect("sim serve answers");
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    let client = orderflow_client::Client::new(base).expect("a client");
+    let a = client.get(path).await.expect("sim serve answers");
+    (a.status, a.body)
 }
 
 /// Polls the order until it is finished; answers its status and reason.

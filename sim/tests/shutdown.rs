@@ -14,24 +14,23 @@ use serde_json::{json, Value};
 use sqlx::{ConnectOptions, Executor};
 
 use common::{database, drop_database, lock_row, Serve};
+use orderflow_client::Client;
 
 /// Posts `n` orders of one unit of prod-101, 64 at a time; answers the
 /// status and body of each.
 async fn burst(base: &str, n: usize) -> Vec<(u16, Value)> {
-    let client = reqwest::Client::new();
+    let client = Client::new(base).expect("a client");
     stream::iter(0..n)
         .map(|i| {
             let client = client.clone();
             async move {
-                let r = client
-                    .post(format!("{base}/api/orders"))
-                    .json(&json!({"customer_id": format!("burst-{i}"),
-                        "items": [{"product_id": "prod-101", "quantity": 1}]}))
-                    .send()
+                let order = json!({"customer_id": format!("burst-{i}"),
+                    "items": [{"product_id": "prod-101", "quantity": 1}]});
+                let a = client
+                    .post_order_json(&order)
                     .await
                     .expect("the server answers");
-                let status = r.status().as_u16();
-                (status, r.json().await.unwrap_or(Value::Null))
+                (a.status, a.body)
             }
         })
         .buffer_unordered(64)
@@ -66,21 +65,16 @@ async fn a_graceful_stop_after_a_burst_that_filled_the_queue_loses_no_accepted_o
     serve.signal();
     serve.wait_for_line("draining:");
     // Stopping: no new orders, and a load balancer is told so.
-    let client = reqwest::Client::new();
+    let client = Client::new(serve.base.clone()).expect("a client");
+    let late = json!({"customer_id": "late", "items": [{"product_id": "prod-102", "quantity": 1}]});
     let refused = client
-        .post(format!("{}/api/orders", serve.base))
-        .json(&json!({"customer_id": "late", "items": [{"product_id": "prod-102", "quantity": 1}]}))
-        .send()
+        .post_order_json(&late)
         .await
         .expect("answered while draining");
-    assert_eq!(refused.status().as_u16(), 503);
-    assert!(refused.headers().contains_key("retry-after"));
-    let health = client
-        .get(format!("{}/health", serve.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status().as_u16(), 503);
+    assert_eq!(refused.status, 503);
+    assert!(refused.headers.contains_key("retry-after"));
+    let health = client.get("/health").await.unwrap();
+    assert_eq!(health.status, 503);
 
     lock.execute("ROLLBACK").await.unwrap();
     let (status, stdout, stderr) = serve.exit();

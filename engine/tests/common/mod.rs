@@ -22,6 +22,7 @@ use engine::harness::Harness;
 use engine::store::{
     Applied, Claim, ClaimRequest, MemoryStore, MySqlStore, OrderStore, StoreAdmin, StoreError,
 };
+use orderflow_client::Client;
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{ConnectOptions, Connection, Executor};
 use std::time::Duration;
@@ -93,10 +94,12 @@ pub async fn memory_store() -> Arc<MemoryStore> {
     Arc::new(store)
 }
 
-/// A running app, and the harness that counts what ingest enqueued.
+/// A running app, the harness that counts what ingest enqueued, and a
+/// client of its API (the one the sim and loadtest use).
 pub struct TestApp {
     pub app: App,
     pub harness: Arc<Harness>,
+    pub client: Client,
 }
 
 impl std::ops::Deref for TestApp {
@@ -115,6 +118,33 @@ impl TestApp {
     pub async fn stop(self) {
         self.app.stop().await;
     }
+
+    /// `GET path`: status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let a = self.client.get(path).await.expect("the server answers");
+        (a.status, a.body)
+    }
+
+    /// `POST /api/orders`: status and JSON body.
+    pub async fn post_order(&self, order: &serde_json::Value) -> (u16, serde_json::Value) {
+        let a = self
+            .client
+            .post_order_json(order)
+            .await
+            .expect("the server answers");
+        (a.status, a.body)
+    }
+
+    pub async fn stock(&self, product: &str) -> i64 {
+        self.client.stock(product).await.expect("a stock")
+    }
+
+    /// Polls the order until it is recorded.
+    pub async fn finished(&self, order_id: &str) -> serde_json::Value {
+        let wait = Duration::from_secs(15);
+        let order = self.client.wait_for_order(order_id, wait).await;
+        order.unwrap_or_else(|| panic!("order {order_id} never finished"))
+    }
 }
 
 /// Starts the whole app on a free port over `store`.
@@ -132,7 +162,12 @@ pub async fn spawn_app_with(store: Arc<dyn OrderStore>, config: Config) -> TestA
     let app = App::start_with_store(store, &config, addr, hooks)
         .await
         .expect("app starts");
-    TestApp { app, harness }
+    let client = Client::new(app.base_url()).expect("a client");
+    TestApp {
+        app,
+        harness,
+        client,
+    }
 }
 
 pub fn product(id: &str, qty: i64) -> InventoryItem {

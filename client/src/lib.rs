@@ -1,4 +1,7 @@
-//! A small HTTP client for the API, shared by the scenarios and the load.
+//! A small HTTP client for the orderflow API: `sim`'s scenarios and load,
+//! `loadtest`'s verification and the tests speak to a running server
+//! through it. An [`Answer`] is a status, headers and a JSON body, whatever
+//! the status: callers decide what they expected.
 
 use anyhow::Context;
 use std::time::Duration;
@@ -11,10 +14,15 @@ pub struct Client {
     base: String,
 }
 
-/// An answer: status and JSON body (`Value::Null` if the body was not JSON).
+/// An answer: status, headers and JSON body (`Value::Null` if the body was
+/// not JSON).
+#[derive(Debug)]
 pub struct Answer {
     pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
     pub body: Value,
+    /// The body as text (for `/metrics`, say).
+    pub text: String,
 }
 
 impl Answer {
@@ -34,7 +42,10 @@ impl Answer {
 }
 
 impl Client {
-    pub fn new(base: String) -> anyhow::Result<Self> {
+    /// A client of the server at `base` (`http://127.0.0.1:3000`, no
+    /// trailing slash needed).
+    pub fn new(base: impl Into<String>) -> anyhow::Result<Self> {
+        let base = base.into().trim_end_matches('/').to_owned();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(256)
@@ -42,15 +53,33 @@ impl Client {
         Ok(Client { http, base })
     }
 
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `POST /api/orders` with `body` as JSON.
     pub async fn post_order(&self, body: String) -> anyhow::Result<Answer> {
-        let r = self
-            .http
-            .post(format!("{}/api/orders", self.base))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await?;
-        answer(r).await
+        self.post_raw("/api/orders", body, Some("application/json"))
+            .await
+    }
+
+    /// `POST /api/orders` with `order`.
+    pub async fn post_order_json(&self, order: &Value) -> anyhow::Result<Answer> {
+        self.post_order(order.to_string()).await
+    }
+
+    /// A POST of `body` as it is, with the `Content-Type` given (or none).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: String,
+        content_type: Option<&str>,
+    ) -> anyhow::Result<Answer> {
+        let mut request = self.http.post(format!("{}{path}", self.base)).body(body);
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        answer(request.send().await?).await
     }
 
     pub async fn post(&self, path: &str) -> anyhow::Result<Answer> {
@@ -67,7 +96,8 @@ impl Client {
         answer(r).await
     }
 
-    /// Polls an order until it has a final status or `timeout` passes.
+    /// Polls an order until it is recorded (`GET` answers 200) or `timeout`
+    /// passes.
     pub async fn wait_for_order(&self, order_id: &str, timeout: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < deadline {
@@ -110,7 +140,13 @@ impl Client {
 
 async fn answer(r: reqwest::Response) -> anyhow::Result<Answer> {
     let status = r.status().as_u16();
-    let bytes = r.bytes().await?;
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Ok(Answer { status, body })
+    let headers = r.headers().clone();
+    let text = r.text().await?;
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Ok(Answer {
+        status,
+        headers,
+        body,
+        text,
+    })
 }
