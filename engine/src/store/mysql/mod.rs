@@ -1,0 +1,348 @@
+//! The MySQL (and MariaDB) store, over sqlx.
+//!
+//! A batch is one transaction at READ COMMITTED:
+//! 0. have the server prepare the batch's `INSERT` before any lock is
+//!    taken, so no round trip of preparing is made holding one;
+//! 1. lock the inventory rows the batch names with `SELECT ... FOR UPDATE`,
+//!    in ascending `product_id` order, so two batches that share products
+//!    queue behind each other instead of deadlocking;
+//! 2. read which of the batch's orders are already recorded (at READ
+//!    COMMITTED this sees every commit made before our locks were granted);
+//! 3. decide every order in memory ([`super::decide`]);
+//! 4. decrement stock with one `UPDATE` and record the orders with one
+//!    `INSERT`, then commit.
+//!
+//! An order whose products all do not exist locks no row; if two batches race
+//! to record it, the second `INSERT` hits the primary key and the batch fails
+//! as a [`StoreError::Conflict`], to be retried, never applied twice.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::{ConnectOptions, Connection, Executor, MySql, QueryBuilder, Row};
+
+use super::schema::{self, Found};
+use super::{
+    decide, lease_expired, products_of, record_of, Applied, Claim, ClaimRequest, OrderStore,
+    Recorded, StoreAdmin, StoreError,
+};
+use crate::domain::{
+    CustomerId, FailureReason, InventoryItem, OrderId, OrderLine, OrderRecord, OrderStatus,
+    ProductId,
+};
+use crate::events::{now_millis, OrderCreated};
+
+mod batch;
+mod claims;
+mod rows;
+mod schema_steps;
+
+use batch::*;
+use claims::*;
+use rows::*;
+use schema_steps::*;
+
+/// The schema, embedded from `db/migrations` and applied on start.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../db/migrations");
+
+#[derive(Clone)]
+pub struct MySqlStore {
+    pool: MySqlPool,
+}
+
+impl MySqlStore {
+    /// Connects with a pool of `max_connections`, creating the database
+    /// named in `options` if it is missing, applies the migrations to a
+    /// database this engine made (or a new one), and checks that the schema
+    /// is one it can use (see [`schema`]): a database made by the original
+    /// system is refused, with a message saying how to migrate it.
+    pub async fn connect(
+        options: MySqlConnectOptions,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
+        let database = options.get_database().unwrap_or_default().to_owned();
+        let store = Self::open(options, max_connections).await?;
+        let found = schema::found(&store.pool).await?;
+        match found {
+            Found::Empty | Found::Ours => {
+                store.migrate().await?;
+            }
+            Found::Foreign => {}
+        }
+        let problems = schema::problems(&store.pool).await?;
+        if !problems.is_empty() {
+            return Err(schema::refusal(&database, found, &problems));
+        }
+        if found == Found::Foreign {
+            tracing::warn!(
+                database,
+                "the database has orderflow's tables but no migration history; \
+                 `sim migrate` records it, so later migrations apply on start"
+            );
+        }
+        Ok(store)
+    }
+
+    /// Connects with a pool of `max_connections`, creating the database
+    /// named in `options` if it is missing; leaves the schema alone.
+    pub async fn open(
+        options: MySqlConnectOptions,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
+        if let Some(db) = options.get_database().map(str::to_owned) {
+            create_database(&options, &db).await?;
+        }
+        let pool = MySqlPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // Each batch reads the orders table after taking its
+                    // locks and must see what committed before them.
+                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(MySqlStore { pool })
+    }
+
+    /// Applies every pending migration, whoever made the database (this is
+    /// how one made by the original system is brought to this schema), and
+    /// answers the ones applied now, as `(version, description)`.
+    pub async fn migrate(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        // Absent before the first migration: nothing applied yet.
+        let before: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap_or_default();
+        adopt_rewritten_history(&self.pool).await?;
+        MIGRATOR.run(&self.pool).await.map_err(migration_failed)?;
+        Ok(MIGRATOR
+            .iter()
+            .filter(|m| !before.contains(&m.version))
+            .map(|m| (m.version, m.description.to_string()))
+            .collect())
+    }
+
+    /// How many products and orders the database holds.
+    pub async fn row_counts(&self) -> Result<(i64, i64), StoreError> {
+        sqlx::query_as("SELECT (SELECT COUNT(*) FROM inventory), (SELECT COUNT(*) FROM orders)")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::from)
+    }
+
+    /// What keeps the engine from using this database's schema; empty when
+    /// nothing does.
+    pub async fn schema_problems(&self) -> Result<Vec<String>, StoreError> {
+        schema::problems(&self.pool).await
+    }
+
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl OrderStore for MySqlStore {
+    async fn apply(&self, orders: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids: Vec<String> = orders.iter().map(|o| o.order_id.to_string()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut tx = self.pool.begin().await?;
+        // 0. Before taking any lock, have the server prepare the INSERT for
+        //    the likely case (every order new): a statement of that many rows
+        //    may not be among the connection's cached ones, and preparing it
+        //    is a round trip that would otherwise be made holding the locks.
+        let likely_insert = insert_orders_sql(ids.len());
+        (&mut *tx).prepare(&likely_insert).await?;
+        // 1. Lock; 2. read what is recorded; 3. decide.
+        let before = lock_stock(&mut tx, &products_of(orders)).await?;
+        let (recorded, pending) = recorded_orders(&mut tx, &ids).await?;
+        let mut stock = before.clone();
+        let applied = decide(orders, &recorded, &mut stock, now_millis());
+        // 4. Write: one decrement for every product that moved, and the
+        //    orders recorded now (the original's PENDING ones finished in
+        //    place, the rest inserted, in id order).
+        take_stock(&mut tx, &before, &stock).await?;
+        let mut new: Vec<OrderRecord> = orders
+            .iter()
+            .zip(&applied)
+            .filter(|(_, a)| a.first_time)
+            .map(|(o, a)| record_of(o, a))
+            .collect();
+        new.sort_by_key(|r| r.order_id);
+        let (finished, new): (Vec<_>, Vec<_>) =
+            new.into_iter().partition(|r| pending.contains(&r.order_id));
+        for r in &finished {
+            finish_pending(&mut tx, r).await?;
+        }
+        if !new.is_empty() {
+            let sql = if new.len() == ids.len() {
+                likely_insert
+            } else {
+                insert_orders_sql(new.len())
+            };
+            insert_orders(&mut tx, &sql, &new).await?;
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    async fn order(&self, order_id: OrderId) -> Result<Option<OrderRecord>, StoreError> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ?");
+        let row = sqlx::query(&sql)
+            .bind(order_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(order_from_row).transpose()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT product_id, product_name, quantity_available FROM inventory ORDER BY product_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        ?;
+        rows.iter().map(item_from_row).collect()
+    }
+
+    async fn product(&self, product_id: &ProductId) -> Result<Option<InventoryItem>, StoreError> {
+        let row = sqlx::query(
+            "SELECT product_id, product_name, quantity_available FROM inventory WHERE product_id = ?",
+        )
+        .bind(product_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        ?;
+        row.as_ref().map(item_from_row).transpose()
+    }
+
+    async fn seed_if_empty(&self, products: &[InventoryItem]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // A locking read of the whole (small, or empty) table, so two
+        // starters cannot both see it empty.
+        let any = sqlx::query("SELECT product_id FROM inventory LIMIT 1 FOR UPDATE")
+            .fetch_optional(&mut *tx)
+            .await?;
+        if any.is_some() || products.is_empty() {
+            return Ok(false);
+        }
+        let mut q = QueryBuilder::<MySql>::new(
+            "INSERT IGNORE INTO inventory (product_id, product_name, quantity_available) ",
+        );
+        q.push_values(products, |mut b, p| {
+            b.push_bind(p.product_id.as_str())
+                .push_bind(&p.product_name)
+                .push_bind(p.quantity_available);
+        });
+        q.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Usually one statement: every order is new to the notifications
+    /// table (each `OrderProcessed` arrives once), so one `INSERT IGNORE` of
+    /// them all inserts every row and grants every claim. If some row
+    /// exists (a redelivery, a copy, a claim in doubt), that transaction is
+    /// rolled back and [`claim_existing`] decides each order under locks.
+    async fn claim_notifications(
+        &self,
+        requests: &[ClaimRequest<'_>],
+        lease: Duration,
+    ) -> Result<Vec<Claim>, StoreError> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_millis();
+        let mut order: Vec<usize> = (0..requests.len()).collect();
+        order.sort_by_key(|&i| requests[i].order_id);
+        let ids: Vec<String> = order
+            .iter()
+            .map(|&i| requests[i].order_id.to_string())
+            .collect();
+        let all: Vec<(usize, &String)> = order.iter().copied().zip(&ids).collect();
+
+        let mut tx = self.pool.begin().await?;
+        if insert_claims(&mut tx, requests, &all, now).await? == all.len() as u64 {
+            tx.commit().await?;
+            return Ok(vec![Claim::Granted; requests.len()]);
+        }
+        tx.rollback().await?;
+        claim_existing(&self.pool, requests, &all, lease, now).await
+    }
+
+    async fn confirm_notifications(&self, order_ids: &[OrderId]) -> Result<(), StoreError> {
+        if order_ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = order_ids.iter().map(OrderId::to_string).collect();
+        let mut q =
+            QueryBuilder::<MySql>::new("UPDATE notifications SET state = 'SENT', sent_at = ");
+        q.push_bind(naive(now_millis())).push(" WHERE order_id IN ");
+        push_in_list(&mut q, ids.iter().map(String::as_str));
+        q.build().execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StoreAdmin for MySqlStore {
+    async fn orders_processed_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE processed_at >= ? ORDER BY processed_at, order_id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(naive(since))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at DESC, order_id DESC LIMIT ?"
+        );
+        let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(order_from_row).collect()
+    }
+
+    async fn upsert_products(&self, products: &[InventoryItem]) -> Result<(), StoreError> {
+        if products.is_empty() {
+            return Ok(());
+        }
+        let mut q = QueryBuilder::<MySql>::new(
+            "INSERT INTO inventory (product_id, product_name, quantity_available) ",
+        );
+        q.push_values(products, |mut b, p| {
+            b.push_bind(p.product_id.as_str())
+                .push_bind(&p.product_name)
+                .push_bind(p.quantity_available);
+        });
+        q.push(
+            " ON DUPLICATE KEY UPDATE product_name = VALUES(product_name), \
+             quantity_available = VALUES(quantity_available)",
+        );
+        q.build().execute(&self.pool).await?;
+        Ok(())
+    }
+}

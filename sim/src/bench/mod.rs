@@ -1,0 +1,224 @@
+//! `sim bench`: the processor at full speed against the configured MySQL,
+//! beside the reference points DESIGN.md names, measured in the same run so
+//! no figure stands alone:
+//! - single-statement autocommit `UPDATE`s of one row, from several
+//!   connections (what a design without batching is bounded by);
+//! - the bare SQL of batched transactions (lock, look up, decrement, insert,
+//!   commit), replayed without the engine (what batching can reach).
+//!
+//! Then the whole processor (queue, store, publish, delete) on a full order
+//! queue, the whole pipeline end to end over HTTP, and ingest alone beside
+//! a bare axum JSON echo handler loaded by the same client.
+//!
+//! Everything runs in its own database (`orderflow_bench` unless
+//! `DATABASE_URL` names another), emptied first.
+
+use anyhow::Context;
+use engine::report::Latencies;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use engine::app::{open_store_with, OpenedStore};
+use engine::config::Config;
+use engine::domain::{InventoryItem, ProductId, ValidOrder};
+use engine::events::{now_millis, OrderCreated};
+
+use engine::store::{MySqlStore, OrderStore, StoreAdmin};
+use sqlx::{Executor, MySqlPool};
+
+mod end_to_end;
+mod ingest;
+mod processor;
+mod server;
+
+use end_to_end::*;
+use ingest::*;
+use processor::*;
+use server::*;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Seconds each measurement runs.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Orders per transaction, for the processor and the bare-SQL reference.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Concurrent callers (connections) in the store-level measurements.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Orders in the whole-processor and end-to-end measurements.
+    #[arg(long, default_value_t = 100_000)]
+    orders: usize,
+    /// HTTP requests in flight in the ingest measurements (each caller
+    /// sends its next request when the last is answered).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Most HTTP requests in flight at once in the paced end-to-end
+    /// measurement, so the offered rate holds when answers slow down.
+    #[arg(long, default_value_t = 512)]
+    in_flight: usize,
+    /// Orders per second the end-to-end measurement offers, paced (an open
+    /// load, like many independent clients); 0 sends as fast as the
+    /// server answers, which measures the most it takes in, while the
+    /// queue (and so the latency) grows for as long as the run lasts.
+    #[arg(long, default_value_t = 15_000)]
+    rate: u64,
+    /// Run one part only: ingest (beside the echo handler), processor
+    /// (the SQL references, the store step, the whole processor), or e2e.
+    #[arg(long, value_enum, default_value = "all")]
+    only: Part,
+    /// Run the processor and notifier loops on the HTTP server's runtime
+    /// instead of their own thread (`sim` and `sim serve` give them one),
+    /// to measure what that thread is worth end to end.
+    #[arg(long)]
+    shared_runtime: bool,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    All,
+    Ingest,
+    Processor,
+    #[value(name = "e2e")]
+    EndToEnd,
+}
+
+const HOT: &str = "bench-hot";
+
+pub async fn bench(args: BenchArgs) -> ExitCode {
+    crate::init_tracing("warn,sqlx=off");
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sim bench: {}", engine::report::error_chain(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let options = args
+        .config
+        .mysql()
+        .map_err(anyhow::Error::msg)?
+        .context("sim bench measures MySQL: set DATABASE_URL (or DB_HOST)")?;
+    let options = if options.get_database().is_some_and(|d| !d.is_empty()) {
+        options
+    } else {
+        options.database("orderflow_bench")
+    };
+    let store = match open_store_with(Some(options), &args.config).await? {
+        OpenedStore::MySql(s) => s,
+        OpenedStore::Memory(_) => anyhow::bail!("expected a MySQL store"),
+    };
+    let pool = store.pool().clone();
+    let describe: (String, i64) =
+        sqlx::query_as("SELECT VERSION(), CAST(@@innodb_flush_log_at_trx_commit AS SIGNED)")
+            .fetch_one(&pool)
+            .await?;
+    reset(&store, &pool).await?;
+    let secs = Duration::from_secs(args.seconds);
+    println!(
+        "sim bench: server {} (innodb_flush_log_at_trx_commit={}), {} workers, {} s each, one hot product",
+        describe.0, describe.1, args.workers, args.seconds
+    );
+
+    let only = |part: Part| args.only == Part::All || args.only == part;
+    if only(Part::Ingest) {
+        // First, while the database is idle: ingest alone, no database.
+        bench_ingest(&args, secs).await?;
+    }
+    if only(Part::Processor) {
+        bench_processor(&args, &store, &pool, secs).await?;
+    }
+    if only(Part::EndToEnd) {
+        bench_end_to_end(&args, &store).await?;
+    }
+    Ok(())
+}
+
+/// Ingest alone beside a bare axum echo handler.
+async fn bench_ingest(args: &BenchArgs, secs: Duration) -> anyhow::Result<()> {
+    let ie = ingest_beside_echo(args.concurrency, secs).await?;
+    println!(
+        "  reference: bare axum JSON echo handler            {:>9.0} requests/s",
+        ie.echo
+    );
+    println!(
+        "  ingest alone: validate, id, in-process queue      {:>9.0} requests/s  ({:.2}x the echo handler: median of {ROUNDS} alternating rounds, {:.2}-{:.2})",
+        ie.ingest,
+        ie.ratios[ie.ratios.len() / 2],
+        ie.ratios[0],
+        ie.ratios[ie.ratios.len() - 1]
+    );
+    Ok(())
+}
+
+/// The processor's store step and the whole processor, beside the two
+/// references measured in the same run.
+async fn bench_processor(
+    args: &BenchArgs,
+    store: &Arc<MySqlStore>,
+    pool: &MySqlPool,
+    secs: Duration,
+) -> anyhow::Result<()> {
+    let updates = autocommit_updates(pool, args.workers, secs).await?;
+    println!(
+        "  reference: autocommit UPDATE of one row            {:>9.0} statements/s",
+        updates
+    );
+    reset(store, pool).await?;
+    let bare = bare_sql(pool, args.workers, args.batch, secs).await?;
+    println!(
+        "  reference: bare SQL of {:>3}-order transactions      {:>9.0} orders/s",
+        args.batch, bare
+    );
+    reset(store, pool).await?;
+    let engine = processor_store_step(store, args.workers, args.batch, secs).await?;
+    println!(
+        "  processor: store step, {:>3}-order batches           {:>9.0} orders/s  ({:.1}x the UPDATEs, {:.2}x the bare SQL)",
+        args.batch,
+        engine,
+        engine / updates.max(1.0),
+        engine / bare.max(1.0)
+    );
+    reset(store, pool).await?;
+    let whole = whole_processor(store, &args.config, args.orders).await?;
+    println!(
+        "  processor: queue -> store -> publish, {} orders {:>9.0} orders/s  ({:.2}x the bare SQL)",
+        args.orders,
+        whole,
+        whole / bare.max(1.0)
+    );
+    reset(store, pool).await
+}
+
+/// The pipeline end to end over HTTP at the offered rate.
+async fn bench_end_to_end(args: &BenchArgs, store: &Arc<MySqlStore>) -> anyhow::Result<()> {
+    let e2e = end_to_end(
+        store,
+        &args.config,
+        args.orders,
+        args.in_flight,
+        args.rate,
+        args.shared_runtime,
+    )
+    .await?;
+    let offered = if args.rate == 0 {
+        "as fast as answered".to_owned()
+    } else {
+        format!("{} offered", args.rate)
+    };
+    println!(
+        "  end to end: HTTP -> queue -> processor -> MySQL   {:>9.0} orders/s  ({offered}, {:.0} accepted/s; accept-to-processed p50 {} ms, p99 {} ms \
+         after a {:.1} s warm-up; {:.0} orders per transaction; the load generator shares the machine)",
+        e2e.finished_rate, e2e.accepted_rate, e2e.p50, e2e.p99, e2e.warm_up, e2e.batch
+    );
+    Ok(())
+}
