@@ -48,47 +48,52 @@ impl Metrics {
             queue_visible: Family::default(),
             queue_in_flight: Family::default(),
         };
-        registry.register(
-            "orders_accepted",
-            "Orders answered 202 by ingest",
-            m.accepted.clone(),
-        );
-        registry.register(
-            "orders_rejected",
-            "Requests refused by ingest with a 4xx",
-            m.rejected.clone(),
-        );
-        registry.register(
-            "orders_processed",
-            "Orders recorded PROCESSED",
-            m.processed.clone(),
-        );
-        registry.register("orders_failed", "Orders recorded FAILED", m.failed.clone());
-        registry.register(
-            "duplicate_deliveries",
-            "OrderCreated deliveries of an order already recorded (not applied again)",
-            m.duplicate_deliveries.clone(),
-        );
-        registry.register(
-            "poison_messages",
-            "Messages that could not be decoded",
-            m.poison_messages.clone(),
-        );
-        registry.register(
-            "store_retries",
-            "Batches retried after a transient store error",
-            m.store_retries.clone(),
-        );
-        registry.register(
-            "notifications",
-            "Notifications dispatched",
-            m.notifications.clone(),
-        );
-        registry.register(
-            "processor_batches",
-            "Batches of orders the processor applied in one transaction each",
-            m.batches.clone(),
-        );
+        let counters = [
+            (
+                "orders_accepted",
+                "Orders answered 202 by ingest",
+                &m.accepted,
+            ),
+            (
+                "orders_rejected",
+                "Requests refused by ingest with a 4xx",
+                &m.rejected,
+            ),
+            (
+                "orders_processed",
+                "Orders recorded PROCESSED",
+                &m.processed,
+            ),
+            ("orders_failed", "Orders recorded FAILED", &m.failed),
+            (
+                "duplicate_deliveries",
+                "OrderCreated deliveries of an order already recorded (not applied again)",
+                &m.duplicate_deliveries,
+            ),
+            (
+                "poison_messages",
+                "Messages that could not be decoded",
+                &m.poison_messages,
+            ),
+            (
+                "store_retries",
+                "Batches retried after a transient store error",
+                &m.store_retries,
+            ),
+            (
+                "notifications",
+                "Notifications dispatched",
+                &m.notifications,
+            ),
+            (
+                "processor_batches",
+                "Batches of orders the processor applied in one transaction each",
+                &m.batches,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            registry.register(name, help, counter.clone());
+        }
         registry.register(
             "queue_messages_visible",
             "Messages waiting in a queue",

@@ -35,7 +35,7 @@ async fn an_empty_database_and_one_made_by_the_first_migrations_end_in_the_same_
         .expect("an empty database migrates");
 
     // A database as the first migrations left it, with rows.
-    let earlier = create(TestDb::new().await).await;
+    let earlier = TestDb::created().await;
     let old = sqlx::migrate::Migrator::new(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/migrations-0.1"
@@ -74,7 +74,7 @@ async fn an_empty_database_and_one_made_by_the_first_migrations_end_in_the_same_
 /// under it is a notification sent.
 #[tokio::test]
 async fn the_notification_claims_migration_keeps_every_notification_sent() {
-    let db = create(TestDb::new().await).await;
+    let db = TestDb::created().await;
     let mut conn = MySqlConnection::connect_with(&db.options).await.unwrap();
     conn.execute(include_str!("../../db/migrations/0001_schema.sql"))
         .await
@@ -107,15 +107,4 @@ async fn the_notification_claims_migration_keeps_every_notification_sent() {
         )
     );
     db.drop_db().await;
-}
-
-async fn create(db: TestDb) -> TestDb {
-    let mut server = MySqlConnection::connect_with(&db.options.clone().database(""))
-        .await
-        .unwrap_or_else(|e| panic!("MySQL tests need a server at {}: {e}", common::server_url()));
-    server
-        .execute(format!("CREATE DATABASE `{}`", db.name).as_str())
-        .await
-        .unwrap();
-    db
 }

@@ -26,14 +26,7 @@ const PENDING_ID: &str = "5c8e2b1a-6f4d-4e3c-8b2a-1d0e9f8a7b6c";
 
 /// A new database made the way the original system makes one.
 async fn original_database() -> TestDb {
-    let db = TestDb::new().await;
-    let mut server = sqlx::MySqlConnection::connect_with(&db.options.clone().database(""))
-        .await
-        .unwrap_or_else(|e| panic!("MySQL tests need a server at {}: {e}", common::server_url()));
-    server
-        .execute(format!("CREATE DATABASE `{}`", db.name).as_str())
-        .await
-        .unwrap();
+    let db = TestDb::created().await;
     let mut conn = sqlx::MySqlConnection::connect_with(&db.options)
         .await
         .unwrap();

@@ -48,6 +48,23 @@ impl TestDb {
         ))
     }
 
+    /// A new, empty database (no schema), made now.
+    pub async fn created() -> TestDb {
+        let db = Self::new().await;
+        let mut server = db
+            .options
+            .clone()
+            .database("")
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("MySQL tests need a server at {}: {e}", server_url()));
+        server
+            .execute(format!("CREATE DATABASE `{}`", db.name).as_str())
+            .await
+            .unwrap();
+        db
+    }
+
     /// A database with a fixed name, reused from run to run (for tests that
     /// reset it themselves and cannot drop it at the end).
     pub fn named(name: &str) -> TestDb {

@@ -133,19 +133,30 @@ pub(crate) fn latency(out: &mut String, p: &Page) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn queue_chart(p: &Page) -> anyhow::Result<String> {
-    let series: Vec<Series> = QUEUE_NAMES
-        .iter()
+/// One series per name, its points read from each sample by `value`
+/// (none where it has no value).
+fn sampled(
+    p: &Page,
+    names: impl IntoIterator<Item = String>,
+    value: impl Fn(&Sample, usize) -> Option<f64>,
+) -> Vec<Series> {
+    names
+        .into_iter()
         .enumerate()
         .map(|(i, name)| {
             let points = p
                 .samples
                 .iter()
-                .filter_map(|s| Some((s.t, s.queues[i]? as f64)))
+                .filter_map(|s| Some((s.t, value(s, i)?)))
                 .collect();
-            ((*name).to_owned(), points)
+            (name, points)
         })
-        .collect();
+        .collect()
+}
+
+pub(crate) fn queue_chart(p: &Page) -> anyhow::Result<String> {
+    let names = QUEUE_NAMES.iter().map(|n| (*n).to_owned());
+    let series = sampled(p, names, |s, i| Some(s.queues[i]? as f64));
     line_chart(
         "messages in each queue, visible and in flight (sampled every 50 ms)",
         "messages",
@@ -154,19 +165,9 @@ pub(crate) fn queue_chart(p: &Page) -> anyhow::Result<String> {
 }
 
 pub(crate) fn stock_chart(p: &Page) -> anyhow::Result<String> {
-    let series: Vec<Series> = p
-        .hot
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let points = p
-                .samples
-                .iter()
-                .filter_map(|s| Some((s.t, (*s.stock.get(i)?)? as f64)))
-                .collect();
-            (name.clone(), points)
-        })
-        .collect();
+    let series = sampled(p, p.hot.iter().cloned(), |s, i| {
+        Some((*s.stock.get(i)?)? as f64)
+    });
     line_chart(
         "quantity_available (sampled every 50 ms; never below 0)",
         "units in stock",
