@@ -200,14 +200,8 @@ pub enum Stopped {
 }
 
 impl App {
-    /// Opens the store and starts everything, serving HTTP on `addr`
-    /// (port 0 picks a free port; see [`App::addr`]).
-    pub async fn start(config: &Config, addr: SocketAddr, hooks: Hooks) -> Result<App, StartError> {
-        let store = open_store(config).await?;
-        Self::start_with_store(store.as_dyn(), config, addr, hooks).await
-    }
-
-    /// Starts everything over a store the caller opened.
+    /// Starts everything over a store the caller opened ([`open_store`]),
+    /// serving HTTP on `addr` (port 0 picks a free port; see [`App::addr`]).
     pub async fn start_with_store(
         store: Arc<dyn OrderStore>,
         config: &Config,
