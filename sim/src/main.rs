@@ -46,7 +46,8 @@ HTTP, a generated load, the invariant checks and a report; it exits non-zero if 
 or an invariant fails.\n\n\
 The store is in memory unless DATABASE_URL (or DB_HOST and the other DB_* variables) is \
 set, in the environment or in a .env file; then it is MySQL/MariaDB, and the database is \
-created, migrated and seeded as needed.",
+created, migrated and seeded as needed (a database made by someone else, such as the \
+original system's, is left alone: see `sim migrate`).",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -60,7 +61,9 @@ struct Cli {
 enum Command {
     /// The main job (the default): scenarios, load, invariants, report.
     Run(run::RunArgs),
-    /// Serve the API and run all workers until Ctrl-C.
+    /// Serve the API and run all workers until Ctrl-C or SIGTERM, then stop
+    /// taking orders (503) and drain every accepted one before exiting; a
+    /// second Ctrl-C stops at once, saying what was left.
     Serve(ServeArgs),
     /// Print the inventory and the most recent orders.
     Check(check::CheckArgs),

@@ -36,8 +36,8 @@ pub struct RunArgs {
     pub orders: usize,
     /// Seconds the load is spread over, shaped as a flash sale (a quiet
     /// start, a surge to about 8 times the quiet rate, a tail), so the
-    /// report shows the queues filling and draining. 0 sends as fast as the
-    /// server answers.
+    /// report shows the surge and the hot products selling out. 0 sends as
+    /// fast as the server answers.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub duration: f64,
     /// Seed of the generated load and of the fault decisions; a run prints
