@@ -13,48 +13,109 @@
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** One function's shape, from `deploy/settings.json`. */
+export interface FunctionShape {
+    memory_mb: number;
+    timeout_secs: number;
+    /** At most this many execution environments (null: the account's limit). */
+    reserved_concurrency: number | null;
+    /** Database connections in each environment's pool (DB_MAX_CONNECTIONS). */
+    pool_size: number;
+}
+
+/** An SQS event source mapping's shape. */
+export interface EventSourceShape {
+    batch_size: number;
+    batching_window_secs: number;
+    /** The mapping's maximumConcurrency (null: no cap). */
+    maximum_concurrency: number | null;
+}
+
+/**
+ * The deployed shape: `deploy/settings.json`, the one file this program
+ * deploys and `sim` simulates (engine/src/deployment.rs reads it too).
+ */
+export interface Shape {
+    instance_class: string;
+    reserved_connections: number;
+    account_concurrency: number;
+    stage_throttle: { rate: number; burst: number };
+    visibility_timeout_secs: number;
+    max_receive_count: number;
+    functions: Record<"ingest" | "processor" | "notifier", FunctionShape>;
+    event_sources: Record<"processor" | "notifier", EventSourceShape>;
+}
+
+/** Reads the shape; `file` defaults to `../deploy/settings.json` from here. */
+export function readShape(file = path.resolve(process.cwd(), "..", "deploy", "settings.json")): Shape {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as Shape;
+}
+
+/** MySQL's default max_connections on RDS: DBInstanceClassMemory / 12582880. */
+export function maxConnections(instanceClass: string): number | undefined {
+    const size = instanceClass.split(".").pop() ?? "";
+    const memoryGiB: Record<string, number> = { micro: 1, small: 2, medium: 4, large: 8, xlarge: 16, "2xlarge": 32 };
+    let gib = memoryGiB[size];
+    if (gib === undefined) return undefined;
+    if (instanceClass.startsWith("db.r") && ["large", "xlarge", "2xlarge"].includes(size)) gib *= 2;
+    return Math.floor((gib * 2 ** 30) / 12582880);
+}
+
+/** The most environments a function can have at once. */
+export function maxEnvironments(shape: Shape, fname: keyof Shape["functions"]): number {
+    const caps = [shape.account_concurrency, shape.functions[fname].reserved_concurrency];
+    if (fname === "processor" || fname === "notifier") caps.push(shape.event_sources[fname].maximum_concurrency);
+    return Math.min(...caps.filter((c): c is number => c !== null));
+}
+
+/** Connections every function could hold at once, and what the instance leaves them. */
+export function connectionBudget(shape: Shape): { needed: number; available: number } {
+    const limit = maxConnections(shape.instance_class);
+    if (limit === undefined) throw new Error(`unknown instance class ${shape.instance_class}`);
+    const names = Object.keys(shape.functions) as (keyof Shape["functions"])[];
+    const needed = names.reduce((sum, f) => sum + maxEnvironments(shape, f) * shape.functions[f].pool_size, 0);
+    return { needed, available: limit - shape.reserved_connections };
+}
 
 export interface Settings {
-    /** Lambda memory, MB. */
-    lambdaMemory: number;
-    /** Lambda timeout, seconds; the queues' visibility timeout is six times it. */
-    lambdaTimeout: number;
-    /** Messages per Lambda invocation from each queue. */
-    batchSize: number;
-    /** Seconds the event source mapping may wait to fill a batch. */
-    batchWindow: number;
-    dbInstanceClass: string;
+    /** What deploy/settings.json says the deployment is. */
+    shape: Shape;
     dbAllocatedStorage: number;
     /** Keep a final snapshot and refuse deletion (production). */
     dbProtect: boolean;
-    /** API Gateway throttling for the whole stage. */
-    throttleRate: number;
-    throttleBurst: number;
     logRetentionDays: number;
     /** Where `scripts/build-lambdas.sh` put the zips. */
     lambdaDir: string;
 }
 
-export function settings(): Settings {
+/** The shape from deploy/settings.json; the stack's config sets the rest. */
+export function settings(shape: Shape = readShape()): Settings {
     const c = new pulumi.Config();
     return {
-        lambdaMemory: c.getNumber("lambdaMemory") ?? 256,
-        lambdaTimeout: c.getNumber("lambdaTimeout") ?? 30,
-        batchSize: c.getNumber("batchSize") ?? 10,
-        batchWindow: c.getNumber("batchWindow") ?? 1,
-        dbInstanceClass: c.get("dbInstanceClass") ?? "db.t4g.micro",
+        shape,
         dbAllocatedStorage: c.getNumber("dbAllocatedStorage") ?? 20,
         dbProtect: c.getBoolean("dbProtect") ?? false,
-        throttleRate: c.getNumber("throttleRate") ?? 100,
-        throttleBurst: c.getNumber("throttleBurst") ?? 200,
         logRetentionDays: c.getNumber("logRetentionDays") ?? 14,
         lambdaDir: c.get("lambdaDir") ?? "../target/lambda",
     };
 }
 
-const MAX_RECEIVE_COUNT = 3;
-
 export function deploy(s: Settings) {
+    // Refuse a deployment whose functions together could open more database
+    // connections than the instance allows: past the limit, connections are
+    // refused and orders retried toward the DLQ.
+    const budget = connectionBudget(s.shape);
+    if (budget.needed > budget.available) {
+        throw new Error(
+            `deploy/settings.json lets the functions open ${budget.needed} database connections; ` +
+                `${s.shape.instance_class} leaves them ${budget.available}: cap reserved concurrency, ` +
+                `maximumConcurrency or pool sizes`,
+        );
+    }
+    const shape = s.shape;
     const name = "orderflow";
     const tags = { project: name };
 
@@ -114,7 +175,7 @@ export function deploy(s: Settings) {
     const db = new aws.rds.Instance(`${name}-db`, {
         engine: "mysql",
         engineVersion: "8.0",
-        instanceClass: s.dbInstanceClass,
+        instanceClass: shape.instance_class,
         allocatedStorage: s.dbAllocatedStorage,
         dbName: name,
         username: name,
@@ -132,7 +193,7 @@ export function deploy(s: Settings) {
     const dbSecretArn = db.masterUserSecrets.apply((secrets) => secrets[0].secretArn);
 
     // --- Queues: orders and processed, each with a DLQ after 3 receives. ---
-    const visibility = s.lambdaTimeout * 6;
+    const visibility = shape.visibility_timeout_secs;
     const queue = (q: string) => {
         const dlq = new aws.sqs.Queue(`${name}-${q}-dlq`, {
             messageRetentionSeconds: 14 * 24 * 3600,
@@ -142,7 +203,7 @@ export function deploy(s: Settings) {
         const main = new aws.sqs.Queue(`${name}-${q}`, {
             visibilityTimeoutSeconds: visibility,
             sqsManagedSseEnabled: true,
-            redrivePolicy: dlq.arn.apply((arn) => JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: MAX_RECEIVE_COUNT })),
+            redrivePolicy: dlq.arn.apply((arn) => JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: shape.max_receive_count })),
             tags,
         });
         new aws.cloudwatch.MetricAlarm(`${name}-${q}-dlq-not-empty`, {
@@ -175,11 +236,11 @@ export function deploy(s: Settings) {
         DB_NAME: name,
         DB_USER: name,
         DB_SECRET_ARN: dbSecretArn,
-        DB_MAX_CONNECTIONS: "2",
         VISIBILITY_TIMEOUT_SECS: String(visibility),
         RUST_LOG: "info",
     };
-    const fn = (fname: string, statements: pulumi.Input<aws.iam.PolicyStatement[]>) => {
+    const fn = (fname: keyof Shape["functions"], statements: pulumi.Input<aws.iam.PolicyStatement[]>) => {
+        const f = shape.functions[fname];
         const logGroup = new aws.cloudwatch.LogGroup(`${name}-${fname}`, {
             name: `/aws/lambda/${name}-${fname}`,
             retentionInDays: s.logRetentionDays,
@@ -218,10 +279,11 @@ export function deploy(s: Settings) {
                 architectures: ["x86_64"],
                 code: new pulumi.asset.FileArchive(`${s.lambdaDir}/${fname}/bootstrap.zip`),
                 role: role.arn,
-                memorySize: s.lambdaMemory,
-                timeout: s.lambdaTimeout,
+                memorySize: f.memory_mb,
+                timeout: f.timeout_secs,
+                reservedConcurrentExecutions: f.reserved_concurrency ?? -1,
                 vpcConfig: { subnetIds, securityGroupIds: [functionsSg.id] },
-                environment: { variables: env },
+                environment: { variables: { ...env, DB_MAX_CONNECTIONS: String(f.pool_size) } },
                 loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
                 tags,
             },
@@ -258,8 +320,11 @@ export function deploy(s: Settings) {
         new aws.lambda.EventSourceMapping(`${name}-${fname}`, {
             eventSourceArn: q.arn,
             functionName: func.arn,
-            batchSize: s.batchSize,
-            maximumBatchingWindowInSeconds: s.batchWindow,
+            batchSize: shape.event_sources[fname].batch_size,
+            maximumBatchingWindowInSeconds: shape.event_sources[fname].batching_window_secs,
+            ...(shape.event_sources[fname].maximum_concurrency === null
+                ? {}
+                : { scalingConfig: { maximumConcurrency: shape.event_sources[fname].maximum_concurrency! } }),
             functionResponseTypes: ["ReportBatchItemFailures"],
         });
     }
@@ -293,7 +358,10 @@ export function deploy(s: Settings) {
             apiId: api.id,
             name: "$default",
             autoDeploy: true,
-            defaultRouteSettings: { throttlingRateLimit: s.throttleRate, throttlingBurstLimit: s.throttleBurst },
+            defaultRouteSettings: {
+                throttlingRateLimit: shape.stage_throttle.rate,
+                throttlingBurstLimit: shape.stage_throttle.burst,
+            },
             tags,
         },
         { dependsOn: routeResources },

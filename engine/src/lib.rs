@@ -30,6 +30,7 @@
 pub mod app;
 pub mod config;
 pub mod context;
+pub mod deployment;
 pub mod dlq;
 pub mod domain;
 pub mod events;

@@ -172,6 +172,36 @@ describe("the orderflow stack", () => {
         assert.equal(integration.inputs.payloadFormatVersion, "2.0");
     });
 
+    it("deploys the shape of deploy/settings.json, inside the database's connection budget", async () => {
+        const infra = await import("../infra");
+        const shape = infra.readShape();
+        // The same figures engine/src/deployment.rs computes from the same file.
+        assert.equal(infra.maxConnections("db.t4g.micro"), 85);
+        assert.deepEqual(infra.connectionBudget(shape), { needed: 74, available: 75 });
+        const fns = Object.fromEntries(ofType("aws:lambda/function:Function").map((f) => [f.name, f]));
+        for (const fname of ["ingest", "processor", "notifier"] as const) {
+            const f = fns[`orderflow-${fname}`];
+            const want = shape.functions[fname];
+            assert.equal(f.inputs.reservedConcurrentExecutions, want.reserved_concurrency, `${fname}: a concurrency cap`);
+            assert.equal(f.inputs.environment.variables.DB_MAX_CONNECTIONS, String(want.pool_size));
+            assert.equal(f.inputs.timeout, want.timeout_secs);
+        }
+        for (const m of ofType("aws:lambda/eventSourceMapping:EventSourceMapping")) {
+            const fname = m.name.replace("orderflow-", "") as "processor" | "notifier";
+            assert.equal(m.inputs.scalingConfig.maximumConcurrency, shape.event_sources[fname].maximum_concurrency);
+        }
+    });
+
+    it("refuses a shape whose functions could open more connections than the instance allows", async () => {
+        const infra = await import("../infra");
+        const uncapped = infra.readShape();
+        for (const f of Object.values(uncapped.functions)) f.reserved_concurrency = null;
+        for (const e of Object.values(uncapped.event_sources)) e.maximum_concurrency = null;
+        // 1,000 environments (the account's limit) times 2 connections, for each function.
+        assert.deepEqual(infra.connectionBudget(uncapped), { needed: 6000, available: 75 });
+        assert.throws(() => infra.deploy(infra.settings(uncapped)), /6000 database connections/);
+    });
+
     it("exports the endpoints a user needs", async () => {
         assert.equal(await value(out.api_endpoint), "https://abc123.execute-api.mock/");
         assert.equal(await value(out.db_endpoint), "db.mock");
