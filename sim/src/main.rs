@@ -13,6 +13,7 @@
 mod bench;
 mod chaos;
 mod check;
+mod deployment;
 mod dlq;
 mod gather;
 mod html;
@@ -73,6 +74,9 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// List or redrive the dead-letter queues of a running `sim serve`.
     Dlq(dlq::DlqArgs),
+    /// Show the deployed shape (deploy/settings.json) and whether its
+    /// functions' database connections fit the instance's limit.
+    Deployment(deployment::DeploymentArgs),
     /// Measure the processor against MySQL beside reference points (autocommit
     /// UPDATEs, the bare SQL of batched transactions) in the same run.
     Bench(bench::BenchArgs),
@@ -136,6 +140,7 @@ fn main() -> ExitCode {
             Some(Command::Check(args)) => check::check(args).await,
             Some(Command::Migrate(args)) => migrate::migrate(args).await,
             Some(Command::Dlq(args)) => dlq::dlq(args).await,
+            Some(Command::Deployment(args)) => deployment::deployment(args),
             Some(Command::Bench(args)) => bench::bench(args).await,
             Some(Command::Run(args)) => run::run(args).await,
             None => run::run(cli.run).await,

@@ -54,6 +54,32 @@ fn dlq_commands_say_when_no_server_answers() {
 }
 
 #[test]
+fn deployment_shows_the_shipped_shape_fits_and_an_uncapped_one_does_not() {
+    let out = sim(&["deployment"], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", stderr(&out));
+    assert!(stdout.contains("total 74 of 75: fits"), "{stdout}");
+
+    let shipped = include_str!("../../deploy/settings.json");
+    let uncapped = shipped
+        .replace(
+            "\"reserved_concurrency\": 30",
+            "\"reserved_concurrency\": null",
+        )
+        .replace(
+            "\"maximum_concurrency\": 5",
+            "\"maximum_concurrency\": null",
+        );
+    let file = std::env::temp_dir().join(format!("orderflow-uncapped-{}.json", std::process::id()));
+    std::fs::write(&file, uncapped).unwrap();
+    let out = sim(&["deployment", "--settings", file.to_str().unwrap()], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("does NOT fit"), "{stdout}");
+    let _ = std::fs::remove_file(file);
+}
+
+#[test]
 fn migrate_without_a_database_says_how_to_name_one() {
     let out = sim(&["migrate"], &[]);
     assert_eq!(out.status.code(), Some(1));
