@@ -16,7 +16,11 @@ async fn channel(visibility: Duration, max_receives: u32) -> conformance::Pair {
         dead_letter: Some((max_receives, dlq.clone())),
         ..QueueConfig::new("test")
     });
-    conformance::Pair { queue, dlq }
+    conformance::Pair {
+        queue,
+        dlq,
+        duplicates_possible: false,
+    }
 }
 
 macro_rules! conformance {

@@ -27,7 +27,7 @@ macro_rules! conformance {
                     let (queue, dlq) = SqsQueue::create_with_dlq(&client, stringify!($name), visibility, max_receives)
                         .await
                         .expect("queues created");
-                    conformance::Pair { queue: Arc::new(queue), dlq: Arc::new(dlq) }
+                    conformance::Pair { queue: Arc::new(queue), dlq: Arc::new(dlq), duplicates_possible: true }
                 }
             })
             .await;

@@ -34,6 +34,11 @@ macro_rules! for_each_conformance_test {
 pub struct Pair {
     pub queue: Arc<dyn QueueBackend>,
     pub dlq: Arc<dyn QueueBackend>,
+    /// Whether a message may be handed to two consumers at once. SQS
+    /// standard queues promise at-least-once delivery and say a message is
+    /// occasionally delivered twice; moto's server does it under concurrent
+    /// receives (getmoto/moto#519). The channel queue never does.
+    pub duplicates_possible: bool,
 }
 
 const VISIBILITY: Duration = Duration::from_secs(2);
@@ -222,7 +227,7 @@ where
     F: Fn(Duration, u32) -> Fut,
     Fut: Future<Output = Pair>,
 {
-    let Pair { queue, dlq } = make(VISIBILITY, 3).await;
+    let Pair { queue, dlq, .. } = make(VISIBILITY, 3).await;
     queue.send("poison".into()).await.unwrap();
     for n in 1..=3 {
         let m = queue.receive(1, VISIBILITY * 2).await.unwrap();
@@ -268,7 +273,11 @@ where
     F: Fn(Duration, u32) -> Fut,
     Fut: Future<Output = Pair>,
 {
-    let Pair { queue, .. } = make(Duration::from_secs(30), 5).await;
+    let Pair {
+        queue,
+        duplicates_possible,
+        ..
+    } = make(Duration::from_secs(30), 5).await;
     for chunk in 0..10 {
         queue
             .send_batch((0..10).map(|i| format!("{chunk}-{i}")).collect())
@@ -301,5 +310,7 @@ where
     }
     let distinct: HashSet<_> = all.iter().collect();
     assert_eq!(distinct.len(), 100, "every message delivered");
-    assert_eq!(all.len(), 100, "none delivered twice while in flight");
+    if !duplicates_possible {
+        assert_eq!(all.len(), 100, "none delivered twice while in flight");
+    }
 }

@@ -93,8 +93,20 @@ impl MySqlStore {
         options: MySqlConnectOptions,
         max_connections: u32,
     ) -> Result<Self, StoreError> {
-        if let Some(db) = options.get_database().map(str::to_owned) {
-            create_database(&options, &db).await?;
+        // A user with data rights only (an application user, a limited one)
+        // may not run CREATE DATABASE even for a database that exists: the
+        // database is created only when the server says it is unknown.
+        let database_missing = |e: &sqlx::Error| {
+            matches!(e, sqlx::Error::Database(d)
+                if d.try_downcast_ref::<MySqlDatabaseError>().map(|d| d.number()) == Some(1049))
+        };
+        match options.connect().await {
+            Ok(conn) => conn.close().await?,
+            Err(e) if database_missing(&e) => {
+                let db = options.get_database().unwrap_or_default().to_owned();
+                create_database(&options, &db).await?;
+            }
+            Err(e) => return Err(e.into()),
         }
         let pool = MySqlPoolOptions::new()
             .max_connections(max_connections)

@@ -19,9 +19,12 @@ impl From<sqlx::Error> for StoreError {
                     // deadlock, lock wait timeout, duplicate key (a concurrent
                     // insert of the same order), query interrupted
                     Some(1213 | 1205 | 1062 | 1317) => StoreError::Conflict,
-                    // server shutdown, connection killed, too many connections,
-                    // read-only (failover), lost connection, gone away
-                    Some(1053 | 1927 | 1040 | 1290 | 1836 | 2006 | 2013) => StoreError::Unavailable,
+                    // server shutdown, connection killed, too many connections
+                    // (the server's, or the user's MAX_USER_CONNECTIONS: 1226,
+                    // 1203), read-only (failover), lost connection, gone away
+                    Some(1053 | 1927 | 1040 | 1226 | 1203 | 1290 | 1836 | 2006 | 2013) => {
+                        StoreError::Unavailable
+                    }
                     _ => StoreError::Database,
                 }
             }
