@@ -20,6 +20,7 @@ mod html;
 mod invariants;
 mod load;
 mod migrate;
+mod netem;
 mod report;
 mod run;
 mod scenarios;
@@ -28,9 +29,12 @@ mod timeline;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
 
 use clap::{Args, Parser, Subcommand};
-use engine::app::{open_store, App, Hooks, OpenedStore, Stopped};
+use engine::app::{App, Hooks, OpenedStore, Stopped};
 use engine::config::Config;
 use engine::harness::faults::{FaultPlan, Faults};
 use engine::harness::Harness;
@@ -104,6 +108,11 @@ struct ServeArgs {
     /// for a long benchmark that should not sell out.
     #[arg(long, value_name = "QTY", value_parser = clap::value_parser!(i64).range(0..=1_000_000_000))]
     stock: Option<i64>,
+    /// Milliseconds added to every round trip to the database (MySQL only),
+    /// by a proxy on loopback: what a network between the engine and the
+    /// database costs. 0 connects directly.
+    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    db_rtt_ms: f64,
     #[command(flatten)]
     config: Config,
 }
@@ -179,18 +188,18 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
     }
     let started = async {
-        let store = open_store(&args.config).await?;
+        let (store, proxy) = open_store_over(&args.config, args.db_rtt_ms).await?;
         let hooks = Hooks {
             wrap: Arc::new(Harness::new(faults.clone())),
             ..hooks()
         };
         let app = App::start_with_store(store.as_dyn(), &args.config, args.addr, hooks).await?;
-        Ok::<_, engine::app::StartError>((store, app))
+        Ok::<_, anyhow::Error>((store, app, proxy))
     };
-    let (store, app) = match started.await {
+    let (store, app, _proxy) = match started.await {
         Ok(started) => started,
         Err(e) => {
-            eprintln!("sim serve: {e}");
+            eprintln!("sim serve: {}", engine::report::error_chain(e.as_ref()));
             return ExitCode::FAILURE;
         }
     };
@@ -272,6 +281,34 @@ async fn graceful_stop(app: App, signals: &mut Signals) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Opens the configured store; with `rtt_ms` above 0, through a
+/// [`netem::LatencyProxy`] that adds that much to every round trip (the
+/// proxy lives as long as the answer is kept).
+async fn open_store_over(
+    config: &engine::config::Config,
+    rtt_ms: f64,
+) -> anyhow::Result<(OpenedStore, Option<netem::LatencyProxy>)> {
+    let options = config.mysql().map_err(anyhow::Error::msg)?;
+    let (Some(options), true) = (&options, rtt_ms > 0.0) else {
+        if rtt_ms > 0.0 {
+            anyhow::bail!("--db-rtt-ms needs a MySQL store: set DATABASE_URL (or DB_HOST)");
+        }
+        return Ok((engine::app::open_store_with(options, config).await?, None));
+    };
+    let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
+        .await?
+        .next()
+        .context("the database host has no address")?;
+    let proxy = netem::start(upstream, Duration::from_secs_f64(rtt_ms / 2000.0)).await?;
+    let through = options.clone().host("127.0.0.1").port(proxy.addr.port());
+    println!(
+        "  database round trip: +{rtt_ms} ms, through a proxy at {} to {upstream}",
+        proxy.addr
+    );
+    let store = engine::app::open_store_with(Some(through), config).await?;
+    Ok((store, Some(proxy)))
 }
 
 /// Says, for each queue without a DLQ, what that means for a poison message.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use clap::Args;
-use engine::app::{open_store, App, Hooks, OpenedStore, Stopped};
+use engine::app::{App, Hooks, OpenedStore, Stopped};
 use engine::config::{Config, QueueKind};
 use engine::dlq;
 use engine::domain::{seed_products, OrderRecord, ProductId};
@@ -57,6 +57,11 @@ pub struct RunArgs {
     /// visibility timeout is capped at 2 s so crashed batches return quickly.
     #[arg(long, default_value = "none", value_parser = |s: &str| s.parse::<FaultPlan>())]
     pub faults: FaultPlan,
+    /// Milliseconds added to every round trip to the database (MySQL only),
+    /// by a proxy on loopback: what a network between the engine and the
+    /// database costs. 0 connects directly.
+    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    pub db_rtt_ms: f64,
     /// Stop the database server for this many seconds while the load runs
     /// (MySQL only), then start it again: the pool reconnects and the work
     /// resumes without a restart of the sim. Stops and starts your server!
@@ -117,6 +122,8 @@ struct Started {
     /// Every product's stock when the run began.
     initial: BTreeMap<ProductId, i64>,
     run_start: DateTime<Utc>,
+    /// The database's round-trip proxy, if any; kept as long as the run.
+    _proxy: Option<crate::netem::LatencyProxy>,
 }
 
 /// What the load did.
@@ -140,7 +147,7 @@ impl Started {
         if !args.faults.is_empty() || args.db_outage.is_some() {
             args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
         }
-        let store = open_store(&args.config).await?;
+        let (store, proxy) = crate::open_store_over(&args.config, args.db_rtt_ms).await?;
         let store_label = match (&store, args.config.mysql().map_err(anyhow::Error::msg)?) {
             (OpenedStore::MySql(_), Some(o)) => format!(
                 "MySQL at {}:{}/{}",
@@ -187,6 +194,7 @@ impl Started {
             client,
             initial,
             run_start: now_millis(),
+            _proxy: proxy,
             app,
         })
     }
