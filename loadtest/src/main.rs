@@ -59,8 +59,31 @@ struct Cli {
     /// Seed of the generated orders.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// A load shape, instead of Goose's own --users/--run-time options:
+    /// `flash-sale` holds an eighth of --peak-users for 15 s, surges to
+    /// --peak-users for 20 s, and tails off for 15 s (as Goose's
+    /// --test-plan; about 52 s in all).
+    #[arg(long, value_enum)]
+    profile: Option<Profile>,
+    /// Users at the flash sale's peak.
+    #[arg(long, default_value_t = 64)]
+    peak_users: usize,
     #[command(flatten)]
     goose: GooseConfiguration,
+}
+
+/// Load shapes `--profile` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Profile {
+    FlashSale,
+}
+
+/// The flash sale as a Goose test plan: an eighth of `peak` users for 15 s,
+/// a surge to `peak` held for 15 s, back to an eighth for 15 s, then stop.
+fn flash_sale(peak: usize) -> String {
+    let peak = peak.max(8);
+    let quiet = peak / 8;
+    format!("{quiet},5s;{quiet},10s;{peak},5s;{peak},15s;{quiet},5s;{quiet},10s;0,2s")
 }
 
 #[tokio::main]
@@ -98,6 +121,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     let shared = scenarios::install(shared);
 
     let attack = GooseAttack::initialize_with_config(cli.goose)?;
+    let attack = match cli.profile {
+        Some(Profile::FlashSale) => {
+            *attack.set_default(GooseDefault::TestPlan, flash_sale(cli.peak_users).as_str())?
+        }
+        None => attack,
+    };
     let metrics = scenarios::register(attack)?.execute().await?;
     if !verify {
         return Ok(true);
@@ -117,4 +146,16 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         );
     }
     Ok(passed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flash_sale_is_a_test_plan_goose_takes() {
+        let plan = flash_sale(64);
+        assert_eq!(plan, "8,5s;8,10s;64,5s;64,15s;8,5s;8,10s;0,2s");
+        assert!(plan.parse::<goose::test_plan::TestPlan>().is_ok());
+    }
 }
