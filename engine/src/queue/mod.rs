@@ -63,6 +63,10 @@ pub enum QueueError {
     InvalidReceipt(String),
     #[error("a batch holds at most {MAX_BATCH} messages, got {0}")]
     BatchTooLarge(usize),
+    /// The queue cannot be used as configured: it does not exist, or this
+    /// process may not use it. Trying again will not help.
+    #[error("queue {queue} cannot be used: {reason}")]
+    Permanent { queue: String, reason: String },
 }
 
 impl QueueError {

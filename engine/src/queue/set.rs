@@ -99,8 +99,15 @@ async fn sqs(config: &Config) -> Result<Queues, QueueError> {
             match url {
                 Some(url) => {
                     let queue = SqsQueue::new(client.clone(), url);
+                    // Each call below fails for good on a queue that does not
+                    // exist or may not be used: a clear failure at start.
                     let dlq = match dlq_url {
-                        Some(u) => Some(SqsQueue::new(client, u)),
+                        Some(u) => {
+                            queue.check().await?;
+                            let dlq = SqsQueue::new(client, u);
+                            dlq.check().await?;
+                            Some(dlq)
+                        }
                         None => queue.dead_letter_queue().await?,
                     };
                     if dlq.is_none() {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
     SendMessageBatchRequestEntry,
@@ -24,6 +24,44 @@ use super::{Message, QueueBackend, QueueDepth, QueueError, MAX_BATCH};
 pub async fn client() -> Client {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     Client::new(&config)
+}
+
+/// Error codes that say the queue cannot be used as configured (it does not
+/// exist, or this process may not use it, or the request is malformed):
+/// retrying cannot help. Everything else (throttling, a 5xx, a timeout, a
+/// dropped connection) is transient.
+const PERMANENT: &[&str] = &[
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "AccessDenied",
+    "AccessDeniedException",
+    "InvalidAddress",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidSecurity",
+    "SignatureDoesNotMatch",
+    "KMS.AccessDeniedException",
+    "KmsAccessDenied",
+    "InvalidParameterValue",
+    "UnsupportedOperation",
+];
+
+/// Sorts a failed SQS call into permanent (the queue cannot be used) or
+/// transient (try again).
+pub fn classify<E, R>(queue: &str, e: SdkError<E, R>) -> QueueError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let permanent = matches!(e, SdkError::ConstructionFailure(_))
+        || e.code().is_some_and(|c| PERMANENT.contains(&c));
+    let reason = DisplayErrorContext(e).to_string();
+    let queue = queue.to_owned();
+    if permanent {
+        QueueError::Permanent { queue, reason }
+    } else {
+        QueueError::Unavailable { queue, reason }
+    }
 }
 
 #[derive(Clone)]
@@ -63,7 +101,7 @@ impl SqsQueue {
             .queue_name(&dlq_name)
             .send()
             .await
-            .map_err(|e| err(DisplayErrorContext(e).to_string()))?
+            .map_err(|e| classify(name, e))?
             .queue_url
             .ok_or_else(|| err("CreateQueue answered no URL".into()))?;
         let dlq_arn = client
@@ -72,7 +110,7 @@ impl SqsQueue {
             .attribute_names(QueueAttributeName::QueueArn)
             .send()
             .await
-            .map_err(|e| err(DisplayErrorContext(e).to_string()))?
+            .map_err(|e| classify(name, e))?
             .attributes
             .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
             .ok_or_else(|| err("the DLQ has no ARN".into()))?;
@@ -90,7 +128,7 @@ impl SqsQueue {
             .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
             .send()
             .await
-            .map_err(|e| err(DisplayErrorContext(e).to_string()))?
+            .map_err(|e| classify(name, e))?
             .queue_url
             .ok_or_else(|| err("CreateQueue answered no URL".into()))?;
         Ok((
@@ -109,7 +147,7 @@ impl SqsQueue {
             .attribute_names(QueueAttributeName::RedrivePolicy)
             .send()
             .await
-            .map_err(|e| self.unavailable(DisplayErrorContext(e)))?
+            .map_err(|e| self.failed(e))?
             .attributes
             .unwrap_or_default();
         let Some(policy) = attrs.get(&QueueAttributeName::RedrivePolicy) else {
@@ -126,7 +164,7 @@ impl SqsQueue {
             .queue_name(name)
             .send()
             .await
-            .map_err(|e| self.unavailable(DisplayErrorContext(e)))?
+            .map_err(|e| self.failed(e))?
             .queue_url
             .ok_or_else(|| self.unavailable("GetQueueUrl answered no URL"))?;
         Ok(Some(SqsQueue::new(self.client.clone(), url)))
@@ -137,6 +175,36 @@ impl SqsQueue {
             queue: self.name.clone(),
             reason: e.to_string(),
         }
+    }
+
+    fn permanent(&self, e: impl std::fmt::Display) -> QueueError {
+        QueueError::Permanent {
+            queue: self.name.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// A failed call, sorted: see [`classify`].
+    fn failed<E, R>(&self, e: SdkError<E, R>) -> QueueError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        classify(&self.name, e)
+    }
+
+    /// Checks that the queue exists and may be read: a queue that does not
+    /// is a permanent error, a clear failure at start rather than endless
+    /// retries later.
+    pub async fn check(&self) -> Result<(), QueueError> {
+        self.client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok(())
     }
 
     async fn receive_with(
@@ -161,10 +229,7 @@ impl SqsQueue {
         if let Some(v) = visibility {
             req = req.visibility_timeout(v.as_secs() as i32);
         }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| self.unavailable(DisplayErrorContext(e)))?;
+        let out = req.send().await.map_err(|e| self.failed(e))?;
         Ok(out
             .messages
             .unwrap_or_default()
@@ -201,7 +266,7 @@ impl QueueBackend for SqsQueue {
             .message_body(body)
             .send()
             .await
-            .map_err(|e| self.unavailable(DisplayErrorContext(e)))?;
+            .map_err(|e| self.failed(e))?;
         Ok(out.message_id.unwrap_or_default())
     }
 
@@ -218,7 +283,7 @@ impl QueueBackend for SqsQueue {
                 .id(i.to_string())
                 .message_body(body)
                 .build()
-                .map_err(|e| self.unavailable(e))?;
+                .map_err(|e| self.permanent(e))?;
             entries.push(entry);
         }
         let out = self
@@ -228,7 +293,7 @@ impl QueueBackend for SqsQueue {
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| self.unavailable(DisplayErrorContext(e)))?;
+            .map_err(|e| self.failed(e))?;
         // A partial failure is a failure: the caller sends the batch again,
         // and the consumers' idempotency absorbs the copies.
         match out.failed.first() {
@@ -259,7 +324,7 @@ impl QueueBackend for SqsQueue {
             Err(e) if e.code() == Some("ReceiptHandleIsInvalid") => {
                 Err(QueueError::InvalidReceipt(receipt_handle.to_owned()))
             }
-            Err(e) => Err(self.unavailable(DisplayErrorContext(e))),
+            Err(e) => Err(self.failed(e)),
         }
     }
 
@@ -279,7 +344,7 @@ impl QueueBackend for SqsQueue {
                 .build()
             {
                 Ok(entry) => entries.push(entry),
-                Err(e) => return vec![Err(self.unavailable(e)); receipt_handles.len()],
+                Err(e) => return vec![Err(self.permanent(e)); receipt_handles.len()],
             }
         }
         let out = match self
@@ -292,7 +357,7 @@ impl QueueBackend for SqsQueue {
         {
             Ok(out) => out,
             Err(e) => {
-                let error = self.unavailable(DisplayErrorContext(e));
+                let error = self.failed(e);
                 return vec![Err(error); receipt_handles.len()];
             }
         };
@@ -333,7 +398,7 @@ impl QueueBackend for SqsQueue {
             {
                 Err(QueueError::InvalidReceipt(receipt_handle.to_owned()))
             }
-            Err(e) => Err(self.unavailable(DisplayErrorContext(e))),
+            Err(e) => Err(self.failed(e)),
         }
     }
 
@@ -385,7 +450,7 @@ impl QueueBackend for SqsQueue {
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
             .send()
             .await
-            .map_err(|e| self.unavailable(DisplayErrorContext(e)))?;
+            .map_err(|e| self.failed(e))?;
         let attrs = out.attributes.unwrap_or_default();
         let get = |k: QueueAttributeName| attrs.get(&k).and_then(|v| v.parse().ok()).unwrap_or(0);
         Ok(QueueDepth {
