@@ -117,6 +117,10 @@ export function deploy(s: Settings) {
     }
     const shape = s.shape;
     const name = "orderflow";
+    // Names AWS sees (function, log group, snapshot) carry the stack, so two
+    // stacks in one account and region do not collide; the rest are named
+    // by Pulumi with a suffix of its own.
+    const physical = `${name}-${pulumi.getStack()}`;
     const tags = { project: name };
 
     // --- Network: two private subnets, no internet gateway, no NAT. ---
@@ -187,7 +191,7 @@ export function deploy(s: Settings) {
         backupRetentionPeriod: 7,
         deletionProtection: s.dbProtect,
         skipFinalSnapshot: !s.dbProtect,
-        finalSnapshotIdentifier: s.dbProtect ? `${name}-final` : undefined,
+        finalSnapshotIdentifier: s.dbProtect ? `${physical}-final` : undefined,
         tags,
     });
     const dbSecretArn = db.masterUserSecrets.apply((secrets) => secrets[0].secretArn);
@@ -242,7 +246,7 @@ export function deploy(s: Settings) {
     const fn = (fname: keyof Shape["functions"], statements: pulumi.Input<aws.iam.PolicyStatement[]>) => {
         const f = shape.functions[fname];
         const logGroup = new aws.cloudwatch.LogGroup(`${name}-${fname}`, {
-            name: `/aws/lambda/${name}-${fname}`,
+            name: `/aws/lambda/${physical}-${fname}`,
             retentionInDays: s.logRetentionDays,
             tags,
         });
@@ -273,7 +277,7 @@ export function deploy(s: Settings) {
         return new aws.lambda.Function(
             `${name}-${fname}`,
             {
-                name: `${name}-${fname}`,
+                name: `${physical}-${fname}`,
                 runtime: "provided.al2023",
                 handler: "bootstrap",
                 architectures: ["x86_64"],

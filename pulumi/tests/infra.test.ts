@@ -150,6 +150,13 @@ describe("the orderflow stack", () => {
         for (const fname of ["ingest", "processor", "notifier"]) assert.ok(actions(fname).has("secretsmanager:GetSecretValue"));
     });
 
+    it("names what AWS sees after the stack, so two stacks in one account do not collide", () => {
+        const fns = ofType("aws:lambda/function:Function").map((f) => f.inputs.name).sort();
+        assert.deepEqual(fns, ["orderflow-test-ingest", "orderflow-test-notifier", "orderflow-test-processor"]);
+        for (const g of ofType("aws:cloudwatch/logGroup:LogGroup")) assert.match(g.inputs.name, /^\/aws\/lambda\/orderflow-test-/);
+        for (const q of ofType("aws:sqs/queue:Queue")) assert.equal(q.inputs.name, undefined, "queues named by Pulumi");
+    });
+
     it("keeps logs for a bounded time", () => {
         const groups = ofType("aws:cloudwatch/logGroup:LogGroup");
         assert.equal(groups.length, 3);
