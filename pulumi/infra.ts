@@ -288,7 +288,7 @@ export function deploy(s: Settings) {
                 reservedConcurrentExecutions: f.reserved_concurrency ?? -1,
                 vpcConfig: { subnetIds, securityGroupIds: [functionsSg.id] },
                 environment: { variables: { ...env, DB_MAX_CONNECTIONS: String(f.pool_size) } },
-                loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
+                loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
                 tags,
             },
             { dependsOn: [logGroup] },

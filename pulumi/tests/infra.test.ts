@@ -157,7 +157,8 @@ describe("the orderflow stack", () => {
         for (const q of ofType("aws:sqs/queue:Queue")) assert.equal(q.inputs.name, undefined, "queues named by Pulumi");
     });
 
-    it("keeps logs for a bounded time", () => {
+    it("keeps logs for a bounded time, as JSON lines", () => {
+        for (const f of ofType("aws:lambda/function:Function")) assert.equal(f.inputs.loggingConfig.logFormat, "JSON");
         const groups = ofType("aws:cloudwatch/logGroup:LogGroup");
         assert.equal(groups.length, 3);
         for (const g of groups) assert.ok(g.inputs.retentionInDays > 0 && g.inputs.retentionInDays <= 90);
