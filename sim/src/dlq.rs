@@ -32,13 +32,7 @@ enum DlqCommand {
 }
 
 pub async fn dlq(args: DlqArgs) -> ExitCode {
-    match run(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sim dlq: {}", engine::report::error_chain(e.as_ref()));
-            ExitCode::FAILURE
-        }
-    }
+    crate::exit_status("sim dlq", run(args).await)
 }
 
 async fn run(args: DlqArgs) -> anyhow::Result<()> {

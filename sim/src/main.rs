@@ -311,6 +311,18 @@ async fn open_store_over(
     Ok((store, Some(proxy)))
 }
 
+/// A subcommand's exit: 0, or 1 with the error and its causes on one line
+/// after `command`.
+fn exit_status(command: &str, result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{command}: {}", engine::report::error_chain(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Says, for each queue without a DLQ, what that means for a poison message.
 fn warn_of_queues_without_dlq(app: &App) {
     for name in app.queues.without_dlq() {

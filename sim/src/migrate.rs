@@ -19,13 +19,7 @@ pub struct MigrateArgs {
 }
 
 pub async fn migrate(args: MigrateArgs) -> ExitCode {
-    match run(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sim migrate: {}", engine::report::error_chain(e.as_ref()));
-            ExitCode::FAILURE
-        }
-    }
+    crate::exit_status("sim migrate", run(args).await)
 }
 
 async fn run(args: MigrateArgs) -> anyhow::Result<()> {

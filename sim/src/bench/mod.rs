@@ -93,13 +93,7 @@ const HOT: &str = "bench-hot";
 
 pub async fn bench(args: BenchArgs) -> ExitCode {
     crate::init_tracing("warn,sqlx=off");
-    match run(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sim bench: {}", engine::report::error_chain(e.as_ref()));
-            ExitCode::FAILURE
-        }
-    }
+    crate::exit_status("sim bench", run(args).await)
 }
 
 async fn run(args: BenchArgs) -> anyhow::Result<()> {
