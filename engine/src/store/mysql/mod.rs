@@ -3,18 +3,21 @@
 //! A batch is one transaction at READ COMMITTED:
 //! 0. have the server prepare the batch's `INSERT` before any lock is
 //!    taken, so no round trip of preparing is made holding one;
-//! 1. lock the inventory rows the batch names with `SELECT ... FOR UPDATE`,
+//! 1. read which of the batch's orders are already recorded, before any
+//!    lock is taken (so that round trip is not made holding the hot row);
+//! 2. lock the inventory rows the batch names with `SELECT ... FOR UPDATE`,
 //!    in ascending `product_id` order, so two batches that share products
 //!    queue behind each other instead of deadlocking;
-//! 2. read which of the batch's orders are already recorded (at READ
-//!    COMMITTED this sees every commit made before our locks were granted);
 //! 3. decide every order in memory ([`super::decide`]);
 //! 4. decrement stock with one `UPDATE` and record the orders with one
 //!    `INSERT`, then commit.
 //!
-//! An order whose products all do not exist locks no row; if two batches race
-//! to record it, the second `INSERT` hits the primary key and the batch fails
-//! as a [`StoreError::Conflict`], to be retried, never applied twice.
+//! An order recorded by another batch between steps 1 and 2 (a duplicate
+//! delivery in flight at once) is caught by the primary key: our `INSERT`
+//! fails and the transaction rolls back; the batch then runs once more with
+//! step 1 after step 2, under the locks. An order whose products all do not
+//! exist locks no row: if two batches race to record it, the second fails
+//! as a [`StoreError::Conflict`], to be retried. Never applied twice.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -45,6 +48,15 @@ use batch::*;
 use claims::*;
 use rows::*;
 use schema_steps::*;
+
+/// When a batch reads which of its orders are recorded.
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    /// Before locking its products: the fast path.
+    BeforeLocking,
+    /// Holding the locks: after the fast path met a race.
+    UnderLock,
+}
 
 /// The schema, embedded from `db/migrations` and applied on start.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../db/migrations");
@@ -83,6 +95,31 @@ impl MySqlStore {
                 "the database has orderflow's tables but no migration history; \
                  `sim migrate` records it, so later migrations apply on start"
             );
+        }
+        Ok(store)
+    }
+
+    /// Connects with a pool of `max_connections` to a database whose schema
+    /// is already current, as the Lambda functions do: migrations are a
+    /// deploy step (`sim migrate`, the migration function), so a cold start
+    /// runs none and needs no DDL rights. A database that is not migrated
+    /// is refused with the problems found.
+    pub async fn connect_migrated(
+        options: MySqlConnectOptions,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
+        let database = options.get_database().unwrap_or_default().to_owned();
+        let store = Self::open(options, max_connections).await?;
+        let problems = schema::problems(&store.pool).await?;
+        if !problems.is_empty() {
+            return Err(match schema::found(&store.pool).await? {
+                Found::Empty => StoreError::Schema(format!(
+                    "the database `{database}` has no tables: migrations are a deploy step, \
+                     not part of a start. Run them once as the schema's owner with\n  \
+                     cargo run -p sim -- migrate      (or the stack's migration function)"
+                )),
+                found => schema::refusal(&database, found, &problems),
+            });
         }
         Ok(store)
     }
@@ -157,17 +194,13 @@ impl MySqlStore {
         schema::problems(&self.pool).await
     }
 
-    pub fn pool(&self) -> &MySqlPool {
-        &self.pool
-    }
-}
-
-#[async_trait]
-impl OrderStore for MySqlStore {
-    async fn apply(&self, orders: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
-        if orders.is_empty() {
-            return Ok(Vec::new());
-        }
+    /// One batch's transaction (see the module doc), reading which orders
+    /// are recorded `when` asked.
+    async fn apply_batch(
+        &self,
+        orders: &[OrderCreated],
+        when: Read,
+    ) -> Result<Vec<Applied>, StoreError> {
         let mut ids: Vec<String> = orders.iter().map(|o| o.order_id.to_string()).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -178,9 +211,18 @@ impl OrderStore for MySqlStore {
         //    is a round trip that would otherwise be made holding the locks.
         let likely_insert = insert_orders_sql(ids.len());
         (&mut *tx).prepare(&likely_insert).await?;
-        // 1. Lock; 2. read what is recorded; 3. decide.
-        let before = lock_stock(&mut tx, &products_of(orders)).await?;
-        let (recorded, pending) = recorded_orders(&mut tx, &ids).await?;
+        // 1. Read what is recorded and lock, in the order asked; 3. decide.
+        let products = products_of(orders);
+        let ((recorded, pending), before) = match when {
+            Read::BeforeLocking => {
+                let recorded = recorded_orders(&mut tx, &ids).await?;
+                (recorded, lock_stock(&mut tx, &products).await?)
+            }
+            Read::UnderLock => {
+                let before = lock_stock(&mut tx, &products).await?;
+                (recorded_orders(&mut tx, &ids).await?, before)
+            }
+        };
         let mut stock = before.clone();
         let applied = decide(orders, &recorded, &mut stock, now_millis());
         // 4. Write: one decrement for every product that moved, and the
@@ -209,6 +251,28 @@ impl OrderStore for MySqlStore {
         }
         tx.commit().await?;
         Ok(applied)
+    }
+
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl OrderStore for MySqlStore {
+    async fn apply(&self, orders: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Read first, lock second: a round trip fewer under the hot row's
+        // lock. If another batch recorded one of these orders in between (a
+        // duplicate delivery in flight at once), the primary key refuses our
+        // INSERT and the transaction rolls back; the batch then runs again
+        // with the read under the lock, which no such race can reach.
+        match self.apply_batch(orders, Read::BeforeLocking).await {
+            Err(StoreError::Conflict(_)) => self.apply_batch(orders, Read::UnderLock).await,
+            answer => answer,
+        }
     }
 
     async fn order(&self, order_id: OrderId) -> Result<Option<OrderRecord>, StoreError> {
