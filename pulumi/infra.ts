@@ -13,6 +13,7 @@
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -47,6 +48,21 @@ export interface Shape {
     max_receive_count: number;
     functions: Record<"ingest" | "processor" | "notifier", FunctionShape>;
     event_sources: Record<"processor" | "notifier", EventSourceShape>;
+    /** Each execution environment migrates on start (the first deployment);
+     * false or absent: the migration function runs them once per deploy. */
+    migrate_on_cold_start?: boolean;
+}
+
+/** The migration function's shape: one at a time, one connection, time for a long migration. */
+export const MIGRATION_FUNCTION: FunctionShape = { memory_mb: 256, timeout_secs: 300, reserved_concurrency: 1, pool_size: 1 };
+
+/** A digest of db/migrations: the migration step runs again when it changes. */
+export function migrationsDigest(dir = path.resolve(process.cwd(), "..", "db", "migrations")): string {
+    const hash = crypto.createHash("sha256");
+    for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
+        hash.update(f).update(fs.readFileSync(path.join(dir, f)));
+    }
+    return hash.digest("hex");
 }
 
 /** Reads the shape; `file` defaults to `../deploy/settings.json` from here. */
@@ -241,10 +257,15 @@ export function deploy(s: Settings) {
         DB_USER: name,
         DB_SECRET_ARN: dbSecretArn,
         VISIBILITY_TIMEOUT_SECS: String(visibility),
+        DB_MIGRATE_ON_START: String(shape.migrate_on_cold_start ?? false),
         RUST_LOG: "info",
     };
-    const fn = (fname: keyof Shape["functions"], statements: pulumi.Input<aws.iam.PolicyStatement[]>) => {
-        const f = shape.functions[fname];
+    const fn = (
+        fname: string,
+        f: FunctionShape,
+        statements: pulumi.Input<aws.iam.PolicyStatement[]>,
+        extra: { env?: Record<string, string>; dependsOn?: pulumi.Resource[] } = {},
+    ) => {
         const logGroup = new aws.cloudwatch.LogGroup(`${name}-${fname}`, {
             name: `/aws/lambda/${physical}-${fname}`,
             retentionInDays: s.logRetentionDays,
@@ -287,11 +308,11 @@ export function deploy(s: Settings) {
                 timeout: f.timeout_secs,
                 reservedConcurrentExecutions: f.reserved_concurrency ?? -1,
                 vpcConfig: { subnetIds, securityGroupIds: [functionsSg.id] },
-                environment: { variables: { ...env, DB_MAX_CONNECTIONS: String(f.pool_size) } },
+                environment: { variables: { ...env, ...extra.env, DB_MAX_CONNECTIONS: String(f.pool_size) } },
                 loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
                 tags,
             },
-            { dependsOn: [logGroup] },
+            { dependsOn: [logGroup, ...(extra.dependsOn ?? [])] },
         );
     };
     const readSecret = { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: dbSecretArn };
@@ -303,19 +324,39 @@ export function deploy(s: Settings) {
     const depth = (arns: pulumi.Output<string>[]) => ({ Effect: "Allow", Action: ["sqs:GetQueueAttributes"], Resource: arns });
     const statements = (...st: object[]) => pulumi.output(st) as pulumi.Output<aws.iam.PolicyStatement[]>;
 
+    // --- Migrations: a deploy step, run once per change of db/migrations by
+    // the migration function (as the schema's owner), before the functions
+    // that use the schema are updated. A failed migration fails the deploy
+    // and leaves the running functions alone. The demo inventory is seeded
+    // on a `dev` stack only.
+    const migrate = fn("migrate", MIGRATION_FUNCTION, statements(readSecret), {
+        env: { DB_MIGRATE_ON_START: "false", DEMO_INVENTORY: String(pulumi.getStack() === "dev") },
+    });
+    const digest = migrationsDigest();
+    const migrated = new aws.lambda.Invocation(`${name}-migrate`, {
+        functionName: migrate.name,
+        input: JSON.stringify({ migrations: digest }),
+        triggers: { migrations: digest },
+    });
+    const after = { dependsOn: [migrated] };
+
     const ingest = fn(
         "ingest",
+        shape.functions.ingest,
         statements(
             { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: orders.main.arn },
             depth([orders.main.arn, orders.dlq.arn, processed.main.arn, processed.dlq.arn]),
             readSecret,
         ),
+        after,
     );
     const processor = fn(
         "processor",
+        shape.functions.processor,
         statements(consume(orders.main.arn), { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: processed.main.arn }, readSecret),
+        after,
     );
-    const notifier = fn("notifier", statements(consume(processed.main.arn), readSecret));
+    const notifier = fn("notifier", shape.functions.notifier, statements(consume(processed.main.arn), readSecret), after);
 
     for (const [fname, func, q] of [
         ["processor", processor, orders.main],

@@ -21,15 +21,17 @@ use crate::app::{open_store_with, StartError};
 use crate::config::Config;
 use crate::context::Context;
 use crate::http::{self, AppState};
-use crate::notifier::{LogNotifier, NotificationWorker};
+use crate::notifier::{LogNotifier, NotificationWorker, Notifier};
 use crate::processor::{Processor, ProcessorConfig};
 use crate::queue::{Message, Queues};
+use crate::store::{MySqlStore, OrderStore};
+use sqlx::mysql::MySqlConnectOptions;
 
-pub use aws_lambda_events::event::sqs::{SqsBatchResponse as BatchResponse, SqsEvent};
+pub use aws_lambda_events::event::sqs::{SqsBatchResponse as BatchResponse, SqsEvent, SqsMessage};
 
 /// The configuration of a function: the engine's flags, read from the
 /// function's environment variables only.
-#[derive(Parser)]
+#[derive(Parser, Clone)]
 struct LambdaConfig {
     #[command(flatten)]
     config: Config,
@@ -38,6 +40,25 @@ struct LambdaConfig {
     /// password never sits in a plain environment variable.
     #[arg(long, env = "DB_SECRET_ARN")]
     db_secret_arn: Option<String>,
+    /// Apply the migrations (and seed the demo inventory into an empty
+    /// database) when an execution environment starts. Off in the shipped
+    /// deployment: migrations are a deploy step, so a cold start needs no
+    /// DDL rights and one bad migration cannot stop every function.
+    #[arg(long, env = "DB_MIGRATE_ON_START", default_value_t = false)]
+    migrate_on_start: bool,
+    /// The migration function: seed the demo inventory (the original
+    /// system's five products) into an empty inventory table. For a `dev`
+    /// stack only.
+    #[arg(long, env = "DEMO_INVENTORY", default_value_t = false)]
+    demo_inventory: bool,
+}
+
+/// How an execution environment opens its store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Startup {
+    /// Migrate (and seed an empty inventory) on start, rather than refuse a
+    /// database that is not migrated.
+    pub migrate: bool,
 }
 
 /// What one execution environment builds once and every invocation borrows.
@@ -46,35 +67,42 @@ pub struct Environment {
     pub ctx: Context,
     pub queues: Queues,
     pub config: Config,
+    /// Where the notifier function sends notifications.
+    pub notifier: Arc<dyn Notifier>,
 }
 
 impl Environment {
     /// Reads the configuration from the environment, fetches the database
     /// password from Secrets Manager when `DB_SECRET_ARN` is set, opens the
-    /// store and the SQS queues.
+    /// SQS queues and then the store ([`Environment::init`]).
     pub async fn from_env() -> Result<Environment, StartError> {
-        let lc = LambdaConfig::try_parse_from(["lambda"])
-            .map_err(|e| StartError::Config(e.to_string()))?;
-        let mut config = lc.config;
-        config.queue = crate::config::QueueKind::Sqs;
-        let mut options = config.mysql().map_err(StartError::Config)?;
-        if let (Some(arn), Some(opts)) = (&lc.db_secret_arn, options.take()) {
-            let (user, password) = secret_credentials(arn).await?;
-            let opts = opts.password(&password);
-            options = Some(match user {
-                Some(u) => opts.username(&u),
-                None => opts,
-            });
-        }
-        let store = open_store_with(options, &config).await?;
+        let (config, options, lc) = config_from_env().await?;
         let queues = Queues::open(&config)
             .await
             .map_err(|e| StartError::Queues(e.to_string()))?;
-        Ok(Environment {
-            ctx: Context::new(store.as_dyn()),
-            queues,
-            config,
-        })
+        let startup = Startup {
+            migrate: lc.migrate_on_start,
+        };
+        Environment::init(config, options, queues, startup).await
+    }
+
+    /// The init of an execution environment, given its configuration,
+    /// database and queues: opens its own pool of `config.db_max_connections`
+    /// (in memory without `mysql`), migrating first only if `startup` says
+    /// so. What `sim --topology lambda` runs on each cold start.
+    pub async fn init(
+        config: Config,
+        mysql: Option<MySqlConnectOptions>,
+        queues: Queues,
+        startup: Startup,
+    ) -> Result<Environment, StartError> {
+        let store: Arc<dyn OrderStore> = match mysql {
+            Some(options) if !startup.migrate => {
+                Arc::new(MySqlStore::connect_migrated(options, config.db_max_connections).await?)
+            }
+            mysql => open_store_with(mysql, &config).await?.as_dyn(),
+        };
+        Ok(Environment::new(Context::new(store), queues, config))
     }
 
     /// Builds an environment over parts the caller made (tests).
@@ -83,6 +111,7 @@ impl Environment {
             ctx,
             queues,
             config,
+            notifier: Arc::new(LogNotifier),
         }
     }
 
@@ -109,12 +138,53 @@ impl Environment {
         NotificationWorker::new(
             self.queues.processed.clone(),
             self.ctx.clone(),
-            Arc::new(LogNotifier),
+            self.notifier.clone(),
             Duration::ZERO,
             self.config.visibility_timeout(),
         )
         .without_deletes()
     }
+}
+
+/// The function's configuration from its environment variables, and the
+/// database's connection options with the password from Secrets Manager
+/// when `DB_SECRET_ARN` is set.
+async fn config_from_env() -> Result<(Config, Option<MySqlConnectOptions>, LambdaConfig), StartError>
+{
+    let lc =
+        LambdaConfig::try_parse_from(["lambda"]).map_err(|e| StartError::Config(e.to_string()))?;
+    let mut config = lc.config.clone();
+    config.queue = crate::config::QueueKind::Sqs;
+    let mut options = config.mysql().map_err(StartError::Config)?;
+    if let (Some(arn), Some(opts)) = (&lc.db_secret_arn, options.take()) {
+        let (user, password) = secret_credentials(arn).await?;
+        let opts = opts.password(&password);
+        options = Some(match user {
+            Some(u) => opts.username(&u),
+            None => opts,
+        });
+    }
+    Ok((config, options, lc))
+}
+
+/// The migration function, run once per deploy by the Pulumi program
+/// before the other functions change: applies the pending migrations as
+/// the schema's owner and, on a stack that asks for it (`DEMO_INVENTORY`,
+/// a `dev` stack), seeds the demo inventory into an empty table. Answers
+/// the migrations applied now as `version description` lines.
+pub async fn migrate_from_env() -> Result<Vec<String>, StartError> {
+    let (_, options, lc) = config_from_env().await?;
+    let options =
+        options.ok_or_else(|| StartError::Config("the migration function needs DB_HOST".into()))?;
+    let store = MySqlStore::connect(options.clone(), 1).await?;
+    let applied = store.migrate().await?;
+    if lc.demo_inventory {
+        store.seed_if_empty(&crate::domain::seed_products()).await?;
+    }
+    Ok(applied
+        .into_iter()
+        .map(|(version, description)| format!("{version} {description}"))
+        .collect())
 }
 
 async fn secret_credentials(arn: &str) -> Result<(Option<String>, String), StartError> {

@@ -2,6 +2,7 @@
 // Each test states one security or reliability property of the deployment.
 
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 
@@ -112,13 +113,15 @@ describe("the orderflow stack", () => {
         assert.equal(mappings.length, 2);
         for (const m of mappings) {
             assert.deepEqual(m.inputs.functionResponseTypes, ["ReportBatchItemFailures"]);
-            assert.ok(m.inputs.batchSize >= 1 && m.inputs.batchSize <= 10);
+            // AWS: up to 10,000 for a standard queue, and past 10 only with a batching window.
+            assert.ok(m.inputs.batchSize >= 1 && m.inputs.batchSize <= 10000);
+            assert.ok(m.inputs.batchSize <= 10 || m.inputs.maximumBatchingWindowInSeconds >= 1, "a batch past 10 needs a window");
         }
     });
 
     it("runs the Rust zips on provided.al2023, in the VPC, with no password in the environment", () => {
         const fns = ofType("aws:lambda/function:Function");
-        assert.deepEqual(fns.map((f) => f.name).sort(), ["orderflow-ingest", "orderflow-notifier", "orderflow-processor"]);
+        assert.deepEqual(fns.map((f) => f.name).sort(), ["orderflow-ingest", "orderflow-migrate", "orderflow-notifier", "orderflow-processor"]);
         for (const f of fns) {
             assert.equal(f.inputs.runtime, "provided.al2023");
             assert.equal(f.inputs.handler, "bootstrap");
@@ -137,7 +140,7 @@ describe("the orderflow stack", () => {
         );
         const actions = (fname: string) =>
             new Set(policies[`orderflow-${fname}`].Statement.flatMap((s: any) => s.Action as string[]));
-        for (const fname of ["ingest", "processor", "notifier"]) {
+        for (const fname of ["ingest", "processor", "notifier", "migrate"]) {
             for (const st of policies[`orderflow-${fname}`].Statement) {
                 assert.notEqual(st.Resource, "*", `${fname}: no wildcard resource`);
                 for (const a of st.Action) assert.ok(!a.endsWith("*"), `${fname}: no wildcard action ${a}`);
@@ -148,11 +151,12 @@ describe("the orderflow stack", () => {
         assert.ok(actions("processor").has("sqs:ReceiveMessage"));
         assert.ok(!actions("notifier").has("sqs:SendMessage"), "the notifier publishes nothing");
         for (const fname of ["ingest", "processor", "notifier"]) assert.ok(actions(fname).has("secretsmanager:GetSecretValue"));
+        assert.deepEqual([...actions("migrate")].sort(), ["logs:CreateLogStream", "logs:PutLogEvents", "secretsmanager:GetSecretValue"], "the migration step touches no queue");
     });
 
     it("names what AWS sees after the stack, so two stacks in one account do not collide", () => {
         const fns = ofType("aws:lambda/function:Function").map((f) => f.inputs.name).sort();
-        assert.deepEqual(fns, ["orderflow-test-ingest", "orderflow-test-notifier", "orderflow-test-processor"]);
+        assert.deepEqual(fns, ["orderflow-test-ingest", "orderflow-test-migrate", "orderflow-test-notifier", "orderflow-test-processor"]);
         for (const g of ofType("aws:cloudwatch/logGroup:LogGroup")) assert.match(g.inputs.name, /^\/aws\/lambda\/orderflow-test-/);
         for (const q of ofType("aws:sqs/queue:Queue")) assert.equal(q.inputs.name, undefined, "queues named by Pulumi");
     });
@@ -160,7 +164,7 @@ describe("the orderflow stack", () => {
     it("keeps logs for a bounded time, as JSON lines", () => {
         for (const f of ofType("aws:lambda/function:Function")) assert.equal(f.inputs.loggingConfig.logFormat, "JSON");
         const groups = ofType("aws:cloudwatch/logGroup:LogGroup");
-        assert.equal(groups.length, 3);
+        assert.equal(groups.length, 4);
         for (const g of groups) assert.ok(g.inputs.retentionInDays > 0 && g.inputs.retentionInDays <= 90);
     });
 
@@ -185,7 +189,7 @@ describe("the orderflow stack", () => {
         const shape = infra.readShape();
         // The same figures engine/src/deployment.rs computes from the same file.
         assert.equal(infra.maxConnections("db.t4g.micro"), 85);
-        assert.deepEqual(infra.connectionBudget(shape), { needed: 74, available: 75 });
+        assert.deepEqual(infra.connectionBudget(shape), { needed: 60, available: 75 });
         const fns = Object.fromEntries(ofType("aws:lambda/function:Function").map((f) => [f.name, f]));
         for (const fname of ["ingest", "processor", "notifier"] as const) {
             const f = fns[`orderflow-${fname}`];
@@ -202,12 +206,30 @@ describe("the orderflow stack", () => {
 
     it("refuses a shape whose functions could open more connections than the instance allows", async () => {
         const infra = await import("../infra");
-        const uncapped = infra.readShape();
-        for (const f of Object.values(uncapped.functions)) f.reserved_concurrency = null;
-        for (const e of Object.values(uncapped.event_sources)) e.maximum_concurrency = null;
+        // The first deployment's shape, which `sim --topology lambda` shows
+        // refusing connections (sim/tests/deployed_shape.rs): no caps, so
         // 1,000 environments (the account's limit) times 2 connections, for each function.
-        assert.deepEqual(infra.connectionBudget(uncapped), { needed: 6000, available: 75 });
-        assert.throws(() => infra.deploy(infra.settings(uncapped)), /6000 database connections/);
+        const first = infra.readShape(path.resolve(process.cwd(), "..", "deploy", "first-deployment.json"));
+        assert.deepEqual(infra.connectionBudget(first), { needed: 6000, available: 75 });
+        assert.throws(() => infra.deploy(infra.settings(first)), /6000 database connections/);
+        // One cap short is enough to refuse: the notifier's mapping uncapped.
+        const one = infra.readShape();
+        one.event_sources.notifier.maximum_concurrency = null;
+        one.functions.notifier.reserved_concurrency = null;
+        assert.throws(() => infra.deploy(infra.settings(one)), /database connections/);
+    });
+
+    it("migrates once per deploy as a step before the functions change, never on a cold start", () => {
+        const invocations = ofType("aws:lambda/invocation:Invocation");
+        assert.equal(invocations.length, 1);
+        assert.equal(invocations[0].inputs.triggers.migrations.length, 64, "re-run when db/migrations changes");
+        const fns = Object.fromEntries(ofType("aws:lambda/function:Function").map((f) => [f.name, f]));
+        for (const fname of ["ingest", "processor", "notifier"]) {
+            assert.equal(fns[`orderflow-${fname}`].inputs.environment.variables.DB_MIGRATE_ON_START, "false", fname);
+        }
+        const migrate = fns["orderflow-migrate"];
+        assert.equal(migrate.inputs.reservedConcurrentExecutions, 1);
+        assert.equal(migrate.inputs.environment.variables.DEMO_INVENTORY, "false", "no demo stock outside a dev stack");
     });
 
     it("exports the endpoints a user needs", async () => {
