@@ -2,7 +2,8 @@
 # Runs every test of the project: formatting, lints, unit, integration and
 # property tests (the MySQL-backed ones, and the SQS backend's against a
 # local moto server, included), a fuzz run of the API, the sim's main job
-# on both stores, with and without injected faults, and over SQS, a short
+# on both stores, with and without injected faults, over SQS, and in the
+# deployed (Lambda) shape with the shipped settings, a short
 # Goose load test against `sim serve` with its verification; and the Pulumi
 # program's type check and tests. Needs a MySQL 8 or MariaDB 10.11 server at TEST_MYSQL_URL
 # (default mysql://root@127.0.0.1:3306); the MySQL tests fail, never skip,
@@ -56,6 +57,9 @@ DATABASE_URL="$mysql_sim" ./scripts/with-moto.sh cargo run --locked -q -p sim --
 
 step "sim, MySQL store"
 DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim -- --seed 2
+
+step "sim --topology lambda --profile flash-sale: the deployed shape with the shipped settings (MySQL)"
+DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim -- --topology lambda --profile flash-sale --seed 6 --orders 2000 --duration 5
 
 step "Goose smoke run against sim serve (MySQL store), then its verification"
 DATABASE_URL="${TEST_MYSQL_URL%/}/orderflow_test_loadtest" ./scripts/loadtest-smoke.sh

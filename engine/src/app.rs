@@ -126,7 +126,17 @@ pub struct Hooks {
     /// The runtime the processor and notifier loops run on; `None`: the
     /// caller's, beside the HTTP server. See [`worker_runtime`].
     pub workers: Option<Handle>,
+    /// Run the in-process processor and notifier loops. Off when something
+    /// else consumes the queues: `sim --topology lambda` runs the Lambda
+    /// handlers behind emulated event source mappings instead.
+    pub loops: bool,
+    /// What stands in front of the API (`sim --topology lambda`: the API
+    /// Gateway stage's throttle and the ingest function's environments).
+    pub front: Option<Front>,
 }
+
+/// Wraps the API's router in what fronts it.
+pub type Front = Arc<dyn Fn(Router) -> Router + Send + Sync>;
 
 impl Default for Hooks {
     fn default() -> Self {
@@ -134,6 +144,8 @@ impl Default for Hooks {
             notifier: Arc::new(LogNotifier),
             wrap: Arc::new(Plain),
             workers: None,
+            loops: true,
+            front: None,
         }
     }
 }
@@ -231,7 +243,11 @@ impl App {
             ctx.clone(),
             ProcessorConfig::default(),
         );
-        for _ in 0..config.processor_workers.max(1) {
+        let (processors, notifiers) = match hooks.loops {
+            true => (config.processor_workers.max(1), config.notifier_workers),
+            false => (0, 0),
+        };
+        for _ in 0..processors {
             let (processor, shutdown) = (processor.clone(), shutdown.clone());
             workers.push(spawner.spawn(supervised("processor", move || {
                 processor.clone().run(shutdown.clone())
@@ -246,7 +262,7 @@ impl App {
         );
         // None: another notifier (the original system's, while it is being
         // replaced) consumes the processed queue.
-        for _ in 0..config.notifier_workers {
+        for _ in 0..notifiers {
             let (notification, shutdown) = (notification.clone(), shutdown.clone());
             workers.push(spawner.spawn(supervised("notifier", move || {
                 notification.clone().run(shutdown.clone())
@@ -258,6 +274,10 @@ impl App {
             ingest: ingest.clone(),
             ..AppState::new(&ctx, &queues)
         });
+        let router = match &hooks.front {
+            Some(front) => front(router),
+            None => router,
+        };
         let server = tokio::spawn(serve(listener, router, server_shutdown));
         Ok(App {
             store,

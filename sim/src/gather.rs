@@ -90,10 +90,15 @@ pub async fn gather(
         .iter()
         .filter(|s| s.kind == Kind::Duplicate && s.status == 202)
         .filter_map(|s| {
+            // An original that was refused (a throttle's 429 after every
+            // retry) has no id to compare with: its repeat is then the
+            // first submission.
             let original = s
                 .repeats
                 .and_then(|i| r.sent.get(i))
-                .and_then(|o| o.order_id.clone());
+                .filter(|o| o.status == 202)?
+                .order_id
+                .clone();
             (original != s.order_id)
                 .then(|| format!("duplicate got {:?}, original {:?}", s.order_id, original))
         })

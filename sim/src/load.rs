@@ -179,7 +179,7 @@ const REQUEST_RETRY: Backoff = Backoff {
 
 /// Why a request is tried again.
 enum Unanswered {
-    /// 503: the queue was full.
+    /// 503 (the queue was full), 429 (a throttle), or a gateway's 5xx.
     Busy(orderflow_client::Answer),
     Failed(anyhow::Error),
 }
@@ -189,10 +189,38 @@ enum Unanswered {
 /// tail.
 const FLASH_SALE: [u32; 10] = [1, 1, 1, 2, 6, 8, 5, 2, 1, 1];
 
+/// How a load spreads its requests over its duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// [`FLASH_SALE`]: quiet, a ramp to a peak on the hot products, a tail.
+    FlashSale,
+    /// The same rate throughout.
+    Even,
+}
+
+impl Profile {
+    /// When each of `n` requests is due, from the start.
+    pub fn due(self, n: usize, duration: Duration) -> Vec<Duration> {
+        match self {
+            Profile::FlashSale => flash_sale(n, duration),
+            Profile::Even => (0..n)
+                .map(|i| duration.mul_f64(i as f64 / n.max(1) as f64))
+                .collect(),
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Profile::FlashSale => "a flash sale",
+            Profile::Even => "an even rate",
+        }
+    }
+}
+
 /// When each of `n` requests is due, from the start of a run of `duration`
 /// shaped as [`FLASH_SALE`]: request `i` is due when that share of the run's
 /// requests has been sent.
-pub fn flash_sale(n: usize, duration: Duration) -> Vec<Duration> {
+fn flash_sale(n: usize, duration: Duration) -> Vec<Duration> {
     let total: u32 = FLASH_SALE.iter().sum();
     let slice = duration / FLASH_SALE.len() as u32;
     (0..n)
@@ -213,7 +241,8 @@ pub fn flash_sale(n: usize, duration: Duration) -> Vec<Duration> {
 
 /// Sends every planned request with `concurrency` in flight, each no sooner
 /// than its due time (`due`, from the start; none: as fast as answered). A
-/// 503 (queue full) is retried after a pause, as a well-behaved client would.
+/// 503 (queue full), a 429 (throttled) and API Gateway's 5xx are retried
+/// after a pause, as a well-behaved client would.
 pub async fn send(
     client: &Client,
     planned: Vec<Planned>,
@@ -259,7 +288,13 @@ pub async fn send(
                     },
                     || async {
                         match client.post_order(p.body.clone()).await {
-                            Ok(a) if a.status == 503 => Err(Unanswered::Busy(a)),
+                            // 503: the queue is full; 429: a throttle; 500,
+                            // 502, 504: API Gateway's answers when the ingest
+                            // function fails to start or to answer. The API is
+                            // idempotent, so trying again is safe.
+                            Ok(a) if matches!(a.status, 429 | 500 | 502 | 503 | 504) => {
+                                Err(Unanswered::Busy(a))
+                            }
                             Ok(a) => Ok(a),
                             Err(e) => Err(Unanswered::Failed(e)),
                         }

@@ -18,6 +18,7 @@ mod dlq;
 mod gather;
 mod html;
 mod invariants;
+mod lambda;
 mod load;
 mod migrate;
 mod netem;
@@ -110,9 +111,12 @@ struct ServeArgs {
     stock: Option<i64>,
     /// Milliseconds added to every round trip to the database (MySQL only),
     /// by a proxy on loopback: what a network between the engine and the
-    /// database costs. 0 connects directly.
-    #[arg(long, value_name = "MS", default_value_t = 0.0)]
-    db_rtt_ms: f64,
+    /// database costs. 0 connects directly. Default: 0, or 0.5 with
+    /// `--topology lambda`.
+    #[arg(long, value_name = "MS")]
+    db_rtt_ms: Option<f64>,
+    #[command(flatten)]
+    shape: lambda::ShapeArgs,
     #[command(flatten)]
     config: Config,
 }
@@ -188,15 +192,48 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
     }
     let started = async {
-        let (store, proxy) = open_store_over(&args.config, args.db_rtt_ms).await?;
+        let lambda_shape = args.shape.is_lambda();
+        let settings = match lambda_shape {
+            true if !args.faults.is_empty() => {
+                anyhow::bail!("--faults runs with --topology local only")
+            }
+            true => {
+                let settings = args.shape.settings()?;
+                args.shape.configure(&mut args.config, &settings);
+                Some(settings)
+            }
+            false => None,
+        };
+        let rtt_ms = args.db_rtt_ms.unwrap_or(match lambda_shape {
+            true => lambda::DEFAULT_RTT_MS,
+            false => 0.0,
+        });
+        let direct = if lambda_shape { 0.0 } else { rtt_ms };
+        let (store, proxy) = open_store_over(&args.config, direct).await?;
+        let mut shape = match settings {
+            Some(s) => {
+                Some(lambda::Shape::over(&args.shape, s, &args.config, &store, rtt_ms).await?)
+            }
+            None => None,
+        };
         let hooks = Hooks {
             wrap: Arc::new(Harness::new(faults.clone())),
+            loops: shape.is_none(),
+            front: shape.as_ref().map(|s| s.gateway.front()),
             ..hooks()
         };
         let app = App::start_with_store(store.as_dyn(), &args.config, args.addr, hooks).await?;
-        Ok::<_, anyhow::Error>((store, app, proxy))
+        if let Some(shape) = &mut shape {
+            let shared = lambda::Shared {
+                metrics: app.metrics.clone(),
+                failures: app.failures.clone(),
+                notifier: Arc::new(engine::notifier::LogNotifier),
+            };
+            shape.connect(&app.queues, shared, args.shape.time_scale)?;
+        }
+        Ok::<_, anyhow::Error>((store, app, proxy, shape))
     };
-    let (store, app, _proxy) = match started.await {
+    let (store, app, _proxy, shape) = match started.await {
         Ok(started) => started,
         Err(e) => {
             eprintln!("sim serve: {}", engine::report::error_chain(e.as_ref()));
@@ -230,9 +267,23 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
     println!(
         r#"    -d '{{"customer_id": "test_user_001", "items": [{{"product_id": "prod-101", "quantity": 1}}]}}'"#
     );
+    if let Some(shape) = &shape {
+        println!(
+            "  deployed shape: {} (stage throttle {} requests/s, burst {}), database round trip +{} ms",
+            args.shape.settings.as_ref().map_or("deploy/settings.json as shipped".into(), |p| p.display().to_string()),
+            shape.settings.stage_throttle.rate,
+            shape.settings.stage_throttle.burst,
+            shape.rtt_ms
+        );
+    }
     signals.next().await;
     let _ = stop_killer.send(true);
-    graceful_stop(app, &mut signals).await
+    let status = graceful_stop(app, &mut signals).await;
+    if let Some(shape) = shape {
+        shape.stop().await;
+        lambda::report::print(&shape, &[], None);
+    }
+    status
 }
 
 /// The graceful stop after a first Ctrl-C or SIGTERM: no new orders (503),

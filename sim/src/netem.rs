@@ -3,20 +3,41 @@
 //! round trip costs what it would across a real network (and a transaction
 //! holds its row locks that much longer). Bandwidth is not limited and order
 //! is kept; it models latency only.
+//!
+//! The delays are kept by operating-system threads (two per direction of a
+//! connection), not by tokio's timer, whose millisecond ticks would turn a
+//! 0.25 ms one-way delay into up to a whole millisecond. The proxy also
+//! counts the connections it carries, and those the server refused for a
+//! connection limit (MySQL errors 1040, 1203 and 1226, read from the
+//! server's first packets).
 
-use std::net::SocketAddr;
-use std::time::Duration;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
+
+/// What the proxy has carried.
+#[derive(Debug, Default)]
+pub struct Connections {
+    /// Connections made to the server.
+    pub opened: AtomicU64,
+    /// Connections open now.
+    pub open: AtomicU64,
+    /// Most connections open at once.
+    pub peak: AtomicU64,
+    /// Connections the server refused for a connection limit.
+    pub refused: AtomicU64,
+}
 
 /// A running proxy; dropping it stops accepting (open connections end with
 /// their peers).
 pub struct LatencyProxy {
     pub addr: SocketAddr,
+    pub connections: Arc<Connections>,
     accept: JoinHandle<()>,
 }
 
@@ -31,69 +52,122 @@ impl Drop for LatencyProxy {
 pub async fn start(upstream: SocketAddr, one_way: Duration) -> std::io::Result<LatencyProxy> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
+    let connections = Arc::new(Connections::default());
+    let counted = connections.clone();
     let accept = tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                match TcpStream::connect(upstream).await {
-                    Ok(server) => relay(client, server, one_way).await,
-                    Err(e) => tracing::warn!(error = %e, %upstream, "proxy: upstream refused"),
-                }
+            let counted = counted.clone();
+            let relayed = client.into_std().and_then(|client| {
+                client.set_nonblocking(false)?;
+                let server = TcpStream::connect(upstream)?;
+                relay(client, server, one_way, counted)
             });
+            if let Err(e) = relayed {
+                tracing::warn!(error = %e, %upstream, "proxy: could not relay a connection");
+            }
         }
     });
-    Ok(LatencyProxy { addr, accept })
+    Ok(LatencyProxy {
+        addr,
+        connections,
+        accept,
+    })
 }
 
-/// Both directions of one connection, until either side closes.
-async fn relay(client: TcpStream, server: TcpStream, one_way: Duration) {
-    let _ = client.set_nodelay(true);
-    let _ = server.set_nodelay(true);
-    let (client_read, client_write) = client.into_split();
-    let (server_read, server_write) = server.into_split();
-    tokio::select! {
-        _ = delayed(client_read, server_write, one_way) => {}
-        _ = delayed(server_read, client_write, one_way) => {}
+/// Starts both directions of one connection, each on its own threads, and
+/// returns; they end when either side closes.
+fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    one_way: Duration,
+    connections: Arc<Connections>,
+) -> std::io::Result<()> {
+    client.set_nodelay(true)?;
+    server.set_nodelay(true)?;
+    connections.opened.fetch_add(1, Ordering::Relaxed);
+    let open = connections.open.fetch_add(1, Ordering::Relaxed) + 1;
+    connections.peak.fetch_max(open, Ordering::Relaxed);
+    let up = (client.try_clone()?, server.try_clone()?);
+    spawn_delayed(up.0, up.1, one_way, None)?;
+    let closed = Closed(connections.clone());
+    spawn_delayed(server, client, one_way, Some((connections, closed)))
+}
+
+/// Decrements the open count when the server's side of a connection ends.
+struct Closed(Arc<Connections>);
+
+impl Drop for Closed {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 /// Copies `from` to `to`, each chunk written `delay` after it was read:
-/// reading goes on meanwhile, so the delay adds latency, not a bandwidth cap.
-async fn delayed(
-    mut from: impl AsyncReadExt + Unpin,
-    mut to: impl AsyncWriteExt + Unpin + Send + 'static,
+/// reading goes on meanwhile, so the delay adds latency, not a bandwidth
+/// cap. `server`: this is the server's direction, whose first packets tell
+/// whether it refused the connection.
+fn spawn_delayed(
+    mut from: TcpStream,
+    mut to: TcpStream,
     delay: Duration,
-) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
-    let writer = tokio::spawn(async move {
-        while let Some((due, chunk)) = rx.recv().await {
-            tokio::time::sleep_until(due).await;
-            if to.write_all(&chunk).await.is_err() {
-                return;
+    server: Option<(Arc<Connections>, Closed)>,
+) -> std::io::Result<()> {
+    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+    let thread = || std::thread::Builder::new().stack_size(64 * 1024);
+    thread().name("db-proxy-write".into()).spawn(move || {
+        while let Ok((due, chunk)) = rx.recv() {
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            if to.write_all(&chunk).is_err() {
+                break;
             }
         }
-        let _ = to.shutdown().await;
-    });
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if tx
-                    .send((Instant::now() + delay, buf[..n].to_vec()))
-                    .is_err()
-                {
-                    break;
+        let _ = to.shutdown(Shutdown::Both);
+    })?;
+    thread().name("db-proxy-read".into()).spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut packets_seen = 0;
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if let Some((connections, _)) = &server {
+                        if packets_seen < 4 && refuses_for_a_limit(&buf[..n]) {
+                            connections.refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        packets_seen += 1;
+                    }
+                    if tx
+                        .send((Instant::now() + delay, buf[..n].to_vec()))
+                        .is_err()
+                    {
+                        break;
+                    }
                 }
             }
         }
-    }
-    drop(tx);
-    let _ = writer.await;
+        drop(server);
+    })?;
+    Ok(())
+}
+
+/// Whether `chunk` starts with a MySQL ERR packet for a connection limit:
+/// too many connections (1040), or a user's `MAX_USER_CONNECTIONS` (1203,
+/// 1226).
+fn refuses_for_a_limit(chunk: &[u8]) -> bool {
+    // 3 bytes of length, 1 of sequence, then 0xFF and the code, little-endian.
+    chunk.len() >= 7
+        && chunk[4] == 0xFF
+        && matches!(u16::from_le_bytes([chunk[5], chunk[6]]), 1040 | 1203 | 1226)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
 
     /// An echo server on loopback.
     async fn echo() -> SocketAddr {

@@ -23,6 +23,7 @@ use crate::chaos;
 use crate::gather::{self, CountingNotifier, RunRecord};
 use crate::html;
 use crate::invariants::{self, Check};
+use crate::lambda::{self, Shape};
 use crate::load::{self, Sent};
 use crate::report::{self, Report};
 use crate::scenarios;
@@ -59,9 +60,17 @@ pub struct RunArgs {
     pub faults: FaultPlan,
     /// Milliseconds added to every round trip to the database (MySQL only),
     /// by a proxy on loopback: what a network between the engine and the
-    /// database costs. 0 connects directly.
-    #[arg(long, value_name = "MS", default_value_t = 0.0)]
-    pub db_rtt_ms: f64,
+    /// database costs. 0 connects directly. Default: 0, or 0.5 with
+    /// `--topology lambda` (one availability zone).
+    #[arg(long, value_name = "MS")]
+    pub db_rtt_ms: Option<f64>,
+    /// The load's shape over `--duration`: `flash-sale` (a quiet start, a
+    /// ramp to a peak of about 8 times the quiet rate on the hot products,
+    /// a tail) or `even` (the same rate throughout).
+    #[arg(long, value_enum, default_value = "flash-sale")]
+    pub profile: load::Profile,
+    #[command(flatten)]
+    pub shape: lambda::ShapeArgs,
     /// Stop the database server for this many seconds while the load runs
     /// (MySQL only), then start it again: the pool reconnects and the work
     /// resumes without a restart of the sim. Stops and starts your server!
@@ -124,6 +133,8 @@ struct Started {
     run_start: DateTime<Utc>,
     /// The database's round-trip proxy, if any; kept as long as the run.
     _proxy: Option<crate::netem::LatencyProxy>,
+    /// The deployed shape, with `--topology lambda`.
+    shape: Option<Arc<Shape>>,
 }
 
 /// What the load did.
@@ -134,6 +145,7 @@ struct Loaded {
     drained: bool,
     load_start: DateTime<Utc>,
     samples: Vec<timeline::Sample>,
+    shape_samples: Vec<lambda::report::ShapeSample>,
 }
 
 impl Started {
@@ -147,7 +159,26 @@ impl Started {
         if !args.faults.is_empty() || args.db_outage.is_some() {
             args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
         }
-        let (store, proxy) = crate::open_store_over(&args.config, args.db_rtt_ms).await?;
+        let lambda_shape = args.shape.is_lambda();
+        let settings = match lambda_shape {
+            true => {
+                if !args.faults.is_empty() || args.db_outage.is_some() {
+                    anyhow::bail!("--faults and --db-outage run with --topology local only");
+                }
+                let settings = args.shape.settings()?;
+                args.shape.configure(&mut args.config, &settings);
+                Some(settings)
+            }
+            false => None,
+        };
+        let rtt_ms = args.db_rtt_ms.unwrap_or(match lambda_shape {
+            true => lambda::DEFAULT_RTT_MS,
+            false => 0.0,
+        });
+        // The deployed shape's functions reach the database through their
+        // own proxy (see `lambda::rds`); the sim's own reads go direct.
+        let (store, proxy) =
+            crate::open_store_over(&args.config, if lambda_shape { 0.0 } else { rtt_ms }).await?;
         let store_label = match (&store, args.config.mysql().map_err(anyhow::Error::msg)?) {
             (OpenedStore::MySql(_), Some(o)) => format!(
                 "MySQL at {}:{}/{}",
@@ -158,17 +189,33 @@ impl Started {
             _ => "in-memory (set DATABASE_URL to use MySQL)".to_owned(),
         };
         println!("orderflow sim: seed {seed} (replay with --seed {seed}), store {store_label}");
+        let mut shape = match settings {
+            Some(settings) => {
+                Some(Shape::over(&args.shape, settings, &args.config, &store, rtt_ms).await?)
+            }
+            None => None,
+        };
 
         let notifier = Arc::new(CountingNotifier::default());
         let harness = Arc::new(Harness::new(faults.clone()));
         let hooks = Hooks {
             notifier: notifier.clone(),
             wrap: harness.clone(),
+            loops: shape.is_none(),
+            front: shape.as_ref().map(|s| s.gateway.front()),
             ..crate::hooks()
         };
         let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
         let app = App::start_with_store(store.as_dyn(), &args.config, addr, hooks).await?;
         crate::warn_of_queues_without_dlq(&app);
+        if let Some(shape) = &mut shape {
+            let shared = lambda::Shared {
+                metrics: app.metrics.clone(),
+                failures: app.failures.clone(),
+                notifier: notifier.clone(),
+            };
+            shape.connect(&app.queues, shared, args.shape.time_scale)?;
+        }
 
         // A run starts from known stock: the seed's products at their seed
         // levels, and the load's own products.
@@ -195,6 +242,7 @@ impl Started {
             initial,
             run_start: now_millis(),
             _proxy: proxy,
+            shape: shape.map(Arc::new),
             app,
         })
     }
@@ -224,12 +272,17 @@ impl Started {
     /// database outage beside it, as asked), waits for the queues to drain,
     /// and redrives the DLQs after a faulty run.
     async fn load(&self, args: &RunArgs) -> anyhow::Result<Loaded> {
-        let due = (args.duration > 0.0)
-            .then(|| load::flash_sale(args.orders, Duration::from_secs_f64(args.duration)));
+        let due = (args.duration > 0.0).then(|| {
+            args.profile
+                .due(args.orders, Duration::from_secs_f64(args.duration))
+        });
         match due {
             Some(_) => println!(
-                "\nload: {} requests over {} s shaped as a flash sale, up to {} in flight",
-                args.orders, args.duration, args.concurrency
+                "\nload: {} requests over {} s shaped as {}, up to {} in flight",
+                args.orders,
+                args.duration,
+                args.profile.describe(),
+                args.concurrency
             ),
             None => println!(
                 "\nload: {} requests as fast as answered, {} in flight",
@@ -254,6 +307,10 @@ impl Started {
             hot_products(),
             load_started,
         );
+        let shape_sampler = self
+            .shape
+            .as_ref()
+            .map(|s| s.sampler(load_started, Duration::from_millis(250)));
         let ((sent, send_time), outage) = tokio::join!(
             load::send(&self.client, planned, due, args.concurrency),
             self.outage(args)
@@ -281,6 +338,10 @@ impl Started {
             drained,
             load_start,
             samples: sampler.finish().await,
+            shape_samples: match shape_sampler {
+                Some(s) => s.finish().await,
+                None => Vec::new(),
+            },
         })
     }
 
@@ -341,6 +402,10 @@ impl Started {
             inventory: &facts.inventory,
             initial: &self.initial,
         });
+        if let Some(shape) = &self.shape {
+            let causes = dlq_causes(&self.app).await?;
+            lambda::report::print(shape, &load.shape_samples, Some(&causes));
+        }
         let mysql = matches!(self.store, OpenedStore::MySql(_));
         let undecodable = gather::undecodable_in(&order_dlq);
         chaos::print(&self.faults, &self.app.metrics, undecodable, mysql);
@@ -357,6 +422,9 @@ impl Started {
                 "  stopped with {} orders unprocessed and {} notifications unsent",
                 left.orders, left.notifications
             );
+        }
+        if let Some(shape) = &self.shape {
+            shape.stop().await;
         }
         let unexpected = report::unexpected_answers(&load.sent);
         Ok(verdict(&scenarios, &checks, load.drained, unexpected))
@@ -393,12 +461,25 @@ impl Started {
             hot: &hot,
             scenarios,
             invariants: checks,
+            shape: &load.shape_samples,
         };
         match html::write(&args.html, &page) {
             Ok(()) => println!("\nreport: {} (open it in a browser)", args.html.display()),
             Err(e) => println!("\nreport: could not write the HTML page: {e:#}"),
         }
     }
+}
+
+/// What the DLQs hold, by the last error of each message.
+async fn dlq_causes(app: &App) -> anyhow::Result<lambda::report::DlqCauses> {
+    let mut why = lambda::report::DlqCauses::new();
+    for q in app.queues.dead_letters() {
+        for l in dlq::list(&q, &app.failures, usize::MAX).await? {
+            let cause = l.last_error.unwrap_or_else(|| "unknown".into());
+            *why.entry(format!("{}: {cause}", q.name)).or_default() += 1;
+        }
+    }
+    Ok(why)
 }
 
 /// The load's hot products, whose stock the report follows.

@@ -58,25 +58,14 @@ fn deployment_shows_the_shipped_shape_fits_and_an_uncapped_one_does_not() {
     let out = sim(&["deployment"], &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", stderr(&out));
-    assert!(stdout.contains("total 74 of 75: fits"), "{stdout}");
+    assert!(stdout.contains("total 60 of 75: fits"), "{stdout}");
 
-    let shipped = include_str!("../../deploy/settings.json");
-    let uncapped = shipped
-        .replace(
-            "\"reserved_concurrency\": 30",
-            "\"reserved_concurrency\": null",
-        )
-        .replace(
-            "\"maximum_concurrency\": 5",
-            "\"maximum_concurrency\": null",
-        );
-    let file = std::env::temp_dir().join(format!("orderflow-uncapped-{}.json", std::process::id()));
-    std::fs::write(&file, uncapped).unwrap();
-    let out = sim(&["deployment", "--settings", file.to_str().unwrap()], &[]);
+    // The first deployment: no concurrency caps.
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/first-deployment.json");
+    let out = sim(&["deployment", "--settings", file], &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("does NOT fit"), "{stdout}");
-    let _ = std::fs::remove_file(file);
 }
 
 #[test]

@@ -48,6 +48,8 @@ struct Entry {
     delivery: u64,
     /// `None` while visible; the instant it becomes visible again otherwise.
     invisible_until: Option<Instant>,
+    /// When it was sent (to this queue: a dead letter's clock starts again).
+    sent_at: Instant,
 }
 
 #[derive(Default)]
@@ -119,6 +121,14 @@ impl ChannelQueue {
         self.available.store(available, Ordering::SeqCst);
     }
 
+    /// How long the oldest message held (visible or not) has waited since it
+    /// was sent: SQS's `ApproximateAgeOfOldestMessage`. `None` when empty.
+    pub fn oldest_age(&self) -> Option<std::time::Duration> {
+        let state = self.lock();
+        let oldest = state.entries.values().map(|e| e.sent_at).min()?;
+        Some(oldest.elapsed())
+    }
+
     /// Every message held, visible or not, oldest first, without delivering
     /// any: for inspecting a DLQ.
     pub fn peek_all(&self) -> Vec<Message> {
@@ -175,6 +185,7 @@ impl ChannelQueue {
                 receive_count,
                 delivery: 0,
                 invisible_until: None,
+                sent_at: Instant::now(),
             },
         );
         state.visible.push_back(seq);

@@ -31,11 +31,13 @@ use sqlx::{Executor, MySqlPool};
 
 mod end_to_end;
 mod ingest;
+mod lambda;
 mod processor;
 mod server;
 
 use end_to_end::*;
 use ingest::*;
+use lambda::*;
 use processor::*;
 use server::*;
 
@@ -76,6 +78,15 @@ pub struct BenchArgs {
     /// to measure what that thread is worth end to end.
     #[arg(long)]
     shared_runtime: bool,
+    /// With `--topology lambda`: milliseconds added to each round trip to
+    /// the database, in both shapes measured (default 0.5).
+    #[arg(long, value_name = "MS")]
+    db_rtt_ms: Option<f64>,
+    /// `--topology lambda` measures the processor in the deployed shape
+    /// (the order queue filled beforehand, the processor function behind
+    /// the emulated event source mapping) beside the local shape.
+    #[command(flatten)]
+    shape: crate::lambda::ShapeArgs,
     #[command(flatten)]
     config: Config,
 }
@@ -123,6 +134,9 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
         describe.0, describe.1, args.workers, args.seconds
     );
 
+    if args.shape.is_lambda() {
+        return bench_deployed_shape(&args, &store).await;
+    }
     let only = |part: Part| args.only == Part::All || args.only == part;
     if only(Part::Ingest) {
         // First, while the database is idle: ingest alone, no database.
@@ -191,6 +205,39 @@ async fn bench_processor(
         whole / bare.max(1.0)
     );
     reset(store, pool).await
+}
+
+/// The processor in the deployed shape beside the local shape, both over
+/// the modelled round trip to the database.
+async fn bench_deployed_shape(args: &BenchArgs, store: &Arc<MySqlStore>) -> anyhow::Result<()> {
+    let rtt = args.db_rtt_ms.unwrap_or(crate::lambda::DEFAULT_RTT_MS);
+    let pool = store.pool().clone();
+    println!(
+        "  {} orders on one hot product waiting in the order queue; database round trip +{rtt} ms",
+        args.orders
+    );
+    reset(store, &pool).await?;
+    let local = local_processor(store, &args.config, args.orders, rtt).await?;
+    println!(
+        "  local shape: {} processor loops, one pool of {}        {:>9.0} orders/s",
+        args.config.processor_workers, args.config.db_max_connections, local
+    );
+    reset(store, &pool).await?;
+    let (deployed, shape) =
+        lambda_processor(store, &args.config, &args.shape, args.orders, rtt).await?;
+    let es = shape.settings.event_sources.get("processor");
+    let f = shape.settings.functions.get("processor");
+    println!(
+        "  deployed shape: processor function behind the event source mapping {:>9.0} orders/s  ({:.2}x the local shape; batch size {}, window {} s, {} concurrent batches, pool {} each)",
+        deployed,
+        deployed / local.max(1.0),
+        es.map_or(0, |e| e.batch_size),
+        es.map_or(0, |e| e.batching_window_secs),
+        shape.settings.max_environments("processor"),
+        f.map_or(0, |f| f.pool_size),
+    );
+    crate::lambda::report::print(&shape, &[], None);
+    reset(store, &pool).await
 }
 
 /// The pipeline end to end over HTTP at the offered rate.

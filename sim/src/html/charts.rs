@@ -242,3 +242,45 @@ pub(crate) fn line_chart(caption: &str, y_desc: &str, series: &[Series]) -> anyh
 pub(crate) fn chart_error(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("drawing a chart: {e}")
 }
+
+/// The deployed shape over time: environments alive per function and cold
+/// starts; database connections open and refused; requests throttled and
+/// the order queue's oldest message.
+pub(crate) fn shape_charts(samples: &[ShapeSample]) -> anyhow::Result<Vec<String>> {
+    let series = |name: String, f: &dyn Fn(&ShapeSample) -> f64| -> Series {
+        (name, samples.iter().map(|s| (s.t, f(s))).collect())
+    };
+    let mut environments = Vec::new();
+    for (i, name) in ["ingest", "processor", "notifier"].iter().enumerate() {
+        let at = |v: &[u64]| v.get(i).copied().unwrap_or(0) as f64;
+        environments.push(series(format!("{name} environments"), &|s| {
+            at(&s.environments)
+        }));
+        environments.push(series(format!("{name} cold starts (total)"), &|s| {
+            at(&s.cold_starts)
+        }));
+    }
+    Ok(vec![
+        line_chart("execution environments alive, and cold starts so far", "environments", &environments)?,
+        line_chart(
+            "database connections open, and refused so far (the instance's limit is the user's MAX_USER_CONNECTIONS)",
+            "connections",
+            &[
+                series("open".into(), &|s| s.connections as f64),
+                series("refused (total)".into(), &|s| s.refused as f64),
+            ],
+        )?,
+        line_chart(
+            "requests throttled by the stage (429, total)",
+            "requests",
+            &[series("throttled".into(), &|s| s.throttled as f64)],
+        )?,
+        line_chart(
+            "age of the oldest message in the order queue, ms",
+            "ms",
+            &[series("oldest order".into(), &|s| {
+                s.oldest_order_secs.unwrap_or(0.0) * 1000.0
+            })],
+        )?,
+    ])
+}

@@ -14,6 +14,7 @@ use engine::harness::faults::{FaultKind, Faults};
 use plotters::prelude::*;
 
 use crate::invariants::Check;
+use crate::lambda::report::ShapeSample;
 use crate::load::Sent;
 use crate::timeline::{Sample, QUEUE_NAMES};
 
@@ -36,6 +37,8 @@ pub struct Page<'a> {
     pub hot: &'a [String],
     pub scenarios: &'a [Check],
     pub invariants: &'a [Check],
+    /// With `--topology lambda`: the deployed shape over time.
+    pub shape: &'a [crate::lambda::report::ShapeSample],
 }
 
 /// Writes the page to `path`, creating its folder if needed.
@@ -72,6 +75,12 @@ pub fn render(p: &Page) -> anyhow::Result<String> {
     out.push_str(&queue_chart(p)?);
     out.push_str("<h2>Stock of the hot products</h2>");
     out.push_str(&stock_chart(p)?);
+    if !p.shape.is_empty() {
+        out.push_str("<h2>The deployed shape (--topology lambda)</h2>");
+        for chart in shape_charts(p.shape)? {
+            out.push_str(&chart);
+        }
+    }
     checks(
         &mut out,
         "Scenarios (the seed's verification tests)",
@@ -250,6 +259,7 @@ mod tests {
             hot: &["sim-hot-1".to_owned(), "sim-hot-2".to_owned()],
             scenarios: &[],
             invariants: &checks,
+            shape: &[],
         };
         let html = render(&page).expect("renders");
         assert!(html.starts_with("<!doctype html>"));

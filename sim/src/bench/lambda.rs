@@ -1,0 +1,107 @@
+//! The processor in the deployed shape: the order queue filled beforehand,
+//! then the processor function behind the emulated event source mapping,
+//! with the deployment settings' batch size, window, concurrency and pool,
+//! connecting as the limited user through the modelled round trip; beside
+//! the local shape (the in-process processor loops) over the same round
+//! trip, measured in the same run.
+
+use super::*;
+use crate::lambda::{self, Shape, ShapeArgs};
+use engine::queue::{Queues, MAX_BATCH};
+
+/// Fills a new set of channel queues with `orders` orders on the hot
+/// product.
+async fn filled(config: &Config, tag: &str, orders: usize) -> anyhow::Result<Queues> {
+    let queues = Queues::channel(&Config {
+        queue_capacity: usize::MAX,
+        ..config.clone()
+    });
+    let events = hot_orders(tag, 0, orders)?;
+    for chunk in events.chunks(MAX_BATCH) {
+        let bodies = chunk
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()?;
+        queues.orders.send_batch(bodies).await?;
+    }
+    Ok(queues)
+}
+
+/// Waits until `queues`' order queue is empty; answers how long it took
+/// from `started`.
+async fn drained(queues: &Queues, started: Instant) -> anyhow::Result<Duration> {
+    while queues.orders.depth().await?.total() > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(started.elapsed())
+}
+
+/// Orders per second through the deployed shape's processor function.
+pub(crate) async fn lambda_processor(
+    store: &Arc<MySqlStore>,
+    config: &Config,
+    shape_args: &ShapeArgs,
+    orders: usize,
+    rtt_ms: f64,
+) -> anyhow::Result<(f64, Shape)> {
+    let settings = shape_args.settings()?;
+    let mut config = config.clone();
+    shape_args.configure(&mut config, &settings);
+    let options = config
+        .mysql()
+        .map_err(anyhow::Error::msg)?
+        .context("a MySQL store")?
+        .database(store_database(store).await?.as_str());
+    let mut shape = Shape::build(
+        shape_args,
+        settings,
+        &config,
+        store.pool(),
+        &options,
+        rtt_ms,
+    )
+    .await?;
+    let queues = filled(&config, "lambda", orders).await?;
+    let ctx = engine::context::Context::new(store.clone());
+    let shared = lambda::Shared {
+        metrics: ctx.metrics.clone(),
+        failures: ctx.failures.clone(),
+        notifier: Arc::new(Quiet),
+    };
+    let started = Instant::now();
+    shape.connect(&queues, shared, shape_args.time_scale)?;
+    let elapsed = drained(&queues, started).await?;
+    shape.stop().await;
+    Ok((orders as f64 / elapsed.as_secs_f64(), shape))
+}
+
+/// The name of the database `store` is connected to.
+async fn store_database(store: &Arc<MySqlStore>) -> anyhow::Result<String> {
+    let name: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(store.pool())
+        .await?;
+    name.context("the bench's connection names no database")
+}
+
+/// Orders per second through the local shape's processor loops, over a
+/// proxy adding `rtt_ms` to each round trip.
+pub(crate) async fn local_processor(
+    store: &Arc<MySqlStore>,
+    config: &Config,
+    orders: usize,
+    rtt_ms: f64,
+) -> anyhow::Result<f64> {
+    let options = config
+        .mysql()
+        .map_err(anyhow::Error::msg)?
+        .context("a MySQL store")?
+        .database(store_database(store).await?.as_str());
+    let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
+        .await?
+        .next()
+        .context("the database host has no address")?;
+    let proxy = crate::netem::start(upstream, Duration::from_secs_f64(rtt_ms / 2000.0)).await?;
+    let through = options.host("127.0.0.1").port(proxy.addr.port());
+    let far = Arc::new(MySqlStore::connect(through, config.db_max_connections).await?);
+    whole_processor(&far, config, orders).await
+}

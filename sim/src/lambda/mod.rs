@@ -1,0 +1,398 @@
+//! `--topology lambda`: the pipeline in the shape `pulumi up` deploys, in
+//! one process. API Gateway's stage throttle in front of the ingest
+//! function; an SQS event source mapping per queue ([`esm`]) invoking the
+//! processor and notifier functions, whose execution environments
+//! ([`function`]) run the real handlers of `engine::lambda` with their own
+//! pools; the database as RDS would be ([`rds`]): a user limited to the
+//! instance class's connections, behind a modelled network round trip. Every
+//! value comes from the deployment settings file that Pulumi deploys.
+
+pub mod esm;
+pub mod function;
+pub mod gateway;
+pub mod rds;
+pub mod report;
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use engine::app::OpenedStore;
+use engine::app::StartError;
+use engine::config::{Config, QueueKind};
+use engine::context::Context;
+use engine::deployment::{self, DeploymentSettings};
+use engine::dlq::FailureLog;
+use engine::lambda::{Environment, Startup};
+use engine::metrics::Metrics;
+use engine::notifier::Notifier;
+use engine::queue::{QueueBackend, Queues};
+use futures::FutureExt;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use esm::{Mapping, MappingSettings};
+use function::{Function, Init};
+use gateway::Gateway;
+
+/// The modelled round trip between a function and its database when none
+/// is given: 0.5 ms, a round trip within one availability zone (AWS
+/// describes its zones' links as low-latency, single-digit milliseconds
+/// between zones; RDS and the functions share a zone in the best case).
+pub const DEFAULT_RTT_MS: f64 = 0.5;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Topology {
+    /// One process: processor and notifier loops over one pool (fast).
+    #[default]
+    Local,
+    /// The deployed shape: API Gateway's throttle, event source mappings,
+    /// Lambda execution environments with a pool each, RDS's connection
+    /// limit and a network round trip to the database (MySQL only).
+    Lambda,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ShapeArgs {
+    /// `local`: one process, as fast as it goes. `lambda`: the shape
+    /// `pulumi up` deploys, with the deployment settings file (README,
+    /// "The deployed shape").
+    #[arg(long, value_enum, default_value = "local")]
+    pub topology: Topology,
+    /// The deployment settings to simulate (`--topology lambda`); default:
+    /// deploy/settings.json as shipped.
+    #[arg(long, value_name = "PATH")]
+    pub settings: Option<PathBuf>,
+    /// Run the event source mappings' scaling ramp (and the visibility
+    /// timeout) this many times faster than AWS does; 1 is real time.
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Seconds an execution environment stays warm without an invocation
+    /// before it is reaped (AWS does not document it; minutes are usual).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub idle_secs: u64,
+}
+
+impl ShapeArgs {
+    pub fn is_lambda(&self) -> bool {
+        self.topology == Topology::Lambda
+    }
+
+    /// The settings file's values, or the shipped ones.
+    pub fn settings(&self) -> anyhow::Result<DeploymentSettings> {
+        match &self.settings {
+            Some(path) => DeploymentSettings::load(path).map_err(anyhow::Error::msg),
+            None => DeploymentSettings::shipped().map_err(anyhow::Error::msg),
+        }
+    }
+
+    /// `config` as the deployment sets it: the queues' visibility timeout
+    /// (shortened by the time scale) and receive count.
+    pub fn configure(&self, config: &mut Config, settings: &DeploymentSettings) {
+        let visibility = f64::from(settings.visibility_timeout_secs) / self.time_scale.max(1e-3);
+        config.visibility_timeout_secs = (visibility.ceil() as u64).max(1);
+        config.max_receive_count = settings.max_receive_count;
+    }
+}
+
+/// What the functions share with the sim's bookkeeping.
+#[derive(Clone)]
+pub struct Shared {
+    pub metrics: Arc<Metrics>,
+    pub failures: Arc<FailureLog>,
+    pub notifier: Arc<dyn Notifier>,
+}
+
+/// What the functions reach once the pipeline has started.
+#[derive(Clone)]
+struct Wired {
+    queues: Queues,
+    shared: Shared,
+}
+
+/// The deployed shape, running.
+pub struct Shape {
+    pub settings: DeploymentSettings,
+    pub gateway: Arc<Gateway>,
+    pub functions: Vec<Arc<Function>>,
+    /// (function name, mapping)
+    pub mappings: Vec<(&'static str, Arc<Mapping>)>,
+    pub rds: rds::Rds,
+    pub rtt_ms: f64,
+    wired: Arc<OnceLock<Wired>>,
+    stop: watch::Sender<bool>,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Shape {
+    /// Creates the functions' database user and proxy, the functions and
+    /// the gateway. The mappings start with [`Shape::connect`], once the
+    /// pipeline's queues exist.
+    pub async fn build(
+        args: &ShapeArgs,
+        settings: DeploymentSettings,
+        config: &Config,
+        admin: &MySqlPool,
+        admin_options: &MySqlConnectOptions,
+        rtt_ms: f64,
+    ) -> anyhow::Result<Shape> {
+        let max_connections = deployment::max_connections(&settings.instance_class)
+            .with_context(|| format!("unknown instance class {}", settings.instance_class))?;
+        let rtt = Duration::from_secs_f64(rtt_ms / 1000.0);
+        let rds = rds::start(
+            admin,
+            admin_options,
+            max_connections,
+            rtt,
+            settings.migrate_on_cold_start,
+        )
+        .await?;
+        let wired: Arc<OnceLock<Wired>> = Arc::new(OnceLock::new());
+        let reserved: u32 = settings
+            .functions
+            .values()
+            .filter_map(|f| f.reserved_concurrency)
+            .sum();
+        let unreserved = Arc::new(Semaphore::new(
+            settings.account_concurrency.saturating_sub(reserved) as usize,
+        ));
+        let idle = Duration::from_secs(args.idle_secs).div_f64(args.time_scale.max(1e-3));
+        let mut functions = Vec::new();
+        for name in ["ingest", "processor", "notifier"] {
+            let f = settings
+                .functions
+                .get(name)
+                .with_context(|| format!("the settings have no function `{name}`"))?;
+            let concurrency = match f.reserved_concurrency {
+                Some(n) => Arc::new(Semaphore::new(n as usize)),
+                None => unreserved.clone(),
+            };
+            let mut fn_config = config.clone();
+            fn_config.db_max_connections = f.pool_size;
+            let init = init(
+                fn_config,
+                rds.options.clone(),
+                wired.clone(),
+                Startup {
+                    migrate: settings.migrate_on_cold_start,
+                },
+            );
+            functions.push(Function::new(name, concurrency, idle, init));
+        }
+        let gateway = Gateway::new(settings.stage_throttle, functions[0].clone());
+        Ok(Shape {
+            settings,
+            gateway,
+            functions,
+            mappings: Vec::new(),
+            rds,
+            rtt_ms,
+            wired,
+            stop: watch::channel(false).0,
+            tasks: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// [`Shape::build`] over the MySQL store the sim opened for `config`.
+    pub async fn over(
+        args: &ShapeArgs,
+        settings: DeploymentSettings,
+        config: &Config,
+        store: &OpenedStore,
+        rtt_ms: f64,
+    ) -> anyhow::Result<Shape> {
+        let (OpenedStore::MySql(mysql), Some(options)) =
+            (store, config.mysql().map_err(anyhow::Error::msg)?)
+        else {
+            anyhow::bail!("--topology lambda needs MySQL: set DATABASE_URL (or DB_HOST)");
+        };
+        if config.queue == QueueKind::Sqs {
+            anyhow::bail!(
+                "--topology lambda runs its event source mappings over the in-process queues; \
+                 drop --queue sqs"
+            );
+        }
+        Shape::build(args, settings, config, mysql.pool(), &options, rtt_ms).await
+    }
+
+    fn tasks_mut(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn function(&self, name: &str) -> Option<&Arc<Function>> {
+        self.functions.iter().find(|f| f.name == name)
+    }
+
+    /// Starts the event source mappings over the pipeline's `queues`, and
+    /// the reaper of idle environments; the functions share `shared` with
+    /// the pipeline.
+    pub fn connect(
+        &mut self,
+        queues: &Queues,
+        shared: Shared,
+        time_scale: f64,
+    ) -> anyhow::Result<()> {
+        let _ = self.wired.set(Wired {
+            queues: queues.clone(),
+            shared,
+        });
+        let pairs: [(&'static str, &Arc<dyn QueueBackend>); 2] = [
+            ("processor", &queues.orders),
+            ("notifier", &queues.processed),
+        ];
+        for (name, queue) in pairs {
+            let source = self
+                .settings
+                .event_sources
+                .get(name)
+                .with_context(|| format!("the settings have no event source for `{name}`"))?;
+            let function = self
+                .function(name)
+                .with_context(|| format!("no function `{name}`"))?
+                .clone();
+            let handler: esm::Handler = match name {
+                "processor" => Arc::new(|env: Environment, event| {
+                    async move { engine::lambda::handle_orders(&env.processor(), event).await }
+                        .boxed()
+                }),
+                _ => Arc::new(|env: Environment, event| {
+                    async move {
+                        engine::lambda::handle_processed(&env.notification_worker(), event).await
+                    }
+                    .boxed()
+                }),
+            };
+            let mapping = Mapping::new(
+                queue.clone(),
+                function,
+                handler,
+                MappingSettings {
+                    batch_size: source.batch_size as usize,
+                    window: Duration::from_secs(u64::from(source.batching_window_secs)),
+                    maximum_concurrency: source.maximum_concurrency.map(|n| n as usize),
+                    time_scale,
+                },
+            );
+            self.tasks_mut()
+                .extend(mapping.spawn(self.stop.subscribe()));
+            self.mappings.push((name, mapping));
+        }
+        let functions = self.functions.clone();
+        let mut stop = self.stop.subscribe();
+        self.tasks_mut().push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => return,
+                }
+                for f in &functions {
+                    f.reap();
+                }
+            }
+        }));
+        Ok(())
+    }
+
+    /// Stops the mappings (after their batches in hand) and retires every
+    /// environment.
+    pub async fn stop(&self) {
+        let _ = self.stop.send(true);
+        let tasks = std::mem::take(&mut *self.tasks_mut());
+        for task in tasks {
+            let _ = task.await;
+        }
+        for f in &self.functions {
+            f.retire_all();
+        }
+    }
+
+    /// A sample of the shape's state now.
+    pub fn sample(&self, t: f64) -> report::ShapeSample {
+        let c = &self.rds.proxy.connections;
+        let load = |f: &Arc<Function>| {
+            (
+                f.stats.environments.load(Ordering::Relaxed),
+                f.stats.cold_starts.load(Ordering::Relaxed),
+            )
+        };
+        let oldest = self
+            .wired
+            .get()
+            .and_then(|w| w.queues.channel.as_ref())
+            .and_then(|c| c.orders.oldest_age())
+            .map(|a| a.as_secs_f64());
+        report::ShapeSample {
+            t,
+            environments: self.functions.iter().map(|f| load(f).0).collect(),
+            cold_starts: self.functions.iter().map(|f| load(f).1).collect(),
+            throttled: self.gateway.throttled.load(Ordering::Relaxed),
+            connections: c.open.load(Ordering::Relaxed),
+            refused: c.refused.load(Ordering::Relaxed),
+            oldest_order_secs: oldest,
+        }
+    }
+
+    /// Samples the shape every `every` until stopped; `started` is time zero.
+    pub fn sampler(self: &Arc<Self>, started: Instant, every: Duration) -> ShapeSampler {
+        let (stop, mut stopped) = watch::channel(false);
+        let shape = self.clone();
+        let task = tokio::spawn(async move {
+            let mut samples = Vec::new();
+            loop {
+                samples.push(shape.sample(started.elapsed().as_secs_f64()));
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stopped.changed() => break,
+                }
+            }
+            samples.push(shape.sample(started.elapsed().as_secs_f64()));
+            samples
+        });
+        ShapeSampler { stop, task }
+    }
+}
+
+pub struct ShapeSampler {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Vec<report::ShapeSample>>,
+}
+
+impl ShapeSampler {
+    pub async fn finish(self) -> Vec<report::ShapeSample> {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap_or_default()
+    }
+}
+
+/// The init of one of the functions' execution environments: the deployed
+/// init ([`Environment::init`]) with the function's pool size, connecting as
+/// the functions' user through the proxy, then sharing the sim's metrics,
+/// failure log and notifier.
+fn init(
+    config: Config,
+    options: MySqlConnectOptions,
+    wired: Arc<OnceLock<Wired>>,
+    startup: Startup,
+) -> Init {
+    Box::new(move || {
+        let (config, options, wired) = (config.clone(), options.clone(), wired.clone());
+        async move {
+            let Wired { queues, shared } = wired.get().cloned().ok_or_else(|| {
+                StartError::Queues("the pipeline's queues are not open yet".into())
+            })?;
+            let mut env = Environment::init(config, Some(options), queues, startup).await?;
+            env.ctx = Context {
+                store: env.ctx.store.clone(),
+                metrics: shared.metrics.clone(),
+                failures: shared.failures.clone(),
+            };
+            env.notifier = shared.notifier.clone();
+            Ok(env)
+        }
+        .boxed()
+    })
+}

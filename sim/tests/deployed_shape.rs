@@ -1,0 +1,76 @@
+//! `sim --topology lambda` against the MariaDB server: settings whose
+//! functions may open more connections than the instance class allows get
+//! connections refused by the server itself, the report says how many, and
+//! no order is lost. (The Pulumi program refuses the same settings:
+//! pulumi/tests/infra.test.ts.)
+
+mod common;
+
+use std::process::Command;
+
+use sqlx::{ConnectOptions, Executor};
+
+/// The count before `label` in `line` ("... 12 refused" -> 12).
+fn count_before(text: &str, line_start: &str, label: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(line_start))
+        .unwrap_or_else(|| panic!("no line starting {line_start:?} in:\n{text}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words
+        .iter()
+        .position(|w| w.trim_end_matches(',') == label)
+        .unwrap_or_else(|| panic!("no {label:?} in {line:?}"));
+    words[at - 1]
+        .parse()
+        .unwrap_or_else(|_| panic!("a count before {label:?} in {line:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_over_the_connection_budget_get_connections_refused_and_lose_no_order() {
+    // The first deployment's shape (no concurrency caps: 6,000 connections
+    // possible against db.t4g.micro's 85), its stage throttle raised so the
+    // load reaches the functions, the scaling ramp run 30 times faster so
+    // the mappings pass the limit within the run.
+    let settings = include_str!("../../deploy/first-deployment.json").replace(
+        "\"rate\": 100, \"burst\": 200",
+        "\"rate\": 100000, \"burst\": 100000",
+    );
+    let file =
+        std::env::temp_dir().join(format!("orderflow-over-budget-{}.json", std::process::id()));
+    std::fs::write(&file, settings).unwrap();
+    let database = format!("orderflow_test_shape_{}", std::process::id());
+    let url = format!("{}/{database}", common::server_url().trim_end_matches('/'));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(["--topology", "lambda", "--settings", file.to_str().unwrap()])
+        .args(["--time-scale", "30", "--orders", "3000", "--duration", "0"])
+        .args(["--concurrency", "64", "--seed", "7", "--no-html"])
+        .env("DATABASE_URL", &url)
+        .env("DB_HOST", "")
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("sim runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+
+    let server: sqlx::mysql::MySqlConnectOptions = common::server_url().parse().unwrap();
+    let mut admin = server.connect().await.unwrap();
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS `{database}`").as_str())
+        .await
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+
+    assert!(stdout.contains("OVER BUDGET"), "{stdout}");
+    let refused = count_before(&stdout, "database connections:", "refused");
+    assert!(
+        refused > 0,
+        "the server refused no connection:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("PASS 3. every accepted order accounted for"),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+}
