@@ -61,7 +61,10 @@ fn deployment_shows_the_shipped_shape_fits_and_an_uncapped_one_does_not() {
     assert!(stdout.contains("total 60 of 75: fits"), "{stdout}");
 
     // The first deployment: no concurrency caps.
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/first-deployment.json");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/first-deployment.json"
+    );
     let out = sim(&["deployment", "--settings", file], &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
