@@ -49,6 +49,12 @@ use claims::*;
 use rows::*;
 use schema_steps::*;
 
+/// Whether `e` is MySQL's duplicate key error (1062).
+fn is_duplicate_key(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d)
+        if d.try_downcast_ref::<MySqlDatabaseError>().map(|d| d.number()) == Some(1062))
+}
+
 /// When a batch reads which of its orders are recorded.
 #[derive(Debug, Clone, Copy)]
 enum Read {
@@ -268,9 +274,12 @@ impl OrderStore for MySqlStore {
         // lock. If another batch recorded one of these orders in between (a
         // duplicate delivery in flight at once), the primary key refuses our
         // INSERT and the transaction rolls back; the batch then runs again
-        // with the read under the lock, which no such race can reach.
+        // with the read under the lock, which no such race can reach. (Other
+        // conflicts, a deadlock, are the caller's to retry.)
         match self.apply_batch(orders, Read::BeforeLocking).await {
-            Err(StoreError::Conflict(_)) => self.apply_batch(orders, Read::UnderLock).await,
+            Err(StoreError::Conflict(e)) if is_duplicate_key(&e) => {
+                self.apply_batch(orders, Read::UnderLock).await
+            }
             answer => answer,
         }
     }
