@@ -447,9 +447,13 @@ impl Started {
             title: format!("orderflow sim, seed {}", self.seed),
             seed: self.seed,
             store: &self.store_label,
-            queue: match args.config.queue {
-                QueueKind::Channel => "in-process channels",
-                QueueKind::Sqs => "SQS",
+            queue: match (args.config.queue, &self.shape) {
+                (_, Some(_)) => {
+                    "in-process channels behind emulated SQS event source mappings, invoking the \
+                     Lambda handlers (--topology lambda)"
+                }
+                (QueueKind::Channel, None) => "in-process channels",
+                (QueueKind::Sqs, None) => "SQS",
             },
             faults: &self.faults,
             sent: &load.sent,
