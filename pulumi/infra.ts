@@ -190,11 +190,16 @@ export function deploy(s: Settings) {
         });
     }
 
-    // --- Database: MySQL 8, private, encrypted, password in Secrets Manager. ---
+    // --- Database: MySQL 8.4, private, encrypted, password in Secrets Manager. ---
     const dbSubnets = new aws.rds.SubnetGroup(`${name}-db`, { subnetIds, tags });
     const db = new aws.rds.Instance(`${name}-db`, {
         engine: "mysql",
-        engineVersion: "8.0",
+        // MySQL 8.0 left RDS standard support in July 2026: a new 8.0
+        // instance would be billed Extended Support. 8.4 is in standard
+        // support, and Extended Support is refused outright, so a version
+        // that ages out fails loudly instead of adding to the bill.
+        engineVersion: "8.4",
+        engineLifecycleSupport: "open-source-rds-extended-support-disabled",
         instanceClass: shape.instance_class,
         allocatedStorage: s.dbAllocatedStorage,
         dbName: name,

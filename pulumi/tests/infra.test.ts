@@ -219,6 +219,13 @@ describe("the orderflow stack", () => {
         assert.throws(() => infra.deploy(infra.settings(one)), /database connections/);
     });
 
+    it("runs MySQL 8.4, in standard support, with Extended Support refused", () => {
+        const [db] = ofType("aws:rds/instance:Instance");
+        assert.equal(db.inputs.engine, "mysql");
+        assert.equal(db.inputs.engineVersion, "8.4");
+        assert.equal(db.inputs.engineLifecycleSupport, "open-source-rds-extended-support-disabled");
+    });
+
     it("migrates once per deploy as a step before the functions change, never on a cold start", () => {
         const invocations = ofType("aws:lambda/invocation:Invocation");
         assert.equal(invocations.length, 1);
