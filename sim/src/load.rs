@@ -192,7 +192,8 @@ const FLASH_SALE: [u32; 10] = [1, 1, 1, 2, 6, 8, 5, 2, 1, 1];
 /// How a load spreads its requests over its duration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Profile {
-    /// [`FLASH_SALE`]: quiet, a ramp to a peak on the hot products, a tail.
+    /// Quiet, a ramp to a peak of about 8 times the quiet rate on the hot
+    /// products, a tail.
     FlashSale,
     /// The same rate throughout.
     Even,
