@@ -29,6 +29,10 @@ for _ in $(seq 1 100); do
 done
 [ -n "$url" ] || { cat "$log"; echo "sim serve did not print its address" >&2; exit 1; }
 
+# One worker: schemathesis's workers are threads, and CPython 3.11's `ast`
+# is not safe across threads (python/cpython#106905): with two, hypothesis
+# describing a filter now and then died with "AST constructor recursion depth
+# mismatch", failing a run in which every case passed.
 "$venv/bin/schemathesis" run "$url/openapi.json" \
   --checks all --exclude-checks positive_data_acceptance \
-  --max-examples "${FUZZ_EXAMPLES:-60}" --workers 2
+  --max-examples "${FUZZ_EXAMPLES:-60}" --workers 1
