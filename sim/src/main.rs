@@ -32,8 +32,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-
 use clap::{Args, Parser, Subcommand};
 use engine::app::{App, Hooks, OpenedStore, Stopped};
 use engine::config::Config;
@@ -192,23 +190,13 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
     }
     let started = async {
-        let lambda_shape = args.shape.is_lambda();
-        let settings = match lambda_shape {
-            true if !args.faults.is_empty() => {
-                anyhow::bail!("--faults runs with --topology local only")
-            }
-            true => {
-                let settings = args.shape.settings()?;
-                args.shape.configure(&mut args.config, &settings);
-                Some(settings)
-            }
-            false => None,
-        };
-        let rtt_ms = args.db_rtt_ms.unwrap_or(match lambda_shape {
-            true => lambda::DEFAULT_RTT_MS,
-            false => 0.0,
-        });
-        let direct = if lambda_shape { 0.0 } else { rtt_ms };
+        if args.shape.is_lambda() && !args.faults.is_empty() {
+            anyhow::bail!("--faults runs with --topology local only");
+        }
+        let (settings, rtt_ms) = args.shape.prepare(&mut args.config, args.db_rtt_ms)?;
+        // The deployed shape's functions reach the database through their
+        // own proxy (see `lambda::rds`); the server's own reads go direct.
+        let direct = if settings.is_some() { 0.0 } else { rtt_ms };
         let (store, proxy) = open_store_over(&args.config, direct).await?;
         let mut shape = match settings {
             Some(s) => {
@@ -224,12 +212,8 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         };
         let app = App::start_with_store(store.as_dyn(), &args.config, args.addr, hooks).await?;
         if let Some(shape) = &mut shape {
-            let shared = lambda::Shared {
-                metrics: app.metrics.clone(),
-                failures: app.failures.clone(),
-                notifier: Arc::new(engine::notifier::LogNotifier),
-            };
-            shape.connect(&app.queues, shared, args.shape.time_scale)?;
+            let notifier = Arc::new(engine::notifier::LogNotifier);
+            shape.attach(&app, notifier, args.shape.time_scale)?;
         }
         Ok::<_, anyhow::Error>((store, app, proxy, shape))
     };
@@ -348,15 +332,13 @@ async fn open_store_over(
         }
         return Ok((engine::app::open_store_with(options, config).await?, None));
     };
-    let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
-        .await?
-        .next()
-        .context("the database host has no address")?;
-    let proxy = netem::start(upstream, Duration::from_secs_f64(rtt_ms / 2000.0)).await?;
-    let through = options.clone().host("127.0.0.1").port(proxy.addr.port());
+    let (proxy, through) =
+        netem::in_front_of(options, Duration::from_secs_f64(rtt_ms / 1000.0)).await?;
     println!(
-        "  database round trip: +{rtt_ms} ms, through a proxy at {} to {upstream}",
-        proxy.addr
+        "  database round trip: +{rtt_ms} ms, through a proxy at {} to {}:{}",
+        proxy.addr,
+        options.get_host(),
+        options.get_port()
     );
     let store = engine::app::open_store_with(Some(through), config).await?;
     Ok((store, Some(proxy)))

@@ -159,26 +159,14 @@ impl Started {
         if !args.faults.is_empty() || args.db_outage.is_some() {
             args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
         }
-        let lambda_shape = args.shape.is_lambda();
-        let settings = match lambda_shape {
-            true => {
-                if !args.faults.is_empty() || args.db_outage.is_some() {
-                    anyhow::bail!("--faults and --db-outage run with --topology local only");
-                }
-                let settings = args.shape.settings()?;
-                args.shape.configure(&mut args.config, &settings);
-                Some(settings)
-            }
-            false => None,
-        };
-        let rtt_ms = args.db_rtt_ms.unwrap_or(match lambda_shape {
-            true => lambda::DEFAULT_RTT_MS,
-            false => 0.0,
-        });
+        if args.shape.is_lambda() && (!args.faults.is_empty() || args.db_outage.is_some()) {
+            anyhow::bail!("--faults and --db-outage run with --topology local only");
+        }
+        let (settings, rtt_ms) = args.shape.prepare(&mut args.config, args.db_rtt_ms)?;
         // The deployed shape's functions reach the database through their
         // own proxy (see `lambda::rds`); the sim's own reads go direct.
-        let (store, proxy) =
-            crate::open_store_over(&args.config, if lambda_shape { 0.0 } else { rtt_ms }).await?;
+        let direct = if settings.is_some() { 0.0 } else { rtt_ms };
+        let (store, proxy) = crate::open_store_over(&args.config, direct).await?;
         let store_label = match (&store, args.config.mysql().map_err(anyhow::Error::msg)?) {
             (OpenedStore::MySql(_), Some(o)) => format!(
                 "MySQL at {}:{}/{}",
@@ -209,12 +197,7 @@ impl Started {
         let app = App::start_with_store(store.as_dyn(), &args.config, addr, hooks).await?;
         crate::warn_of_queues_without_dlq(&app);
         if let Some(shape) = &mut shape {
-            let shared = lambda::Shared {
-                metrics: app.metrics.clone(),
-                failures: app.failures.clone(),
-                notifier: notifier.clone(),
-            };
-            shape.connect(&app.queues, shared, args.shape.time_scale)?;
+            shape.attach(&app, notifier.clone(), args.shape.time_scale)?;
         }
 
         // A run starts from known stock: the seed's products at their seed

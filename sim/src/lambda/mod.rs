@@ -90,6 +90,22 @@ impl ShapeArgs {
         }
     }
 
+    /// With `--topology lambda`, the settings to simulate, applied to
+    /// `config` ([`ShapeArgs::configure`]); and the round trip to model:
+    /// `db_rtt_ms` if given, else the topology's default (0 locally).
+    pub fn prepare(
+        &self,
+        config: &mut Config,
+        db_rtt_ms: Option<f64>,
+    ) -> anyhow::Result<(Option<DeploymentSettings>, f64)> {
+        if !self.is_lambda() {
+            return Ok((None, db_rtt_ms.unwrap_or(0.0)));
+        }
+        let settings = self.settings()?;
+        self.configure(config, &settings);
+        Ok((Some(settings), db_rtt_ms.unwrap_or(DEFAULT_RTT_MS)))
+    }
+
     /// `config` as the deployment sets it: the queues' visibility timeout
     /// (shortened by the time scale) and receive count.
     pub fn configure(&self, config: &mut Config, settings: &DeploymentSettings) {
@@ -295,6 +311,22 @@ impl Shape {
             }
         }));
         Ok(())
+    }
+
+    /// [`Shape::connect`] to a started pipeline, sharing its metrics and
+    /// failure log; notifications go to `notifier`.
+    pub fn attach(
+        &mut self,
+        app: &engine::app::App,
+        notifier: Arc<dyn Notifier>,
+        time_scale: f64,
+    ) -> anyhow::Result<()> {
+        let shared = Shared {
+            metrics: app.metrics.clone(),
+            failures: app.failures.clone(),
+            notifier,
+        };
+        self.connect(&app.queues, shared, time_scale)
     }
 
     /// Stops the mappings (after their batches in hand) and retires every
