@@ -74,6 +74,22 @@ pub async fn start(upstream: SocketAddr, one_way: Duration) -> std::io::Result<L
     })
 }
 
+/// A proxy in front of the MySQL server `options` name, adding `rtt` to
+/// each round trip; answers it, and `options` pointed through it.
+pub async fn in_front_of(
+    options: &sqlx::mysql::MySqlConnectOptions,
+    rtt: Duration,
+) -> anyhow::Result<(LatencyProxy, sqlx::mysql::MySqlConnectOptions)> {
+    use anyhow::Context as _;
+    let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
+        .await?
+        .next()
+        .context("the database host has no address")?;
+    let proxy = start(upstream, rtt / 2).await?;
+    let through = options.clone().host("127.0.0.1").port(proxy.addr.port());
+    Ok((proxy, through))
+}
+
 /// Starts both directions of one connection, each on its own threads, and
 /// returns; they end when either side closes.
 fn relay(

@@ -7,25 +7,7 @@
 
 use super::*;
 use crate::lambda::{self, Shape, ShapeArgs};
-use engine::queue::{Queues, MAX_BATCH};
-
-/// Fills a new set of channel queues with `orders` orders on the hot
-/// product.
-async fn filled(config: &Config, tag: &str, orders: usize) -> anyhow::Result<Queues> {
-    let queues = Queues::channel(&Config {
-        queue_capacity: usize::MAX,
-        ..config.clone()
-    });
-    let events = hot_orders(tag, 0, orders)?;
-    for chunk in events.chunks(MAX_BATCH) {
-        let bodies = chunk
-            .iter()
-            .map(serde_json::to_string)
-            .collect::<Result<Vec<_>, _>>()?;
-        queues.orders.send_batch(bodies).await?;
-    }
-    Ok(queues)
-}
+use engine::queue::Queues;
 
 /// Waits until `queues`' order queue is empty; answers how long it took
 /// from `started`.
@@ -96,12 +78,8 @@ pub(crate) async fn local_processor(
         .map_err(anyhow::Error::msg)?
         .context("a MySQL store")?
         .database(store_database(store).await?.as_str());
-    let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
-        .await?
-        .next()
-        .context("the database host has no address")?;
-    let proxy = crate::netem::start(upstream, Duration::from_secs_f64(rtt_ms / 2000.0)).await?;
-    let through = options.host("127.0.0.1").port(proxy.addr.port());
+    let (_proxy, through) =
+        crate::netem::in_front_of(&options, Duration::from_secs_f64(rtt_ms / 1000.0)).await?;
     let far = Arc::new(MySqlStore::connect(through, config.db_max_connections).await?);
     whole_processor(&far, config, orders).await
 }

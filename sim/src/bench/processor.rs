@@ -15,6 +15,29 @@ pub(crate) fn hot_orders(tag: &str, start: usize, n: usize) -> anyhow::Result<Ve
         .collect()
 }
 
+/// Fills a new set of channel queues with `orders` orders on the hot
+/// product.
+pub(crate) async fn filled(
+    config: &Config,
+    tag: &str,
+    orders: usize,
+) -> anyhow::Result<engine::queue::Queues> {
+    use engine::queue::{Queues, MAX_BATCH};
+    let queues = Queues::channel(&Config {
+        queue_capacity: usize::MAX,
+        ..config.clone()
+    });
+    let events = hot_orders(tag, 0, orders)?;
+    for chunk in events.chunks(MAX_BATCH) {
+        let bodies = chunk
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()?;
+        queues.orders.send_batch(bodies).await?;
+    }
+    Ok(queues)
+}
+
 /// The whole processor as `sim` runs it: `orders` messages waiting on the
 /// order queue, the configured number of processor loops, until the queue
 /// is empty. Answers orders per second.
@@ -23,19 +46,7 @@ pub(crate) async fn whole_processor(
     config: &Config,
     orders: usize,
 ) -> anyhow::Result<f64> {
-    use engine::queue::{Queues, MAX_BATCH};
-    let queues = Queues::channel(&Config {
-        queue_capacity: usize::MAX,
-        ..config.clone()
-    });
-    let events = hot_orders("whole", 0, orders)?;
-    for chunk in events.chunks(MAX_BATCH) {
-        let bodies = chunk
-            .iter()
-            .map(serde_json::to_string)
-            .collect::<Result<Vec<_>, _>>()?;
-        queues.orders.send_batch(bodies).await?;
-    }
+    let queues = filled(config, "whole", orders).await?;
     let ctx = engine::context::Context::new(store.clone());
     let processor = engine::processor::Processor::new(
         queues.orders.clone(),

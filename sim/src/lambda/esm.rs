@@ -70,6 +70,8 @@ pub struct Mapping {
     handler: Handler,
     settings: MappingSettings,
     pub stats: MappingStats,
+    /// Wakes the inactive pollers when the concurrency goes up.
+    raised: tokio::sync::Notify,
 }
 
 impl Mapping {
@@ -89,6 +91,7 @@ impl Mapping {
             handler,
             settings,
             stats,
+            raised: tokio::sync::Notify::new(),
         })
     }
 
@@ -123,6 +126,9 @@ impl Mapping {
                 now.saturating_sub(1).max(floor)
             };
             self.stats.pollers.store(next, Ordering::Relaxed);
+            if next > now {
+                self.raised.notify_waiters();
+            }
         }
     }
 
@@ -130,8 +136,14 @@ impl Mapping {
     /// current concurrency.
     async fn poll(self: Arc<Self>, slot: usize, stop: watch::Receiver<bool>) {
         while !*stop.borrow() {
+            // An inactive slot sleeps until the scaler raises the mapping's
+            // concurrency (a thousand of them cost nothing while they wait);
+            // it looks at `stop` again at least every 200 ms.
+            let raised = self.raised.notified();
+            tokio::pin!(raised);
+            raised.as_mut().enable();
             if slot >= self.stats.pollers.load(Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                let _ = tokio::time::timeout(Duration::from_millis(200), raised).await;
                 continue;
             }
             let batch = self.gather().await;

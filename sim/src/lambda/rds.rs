@@ -64,17 +64,8 @@ pub async fn start(
             .execute(format!("GRANT {rights} ON `{database}`.* TO {user}").as_str())
             .await?;
     }
-    let upstream = tokio::net::lookup_host((admin_options.get_host(), admin_options.get_port()))
-        .await?
-        .next()
-        .context("the database host has no address")?;
-    let proxy = netem::start(upstream, rtt / 2).await?;
-    let options = admin_options
-        .clone()
-        .host("127.0.0.1")
-        .port(proxy.addr.port())
-        .username(USER)
-        .password(&password);
+    let (proxy, through) = netem::in_front_of(admin_options, rtt).await?;
+    let options = through.username(USER).password(&password);
     Ok(Rds {
         options,
         proxy,
