@@ -38,8 +38,9 @@ fn validation_and_ids(c: &mut Criterion) {
         b.iter(|| engine::validation::parse_order(ORDER_BODY.as_bytes()).expect("valid"))
     });
     let order = engine::validation::parse_order(ORDER_BODY.as_bytes()).expect("valid");
-    g.bench_function("order_id (SHA-256 of the canonical form)", |b| {
-        b.iter(|| engine::idempotency::order_id(&order, None))
+    let key = engine::idempotency::OrderIdKey::development();
+    g.bench_function("order_id (HMAC-SHA-256 of the canonical form)", |b| {
+        b.iter(|| engine::idempotency::order_id(&order, None, &key))
     });
     g.finish();
 }

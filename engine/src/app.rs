@@ -226,7 +226,14 @@ impl App {
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
-        let ctx = Context::new(hooks.wrap.store(store.clone()));
+        let order_ids = config.order_id_key().map_err(StartError::Config)?;
+        if order_ids.is_development() {
+            tracing::info!(
+                "order ids are derived under the public development key: set ORDER_ID_KEY \
+                 (16+ characters) before real customers use this server"
+            );
+        }
+        let ctx = Context::new(hooks.wrap.store(store.clone())).with_order_ids(order_ids);
         let queues = Queues::open(config)
             .await
             .map_err(|e| StartError::Queues(e.to_string()))?;
@@ -269,7 +276,11 @@ impl App {
             })));
         }
 
-        let ingest = Ingest::new(wrap(QueueUse::Ingest, &queues.orders), ctx.metrics.clone());
+        let ingest = Ingest::new(
+            wrap(QueueUse::Ingest, &queues.orders),
+            ctx.metrics.clone(),
+            ctx.order_ids.clone(),
+        );
         let router = http::router(AppState {
             ingest: ingest.clone(),
             ..AppState::new(&ctx, &queues)

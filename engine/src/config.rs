@@ -5,7 +5,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::mysql::MySqlConnectOptions;
+use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
+
+use crate::idempotency::OrderIdKey;
 
 /// The defaults, written once: the flags' and [`Config::default`]'s.
 pub mod defaults {
@@ -51,6 +53,18 @@ pub struct Config {
     /// Database name (with DB_HOST); created if missing.
     #[arg(long, env = "DB_NAME", default_value = defaults::DB_NAME)]
     pub db_name: String,
+    /// TLS to the database: disabled, preferred (TLS if the server offers
+    /// it, unverified), required (unverified), verify-ca, or verify-identity
+    /// (the certificate chains to --db-ssl-ca and names the host). Unset:
+    /// the URL's `ssl-mode`, else preferred. The Lambda functions use
+    /// verify-identity with the RDS CA bundle.
+    #[arg(long, env = "DB_SSL_MODE", value_enum)]
+    pub db_ssl_mode: Option<SslMode>,
+    /// The CA certificates (PEM) the server's certificate must chain to:
+    /// a file, or `rds` for the Amazon RDS bundle built into the binary
+    /// (deploy/rds-ca/global-bundle.pem, its SHA-256 pinned).
+    #[arg(long, env = "DB_SSL_CA")]
+    pub db_ssl_ca: Option<String>,
     /// Connections in the database pool.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = defaults::DB_MAX_CONNECTIONS)]
     pub db_max_connections: u32,
@@ -96,6 +110,34 @@ pub struct Config {
     /// SQS: name prefix of the queues created when no URLs are given.
     #[arg(long, env = "SQS_QUEUE_PREFIX", default_value = defaults::SQS_QUEUE_PREFIX)]
     pub sqs_queue_prefix: String,
+
+    /// The secret key order ids are derived under (16+ characters), so
+    /// nobody without it can compute another customer's order id. Read from
+    /// the environment or `.env` only. Unset: a public development key.
+    #[arg(long, env = "ORDER_ID_KEY", hide = true, hide_env_values = true)]
+    pub order_id_key: Option<String>,
+}
+
+/// How the database connection uses TLS (MySQL's `--ssl-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SslMode {
+    Disabled,
+    Preferred,
+    Required,
+    VerifyCa,
+    VerifyIdentity,
+}
+
+impl From<SslMode> for MySqlSslMode {
+    fn from(m: SslMode) -> Self {
+        match m {
+            SslMode::Disabled => MySqlSslMode::Disabled,
+            SslMode::Preferred => MySqlSslMode::Preferred,
+            SslMode::Required => MySqlSslMode::Required,
+            SslMode::VerifyCa => MySqlSslMode::VerifyCa,
+            SslMode::VerifyIdentity => MySqlSslMode::VerifyIdentity,
+        }
+    }
 }
 
 /// Which queue backend carries the events.
@@ -114,6 +156,8 @@ impl Default for Config {
             db_user: defaults::DB_USER.into(),
             db_password: String::new(),
             db_name: defaults::DB_NAME.into(),
+            db_ssl_mode: None,
+            db_ssl_ca: None,
             db_max_connections: defaults::DB_MAX_CONNECTIONS,
             processor_workers: defaults::PROCESSOR_WORKERS,
             notifier_workers: defaults::NOTIFIER_WORKERS,
@@ -126,6 +170,7 @@ impl Default for Config {
             order_dlq_url: None,
             processed_dlq_url: None,
             sqs_queue_prefix: defaults::SQS_QUEUE_PREFIX.into(),
+            order_id_key: None,
         }
     }
 }
@@ -133,28 +178,55 @@ impl Default for Config {
 impl Config {
     /// Where the MySQL store lives, if one is configured: `DATABASE_URL`
     /// first, then the `DB_*` variables.
+    /// `DB_SSL_MODE` and `DB_SSL_CA` apply to either.
     pub fn mysql(&self) -> Result<Option<MySqlConnectOptions>, String> {
-        if let Some(url) = self
+        let options = if let Some(url) = self
             .database_url
             .as_deref()
             .filter(|u| !u.trim().is_empty())
         {
-            return MySqlConnectOptions::from_str(url)
-                .map(Some)
-                .map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {e}"));
+            MySqlConnectOptions::from_str(url)
+                .map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {e}"))?
+        } else if let Some(host) = self.db_host.as_deref().filter(|h| !h.trim().is_empty()) {
+            MySqlConnectOptions::new()
+                .host(host)
+                .port(self.db_port)
+                .username(&self.db_user)
+                .password(&self.db_password)
+                .database(&self.db_name)
+        } else {
+            return Ok(None);
+        };
+        self.tls(options).map(Some)
+    }
+
+    /// Applies `DB_SSL_MODE` and `DB_SSL_CA` to `options`.
+    fn tls(&self, mut options: MySqlConnectOptions) -> Result<MySqlConnectOptions, String> {
+        if let Some(mode) = self.db_ssl_mode {
+            options = options.ssl_mode(mode.into());
         }
-        Ok(self
-            .db_host
-            .as_deref()
-            .filter(|h| !h.trim().is_empty())
-            .map(|host| {
-                MySqlConnectOptions::new()
-                    .host(host)
-                    .port(self.db_port)
-                    .username(&self.db_user)
-                    .password(&self.db_password)
-                    .database(&self.db_name)
-            }))
+        match self.db_ssl_ca.as_deref().map(str::trim) {
+            None | Some("") => {}
+            Some("rds") => options = options.ssl_ca_from_pem(crate::tls::RDS_CA_BUNDLE.to_vec()),
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| format!("DB_SSL_CA: cannot read {path}: {e}"))?;
+                if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+                    return Err(format!("DB_SSL_CA: {path} holds no PEM certificate"));
+                }
+                options = options.ssl_ca_from_pem(pem);
+            }
+        }
+        Ok(options)
+    }
+
+    /// The key order ids are derived under: `ORDER_ID_KEY`, or the public
+    /// development key when it is unset or empty.
+    pub fn order_id_key(&self) -> Result<OrderIdKey, String> {
+        match self.order_id_key.as_deref().filter(|k| !k.trim().is_empty()) {
+            Some(key) => OrderIdKey::new(key).map_err(|e| format!("ORDER_ID_KEY: {e}")),
+            None => Ok(OrderIdKey::development()),
+        }
     }
 
     pub fn visibility_timeout(&self) -> Duration {

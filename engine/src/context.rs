@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::dlq::FailureLog;
+use crate::idempotency::OrderIdKey;
 use crate::metrics::Metrics;
 use crate::store::OrderStore;
 
@@ -12,15 +13,27 @@ pub struct Context {
     pub store: Arc<dyn OrderStore>,
     pub metrics: Arc<Metrics>,
     pub failures: Arc<FailureLog>,
+    /// The key ingest derives order ids under.
+    pub order_ids: OrderIdKey,
 }
 
 impl Context {
-    /// A context with fresh metrics and an empty failure log.
+    /// A context with fresh metrics, an empty failure log and the
+    /// development order id key.
     pub fn new(store: Arc<dyn OrderStore>) -> Self {
         Context {
             store,
             metrics: Arc::new(Metrics::new()),
             failures: Arc::new(FailureLog::default()),
+            order_ids: OrderIdKey::development(),
+        }
+    }
+
+    /// The same context, deriving order ids under `key`.
+    pub fn with_order_ids(self, key: OrderIdKey) -> Self {
+        Context {
+            order_ids: key,
+            ..self
         }
     }
 }

@@ -1,10 +1,16 @@
 //! Order ids that make retries harmless. The same payload always gets the
-//! same id (SHA-256 of a canonical form); with an `Idempotency-Key` header the
-//! id derives from the customer and the key instead, so a client can place the
-//! same basket twice on purpose and still retry each placement safely.
+//! same id (HMAC-SHA-256 of a canonical form, under the deployment's
+//! [`OrderIdKey`]); with an `Idempotency-Key` header the id derives from the
+//! customer and the key instead, so a client can place the same basket twice
+//! on purpose and still retry each placement safely. The hash is keyed so
+//! that nobody without the key can compute another customer's order id and
+//! read it with `GET /api/orders/{id}`.
 
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
 use serde_json::json;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::domain::{OrderId, ValidOrder};
 
@@ -27,15 +33,63 @@ impl IdempotencyKey {
     }
 }
 
-/// Derives the order id. The canonical form is compact JSON with the lines
+/// The secret under which order ids are derived. On AWS it lives in Secrets
+/// Manager (`ORDER_ID_KEY_SECRET_ARN`); locally `ORDER_ID_KEY`, or the
+/// [development key](OrderIdKey::development), which anyone can read in
+/// this file and must never serve real customers.
+#[derive(Clone)]
+pub struct OrderIdKey(Arc<[u8]>);
+
+/// Shortest key accepted: 128 bits, written as 16 or more characters.
+pub const MIN_KEY_LEN: usize = 16;
+
+impl OrderIdKey {
+    /// The key every local run uses unless `ORDER_ID_KEY` is set: public, so
+    /// ids derived with it are as guessable as an unkeyed hash.
+    pub const DEVELOPMENT: &'static str = "orderflow-development-key-not-secret";
+
+    pub fn development() -> Self {
+        OrderIdKey(Arc::from(Self::DEVELOPMENT.as_bytes()))
+    }
+
+    /// A key from configuration or a secret: at least [`MIN_KEY_LEN`] bytes.
+    pub fn new(key: &str) -> Result<Self, String> {
+        let key = key.trim();
+        if key.len() < MIN_KEY_LEN {
+            return Err(format!(
+                "the order id key must be at least {MIN_KEY_LEN} characters (it has {})",
+                key.len()
+            ));
+        }
+        Ok(OrderIdKey(Arc::from(key.as_bytes())))
+    }
+
+    pub fn is_development(&self) -> bool {
+        &*self.0 == Self::DEVELOPMENT.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for OrderIdKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_development() { "OrderIdKey(development)" } else { "OrderIdKey(..)" })
+    }
+}
+
+/// Derives the order id under `secret`. The canonical form is compact JSON with the lines
 /// already sorted by `product_id` (a `ValidOrder` keeps them so), and the two
 /// forms cannot collide because they have different keys.
-pub fn order_id(order: &ValidOrder, key: Option<&IdempotencyKey>) -> OrderId {
+pub fn order_id(
+    order: &ValidOrder,
+    key: Option<&IdempotencyKey>,
+    secret: &OrderIdKey,
+) -> OrderId {
     let canonical = match key {
         None => json!({ "customer_id": order.customer_id(), "items": order.items() }),
         Some(key) => json!({ "customer_id": order.customer_id(), "idempotency_key": key.0 }),
     };
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    let mut mac = Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes a key of any length");
+    mac.update(canonical.to_string().as_bytes());
+    let digest = mac.finalize().into_bytes();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     // A version-8 ("custom") UUID: the hash bits, with the version and variant set.
@@ -48,8 +102,31 @@ mod tests {
     use crate::validation::parse_order;
 
     fn id(body: &str, key: Option<&str>) -> OrderId {
+        keyed(body, key, &OrderIdKey::development())
+    }
+
+    fn keyed(body: &str, key: Option<&str>, secret: &OrderIdKey) -> OrderId {
         let key = key.map(|k| IdempotencyKey::parse(k.as_bytes()).unwrap());
-        order_id(&parse_order(body.as_bytes()).unwrap(), key.as_ref())
+        order_id(&parse_order(body.as_bytes()).unwrap(), key.as_ref(), secret)
+    }
+
+    #[test]
+    fn ids_depend_on_the_secret_key() {
+        let body = r#"{"customer_id":"c","items":[{"product_id":"a","quantity":1}]}"#;
+        let one = OrderIdKey::new("0123456789abcdef-one").unwrap();
+        let two = OrderIdKey::new("0123456789abcdef-two").unwrap();
+        assert_eq!(keyed(body, None, &one), keyed(body, None, &one));
+        assert_ne!(keyed(body, None, &one), keyed(body, None, &two));
+        assert_ne!(keyed(body, Some("k"), &one), keyed(body, Some("k"), &two));
+        // Not the unkeyed SHA-256 the first version used.
+        let unkeyed = {
+            use sha2::Digest;
+            let d = Sha256::digest(br#"{"customer_id":"c","items":[{"product_id":"a","quantity":1}]}"#);
+            uuid::Builder::from_custom_bytes(d[..16].try_into().unwrap()).into_uuid()
+        };
+        assert_ne!(keyed(body, None, &one).0, unkeyed);
+        assert!(OrderIdKey::new("short").unwrap_err().contains("at least 16"));
+        assert!(OrderIdKey::development().is_development() && !one.is_development());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{OrderId, ValidOrder};
 use crate::events::{now_millis, OrderCreated};
-use crate::idempotency::{order_id, IdempotencyKey};
+use crate::idempotency::{order_id, IdempotencyKey, OrderIdKey};
 use crate::metrics::Metrics;
 use crate::queue::{QueueBackend, QueueError};
 use crate::retry::{retry, Backoff};
@@ -31,22 +31,24 @@ pub enum IngestError {
 pub fn order_created(
     order: &ValidOrder,
     key: Option<&IdempotencyKey>,
+    secret: &OrderIdKey,
     at: DateTime<Utc>,
 ) -> OrderCreated {
     OrderCreated {
-        order_id: order_id(order, key),
+        order_id: order_id(order, key, secret),
         customer_id: order.customer_id().clone(),
         items: order.items().to_vec(),
         timestamp: at,
     }
 }
 
-/// Ingest's handle: clones share the queue, the metrics and whether intake
-/// is open.
+/// Ingest's handle: clones share the queue, the metrics, the order id key
+/// and whether intake is open.
 #[derive(Clone)]
 pub struct Ingest {
     queue: Arc<dyn QueueBackend>,
     metrics: Arc<Metrics>,
+    order_ids: OrderIdKey,
     open: Arc<AtomicBool>,
 }
 
@@ -59,10 +61,11 @@ const PUBLISH: Backoff = Backoff {
 };
 
 impl Ingest {
-    pub fn new(queue: Arc<dyn QueueBackend>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(queue: Arc<dyn QueueBackend>, metrics: Arc<Metrics>, order_ids: OrderIdKey) -> Self {
         Ingest {
             queue,
             metrics,
+            order_ids,
             open: Arc::new(AtomicBool::new(true)),
         }
     }
@@ -99,7 +102,7 @@ impl Ingest {
         if !self.is_open() {
             return Err(IngestError::Closed);
         }
-        let event = order_created(&order, key.as_ref(), now_millis());
+        let event = order_created(&order, key.as_ref(), &self.order_ids, now_millis());
         let body = serde_json::to_string(&event).map_err(|e| QueueError::Unavailable {
             queue: self.queue.name().to_owned(),
             reason: format!("encoding OrderCreated: {e}"),

@@ -38,6 +38,7 @@ pub mod events;
 pub mod harness;
 pub mod http;
 pub mod idempotency;
+pub mod tls;
 pub mod ingest;
 #[cfg(feature = "lambda")]
 pub mod lambda;

@@ -54,7 +54,11 @@ impl AppState {
     /// the order queue, `/metrics` reports every queue, `/api/dlq` both DLQs.
     pub fn new(ctx: &Context, queues: &Queues) -> AppState {
         AppState {
-            ingest: Ingest::new(queues.orders.clone(), ctx.metrics.clone()),
+            ingest: Ingest::new(
+                queues.orders.clone(),
+                ctx.metrics.clone(),
+                ctx.order_ids.clone(),
+            ),
             store: ctx.store.clone(),
             metrics: ctx.metrics.clone(),
             failures: ctx.failures.clone(),
