@@ -29,17 +29,33 @@ use sqlx::mysql::MySqlConnectOptions;
 
 pub use aws_lambda_events::event::sqs::{SqsBatchResponse as BatchResponse, SqsEvent, SqsMessage};
 
+mod credentials;
+
+pub use credentials::{Credentials, RotatingStore, Secret};
+
 /// The configuration of a function: the engine's flags, read from the
 /// function's environment variables only.
 #[derive(Parser, Clone)]
 struct LambdaConfig {
     #[command(flatten)]
     config: Config,
-    /// ARN of the Secrets Manager secret holding the database credentials
-    /// (JSON with `password`, and optionally `username`). In production the
-    /// password never sits in a plain environment variable.
+    /// ARN of the Secrets Manager secret holding the credentials the
+    /// function connects with (JSON with `password`, and optionally
+    /// `username`): the application user's for the three functions, the
+    /// master user's for the migration function. In production the password
+    /// never sits in a plain environment variable.
     #[arg(long, env = "DB_SECRET_ARN")]
     db_secret_arn: Option<String>,
+    /// The migration function: ARN of the application user's secret, which
+    /// it fills with a generated password on the first deploy and keeps the
+    /// user's password equal to.
+    #[arg(long, env = "APP_DB_SECRET_ARN")]
+    app_db_secret_arn: Option<String>,
+    /// ARN of the secret holding the key order ids are derived under (the
+    /// ingest function reads it; the migration function generates it on the
+    /// first deploy).
+    #[arg(long, env = "ORDER_ID_KEY_SECRET_ARN")]
+    order_id_key_secret_arn: Option<String>,
     /// Apply the migrations (and seed the demo inventory into an empty
     /// database) when an execution environment starts. Off in the shipped
     /// deployment: migrations are a deploy step, so a cold start needs no
@@ -54,11 +70,15 @@ struct LambdaConfig {
 }
 
 /// How an execution environment opens its store.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Startup {
     /// Migrate (and seed an empty inventory) on start, rather than refuse a
     /// database that is not migrated.
     pub migrate: bool,
+    /// Where the database credentials come from: read at start and again
+    /// whenever the database refuses them ([`RotatingStore`]). `None`: the
+    /// connection options carry them.
+    pub secret: Option<Secret>,
 }
 
 /// What one execution environment builds once and every invocation borrows.
@@ -72,16 +92,25 @@ pub struct Environment {
 }
 
 impl Environment {
-    /// Reads the configuration from the environment, fetches the database
-    /// password from Secrets Manager when `DB_SECRET_ARN` is set, opens the
-    /// SQS queues and then the store ([`Environment::init`]).
+    /// Reads the configuration from the environment and the order id key
+    /// from Secrets Manager (`ORDER_ID_KEY_SECRET_ARN`), opens the SQS
+    /// queues and then the store with the credentials of `DB_SECRET_ARN`
+    /// ([`Environment::init`]).
     pub async fn from_env() -> Result<Environment, StartError> {
-        let (config, options, lc) = config_from_env().await?;
+        let (mut config, options, lc, secrets) = config_from_env().await?;
+        if let (Some(arn), Some(client)) = (&lc.order_id_key_secret_arn, &secrets) {
+            let key = Secret::new(client.clone(), arn).read_required().await?;
+            config.order_id_key = Some(key);
+        }
         let queues = Queues::open(&config)
             .await
             .map_err(|e| StartError::Queues(e.to_string()))?;
         let startup = Startup {
             migrate: lc.migrate_on_start,
+            secret: lc
+                .db_secret_arn
+                .zip(secrets)
+                .map(|(arn, client)| Secret::new(client, arn)),
         };
         Environment::init(config, options, queues, startup).await
     }
@@ -96,13 +125,26 @@ impl Environment {
         queues: Queues,
         startup: Startup,
     ) -> Result<Environment, StartError> {
-        let store: Arc<dyn OrderStore> = match mysql {
-            Some(options) if !startup.migrate => {
-                Arc::new(MySqlStore::connect_migrated(options, config.db_max_connections).await?)
+        let order_ids = config.order_id_key().map_err(StartError::Config)?;
+        let pool = config.db_max_connections;
+        let store: Arc<dyn OrderStore> = match (mysql, startup) {
+            (Some(options), Startup { migrate: false, secret: Some(secret) }) => {
+                RotatingStore::connect(options, secret, pool).await?.into_dyn()
             }
-            mysql => open_store_with(mysql, &config).await?.as_dyn(),
+            (Some(options), Startup { migrate: false, secret: None }) => {
+                Arc::new(MySqlStore::connect_migrated(options, pool).await?)
+            }
+            (Some(options), Startup { migrate: true, secret }) => {
+                let options = match secret {
+                    Some(secret) => secret.credentials().await?.apply(options),
+                    None => options,
+                };
+                open_store_with(Some(options), &config).await?.as_dyn()
+            }
+            (None, _) => open_store_with(None, &config).await?.as_dyn(),
         };
-        Ok(Environment::new(Context::new(store), queues, config))
+        let ctx = Context::new(store).with_order_ids(order_ids);
+        Ok(Environment::new(ctx, queues, config))
     }
 
     /// Builds an environment over parts the caller made (tests).
@@ -146,74 +188,114 @@ impl Environment {
     }
 }
 
-/// The function's configuration from its environment variables, and the
-/// database's connection options with the password from Secrets Manager
-/// when `DB_SECRET_ARN` is set.
-async fn config_from_env() -> Result<(Config, Option<MySqlConnectOptions>, LambdaConfig), StartError>
-{
+/// The function's configuration from its environment variables, the
+/// database's connection options (credentials still to come from the
+/// secret), and a Secrets Manager client when any secret is named.
+async fn config_from_env() -> Result<
+    (
+        Config,
+        Option<MySqlConnectOptions>,
+        LambdaConfig,
+        Option<aws_sdk_secretsmanager::Client>,
+    ),
+    StartError,
+> {
     let lc =
         LambdaConfig::try_parse_from(["lambda"]).map_err(|e| StartError::Config(e.to_string()))?;
     let mut config = lc.config.clone();
     config.queue = crate::config::QueueKind::Sqs;
-    let mut options = config.mysql().map_err(StartError::Config)?;
-    if let (Some(arn), Some(opts)) = (&lc.db_secret_arn, options.take()) {
-        let (user, password) = secret_credentials(arn).await?;
-        let opts = opts.password(&password);
-        options = Some(match user {
-            Some(u) => opts.username(&u),
-            None => opts,
-        });
-    }
-    Ok((config, options, lc))
+    let options = config.mysql().map_err(StartError::Config)?;
+    let any_secret = lc.db_secret_arn.is_some()
+        || lc.app_db_secret_arn.is_some()
+        || lc.order_id_key_secret_arn.is_some();
+    let secrets = match any_secret {
+        true => {
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Some(aws_sdk_secretsmanager::Client::new(&aws))
+        }
+        false => None,
+    };
+    Ok((config, options, lc, secrets))
+}
+
+/// The user the three functions connect as: data rights only.
+pub const APP_USER: &str = "orderflow_app";
+
+/// What the migration function is asked to do beside migrating.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct MigrateRequest {
+    /// Give the application user a new generated password (and its secret
+    /// the same): a rotation. The functions read the secret again when the
+    /// database refuses the old one.
+    #[serde(default)]
+    pub rotate_app_password: bool,
+}
+
+/// A generated secret: 256 random bits as 64 hex digits.
+fn generated() -> String {
+    let bits: [u128; 2] = rand::random();
+    format!("{:032x}{:032x}", bits[0], bits[1])
 }
 
 /// The migration function, run once per deploy by the Pulumi program
-/// before the other functions change: applies the pending migrations as
-/// the schema's owner and, on a stack that asks for it (`DEMO_INVENTORY`,
-/// a `dev` stack), seeds the demo inventory into an empty table. Answers
-/// the migrations applied now as `version description` lines.
-pub async fn migrate_from_env() -> Result<Vec<String>, StartError> {
-    let (_, options, lc) = config_from_env().await?;
-    let options =
+/// before the other functions change, as the schema's owner: applies the
+/// pending migrations; seeds the demo inventory into an empty table on a
+/// stack that asks for it (`DEMO_INVENTORY`, a `dev` stack); creates the
+/// application user with data rights only, its password generated into
+/// `APP_DB_SECRET_ARN` on the first deploy (or when `request` rotates
+/// it); and generates the order id key into `ORDER_ID_KEY_SECRET_ARN` if it
+/// has none. Answers what it did, one line each.
+pub async fn migrate_from_env(request: MigrateRequest) -> Result<Vec<String>, StartError> {
+    let (_, options, lc, secrets) = config_from_env().await?;
+    let mut options =
         options.ok_or_else(|| StartError::Config("the migration function needs DB_HOST".into()))?;
-    let store = MySqlStore::connect(options.clone(), 1).await?;
-    let applied = store.migrate().await?;
-    if lc.demo_inventory {
-        store.seed_if_empty(&crate::domain::seed_products()).await?;
+    let database = options.get_database().unwrap_or_default().to_owned();
+    let secret = |arn: &String| {
+        secrets
+            .clone()
+            .map(|client| Secret::new(client, arn))
+            .ok_or_else(|| StartError::Config("no Secrets Manager client".into()))
+    };
+    if let Some(arn) = &lc.db_secret_arn {
+        options = secret(arn)?.credentials().await?.apply(options);
     }
-    Ok(applied
+    let store = MySqlStore::connect(options, 1).await?;
+    let mut done: Vec<String> = store
+        .migrate()
+        .await?
         .into_iter()
-        .map(|(version, description)| format!("{version} {description}"))
-        .collect())
-}
-
-async fn secret_credentials(arn: &str) -> Result<(Option<String>, String), StartError> {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
-    let secret = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|e| {
-            StartError::Config(format!(
-                "reading secret {arn}: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-            ))
-        })?
-        .secret_string
-        .ok_or_else(|| StartError::Config(format!("secret {arn} has no string value")))?;
-    let json: serde_json::Value = serde_json::from_str(&secret)
-        .map_err(|e| StartError::Config(format!("secret {arn} is not JSON: {e}")))?;
-    let password = json
-        .get("password")
-        .and_then(|p| p.as_str())
-        .ok_or_else(|| StartError::Config(format!("secret {arn} has no password")))?;
-    let user = json
-        .get("username")
-        .and_then(|u| u.as_str())
-        .map(str::to_owned);
-    Ok((user, password.to_owned()))
+        .map(|(version, description)| format!("migration {version} {description} applied"))
+        .collect();
+    if lc.demo_inventory && store.seed_if_empty(&crate::domain::seed_products()).await? {
+        done.push("demo inventory seeded".into());
+    }
+    if let Some(arn) = &lc.app_db_secret_arn {
+        let app = secret(arn)?;
+        let current = match (app.read().await?, request.rotate_app_password) {
+            (Some(_), false) => Some(app.credentials().await?),
+            _ => None,
+        };
+        let credentials = current.clone().unwrap_or_else(|| Credentials {
+            username: Some(APP_USER.into()),
+            password: generated(),
+        });
+        let user = credentials.username.as_deref().unwrap_or(APP_USER);
+        store
+            .grant_data_rights(user, &credentials.password, &database)
+            .await?;
+        if current.is_none() {
+            app.put(&credentials.to_json()).await?;
+            done.push(format!("application user {user}: new password in {arn}"));
+        }
+    }
+    if let Some(arn) = &lc.order_id_key_secret_arn {
+        let key = secret(arn)?;
+        if key.read().await?.is_none() {
+            key.put(&generated()).await?;
+            done.push(format!("order id key generated into {arn}"));
+        }
+    }
+    Ok(done)
 }
 
 /// The messages of an SQS event, as the queue backends deliver them.

@@ -45,6 +45,11 @@ pub enum StoreError {
     /// original system left PENDING). Nothing was applied; try again.
     #[error("order {0} was finished by another batch meanwhile")]
     Overtaken(OrderId),
+    /// The database refused the credentials (MySQL error 1045): a password
+    /// rotated since it was read. Transient: the Lambda functions re-read
+    /// their secret before trying again.
+    #[error("database refused the credentials: {0}")]
+    AccessDenied(#[source] Arc<sqlx::Error>),
     /// Any other error the database answered: a bug or a broken schema.
     /// Retrying will not help.
     #[error("database error: {0}")]
@@ -67,7 +72,10 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            StoreError::Unavailable(_) | StoreError::Conflict(_) | StoreError::Overtaken(_)
+            StoreError::Unavailable(_)
+                | StoreError::Conflict(_)
+                | StoreError::Overtaken(_)
+                | StoreError::AccessDenied(_)
         )
     }
 }

@@ -3,23 +3,24 @@
 //! The Pulumi program invokes it once per deploy, before the other functions
 //! change; they connect with data rights only and migrate nothing.
 
+use engine::lambda::MigrateRequest;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     orderflow_lambda::init_logs();
-    lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| async {
-        let applied = engine::lambda::migrate_from_env().await?;
-        log_applied(&applied);
-        Ok::<_, Error>(serde_json::json!({ "applied": applied }))
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| async move {
+        // The deploy's input is `{"migrations": "<digest>"}`; a rotation
+        // asks `{"rotate_app_password": true}`.
+        let request: MigrateRequest = serde_json::from_value(event.payload)?;
+        let done = engine::lambda::migrate_from_env(request).await?;
+        if done.is_empty() {
+            tracing::info!("the schema is current; nothing to do");
+        }
+        for line in &done {
+            tracing::info!("{line}");
+        }
+        Ok::<_, Error>(serde_json::json!({ "done": done }))
     }))
     .await
-}
-
-fn log_applied(applied: &[String]) {
-    if applied.is_empty() {
-        println!("migrations: the schema is current");
-    } else {
-        println!("migrations applied: {}", applied.join(", "));
-    }
 }

@@ -195,6 +195,7 @@ impl Shape {
                 wired.clone(),
                 Startup {
                     migrate: settings.migrate_on_cold_start,
+                    secret: None,
                 },
             );
             functions.push(Function::new(name, concurrency, idle, init));
@@ -412,15 +413,16 @@ fn init(
 ) -> Init {
     Box::new(move || {
         let (config, options, wired) = (config.clone(), options.clone(), wired.clone());
+        let startup = startup.clone();
         async move {
             let Wired { queues, shared } = wired.get().cloned().ok_or_else(|| {
                 StartError::Queues("the pipeline's queues are not open yet".into())
             })?;
             let mut env = Environment::init(config, Some(options), queues, startup).await?;
             env.ctx = Context {
-                store: env.ctx.store.clone(),
                 metrics: shared.metrics.clone(),
                 failures: shared.failures.clone(),
+                ..env.ctx
             };
             env.notifier = shared.notifier.clone();
             Ok(env)

@@ -58,7 +58,7 @@ pub async fn start(
         // deployment connected as the master user).
         let rights = match schema_owner {
             true => "ALL PRIVILEGES",
-            false => "SELECT, INSERT, UPDATE, DELETE",
+            false => "SELECT, INSERT, UPDATE",
         };
         admin
             .execute(format!("GRANT {rights} ON `{database}`.* TO {user}").as_str())

@@ -19,6 +19,8 @@ impl From<sqlx::Error> for StoreError {
                     // deadlock, lock wait timeout, duplicate key (a concurrent
                     // insert of the same order), query interrupted
                     Some(1213 | 1205 | 1062 | 1317) => StoreError::Conflict,
+                    // access denied: a rotated password
+                    Some(1045) => StoreError::AccessDenied,
                     // server shutdown, connection killed, too many connections
                     // (the server's, or the user's MAX_USER_CONNECTIONS: 1226,
                     // 1203), read-only (failover), lost connection, gone away

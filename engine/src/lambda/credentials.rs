@@ -1,0 +1,299 @@
+//! Secrets a function reads from Secrets Manager, and a store that
+//! survives the rotation of its database password.
+//!
+//! RDS rotates a managed password every 7 days, and the application user's
+//! password can be rotated by the migration function. A connection already
+//! open stays valid (MySQL checks a password only when a connection is
+//! made), but every new one made with the old password is refused with
+//! error 1045. So [`RotatingStore`] re-reads the secret when the database
+//! refuses the credentials, gives its pool the new ones (for the
+//! connections it makes from then on) and tries the call once more; and
+//! the error itself is transient ([`StoreError::AccessDenied`]), so a call
+//! that meets the moment between the two halves of a rotation is retried
+//! like any other, never sent to the DLQ for it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use sqlx::mysql::MySqlConnectOptions;
+use tokio::sync::Mutex;
+
+use crate::app::StartError;
+use crate::domain::{InventoryItem, OrderId, OrderRecord, ProductId};
+use crate::events::OrderCreated;
+use crate::store::{Applied, Claim, ClaimRequest, MySqlStore, OrderStore, StoreError};
+
+/// One Secrets Manager secret, by ARN (or name).
+#[derive(Clone, Debug)]
+pub struct Secret {
+    client: aws_sdk_secretsmanager::Client,
+    arn: String,
+}
+
+/// A database user and password, as an RDS secret holds them (JSON with
+/// `password` and optionally `username`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: Option<String>,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Credentials {
+    /// `options` with these credentials.
+    pub fn apply(&self, options: MySqlConnectOptions) -> MySqlConnectOptions {
+        let options = options.password(&self.password);
+        match &self.username {
+            Some(u) => options.username(u),
+            None => options,
+        }
+    }
+
+    /// The secret's JSON form.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({ "username": self.username, "password": self.password }).to_string()
+    }
+}
+
+impl Secret {
+    pub fn new(client: aws_sdk_secretsmanager::Client, arn: impl Into<String>) -> Self {
+        Secret {
+            client,
+            arn: arn.into(),
+        }
+    }
+
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+
+    /// The secret's current string, or `None` when it has none yet (a
+    /// secret the deploy made, which the migration function fills).
+    pub async fn read(&self) -> Result<Option<String>, StartError> {
+        let arn = &self.arn;
+        match self.client.get_secret_value().secret_id(arn).send().await {
+            Ok(v) => Ok(Some(v.secret_string.ok_or_else(|| {
+                StartError::Config(format!("secret {arn} has no string value"))
+            })?)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception())
+                    && self.exists().await =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(StartError::Config(format!(
+                "reading secret {arn}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            ))),
+        }
+    }
+
+    /// Whether the secret itself exists (it may have no value yet).
+    async fn exists(&self) -> bool {
+        self.client
+            .describe_secret()
+            .secret_id(&self.arn)
+            .send()
+            .await
+            .is_ok()
+    }
+
+    /// The secret's current string, which must be there.
+    pub async fn read_required(&self) -> Result<String, StartError> {
+        self.read().await?.ok_or_else(|| {
+            StartError::Config(format!(
+                "secret {} has no value yet: the stack's migration function sets it on deploy",
+                self.arn
+            ))
+        })
+    }
+
+    /// Database credentials from the secret's JSON.
+    pub async fn credentials(&self) -> Result<Credentials, StartError> {
+        let arn = &self.arn;
+        let json: serde_json::Value = serde_json::from_str(&self.read_required().await?)
+            .map_err(|e| StartError::Config(format!("secret {arn} is not JSON: {e}")))?;
+        let password = json
+            .get("password")
+            .and_then(|p| p.as_str())
+            .ok_or_else(|| StartError::Config(format!("secret {arn} has no password")))?;
+        Ok(Credentials {
+            username: json
+                .get("username")
+                .and_then(|u| u.as_str())
+                .map(str::to_owned),
+            password: password.to_owned(),
+        })
+    }
+
+    /// Stores a new current value.
+    pub async fn put(&self, value: &str) -> Result<(), StartError> {
+        self.client
+            .put_secret_value()
+            .secret_id(&self.arn)
+            .secret_string(value)
+            .send()
+            .await
+            .map_err(|e| {
+                StartError::Config(format!(
+                    "writing secret {}: {}",
+                    self.arn,
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                ))
+            })?;
+        Ok(())
+    }
+}
+
+/// A MySQL store whose credentials come from a [`Secret`], re-read when
+/// the database refuses them (see the module doc).
+pub struct RotatingStore {
+    store: MySqlStore,
+    secret: Secret,
+    /// When the credentials were last read; one re-read serves every call
+    /// refused before it.
+    read_at: Mutex<Instant>,
+    rereads: AtomicU64,
+}
+
+/// The longest a function waits for the secret to change, at start, when
+/// the database refuses what it read (the middle of a rotation).
+const START_PATIENCE: Duration = Duration::from_secs(10);
+
+impl RotatingStore {
+    /// Reads the credentials and connects to the migrated database at
+    /// `options` with a pool of `max_connections`. Refused credentials are
+    /// read again (a rotation in progress) for up to 10 s.
+    pub async fn connect(
+        options: MySqlConnectOptions,
+        secret: Secret,
+        max_connections: u32,
+    ) -> Result<Self, StartError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(200);
+        loop {
+            let read_at = Instant::now();
+            let credentials = secret.credentials().await?;
+            match MySqlStore::connect_migrated(credentials.apply(options.clone()), max_connections)
+                .await
+            {
+                Ok(store) => {
+                    return Ok(RotatingStore {
+                        store,
+                        secret,
+                        read_at: Mutex::new(read_at),
+                        rereads: AtomicU64::new(0),
+                    })
+                }
+                Err(StoreError::AccessDenied(e)) if started.elapsed() < START_PATIENCE => {
+                    tracing::warn!(secret = secret.arn(), error = %e,
+                        "the database refused the secret's credentials; reading it again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// How many times the credentials were read again after a refusal.
+    pub fn rereads(&self) -> u64 {
+        self.rereads.load(Ordering::Relaxed)
+    }
+
+    /// After a call that started at `asked` was refused: reads the secret
+    /// again, unless that was done since, and hands the pool the result.
+    async fn reread(&self, asked: Instant) {
+        let mut read_at = self.read_at.lock().await;
+        if *read_at > asked {
+            return;
+        }
+        let now = Instant::now();
+        match self.secret.credentials().await {
+            Ok(credentials) => {
+                let pool = self.store.pool();
+                pool.set_connect_options(credentials.apply((*pool.connect_options()).clone()));
+                *read_at = now;
+                self.rereads.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    secret = self.secret.arn(),
+                    "database credentials read again after a refusal"
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the database secret again failed"),
+        }
+    }
+
+    /// Runs `call`; if the database refused the credentials, reads them
+    /// again and runs it once more.
+    async fn again<'a, T>(
+        &'a self,
+        call: impl Fn(&'a MySqlStore) -> BoxFuture<'a, Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let asked = Instant::now();
+        match call(&self.store).await {
+            Err(StoreError::AccessDenied(_)) => {
+                self.reread(asked).await;
+                call(&self.store).await
+            }
+            done => done,
+        }
+    }
+}
+
+#[async_trait]
+impl OrderStore for RotatingStore {
+    async fn apply(&self, orders: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
+        self.again(|s| s.apply(orders)).await
+    }
+
+    async fn order(&self, order_id: OrderId) -> Result<Option<OrderRecord>, StoreError> {
+        self.again(|s| s.order(order_id)).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.again(|s| s.ping()).await
+    }
+
+    async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
+        self.again(|s| s.inventory()).await
+    }
+
+    async fn product(&self, product_id: &ProductId) -> Result<Option<InventoryItem>, StoreError> {
+        self.again(|s| s.product(product_id)).await
+    }
+
+    async fn seed_if_empty(&self, products: &[InventoryItem]) -> Result<bool, StoreError> {
+        self.again(|s| s.seed_if_empty(products)).await
+    }
+
+    async fn claim_notifications(
+        &self,
+        requests: &[ClaimRequest<'_>],
+        lease: Duration,
+    ) -> Result<Vec<Claim>, StoreError> {
+        self.again(|s| s.claim_notifications(requests, lease)).await
+    }
+
+    async fn confirm_notifications(&self, order_ids: &[OrderId]) -> Result<(), StoreError> {
+        self.again(|s| s.confirm_notifications(order_ids)).await
+    }
+}
+
+/// Shared, for the environment's context.
+impl RotatingStore {
+    pub fn into_dyn(self) -> Arc<dyn OrderStore> {
+        Arc::new(self)
+    }
+}

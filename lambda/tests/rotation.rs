@@ -1,0 +1,216 @@
+//! Rotation-safe credentials: the processor function's environment reads its
+//! database credentials from a secret (moto's Secrets Manager, started per
+//! test), and the password changes twice in the middle of a run (the user
+//! in MariaDB and the secret), with the user's open connections killed so
+//! every batch after a rotation needs a new one: once with the secret
+//! updated right after the database, once with the secret a moment behind
+//! (the middle of a rotation). No batch reports a failure, so nothing goes back to the queue
+//! or on to the DLQ, and every order is applied once. Needs MariaDB at
+//! TEST_MYSQL_URL and moto's server (`scripts/test.sh` installs it).
+
+#[path = "../../engine/tests/common/moto.rs"]
+mod moto;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
+use engine::config::Config;
+use engine::domain::InventoryItem;
+use engine::idempotency::OrderIdKey;
+use engine::lambda::{handle_orders, Credentials, Environment, Secret, SqsEvent, SqsMessage, Startup};
+use engine::queue::Queues;
+use engine::store::{MySqlStore, OrderStore, StoreError};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
+use sqlx::Executor;
+
+fn server() -> MySqlConnectOptions {
+    let url = std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    MySqlConnectOptions::from_str(&url).expect("TEST_MYSQL_URL is a MySQL URL")
+}
+
+pub fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(AwsCredentials::new("test", "test", None, None, "tests"))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
+/// A batch of `n` orders of one unit of `product`, as SQS hands it over.
+fn batch(round: usize, n: usize, product: &str) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    for i in 0..n {
+        let body = format!(r#"{{"customer_id":"rot-{round}-{i}","items":[{{"product_id":"{product}","quantity":1}}]}}"#);
+        let order = engine::validation::parse_order(body.as_bytes()).unwrap();
+        let created = engine::ingest::order_created(
+            &order,
+            None,
+            &OrderIdKey::development(),
+            engine::events::now_millis(),
+        );
+        let mut m = SqsMessage::default();
+        m.message_id = Some(format!("m-{round}-{i}"));
+        m.receipt_handle = Some(format!("r-{round}-{i}"));
+        m.body = Some(serde_json::to_string(&created).unwrap());
+        m.attributes.insert("ApproximateReceiveCount".into(), "1".into());
+        event.records.push(m);
+    }
+    event
+}
+
+async fn kill_connections_of(admin: &MySqlPool, user: &str) -> usize {
+    let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM information_schema.processlist WHERE user = ?")
+        .bind(user)
+        .fetch_all(admin)
+        .await
+        .unwrap();
+    for (id,) in &ids {
+        let _ = admin.execute(format!("KILL CONNECTION {id}").as_str()).await;
+    }
+    ids.len()
+}
+
+#[tokio::test]
+async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
+    let pid = std::process::id();
+    let database = format!("orderflow_test_rotation_{pid}");
+    let user = format!("orderflow_rot_{pid}");
+    let product = "prod-rot";
+
+    // The schema's owner migrates and makes the application user.
+    let owner = MySqlStore::connect(server().database(&database), 2)
+        .await
+        .unwrap_or_else(|e| panic!("this test needs MySQL at TEST_MYSQL_URL: {e}"));
+    owner
+        .seed_if_empty(&[InventoryItem {
+            product_id: engine::domain::ProductId::parse(product).unwrap(),
+            product_name: "Rotation".into(),
+            quantity_available: 1_000_000,
+        }])
+        .await
+        .unwrap();
+    owner.grant_data_rights(&user, "first-password-1", &database).await.unwrap();
+    let admin = owner.pool().clone();
+
+    // The secret, in moto's Secrets Manager.
+    let moto = moto::moto().await;
+    let sm = secrets_client(&moto.url);
+    let credentials = |password: &str| Credentials {
+        username: Some(user.clone()),
+        password: password.into(),
+    };
+    sm.create_secret()
+        .name("orderflow/app")
+        .secret_string(credentials("first-password-1").to_json())
+        .send()
+        .await
+        .unwrap();
+
+    // One execution environment of the processor function, its pool of 2.
+    let config = Config {
+        db_max_connections: 2,
+        ..Config::default()
+    };
+    let startup = Startup {
+        migrate: false,
+        secret: Some(Secret::new(sm.clone(), "orderflow/app")),
+    };
+    let env = Environment::init(
+        config.clone(),
+        Some(server().database(&database)),
+        Queues::channel(&config),
+        startup,
+    )
+    .await
+    .expect("the environment starts with the secret's credentials");
+    let processor = env.processor();
+
+    let (rounds, per_batch) = (30, 5);
+    let mut late_secret = None;
+    for round in 0..rounds {
+        if round == 10 {
+            // The database first, then the secret.
+            owner.grant_data_rights(&user, "second-password-2", &database).await.unwrap();
+            sm.put_secret_value()
+                .secret_id("orderflow/app")
+                .secret_string(credentials("second-password-2").to_json())
+                .send()
+                .await
+                .unwrap();
+            assert!(kill_connections_of(&admin, &user).await > 0, "the environment had connections open");
+        }
+        if round == 20 {
+            // The database first and the secret a moment behind: what a
+            // function sees in the middle of a rotation. Its re-read finds
+            // the old secret, the call fails and is retried (transient)
+            // until the new secret is there.
+            owner.grant_data_rights(&user, "third-password-3", &database).await.unwrap();
+            kill_connections_of(&admin, &user).await;
+            let (sm, value) = (sm.clone(), credentials("third-password-3").to_json());
+            late_secret = Some(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(60)).await;
+                sm.put_secret_value()
+                    .secret_id("orderflow/app")
+                    .secret_string(value)
+                    .send()
+                    .await
+                    .unwrap();
+            }));
+        }
+        let response = handle_orders(&processor, batch(round, per_batch, product)).await;
+        let response = serde_json::to_value(&response).unwrap();
+        assert_eq!(
+            response["batchItemFailures"].as_array().map(Vec::len),
+            Some(0),
+            "round {round}: no message goes back to the queue: {response}"
+        );
+    }
+
+    late_secret.expect("rotated at round 20").await.unwrap();
+    let total = (rounds * per_batch) as i64;
+    let (processed,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM `{database}`.orders WHERE status = 'PROCESSED'"
+    ))
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert_eq!(processed, total, "every order applied");
+    let stock = owner
+        .product(&engine::domain::ProductId::parse(product).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stock.quantity_available, 1_000_000 - total, "each once");
+    assert_eq!(
+        env.queues.processed.depth().await.unwrap().visible as i64,
+        total,
+        "an OrderProcessed for each"
+    );
+
+    // The control: a store that keeps the password it started with is
+    // refused now, and a user with data rights runs no DDL.
+    let stale = MySqlStore::connect_migrated(
+        credentials("first-password-1").apply(server().database(&database)),
+        1,
+    )
+    .await;
+    assert!(matches!(stale, Err(StoreError::AccessDenied(_))), "{:?}", stale.err());
+    let app = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(1)
+        .connect_with(credentials("third-password-3").apply(server().database(&database)))
+        .await
+        .unwrap();
+    let ddl = app.execute("CREATE TABLE not_allowed (x INT)").await;
+    assert!(ddl.is_err(), "the application user cannot create tables");
+    let ddl = app.execute("DROP TABLE orders").await;
+    assert!(ddl.is_err(), "nor drop them");
+    let delete = app.execute("DELETE FROM orders").await;
+    assert!(delete.is_err(), "nor delete orders");
+    app.close().await;
+
+    let _ = admin.execute(format!("DROP USER IF EXISTS '{user}'@'%'").as_str()).await;
+    let _ = admin.execute(format!("DROP DATABASE IF EXISTS `{database}`").as_str()).await;
+}
