@@ -24,7 +24,7 @@ use crate::http::{self, AppState};
 use crate::notifier::{LogNotifier, NotificationWorker, Notifier};
 use crate::processor::{Processor, ProcessorConfig};
 use crate::queue::{Message, Queues};
-use crate::store::{MySqlStore, OrderStore};
+use crate::store::{MySqlStore, OrderStore, StoreError};
 use sqlx::mysql::MySqlConnectOptions;
 
 pub use aws_lambda_events::event::sqs::{SqsBatchResponse as BatchResponse, SqsEvent, SqsMessage};
@@ -259,13 +259,21 @@ pub async fn migrate_from_env(request: MigrateRequest) -> Result<Vec<String>, St
     if let Some(arn) = &lc.db_secret_arn {
         options = secret(arn)?.credentials().await?.apply(options);
     }
-    let store = MySqlStore::connect(options, 1).await?;
+    let store = MySqlStore::open(options, 1).await?;
     let mut done: Vec<String> = store
         .migrate()
         .await?
         .into_iter()
         .map(|(version, description)| format!("migration {version} {description} applied"))
         .collect();
+    let problems = store.schema_problems().await?;
+    if !problems.is_empty() {
+        return Err(StoreError::Schema(format!(
+            "after migrating, the schema is not one the engine can use: {}",
+            problems.join("; ")
+        ))
+        .into());
+    }
     if lc.demo_inventory && store.seed_if_empty(&crate::domain::seed_products()).await? {
         done.push("demo inventory seeded".into());
     }

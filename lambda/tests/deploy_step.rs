@@ -1,0 +1,111 @@
+//! The deploy as the functions live it, configured by environment variables
+//! only (as Pulumi sets them), against MariaDB and moto (SQS and Secrets
+//! Manager): the migration step migrates, seeds the demo inventory, creates
+//! the application user with a generated password and generates the order
+//! id key, each into its empty secret, and does nothing the second time;
+//! then the ingest function's init reads the key and the application
+//! user's credentials from Secrets Manager, and an order posted to it gets
+//! the id keyed with that key. One test in this file: it sets the process's
+//! environment.
+
+#[path = "../../engine/tests/common/moto.rs"]
+mod moto;
+
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
+use engine::idempotency::{order_id, OrderIdKey};
+use engine::lambda::{migrate_from_env, Environment, MigrateRequest};
+use lambda_http::tower::ServiceExt;
+use sqlx::Executor;
+
+fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(AwsCredentials::new("test", "test", None, None, "tests"))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
+    let moto = moto::moto().await;
+    let sm = secrets_client(&moto.url);
+    for name in ["app", "order-id-key"] {
+        sm.create_secret().name(name).send().await.unwrap();
+    }
+    let server = std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let database = format!("orderflow_test_deploy_{}", std::process::id());
+    let url = format!("{}/{database}", server.trim_end_matches('/'));
+    // SAFETY (edition 2021: safe): the only test of this binary.
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL", moto.url.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("DATABASE_URL", url.as_str()),
+        ("APP_DB_SECRET_ARN", "app"),
+        ("ORDER_ID_KEY_SECRET_ARN", "order-id-key"),
+        ("DEMO_INVENTORY", "true"),
+        ("SQS_QUEUE_PREFIX", "deploy-step"),
+    ] {
+        std::env::set_var(k, v);
+    }
+
+    let done = migrate_from_env(MigrateRequest::default()).await.unwrap();
+    let text = done.join("\n");
+    assert!(text.contains("migration 1 "), "{text}");
+    assert!(text.contains("demo inventory seeded"), "{text}");
+    assert!(text.contains("application user orderflow_app: new password in app"), "{text}");
+    assert!(text.contains("order id key generated into order-id-key"), "{text}");
+    let again = migrate_from_env(MigrateRequest::default()).await.unwrap();
+    assert!(again.is_empty(), "a second deploy changes nothing: {again:?}");
+    let app_secret = sm.get_secret_value().secret_id("app").send().await.unwrap();
+    let app: serde_json::Value = serde_json::from_str(app_secret.secret_string().unwrap()).unwrap();
+    assert_eq!(app["username"], "orderflow_app");
+    assert_eq!(app["password"].as_str().unwrap().len(), 64);
+
+    // The ingest function, as deployed: the application user's secret, the key's secret.
+    std::env::remove_var("APP_DB_SECRET_ARN");
+    std::env::remove_var("DEMO_INVENTORY");
+    std::env::set_var("DB_SECRET_ARN", "app");
+    let env = Environment::from_env().await.expect("the function starts");
+    assert!(!env.ctx.order_ids.is_development());
+    let body = r#"{"customer_id":"cust-deploy","items":[{"product_id":"prod-101","quantity":1}]}"#;
+    let response = env
+        .router()
+        .oneshot(
+            lambda_http::http::Request::post("/api/orders")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let key = sm.get_secret_value().secret_id("order-id-key").send().await.unwrap();
+    let key = OrderIdKey::new(key.secret_string().unwrap()).unwrap();
+    let order = engine::validation::parse_order(body.as_bytes()).unwrap();
+    assert_eq!(answer["order_id"], order_id(&order, None, &key).to_string(), "keyed with the secret");
+    assert_ne!(answer["order_id"], order_id(&order, None, &OrderIdKey::development()).to_string());
+    assert_eq!(env.queues.orders.depth().await.unwrap().visible, 1, "on the order queue");
+
+    // The functions connect as the application user, not the owner.
+    let (who,): (String,) = sqlx::query_as("SELECT CURRENT_USER()")
+        .fetch_one(
+            &sqlx::MySqlPool::connect(&format!(
+                "{}/{database}",
+                server.replace("root@", &format!("orderflow_app:{}@", app["password"].as_str().unwrap()))
+            ))
+            .await
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(who.starts_with("orderflow_app@"), "{who}");
+
+    let admin = sqlx::MySqlPool::connect(&server).await.unwrap();
+    let _ = admin.execute(format!("DROP DATABASE IF EXISTS `{database}`").as_str()).await;
+}
