@@ -107,6 +107,18 @@ pub struct Config {
     /// redrive policy.
     #[arg(long, env = "PROCESSED_DLQ_URL")]
     pub processed_dlq_url: Option<String>,
+    /// SQS, with queue URLs given: the queues checked at start (each must
+    /// exist and be readable, or the start fails clearly), of `orders`,
+    /// `order-dlq`, `processed`, `processed-dlq`. A Lambda function names
+    /// only those it uses, as its role may read no other.
+    #[arg(
+        long,
+        env = "SQS_CHECK_QUEUES",
+        value_delimiter = ',',
+        value_parser = ["orders", "order-dlq", "processed", "processed-dlq"],
+        default_value = "orders,order-dlq,processed,processed-dlq"
+    )]
+    pub sqs_check_queues: Vec<String>,
     /// SQS: name prefix of the queues created when no URLs are given.
     #[arg(long, env = "SQS_QUEUE_PREFIX", default_value = defaults::SQS_QUEUE_PREFIX)]
     pub sqs_queue_prefix: String,
@@ -170,6 +182,9 @@ impl Default for Config {
             order_dlq_url: None,
             processed_dlq_url: None,
             sqs_queue_prefix: defaults::SQS_QUEUE_PREFIX.into(),
+            sqs_check_queues: ["orders", "order-dlq", "processed", "processed-dlq"]
+                .map(String::from)
+                .to_vec(),
             order_id_key: None,
         }
     }

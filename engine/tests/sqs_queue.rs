@@ -87,6 +87,22 @@ async fn a_missing_queue_is_a_permanent_error_and_a_failed_start() {
         Err(e) => panic!("expected a permanent error, got {e}"),
         Ok(_) => panic!("started on a queue that does not exist"),
     }
+    // With both URLs given, only the queues named in SQS_CHECK_QUEUES are
+    // checked: the ingest function's role may read the order queue alone.
+    let only_orders = Config {
+        processed_dlq_url: Some(missing.url().to_owned()),
+        sqs_check_queues: vec!["orders".into()],
+        ..config.clone()
+    };
+    assert!(Queues::open(&only_orders).await.is_ok(), "the processed queues are not checked");
+    let both = Config {
+        sqs_check_queues: vec!["orders".into(), "processed".into()],
+        ..only_orders
+    };
+    assert!(
+        matches!(Queues::open(&both).await, Err(QueueError::Permanent { .. })),
+        "a checked queue that does not exist fails the start"
+    );
     drop(moto);
 }
 

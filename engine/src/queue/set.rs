@@ -88,8 +88,13 @@ impl Queues {
 async fn sqs(config: &Config) -> Result<Queues, QueueError> {
     use super::sqs::{self, SqsQueue};
     let client = sqs::client().await;
+    let checked = |q: &str| config.sqs_check_queues.iter().any(|c| c == q);
     let pair = |url: &Option<String>, dlq_url: &Option<String>, name: &str| {
         let client = client.clone();
+        let (check, check_dlq) = match name {
+            "orders" => (checked("orders"), checked("order-dlq")),
+            _ => (checked("processed"), checked("processed-dlq")),
+        };
         let (url, dlq_url, name) = (
             url.clone(),
             dlq_url.clone(),
@@ -101,11 +106,17 @@ async fn sqs(config: &Config) -> Result<Queues, QueueError> {
                     let queue = SqsQueue::new(client.clone(), url);
                     // Each call below fails for good on a queue that does not
                     // exist or may not be used: a clear failure at start.
+                    // Only the queues the function uses are checked (its
+                    // role may read no other).
                     let dlq = match dlq_url {
                         Some(u) => {
-                            queue.check().await?;
+                            if check {
+                                queue.check().await?;
+                            }
                             let dlq = SqsQueue::new(client, u);
-                            dlq.check().await?;
+                            if check_dlq {
+                                dlq.check().await?;
+                            }
                             Some(dlq)
                         }
                         None => queue.dead_letter_queue().await?,
