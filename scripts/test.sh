@@ -33,6 +33,9 @@ cargo test --locked -p benches --benches --no-run
 step "Pulumi program: strict type check and unit tests on mocks"
 (cd pulumi && npm ci --no-audit --no-fund --loglevel=error && npm test)
 
+step "Pulumi tests catch each risky change (the program broken on purpose, one way at a time)"
+python3 scripts/pulumi-mutations.py
+
 step "API fuzz from the OpenAPI document (schemathesis)"
 ./scripts/fuzz-api.sh
 

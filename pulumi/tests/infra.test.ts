@@ -1,63 +1,23 @@
 // Unit tests of the Pulumi program on Pulumi's mocks: no cloud, no CLI.
 // Each test states one security or reliability property of the deployment.
 
+// The `test` stack, with no config: the dev preset, no JWT authorizer, no
+// alarm email. tests/production.test.ts deploys a production stack.
+
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 
-interface Recorded {
-    type: string;
-    name: string;
-    inputs: Record<string, any>;
-}
-const resources: Recorded[] = [];
+import { asList, deployed, mockStack, ofType, statements, value } from "./mocks";
 
-pulumi.runtime.setMocks(
-    {
-        newResource(args: pulumi.runtime.MockResourceArgs) {
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-            const state: Record<string, any> = { ...args.inputs, arn: `arn:aws:mock:::${args.name}` };
-            if (args.type === "aws:sqs/queue:Queue") state.url = `https://sqs.mock/123456789012/${args.name}`;
-            if (args.type === "aws:rds/instance:Instance") {
-                state.address = "db.mock";
-                state.port = 3306;
-                state.masterUserSecrets = [{ secretArn: "arn:aws:secretsmanager:mock:secret:db" }];
-            }
-            if (args.type === "aws:apigatewayv2/api:Api") {
-                state.apiEndpoint = "https://abc123.execute-api.mock";
-                state.executionArn = "arn:aws:execute-api:mock:abc123";
-            }
-            if (args.type === "aws:lambda/function:Function") state.invokeArn = `arn:aws:lambda:mock:${args.name}/invocations`;
-            return { id: `${args.name}-id`, state };
-        },
-        call(args: pulumi.runtime.MockCallArgs) {
-            if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") return { names: ["az-a", "az-b"] };
-            if (args.token === "aws:index/getRegion:getRegion") return { name: "us-east-1", region: "us-east-1" };
-            return args.inputs;
-        },
-    },
-    "orderflow",
-    "test",
-    true,
-);
-
-/** Resolves an Output in tests. */
-function value<T>(o: pulumi.Input<T>): Promise<T> {
-    return new Promise((resolve) => pulumi.output(o).apply((v) => resolve(v as T)));
-}
-
-const ofType = (t: string) => resources.filter((r) => r.type === t);
+mockStack("test");
 
 describe("the orderflow stack", () => {
     let out: Record<string, pulumi.Output<string>>;
 
     before(async () => {
-        const infra = await import("../infra");
-        out = infra.deploy(infra.settings()) as unknown as Record<string, pulumi.Output<string>>;
-        // Let every resource register.
-        await value(out.api_endpoint);
-        await new Promise((r) => setTimeout(r, 100));
+        out = await deployed();
     });
     after(() => undefined);
 
@@ -100,7 +60,7 @@ describe("the orderflow stack", () => {
             assert.ok(q.inputs.visibilityTimeoutSeconds >= 6 * 30, "visibility covers retried invocations");
         }
         for (const q of queues) assert.equal(q.inputs.sqsManagedSseEnabled, true);
-        const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm");
+        const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.name.endsWith("-dlq-not-empty"));
         assert.equal(alarms.length, 2);
         for (const a of alarms) {
             assert.equal(a.inputs.metricName, "ApproximateNumberOfMessagesVisible");
@@ -119,52 +79,199 @@ describe("the orderflow stack", () => {
         }
     });
 
-    it("runs the Rust zips on provided.al2023, in the VPC, with no password in the environment", () => {
+    it("runs the Rust zips on provided.al2023, in the VPC, with no secret in the environment", () => {
         const fns = ofType("aws:lambda/function:Function");
         assert.deepEqual(fns.map((f) => f.name).sort(), ["orderflow-ingest", "orderflow-migrate", "orderflow-notifier", "orderflow-processor"]);
         for (const f of fns) {
             assert.equal(f.inputs.runtime, "provided.al2023");
             assert.equal(f.inputs.handler, "bootstrap");
+            assert.deepEqual(f.inputs.architectures, ["x86_64"], "what scripts/build-lambdas.sh builds");
             assert.ok(f.inputs.vpcConfig.subnetIds.length === 2);
-            const vars = f.inputs.environment.variables;
-            assert.equal(vars.DB_PASSWORD, undefined);
-            assert.equal(vars.DATABASE_URL, undefined);
-            assert.equal(vars.DB_SECRET_ARN, "arn:aws:secretsmanager:mock:secret:db");
+            const vars: Record<string, string> = f.inputs.environment.variables;
+            for (const [k, v] of Object.entries(vars)) {
+                assert.doesNotMatch(k, /PASSWORD|^ORDER_ID_KEY$|TOKEN|DATABASE_URL/, `${f.name}: ${k} would hold a secret`);
+                if (/SECRET/.test(k)) assert.match(v, /^arn:/, `${f.name}: ${k} names a secret, never holds one`);
+            }
             assert.equal(vars.QUEUE_BACKEND, "sqs");
+        }
+        const fn = (n: string) => fns.find((f) => f.name === `orderflow-${n}`)!.inputs.environment.variables;
+        // The functions connect as the application user, the migration step as the owner.
+        for (const n of ["ingest", "processor", "notifier"]) assert.equal(fn(n).DB_SECRET_ARN, "arn:aws:mock:::orderflow-app-db", n);
+        assert.equal(fn("migrate").DB_SECRET_ARN, "arn:aws:secretsmanager:mock:secret:db");
+        assert.equal(fn("migrate").APP_DB_SECRET_ARN, "arn:aws:mock:::orderflow-app-db");
+        assert.equal(fn("ingest").ORDER_ID_KEY_SECRET_ARN, "arn:aws:mock:::orderflow-order-id-key");
+        assert.equal(fn("processor").ORDER_ID_KEY_SECRET_ARN, undefined, "only ingest derives order ids");
+    });
+
+    it("gives each function only the actions it needs, on its own queues and secrets", () => {
+        const policies = statements();
+        const grants = (fname: string) => {
+            const out: Record<string, Set<string>> = {};
+            for (const st of policies[`orderflow-${fname}`]) {
+                for (const a of asList(st.Action as string | string[])) {
+                    for (const r of asList(st.Resource as string | string[])) (out[a] ??= new Set()).add(r);
+                }
+            }
+            return out;
+        };
+        const ingest = grants("ingest");
+        assert.deepEqual([...ingest["sqs:SendMessage"]], ["arn:aws:mock:::orderflow-orders"]);
+        assert.deepEqual([...ingest["sqs:GetQueueAttributes"]], ["arn:aws:mock:::orderflow-orders"], "ingest reads no other queue");
+        assert.equal(ingest["sqs:ReceiveMessage"], undefined, "ingest only publishes");
+        assert.deepEqual([...ingest["secretsmanager:GetSecretValue"]].sort(), ["arn:aws:mock:::orderflow-app-db", "arn:aws:mock:::orderflow-order-id-key"]);
+        const processor = grants("processor");
+        assert.deepEqual([...processor["sqs:ReceiveMessage"]], ["arn:aws:mock:::orderflow-orders"]);
+        assert.deepEqual([...processor["sqs:SendMessage"]], ["arn:aws:mock:::orderflow-processed"]);
+        assert.deepEqual([...processor["secretsmanager:GetSecretValue"]], ["arn:aws:mock:::orderflow-app-db"]);
+        const notifier = grants("notifier");
+        assert.deepEqual([...notifier["sqs:ReceiveMessage"]], ["arn:aws:mock:::orderflow-processed"]);
+        assert.equal(notifier["sqs:SendMessage"], undefined, "the notifier publishes nothing");
+        const migrate = grants("migrate");
+        assert.ok(!Object.keys(migrate).some((a) => a.startsWith("sqs:")), "the migration step touches no queue");
+        assert.deepEqual([...migrate["secretsmanager:PutSecretValue"]].sort(), ["arn:aws:mock:::orderflow-app-db", "arn:aws:mock:::orderflow-order-id-key"]);
+        assert.ok(migrate["secretsmanager:GetSecretValue"].has("arn:aws:secretsmanager:mock:secret:db"), "the owner's secret: migrate only");
+        for (const f of ["ingest", "processor", "notifier"]) {
+            assert.ok(!grants(f)["secretsmanager:GetSecretValue"].has("arn:aws:secretsmanager:mock:secret:db"), `${f} never reads the master secret`);
         }
     });
 
-    it("gives each function only the actions it needs", () => {
-        const policies = Object.fromEntries(
-            ofType("aws:iam/rolePolicy:RolePolicy").map((p) => [p.name, JSON.parse(p.inputs.policy)]),
-        );
-        const actions = (fname: string) =>
-            new Set(policies[`orderflow-${fname}`].Statement.flatMap((s: any) => s.Action as string[]));
-        for (const fname of ["ingest", "processor", "notifier", "migrate"]) {
-            for (const st of policies[`orderflow-${fname}`].Statement) {
-                assert.notEqual(st.Resource, "*", `${fname}: no wildcard resource`);
-                for (const a of st.Action) assert.ok(!a.endsWith("*"), `${fname}: no wildcard action ${a}`);
+    it("attaches no managed policy: every role's rights are inline", () => {
+        assert.equal(ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").length, 0);
+        assert.equal(ofType("aws:iam/policyAttachment:PolicyAttachment").length, 0);
+        assert.equal(ofType("aws:iam/policy:Policy").length, 0);
+        for (const r of ofType("aws:iam/role:Role")) {
+            assert.deepEqual(r.inputs.managedPolicyArns ?? [], [], `${r.name}: no managed policy`);
+        }
+        assert.equal(ofType("aws:iam/rolePolicy:RolePolicy").length, 4, "one inline policy a function");
+    });
+
+    it("allows a wildcard only for the network-interface actions AWS requires, and each log group only to its function", async () => {
+        const infra = await import("../infra");
+        const groups = Object.fromEntries(ofType("aws:cloudwatch/logGroup:LogGroup").map((g) => [g.name, `arn:aws:mock:::${g.name}`]));
+        for (const [policy, sts] of Object.entries(statements())) {
+            for (const st of sts) {
+                assert.equal(st.Effect, "Allow");
+                const actions = asList(st.Action as string | string[]);
+                for (const a of actions) assert.ok(!a.includes("*"), `${policy}: wildcard action ${a}`);
+                for (const r of asList(st.Resource as string | string[])) {
+                    if (r === "*") {
+                        assert.deepEqual(actions, infra.NETWORK_INTERFACE_ACTIONS, `${policy}: \`*\` only for the network interfaces`);
+                    } else if (r.includes("*")) {
+                        assert.equal(r, `${groups[policy]}:*`, `${policy}: a wildcard only over its own log group's streams`);
+                    }
+                }
             }
         }
-        assert.ok(actions("ingest").has("sqs:SendMessage"));
-        assert.ok(!actions("ingest").has("sqs:ReceiveMessage"), "ingest only publishes");
-        assert.ok(actions("processor").has("sqs:ReceiveMessage"));
-        assert.ok(!actions("notifier").has("sqs:SendMessage"), "the notifier publishes nothing");
-        for (const fname of ["ingest", "processor", "notifier"]) assert.ok(actions(fname).has("secretsmanager:GetSecretValue"));
-        assert.deepEqual([...actions("migrate")].sort(), ["logs:CreateLogStream", "logs:PutLogEvents", "secretsmanager:GetSecretValue"], "the migration step touches no queue");
+    });
+
+    it("lets nothing out to the internet: no egress to 0.0.0.0/0 or ::/0", () => {
+        for (const sg of ofType("aws:ec2/securityGroup:SecurityGroup")) {
+            for (const rule of [...(sg.inputs.egress ?? []), ...(sg.inputs.ingress ?? [])]) {
+                for (const cidr of [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])]) {
+                    assert.ok(cidr !== "0.0.0.0/0" && cidr !== "::/0", `${sg.name}: ${cidr}`);
+                }
+            }
+        }
+        for (const t of ["aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "aws:ec2/securityGroupRule:SecurityGroupRule"]) {
+            for (const r of ofType(t)) assert.ok(![r.inputs.cidrIpv4, r.inputs.cidrIpv6, ...(r.inputs.cidrBlocks ?? [])].includes("0.0.0.0/0"), r.name);
+        }
+    });
+
+    it("requires TLS to the database, verified against the RDS CAs with the host name", () => {
+        const [params] = ofType("aws:rds/parameterGroup:ParameterGroup");
+        assert.equal(params.inputs.family, "mysql8.4");
+        const p = Object.fromEntries(params.inputs.parameters.map((x: any) => [x.name, x.value]));
+        assert.equal(p.require_secure_transport, "1");
+        const [db] = ofType("aws:rds/instance:Instance");
+        assert.equal(db.inputs.parameterGroupName, params.name, "the instance uses it");
+        for (const f of ofType("aws:lambda/function:Function")) {
+            assert.equal(f.inputs.environment.variables.DB_SSL_MODE, "verify-identity", f.name);
+            assert.equal(f.inputs.environment.variables.DB_SSL_CA, "rds", f.name);
+        }
+    });
+
+    it("sets lock waits below the function timeout and closes idle connections in minutes", async () => {
+        const infra = await import("../infra");
+        const [params] = ofType("aws:rds/parameterGroup:ParameterGroup");
+        const p = Object.fromEntries(params.inputs.parameters.map((x: any) => [x.name, Number(x.value)]));
+        const shortest = Math.min(...ofType("aws:lambda/function:Function").map((f) => f.inputs.timeout));
+        assert.ok(p.innodb_lock_wait_timeout < shortest, `lock wait ${p.innodb_lock_wait_timeout} s < ${shortest} s`);
+        assert.equal(p.innodb_lock_wait_timeout, infra.lockWaitSecs(infra.readShape()));
+        assert.ok(p.wait_timeout >= 60 && p.wait_timeout <= 900, `wait_timeout ${p.wait_timeout} s`);
+    });
+
+    it("caps every event source mapping's concurrency, within its function's reserved concurrency", async () => {
+        const infra = await import("../infra");
+        const fns = Object.fromEntries(ofType("aws:lambda/function:Function").map((f) => [f.name, f]));
+        for (const m of ofType("aws:lambda/eventSourceMapping:EventSourceMapping")) {
+            const cap = m.inputs.scalingConfig?.maximumConcurrency;
+            assert.ok(cap >= 2, `${m.name}: a maximumConcurrency`);
+            const reserved = fns[m.name].inputs.reservedConcurrentExecutions;
+            assert.ok(reserved > 0 && cap <= reserved, `${m.name}: ${cap} within ${reserved}`);
+        }
+        const uncapped = infra.readShape();
+        uncapped.event_sources.processor.maximum_concurrency = null;
+        assert.throws(() => infra.checkShape(uncapped), /processor mapping needs a maximum_concurrency/);
+        const above = infra.readShape();
+        above.event_sources.notifier.maximum_concurrency = above.functions.notifier.reserved_concurrency! + 1;
+        assert.throws(() => infra.checkShape(above), /above the function's reserved concurrency/);
+    });
+
+    it("sends every alarm to the SNS topic, and watches what can go wrong", () => {
+        const [topic] = ofType("aws:sns/topic:Topic");
+        const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm");
+        for (const a of alarms) {
+            assert.deepEqual(a.inputs.alarmActions, [`arn:aws:mock:::${topic.name}`], `${a.name}: an action`);
+            assert.ok(a.inputs.alarmDescription.length > 20, `${a.name}: says what to do`);
+        }
+        const watched = new Set(alarms.map((a) => `${a.inputs.namespace} ${a.inputs.metricName}`));
+        for (const m of [
+            "AWS/SQS ApproximateNumberOfMessagesVisible",
+            "AWS/SQS ApproximateAgeOfOldestMessage",
+            "AWS/Lambda Errors",
+            "AWS/Lambda Throttles",
+            "AWS/RDS DatabaseConnections",
+            "AWS/RDS FreeStorageSpace",
+        ]) {
+            assert.ok(watched.has(m), `an alarm on ${m}`);
+        }
+        for (const f of ["ingest", "processor", "notifier"]) {
+            assert.ok(alarms.some((a) => a.name === `orderflow-${f}-errors`) && alarms.some((a) => a.name === `orderflow-${f}-throttles`), f);
+        }
+        const connections = alarms.find((a) => a.inputs.metricName === "DatabaseConnections")!;
+        assert.equal(connections.inputs.threshold, 68, "80% of db.t4g.micro's 85");
+        assert.equal(ofType("aws:sns/topicSubscription:TopicSubscription").length, 0, "no email configured on this stack");
+    });
+
+    it("logs every API request as JSON", () => {
+        const [stage] = ofType("aws:apigatewayv2/stage:Stage");
+        const group = ofType("aws:cloudwatch/logGroup:LogGroup").find((g) => g.name === "orderflow-api-access")!;
+        assert.equal(stage.inputs.accessLogSettings.destinationArn, "arn:aws:mock:::orderflow-api-access");
+        assert.equal(group.inputs.name, "/aws/apigateway/orderflow-test-access");
+        const format = JSON.parse(stage.inputs.accessLogSettings.format);
+        for (const field of ["requestId", "ip", "route", "status"]) assert.ok(format[field], field);
+    });
+
+    it("on a dev stack: single-AZ, no deletion protection or final snapshot, and the API anonymous unless a JWT issuer is set", () => {
+        const [db] = ofType("aws:rds/instance:Instance");
+        assert.equal(db.inputs.multiAz, false);
+        assert.equal(db.inputs.deletionProtection, false);
+        assert.equal(db.inputs.skipFinalSnapshot, true);
+        assert.equal(ofType("aws:apigatewayv2/authorizer:Authorizer").length, 0);
+        for (const r of ofType("aws:apigatewayv2/route:Route")) assert.equal(r.inputs.authorizationType, undefined);
     });
 
     it("names what AWS sees after the stack, so two stacks in one account do not collide", () => {
         const fns = ofType("aws:lambda/function:Function").map((f) => f.inputs.name).sort();
         assert.deepEqual(fns, ["orderflow-test-ingest", "orderflow-test-migrate", "orderflow-test-notifier", "orderflow-test-processor"]);
-        for (const g of ofType("aws:cloudwatch/logGroup:LogGroup")) assert.match(g.inputs.name, /^\/aws\/lambda\/orderflow-test-/);
+        for (const g of ofType("aws:cloudwatch/logGroup:LogGroup")) assert.match(g.inputs.name, /^\/aws\/(lambda|apigateway)\/orderflow-test-/);
         for (const q of ofType("aws:sqs/queue:Queue")) assert.equal(q.inputs.name, undefined, "queues named by Pulumi");
     });
 
     it("keeps logs for a bounded time, as JSON lines", () => {
         for (const f of ofType("aws:lambda/function:Function")) assert.equal(f.inputs.loggingConfig.logFormat, "JSON");
         const groups = ofType("aws:cloudwatch/logGroup:LogGroup");
-        assert.equal(groups.length, 4);
+        assert.equal(groups.length, 5, "four functions and the API's access log");
         for (const g of groups) assert.ok(g.inputs.retentionInDays > 0 && g.inputs.retentionInDays <= 90);
     });
 

@@ -1,0 +1,76 @@
+// A `production` stack, with an alarm email and a JWT issuer configured:
+// what the production preset and the identity settings deploy.
+
+import { before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { deployed, mockStack, ofType } from "./mocks";
+
+mockStack("production", {
+    alarmEmail: "ops@example.com",
+    jwtIssuer: "https://auth.example.com/",
+    jwtAudience: "orderflow-api, orderflow-admin",
+});
+
+describe("a production stack", () => {
+    before(async () => {
+        await deployed();
+    });
+
+    it("protects the database: Multi-AZ, deletion protection, a final snapshot, two weeks of backups", () => {
+        const [db] = ofType("aws:rds/instance:Instance");
+        assert.equal(db.inputs.multiAz, true);
+        assert.equal(db.inputs.deletionProtection, true, "a production database cannot be deleted by accident");
+        assert.equal(db.inputs.skipFinalSnapshot, false);
+        assert.equal(db.inputs.finalSnapshotIdentifier, "orderflow-production-final");
+        assert.equal(db.inputs.backupRetentionPeriod, 14);
+        for (const s of ofType("aws:secretsmanager/secret:Secret")) assert.equal(s.inputs.recoveryWindowInDays, 30, s.name);
+    });
+
+    it("turns Performance Insights on where the instance class has it", async () => {
+        const infra = await import("../infra");
+        const [db] = ofType("aws:rds/instance:Instance");
+        const shape = infra.readShape();
+        assert.equal(db.inputs.performanceInsightsEnabled, infra.supportsPerformanceInsights(shape.instance_class));
+        assert.equal(infra.supportsPerformanceInsights("db.t4g.micro"), false, "not on the smallest burstable classes");
+        assert.equal(infra.supportsPerformanceInsights("db.t4g.medium"), true);
+        assert.equal(infra.supportsPerformanceInsights("db.m7g.large"), true);
+    });
+
+    it("emails the alarms to the configured address", () => {
+        const [sub] = ofType("aws:sns/topicSubscription:TopicSubscription");
+        assert.equal(sub.inputs.protocol, "email");
+        assert.equal(sub.inputs.endpoint, "ops@example.com");
+        for (const a of ofType("aws:cloudwatch/metricAlarm:MetricAlarm")) assert.ok(a.inputs.alarmActions.length > 0, a.name);
+    });
+
+    it("puts every route but /health behind the JWT authorizer of the configured issuer and audiences", () => {
+        const [auth] = ofType("aws:apigatewayv2/authorizer:Authorizer");
+        assert.equal(auth.inputs.authorizerType, "JWT");
+        assert.deepEqual(auth.inputs.identitySources, ["$request.header.Authorization"]);
+        assert.equal(auth.inputs.jwtConfiguration.issuer, "https://auth.example.com/");
+        assert.deepEqual(auth.inputs.jwtConfiguration.audiences, ["orderflow-api", "orderflow-admin"]);
+        for (const r of ofType("aws:apigatewayv2/route:Route")) {
+            if (r.inputs.routeKey === "GET /health") {
+                assert.equal(r.inputs.authorizationType, undefined, "a load balancer's probe needs no token");
+            } else {
+                assert.equal(r.inputs.authorizationType, "JWT", r.inputs.routeKey);
+                assert.equal(r.inputs.authorizerId, "orderflow-jwt-id", r.inputs.routeKey);
+            }
+        }
+    });
+
+    it("keeps logs for 90 days and seeds no demo stock", () => {
+        for (const g of ofType("aws:cloudwatch/logGroup:LogGroup")) assert.equal(g.inputs.retentionInDays, 90, g.name);
+        const migrate = ofType("aws:lambda/function:Function").find((f) => f.name === "orderflow-migrate")!;
+        assert.equal(migrate.inputs.environment.variables.DEMO_INVENTORY, "false");
+    });
+
+    it("refuses half a JWT configuration", async () => {
+        const pulumi = await import("@pulumi/pulumi");
+        pulumi.runtime.setAllConfig({ "orderflow:jwtIssuer": "https://auth.example.com/" });
+        const infra = await import("../infra");
+        assert.throws(() => infra.settings(), /set both jwtIssuer and jwtAudience/);
+        pulumi.runtime.setAllConfig({ "orderflow:preset": "staging" });
+        assert.throws(() => infra.settings(), /preset must be production or dev/);
+    });
+});

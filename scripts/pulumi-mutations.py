@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Shows that the Pulumi tests catch each risky change to the program.
+
+Breaks pulumi/infra.ts in one way at a time (a managed policy attached, a
+wildcard action, a wildcard resource, egress to the internet, a public
+database, TLS not required, a mapping without a concurrency cap, a
+production stack without deletion protection, alarms without an action),
+runs `npm test` on it, and fails unless some test fails for each; the
+program is restored afterwards, whatever happens. Needs `npm ci` done in
+pulumi/.
+"""
+import pathlib
+import re
+import subprocess
+import sys
+
+PULUMI = pathlib.Path(__file__).resolve().parent.parent / "pulumi"
+INFRA = PULUMI / "infra.ts"
+
+BREAKS = {
+    "a managed policy attached": (
+        "        const policy = new aws.iam.RolePolicy(",
+        "        new aws.iam.RolePolicyAttachment(`${name}-${fname}-vpc`, { role: role.name, "
+        'policyArn: "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole" });\n'
+        "        const policy = new aws.iam.RolePolicy(",
+    ),
+    "a wildcard action": (
+        'Action: ["logs:CreateLogStream", "logs:PutLogEvents"]',
+        'Action: ["logs:*"]',
+    ),
+    "a wildcard resource outside the network-interface exception": (
+        '"sqs:GetQueueAttributes"],\n        Resource: arn,',
+        '"sqs:GetQueueAttributes"],\n        Resource: arn ? "*" : "*",',
+    ),
+    "egress to 0.0.0.0/0": (
+        'cidrBlocks: ["10.20.0.0/16"], description: "inside the VPC only"',
+        'cidrBlocks: ["0.0.0.0/0"], description: "inside the VPC only"',
+    ),
+    "a public database": ("publiclyAccessible: false,", "publiclyAccessible: true,"),
+    "TLS not required": (
+        '{ name: "require_secure_transport", value: "1" }',
+        '{ name: "require_secure_transport", value: "0" }',
+    ),
+    "a mapping without a concurrency cap": (
+        "            scalingConfig: { maximumConcurrency: shape.event_sources[fname].maximum_concurrency! },\n",
+        "",
+    ),
+    "a production preset without deletion protection": (
+        "        multiAz: true,\n        deletionProtection: true,",
+        "        multiAz: true,\n        deletionProtection: false,",
+    ),
+    "alarms without an action": ("            alarmActions: [alarms.arn],", "            alarmActions: [],"),
+}
+
+
+def failing_tests() -> list[str]:
+    out = subprocess.run(["npm", "test"], cwd=PULUMI, capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    if re.search(r"error TS\d+", text):
+        sys.exit(f"the broken program does not compile:\n{text}")
+    names = re.findall(r"^\s*not ok \d+ - (.*)$", text, re.M)
+    return [n for n in names if n not in ("the orderflow stack", "a production stack")]
+
+
+def main() -> int:
+    good = INFRA.read_text()
+    missed = []
+    try:
+        for name, (old, new) in BREAKS.items():
+            if old not in good:
+                sys.exit(f"cannot make '{name}': the program no longer contains {old!r}")
+            INFRA.write_text(good.replace(old, new, 1))
+            caught = failing_tests()
+            print(f"{name}: caught by {caught}" if caught else f"{name}: NOT CAUGHT")
+            if not caught:
+                missed.append(name)
+    finally:
+        INFRA.write_text(good)
+    if missed:
+        print(f"the Pulumi tests miss: {', '.join(missed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
