@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the three Lambda deployment packages (ingest, processor, notifier)
-# as zips for provided.al2023 on x86_64, where pulumi/ expects them:
-# target/lambda/<name>/bootstrap.zip. Installs cargo-lambda (which brings
+# Builds the four Lambda deployment packages (ingest, processor, notifier,
+# migrate) as zips for provided.al2023, where pulumi/ expects them:
+# target/lambda/<name>/bootstrap.zip (under CARGO_TARGET_DIR if set: then
+# `pulumi config set lambdaDir $CARGO_TARGET_DIR/lambda`). Installs cargo-lambda (which brings
 # zig for the cross-linking) from PyPI into a virtualenv the first time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,15 @@ if [ ! -x "$venv/bin/cargo-lambda" ] || ! "$venv/bin/cargo-lambda" lambda --vers
   "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
 fi
 export PATH="$venv/bin:$PATH"
-# x86_64: the toolchain's own target, so no other standard library is needed
-# (zig links against Amazon Linux's glibc).
-cargo lambda build --release --x86-64 --output-format zip -p orderflow-lambda "$@"
-ls -l target/lambda/*/bootstrap.zip
+# x86_64 by default: the toolchain's own target, so no other standard
+# library is needed (zig links against Amazon Linux's glibc). arm64
+# (Graviton, about 20% cheaper a GB-second) with ORDERFLOW_LAMBDA_ARCH=arm64,
+# after `rustup target add aarch64-unknown-linux-gnu`; then deploy with
+# `pulumi config set architecture arm64`.
+case "${ORDERFLOW_LAMBDA_ARCH:-x86_64}" in
+  x86_64) arch=--x86-64 ;;
+  arm64) arch=--arm64 ;;
+  *) echo "ORDERFLOW_LAMBDA_ARCH must be x86_64 or arm64" >&2; exit 2 ;;
+esac
+cargo lambda build --release "$arch" --output-format zip -p orderflow-lambda "$@"
+ls -l "${CARGO_TARGET_DIR:-target}"/lambda/*/bootstrap.zip
