@@ -12,7 +12,12 @@ pub fn orders_on(product: &str, start: usize, n: usize) -> Vec<OrderCreated> {
         .map(|i| {
             let order = engine::domain::ValidOrder::of(&format!("bench-{i}"), &[(product, 1)])
                 .expect("a valid order");
-            engine::ingest::order_created(&order, None, &engine::idempotency::OrderIdKey::development(), engine::events::now_millis())
+            engine::ingest::order_created(
+                &order,
+                None,
+                &engine::idempotency::OrderIdKey::development(),
+                engine::events::now_millis(),
+            )
         })
         .collect()
 }

@@ -238,7 +238,11 @@ impl Config {
     /// The key order ids are derived under: `ORDER_ID_KEY`, or the public
     /// development key when it is unset or empty.
     pub fn order_id_key(&self) -> Result<OrderIdKey, String> {
-        match self.order_id_key.as_deref().filter(|k| !k.trim().is_empty()) {
+        match self
+            .order_id_key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
+        {
             Some(key) => OrderIdKey::new(key).map_err(|e| format!("ORDER_ID_KEY: {e}")),
             None => Ok(OrderIdKey::development()),
         }

@@ -103,7 +103,12 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-02-13T10:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let event = crate::ingest::order_created(&order, None, &crate::idempotency::OrderIdKey::development(), at);
+        let event = crate::ingest::order_created(
+            &order,
+            None,
+            &crate::idempotency::OrderIdKey::development(),
+            at,
+        );
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["customer_id"], "cust-12345");
         assert_eq!(json["items"][0]["product_id"], "prod-101");

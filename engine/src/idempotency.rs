@@ -71,23 +71,24 @@ impl OrderIdKey {
 
 impl std::fmt::Debug for OrderIdKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.is_development() { "OrderIdKey(development)" } else { "OrderIdKey(..)" })
+        f.write_str(if self.is_development() {
+            "OrderIdKey(development)"
+        } else {
+            "OrderIdKey(..)"
+        })
     }
 }
 
 /// Derives the order id under `secret`. The canonical form is compact JSON with the lines
 /// already sorted by `product_id` (a `ValidOrder` keeps them so), and the two
 /// forms cannot collide because they have different keys.
-pub fn order_id(
-    order: &ValidOrder,
-    key: Option<&IdempotencyKey>,
-    secret: &OrderIdKey,
-) -> OrderId {
+pub fn order_id(order: &ValidOrder, key: Option<&IdempotencyKey>, secret: &OrderIdKey) -> OrderId {
     let canonical = match key {
         None => json!({ "customer_id": order.customer_id(), "items": order.items() }),
         Some(key) => json!({ "customer_id": order.customer_id(), "idempotency_key": key.0 }),
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes a key of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes a key of any length");
     mac.update(canonical.to_string().as_bytes());
     let digest = mac.finalize().into_bytes();
     let mut bytes = [0u8; 16];
@@ -121,11 +122,14 @@ mod tests {
         // Not the unkeyed SHA-256 the first version used.
         let unkeyed = {
             use sha2::Digest;
-            let d = Sha256::digest(br#"{"customer_id":"c","items":[{"product_id":"a","quantity":1}]}"#);
+            let d =
+                Sha256::digest(br#"{"customer_id":"c","items":[{"product_id":"a","quantity":1}]}"#);
             uuid::Builder::from_custom_bytes(d[..16].try_into().unwrap()).into_uuid()
         };
         assert_ne!(keyed(body, None, &one).0, unkeyed);
-        assert!(OrderIdKey::new("short").unwrap_err().contains("at least 16"));
+        assert!(OrderIdKey::new("short")
+            .unwrap_err()
+            .contains("at least 16"));
         assert!(OrderIdKey::development().is_development() && !one.is_development());
     }
 

@@ -38,7 +38,6 @@ pub mod events;
 pub mod harness;
 pub mod http;
 pub mod idempotency;
-pub mod tls;
 pub mod ingest;
 #[cfg(feature = "lambda")]
 pub mod lambda;
@@ -50,4 +49,5 @@ pub mod report;
 pub mod retry;
 pub mod shutdown;
 pub mod store;
+pub mod tls;
 pub mod validation;

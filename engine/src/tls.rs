@@ -29,7 +29,10 @@ mod tests {
     fn the_rds_bundle_is_the_pinned_one() {
         let digest = Sha256::digest(RDS_CA_BUNDLE);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, RDS_CA_SHA256, "deploy/rds-ca/global-bundle.pem changed: review it, then pin its SHA-256");
+        assert_eq!(
+            hex, RDS_CA_SHA256,
+            "deploy/rds-ca/global-bundle.pem changed: review it, then pin its SHA-256"
+        );
         let certs = RDS_CA_BUNDLE
             .windows(27)
             .filter(|w| *w == b"-----BEGIN CERTIFICATE-----")

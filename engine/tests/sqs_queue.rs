@@ -94,7 +94,10 @@ async fn a_missing_queue_is_a_permanent_error_and_a_failed_start() {
         sqs_check_queues: vec!["orders".into()],
         ..config.clone()
     };
-    assert!(Queues::open(&only_orders).await.is_ok(), "the processed queues are not checked");
+    assert!(
+        Queues::open(&only_orders).await.is_ok(),
+        "the processed queues are not checked"
+    );
     let both = Config {
         sqs_check_queues: vec!["orders".into(), "processed".into()],
         ..only_orders

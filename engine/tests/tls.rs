@@ -52,8 +52,19 @@ fn make_ca(dir: &Path, name: &str) {
         dir,
         "openssl",
         &[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", &key,
-            "-out", &pem, "-subj", "/CN=orderflow test CA",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+            "-subj",
+            "/CN=orderflow test CA",
         ],
     );
 }
@@ -73,8 +84,16 @@ impl TlsServer {
             &dir,
             "openssl",
             &[
-                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
-                "server.csr", "-subj", "/CN=localhost",
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
             ],
         );
         std::fs::write(
@@ -87,8 +106,21 @@ impl TlsServer {
             &dir,
             "openssl",
             &[
-                "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "2", "-out", "server.pem", "-extfile", "ext.cnf",
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-out",
+                "server.pem",
+                "-extfile",
+                "ext.cnf",
             ],
         );
         let data = dir.join("data");
@@ -132,7 +164,10 @@ impl TlsServer {
             .unwrap_or_else(|e| panic!("this test needs `mariadbd` on the PATH: {e}"));
         let mut server = TlsServer { child, dir, port };
         for _ in 0..300 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return server;
             }
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -149,7 +184,10 @@ impl TlsServer {
         Config {
             // No password: the URL form sends none (DB_PASSWORD's empty
             // default would be sent as an empty one).
-            database_url: Some(format!("mysql://root@127.0.0.1:{}/orderflow_tls", self.port)),
+            database_url: Some(format!(
+                "mysql://root@127.0.0.1:{}/orderflow_tls",
+                self.port
+            )),
             db_ssl_mode: Some(mode),
             db_ssl_ca: Some(self.dir.join(ca).display().to_string()),
             ..Config::default()
@@ -187,7 +225,9 @@ async fn the_store_verifies_the_servers_certificate_and_name_and_never_goes_plai
 
     // A CA with the same name but another key: refused.
     let refused = connect(&server.config(SslMode::VerifyIdentity, "other.pem")).await;
-    let err = refused.err().expect("a certificate from another CA is refused");
+    let err = refused
+        .err()
+        .expect("a certificate from another CA is refused");
     assert!(
         err.to_string().to_lowercase().contains("certificate")
             || err.to_string().to_lowercase().contains("tls"),
@@ -198,12 +238,18 @@ async fn the_store_verifies_the_servers_certificate_and_name_and_never_goes_plai
 
     // Without TLS: the server (require_secure_transport) refuses.
     let plain = connect(&server.config(SslMode::Disabled, "ca.pem")).await;
-    assert!(plain.is_err(), "a plaintext connection is refused by the server");
+    assert!(
+        plain.is_err(),
+        "a plaintext connection is refused by the server"
+    );
 
     // The RDS bundle built in does not vouch for this server.
     let mut rds = server.config(SslMode::VerifyIdentity, "ca.pem");
     rds.db_ssl_ca = Some("rds".into());
-    assert!(connect(&rds).await.is_err(), "the RDS CAs do not sign a local certificate");
+    assert!(
+        connect(&rds).await.is_err(),
+        "the RDS CAs do not sign a local certificate"
+    );
 }
 
 #[test]
@@ -215,7 +261,10 @@ fn a_missing_or_empty_ca_file_is_a_clear_error() {
         ..Config::default()
     };
     let err = config.mysql().unwrap_err();
-    assert!(err.contains("DB_SSL_CA: cannot read /nonexistent/ca.pem"), "{err}");
+    assert!(
+        err.contains("DB_SSL_CA: cannot read /nonexistent/ca.pem"),
+        "{err}"
+    );
     let empty = std::env::temp_dir().join(format!("orderflow-empty-{}.pem", std::process::id()));
     std::fs::write(&empty, "not a certificate").unwrap();
     let config = Config {

@@ -34,7 +34,8 @@ async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
     for name in ["app", "order-id-key"] {
         sm.create_secret().name(name).send().await.unwrap();
     }
-    let server = std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let server =
+        std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
     let database = format!("orderflow_test_deploy_{}", std::process::id());
     let url = format!("{}/{database}", server.trim_end_matches('/'));
     // SAFETY (edition 2021: safe): the only test of this binary.
@@ -56,10 +57,19 @@ async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
     let text = done.join("\n");
     assert!(text.contains("migration 1 "), "{text}");
     assert!(text.contains("demo inventory seeded"), "{text}");
-    assert!(text.contains("application user orderflow_app: new password in app"), "{text}");
-    assert!(text.contains("order id key generated into order-id-key"), "{text}");
+    assert!(
+        text.contains("application user orderflow_app: new password in app"),
+        "{text}"
+    );
+    assert!(
+        text.contains("order id key generated into order-id-key"),
+        "{text}"
+    );
     let again = migrate_from_env(MigrateRequest::default()).await.unwrap();
-    assert!(again.is_empty(), "a second deploy changes nothing: {again:?}");
+    assert!(
+        again.is_empty(),
+        "a second deploy changes nothing: {again:?}"
+    );
     let app_secret = sm.get_secret_value().secret_id("app").send().await.unwrap();
     let app: serde_json::Value = serde_json::from_str(app_secret.secret_string().unwrap()).unwrap();
     assert_eq!(app["username"], "orderflow_app");
@@ -83,21 +93,42 @@ async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
     let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    let key = sm.get_secret_value().secret_id("order-id-key").send().await.unwrap();
+    let key = sm
+        .get_secret_value()
+        .secret_id("order-id-key")
+        .send()
+        .await
+        .unwrap();
     let key = OrderIdKey::new(key.secret_string().unwrap()).unwrap();
     let order = engine::validation::parse_order(body.as_bytes()).unwrap();
-    assert_eq!(answer["order_id"], order_id(&order, None, &key).to_string(), "keyed with the secret");
-    assert_ne!(answer["order_id"], order_id(&order, None, &OrderIdKey::development()).to_string());
-    assert_eq!(env.queues.orders.depth().await.unwrap().visible, 1, "on the order queue");
+    assert_eq!(
+        answer["order_id"],
+        order_id(&order, None, &key).to_string(),
+        "keyed with the secret"
+    );
+    assert_ne!(
+        answer["order_id"],
+        order_id(&order, None, &OrderIdKey::development()).to_string()
+    );
+    assert_eq!(
+        env.queues.orders.depth().await.unwrap().visible,
+        1,
+        "on the order queue"
+    );
 
     // The functions connect as the application user, not the owner.
     let (who,): (String,) = sqlx::query_as("SELECT CURRENT_USER()")
         .fetch_one(
             &sqlx::MySqlPool::connect(&format!(
                 "{}/{database}",
-                server.replace("root@", &format!("orderflow_app:{}@", app["password"].as_str().unwrap()))
+                server.replace(
+                    "root@",
+                    &format!("orderflow_app:{}@", app["password"].as_str().unwrap())
+                )
             ))
             .await
             .unwrap(),
@@ -107,5 +138,7 @@ async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
     assert!(who.starts_with("orderflow_app@"), "{who}");
 
     let admin = sqlx::MySqlPool::connect(&server).await.unwrap();
-    let _ = admin.execute(format!("DROP DATABASE IF EXISTS `{database}`").as_str()).await;
+    let _ = admin
+        .execute(format!("DROP DATABASE IF EXISTS `{database}`").as_str())
+        .await;
 }

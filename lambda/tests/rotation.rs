@@ -18,14 +18,17 @@ use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials as AwsCredenti
 use engine::config::Config;
 use engine::domain::InventoryItem;
 use engine::idempotency::OrderIdKey;
-use engine::lambda::{handle_orders, Credentials, Environment, Secret, SqsEvent, SqsMessage, Startup};
+use engine::lambda::{
+    handle_orders, Credentials, Environment, Secret, SqsEvent, SqsMessage, Startup,
+};
 use engine::queue::Queues;
 use engine::store::{MySqlStore, OrderStore, StoreError};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use sqlx::Executor;
 
 fn server() -> MySqlConnectOptions {
-    let url = std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let url =
+        std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
     MySqlConnectOptions::from_str(&url).expect("TEST_MYSQL_URL is a MySQL URL")
 }
 
@@ -43,7 +46,9 @@ pub fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
 fn batch(round: usize, n: usize, product: &str) -> SqsEvent {
     let mut event = SqsEvent::default();
     for i in 0..n {
-        let body = format!(r#"{{"customer_id":"rot-{round}-{i}","items":[{{"product_id":"{product}","quantity":1}}]}}"#);
+        let body = format!(
+            r#"{{"customer_id":"rot-{round}-{i}","items":[{{"product_id":"{product}","quantity":1}}]}}"#
+        );
         let order = engine::validation::parse_order(body.as_bytes()).unwrap();
         let created = engine::ingest::order_created(
             &order,
@@ -55,20 +60,24 @@ fn batch(round: usize, n: usize, product: &str) -> SqsEvent {
         m.message_id = Some(format!("m-{round}-{i}"));
         m.receipt_handle = Some(format!("r-{round}-{i}"));
         m.body = Some(serde_json::to_string(&created).unwrap());
-        m.attributes.insert("ApproximateReceiveCount".into(), "1".into());
+        m.attributes
+            .insert("ApproximateReceiveCount".into(), "1".into());
         event.records.push(m);
     }
     event
 }
 
 async fn kill_connections_of(admin: &MySqlPool, user: &str) -> usize {
-    let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM information_schema.processlist WHERE user = ?")
-        .bind(user)
-        .fetch_all(admin)
-        .await
-        .unwrap();
+    let ids: Vec<(i64,)> =
+        sqlx::query_as("SELECT id FROM information_schema.processlist WHERE user = ?")
+            .bind(user)
+            .fetch_all(admin)
+            .await
+            .unwrap();
     for (id,) in &ids {
-        let _ = admin.execute(format!("KILL CONNECTION {id}").as_str()).await;
+        let _ = admin
+            .execute(format!("KILL CONNECTION {id}").as_str())
+            .await;
     }
     ids.len()
 }
@@ -92,7 +101,10 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
         }])
         .await
         .unwrap();
-    owner.grant_data_rights(&user, "first-password-1", &database).await.unwrap();
+    owner
+        .grant_data_rights(&user, "first-password-1", &database)
+        .await
+        .unwrap();
     let admin = owner.pool().clone();
 
     // The secret, in moto's Secrets Manager.
@@ -133,21 +145,30 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
     for round in 0..rounds {
         if round == 10 {
             // The database first, then the secret.
-            owner.grant_data_rights(&user, "second-password-2", &database).await.unwrap();
+            owner
+                .grant_data_rights(&user, "second-password-2", &database)
+                .await
+                .unwrap();
             sm.put_secret_value()
                 .secret_id("orderflow/app")
                 .secret_string(credentials("second-password-2").to_json())
                 .send()
                 .await
                 .unwrap();
-            assert!(kill_connections_of(&admin, &user).await > 0, "the environment had connections open");
+            assert!(
+                kill_connections_of(&admin, &user).await > 0,
+                "the environment had connections open"
+            );
         }
         if round == 20 {
             // The database first and the secret a moment behind: what a
             // function sees in the middle of a rotation. Its re-read finds
             // the old secret, the call fails and is retried (transient)
             // until the new secret is there.
-            owner.grant_data_rights(&user, "third-password-3", &database).await.unwrap();
+            owner
+                .grant_data_rights(&user, "third-password-3", &database)
+                .await
+                .unwrap();
             kill_connections_of(&admin, &user).await;
             let (sm, value) = (sm.clone(), credentials("third-password-3").to_json());
             late_secret = Some(tokio::spawn(async move {
@@ -197,7 +218,11 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
         1,
     )
     .await;
-    assert!(matches!(stale, Err(StoreError::AccessDenied(_))), "{:?}", stale.err());
+    assert!(
+        matches!(stale, Err(StoreError::AccessDenied(_))),
+        "{:?}",
+        stale.err()
+    );
     let app = sqlx::mysql::MySqlPoolOptions::new()
         .max_connections(1)
         .connect_with(credentials("third-password-3").apply(server().database(&database)))
@@ -211,6 +236,10 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
     assert!(delete.is_err(), "nor delete orders");
     app.close().await;
 
-    let _ = admin.execute(format!("DROP USER IF EXISTS '{user}'@'%'").as_str()).await;
-    let _ = admin.execute(format!("DROP DATABASE IF EXISTS `{database}`").as_str()).await;
+    let _ = admin
+        .execute(format!("DROP USER IF EXISTS '{user}'@'%'").as_str())
+        .await;
+    let _ = admin
+        .execute(format!("DROP DATABASE IF EXISTS `{database}`").as_str())
+        .await;
 }

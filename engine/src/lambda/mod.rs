@@ -128,13 +128,29 @@ impl Environment {
         let order_ids = config.order_id_key().map_err(StartError::Config)?;
         let pool = config.db_max_connections;
         let store: Arc<dyn OrderStore> = match (mysql, startup) {
-            (Some(options), Startup { migrate: false, secret: Some(secret) }) => {
-                RotatingStore::connect(options, secret, pool).await?.into_dyn()
-            }
-            (Some(options), Startup { migrate: false, secret: None }) => {
-                Arc::new(MySqlStore::connect_migrated(options, pool).await?)
-            }
-            (Some(options), Startup { migrate: true, secret }) => {
+            (
+                Some(options),
+                Startup {
+                    migrate: false,
+                    secret: Some(secret),
+                },
+            ) => RotatingStore::connect(options, secret, pool)
+                .await?
+                .into_dyn(),
+            (
+                Some(options),
+                Startup {
+                    migrate: false,
+                    secret: None,
+                },
+            ) => Arc::new(MySqlStore::connect_migrated(options, pool).await?),
+            (
+                Some(options),
+                Startup {
+                    migrate: true,
+                    secret,
+                },
+            ) => {
                 let options = match secret {
                     Some(secret) => secret.credentials().await?.apply(options),
                     None => options,

@@ -198,7 +198,12 @@ pub fn product(id: &str, qty: i64) -> InventoryItem {
 /// An `OrderCreated` as ingest would publish it for this customer and lines.
 pub fn order(customer: &str, lines: &[(&str, u32)]) -> OrderCreated {
     let valid = ValidOrder::of(customer, lines).expect("valid test order");
-    engine::ingest::order_created(&valid, None, &engine::idempotency::OrderIdKey::development(), now_millis())
+    engine::ingest::order_created(
+        &valid,
+        None,
+        &engine::idempotency::OrderIdKey::development(),
+        now_millis(),
+    )
 }
 
 pub async fn stock(store: &dyn OrderStore, id: &str) -> i64 {

@@ -9,18 +9,20 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     orderflow_lambda::init_logs();
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| async move {
-        // The deploy's input is `{"migrations": "<digest>"}`; a rotation
-        // asks `{"rotate_app_password": true}`.
-        let request: MigrateRequest = serde_json::from_value(event.payload)?;
-        let done = engine::lambda::migrate_from_env(request).await?;
-        if done.is_empty() {
-            tracing::info!("the schema is current; nothing to do");
-        }
-        for line in &done {
-            tracing::info!("{line}");
-        }
-        Ok::<_, Error>(serde_json::json!({ "done": done }))
-    }))
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<serde_json::Value>| async move {
+            // The deploy's input is `{"migrations": "<digest>"}`; a rotation
+            // asks `{"rotate_app_password": true}`.
+            let request: MigrateRequest = serde_json::from_value(event.payload)?;
+            let done = engine::lambda::migrate_from_env(request).await?;
+            if done.is_empty() {
+                tracing::info!("the schema is current; nothing to do");
+            }
+            for line in &done {
+                tracing::info!("{line}");
+            }
+            Ok::<_, Error>(serde_json::json!({ "done": done }))
+        },
+    ))
     .await
 }

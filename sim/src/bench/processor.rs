@@ -10,7 +10,12 @@ pub(crate) fn hot_orders(tag: &str, start: usize, n: usize) -> anyhow::Result<Ve
         .map(|k| {
             let order =
                 ValidOrder::of(&format!("{tag}-{k}"), &[(HOT, 1)]).map_err(anyhow::Error::msg)?;
-            Ok(engine::ingest::order_created(&order, None, &engine::idempotency::OrderIdKey::development(), now_millis()))
+            Ok(engine::ingest::order_created(
+                &order,
+                None,
+                &engine::idempotency::OrderIdKey::development(),
+                now_millis(),
+            ))
         })
         .collect()
 }

@@ -200,7 +200,9 @@ impl MySqlStore {
         database: &str,
     ) -> Result<(), StoreError> {
         let plain = |s: &str| {
-            !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         };
         if !plain(user) || !plain(password) || !plain(database) {
             return Err(StoreError::Internal(
@@ -211,8 +213,10 @@ impl MySqlStore {
         }
         let account = format!("'{user}'@'%'");
         let mut conn = self.pool.acquire().await?;
-        conn.execute(format!("CREATE USER IF NOT EXISTS {account} IDENTIFIED BY '{password}'").as_str())
-            .await?;
+        conn.execute(
+            format!("CREATE USER IF NOT EXISTS {account} IDENTIFIED BY '{password}'").as_str(),
+        )
+        .await?;
         conn.execute(format!("ALTER USER {account} IDENTIFIED BY '{password}'").as_str())
             .await?;
         conn.execute(
