@@ -507,28 +507,23 @@ export function deploy(s: Settings) {
         return func;
     };
     const watch = (fname: string, func: aws.lambda.Function) => {
-        alarm(`${fname}-errors`, {
-            alarmDescription: `The ${fname} function failed invocations: its log group /aws/lambda/${physical}-${fname} says why`,
-            namespace: "AWS/Lambda",
-            metricName: "Errors",
-            dimensions: { FunctionName: func.name },
-            statistic: "Sum",
-            period: 300,
-            evaluationPeriods: 1,
-            threshold: 0,
-            comparisonOperator: "GreaterThanThreshold",
-        });
-        alarm(`${fname}-throttles`, {
-            alarmDescription: `The ${fname} function was throttled at its reserved concurrency: see "The deployed shape" in the README before raising it`,
-            namespace: "AWS/Lambda",
-            metricName: "Throttles",
-            dimensions: { FunctionName: func.name },
-            statistic: "Sum",
-            period: 300,
-            evaluationPeriods: 1,
-            threshold: 0,
-            comparisonOperator: "GreaterThanThreshold",
-        });
+        const what = {
+            Errors: `had failed invocations: its log group /aws/lambda/${physical}-${fname} says why`,
+            Throttles: `was throttled at its reserved concurrency: see "The deployed shape" in the README before raising it`,
+        };
+        for (const [metricName, description] of Object.entries(what)) {
+            alarm(`${fname}-${metricName.toLowerCase()}`, {
+                alarmDescription: `The ${fname} function ${description}`,
+                namespace: "AWS/Lambda",
+                metricName,
+                dimensions: { FunctionName: func.name },
+                statistic: "Sum",
+                period: 300,
+                evaluationPeriods: 1,
+                threshold: 0,
+                comparisonOperator: "GreaterThanThreshold",
+            });
+        }
     };
     const readSecrets = (...arns: pulumi.Output<string>[]) => ({ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: arns });
     const consume = (arn: pulumi.Output<string>) => ({
@@ -675,6 +670,17 @@ export function deploy(s: Settings) {
         },
         { dependsOn: routeResources },
     );
+    alarm("api-5xx", {
+        alarmDescription: "The API answered 5xx (503: the order queue could not take the order; 500: a bug or a queue that cannot be used): the ingest log group says which",
+        namespace: "AWS/ApiGateway",
+        metricName: "5xx",
+        dimensions: { ApiId: api.id, Stage: stage.name },
+        statistic: "Sum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 5,
+        comparisonOperator: "GreaterThanThreshold",
+    });
     new aws.lambda.Permission(`${name}-api-invokes-ingest`, {
         action: "lambda:InvokeFunction",
         function: ingest.name,

@@ -8,29 +8,17 @@
 //! the id keyed with that key. One test in this file: it sets the process's
 //! environment.
 
-#[path = "../../engine/tests/common/moto.rs"]
-mod moto;
+mod common;
 
-use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
 use engine::idempotency::{order_id, OrderIdKey};
 use engine::lambda::{migrate_from_env, Environment, MigrateRequest};
 use lambda_http::tower::ServiceExt;
 use sqlx::Executor;
 
-fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
-    let config = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(AwsCredentials::new("test", "test", None, None, "tests"))
-        .build();
-    aws_sdk_secretsmanager::Client::from_conf(config)
-}
-
 #[tokio::test]
 async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
-    let moto = moto::moto().await;
-    let sm = secrets_client(&moto.url);
+    let moto = common::moto::moto().await;
+    let sm = common::secrets_client(&moto.url);
     for name in ["app", "order-id-key"] {
         sm.create_secret().name(name).send().await.unwrap();
     }

@@ -8,13 +8,11 @@
 //! or on to the DLQ, and every order is applied once. Needs MariaDB at
 //! TEST_MYSQL_URL and moto's server (`scripts/test.sh` installs it).
 
-#[path = "../../engine/tests/common/moto.rs"]
-mod moto;
+mod common;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
 use engine::config::Config;
 use engine::domain::InventoryItem;
 use engine::idempotency::OrderIdKey;
@@ -30,16 +28,6 @@ fn server() -> MySqlConnectOptions {
     let url =
         std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
     MySqlConnectOptions::from_str(&url).expect("TEST_MYSQL_URL is a MySQL URL")
-}
-
-pub fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
-    let config = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(AwsCredentials::new("test", "test", None, None, "tests"))
-        .build();
-    aws_sdk_secretsmanager::Client::from_conf(config)
 }
 
 /// A batch of `n` orders of one unit of `product`, as SQS hands it over.
@@ -108,8 +96,8 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
     let admin = owner.pool().clone();
 
     // The secret, in moto's Secrets Manager.
-    let moto = moto::moto().await;
-    let sm = secrets_client(&moto.url);
+    let moto = common::moto::moto().await;
+    let sm = common::secrets_client(&moto.url);
     let credentials = |password: &str| Credentials {
         username: Some(user.clone()),
         password: password.into(),

@@ -232,6 +232,7 @@ describe("the orderflow stack", () => {
             "AWS/Lambda Throttles",
             "AWS/RDS DatabaseConnections",
             "AWS/RDS FreeStorageSpace",
+            "AWS/ApiGateway 5xx",
         ]) {
             assert.ok(watched.has(m), `an alarm on ${m}`);
         }
