@@ -12,7 +12,6 @@
 //! that meets the moment between the two halves of a rotation is retried
 //! like any other, never sent to the DLQ for it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -164,7 +163,6 @@ pub struct RotatingStore {
     /// When the credentials were last read; one re-read serves every call
     /// refused before it.
     read_at: Mutex<Instant>,
-    rereads: AtomicU64,
 }
 
 /// The longest a function waits for the secret to change, at start, when
@@ -193,7 +191,6 @@ impl RotatingStore {
                         store,
                         secret,
                         read_at: Mutex::new(read_at),
-                        rereads: AtomicU64::new(0),
                     })
                 }
                 Err(StoreError::AccessDenied(e)) if started.elapsed() < START_PATIENCE => {
@@ -207,9 +204,9 @@ impl RotatingStore {
         }
     }
 
-    /// How many times the credentials were read again after a refusal.
-    pub fn rereads(&self) -> u64 {
-        self.rereads.load(Ordering::Relaxed)
+    /// The store, shared, for an environment's context.
+    pub fn into_dyn(self) -> Arc<dyn OrderStore> {
+        Arc::new(self)
     }
 
     /// After a call that started at `asked` was refused: reads the secret
@@ -225,7 +222,6 @@ impl RotatingStore {
                 let pool = self.store.pool();
                 pool.set_connect_options(credentials.apply((*pool.connect_options()).clone()));
                 *read_at = now;
-                self.rereads.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(
                     secret = self.secret.arn(),
                     "database credentials read again after a refusal"
@@ -288,12 +284,5 @@ impl OrderStore for RotatingStore {
 
     async fn confirm_notifications(&self, order_ids: &[OrderId]) -> Result<(), StoreError> {
         self.again(|s| s.confirm_notifications(order_ids)).await
-    }
-}
-
-/// Shared, for the environment's context.
-impl RotatingStore {
-    pub fn into_dyn(self) -> Arc<dyn OrderStore> {
-        Arc::new(self)
     }
 }
