@@ -4,7 +4,8 @@
 //! in MariaDB and the secret), with the user's open connections killed so
 //! every batch after a rotation needs a new one: once with the secret
 //! updated right after the database, once with the secret a moment behind
-//! (the middle of a rotation). No batch reports a failure, so nothing goes back to the queue
+//! (the middle of a rotation); then a cold start in that middle, which
+//! waits for the secret. No batch reports a failure, so nothing goes back to the queue
 //! or on to the DLQ, and every order is applied once. Needs MariaDB at
 //! TEST_MYSQL_URL and moto's server (`scripts/test.sh` installs it).
 
@@ -179,7 +180,45 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
     }
 
     late_secret.expect("rotated at round 20").await.unwrap();
-    let total = (rounds * per_batch) as i64;
+    // A cold start in the middle of a rotation (the database changed, the
+    // secret not yet): the init reads the secret again until it works.
+    owner
+        .grant_data_rights(&user, "fourth-password-4", &database)
+        .await
+        .unwrap();
+    let late = {
+        let (sm, value) = (sm.clone(), credentials("fourth-password-4").to_json());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            sm.put_secret_value()
+                .secret_id("orderflow/app")
+                .secret_string(value)
+                .send()
+                .await
+                .unwrap();
+        })
+    };
+    let cold = Environment::init(
+        config.clone(),
+        Some(server().database(&database)),
+        Queues::channel(&config),
+        Startup {
+            migrate: false,
+            secret: Some(Secret::new(sm.clone(), "orderflow/app")),
+        },
+    )
+    .await
+    .expect("a cold start mid-rotation waits for the secret");
+    late.await.unwrap();
+    let response = handle_orders(&cold.processor(), batch(rounds, per_batch, product)).await;
+    let response = serde_json::to_value(&response).unwrap();
+    assert_eq!(
+        response["batchItemFailures"].as_array().map(Vec::len),
+        Some(0),
+        "{response}"
+    );
+
+    let total = ((rounds + 1) * per_batch) as i64;
     let (processed,): (i64,) = sqlx::query_as(&format!(
         "SELECT COUNT(*) FROM `{database}`.orders WHERE status = 'PROCESSED'"
     ))
@@ -193,11 +232,9 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
         .unwrap()
         .unwrap();
     assert_eq!(stock.quantity_available, 1_000_000 - total, "each once");
-    assert_eq!(
-        env.queues.processed.depth().await.unwrap().visible as i64,
-        total,
-        "an OrderProcessed for each"
-    );
+    let published = env.queues.processed.depth().await.unwrap().visible
+        + cold.queues.processed.depth().await.unwrap().visible;
+    assert_eq!(published as i64, total, "an OrderProcessed for each");
 
     // The control: a store that keeps the password it started with is
     // refused now, and a user with data rights runs no DDL.
@@ -213,7 +250,7 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
     );
     let app = sqlx::mysql::MySqlPoolOptions::new()
         .max_connections(1)
-        .connect_with(credentials("third-password-3").apply(server().database(&database)))
+        .connect_with(credentials("fourth-password-4").apply(server().database(&database)))
         .await
         .unwrap();
     let ddl = app.execute("CREATE TABLE not_allowed (x INT)").await;
