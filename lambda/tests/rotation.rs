@@ -56,6 +56,24 @@ fn batch(round: usize, n: usize, product: &str) -> SqsEvent {
     event
 }
 
+/// Puts `credentials` into the test's secret after `delay`, in a task.
+fn put_secret_after(
+    sm: &aws_sdk_secretsmanager::Client,
+    credentials: Credentials,
+    delay: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let sm = sm.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        sm.put_secret_value()
+            .secret_id("orderflow/app")
+            .secret_string(credentials.to_json())
+            .send()
+            .await
+            .unwrap();
+    })
+}
+
 async fn kill_connections_of(admin: &MySqlPool, user: &str) -> usize {
     let ids: Vec<(i64,)> =
         sqlx::query_as("SELECT id FROM information_schema.processlist WHERE user = ?")
@@ -138,10 +156,7 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
                 .grant_data_rights(&user, "second-password-2", &database)
                 .await
                 .unwrap();
-            sm.put_secret_value()
-                .secret_id("orderflow/app")
-                .secret_string(credentials("second-password-2").to_json())
-                .send()
+            put_secret_after(&sm, credentials("second-password-2"), Duration::ZERO)
                 .await
                 .unwrap();
             assert!(
@@ -159,16 +174,11 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
                 .await
                 .unwrap();
             kill_connections_of(&admin, &user).await;
-            let (sm, value) = (sm.clone(), credentials("third-password-3").to_json());
-            late_secret = Some(tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(60)).await;
-                sm.put_secret_value()
-                    .secret_id("orderflow/app")
-                    .secret_string(value)
-                    .send()
-                    .await
-                    .unwrap();
-            }));
+            late_secret = Some(put_secret_after(
+                &sm,
+                credentials("third-password-3"),
+                Duration::from_millis(60),
+            ));
         }
         let response = handle_orders(&processor, batch(round, per_batch, product)).await;
         let response = serde_json::to_value(&response).unwrap();
@@ -186,18 +196,11 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
         .grant_data_rights(&user, "fourth-password-4", &database)
         .await
         .unwrap();
-    let late = {
-        let (sm, value) = (sm.clone(), credentials("fourth-password-4").to_json());
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            sm.put_secret_value()
-                .secret_id("orderflow/app")
-                .secret_string(value)
-                .send()
-                .await
-                .unwrap();
-        })
-    };
+    let late = put_secret_after(
+        &sm,
+        credentials("fourth-password-4"),
+        Duration::from_millis(300),
+    );
     let cold = Environment::init(
         config.clone(),
         Some(server().database(&database)),
