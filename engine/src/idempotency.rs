@@ -6,8 +6,6 @@
 //! that nobody without the key can compute another customer's order id and
 //! read it with `GET /api/orders/{id}`.
 
-use std::sync::Arc;
-
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
@@ -37,8 +35,14 @@ impl IdempotencyKey {
 /// Manager (`ORDER_ID_KEY_SECRET_ARN`); locally `ORDER_ID_KEY`, or the
 /// [development key](OrderIdKey::development), which anyone can read in
 /// this file and must never serve real customers.
+///
+/// It holds the HMAC already keyed (the key's inner and outer pads hashed
+/// once), so deriving an id clones that state instead of keying again.
 #[derive(Clone)]
-pub struct OrderIdKey(Arc<[u8]>);
+pub struct OrderIdKey {
+    mac: Hmac<Sha256>,
+    development: bool,
+}
 
 /// Shortest key accepted: 128 bits, written as 16 or more characters.
 pub const MIN_KEY_LEN: usize = 16;
@@ -49,7 +53,14 @@ impl OrderIdKey {
     pub const DEVELOPMENT: &'static str = "orderflow-development-key-not-secret";
 
     pub fn development() -> Self {
-        OrderIdKey(Arc::from(Self::DEVELOPMENT.as_bytes()))
+        Self::keyed(Self::DEVELOPMENT.as_bytes())
+    }
+
+    fn keyed(key: &[u8]) -> Self {
+        OrderIdKey {
+            mac: Hmac::new_from_slice(key).expect("HMAC takes a key of any length"),
+            development: key == Self::DEVELOPMENT.as_bytes(),
+        }
     }
 
     /// A key from configuration or a secret: at least [`MIN_KEY_LEN`] bytes.
@@ -61,11 +72,11 @@ impl OrderIdKey {
                 key.len()
             ));
         }
-        Ok(OrderIdKey(Arc::from(key.as_bytes())))
+        Ok(Self::keyed(key.as_bytes()))
     }
 
     pub fn is_development(&self) -> bool {
-        &*self.0 == Self::DEVELOPMENT.as_bytes()
+        self.development
     }
 }
 
@@ -87,8 +98,7 @@ pub fn order_id(order: &ValidOrder, key: Option<&IdempotencyKey>, secret: &Order
         None => json!({ "customer_id": order.customer_id(), "items": order.items() }),
         Some(key) => json!({ "customer_id": order.customer_id(), "idempotency_key": key.0 }),
     };
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes a key of any length");
+    let mut mac = secret.mac.clone();
     mac.update(canonical.to_string().as_bytes());
     let digest = mac.finalize().into_bytes();
     let mut bytes = [0u8; 16];
