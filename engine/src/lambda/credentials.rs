@@ -58,6 +58,23 @@ impl Credentials {
         }
     }
 
+    /// The credentials in `json`, the value of the secret `arn`.
+    pub fn from_secret(arn: &str, json: &str) -> Result<Credentials, StartError> {
+        let json: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| StartError::Config(format!("secret {arn} is not JSON: {e}")))?;
+        let password = json
+            .get("password")
+            .and_then(|p| p.as_str())
+            .ok_or_else(|| StartError::Config(format!("secret {arn} has no password")))?;
+        Ok(Credentials {
+            username: json
+                .get("username")
+                .and_then(|u| u.as_str())
+                .map(str::to_owned),
+            password: password.to_owned(),
+        })
+    }
+
     /// The secret's JSON form.
     pub fn to_json(&self) -> String {
         serde_json::json!({ "username": self.username, "password": self.password }).to_string()
@@ -120,20 +137,7 @@ impl Secret {
 
     /// Database credentials from the secret's JSON.
     pub async fn credentials(&self) -> Result<Credentials, StartError> {
-        let arn = &self.arn;
-        let json: serde_json::Value = serde_json::from_str(&self.read_required().await?)
-            .map_err(|e| StartError::Config(format!("secret {arn} is not JSON: {e}")))?;
-        let password = json
-            .get("password")
-            .and_then(|p| p.as_str())
-            .ok_or_else(|| StartError::Config(format!("secret {arn} has no password")))?;
-        Ok(Credentials {
-            username: json
-                .get("username")
-                .and_then(|u| u.as_str())
-                .map(str::to_owned),
-            password: password.to_owned(),
-        })
+        Credentials::from_secret(&self.arn, &self.read_required().await?)
     }
 
     /// Stores a new current value.

@@ -296,7 +296,7 @@ pub async fn migrate_from_env(request: MigrateRequest) -> Result<Vec<String>, St
     if let Some(arn) = &lc.app_db_secret_arn {
         let app = secret(arn)?;
         let current = match (app.read().await?, request.rotate_app_password) {
-            (Some(_), false) => Some(app.credentials().await?),
+            (Some(json), false) => Some(Credentials::from_secret(arn, &json)?),
             _ => None,
         };
         let credentials = current.clone().unwrap_or_else(|| Credentials {
