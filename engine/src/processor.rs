@@ -147,8 +147,11 @@ impl Processor {
                 }
             }
         }
-        for chunk in done.chunks(MAX_BATCH) {
-            if let Err((failed, e)) = self.finish(chunk).await {
+        // Each chunk's publish (and delete) is one SQS call: they go out at
+        // once, so a batch of 200 waits for one call's latency, not twenty.
+        let finished = done.chunks(MAX_BATCH).map(|chunk| self.finish(chunk));
+        for result in futures::future::join_all(finished).await {
+            if let Err((failed, e)) = result {
                 for message in failed {
                     tracing::warn!(message_id = %message.message_id, error = %e, "not finished; the message will come back");
                     self.ctx.failures.record(&message.message_id, &e);

@@ -115,7 +115,7 @@ impl MySqlStore {
         max_connections: u32,
     ) -> Result<Self, StoreError> {
         let database = options.get_database().unwrap_or_default().to_owned();
-        let store = Self::open(options, max_connections).await?;
+        let store = Self::pool_only(options, max_connections).await?;
         let problems = schema::problems(&store.pool).await?;
         if !problems.is_empty() {
             return Err(match schema::found(&store.pool).await? {
@@ -151,6 +151,16 @@ impl MySqlStore {
             }
             Err(e) => return Err(e.into()),
         }
+        Self::pool_only(options, max_connections).await
+    }
+
+    /// A pool of `max_connections` to the database `options` name, and no
+    /// other connection: what an execution environment opens (the
+    /// deployed shape's connection budget counts on it).
+    async fn pool_only(
+        options: MySqlConnectOptions,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
         let pool = MySqlPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
