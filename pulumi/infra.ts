@@ -49,7 +49,13 @@ export interface EventSourceShape {
  */
 export interface Shape {
     instance_class: string;
+    /** MySQL's max_connections, set explicitly in the parameter group: the
+     * one number the budget, the connection alarm and the sim read. */
+    max_connections: number;
     reserved_connections: number;
+    /** MySQL's wait_timeout: how long the server keeps an idle session (one
+     * left by a reclaimed execution environment, say). */
+    wait_timeout_secs: number;
     account_concurrency: number;
     stage_throttle: { rate: number; burst: number };
     visibility_timeout_secs: number;
@@ -78,15 +84,11 @@ export function readShape(file = path.resolve(process.cwd(), "..", "deploy", "se
     return JSON.parse(fs.readFileSync(file, "utf8")) as Shape;
 }
 
-/** MySQL's default max_connections on RDS: DBInstanceClassMemory / 12582880. */
-export function maxConnections(instanceClass: string): number | undefined {
-    const size = instanceClass.split(".").pop() ?? "";
-    const memoryGiB: Record<string, number> = { micro: 1, small: 2, medium: 4, large: 8, xlarge: 16, "2xlarge": 32 };
-    let gib = memoryGiB[size];
-    if (gib === undefined) return undefined;
-    if (instanceClass.startsWith("db.r") && ["large", "xlarge", "2xlarge"].includes(size)) gib *= 2;
-    return Math.floor((gib * 2 ** 30) / 12582880);
-}
+/**
+ * Connections an execution environment's init opens beyond its pool (none:
+ * engine/src/deployment.rs INIT_EXTRA_CONNECTIONS, counted by a test).
+ */
+export const INIT_EXTRA_CONNECTIONS = 0;
 
 /** The most environments a function can have at once. */
 export function maxEnvironments(shape: Shape, fname: keyof Shape["functions"]): number {
@@ -95,13 +97,19 @@ export function maxEnvironments(shape: Shape, fname: keyof Shape["functions"]): 
     return Math.min(...caps.filter((c): c is number => c !== null));
 }
 
-/** Connections every function could hold at once, and what the instance leaves them. */
+/** Connections every function could hold at once, and what the explicit max_connections leaves them. */
 export function connectionBudget(shape: Shape): { needed: number; available: number } {
-    const limit = maxConnections(shape.instance_class);
-    if (limit === undefined) throw new Error(`unknown instance class ${shape.instance_class}`);
     const names = Object.keys(shape.functions) as (keyof Shape["functions"])[];
-    const needed = names.reduce((sum, f) => sum + maxEnvironments(shape, f) * shape.functions[f].pool_size, 0);
-    return { needed, available: limit - shape.reserved_connections };
+    const needed = names.reduce(
+        (sum, f) => sum + maxEnvironments(shape, f) * (shape.functions[f].pool_size + INIT_EXTRA_CONNECTIONS),
+        0,
+    );
+    return { needed, available: Math.max(0, shape.max_connections - shape.reserved_connections) };
+}
+
+/** The connection alarm's threshold: 80% of the explicit max_connections. */
+export function connectionAlarmThreshold(shape: Shape): number {
+    return Math.floor((shape.max_connections * 4) / 5);
 }
 
 /** What a stack is for: its database's safety and its logs' retention. */
@@ -220,7 +228,7 @@ export function checkShape(shape: Shape) {
     if (budget.needed > budget.available) {
         throw new Error(
             `deploy/settings.json lets the functions open ${budget.needed} database connections; ` +
-                `${shape.instance_class} leaves them ${budget.available}: cap reserved concurrency, ` +
+                `max_connections ${shape.max_connections} less ${shape.reserved_connections} reserved leaves them ${budget.available}: cap reserved concurrency, ` +
                 `maximumConcurrency or pool sizes`,
         );
     }
@@ -319,15 +327,20 @@ export function deploy(s: Settings) {
     const dbSubnets = new aws.rds.SubnetGroup(`${name}-db`, { subnetIds, tags });
     const parameters = new aws.rds.ParameterGroup(`${name}-mysql84`, {
         family: "mysql8.4",
-        description: "orderflow: TLS required, lock waits inside the function timeout, idle connections closed",
+        description: "orderflow: TLS required, the connection limit explicit, lock waits inside the function timeout, idle connections closed",
         parameters: [
             { name: "require_secure_transport", value: "1" },
+            // The limit the connection budget was checked against, not the
+            // default formula on DBInstanceClassMemory (which RDS evaluates
+            // on the memory left after the OS: a 1 GiB class reports about
+            // 66, not the 85 its nominal memory gives).
+            { name: "max_connections", value: String(shape.max_connections) },
             // A batch waiting on a hot row gives up, and is retried, well
             // before its function's timeout would kill it mid-transaction.
             { name: "innodb_lock_wait_timeout", value: String(lockWaitSecs(shape)) },
             // A reaped execution environment's connections are closed in
             // minutes, not the default 8 hours.
-            { name: "wait_timeout", value: "300" },
+            { name: "wait_timeout", value: String(shape.wait_timeout_secs) },
         ],
         tags,
     });
@@ -365,16 +378,15 @@ export function deploy(s: Settings) {
         tags,
     });
     const masterSecretArn = db.masterUserSecrets.apply((secrets) => secrets[0].secretArn);
-    const limit = maxConnections(shape.instance_class)!;
     alarm("db-connections", {
-        alarmDescription: `Database connections above 80% of ${limit}: the shape's budget (deploy/settings.json) is being outgrown, or connections leak`,
+        alarmDescription: `Database connections above 80% of max_connections ${shape.max_connections}: the shape's budget (deploy/settings.json) is being outgrown, or connections leak`,
         namespace: "AWS/RDS",
         metricName: "DatabaseConnections",
         dimensions: { DBInstanceIdentifier: db.identifier },
         statistic: "Maximum",
         period: 60,
         evaluationPeriods: 5,
-        threshold: Math.floor(limit * 0.8),
+        threshold: connectionAlarmThreshold(shape),
         comparisonOperator: "GreaterThanThreshold",
     });
     alarm("db-free-storage", {

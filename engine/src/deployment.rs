@@ -15,12 +15,23 @@ pub const SHIPPED: &str = include_str!("../../deploy/settings.json");
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentSettings {
-    /// The RDS instance class; its memory sets MySQL's default
-    /// `max_connections` (see [`max_connections`]).
+    /// The RDS instance class (its price and memory; the connection limit
+    /// is [`DeploymentSettings::max_connections`], set explicitly).
     pub instance_class: String,
-    /// Connections kept free of the functions, for operators and the
-    /// migration step.
+    /// MySQL's `max_connections`, set explicitly in the instance's parameter
+    /// group (RDS's default is a formula on `DBInstanceClassMemory`, the
+    /// memory left after the operating system and RDS's own processes,
+    /// which no table of classes knows exactly). The one number the
+    /// parameter group, the connection budget, the connection alarm and the
+    /// sim's limit all read.
+    pub max_connections: u32,
+    /// Connections kept free of the functions: RDS's own sessions
+    /// (`rdsadmin`), operators and the migration step.
     pub reserved_connections: u32,
+    /// MySQL's `wait_timeout` in the parameter group: how long the server
+    /// keeps an idle session, such as one left by an execution environment
+    /// Lambda reclaimed without closing its connections.
+    pub wait_timeout_secs: u32,
     /// The account's Lambda concurrency limit in the region (AWS's default
     /// is 1,000): the most environments a function without a cap may have.
     pub account_concurrency: u32,
@@ -67,27 +78,11 @@ pub struct EventSource {
     pub maximum_concurrency: Option<u32>,
 }
 
-/// MySQL's default `max_connections` on RDS: `DBInstanceClassMemory /
-/// 12582880` (RDS's parameter group formula), taken here from the class's
-/// memory; RDS subtracts what the operating system keeps, so the real figure
-/// can be a little lower, which [`DeploymentSettings::reserved_connections`]
-/// leaves room for. `None` for a class this table does not know.
-pub fn max_connections(instance_class: &str) -> Option<u32> {
-    const GIB: u64 = 1 << 30;
-    let gib: u64 = match instance_class.rsplit('.').next()? {
-        "micro" => 1,
-        "small" => 2,
-        "medium" => 4,
-        "large" if instance_class.starts_with("db.r") => 16,
-        "large" => 8,
-        "xlarge" if instance_class.starts_with("db.r") => 32,
-        "xlarge" => 16,
-        "2xlarge" if instance_class.starts_with("db.r") => 64,
-        "2xlarge" => 32,
-        _ => return None,
-    };
-    u32::try_from(gib * GIB / 12_582_880).ok()
-}
+/// Connections an execution environment's init opens beyond its pool:
+/// none (the store opens its pool and nothing else; a test counts them
+/// through the modelled network). The budget counts them for every
+/// environment, as every environment can be starting at once in a surge.
+pub const INIT_EXTRA_CONNECTIONS: u32 = 0;
 
 /// How many connections the functions could hold at once, beside what the
 /// instance allows.
@@ -141,23 +136,45 @@ impl DeploymentSettings {
             .fold(self.account_concurrency, u32::min)
     }
 
-    /// Every function's environments times its pool, beside the instance's
-    /// limit less the reserved connections.
-    pub fn connection_budget(&self) -> Result<Budget, String> {
-        let limit = max_connections(&self.instance_class)
-            .ok_or_else(|| format!("unknown instance class {}", self.instance_class))?;
+    /// Every function's environments times the connections each opens (its
+    /// pool, and what its init opens beside it), beside the explicit
+    /// `max_connections` less the reserved connections.
+    pub fn connection_budget(&self) -> Budget {
         let functions = self
             .functions
             .iter()
             .map(|(name, f)| {
                 let envs = self.max_environments(name);
-                (name.clone(), (envs, envs * f.pool_size))
+                (
+                    name.clone(),
+                    (envs, envs * (f.pool_size + INIT_EXTRA_CONNECTIONS)),
+                )
             })
             .collect();
-        Ok(Budget {
-            available: limit.saturating_sub(self.reserved_connections),
+        Budget {
+            available: self
+                .max_connections
+                .saturating_sub(self.reserved_connections),
             functions,
-        })
+        }
+    }
+
+    /// The connection alarm's threshold: 80 % of `max_connections`.
+    pub fn connection_alarm_threshold(&self) -> u32 {
+        self.max_connections * 4 / 5
+    }
+
+    /// The parameter group's `innodb_lock_wait_timeout`: a third of the
+    /// shortest function timeout (at least 1 s), so a batch waiting on a hot
+    /// row gives up and is retried well before its function is killed.
+    pub fn lock_wait_secs(&self) -> u32 {
+        let shortest = self
+            .functions
+            .values()
+            .map(|f| f.timeout_secs)
+            .min()
+            .unwrap_or(3);
+        (shortest / 3).max(1)
     }
 }
 
@@ -165,20 +182,64 @@ impl DeploymentSettings {
 mod tests {
     use super::*;
 
+    fn shape(max_connections: u32, reserved: u32, caps: [(u32, u32); 3]) -> DeploymentSettings {
+        let mut s = DeploymentSettings::shipped().unwrap();
+        s.max_connections = max_connections;
+        s.reserved_connections = reserved;
+        for ((_, f), (envs, pool)) in s.functions.iter_mut().zip(caps) {
+            f.reserved_concurrency = Some(envs);
+            f.pool_size = pool;
+        }
+        for e in s.event_sources.values_mut() {
+            e.maximum_concurrency = None;
+        }
+        s
+    }
+
     #[test]
-    fn the_shipped_settings_fit_the_instance_connection_budget() {
+    fn the_shipped_settings_fit_the_explicit_connection_limit_with_the_reserve() {
         let s = DeploymentSettings::shipped().unwrap();
-        let budget = s.connection_budget().unwrap();
-        assert_eq!(max_connections("db.t4g.micro"), Some(85));
+        let budget = s.connection_budget();
         assert!(
             budget.fits(),
             "{} connections needed, {} available: {budget:?}",
             budget.needed(),
             budget.available
         );
-        assert_eq!(s.max_environments("processor"), 5);
+        assert_eq!(budget.available, s.max_connections - s.reserved_connections);
         // The same figures pulumi/tests/infra.test.ts computes from the file.
-        assert_eq!((budget.needed(), budget.available), (60, 75));
+        assert_eq!((budget.needed(), budget.available), (110, 110));
+        assert_eq!(s.connection_alarm_threshold(), 96);
+        assert_eq!(s.lock_wait_secs(), 10);
+    }
+
+    #[test]
+    fn the_budget_counts_every_environment_its_pool_and_its_init_beside_the_reserve() {
+        // (max_connections, reserved, [(environments, pool)] by function in
+        // name order: ingest, notifier, processor) -> (pools' connections,
+        // available), fits. The first is the first deployment's class at
+        // the limit a 1 GiB instance reports (66), not the formula's 85.
+        let cases = [
+            (66, 10, [(50, 1), (5, 1), (5, 1)], (60, 56), false),
+            (120, 10, [(50, 1), (5, 1), (5, 1)], (60, 110), true),
+            (120, 10, [(100, 1), (5, 1), (5, 1)], (110, 110), true),
+            (120, 10, [(100, 1), (5, 1), (6, 1)], (111, 110), false),
+            (120, 0, [(10, 4), (10, 4), (10, 4)], (120, 120), true),
+            (10, 20, [(1, 1), (1, 1), (1, 1)], (3, 0), false),
+        ];
+        for (max, reserved, caps, want, fits) in cases {
+            let budget = shape(max, reserved, caps).connection_budget();
+            let inits: u32 = caps
+                .iter()
+                .map(|(envs, _)| envs * INIT_EXTRA_CONNECTIONS)
+                .sum();
+            assert_eq!(
+                (budget.needed() - inits, budget.available),
+                want,
+                "{max} {reserved} {caps:?}"
+            );
+            assert_eq!(budget.fits(), fits, "{max} {reserved} {caps:?}");
+        }
     }
 
     #[test]
@@ -190,9 +251,16 @@ mod tests {
         for e in s.event_sources.values_mut() {
             e.maximum_concurrency = None;
         }
-        let budget = s.connection_budget().unwrap();
+        let budget = s.connection_budget();
         assert_eq!(budget.functions["processor"], (1000, 1000));
         assert!(!budget.fits());
         assert!(DeploymentSettings::parse(r#"{"instance_class": 3}"#).is_err());
+    }
+
+    #[test]
+    fn a_settings_file_without_an_explicit_connection_limit_is_refused() {
+        let without = SHIPPED.replace("\"max_connections\"", "\"max_connection\"");
+        let e = DeploymentSettings::parse(&without).unwrap_err();
+        assert!(e.contains("max_connection"), "{e}");
     }
 }

@@ -49,13 +49,15 @@ describe("the orderflow stack", () => {
         for (const s of ofType("aws:ec2/subnet:Subnet")) assert.equal(s.inputs.mapPublicIpOnLaunch, false);
     });
 
-    it("moves a message to its DLQ after 3 receives, on both queues, and alarms on DLQ depth", () => {
+    it("moves a message to its DLQ after 5 receives, on both queues, and alarms on DLQ depth", () => {
         const queues = ofType("aws:sqs/queue:Queue");
         const main = queues.filter((q) => !q.name.endsWith("-dlq"));
         assert.equal(main.length, 2);
         for (const q of main) {
             const policy = JSON.parse(q.inputs.redrivePolicy);
-            assert.equal(policy.maxReceiveCount, 3);
+            // AWS asks for at least 5 where Lambda consumes the queue: a
+            // throttled or timed-out invoke uses up a receive.
+            assert.equal(policy.maxReceiveCount, 5);
             assert.match(policy.deadLetterTargetArn, /-dlq$/);
             assert.ok(q.inputs.visibilityTimeoutSeconds >= 6 * 30, "visibility covers retried invocations");
         }
@@ -198,6 +200,21 @@ describe("the orderflow stack", () => {
         assert.ok(p.innodb_lock_wait_timeout < shortest, `lock wait ${p.innodb_lock_wait_timeout} s < ${shortest} s`);
         assert.equal(p.innodb_lock_wait_timeout, infra.lockWaitSecs(infra.readShape()));
         assert.ok(p.wait_timeout >= 60 && p.wait_timeout <= 900, `wait_timeout ${p.wait_timeout} s`);
+        assert.equal(p.wait_timeout, infra.readShape().wait_timeout_secs);
+    });
+
+    it("sets max_connections explicitly, the number the budget and the connection alarm read", async () => {
+        const infra = await import("../infra");
+        const shape = infra.readShape();
+        const [params] = ofType("aws:rds/parameterGroup:ParameterGroup");
+        const p = Object.fromEntries(params.inputs.parameters.map((x: any) => [x.name, Number(x.value)]));
+        assert.equal(p.max_connections, shape.max_connections);
+        const alarm = ofType("aws:cloudwatch/metricAlarm:MetricAlarm").find((a) => a.inputs.metricName === "DatabaseConnections")!;
+        assert.equal(alarm.inputs.threshold, infra.connectionAlarmThreshold(shape));
+        assert.ok(alarm.inputs.threshold < shape.max_connections, "reachable below the limit");
+        // The same shape against a smaller explicit limit is refused.
+        const smaller = { ...shape, max_connections: infra.connectionBudget(shape).needed + shape.reserved_connections - 1 };
+        assert.throws(() => infra.checkShape(smaller), /max_connections/);
     });
 
     it("caps every event source mapping's concurrency, within its function's reserved concurrency", async () => {
@@ -240,7 +257,7 @@ describe("the orderflow stack", () => {
             assert.ok(alarms.some((a) => a.name === `orderflow-${f}-errors`) && alarms.some((a) => a.name === `orderflow-${f}-throttles`), f);
         }
         const connections = alarms.find((a) => a.inputs.metricName === "DatabaseConnections")!;
-        assert.equal(connections.inputs.threshold, 68, "80% of db.t4g.micro's 85");
+        assert.equal(connections.inputs.threshold, 96, "80% of the explicit max_connections 120");
         assert.equal(ofType("aws:sns/topicSubscription:TopicSubscription").length, 0, "no email configured on this stack");
     });
 
@@ -296,8 +313,7 @@ describe("the orderflow stack", () => {
         const infra = await import("../infra");
         const shape = infra.readShape();
         // The same figures engine/src/deployment.rs computes from the same file.
-        assert.equal(infra.maxConnections("db.t4g.micro"), 85);
-        assert.deepEqual(infra.connectionBudget(shape), { needed: 60, available: 75 });
+        assert.deepEqual(infra.connectionBudget(shape), { needed: 110, available: 110 });
         const fns = Object.fromEntries(ofType("aws:lambda/function:Function").map((f) => [f.name, f]));
         for (const fname of ["ingest", "processor", "notifier"] as const) {
             const f = fns[`orderflow-${fname}`];
@@ -318,7 +334,7 @@ describe("the orderflow stack", () => {
         // refusing connections (sim/tests/deployed_shape.rs): no caps, so
         // 1,000 environments (the account's limit) times 2 connections, for each function.
         const first = infra.readShape(path.resolve(process.cwd(), "..", "deploy", "first-deployment.json"));
-        assert.deepEqual(infra.connectionBudget(first), { needed: 6000, available: 75 });
+        assert.deepEqual(infra.connectionBudget(first), { needed: 6000, available: 56 });
         assert.throws(() => infra.deploy(infra.settings(first)), /6000 database connections/);
         // One cap short is enough to refuse: the notifier's mapping uncapped.
         const one = infra.readShape();
