@@ -1,0 +1,356 @@
+//! The model of AWS that `--topology lambda` runs under: every modelled
+//! behaviour's number, read from one file (`deploy/model.json`, compiled
+//! in; `--model-file` reads another) in which each constant carries its
+//! source and the date it was read, or the word *assumed* and why. An
+//! uncertain constant has three values; `--model optimistic|central|
+//! pessimistic` picks one column for all of them, so a verdict can be
+//! checked at both ends of what AWS plausibly does.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::ValueEnum;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+
+/// `deploy/model.json`, as shipped.
+pub const SHIPPED: &str = include_str!("../../../deploy/model.json");
+
+/// Which end of each uncertain constant's range a run takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum End {
+    /// Every uncertain constant at its cheapest plausible value.
+    Optimistic,
+    /// The sourced (or best assumed) value of each constant.
+    #[default]
+    Central,
+    /// Every uncertain constant at its costliest plausible value.
+    Pessimistic,
+}
+
+impl End {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            End::Optimistic => "optimistic",
+            End::Central => "central",
+            End::Pessimistic => "pessimistic",
+        }
+    }
+}
+
+/// One modelled number, as the file holds it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constant {
+    pub what: String,
+    pub unit: String,
+    pub optimistic: f64,
+    pub central: f64,
+    pub pessimistic: f64,
+    /// Which way costs AWS more: `higher`, `lower`, or `none` (a label).
+    pub worse: Worse,
+    /// The document (title) the value comes from, or `assumed: why`.
+    pub source: String,
+    pub url: String,
+    /// When the source was read (YYYY-MM-DD).
+    pub read: String,
+    /// What changes in the verdicts if AWS's real value differs.
+    pub if_aws_differs: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Worse {
+    Higher,
+    Lower,
+    None,
+}
+
+impl Constant {
+    pub fn at(&self, end: End) -> f64 {
+        match end {
+            End::Optimistic => self.optimistic,
+            End::Central => self.central,
+            End::Pessimistic => self.pessimistic,
+        }
+    }
+
+    pub fn is_assumed(&self) -> bool {
+        self.source.starts_with("assumed")
+    }
+
+    /// Whether the three values are one (AWS documents it).
+    pub fn is_fixed(&self) -> bool {
+        self.optimistic == self.central && self.central == self.pessimistic
+    }
+
+    /// The three values run from cheapest to costliest.
+    fn ordered(&self) -> bool {
+        let (o, c, p) = (self.optimistic, self.central, self.pessimistic);
+        match self.worse {
+            Worse::Higher => o <= c && c <= p,
+            Worse::Lower => o >= c && c >= p,
+            Worse::None => self.is_fixed(),
+        }
+    }
+}
+
+/// Every constant the sim uses, by name: the file must hold exactly these.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constants {
+    pub esm_initial_concurrency: Constant,
+    pub esm_scale_per_minute: Constant,
+    pub esm_max_concurrency: Constant,
+    pub esm_backoff_first_ms: Constant,
+    pub esm_backoff_max_ms: Constant,
+    pub sqs_api_p50_ms: Constant,
+    pub sqs_api_p99_ms: Constant,
+    pub sqs_delivery_p50_ms: Constant,
+    pub sqs_delivery_p99_ms: Constant,
+    pub esm_parallel_receives: Constant,
+    pub lambda_mb_per_vcpu: Constant,
+    pub lambda_cpu_slowdown: Constant,
+    pub runtime_start_ms: Constant,
+    pub secret_read_ms: Constant,
+    pub connect_round_trips: Constant,
+    pub rtt_same_az_ms: Constant,
+    pub rtt_cross_az_ms: Constant,
+    pub cross_az_share: Constant,
+    pub linger_share: Constant,
+    pub environment_idle_secs: Constant,
+    pub rds_internal_connections: Constant,
+    pub gateway_throttled_function_status: Constant,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelFile {
+    #[allow(dead_code)]
+    about: String,
+    constants: Constants,
+}
+
+/// The model a run takes: the file's constants at one end of their range.
+#[derive(Debug)]
+pub struct Model {
+    pub end: End,
+    /// Where the constants came from (for the report).
+    pub origin: String,
+    pub c: Constants,
+    rng: Mutex<StdRng>,
+}
+
+impl Model {
+    /// The shipped model at `end`; draws seeded by `seed`.
+    pub fn shipped(end: End, seed: u64) -> anyhow::Result<Model> {
+        Self::parse(SHIPPED, "deploy/model.json", end, seed)
+    }
+
+    /// The model of `path` (or the shipped one) at `end`.
+    pub fn load(path: Option<&Path>, end: End, seed: u64) -> anyhow::Result<Model> {
+        match path {
+            None => Self::shipped(end, seed),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the model {}", path.display()))?;
+                Self::parse(&text, &path.display().to_string(), end, seed)
+            }
+        }
+    }
+
+    pub fn parse(text: &str, origin: &str, end: End, seed: u64) -> anyhow::Result<Model> {
+        let file: ModelFile =
+            serde_json::from_str(text).with_context(|| format!("the model {origin}"))?;
+        for (name, c) in table(text)? {
+            anyhow::ensure!(
+                c.ordered(),
+                "the model {origin}: {name} runs the wrong way for `worse: {:?}` ({} / {} / {})",
+                c.worse,
+                c.optimistic,
+                c.central,
+                c.pessimistic
+            );
+        }
+        Ok(Model {
+            end,
+            origin: origin.to_owned(),
+            c: file.constants,
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+        })
+    }
+
+    /// `constant`'s value at this run's end.
+    pub fn v(&self, constant: &Constant) -> f64 {
+        constant.at(self.end)
+    }
+
+    /// `constant`, in milliseconds, as a duration.
+    pub fn ms(&self, constant: &Constant) -> Duration {
+        Duration::from_secs_f64(self.v(constant).max(0.0) / 1000.0)
+    }
+
+    /// A uniform draw in [0, 1).
+    pub fn uniform(&self) -> f64 {
+        self.rng.lock().unwrap_or_else(|p| p.into_inner()).gen()
+    }
+
+    /// A latency drawn from the log-normal distribution with the given
+    /// median and 99th percentile (milliseconds).
+    pub fn draw(&self, p50: &Constant, p99: &Constant) -> Duration {
+        let sample = {
+            let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+            standard_normal(&mut *rng)
+        };
+        Duration::from_secs_f64(lognormal(self.v(p50), self.v(p99), sample) / 1000.0)
+    }
+
+    /// One SQS call from a function.
+    pub fn sqs_call(&self) -> Duration {
+        self.draw(&self.c.sqs_api_p50_ms, &self.c.sqs_api_p99_ms)
+    }
+
+    /// One receive of an event source mapping.
+    pub fn sqs_delivery(&self) -> Duration {
+        self.draw(&self.c.sqs_delivery_p50_ms, &self.c.sqs_delivery_p99_ms)
+    }
+
+    /// The share of a vCPU a function of `memory_mb` has (at most one: a
+    /// handler runs on one thread), and how much longer CPU work takes in
+    /// it than on this machine's core: `slowdown / share`.
+    pub fn cpu_stretch(&self, memory_mb: u32) -> f64 {
+        let share = (f64::from(memory_mb) / self.v(&self.c.lambda_mb_per_vcpu)).min(1.0);
+        self.v(&self.c.lambda_cpu_slowdown) / share.max(1e-3)
+    }
+
+    /// One line naming the model, for the report.
+    pub fn describe(&self) -> String {
+        format!("{} model ({})", self.end.as_str(), self.origin)
+    }
+}
+
+/// The value at `z` standard deviations of the log-normal distribution
+/// whose median is `p50` and 99th percentile `p99`.
+pub fn lognormal(p50: f64, p99: f64, z: f64) -> f64 {
+    const Z99: f64 = 2.326_347_874;
+    let sigma = ((p99.max(p50) / p50.max(1e-9)).ln() / Z99).max(0.0);
+    p50 * (sigma * z).exp()
+}
+
+/// A standard normal draw (Box-Muller).
+fn standard_normal(rng: &mut impl Rng) -> f64 {
+    let u1: f64 = rng.gen::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.gen();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// Every constant of a model file, by name, in the file's order of names.
+pub fn table(text: &str) -> anyhow::Result<BTreeMap<String, Constant>> {
+    #[derive(Deserialize)]
+    struct Loose {
+        constants: BTreeMap<String, Constant>,
+    }
+    let loose: Loose = serde_json::from_str(text).context("the model file")?;
+    Ok(loose.constants)
+}
+
+/// The model as a Markdown table, as README.md shows it.
+pub fn markdown(text: &str) -> anyhow::Result<String> {
+    let mut out = String::from(
+        "| constant | what | optimistic / central / pessimistic | source (read) | if AWS differs |\n\
+         |---|---|---|---|---|\n",
+    );
+    for (name, c) in table(text)? {
+        let values = if c.is_fixed() {
+            format!("{} {}", c.central, c.unit)
+        } else {
+            format!(
+                "{} / {} / {} {}",
+                c.optimistic, c.central, c.pessimistic, c.unit
+            )
+        };
+        let source = if c.is_assumed() {
+            format!("*{}* ([ref]({}), {})", c.source, c.url, c.read)
+        } else {
+            format!("[{}]({}) ({})", c.source, c.url, c.read)
+        };
+        out.push_str(&format!(
+            "| `{name}` | {} | {values} | {source} | {} |\n",
+            c.what, c.if_aws_differs
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_constant_has_a_source_and_a_date_or_says_it_is_assumed() {
+        for (name, c) in table(SHIPPED).unwrap() {
+            assert!(c.url.starts_with("https://"), "{name}: {}", c.url);
+            assert!(
+                c.read.len() == 10 && c.read.starts_with("20"),
+                "{name}: read {}",
+                c.read
+            );
+            assert!(c.source.len() > 20, "{name}: a source, or why assumed");
+            assert!(
+                c.is_fixed() || c.is_assumed() || c.source.contains("assumed"),
+                "{name}: a range is an assumption and must say so"
+            );
+            assert!(c.if_aws_differs.len() > 10, "{name}: what changes");
+        }
+        Model::shipped(End::Central, 1).unwrap();
+    }
+
+    #[test]
+    fn the_ends_move_every_uncertain_constant_the_costly_way() {
+        let o = Model::shipped(End::Optimistic, 1).unwrap();
+        let c = Model::shipped(End::Central, 1).unwrap();
+        let p = Model::shipped(End::Pessimistic, 1).unwrap();
+        let rtt = |m: &Model| m.v(&m.c.rtt_cross_az_ms);
+        assert!(rtt(&o) < rtt(&c) && rtt(&c) < rtt(&p));
+        assert!(o.cpu_stretch(256) < c.cpu_stretch(256) && c.cpu_stretch(256) < p.cpu_stretch(256));
+        let reads = |m: &Model| m.v(&m.c.esm_parallel_receives);
+        assert!(reads(&o) > reads(&c) && reads(&c) > reads(&p));
+        // A file whose range runs the wrong way is refused.
+        let wrong = SHIPPED.replace(
+            r#""optimistic": 0.6, "central": 1.0, "pessimistic": 2.0"#,
+            r#""optimistic": 2.0, "central": 1.0, "pessimistic": 0.6"#,
+        );
+        assert_ne!(wrong, SHIPPED);
+        let e = Model::parse(&wrong, "test", End::Central, 1).unwrap_err();
+        assert!(format!("{e:#}").contains("rtt_cross_az_ms"), "{e:#}");
+        // And so is one that lacks a constant the sim uses.
+        let missing = SHIPPED.replace("\"secret_read_ms\"", "\"secret_read\"");
+        assert!(Model::parse(&missing, "test", End::Central, 1).is_err());
+    }
+
+    #[test]
+    fn the_cpu_share_is_memory_over_1769_mb_of_a_vcpu_and_at_most_one() {
+        let m = Model::shipped(End::Central, 1).unwrap();
+        assert!((m.cpu_stretch(256) - 1769.0 / 256.0).abs() < 1e-9);
+        assert!((m.cpu_stretch(1769) - 1.0).abs() < 1e-9);
+        assert!((m.cpu_stretch(4096) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn latencies_are_drawn_with_the_documented_median_and_tail() {
+        assert!((lognormal(16.2, 105.0, 0.0) - 16.2).abs() < 1e-9);
+        assert!((lognormal(16.2, 105.0, 2.326_347_874) - 105.0).abs() < 1e-6);
+        let m = Model::shipped(End::Central, 7).unwrap();
+        let mut draws: Vec<f64> = (0..20_000)
+            .map(|_| m.sqs_delivery().as_secs_f64() * 1000.0)
+            .collect();
+        draws.sort_by(f64::total_cmp);
+        let (p50, p99) = (draws[10_000], draws[19_800]);
+        assert!((14.5..18.0).contains(&p50), "p50 {p50}");
+        assert!((85.0..130.0).contains(&p99), "p99 {p99}");
+    }
+}

@@ -1,0 +1,74 @@
+//! `sim model`: the model of AWS the deployed shape runs under
+//! (deploy/model.json), as a table: each constant's range and source.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::lambda::model::{self, End, Model};
+
+#[derive(Args)]
+pub struct ModelArgs {
+    /// A model file to read instead of the deploy/model.json this build
+    /// carries.
+    #[arg(long, value_name = "PATH")]
+    model_file: Option<PathBuf>,
+    /// Print the table as Markdown (as README.md shows it).
+    #[arg(long)]
+    markdown: bool,
+}
+
+pub fn model(args: ModelArgs) -> ExitCode {
+    let text = match &args.model_file {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("sim model: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => model::SHIPPED.to_owned(),
+    };
+    let origin = args
+        .model_file
+        .as_ref()
+        .map_or("deploy/model.json".into(), |p| p.display().to_string());
+    let checked = Model::parse(&text, &origin, End::Central, 0).and_then(|_| {
+        if args.markdown {
+            model::markdown(&text)
+        } else {
+            plain(&text)
+        }
+    });
+    match checked {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sim model: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// One block a constant: name, values, what it is, source.
+fn plain(text: &str) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for (name, c) in model::table(text)? {
+        let values = if c.is_fixed() {
+            format!("{} {}", c.central, c.unit)
+        } else {
+            format!(
+                "{} / {} / {} {} (optimistic / central / pessimistic)",
+                c.optimistic, c.central, c.pessimistic, c.unit
+            )
+        };
+        out.push_str(&format!(
+            "{name}: {values}\n  {}\n  source: {} <{}>, read {}\n  if AWS differs: {}\n",
+            c.what, c.source, c.url, c.read, c.if_aws_differs
+        ));
+    }
+    Ok(out)
+}
