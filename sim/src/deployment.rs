@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use engine::deployment::{max_connections, DeploymentSettings};
+use engine::deployment::{DeploymentSettings, INIT_EXTRA_CONNECTIONS};
 
 #[derive(Args)]
 pub struct DeploymentArgs {
@@ -23,7 +23,10 @@ pub fn deployment(args: DeploymentArgs) -> ExitCode {
             DeploymentSettings::shipped(),
         ),
     };
-    let checked = settings.and_then(|s| s.connection_budget().map(|b| (s, b)));
+    let checked = settings.map(|s| {
+        let b = s.connection_budget();
+        (s, b)
+    });
     let budget = match checked {
         Ok((s, budget)) => {
             print(&label, &s, &budget);
@@ -43,9 +46,9 @@ pub fn deployment(args: DeploymentArgs) -> ExitCode {
 
 fn print(label: &str, s: &DeploymentSettings, budget: &engine::deployment::Budget) {
     println!(
-        "{label}: {} (max_connections {}, {} kept free: {} for the functions)",
+        "{label}: {} (max_connections {}, set in the parameter group; {} kept free: {} for the functions)",
         s.instance_class,
-        max_connections(&s.instance_class).unwrap_or(0),
+        s.max_connections,
         s.reserved_connections,
         budget.available
     );
@@ -57,7 +60,11 @@ fn print(label: &str, s: &DeploymentSettings, budget: &engine::deployment::Budge
                 e.batch_size, e.batching_window_secs
             )
         });
-        println!("  {name:<10} up to {envs:>4} environments x pool {pool} = {connections:>5} connections{batches}");
+        let init = match INIT_EXTRA_CONNECTIONS {
+            0 => String::new(),
+            n => format!(" + {n} while starting"),
+        };
+        println!("  {name:<10} up to {envs:>4} environments x (pool {pool}{init}) = {connections:>5} connections{batches}");
     }
     let verdict = if budget.fits() {
         "fits"
@@ -68,5 +75,10 @@ fn print(label: &str, s: &DeploymentSettings, budget: &engine::deployment::Budge
         "  total {} of {}: {verdict}",
         budget.needed(),
         budget.available
+    );
+    println!(
+        "  connection alarm above {} (80% of max_connections); idle sessions closed after {} s (wait_timeout)",
+        s.connection_alarm_threshold(),
+        s.wait_timeout_secs
     );
 }

@@ -21,6 +21,7 @@ mod invariants;
 mod lambda;
 mod load;
 mod migrate;
+mod model;
 mod netem;
 mod report;
 mod run;
@@ -80,6 +81,9 @@ enum Command {
     /// Show the deployed shape (deploy/settings.json) and whether its
     /// functions' database connections fit the instance's limit.
     Deployment(deployment::DeploymentArgs),
+    /// Show the model of AWS that `--topology lambda` runs under
+    /// (deploy/model.json): each constant, its range and its source.
+    Model(model::ModelArgs),
     /// Measure the processor against MySQL beside reference points (autocommit
     /// UPDATEs, the bare SQL of batched transactions) in the same run.
     Bench(bench::BenchArgs),
@@ -109,8 +113,9 @@ struct ServeArgs {
     stock: Option<i64>,
     /// Milliseconds added to every round trip to the database (MySQL only),
     /// by a proxy on loopback: what a network between the engine and the
-    /// database costs. 0 connects directly. Default: 0, or 0.5 with
-    /// `--topology lambda`.
+    /// database costs. 0 connects directly. Default: 0; with `--topology
+    /// lambda`, each zone's round trip from the model (given, it replaces
+    /// both).
     #[arg(long, value_name = "MS")]
     db_rtt_ms: Option<f64>,
     #[command(flatten)]
@@ -152,6 +157,7 @@ fn main() -> ExitCode {
             Some(Command::Migrate(args)) => migrate::migrate(args).await,
             Some(Command::Dlq(args)) => dlq::dlq(args).await,
             Some(Command::Deployment(args)) => deployment::deployment(args),
+            Some(Command::Model(args)) => model::model(args),
             Some(Command::Bench(args)) => bench::bench(args).await,
             Some(Command::Run(args)) => run::run(args).await,
             None => run::run(cli.run).await,
@@ -193,19 +199,36 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
         if args.shape.is_lambda() && !args.faults.is_empty() {
             anyhow::bail!("--faults runs with --topology local only");
         }
-        let (settings, rtt_ms) = args.shape.prepare(&mut args.config, args.db_rtt_ms)?;
+        let settings = args.shape.prepare(&mut args.config)?;
         // The deployed shape's functions reach the database through their
-        // own proxy (see `lambda::rds`); the server's own reads go direct.
-        let direct = if settings.is_some() { 0.0 } else { rtt_ms };
+        // own proxies (see `lambda::rds`); the server's own reads go direct.
+        let direct = match settings {
+            Some(_) => 0.0,
+            None => args.db_rtt_ms.unwrap_or(0.0),
+        };
         let (store, proxy) = open_store_over(&args.config, direct).await?;
         let mut shape = match settings {
             Some(s) => {
-                Some(lambda::Shape::over(&args.shape, s, &args.config, &store, rtt_ms).await?)
+                let model = args.shape.model(args.seed)?;
+                let shape = lambda::Shape::over(
+                    &args.shape,
+                    s,
+                    model,
+                    &args.config,
+                    &store,
+                    args.db_rtt_ms,
+                )
+                .await?;
+                Some(shape)
             }
             None => None,
         };
+        let harness = Arc::new(Harness::new(faults.clone()));
         let hooks = Hooks {
-            wrap: Arc::new(Harness::new(faults.clone())),
+            wrap: match &shape {
+                Some(shape) => shape.wrap(harness),
+                None => harness,
+            },
             loops: shape.is_none(),
             front: shape.as_ref().map(|s| s.gateway.front()),
             ..hooks()
@@ -253,11 +276,16 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
     );
     if let Some(shape) = &shape {
         println!(
-            "  deployed shape: {} (stage throttle {} requests/s, burst {}), database round trip +{} ms",
-            args.shape.settings.as_ref().map_or("deploy/settings.json as shipped".into(), |p| p.display().to_string()),
+            "  deployed shape: {} (stage throttle {} requests/s, burst {}) under the {}",
+            args.shape
+                .settings
+                .as_ref()
+                .map_or("deploy/settings.json as shipped".into(), |p| p
+                    .display()
+                    .to_string()),
             shape.settings.stage_throttle.rate,
             shape.settings.stage_throttle.burst,
-            shape.rtt_ms
+            shape.model.describe()
         );
     }
     signals.next().await;

@@ -37,7 +37,6 @@ pub struct Connections {
 /// their peers).
 pub struct LatencyProxy {
     pub addr: SocketAddr,
-    pub connections: Arc<Connections>,
     accept: JoinHandle<()>,
 }
 
@@ -48,11 +47,15 @@ impl Drop for LatencyProxy {
 }
 
 /// Listens on a free loopback port and forwards each connection to
-/// `upstream`, each direction delayed by `one_way`.
-pub async fn start(upstream: SocketAddr, one_way: Duration) -> std::io::Result<LatencyProxy> {
+/// `upstream`, each direction delayed by `one_way`, counting into
+/// `connections` (which several proxies may share).
+pub async fn start(
+    upstream: SocketAddr,
+    one_way: Duration,
+    connections: Arc<Connections>,
+) -> std::io::Result<LatencyProxy> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
-    let connections = Arc::new(Connections::default());
     let counted = connections.clone();
     let accept = tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
@@ -67,11 +70,7 @@ pub async fn start(upstream: SocketAddr, one_way: Duration) -> std::io::Result<L
             }
         }
     });
-    Ok(LatencyProxy {
-        addr,
-        connections,
-        accept,
-    })
+    Ok(LatencyProxy { addr, accept })
 }
 
 /// A proxy in front of the MySQL server `options` name, adding `rtt` to
@@ -80,12 +79,21 @@ pub async fn in_front_of(
     options: &sqlx::mysql::MySqlConnectOptions,
     rtt: Duration,
 ) -> anyhow::Result<(LatencyProxy, sqlx::mysql::MySqlConnectOptions)> {
+    in_front_of_counting(options, rtt, Arc::default()).await
+}
+
+/// [`in_front_of`], counting into `connections`.
+pub async fn in_front_of_counting(
+    options: &sqlx::mysql::MySqlConnectOptions,
+    rtt: Duration,
+    connections: Arc<Connections>,
+) -> anyhow::Result<(LatencyProxy, sqlx::mysql::MySqlConnectOptions)> {
     use anyhow::Context as _;
     let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
         .await?
         .next()
         .context("the database host has no address")?;
-    let proxy = start(upstream, rtt / 2).await?;
+    let proxy = start(upstream, rtt / 2, connections).await?;
     let through = options.clone().host("127.0.0.1").port(proxy.addr.port());
     Ok((proxy, through))
 }
@@ -206,7 +214,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_round_trip_through_the_proxy_carries_the_bytes_and_the_delay_both_ways() {
-        let proxy = start(echo().await, Duration::from_millis(20))
+        let proxy = start(echo().await, Duration::from_millis(20), Arc::default())
             .await
             .unwrap();
         let mut conn = TcpStream::connect(proxy.addr).await.unwrap();

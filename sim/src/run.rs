@@ -60,8 +60,9 @@ pub struct RunArgs {
     pub faults: FaultPlan,
     /// Milliseconds added to every round trip to the database (MySQL only),
     /// by a proxy on loopback: what a network between the engine and the
-    /// database costs. 0 connects directly. Default: 0, or 0.5 with
-    /// `--topology lambda` (one availability zone).
+    /// database costs. 0 connects directly. Default: 0; with `--topology
+    /// lambda`, each zone's round trip from the model (given, it replaces
+    /// both).
     #[arg(long, value_name = "MS")]
     pub db_rtt_ms: Option<f64>,
     /// The load's shape over `--duration`: `flash-sale` (a quiet start, a
@@ -162,10 +163,13 @@ impl Started {
         if args.shape.is_lambda() && (!args.faults.is_empty() || args.db_outage.is_some()) {
             anyhow::bail!("--faults and --db-outage run with --topology local only");
         }
-        let (settings, rtt_ms) = args.shape.prepare(&mut args.config, args.db_rtt_ms)?;
+        let settings = args.shape.prepare(&mut args.config)?;
         // The deployed shape's functions reach the database through their
-        // own proxy (see `lambda::rds`); the sim's own reads go direct.
-        let direct = if settings.is_some() { 0.0 } else { rtt_ms };
+        // own proxies (see `lambda::rds`); the sim's own reads go direct.
+        let direct = match settings {
+            Some(_) => 0.0,
+            None => args.db_rtt_ms.unwrap_or(0.0),
+        };
         let (store, proxy) = crate::open_store_over(&args.config, direct).await?;
         let store_label = match (&store, args.config.mysql().map_err(anyhow::Error::msg)?) {
             (OpenedStore::MySql(_), Some(o)) => format!(
@@ -179,7 +183,17 @@ impl Started {
         println!("orderflow sim: seed {seed} (replay with --seed {seed}), store {store_label}");
         let mut shape = match settings {
             Some(settings) => {
-                Some(Shape::over(&args.shape, settings, &args.config, &store, rtt_ms).await?)
+                let model = args.shape.model(seed)?;
+                let shape = Shape::over(
+                    &args.shape,
+                    settings,
+                    model,
+                    &args.config,
+                    &store,
+                    args.db_rtt_ms,
+                )
+                .await?;
+                Some(shape)
             }
             None => None,
         };
@@ -188,7 +202,10 @@ impl Started {
         let harness = Arc::new(Harness::new(faults.clone()));
         let hooks = Hooks {
             notifier: notifier.clone(),
-            wrap: harness.clone(),
+            wrap: match &shape {
+                Some(shape) => shape.wrap(harness.clone()),
+                None => harness.clone(),
+            },
             loops: shape.is_none(),
             front: shape.as_ref().map(|s| s.gateway.front()),
             ..crate::hooks()

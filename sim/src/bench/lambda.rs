@@ -24,9 +24,10 @@ pub(crate) async fn lambda_processor(
     config: &Config,
     shape_args: &ShapeArgs,
     orders: usize,
-    rtt_ms: f64,
+    rtt_ms: Option<f64>,
 ) -> anyhow::Result<(f64, Shape)> {
     let settings = shape_args.settings()?;
+    let model = shape_args.model(1)?;
     let mut config = config.clone();
     shape_args.configure(&mut config, &settings);
     let options = config
@@ -37,6 +38,7 @@ pub(crate) async fn lambda_processor(
     let mut shape = Shape::build(
         shape_args,
         settings,
+        model,
         &config,
         store.pool(),
         &options,

@@ -79,7 +79,8 @@ pub struct BenchArgs {
     #[arg(long)]
     shared_runtime: bool,
     /// With `--topology lambda`: milliseconds added to each round trip to
-    /// the database, in both shapes measured (default 0.5).
+    /// the database, in both shapes measured (default: the model's round
+    /// trip from each zone; the local shape takes the same zone's).
     #[arg(long, value_name = "MS")]
     db_rtt_ms: Option<f64>,
     /// `--topology lambda` measures the processor in the deployed shape
@@ -207,36 +208,55 @@ async fn bench_processor(
     reset(store, pool).await
 }
 
-/// The processor in the deployed shape beside the local shape, both over
-/// the modelled round trip to the database.
+/// The processor in the deployed shape, under the chosen model and under
+/// its pessimistic end, beside the local shape over the same zone's round
+/// trip to the database, all in one run.
 async fn bench_deployed_shape(args: &BenchArgs, store: &Arc<MySqlStore>) -> anyhow::Result<()> {
-    let rtt = args.db_rtt_ms.unwrap_or(crate::lambda::DEFAULT_RTT_MS);
+    use crate::lambda::model::End;
+    let model = args.shape.model(1)?;
+    let rtt = args.db_rtt_ms.unwrap_or(model.v(&model.c.rtt_same_az_ms));
     let pool = store.pool().clone();
     println!(
-        "  {} orders on one hot product waiting in the order queue; database round trip +{rtt} ms",
+        "  {} orders on one hot product waiting in the order queue",
         args.orders
     );
     reset(store, &pool).await?;
     let local = local_processor(store, &args.config, args.orders, rtt).await?;
     println!(
-        "  local shape: {} processor loops, one pool of {}        {:>9.0} orders/s",
+        "  local shape: {} processor loops, one pool of {}, round trip +{rtt} ms {:>9.0} orders/s",
         args.config.processor_workers, args.config.db_max_connections, local
     );
-    reset(store, &pool).await?;
-    let (deployed, shape) =
-        lambda_processor(store, &args.config, &args.shape, args.orders, rtt).await?;
-    let es = shape.settings.event_sources.get("processor");
-    let f = shape.settings.functions.get("processor");
-    println!(
-        "  deployed shape: processor function behind the event source mapping {:>9.0} orders/s  ({:.2}x the local shape; batch size {}, window {} s, {} concurrent batches, pool {} each)",
-        deployed,
-        deployed / local.max(1.0),
-        es.map_or(0, |e| e.batch_size),
-        es.map_or(0, |e| e.batching_window_secs),
-        shape.settings.max_environments("processor"),
-        f.map_or(0, |f| f.pool_size),
-    );
-    crate::lambda::report::print(&shape, &[], None);
+    let mut ends = vec![args.shape.model];
+    if args.shape.model != End::Pessimistic {
+        ends.push(End::Pessimistic);
+    }
+    for end in ends {
+        reset(store, &pool).await?;
+        let mut shape_args = args.shape.clone();
+        shape_args.model = end;
+        let (deployed, shape) = lambda_processor(
+            store,
+            &args.config,
+            &shape_args,
+            args.orders,
+            args.db_rtt_ms,
+        )
+        .await?;
+        let es = shape.settings.event_sources.get("processor");
+        let f = shape.settings.functions.get("processor");
+        println!(
+            "  deployed shape, {} model: processor function behind the event source mapping {:>9.0} orders/s  ({:.2}x the local shape; batch size {}, window {} s, {} concurrent batches, pool {} each, {} MB)",
+            end.as_str(),
+            deployed,
+            deployed / local.max(1.0),
+            es.map_or(0, |e| e.batch_size),
+            es.map_or(0, |e| e.batching_window_secs),
+            shape.settings.max_environments("processor"),
+            f.map_or(0, |f| f.pool_size),
+            f.map_or(0, |f| f.memory_mb),
+        );
+        crate::lambda::report::print(&shape, &[], None);
+    }
     reset(store, &pool).await
 }
 

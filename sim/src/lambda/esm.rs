@@ -6,11 +6,16 @@
 //! was throttled) stays on the queue, to come back after the visibility
 //! timeout and reach the DLQ after `maxReceiveCount` receives.
 //!
-//! Scaling: five concurrent batches at first; while messages wait, one more
-//! every 200 ms (300 a minute), up to 1,000 and up to the mapping's
-//! `maximumConcurrency`; one fewer a tick while the queue is empty, and a
-//! step back after a throttle. `time_scale` runs that ramp faster (and the
-//! sim shortens the visibility timeout by the same factor).
+//! Scaling ([`next_concurrency`]): the model's five concurrent batches at
+//! first; while messages wait, 300 more a minute (one a tick), up to 1,250
+//! and up to the mapping's `maximumConcurrency`; one fewer a tick while the
+//! queue is empty (AWS does not document the scale-down), and a step back
+//! after a throttle. A throttled batch is invoked again after a back-off
+//! that doubles, for as long as its messages stay invisible; a batch whose
+//! invocation failed or timed out stays on the queue. `time_scale` runs the
+//! ramp faster (and the sim shortens the visibility timeout by the same
+//! factor). Every receive and delete is an SQS call with the model's
+//! latency (the queue given is wrapped by [`super::sqs::Latent`]).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -25,12 +30,48 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::function::{Function, InvokeError};
+use super::model::Model;
 
-/// Concurrent batches a mapping starts with, adds a minute, and never
-/// exceeds (AWS Lambda developer guide, "Scaling and processing" for SQS).
-pub const INITIAL_BATCHES: usize = 5;
-pub const BATCHES_ADDED_PER_MINUTE: u32 = 300;
-pub const MAX_BATCHES: usize = 1000;
+/// How a mapping scales, from the model: concurrent batches at first, added
+/// a minute while messages wait, and at most.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scaling {
+    pub initial: usize,
+    pub per_minute: u32,
+    pub max: usize,
+}
+
+impl Scaling {
+    pub fn of(model: &Model) -> Scaling {
+        let c = &model.c;
+        Scaling {
+            initial: model.v(&c.esm_initial_concurrency) as usize,
+            per_minute: model.v(&c.esm_scale_per_minute) as u32,
+            max: model.v(&c.esm_max_concurrency) as usize,
+        }
+    }
+
+    /// The most concurrent batches: AWS's ceiling, or `maximumConcurrency`.
+    pub fn cap(&self, maximum_concurrency: Option<usize>) -> usize {
+        maximum_concurrency.unwrap_or(self.max).min(self.max)
+    }
+
+    /// How often the concurrency moves by one.
+    pub fn tick(&self) -> Duration {
+        Duration::from_secs(60) / self.per_minute.max(1)
+    }
+}
+
+/// The mapping's concurrency a tick after `now`: one more while messages
+/// wait, one fewer (not below the initial) while none do; never above `cap`.
+pub fn next_concurrency(scaling: &Scaling, cap: usize, now: usize, waiting: bool) -> usize {
+    let floor = scaling.initial.min(cap);
+    if waiting {
+        (now + 1).min(cap)
+    } else {
+        now.saturating_sub(1).max(floor)
+    }
+}
 
 /// Calls the function's handler on one batch.
 pub type Handler =
@@ -44,6 +85,15 @@ pub struct MappingSettings {
     pub maximum_concurrency: Option<usize>,
     /// How much faster than real time the scaling ramp runs (1: real time).
     pub time_scale: f64,
+    pub scaling: Scaling,
+    /// Receive calls made at once while a batch gathers.
+    pub parallel_receives: usize,
+    /// A throttled batch's first and longest wait before it is invoked again.
+    pub backoff_first: Duration,
+    pub backoff_max: Duration,
+    /// The queue's visibility timeout (as the sim runs it): a throttled
+    /// batch is retried only while its messages stay invisible.
+    pub visibility: Duration,
 }
 
 /// What a mapping did, for the report.
@@ -55,8 +105,14 @@ pub struct MappingStats {
     pub messages: AtomicU64,
     /// Messages a handler listed in `batchItemFailures`.
     pub item_failures: AtomicU64,
-    /// Batches left on the queue because the function was throttled.
+    /// Invokes refused because the function was throttled (each retried
+    /// after a back-off while the batch stays invisible).
+    pub throttled_invokes: AtomicU64,
+    /// Batches left on the queue because the function stayed throttled
+    /// until their visibility timeout.
     pub throttled_batches: AtomicU64,
+    /// Batches left on the queue because their invocation timed out.
+    pub timed_out_batches: AtomicU64,
     /// Batches left on the queue because a cold start's init failed.
     pub init_failed_batches: AtomicU64,
     /// Messages whose delete failed (they come back, and are answered from
@@ -82,9 +138,10 @@ impl Mapping {
         settings: MappingSettings,
     ) -> Arc<Self> {
         let stats = MappingStats::default();
-        stats
-            .pollers
-            .store(INITIAL_BATCHES.min(Self::cap(&settings)), Ordering::Relaxed);
+        stats.pollers.store(
+            settings.scaling.initial.min(Self::cap(&settings)),
+            Ordering::Relaxed,
+        );
         Arc::new(Mapping {
             queue,
             function,
@@ -96,10 +153,7 @@ impl Mapping {
     }
 
     fn cap(settings: &MappingSettings) -> usize {
-        settings
-            .maximum_concurrency
-            .unwrap_or(MAX_BATCHES)
-            .min(MAX_BATCHES)
+        settings.scaling.cap(settings.maximum_concurrency)
     }
 
     /// Starts the scaler and the pollers; they stop when `stop` turns true.
@@ -112,19 +166,14 @@ impl Mapping {
     }
 
     async fn scale(self: Arc<Self>, stop: watch::Receiver<bool>) {
-        let minute = Duration::from_secs(60).div_f64(self.settings.time_scale.max(1e-3));
-        let tick = minute / BATCHES_ADDED_PER_MINUTE;
+        let scaling = self.settings.scaling;
+        let tick = scaling.tick().div_f64(self.settings.time_scale.max(1e-3));
         let cap = Self::cap(&self.settings);
-        let floor = INITIAL_BATCHES.min(cap);
         while !*stop.borrow() {
             tokio::time::sleep(tick).await;
             let waiting = self.queue.depth().await.map(|d| d.visible).unwrap_or(0);
             let now = self.stats.pollers.load(Ordering::Relaxed);
-            let next = if waiting > 0 {
-                (now + 1).min(cap)
-            } else {
-                now.saturating_sub(1).max(floor)
-            };
+            let next = next_concurrency(&scaling, cap, now, waiting > 0);
             self.stats.pollers.store(next, Ordering::Relaxed);
             if next > now {
                 self.raised.notify_waiters();
@@ -177,13 +226,22 @@ impl Mapping {
             if left.is_zero() {
                 break;
             }
-            match self
-                .queue
-                .receive((size - batch.len()).min(MAX_BATCH), left)
-                .await
-            {
-                Ok(more) => batch.extend(more),
-                Err(_) => break,
+            // Several reads at once, each of up to ten messages.
+            let wanted = size - batch.len();
+            let reads = wanted
+                .div_ceil(MAX_BATCH)
+                .min(self.settings.parallel_receives.max(1));
+            let calls = (0..reads).map(|i| {
+                let n = (wanted - i * MAX_BATCH).min(MAX_BATCH);
+                self.queue.receive(n, left)
+            });
+            let mut got_any = false;
+            for more in futures::future::join_all(calls).await.into_iter().flatten() {
+                got_any |= !more.is_empty();
+                batch.extend(more);
+            }
+            if !got_any {
+                break;
             }
         }
         batch
@@ -194,26 +252,52 @@ impl Mapping {
         s.batches.fetch_add(1, Ordering::Relaxed);
         s.messages.fetch_add(batch.len() as u64, Ordering::Relaxed);
         let event = event(self.queue.name(), &batch);
-        let handler = self.handler.clone();
-        let answer = self.function.invoke(move |env| handler(env, event)).await;
-        match answer {
-            Ok(response) => self.settle(batch, response).await,
-            Err(InvokeError::Throttled) => {
-                // The batch stays on the queue; the mapping backs off.
-                s.throttled_batches.fetch_add(1, Ordering::Relaxed);
-                let floor = INITIAL_BATCHES.min(Self::cap(&self.settings));
-                let _ = s
-                    .pollers
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
-                        Some(p.saturating_sub(1).max(floor))
-                    });
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(InvokeError::InitFailed(e)) => {
-                s.init_failed_batches.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(function = self.function.name, error = %e, "init failed; the batch stays on the queue");
+        // The batch's messages come back once its visibility timeout ends;
+        // a throttled invoke is tried again until then (less a back-off).
+        let visible_again = Instant::now() + self.settings.visibility;
+        let mut backoff = self.settings.backoff_first;
+        loop {
+            let handler = self.handler.clone();
+            let event = event.clone();
+            let answer = self.function.invoke(move |env| handler(env, event)).await;
+            match answer {
+                Ok(response) => return self.settle(batch, response).await,
+                Err(InvokeError::Throttled) => {
+                    s.throttled_invokes.fetch_add(1, Ordering::Relaxed);
+                    self.step_back();
+                    if Instant::now() + backoff >= visible_again {
+                        s.throttled_batches.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.settings.backoff_max);
+                }
+                Err(InvokeError::InitFailed(e)) => {
+                    s.init_failed_batches.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(function = self.function.name, error = %e, "init failed; the batch stays on the queue");
+                    return;
+                }
+                Err(InvokeError::TimedOut) => {
+                    s.timed_out_batches.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        function = self.function.name,
+                        "invocation timed out; the batch comes back after its visibility timeout"
+                    );
+                    return;
+                }
             }
         }
+    }
+
+    /// One concurrent batch fewer, not below the initial concurrency.
+    fn step_back(&self) {
+        let floor = self.settings.scaling.initial.min(Self::cap(&self.settings));
+        let _ = self
+            .stats
+            .pollers
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                Some(p.saturating_sub(1).max(floor))
+            });
     }
 
     /// Deletes what the response does not list as failed.
@@ -231,13 +315,17 @@ impl Mapping {
             .filter(|m| !failed.contains(&m.message_id))
             .map(|m| m.receipt_handle.as_str())
             .collect();
-        for chunk in done.chunks(MAX_BATCH) {
-            let results = self.queue.delete_batch(chunk).await;
-            let failures = results.iter().filter(|r| r.is_err()).count();
-            self.stats
-                .delete_failures
-                .fetch_add(failures as u64, Ordering::Relaxed);
-        }
+        // The chunks' DeleteMessageBatch calls go out at once.
+        let deletes = done.chunks(MAX_BATCH).map(|c| self.queue.delete_batch(c));
+        let failures = futures::future::join_all(deletes)
+            .await
+            .iter()
+            .flatten()
+            .filter(|r| r.is_err())
+            .count();
+        self.stats
+            .delete_failures
+            .fetch_add(failures as u64, Ordering::Relaxed);
     }
 }
 
@@ -258,4 +346,43 @@ pub fn event(queue: &str, batch: &[Message]) -> SqsEvent {
         event.records.push(record);
     }
     event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lambda::model::End;
+
+    /// The concurrency after `secs` of ticks with messages waiting (or not).
+    fn after(scaling: &Scaling, cap: usize, from: usize, secs: u64, waiting: bool) -> usize {
+        let ticks = Duration::from_secs(secs).as_millis() / scaling.tick().as_millis();
+        (0..ticks).fold(from, |now, _| next_concurrency(scaling, cap, now, waiting))
+    }
+
+    #[test]
+    fn a_mapping_starts_at_5_adds_300_a_minute_up_to_1250_or_its_maximum_concurrency() {
+        let scaling = Scaling::of(&Model::shipped(End::Central, 1).unwrap());
+        assert_eq!(
+            scaling,
+            Scaling {
+                initial: 5,
+                per_minute: 300,
+                max: 1250
+            }
+        );
+        assert_eq!(scaling.tick(), Duration::from_millis(200));
+        let uncapped = scaling.cap(None);
+        assert_eq!(uncapped, 1250);
+        assert_eq!(after(&scaling, uncapped, 5, 60, true), 305);
+        assert_eq!(after(&scaling, uncapped, 5, 120, true), 605);
+        assert_eq!(after(&scaling, uncapped, 5, 600, true), 1250);
+        // maximumConcurrency caps it, and AWS's ceiling caps that.
+        assert_eq!(after(&scaling, scaling.cap(Some(8)), 5, 60, true), 8);
+        assert_eq!(scaling.cap(Some(2000)), 1250);
+        // maximumConcurrency below the start: the start is the cap.
+        assert_eq!(after(&scaling, scaling.cap(Some(2)), 2, 60, true), 2);
+        // An empty queue winds it back down, not below the start.
+        assert_eq!(after(&scaling, uncapped, 305, 10, false), 255);
+        assert_eq!(after(&scaling, uncapped, 305, 600, false), 5);
+    }
 }

@@ -3,6 +3,15 @@
 //! each), reaped after an idle time; concurrency limited by the function's
 //! reserved concurrency (or the account's unreserved pool), with a throttle
 //! past it, as Lambda does.
+//!
+//! What the model charges an environment ([`Costs`]): a cold start's
+//! runtime start, secret reads and the extra round trips of a TLS connect
+//! (in its zone) before the real init; a handler's CPU time stretched to
+//! the function's share of a vCPU (measured per invocation, see
+//! [`super::cpu`]); the function's timeout, past which the invocation fails
+//! and the environment is restarted; and a reaped environment whose
+//! connections, with the model's probability, stay open on the server until
+//! its `wait_timeout`.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,9 +23,60 @@ use engine::lambda::Environment;
 use futures::future::BoxFuture;
 use tokio::sync::Semaphore;
 
-/// The init of one execution environment (what the function's `main` runs
-/// before it serves invocations).
-pub type Init = Box<dyn Fn() -> BoxFuture<'static, Result<Environment, StartError>> + Send + Sync>;
+use super::cpu::Metered;
+use super::model::Model;
+
+/// The availability zone an environment runs in: the database's, or the
+/// other one the functions' subnets span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    Near,
+    Far,
+}
+
+/// The init of one execution environment in a zone (what the function's
+/// `main` runs before it serves invocations).
+pub type Init =
+    Box<dyn Fn(Zone) -> BoxFuture<'static, Result<Environment, StartError>> + Send + Sync>;
+
+/// What the model charges the function's environments.
+#[derive(Debug, Clone)]
+pub struct Costs {
+    /// A cold start before the init runs: the runtime's start and the
+    /// secret reads.
+    pub start: Duration,
+    /// Round trips a cold start's connect takes beyond those the plain
+    /// connection through the modelled network already pays (TLS and full
+    /// authentication).
+    pub connect_round_trips: f64,
+    /// The round trip to the database from each zone.
+    pub rtt_near: Duration,
+    pub rtt_far: Duration,
+    /// The chance an environment lands in the far zone.
+    pub far_share: f64,
+    /// How much longer CPU work takes in an environment than on this
+    /// machine's core (`Model::cpu_stretch`).
+    pub cpu_stretch: f64,
+    /// The function's timeout.
+    pub timeout: Duration,
+    /// Idle time before an environment is reaped.
+    pub idle: Duration,
+    /// The chance a reaped environment's connections linger, and for how
+    /// long (the server's `wait_timeout`).
+    pub linger_share: f64,
+    pub wait_timeout: Duration,
+}
+
+impl Costs {
+    /// The modelled part of a cold start in `zone`.
+    pub fn cold_start(&self, zone: Zone) -> Duration {
+        let rtt = match zone {
+            Zone::Near => self.rtt_near,
+            Zone::Far => self.rtt_far,
+        };
+        self.start + rtt.mul_f64(self.connect_round_trips.max(0.0))
+    }
+}
 
 /// What a function's environments did, for the report.
 #[derive(Debug, Default)]
@@ -26,23 +86,44 @@ pub struct FunctionStats {
     pub init_failures: AtomicU64,
     /// Invocations refused because the function was at its concurrency limit.
     pub throttles: AtomicU64,
+    /// Invocations that ran past the function's timeout.
+    pub timeouts: AtomicU64,
     /// Environments alive now (busy or warm).
     pub environments: AtomicU64,
     /// Invocations running now.
     pub busy: AtomicU64,
     /// Most environments alive at once.
     pub peak_environments: AtomicU64,
-    /// Sum of the cold starts' init times, in microseconds.
+    /// Sum of the cold starts' init times (modelled part included), µs.
     pub init_micros: AtomicU64,
+    /// Environments started in the far zone.
+    pub far_zone: AtomicU64,
+    /// The handlers' CPU time on this machine, and the time added for the
+    /// function's share of a vCPU, µs.
+    pub cpu_micros: AtomicU64,
+    pub stretch_micros: AtomicU64,
+    /// Reaped environments whose connections are still open on the server.
+    pub lingering: AtomicU64,
+    pub reaped: AtomicU64,
 }
 
-/// Why an invocation did not run.
+/// Why an invocation did not run to its end.
 #[derive(Debug, Clone)]
 pub enum InvokeError {
     /// At the concurrency limit (Lambda's `TooManyRequestsException`).
     Throttled,
     /// The cold start's init failed; the error, with its causes.
     InitFailed(String),
+    /// The invocation ran past the function's timeout and was stopped.
+    TimedOut,
+}
+
+struct Warm {
+    env: Environment,
+    since: Instant,
+    /// Time the environment owes for its CPU share, not yet slept (a sleep
+    /// is at least a millisecond; smaller debts add up).
+    debt: f64,
 }
 
 pub struct Function {
@@ -51,8 +132,12 @@ pub struct Function {
     /// function without one.
     concurrency: Arc<Semaphore>,
     init: Init,
-    idle_timeout: Duration,
-    warm: Mutex<Vec<(Environment, Instant)>>,
+    pub costs: Costs,
+    model: Arc<Model>,
+    warm: Mutex<Vec<Warm>>,
+    /// Reaped environments kept (with their connections) until the server
+    /// would close them.
+    lingering: Mutex<Vec<(Environment, Instant)>>,
     pub stats: FunctionStats,
 }
 
@@ -60,21 +145,25 @@ impl Function {
     pub fn new(
         name: &'static str,
         concurrency: Arc<Semaphore>,
-        idle_timeout: Duration,
+        costs: Costs,
+        model: Arc<Model>,
         init: Init,
     ) -> Arc<Self> {
         Arc::new(Function {
             name,
             concurrency,
             init,
-            idle_timeout,
+            costs,
+            model,
             warm: Mutex::new(Vec::new()),
+            lingering: Mutex::new(Vec::new()),
             stats: FunctionStats::default(),
         })
     }
 
     /// Runs `call` in a warm environment, or in a new one after a cold
-    /// start; the environment is warm again afterwards.
+    /// start; the environment is warm again afterwards, unless the call ran
+    /// past the timeout (Lambda then starts the runtime anew).
     pub async fn invoke<T, F, Fut>(&self, call: F) -> Result<T, InvokeError>
     where
         F: FnOnce(Environment) -> Fut,
@@ -88,27 +177,76 @@ impl Function {
         s.invocations.fetch_add(1, Ordering::Relaxed);
         s.busy.fetch_add(1, Ordering::Relaxed);
         let _busy = Decrement(&s.busy);
-        let env = match self.take_warm() {
-            Some(env) => env,
+        let warm = match self.take_warm() {
+            Some(warm) => warm,
             None => self.cold_start().await?,
         };
-        let out = call(env.clone()).await;
-        self.lock().push((env, Instant::now()));
-        Ok(out)
+        let Warm { env, debt, .. } = warm;
+        let run = async {
+            let (out, cpu) = Metered::new(call(env.clone())).await;
+            let debt = self.stretch(cpu, debt).await;
+            (out, debt)
+        };
+        match tokio::time::timeout(self.costs.timeout, run).await {
+            Ok((out, debt)) => {
+                self.lock().push(Warm {
+                    env,
+                    since: Instant::now(),
+                    debt,
+                });
+                Ok(out)
+            }
+            Err(_) => {
+                s.timeouts.fetch_add(1, Ordering::Relaxed);
+                s.environments.fetch_sub(1, Ordering::Relaxed);
+                Err(InvokeError::TimedOut)
+            }
+        }
     }
 
-    async fn cold_start(&self) -> Result<Environment, InvokeError> {
+    /// Sleeps what `cpu` of work costs beyond this machine's core at the
+    /// function's share, with what the environment already owed; answers
+    /// what it still owes (under a millisecond, or less than nothing if a
+    /// sleep overran).
+    async fn stretch(&self, cpu: Duration, debt: f64) -> f64 {
+        let extra = cpu.as_secs_f64() * (self.costs.cpu_stretch - 1.0).max(0.0);
+        let s = &self.stats;
+        s.cpu_micros
+            .fetch_add(cpu.as_micros() as u64, Ordering::Relaxed);
+        s.stretch_micros
+            .fetch_add((extra * 1e6) as u64, Ordering::Relaxed);
+        let owed = debt + extra;
+        if owed < 0.001 {
+            return owed;
+        }
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_secs_f64(owed)).await;
+        owed - started.elapsed().as_secs_f64()
+    }
+
+    async fn cold_start(&self) -> Result<Warm, InvokeError> {
         let s = &self.stats;
         s.cold_starts.fetch_add(1, Ordering::Relaxed);
+        let zone = if self.model.uniform() < self.costs.far_share {
+            s.far_zone.fetch_add(1, Ordering::Relaxed);
+            Zone::Far
+        } else {
+            Zone::Near
+        };
         let started = Instant::now();
-        let env = (self.init)().await;
+        tokio::time::sleep(self.costs.cold_start(zone)).await;
+        let env = (self.init)(zone).await;
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         s.init_micros.fetch_add(micros, Ordering::Relaxed);
         match env {
             Ok(env) => {
                 let alive = s.environments.fetch_add(1, Ordering::Relaxed) + 1;
                 s.peak_environments.fetch_max(alive, Ordering::Relaxed);
-                Ok(env)
+                Ok(Warm {
+                    env,
+                    since: Instant::now(),
+                    debt: 0.0,
+                })
             }
             Err(e) => {
                 s.init_failures.fetch_add(1, Ordering::Relaxed);
@@ -119,33 +257,54 @@ impl Function {
 
     /// The most recently used warm environment: Lambda reuses warm ones,
     /// and the least used are the ones left to be reaped.
-    fn take_warm(&self) -> Option<Environment> {
-        self.lock().pop().map(|(env, _)| env)
+    fn take_warm(&self) -> Option<Warm> {
+        self.lock().pop()
     }
 
-    /// Drops the environments idle longer than the idle timeout (and with
-    /// them their pools' connections); answers how many.
+    /// Reaps the environments idle longer than the idle time: each either
+    /// closes its connections, or (with the model's linger share) leaves
+    /// them open on the server until `wait_timeout`; and lets go of the
+    /// lingering ones whose time is up. Answers how many were reaped.
     pub fn reap(&self) -> usize {
-        let mut warm = self.lock();
-        let before = warm.len();
-        warm.retain(|(_, since)| since.elapsed() < self.idle_timeout);
-        let reaped = before - warm.len();
-        self.stats
-            .environments
-            .fetch_sub(reaped as u64, Ordering::Relaxed);
-        reaped
+        let reaped: Vec<Warm> = {
+            let mut warm = self.lock();
+            let (old, young) = std::mem::take(&mut *warm)
+                .into_iter()
+                .partition(|w| w.since.elapsed() >= self.costs.idle);
+            *warm = young;
+            old
+        };
+        let s = &self.stats;
+        s.environments
+            .fetch_sub(reaped.len() as u64, Ordering::Relaxed);
+        s.reaped.fetch_add(reaped.len() as u64, Ordering::Relaxed);
+        let mut lingering = self.lingering_lock();
+        for w in &reaped {
+            if self.model.uniform() < self.costs.linger_share {
+                lingering.push((w.env.clone(), Instant::now()));
+            }
+        }
+        lingering.retain(|(_, since)| since.elapsed() < self.costs.wait_timeout);
+        s.lingering.store(lingering.len() as u64, Ordering::Relaxed);
+        reaped.len()
     }
 
-    /// Drops every warm environment (the end of a run).
+    /// Drops every environment, warm or lingering (the end of a run).
     pub fn retire_all(&self) {
         let n = std::mem::take(&mut *self.lock()).len();
         self.stats
             .environments
             .fetch_sub(n as u64, Ordering::Relaxed);
+        self.lingering_lock().clear();
+        self.stats.lingering.store(0, Ordering::Relaxed);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Environment, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
         self.warm.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lingering_lock(&self) -> std::sync::MutexGuard<'_, Vec<(Environment, Instant)>> {
+        self.lingering.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

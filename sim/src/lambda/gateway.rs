@@ -3,7 +3,9 @@
 //! a 429, as API Gateway answers), then the ingest function's execution
 //! environments: each request is one invocation, in a warm environment or
 //! after a cold start (which opens that environment's pool), within the
-//! function's concurrency.
+//! function's concurrency. A throttled, failed or timed-out invocation is
+//! answered 500, as an HTTP API's Lambda proxy integration answers it (the
+//! model's `gateway_throttled_function_status`).
 //!
 //! What it does not model: the request is served by the pipeline's router
 //! (the same code the ingest function runs), not by a router of the
@@ -31,19 +33,26 @@ pub struct Gateway {
     ingest: Arc<Function>,
     /// Requests answered 429 by the stage throttle.
     pub throttled: AtomicU64,
-    /// Requests refused because the ingest function was at its concurrency
-    /// or its init failed.
+    /// Requests answered 500 because the ingest function was at its
+    /// concurrency, its init failed or it timed out.
     pub refused: AtomicU64,
+    /// Of those, the ones the function's concurrency refused.
+    pub function_throttled: AtomicU64,
+    /// What an HTTP API answers for them (the model's
+    /// `gateway_throttled_function_status`).
+    refusal: StatusCode,
 }
 
 impl Gateway {
-    pub fn new(throttle: Throttle, ingest: Arc<Function>) -> Arc<Self> {
+    pub fn new(throttle: Throttle, ingest: Arc<Function>, refusal: StatusCode) -> Arc<Self> {
         Arc::new(Gateway {
             throttle,
             bucket: Mutex::new((f64::from(throttle.burst), Instant::now())),
             ingest,
             throttled: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            function_throttled: AtomicU64::new(0),
+            refusal,
         })
     }
 
@@ -83,14 +92,14 @@ async fn gate(State(gateway): State<Arc<Gateway>>, request: Request, next: Next)
     }
     match gateway.ingest.invoke(|_env| next.run(request)).await {
         Ok(response) => response,
-        Err(InvokeError::Throttled) => {
+        Err(e) => {
             gateway.refused.fetch_add(1, Ordering::Relaxed);
-            // API Gateway passes Lambda's throttle on as a 429 too.
-            message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
-        }
-        Err(InvokeError::InitFailed(_)) => {
-            gateway.refused.fetch_add(1, Ordering::Relaxed);
-            message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            if matches!(e, InvokeError::Throttled) {
+                gateway.function_throttled.fetch_add(1, Ordering::Relaxed);
+            }
+            // An HTTP API answers a Lambda throttle, error or timeout with
+            // a 500 (not the 429 of its own throttle).
+            message(gateway.refusal, "Internal Server Error")
         }
     }
 }

@@ -4,14 +4,20 @@
 //! processor and notifier functions, whose execution environments
 //! ([`function`]) run the real handlers of `engine::lambda` with their own
 //! pools; the database as RDS would be ([`rds`]): a user limited to the
-//! instance class's connections, behind a modelled network round trip. Every
-//! value comes from the deployment settings file that Pulumi deploys.
+//! settings' explicit `max_connections`, behind each availability zone's
+//! modelled round trip; every SQS call with its modelled latency ([`sqs`]).
+//! The deployment's values come from the settings file Pulumi deploys; AWS's
+//! behaviour and costs from the model file ([`model`]), at the end of its
+//! ranges `--model` picks.
 
+pub mod cpu;
 pub mod esm;
 pub mod function;
 pub mod gateway;
+pub mod model;
 pub mod rds;
 pub mod report;
+pub mod sqs;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -20,30 +26,31 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use engine::app::OpenedStore;
-use engine::app::StartError;
+use engine::app::{OpenedStore, QueueUse, StartError, Wrap};
 use engine::config::{Config, QueueKind};
 use engine::context::Context;
-use engine::deployment::{self, DeploymentSettings};
+use engine::deployment::DeploymentSettings;
 use engine::dlq::FailureLog;
 use engine::lambda::{Environment, Startup};
 use engine::metrics::Metrics;
 use engine::notifier::Notifier;
 use engine::queue::{QueueBackend, Queues};
+use engine::store::OrderStore;
 use futures::FutureExt;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
-use esm::{Mapping, MappingSettings};
-use function::{Function, Init};
+use esm::{Mapping, MappingSettings, Scaling};
+use function::{Costs, Function, Init, Zone};
 use gateway::Gateway;
+use model::{End, Model};
+use sqs::{Caller, Latent, SqsCalls};
 
-/// The modelled round trip between a function and its database when none
-/// is given: 0.5 ms, a round trip within one availability zone (AWS
-/// describes its zones' links as low-latency, single-digit milliseconds
-/// between zones; RDS and the functions share a zone in the best case).
-pub const DEFAULT_RTT_MS: f64 = 0.5;
+/// Round trips the plain connection through the modelled network already
+/// pays (the greeting, then authentication and its answer); the model's
+/// `connect_round_trips` beyond these are charged to a cold start.
+const PLAIN_CONNECT_ROUND_TRIPS: f64 = 2.0;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Topology {
@@ -72,9 +79,18 @@ pub struct ShapeArgs {
     #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
     pub time_scale: f64,
     /// Seconds an execution environment stays warm without an invocation
-    /// before it is reaped (AWS does not document it; minutes are usual).
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
-    pub idle_secs: u64,
+    /// before it is reaped (default: the model's `environment_idle_secs`;
+    /// AWS does not document it).
+    #[arg(long, value_name = "SECS")]
+    pub idle_secs: Option<u64>,
+    /// Which end of the model's ranges to run under: `central` (the sourced
+    /// values), or every uncertain constant at its `optimistic` or
+    /// `pessimistic` end (README, "The model").
+    #[arg(long, value_enum, default_value = "central")]
+    pub model: End,
+    /// A model file to read instead of deploy/model.json as shipped.
+    #[arg(long, value_name = "PATH")]
+    pub model_file: Option<PathBuf>,
 }
 
 impl ShapeArgs {
@@ -90,20 +106,24 @@ impl ShapeArgs {
         }
     }
 
+    /// The model at the chosen end, its draws seeded by `seed`.
+    pub fn model(&self, seed: u64) -> anyhow::Result<Arc<Model>> {
+        Ok(Arc::new(Model::load(
+            self.model_file.as_deref(),
+            self.model,
+            seed,
+        )?))
+    }
+
     /// With `--topology lambda`, the settings to simulate, applied to
-    /// `config` ([`ShapeArgs::configure`]); and the round trip to model:
-    /// `db_rtt_ms` if given, else the topology's default (0 locally).
-    pub fn prepare(
-        &self,
-        config: &mut Config,
-        db_rtt_ms: Option<f64>,
-    ) -> anyhow::Result<(Option<DeploymentSettings>, f64)> {
+    /// `config` ([`ShapeArgs::configure`]).
+    pub fn prepare(&self, config: &mut Config) -> anyhow::Result<Option<DeploymentSettings>> {
         if !self.is_lambda() {
-            return Ok((None, db_rtt_ms.unwrap_or(0.0)));
+            return Ok(None);
         }
         let settings = self.settings()?;
         self.configure(config, &settings);
-        Ok((Some(settings), db_rtt_ms.unwrap_or(DEFAULT_RTT_MS)))
+        Ok(Some(settings))
     }
 
     /// `config` as the deployment sets it: the queues' visibility timeout
@@ -133,40 +153,65 @@ struct Wired {
 /// The deployed shape, running.
 pub struct Shape {
     pub settings: DeploymentSettings,
+    pub model: Arc<Model>,
     pub gateway: Arc<Gateway>,
     pub functions: Vec<Arc<Function>>,
     /// (function name, mapping)
     pub mappings: Vec<(&'static str, Arc<Mapping>)>,
-    pub rds: rds::Rds,
-    pub rtt_ms: f64,
+    pub rds: Arc<rds::Rds>,
+    /// The round trip from each zone, ms: (the database's, the other).
+    pub rtt_ms: (f64, f64),
+    /// Every SQS call the shape made.
+    pub sqs: Arc<SqsCalls>,
+    /// The queues' visibility timeout as the sim runs it.
+    visibility: Duration,
     wired: Arc<OnceLock<Wired>>,
     stop: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Shape {
-    /// Creates the functions' database user and proxy, the functions and
+    /// Creates the functions' database user and proxies, the functions and
     /// the gateway. The mappings start with [`Shape::connect`], once the
-    /// pipeline's queues exist.
+    /// pipeline's queues exist. `rtt_ms`, if given, replaces both zones'
+    /// modelled round trips.
     pub async fn build(
         args: &ShapeArgs,
         settings: DeploymentSettings,
+        model: Arc<Model>,
         config: &Config,
         admin: &MySqlPool,
         admin_options: &MySqlConnectOptions,
-        rtt_ms: f64,
+        rtt_ms: Option<f64>,
     ) -> anyhow::Result<Shape> {
-        let max_connections = deployment::max_connections(&settings.instance_class)
-            .with_context(|| format!("unknown instance class {}", settings.instance_class))?;
-        let rtt = Duration::from_secs_f64(rtt_ms / 1000.0);
+        let budget = settings.connection_budget();
+        let internal = model.v(&model.c.rds_internal_connections) as u32;
+        if internal > settings.reserved_connections {
+            tracing::warn!(
+                internal,
+                reserved = settings.reserved_connections,
+                "RDS's own connections (the model) are more than reserved_connections leaves free"
+            );
+        }
+        let rtt_ms = match rtt_ms {
+            Some(ms) => (ms, ms),
+            None => (
+                model.v(&model.c.rtt_same_az_ms),
+                model.v(&model.c.rtt_cross_az_ms),
+            ),
+        };
+        let rtt = |ms: f64| Duration::from_secs_f64(ms / 1000.0);
         let rds = rds::start(
             admin,
             admin_options,
-            max_connections,
-            rtt,
+            settings.max_connections.saturating_sub(internal),
+            (rtt(rtt_ms.0), rtt(rtt_ms.1)),
             settings.migrate_on_cold_start,
         )
         .await?;
+        tracing::debug!(?budget, "connection budget");
+        let rds = Arc::new(rds);
+        let sqs = Arc::new(SqsCalls::default());
         let wired: Arc<OnceLock<Wired>> = Arc::new(OnceLock::new());
         let reserved: u32 = settings
             .functions
@@ -176,7 +221,12 @@ impl Shape {
         let unreserved = Arc::new(Semaphore::new(
             settings.account_concurrency.saturating_sub(reserved) as usize,
         ));
-        let idle = Duration::from_secs(args.idle_secs).div_f64(args.time_scale.max(1e-3));
+        let scale = args.time_scale.max(1e-3);
+        let idle = Duration::from_secs(
+            args.idle_secs
+                .unwrap_or(model.v(&model.c.environment_idle_secs) as u64),
+        )
+        .div_f64(scale);
         let mut functions = Vec::new();
         for name in ["ingest", "processor", "notifier"] {
             let f = settings
@@ -187,27 +237,54 @@ impl Shape {
                 Some(n) => Arc::new(Semaphore::new(n as usize)),
                 None => unreserved.clone(),
             };
+            // Every function reads its database secret at a cold start;
+            // ingest also reads the order id key.
+            let secret_reads = if name == "ingest" { 2 } else { 1 };
+            let c = &model.c;
+            let costs = Costs {
+                start: model.ms(&c.runtime_start_ms) + model.ms(&c.secret_read_ms) * secret_reads,
+                connect_round_trips: model.v(&c.connect_round_trips) - PLAIN_CONNECT_ROUND_TRIPS,
+                rtt_near: rtt(rtt_ms.0),
+                rtt_far: rtt(rtt_ms.1),
+                far_share: model.v(&c.cross_az_share),
+                cpu_stretch: model.cpu_stretch(f.memory_mb),
+                timeout: Duration::from_secs(u64::from(f.timeout_secs)),
+                idle,
+                linger_share: model.v(&c.linger_share),
+                wait_timeout: Duration::from_secs(u64::from(settings.wait_timeout_secs))
+                    .div_f64(scale),
+            };
             let mut fn_config = config.clone();
             fn_config.db_max_connections = f.pool_size;
             let init = init(
                 fn_config,
-                rds.options.clone(),
+                rds.clone(),
                 wired.clone(),
+                (model.clone(), sqs.clone()),
                 Startup {
                     migrate: settings.migrate_on_cold_start,
                     secret: None,
                 },
             );
-            functions.push(Function::new(name, concurrency, idle, init));
+            functions.push(Function::new(name, concurrency, costs, model.clone(), init));
         }
-        let gateway = Gateway::new(settings.stage_throttle, functions[0].clone());
+        let refusal = model.v(&model.c.gateway_throttled_function_status) as u16;
+        let gateway = Gateway::new(
+            settings.stage_throttle,
+            functions[0].clone(),
+            axum::http::StatusCode::from_u16(refusal)
+                .context("gateway_throttled_function_status is not an HTTP status")?,
+        );
         Ok(Shape {
             settings,
+            model,
             gateway,
             functions,
             mappings: Vec::new(),
             rds,
             rtt_ms,
+            sqs,
+            visibility: config.visibility_timeout(),
             wired,
             stop: watch::channel(false).0,
             tasks: std::sync::Mutex::new(Vec::new()),
@@ -218,9 +295,10 @@ impl Shape {
     pub async fn over(
         args: &ShapeArgs,
         settings: DeploymentSettings,
+        model: Arc<Model>,
         config: &Config,
         store: &OpenedStore,
-        rtt_ms: f64,
+        rtt_ms: Option<f64>,
     ) -> anyhow::Result<Shape> {
         let (OpenedStore::MySql(mysql), Some(options)) =
             (store, config.mysql().map_err(anyhow::Error::msg)?)
@@ -233,7 +311,16 @@ impl Shape {
                  drop --queue sqs"
             );
         }
-        Shape::build(args, settings, config, mysql.pool(), &options, rtt_ms).await
+        Shape::build(
+            args,
+            settings,
+            model,
+            config,
+            mysql.pool(),
+            &options,
+            rtt_ms,
+        )
+        .await
     }
 
     fn tasks_mut(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
@@ -283,8 +370,9 @@ impl Shape {
                     .boxed()
                 }),
             };
+            let m = &self.model;
             let mapping = Mapping::new(
-                queue.clone(),
+                Latent::wrap(queue.clone(), m.clone(), Caller::Mapping, self.sqs.clone()),
                 function,
                 handler,
                 MappingSettings {
@@ -292,6 +380,11 @@ impl Shape {
                     window: Duration::from_secs(u64::from(source.batching_window_secs)),
                     maximum_concurrency: source.maximum_concurrency.map(|n| n as usize),
                     time_scale,
+                    scaling: Scaling::of(m),
+                    parallel_receives: m.v(&m.c.esm_parallel_receives) as usize,
+                    backoff_first: m.ms(&m.c.esm_backoff_first_ms),
+                    backoff_max: m.ms(&m.c.esm_backoff_max_ms),
+                    visibility: self.visibility,
                 },
             );
             self.tasks_mut()
@@ -330,6 +423,17 @@ impl Shape {
         self.connect(&app.queues, shared, time_scale)
     }
 
+    /// What the pipeline's parts are wrapped in for this shape: `inner`'s
+    /// decorators, and ingest's publishes as SQS calls with the model's
+    /// latency (ingest's own queue is the pipeline's; see [`gateway`]).
+    pub fn wrap(&self, inner: Arc<dyn Wrap>) -> Arc<dyn Wrap> {
+        Arc::new(ShapeWrap {
+            inner,
+            model: self.model.clone(),
+            sqs: self.sqs.clone(),
+        })
+    }
+
     /// Stops the mappings (after their batches in hand) and retires every
     /// environment.
     pub async fn stop(&self) {
@@ -345,7 +449,7 @@ impl Shape {
 
     /// A sample of the shape's state now.
     pub fn sample(&self, t: f64) -> report::ShapeSample {
-        let c = &self.rds.proxy.connections;
+        let c = &self.rds.connections;
         let load = |f: &Arc<Function>| {
             (
                 f.stats.environments.load(Ordering::Relaxed),
@@ -401,23 +505,63 @@ impl ShapeSampler {
     }
 }
 
+/// The sim's decorators, and SQS's latency on ingest's publishes.
+struct ShapeWrap {
+    inner: Arc<dyn Wrap>,
+    model: Arc<Model>,
+    sqs: Arc<SqsCalls>,
+}
+
+impl Wrap for ShapeWrap {
+    fn store(&self, store: Arc<dyn OrderStore>) -> Arc<dyn OrderStore> {
+        self.inner.store(store)
+    }
+
+    fn queue(&self, used: QueueUse, queue: Arc<dyn QueueBackend>) -> Arc<dyn QueueBackend> {
+        let queue = self.inner.queue(used, queue);
+        match used {
+            QueueUse::Ingest => Latent::wrap(
+                queue,
+                self.model.clone(),
+                Caller::Function,
+                self.sqs.clone(),
+            ),
+            _ => queue,
+        }
+    }
+}
+
 /// The init of one of the functions' execution environments: the deployed
 /// init ([`Environment::init`]) with the function's pool size, connecting as
-/// the functions' user through the proxy, then sharing the sim's metrics,
-/// failure log and notifier.
+/// the functions' user through its zone's proxy, its queues reached as SQS
+/// (with the model's latency), then sharing the sim's metrics, failure log
+/// and notifier.
 fn init(
     config: Config,
-    options: MySqlConnectOptions,
+    rds: Arc<rds::Rds>,
     wired: Arc<OnceLock<Wired>>,
+    (model, sqs): (Arc<Model>, Arc<SqsCalls>),
     startup: Startup,
 ) -> Init {
-    Box::new(move || {
-        let (config, options, wired) = (config.clone(), options.clone(), wired.clone());
+    Box::new(move |zone: Zone| {
+        let (config, wired) = (config.clone(), wired.clone());
+        let options = rds.options(zone).clone();
         let startup = startup.clone();
+        let latent = {
+            let (model, sqs) = (model.clone(), sqs.clone());
+            move |q: &Arc<dyn QueueBackend>| {
+                Latent::wrap(q.clone(), model.clone(), Caller::Function, sqs.clone())
+            }
+        };
         async move {
             let Wired { queues, shared } = wired.get().cloned().ok_or_else(|| {
                 StartError::Queues("the pipeline's queues are not open yet".into())
             })?;
+            let queues = Queues {
+                orders: latent(&queues.orders),
+                processed: latent(&queues.processed),
+                ..queues
+            };
             let mut env = Environment::init(config, Some(options), queues, startup).await?;
             env.ctx = Context {
                 metrics: shared.metrics.clone(),

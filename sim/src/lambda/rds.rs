@@ -1,36 +1,53 @@
 //! The database as RDS would be: the functions connect as a user the sim
-//! creates with `MAX_USER_CONNECTIONS` set to the modelled instance class's
-//! `max_connections` (RDS's default formula from the class's memory), so
-//! the server itself refuses a connection past the limit; through a proxy
-//! that adds the modelled network round trip.
+//! creates with `MAX_USER_CONNECTIONS` set to the settings' explicit
+//! `max_connections` less what RDS holds itself (the model's
+//! `rds_internal_connections`), so the server itself refuses a connection
+//! past the limit; through one proxy per availability zone, each adding its
+//! zone's modelled round trip.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use sqlx::Executor;
 
-use crate::netem::{self, LatencyProxy};
+use super::function::Zone;
+use crate::netem::{self, Connections, LatencyProxy};
 
 /// The user the functions connect as.
 pub const USER: &str = "orderflow_fn";
 
-/// The database the functions reach: where, as whom, and the proxy that
-/// carries (and counts) their connections.
+/// The database the functions reach: where, as whom, and the proxies that
+/// carry (and count) their connections from each zone.
 pub struct Rds {
-    pub options: MySqlConnectOptions,
-    pub proxy: LatencyProxy,
+    near: (LatencyProxy, MySqlConnectOptions),
+    far: (LatencyProxy, MySqlConnectOptions),
+    /// What both zones' proxies carried.
+    pub connections: Arc<Connections>,
+    /// The connections the functions' user may open.
     pub max_connections: u32,
+}
+
+impl Rds {
+    /// How an environment in `zone` connects.
+    pub fn options(&self, zone: Zone) -> &MySqlConnectOptions {
+        match zone {
+            Zone::Near => &self.near.1,
+            Zone::Far => &self.far.1,
+        }
+    }
 }
 
 /// Creates (or resets) the functions' user with data rights on the
 /// database of `admin` (all rights if `schema_owner`) and a connection
-/// limit of `max_connections`, and starts the proxy with `rtt` round trips.
+/// limit of `max_connections`, and starts a proxy for each zone with its
+/// round trip, `(near, far)`.
 pub async fn start(
     admin: &MySqlPool,
     admin_options: &MySqlConnectOptions,
     max_connections: u32,
-    rtt: Duration,
+    rtt: (Duration, Duration),
     schema_owner: bool,
 ) -> anyhow::Result<Rds> {
     let database = admin_options
@@ -64,11 +81,19 @@ pub async fn start(
             .execute(format!("GRANT {rights} ON `{database}`.* TO {user}").as_str())
             .await?;
     }
-    let (proxy, through) = netem::in_front_of(admin_options, rtt).await?;
-    let options = through.username(USER).password(&password);
+    let connections = Arc::new(Connections::default());
+    let mut zones = Vec::new();
+    for rtt in [rtt.0, rtt.1] {
+        let (proxy, through) =
+            netem::in_front_of_counting(admin_options, rtt, connections.clone()).await?;
+        zones.push((proxy, through.username(USER).password(&password)));
+    }
+    let far = zones.pop().context("two zones")?;
+    let near = zones.pop().context("two zones")?;
     Ok(Rds {
-        options,
-        proxy,
+        near,
+        far,
+        connections,
         max_connections,
     })
 }

@@ -1,0 +1,165 @@
+//! SQS as the deployed shape meets it: every call takes a modelled latency
+//! (drawn per call from the model's distribution), and is counted. A
+//! decorator of the pipeline's in-process queues, put where a function or
+//! an event source mapping would call SQS; the queues' semantics stay the
+//! channel backend's (see the conformance suite).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use engine::queue::{Message, QueueBackend, QueueDepth, QueueError};
+
+use super::model::Model;
+
+/// Who is calling: a function (SendMessage and the like) or an event
+/// source mapping's pollers (their receives deliver messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Function,
+    Mapping,
+}
+
+/// SQS API calls made, by kind (for the report and the bill).
+#[derive(Debug, Default)]
+pub struct SqsCalls {
+    pub send: AtomicU64,
+    pub send_batch: AtomicU64,
+    pub receive: AtomicU64,
+    /// Receives that came back empty (an idle long poll is billed too).
+    pub empty_receive: AtomicU64,
+    pub delete: AtomicU64,
+    pub delete_batch: AtomicU64,
+    pub change_visibility: AtomicU64,
+}
+
+impl SqsCalls {
+    pub fn total(&self) -> u64 {
+        [
+            &self.send,
+            &self.send_batch,
+            &self.receive,
+            &self.delete,
+            &self.delete_batch,
+            &self.change_visibility,
+        ]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum()
+    }
+}
+
+/// A queue whose calls cost what the model says SQS's do.
+pub struct Latent {
+    inner: Arc<dyn QueueBackend>,
+    model: Arc<Model>,
+    caller: Caller,
+    calls: Arc<SqsCalls>,
+}
+
+impl Latent {
+    pub fn wrap(
+        inner: Arc<dyn QueueBackend>,
+        model: Arc<Model>,
+        caller: Caller,
+        calls: Arc<SqsCalls>,
+    ) -> Arc<dyn QueueBackend> {
+        Arc::new(Latent {
+            inner,
+            model,
+            caller,
+            calls,
+        })
+    }
+
+    async fn call(&self, counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(self.model.sqs_call()).await;
+    }
+}
+
+#[async_trait]
+impl QueueBackend for Latent {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn send(&self, body: String) -> Result<String, QueueError> {
+        self.call(&self.calls.send).await;
+        self.inner.send(body).await
+    }
+    async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError> {
+        self.call(&self.calls.send_batch).await;
+        self.inner.send_batch(bodies).await
+    }
+    /// The messages come back one modelled latency after the queue has
+    /// them (a mapping's receive: the measured delivery time).
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, QueueError> {
+        let got = self.inner.receive(max, wait).await?;
+        self.calls.receive.fetch_add(1, Ordering::Relaxed);
+        if got.is_empty() {
+            self.calls.empty_receive.fetch_add(1, Ordering::Relaxed);
+        }
+        let latency = match self.caller {
+            Caller::Mapping => self.model.sqs_delivery(),
+            Caller::Function => self.model.sqs_call(),
+        };
+        tokio::time::sleep(latency).await;
+        Ok(got)
+    }
+    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.call(&self.calls.delete).await;
+        self.inner.delete(receipt_handle).await
+    }
+    async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
+        self.call(&self.calls.delete_batch).await;
+        self.inner.delete_batch(receipt_handles).await
+    }
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        timeout: Duration,
+    ) -> Result<(), QueueError> {
+        self.call(&self.calls.change_visibility).await;
+        self.inner.change_visibility(receipt_handle, timeout).await
+    }
+    async fn peek(&self, max: usize) -> Result<Vec<Message>, QueueError> {
+        self.inner.peek(max).await
+    }
+    async fn depth(&self) -> Result<QueueDepth, QueueError> {
+        self.inner.depth().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lambda::model::End;
+    use engine::queue::{ChannelQueue, QueueConfig};
+
+    #[tokio::test]
+    async fn every_call_takes_a_modelled_latency_and_is_counted() {
+        let model = Arc::new(Model::shipped(End::Central, 3).unwrap());
+        let calls = Arc::new(SqsCalls::default());
+        let queue = Latent::wrap(
+            ChannelQueue::new(QueueConfig::new("orders")),
+            model,
+            Caller::Function,
+            calls.clone(),
+        );
+        let started = tokio::time::Instant::now();
+        for i in 0..20 {
+            queue.send(format!("m{i}")).await.unwrap();
+        }
+        let took = started.elapsed();
+        // 20 draws of a call with a median of 8 ms.
+        assert!(took >= Duration::from_millis(80), "{took:?}");
+        let got = queue.receive(10, Duration::ZERO).await.unwrap();
+        let handles: Vec<&str> = got.iter().map(|m| m.receipt_handle.as_str()).collect();
+        assert!(queue.delete_batch(&handles).await.iter().all(Result::is_ok));
+        assert_eq!(calls.send.load(Ordering::Relaxed), 20);
+        assert_eq!(calls.receive.load(Ordering::Relaxed), 1);
+        assert_eq!(calls.delete_batch.load(Ordering::Relaxed), 1);
+        assert_eq!(calls.total(), 22);
+    }
+}
