@@ -385,4 +385,115 @@ mod tests {
         assert_eq!(after(&scaling, uncapped, 305, 10, false), 255);
         assert_eq!(after(&scaling, uncapped, 305, 600, false), 5);
     }
+
+    /// A batch whose invocation runs past the function's timeout stays on
+    /// the queue, comes back once its visibility timeout ends (a second
+    /// receive), and is then processed: nothing lost, nothing in the DLQ.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_over_the_function_timeout_comes_back_after_the_visibility_timeout() {
+        use engine::config::Config;
+        use engine::lambda::Startup;
+        use engine::queue::Queues;
+        use futures::FutureExt;
+
+        use super::super::function::{Costs, Init};
+
+        let config = Config {
+            visibility_timeout_secs: 1,
+            max_receive_count: 5,
+            ..Config::default()
+        };
+        let queues = Queues::channel(&config);
+        let init: Init = {
+            let (config, queues) = (config.clone(), queues.clone());
+            Box::new(move |_zone| {
+                let (config, queues) = (config.clone(), queues.clone());
+                let startup = Startup {
+                    migrate: false,
+                    secret: None,
+                };
+                async move { Environment::init(config, None, queues, startup).await }.boxed()
+            })
+        };
+        let costs = Costs {
+            start: Duration::ZERO,
+            connect_round_trips: 0.0,
+            rtt_near: Duration::ZERO,
+            rtt_far: Duration::ZERO,
+            far_share: 0.0,
+            cpu_stretch: 1.0,
+            timeout: Duration::from_millis(200),
+            idle: Duration::from_secs(60),
+            linger_share: 0.0,
+            wait_timeout: Duration::from_secs(60),
+        };
+        let model = Arc::new(Model::shipped(End::Central, 1).unwrap());
+        let function = Function::new(
+            "processor",
+            Arc::new(tokio::sync::Semaphore::new(1)),
+            costs,
+            model.clone(),
+            init,
+        );
+        // The first invocation hangs past the timeout; later ones succeed,
+        // noting each receive count they were handed.
+        let seen: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let handler: Handler = {
+            let seen = seen.clone();
+            Arc::new(move |_env, event: SqsEvent| {
+                let seen = seen.clone();
+                async move {
+                    let count = event.records[0]
+                        .attributes
+                        .get("ApproximateReceiveCount")
+                        .cloned()
+                        .unwrap_or_default();
+                    let first = {
+                        let mut seen = seen.lock().unwrap();
+                        seen.push(count);
+                        seen.len() == 1
+                    };
+                    if first {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                    }
+                    BatchResponse::default()
+                }
+                .boxed()
+            })
+        };
+        let mapping = Mapping::new(
+            queues.orders.clone(),
+            function.clone(),
+            handler,
+            MappingSettings {
+                batch_size: 10,
+                window: Duration::ZERO,
+                maximum_concurrency: Some(1),
+                time_scale: 1.0,
+                scaling: Scaling::of(&model),
+                parallel_receives: 1,
+                backoff_first: Duration::from_millis(10),
+                backoff_max: Duration::from_millis(100),
+                visibility: config.visibility_timeout(),
+            },
+        );
+        queues.orders.send("an order".into()).await.unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let tasks = mapping.spawn(stopped);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while queues.orders.depth().await.unwrap().total() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop.send(true).unwrap();
+        for t in tasks {
+            let _ = t.await;
+        }
+
+        assert_eq!(queues.orders.depth().await.unwrap().total(), 0, "deleted");
+        assert_eq!(*seen.lock().unwrap(), ["1", "2"], "received twice");
+        assert_eq!(function.stats.timeouts.load(Ordering::Relaxed), 1);
+        assert_eq!(mapping.stats.timed_out_batches.load(Ordering::Relaxed), 1);
+        let dlq = queues.order_dlq.as_ref().unwrap();
+        assert_eq!(dlq.depth().await.unwrap().total(), 0, "nothing in the DLQ");
+    }
 }

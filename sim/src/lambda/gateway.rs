@@ -27,9 +27,7 @@ use engine::deployment::Throttle;
 use super::function::{Function, InvokeError};
 
 pub struct Gateway {
-    throttle: Throttle,
-    /// Tokens left, and when they were last counted.
-    bucket: Mutex<(f64, Instant)>,
+    bucket: Mutex<Bucket>,
     ingest: Arc<Function>,
     /// Requests answered 429 by the stage throttle.
     pub throttled: AtomicU64,
@@ -46,8 +44,7 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(throttle: Throttle, ingest: Arc<Function>, refusal: StatusCode) -> Arc<Self> {
         Arc::new(Gateway {
-            throttle,
-            bucket: Mutex::new((f64::from(throttle.burst), Instant::now())),
+            bucket: Mutex::new(Bucket::new(throttle, Instant::now())),
             ingest,
             throttled: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -64,20 +61,61 @@ impl Gateway {
         })
     }
 
-    /// Takes a token if the bucket holds one.
     fn admit(&self) -> bool {
         let mut bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
-        let (tokens, last) = &mut *bucket;
-        let now = Instant::now();
-        let refill = now.duration_since(*last).as_secs_f64() * f64::from(self.throttle.rate);
-        *tokens = (*tokens + refill).min(f64::from(self.throttle.burst));
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        bucket.admit(Instant::now())
+    }
+}
+
+/// The stage throttle's token bucket: `burst` tokens at first, `rate` more
+/// a second up to `burst`; a request takes one or is refused.
+#[derive(Debug, Clone, Copy)]
+pub struct Bucket {
+    throttle: Throttle,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    pub fn new(throttle: Throttle, now: Instant) -> Self {
+        Bucket {
+            throttle,
+            tokens: f64::from(throttle.burst),
+            last: now,
+        }
+    }
+
+    /// Takes a token at `now` if the bucket holds one.
+    pub fn admit(&mut self, now: Instant) -> bool {
+        let refill =
+            now.saturating_duration_since(self.last).as_secs_f64() * f64::from(self.throttle.rate);
+        self.tokens = (self.tokens + refill).min(f64::from(self.throttle.burst));
+        self.last = self.last.max(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
             true
         } else {
             false
         }
+    }
+}
+
+/// Why a request did not reach its handler.
+#[derive(Debug)]
+pub enum Refused {
+    /// The stage's throttle.
+    Stage,
+    /// The function's invocation (throttled, its init failed, or timed out).
+    Function,
+}
+
+/// What an HTTP API answers a refused request: its own throttle a 429; a
+/// throttled, failed or timed-out Lambda integration `function_refusal`
+/// (the model's `gateway_throttled_function_status`, 500).
+pub fn answer(refused: Refused, function_refusal: StatusCode) -> StatusCode {
+    match refused {
+        Refused::Stage => StatusCode::TOO_MANY_REQUESTS,
+        Refused::Function => function_refusal,
     }
 }
 
@@ -88,7 +126,7 @@ fn message(status: StatusCode, text: &str) -> Response {
 async fn gate(State(gateway): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
     if !gateway.admit() {
         gateway.throttled.fetch_add(1, Ordering::Relaxed);
-        return message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        return message(answer(Refused::Stage, gateway.refusal), "Too Many Requests");
     }
     match gateway.ingest.invoke(|_env| next.run(request)).await {
         Ok(response) => response,
@@ -97,9 +135,53 @@ async fn gate(State(gateway): State<Arc<Gateway>>, request: Request, next: Next)
             if matches!(e, InvokeError::Throttled) {
                 gateway.function_throttled.fetch_add(1, Ordering::Relaxed);
             }
-            // An HTTP API answers a Lambda throttle, error or timeout with
-            // a 500 (not the 429 of its own throttle).
-            message(gateway.refusal, "Internal Server Error")
+            message(
+                answer(Refused::Function, gateway.refusal),
+                "Internal Server Error",
+            )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::lambda::model::{End, Model};
+
+    #[test]
+    fn the_stage_throttle_admits_its_burst_then_its_rate() {
+        let t0 = Instant::now();
+        let mut bucket = Bucket::new(
+            Throttle {
+                rate: 100,
+                burst: 200,
+            },
+            t0,
+        );
+        let admitted = (0..250).filter(|_| bucket.admit(t0)).count();
+        assert_eq!(admitted, 200, "the burst at once");
+        // A second later, `rate` more (and never above the burst).
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!((0..250).filter(|_| bucket.admit(t1)).count(), 100);
+        let t2 = t1 + Duration::from_secs(60);
+        assert_eq!((0..250).filter(|_| bucket.admit(t2)).count(), 200);
+    }
+
+    #[test]
+    fn an_http_api_answers_its_own_throttle_429_and_a_refused_function_500() {
+        let model = Model::shipped(End::Central, 1).unwrap();
+        let status = model.v(&model.c.gateway_throttled_function_status) as u16;
+        assert_eq!(status, 500, "the documented answer");
+        let refusal = StatusCode::from_u16(status).unwrap();
+        assert_eq!(
+            answer(Refused::Stage, refusal),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            answer(Refused::Function, refusal),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }
