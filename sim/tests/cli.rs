@@ -58,7 +58,7 @@ fn deployment_shows_the_shipped_shape_fits_and_an_uncapped_one_does_not() {
     let out = sim(&["deployment"], &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", stderr(&out));
-    assert!(stdout.contains("total 110 of 110: fits"), "{stdout}");
+    assert!(stdout.contains("total 80 of 110: fits"), "{stdout}");
 
     // The first deployment: no concurrency caps.
     let file = concat!(
@@ -79,5 +79,18 @@ fn migrate_without_a_database_says_how_to_name_one() {
         stderr(&out).contains("no database configured: set DATABASE_URL"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn the_readme_shows_the_model_the_sim_runs_under() {
+    let out = sim(&["model", "--markdown"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    assert!(
+        readme.contains(table.trim()),
+        "README.md's model table is not deploy/model.json's: paste `cargo run -p sim -- model --markdown` into it"
     );
 }

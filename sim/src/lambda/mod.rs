@@ -45,7 +45,7 @@ use esm::{Mapping, MappingSettings, Scaling};
 use function::{Costs, Function, Init, Zone};
 use gateway::Gateway;
 use model::{End, Model};
-use sqs::{Caller, Latent, SqsCalls};
+use sqs::{Latent, SqsCalls};
 
 /// Round trips the plain connection through the modelled network already
 /// pays (the greeting, then authentication and its answer); the model's
@@ -372,7 +372,7 @@ impl Shape {
             };
             let m = &self.model;
             let mapping = Mapping::new(
-                Latent::wrap(queue.clone(), m.clone(), Caller::Mapping, self.sqs.clone()),
+                Latent::wrap(queue.clone(), m.clone(), self.sqs.clone()),
                 function,
                 handler,
                 MappingSettings {
@@ -520,12 +520,7 @@ impl Wrap for ShapeWrap {
     fn queue(&self, used: QueueUse, queue: Arc<dyn QueueBackend>) -> Arc<dyn QueueBackend> {
         let queue = self.inner.queue(used, queue);
         match used {
-            QueueUse::Ingest => Latent::wrap(
-                queue,
-                self.model.clone(),
-                Caller::Function,
-                self.sqs.clone(),
-            ),
+            QueueUse::Ingest => Latent::wrap(queue, self.model.clone(), self.sqs.clone()),
             _ => queue,
         }
     }
@@ -549,9 +544,7 @@ fn init(
         let startup = startup.clone();
         let latent = {
             let (model, sqs) = (model.clone(), sqs.clone());
-            move |q: &Arc<dyn QueueBackend>| {
-                Latent::wrap(q.clone(), model.clone(), Caller::Function, sqs.clone())
-            }
+            move |q: &Arc<dyn QueueBackend>| Latent::wrap(q.clone(), model.clone(), sqs.clone())
         };
         async move {
             let Wired { queues, shared } = wired.get().cloned().ok_or_else(|| {

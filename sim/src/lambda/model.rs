@@ -176,6 +176,23 @@ impl Model {
                 c.pessimistic
             );
         }
+        // The measured delivery (a send, the mapping's receive, the invoke)
+        // bounds the assumed API latency: a send and a receive fit inside it.
+        let c = &file.constants;
+        for e in [End::Optimistic, End::Central, End::Pessimistic] {
+            for (api, delivery) in [
+                (&c.sqs_api_p50_ms, &c.sqs_delivery_p50_ms),
+                (&c.sqs_api_p99_ms, &c.sqs_delivery_p99_ms),
+            ] {
+                anyhow::ensure!(
+                    2.0 * api.at(e) <= delivery.at(e),
+                    "the model {origin}: two SQS calls ({} ms each) take longer than the measured delivery they are part of ({} ms), {} end",
+                    api.at(e),
+                    delivery.at(e),
+                    e.as_str()
+                );
+            }
+        }
         Ok(Model {
             end,
             origin: origin.to_owned(),
@@ -212,11 +229,6 @@ impl Model {
     /// One SQS call from a function.
     pub fn sqs_call(&self) -> Duration {
         self.draw(&self.c.sqs_api_p50_ms, &self.c.sqs_api_p99_ms)
-    }
-
-    /// One receive of an event source mapping.
-    pub fn sqs_delivery(&self) -> Duration {
-        self.draw(&self.c.sqs_delivery_p50_ms, &self.c.sqs_delivery_p99_ms)
     }
 
     /// The share of a vCPU a function of `memory_mb` has (at most one: a
@@ -346,11 +358,25 @@ mod tests {
         assert!((lognormal(16.2, 105.0, 2.326_347_874) - 105.0).abs() < 1e-6);
         let m = Model::shipped(End::Central, 7).unwrap();
         let mut draws: Vec<f64> = (0..20_000)
-            .map(|_| m.sqs_delivery().as_secs_f64() * 1000.0)
+            .map(|_| m.sqs_call().as_secs_f64() * 1000.0)
             .collect();
         draws.sort_by(f64::total_cmp);
         let (p50, p99) = (draws[10_000], draws[19_800]);
-        assert!((14.5..18.0).contains(&p50), "p50 {p50}");
-        assert!((85.0..130.0).contains(&p99), "p99 {p99}");
+        assert!((7.0..9.0).contains(&p50), "p50 {p50}");
+        assert!((32.0..50.0).contains(&p99), "p99 {p99}");
+    }
+
+    /// The measured delivery (a send, the mapping's receive and the invoke)
+    /// bounds the assumed API latency: a model whose send and receive do not
+    /// fit inside it is refused.
+    #[test]
+    fn a_send_and_a_receive_must_fit_inside_the_measured_delivery() {
+        for end in [End::Optimistic, End::Central, End::Pessimistic] {
+            Model::shipped(end, 1).unwrap();
+        }
+        let slow = SHIPPED.replacen("\"central\": 8,", "\"central\": 9,", 1);
+        assert_ne!(slow, SHIPPED, "sqs_api_p50_ms's central value is 8");
+        let e = Model::parse(&slow, "slow", End::Central, 1).unwrap_err();
+        assert!(format!("{e:#}").contains("measured delivery"), "{e:#}");
     }
 }

@@ -13,14 +13,6 @@ use engine::queue::{Message, QueueBackend, QueueDepth, QueueError};
 
 use super::model::Model;
 
-/// Who is calling: a function (SendMessage and the like) or an event
-/// source mapping's pollers (their receives deliver messages).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Caller {
-    Function,
-    Mapping,
-}
-
 /// SQS API calls made, by kind (for the report and the bill).
 #[derive(Debug, Default)]
 pub struct SqsCalls {
@@ -54,7 +46,6 @@ impl SqsCalls {
 pub struct Latent {
     inner: Arc<dyn QueueBackend>,
     model: Arc<Model>,
-    caller: Caller,
     calls: Arc<SqsCalls>,
 }
 
@@ -62,13 +53,11 @@ impl Latent {
     pub fn wrap(
         inner: Arc<dyn QueueBackend>,
         model: Arc<Model>,
-        caller: Caller,
         calls: Arc<SqsCalls>,
     ) -> Arc<dyn QueueBackend> {
         Arc::new(Latent {
             inner,
             model,
-            caller,
             calls,
         })
     }
@@ -92,19 +81,14 @@ impl QueueBackend for Latent {
         self.call(&self.calls.send_batch).await;
         self.inner.send_batch(bodies).await
     }
-    /// The messages come back one modelled latency after the queue has
-    /// them (a mapping's receive: the measured delivery time).
+    /// The messages come back one call's latency after the queue has them.
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, QueueError> {
         let got = self.inner.receive(max, wait).await?;
         self.calls.receive.fetch_add(1, Ordering::Relaxed);
         if got.is_empty() {
             self.calls.empty_receive.fetch_add(1, Ordering::Relaxed);
         }
-        let latency = match self.caller {
-            Caller::Mapping => self.model.sqs_delivery(),
-            Caller::Function => self.model.sqs_call(),
-        };
-        tokio::time::sleep(latency).await;
+        tokio::time::sleep(self.model.sqs_call()).await;
         Ok(got)
     }
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
@@ -144,7 +128,6 @@ mod tests {
         let queue = Latent::wrap(
             ChannelQueue::new(QueueConfig::new("orders")),
             model,
-            Caller::Function,
             calls.clone(),
         );
         let started = tokio::time::Instant::now();
