@@ -35,6 +35,21 @@ export interface FunctionShape {
     pool_size: number;
 }
 
+/** A token bucket: requests a second, steady, and the most at once. */
+export interface Throttle {
+    rate: number;
+    burst: number;
+}
+
+/** The API's routes (engine/src/deployment.rs API_ROUTES): orders go to ingest, the rest to the read function. */
+export const ROUTES = [
+    "POST /api/orders",
+    "GET /api/orders/{order_id}",
+    "GET /api/inventory",
+    "GET /api/inventory/{product_id}",
+    "GET /health",
+] as const;
+
 /** An SQS event source mapping's shape. */
 export interface EventSourceShape {
     batch_size: number;
@@ -57,10 +72,14 @@ export interface Shape {
      * left by a reclaimed execution environment, say). */
     wait_timeout_secs: number;
     account_concurrency: number;
-    stage_throttle: { rate: number; burst: number };
+    stage_throttle: Throttle;
+    /** Throttles of single routes, each within the stage's (API Gateway route settings). */
+    route_throttles?: Record<string, Throttle>;
     visibility_timeout_secs: number;
     max_receive_count: number;
-    functions: Record<"ingest" | "processor" | "notifier", FunctionShape>;
+    /** `read`, if present, serves the read routes; ingest then serves
+     * POST /api/orders only, and with pool_size 0 has no database. */
+    functions: Record<"ingest" | "processor" | "notifier", FunctionShape> & { read?: FunctionShape };
     event_sources: Record<"processor" | "notifier", EventSourceShape>;
     /** Each execution environment migrates on start (the first deployment);
      * false or absent: the migration function runs them once per deploy. */
@@ -92,7 +111,7 @@ export const INIT_EXTRA_CONNECTIONS = 0;
 
 /** The most environments a function can have at once. */
 export function maxEnvironments(shape: Shape, fname: keyof Shape["functions"]): number {
-    const caps = [shape.account_concurrency, shape.functions[fname].reserved_concurrency];
+    const caps = [shape.account_concurrency, shape.functions[fname]?.reserved_concurrency ?? null];
     if (fname === "processor" || fname === "notifier") caps.push(shape.event_sources[fname].maximum_concurrency);
     return Math.min(...caps.filter((c): c is number => c !== null));
 }
@@ -101,7 +120,8 @@ export function maxEnvironments(shape: Shape, fname: keyof Shape["functions"]): 
 export function connectionBudget(shape: Shape): { needed: number; available: number } {
     const names = Object.keys(shape.functions) as (keyof Shape["functions"])[];
     const needed = names.reduce(
-        (sum, f) => sum + maxEnvironments(shape, f) * (shape.functions[f].pool_size + INIT_EXTRA_CONNECTIONS),
+        // A function without a pool opens no connection at all.
+        (sum, f) => sum + maxEnvironments(shape, f) * (shape.functions[f]!.pool_size === 0 ? 0 : shape.functions[f]!.pool_size + INIT_EXTRA_CONNECTIONS),
         0,
     );
     return { needed, available: Math.max(0, shape.max_connections - shape.reserved_connections) };
@@ -231,6 +251,17 @@ export function checkShape(shape: Shape) {
                 `max_connections ${shape.max_connections} less ${shape.reserved_connections} reserved leaves them ${budget.available}: cap reserved concurrency, ` +
                 `maximumConcurrency or pool sizes`,
         );
+    }
+    if (shape.functions.ingest.pool_size === 0 && !shape.functions.read) {
+        throw new Error("ingest has no database (pool_size 0) and no `read` function serves the read routes");
+    }
+    for (const [route, t] of Object.entries(shape.route_throttles ?? {})) {
+        if (!(ROUTES as readonly string[]).includes(route)) {
+            throw new Error(`route_throttles: ${route} is not a route of the API (${ROUTES.join(", ")})`);
+        }
+        if (t.rate > shape.stage_throttle.rate || t.burst > shape.stage_throttle.burst) {
+            throw new Error(`route_throttles: ${route} allows more than the stage's throttle`);
+        }
     }
     for (const fname of ["processor", "notifier"] as const) {
         const cap = shape.event_sources[fname].maximum_concurrency;
@@ -465,11 +496,14 @@ export function deploy(s: Settings) {
         DB_MIGRATE_ON_START: String(shape.migrate_on_cold_start ?? false),
         RUST_LOG: "info",
     };
+    // A function without a pool (ingest, when a read function serves the
+    // reads) is not told where the database secret is: it reads none.
+    const { DB_SECRET_ARN: _dbSecret, ...withoutDb } = env;
     const fn = (
         fname: string,
         f: FunctionShape,
         statements: object[],
-        extra: { env?: Record<string, pulumi.Input<string>>; dependsOn?: pulumi.Resource[] } = {},
+        extra: { env?: Record<string, pulumi.Input<string>>; dependsOn?: pulumi.Resource[]; zip?: string } = {},
     ) => {
         const logGroup = new aws.cloudwatch.LogGroup(`${name}-${fname}`, {
             name: `/aws/lambda/${physical}-${fname}`,
@@ -504,13 +538,13 @@ export function deploy(s: Settings) {
                 runtime: "provided.al2023",
                 handler: "bootstrap",
                 architectures: [s.architecture],
-                code: new pulumi.asset.FileArchive(`${s.lambdaDir}/${fname}/bootstrap.zip`),
+                code: new pulumi.asset.FileArchive(`${s.lambdaDir}/${extra.zip ?? fname}/bootstrap.zip`),
                 role: role.arn,
                 memorySize: f.memory_mb,
                 timeout: f.timeout_secs,
                 reservedConcurrentExecutions: f.reserved_concurrency ?? -1,
                 vpcConfig: { subnetIds, securityGroupIds: [functionsSg.id] },
-                environment: { variables: { ...env, ...extra.env, DB_MAX_CONNECTIONS: String(f.pool_size) } },
+                environment: { variables: { ...(f.pool_size > 0 ? env : withoutDb), ...extra.env, DB_MAX_CONNECTIONS: String(f.pool_size) } },
                 loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
                 tags,
             },
@@ -580,10 +614,34 @@ export function deploy(s: Settings) {
     });
     const after = { dependsOn: [migrated] };
 
-    const ingest = fn("ingest", shape.functions.ingest, [publish(orders.main.arn), readSecrets(appSecret.arn, idKeySecret.arn)], {
-        ...after,
-        env: { ORDER_ID_KEY_SECRET_ARN: idKeySecret.arn, SQS_CHECK_QUEUES: "orders" },
-    });
+    // Ingest serves POST /api/orders only when a read function serves the
+    // rest; with no pool it reads no database secret (and may not).
+    const readFn = shape.functions.read;
+    const ingestHasDb = shape.functions.ingest.pool_size > 0;
+    const ingest = fn(
+        "ingest",
+        shape.functions.ingest,
+        [publish(orders.main.arn), ingestHasDb ? readSecrets(appSecret.arn, idKeySecret.arn) : readSecrets(idKeySecret.arn)],
+        {
+            ...after,
+            env: {
+                ORDER_ID_KEY_SECRET_ARN: idKeySecret.arn,
+                SQS_CHECK_QUEUES: "orders",
+                API_ROUTES: readFn ? "intake" : "all",
+            },
+        },
+    );
+    // The read routes: the ingest binary with API_ROUTES=reads, its own
+    // small pool and reserved concurrency, so a sale's intake holds no
+    // database connection and reads cannot crowd out orders.
+    const read = readFn
+        ? fn(
+              "read",
+              readFn,
+              [readSecrets(appSecret.arn), { Effect: "Allow", Action: ["sqs:GetQueueAttributes"], Resource: [orders.main.arn, processed.main.arn] }],
+              { ...after, zip: "ingest", env: { SQS_CHECK_QUEUES: "orders,processed", API_ROUTES: "reads" } },
+          )
+        : undefined;
     const processor = fn(
         "processor",
         shape.functions.processor,
@@ -595,6 +653,7 @@ export function deploy(s: Settings) {
         env: { SQS_CHECK_QUEUES: "processed" },
     });
     watch("ingest", ingest);
+    if (read) watch("read", read);
     watch("processor", processor);
     watch("notifier", notifier);
 
@@ -615,12 +674,15 @@ export function deploy(s: Settings) {
     // --- HTTP API: the order and read routes only (the DLQ routes stay
     // private), behind a JWT authorizer when the stack names an issuer. ---
     const api = new aws.apigatewayv2.Api(`${name}-api`, { protocolType: "HTTP", tags });
-    const integration = new aws.apigatewayv2.Integration(`${name}-ingest`, {
-        apiId: api.id,
-        integrationType: "AWS_PROXY",
-        integrationUri: ingest.invokeArn,
-        payloadFormatVersion: "2.0",
-    });
+    const integrationOf = (fname: string, func: aws.lambda.Function) =>
+        new aws.apigatewayv2.Integration(`${name}-${fname}`, {
+            apiId: api.id,
+            integrationType: "AWS_PROXY",
+            integrationUri: func.invokeArn,
+            payloadFormatVersion: "2.0",
+        });
+    const ingestIntegration = integrationOf("ingest", ingest);
+    const readIntegration = read ? integrationOf("read", read) : ingestIntegration;
     const authorizer = s.jwt
         ? new aws.apigatewayv2.Authorizer(`${name}-jwt`, {
               apiId: api.id,
@@ -632,19 +694,12 @@ export function deploy(s: Settings) {
     if (!authorizer) {
         pulumi.log.warn("the API is public and anonymous: set jwtIssuer and jwtAudience for a JWT authorizer");
     }
-    const routes = [
-        "POST /api/orders",
-        "GET /api/orders/{order_id}",
-        "GET /api/inventory",
-        "GET /api/inventory/{product_id}",
-        "GET /health",
-    ];
-    const routeResources = routes.map(
+    const routeResources = ROUTES.map(
         (routeKey, i) =>
             new aws.apigatewayv2.Route(`${name}-route-${i}`, {
                 apiId: api.id,
                 routeKey,
-                target: pulumi.interpolate`integrations/${integration.id}`,
+                target: pulumi.interpolate`integrations/${(routeKey === "POST /api/orders" ? ingestIntegration : readIntegration).id}`,
                 ...(authorizer && routeKey !== "GET /health" ? { authorizationType: "JWT", authorizerId: authorizer.id } : {}),
             }),
     );
@@ -663,6 +718,11 @@ export function deploy(s: Settings) {
                 throttlingRateLimit: shape.stage_throttle.rate,
                 throttlingBurstLimit: shape.stage_throttle.burst,
             },
+            routeSettings: Object.entries(shape.route_throttles ?? {}).map(([routeKey, t]) => ({
+                routeKey,
+                throttlingRateLimit: t.rate,
+                throttlingBurstLimit: t.burst,
+            })),
             accessLogSettings: {
                 destinationArn: accessLogs.arn,
                 // One JSON object a request, for Logs Insights.
@@ -693,12 +753,15 @@ export function deploy(s: Settings) {
         threshold: 5,
         comparisonOperator: "GreaterThanThreshold",
     });
-    new aws.lambda.Permission(`${name}-api-invokes-ingest`, {
-        action: "lambda:InvokeFunction",
-        function: ingest.name,
-        principal: "apigateway.amazonaws.com",
-        sourceArn: pulumi.interpolate`${api.executionArn}/*/*`,
-    });
+    for (const [fname, func] of [["ingest", ingest], ["read", read]] as const) {
+        if (!func) continue;
+        new aws.lambda.Permission(`${name}-api-invokes-${fname}`, {
+            action: "lambda:InvokeFunction",
+            function: func.name,
+            principal: "apigateway.amazonaws.com",
+            sourceArn: pulumi.interpolate`${api.executionArn}/*/*`,
+        });
+    }
 
     return {
         api_endpoint: pulumi.interpolate`${api.apiEndpoint}/`,

@@ -4,7 +4,9 @@
 Breaks pulumi/infra.ts in one way at a time (a managed policy attached, a
 wildcard action, a wildcard resource, egress to the internet, a public
 database, TLS not required, a mapping without a concurrency cap, a
-production stack without deletion protection, alarms without an action),
+production stack without deletion protection, alarms without an action,
+max_connections left to RDS's formula, the read routes sent to the ingest
+function, the read routes' own throttles dropped),
 runs `npm test` on it, and fails unless some test fails for each; the
 program is restored afterwards, whatever happens. Needs `npm ci` done in
 pulumi/.
@@ -50,6 +52,18 @@ BREAKS = {
         "        multiAz: true,\n        deletionProtection: false,",
     ),
     "alarms without an action": ("            alarmActions: [alarms.arn],", "            alarmActions: [],"),
+    "max_connections left to RDS's formula": (
+        '            { name: "max_connections", value: String(shape.max_connections) },\n',
+        "",
+    ),
+    "the read routes sent to the ingest function": (
+        "const readIntegration = read ? integrationOf(\"read\", read) : ingestIntegration;",
+        "const readIntegration = ingestIntegration;",
+    ),
+    "the read routes' own throttles dropped": (
+        "routeSettings: Object.entries(shape.route_throttles ?? {})",
+        "routeSettings: Object.entries({} as Record<string, Throttle>)",
+    ),
 }
 
 

@@ -12,6 +12,16 @@ use serde::Deserialize;
 /// `DeploymentSettings::load` reads another).
 pub const SHIPPED: &str = include_str!("../../deploy/settings.json");
 
+/// The routes the deployed API exposes (API Gateway route keys): orders go
+/// to the ingest function, the rest to the read function.
+pub const API_ROUTES: [&str; 5] = [
+    "POST /api/orders",
+    "GET /api/orders/{order_id}",
+    "GET /api/inventory",
+    "GET /api/inventory/{product_id}",
+    "GET /health",
+];
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentSettings {
@@ -36,9 +46,15 @@ pub struct DeploymentSettings {
     /// is 1,000): the most environments a function without a cap may have.
     pub account_concurrency: u32,
     pub stage_throttle: Throttle,
+    /// Throttles of single routes (`"GET /health"`), each within the
+    /// stage's: API Gateway's route settings. A route without one has the
+    /// stage's.
+    #[serde(default)]
+    pub route_throttles: BTreeMap<String, Throttle>,
     pub visibility_timeout_secs: u32,
     pub max_receive_count: u32,
-    /// `ingest`, `processor`, `notifier`.
+    /// `ingest`, `processor`, `notifier`, and `read` if the read routes
+    /// have a function of their own (without one, ingest serves them).
     pub functions: BTreeMap<String, Function>,
     /// The SQS event source mapping of each queue consumer, by function.
     pub event_sources: BTreeMap<String, EventSource>,
@@ -115,7 +131,47 @@ impl DeploymentSettings {
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
-        serde_json::from_str(text).map_err(|e| e.to_string())
+        let settings: Self = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        for name in ["ingest", "processor", "notifier"] {
+            if !settings.functions.contains_key(name) {
+                return Err(format!("functions: `{name}` is missing"));
+            }
+        }
+        if settings.functions["ingest"].pool_size == 0 && settings.read_function() == "ingest" {
+            return Err("functions: ingest has no database (pool_size 0) and no `read` function serves the read routes".into());
+        }
+        for (route, t) in &settings.route_throttles {
+            if !API_ROUTES.contains(&route.as_str()) {
+                return Err(format!(
+                    "route_throttles: `{route}` is not a route of the API ({})",
+                    API_ROUTES.join(", ")
+                ));
+            }
+            if t.rate > settings.stage_throttle.rate || t.burst > settings.stage_throttle.burst {
+                return Err(format!(
+                    "route_throttles: `{route}` allows more than the stage's throttle"
+                ));
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The function that serves the read routes: `read`, or ingest when
+    /// there is none.
+    pub fn read_function(&self) -> &'static str {
+        match self.functions.contains_key("read") {
+            true => "read",
+            false => "ingest",
+        }
+    }
+
+    /// The throttle of `route` (a key of [`API_ROUTES`]): its own, or the
+    /// stage's.
+    pub fn throttle_of(&self, route: &str) -> Throttle {
+        self.route_throttles
+            .get(route)
+            .copied()
+            .unwrap_or(self.stage_throttle)
     }
 
     /// The most execution environments `function` can have at once: its
@@ -145,10 +201,12 @@ impl DeploymentSettings {
             .iter()
             .map(|(name, f)| {
                 let envs = self.max_environments(name);
-                (
-                    name.clone(),
-                    (envs, envs * (f.pool_size + INIT_EXTRA_CONNECTIONS)),
-                )
+                // A function without a pool opens no connection at all.
+                let each = match f.pool_size {
+                    0 => 0,
+                    pool => pool + INIT_EXTRA_CONNECTIONS,
+                };
+                (name.clone(), (envs, envs * each))
             })
             .collect();
         Budget {
@@ -182,7 +240,7 @@ impl DeploymentSettings {
 mod tests {
     use super::*;
 
-    fn shape(max_connections: u32, reserved: u32, caps: [(u32, u32); 3]) -> DeploymentSettings {
+    fn shape(max_connections: u32, reserved: u32, caps: [(u32, u32); 4]) -> DeploymentSettings {
         let mut s = DeploymentSettings::shipped().unwrap();
         s.max_connections = max_connections;
         s.reserved_connections = reserved;
@@ -208,29 +266,57 @@ mod tests {
         );
         assert_eq!(budget.available, s.max_connections - s.reserved_connections);
         // The same figures pulumi/tests/infra.test.ts computes from the file.
-        assert_eq!((budget.needed(), budget.available), (110, 110));
-        assert_eq!(s.connection_alarm_threshold(), 96);
+        assert_eq!((budget.needed(), budget.available), (30, 50));
+        assert_eq!(budget.functions["ingest"], (100, 0), "ingest has no pool");
+        assert_eq!(s.connection_alarm_threshold(), 48);
         assert_eq!(s.lock_wait_secs(), 10);
     }
 
     #[test]
     fn the_budget_counts_every_environment_its_pool_and_its_init_beside_the_reserve() {
         // (max_connections, reserved, [(environments, pool)] by function in
-        // name order: ingest, notifier, processor) -> (pools' connections,
-        // available), fits. The first is the first deployment's class at
-        // the limit a 1 GiB instance reports (66), not the formula's 85.
+        // name order: ingest, notifier, processor, read) -> (pools'
+        // connections, available), fits. The first is the old shipped shape
+        // at the limit a 1 GiB instance reports (66), not the formula's 85;
+        // the second the shipped one (ingest without a pool opens nothing).
         let cases = [
-            (66, 10, [(50, 1), (5, 1), (5, 1)], (60, 56), false),
-            (120, 10, [(50, 1), (5, 1), (5, 1)], (60, 110), true),
-            (120, 10, [(100, 1), (5, 1), (5, 1)], (110, 110), true),
-            (120, 10, [(100, 1), (5, 1), (6, 1)], (111, 110), false),
-            (120, 0, [(10, 4), (10, 4), (10, 4)], (120, 120), true),
-            (10, 20, [(1, 1), (1, 1), (1, 1)], (3, 0), false),
+            (66, 10, [(50, 1), (5, 1), (5, 1), (0, 1)], (60, 56), false),
+            (60, 10, [(100, 0), (5, 1), (15, 1), (10, 1)], (30, 50), true),
+            (
+                60,
+                10,
+                [(100, 0), (5, 1), (15, 1), (31, 1)],
+                (51, 50),
+                false,
+            ),
+            (
+                120,
+                10,
+                [(100, 1), (5, 1), (5, 1), (0, 1)],
+                (110, 110),
+                true,
+            ),
+            (
+                120,
+                10,
+                [(100, 1), (5, 1), (6, 1), (0, 1)],
+                (111, 110),
+                false,
+            ),
+            (
+                120,
+                0,
+                [(10, 4), (10, 4), (10, 4), (0, 1)],
+                (120, 120),
+                true,
+            ),
+            (10, 20, [(1, 1), (1, 1), (1, 1), (0, 1)], (3, 0), false),
         ];
         for (max, reserved, caps, want, fits) in cases {
             let budget = shape(max, reserved, caps).connection_budget();
             let inits: u32 = caps
                 .iter()
+                .filter(|(_, pool)| *pool > 0)
                 .map(|(envs, _)| envs * INIT_EXTRA_CONNECTIONS)
                 .sum();
             assert_eq!(
@@ -262,5 +348,29 @@ mod tests {
         let without = SHIPPED.replace("\"max_connections\"", "\"max_connection\"");
         let e = DeploymentSettings::parse(&without).unwrap_err();
         assert!(e.contains("max_connection"), "{e}");
+    }
+
+    #[test]
+    fn an_ingest_without_a_database_needs_a_read_function_and_route_throttles_stay_within_the_stage(
+    ) {
+        let mut v: serde_json::Value = serde_json::from_str(SHIPPED).unwrap();
+        v["functions"].as_object_mut().unwrap().remove("read");
+        let e = DeploymentSettings::parse(&v.to_string()).unwrap_err();
+        assert!(e.contains("no `read` function"), "{e}");
+
+        let mut v: serde_json::Value = serde_json::from_str(SHIPPED).unwrap();
+        v["route_throttles"]["GET /api/dlq"] = serde_json::json!({"rate": 1, "burst": 1});
+        let e = DeploymentSettings::parse(&v.to_string()).unwrap_err();
+        assert!(e.contains("not a route of the API"), "{e}");
+
+        let mut v: serde_json::Value = serde_json::from_str(SHIPPED).unwrap();
+        v["route_throttles"]["GET /health"] = serde_json::json!({"rate": 1_000_000, "burst": 1});
+        let e = DeploymentSettings::parse(&v.to_string()).unwrap_err();
+        assert!(e.contains("more than the stage's throttle"), "{e}");
+
+        let s = DeploymentSettings::shipped().unwrap();
+        assert_eq!(s.read_function(), "read");
+        assert_eq!(s.throttle_of("GET /health").rate, 10);
+        assert_eq!(s.throttle_of("POST /api/orders"), s.stage_throttle);
     }
 }

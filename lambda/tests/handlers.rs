@@ -124,3 +124,79 @@ async fn ingest_answers_an_api_gateway_request_through_the_router() {
     assert_eq!(response.status(), 400);
     assert_eq!(queued(&env).await, 1);
 }
+
+/// The deployed ingest function (`API_ROUTES=intake`, `DB_MAX_CONNECTIONS=0`)
+/// starts without a database, even one that cannot be reached, takes an
+/// order, and routes nothing else; the read function serves the reads.
+#[tokio::test]
+async fn the_intake_function_has_no_database_and_serves_orders_only() {
+    use engine::http::Routes;
+    use engine::lambda::Startup;
+
+    let config = Config {
+        db_max_connections: 0,
+        ..Config::default()
+    };
+    // Nothing listens on port 9: a connect would fail the start.
+    let nowhere: sqlx::mysql::MySqlConnectOptions = "mysql://orderflow_app@127.0.0.1:9/orderflow"
+        .parse()
+        .unwrap();
+    let queues = Queues::channel(&config);
+    let env = Environment::init(config, Some(nowhere), queues, Startup::default())
+        .await
+        .expect("no database is opened");
+    let env = Environment {
+        routes: Routes::Intake,
+        ..env
+    };
+    let raw = std::fs::read_to_string(format!(
+        "{}/tests/events/apigw-v2-post-order.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let request = lambda_http::request::from_str(&raw).unwrap();
+    assert_eq!(env.router().oneshot(request).await.unwrap().status(), 202);
+    assert_eq!(queued(&env).await, 1);
+    for path in ["/health", "/api/inventory", "/api/dlq"] {
+        let request = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let status = env.router().oneshot(request).await.unwrap().status();
+        assert_eq!(status, 404, "{path}: not the intake function's route");
+    }
+
+    let (reads, _store) = environment().await;
+    let reads = Environment {
+        routes: Routes::Reads,
+        ..reads
+    };
+    let get = |path: &str| {
+        axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        reads
+            .router()
+            .oneshot(get("/health"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        reads
+            .router()
+            .oneshot(get("/api/inventory/prod-101"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let post = lambda_http::request::from_str(&raw).unwrap();
+    assert_eq!(
+        reads.router().oneshot(post).await.unwrap().status(),
+        404,
+        "orders go to ingest"
+    );
+}

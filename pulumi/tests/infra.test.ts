@@ -5,6 +5,7 @@
 // alarm email. tests/production.test.ts deploys a production stack.
 
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
@@ -83,7 +84,7 @@ describe("the orderflow stack", () => {
 
     it("runs the Rust zips on provided.al2023, in the VPC, with no secret in the environment", () => {
         const fns = ofType("aws:lambda/function:Function");
-        assert.deepEqual(fns.map((f) => f.name).sort(), ["orderflow-ingest", "orderflow-migrate", "orderflow-notifier", "orderflow-processor"]);
+        assert.deepEqual(fns.map((f) => f.name).sort(), ["orderflow-ingest", "orderflow-migrate", "orderflow-notifier", "orderflow-processor", "orderflow-read"]);
         for (const f of fns) {
             assert.equal(f.inputs.runtime, "provided.al2023");
             assert.equal(f.inputs.handler, "bootstrap");
@@ -98,7 +99,12 @@ describe("the orderflow stack", () => {
         }
         const fn = (n: string) => fns.find((f) => f.name === `orderflow-${n}`)!.inputs.environment.variables;
         // The functions connect as the application user, the migration step as the owner.
-        for (const n of ["ingest", "processor", "notifier"]) assert.equal(fn(n).DB_SECRET_ARN, "arn:aws:mock:::orderflow-app-db", n);
+        for (const n of ["read", "processor", "notifier"]) assert.equal(fn(n).DB_SECRET_ARN, "arn:aws:mock:::orderflow-app-db", n);
+        // Ingest publishes only: no pool, no database secret, its one route.
+        assert.equal(fn("ingest").DB_SECRET_ARN, undefined, "ingest has no database");
+        assert.equal(fn("ingest").DB_MAX_CONNECTIONS, "0");
+        assert.equal(fn("ingest").API_ROUTES, "intake");
+        assert.equal(fn("read").API_ROUTES, "reads");
         assert.equal(fn("migrate").DB_SECRET_ARN, "arn:aws:secretsmanager:mock:secret:db");
         assert.equal(fn("migrate").APP_DB_SECRET_ARN, "arn:aws:mock:::orderflow-app-db");
         assert.equal(fn("ingest").ORDER_ID_KEY_SECRET_ARN, "arn:aws:mock:::orderflow-order-id-key");
@@ -120,7 +126,12 @@ describe("the orderflow stack", () => {
         assert.deepEqual([...ingest["sqs:SendMessage"]], ["arn:aws:mock:::orderflow-orders"]);
         assert.deepEqual([...ingest["sqs:GetQueueAttributes"]], ["arn:aws:mock:::orderflow-orders"], "ingest reads no other queue");
         assert.equal(ingest["sqs:ReceiveMessage"], undefined, "ingest only publishes");
-        assert.deepEqual([...ingest["secretsmanager:GetSecretValue"]].sort(), ["arn:aws:mock:::orderflow-app-db", "arn:aws:mock:::orderflow-order-id-key"]);
+        assert.deepEqual([...ingest["secretsmanager:GetSecretValue"]], ["arn:aws:mock:::orderflow-order-id-key"], "ingest reads no database secret");
+        const read = grants("read");
+        assert.deepEqual([...read["secretsmanager:GetSecretValue"]], ["arn:aws:mock:::orderflow-app-db"]);
+        assert.deepEqual([...read["sqs:GetQueueAttributes"]].sort(), ["arn:aws:mock:::orderflow-orders", "arn:aws:mock:::orderflow-processed"]);
+        assert.equal(read["sqs:SendMessage"], undefined, "the read function publishes nothing");
+        assert.equal(read["sqs:ReceiveMessage"], undefined, "the read function consumes nothing");
         const processor = grants("processor");
         assert.deepEqual([...processor["sqs:ReceiveMessage"]], ["arn:aws:mock:::orderflow-orders"]);
         assert.deepEqual([...processor["sqs:SendMessage"]], ["arn:aws:mock:::orderflow-processed"]);
@@ -132,7 +143,7 @@ describe("the orderflow stack", () => {
         assert.ok(!Object.keys(migrate).some((a) => a.startsWith("sqs:")), "the migration step touches no queue");
         assert.deepEqual([...migrate["secretsmanager:PutSecretValue"]].sort(), ["arn:aws:mock:::orderflow-app-db", "arn:aws:mock:::orderflow-order-id-key"]);
         assert.ok(migrate["secretsmanager:GetSecretValue"].has("arn:aws:secretsmanager:mock:secret:db"), "the owner's secret: migrate only");
-        for (const f of ["ingest", "processor", "notifier"]) {
+        for (const f of ["ingest", "read", "processor", "notifier"]) {
             assert.ok(!grants(f)["secretsmanager:GetSecretValue"].has("arn:aws:secretsmanager:mock:secret:db"), `${f} never reads the master secret`);
         }
     });
@@ -144,7 +155,7 @@ describe("the orderflow stack", () => {
         for (const r of ofType("aws:iam/role:Role")) {
             assert.deepEqual(r.inputs.managedPolicyArns ?? [], [], `${r.name}: no managed policy`);
         }
-        assert.equal(ofType("aws:iam/rolePolicy:RolePolicy").length, 4, "one inline policy a function");
+        assert.equal(ofType("aws:iam/rolePolicy:RolePolicy").length, 5, "one inline policy a function");
     });
 
     it("allows a wildcard only for the network-interface actions AWS requires, and each log group only to its function", async () => {
@@ -253,11 +264,11 @@ describe("the orderflow stack", () => {
         ]) {
             assert.ok(watched.has(m), `an alarm on ${m}`);
         }
-        for (const f of ["ingest", "processor", "notifier"]) {
+        for (const f of ["ingest", "read", "processor", "notifier"]) {
             assert.ok(alarms.some((a) => a.name === `orderflow-${f}-errors`) && alarms.some((a) => a.name === `orderflow-${f}-throttles`), f);
         }
         const connections = alarms.find((a) => a.inputs.metricName === "DatabaseConnections")!;
-        assert.equal(connections.inputs.threshold, 96, "80% of the explicit max_connections 120");
+        assert.equal(connections.inputs.threshold, 48, "80% of the explicit max_connections 60");
         assert.equal(ofType("aws:sns/topicSubscription:TopicSubscription").length, 0, "no email configured on this stack");
     });
 
@@ -281,7 +292,7 @@ describe("the orderflow stack", () => {
 
     it("names what AWS sees after the stack, so two stacks in one account do not collide", () => {
         const fns = ofType("aws:lambda/function:Function").map((f) => f.inputs.name).sort();
-        assert.deepEqual(fns, ["orderflow-test-ingest", "orderflow-test-migrate", "orderflow-test-notifier", "orderflow-test-processor"]);
+        assert.deepEqual(fns, ["orderflow-test-ingest", "orderflow-test-migrate", "orderflow-test-notifier", "orderflow-test-processor", "orderflow-test-read"]);
         for (const g of ofType("aws:cloudwatch/logGroup:LogGroup")) assert.match(g.inputs.name, /^\/aws\/(lambda|apigateway)\/orderflow-test-/);
         for (const q of ofType("aws:sqs/queue:Queue")) assert.equal(q.inputs.name, undefined, "queues named by Pulumi");
     });
@@ -289,7 +300,7 @@ describe("the orderflow stack", () => {
     it("keeps logs for a bounded time, as JSON lines", () => {
         for (const f of ofType("aws:lambda/function:Function")) assert.equal(f.inputs.loggingConfig.logFormat, "JSON");
         const groups = ofType("aws:cloudwatch/logGroup:LogGroup");
-        assert.equal(groups.length, 5, "four functions and the API's access log");
+        assert.equal(groups.length, 6, "five functions and the API's access log");
         for (const g of groups) assert.ok(g.inputs.retentionInDays > 0 && g.inputs.retentionInDays <= 90);
     });
 
@@ -305,19 +316,29 @@ describe("the orderflow stack", () => {
         const [stage] = ofType("aws:apigatewayv2/stage:Stage");
         assert.ok(stage.inputs.defaultRouteSettings.throttlingRateLimit > 0);
         assert.ok(stage.inputs.defaultRouteSettings.throttlingBurstLimit > 0);
-        const [integration] = ofType("aws:apigatewayv2/integration:Integration");
-        assert.equal(integration.inputs.payloadFormatVersion, "2.0");
+        const integrations = ofType("aws:apigatewayv2/integration:Integration");
+        for (const i of integrations) assert.equal(i.inputs.payloadFormatVersion, "2.0");
+        // Orders to ingest, every read to the read function.
+        const target = (fname: string) => `integrations/orderflow-${fname}-id`;
+        for (const r of ofType("aws:apigatewayv2/route:Route")) {
+            assert.equal(r.inputs.target, target(r.inputs.routeKey === "POST /api/orders" ? "ingest" : "read"), r.inputs.routeKey);
+        }
+        // Each read route's own throttle, as deploy/settings.json gives it.
+        const shape = JSON.parse(fs.readFileSync(path.resolve(process.cwd(), "..", "deploy", "settings.json"), "utf8"));
+        const own = Object.fromEntries(stage.inputs.routeSettings.map((r: { routeKey: string; throttlingRateLimit: number; throttlingBurstLimit: number }) => [r.routeKey, { rate: r.throttlingRateLimit, burst: r.throttlingBurstLimit }]));
+        assert.deepEqual(own, shape.route_throttles);
+        assert.ok(own["GET /health"].rate < stage.inputs.defaultRouteSettings.throttlingRateLimit);
     });
 
     it("deploys the shape of deploy/settings.json, inside the database's connection budget", async () => {
         const infra = await import("../infra");
         const shape = infra.readShape();
         // The same figures engine/src/deployment.rs computes from the same file.
-        assert.deepEqual(infra.connectionBudget(shape), { needed: 110, available: 110 });
+        assert.deepEqual(infra.connectionBudget(shape), { needed: 30, available: 50 });
         const fns = Object.fromEntries(ofType("aws:lambda/function:Function").map((f) => [f.name, f]));
-        for (const fname of ["ingest", "processor", "notifier"] as const) {
+        for (const fname of ["ingest", "read", "processor", "notifier"] as const) {
             const f = fns[`orderflow-${fname}`];
-            const want = shape.functions[fname];
+            const want = shape.functions[fname]!;
             assert.equal(f.inputs.reservedConcurrentExecutions, want.reserved_concurrency, `${fname}: a concurrency cap`);
             assert.equal(f.inputs.environment.variables.DB_MAX_CONNECTIONS, String(want.pool_size));
             assert.equal(f.inputs.timeout, want.timeout_secs);
@@ -343,6 +364,19 @@ describe("the orderflow stack", () => {
         assert.throws(() => infra.deploy(infra.settings(one)), /database connections/);
     });
 
+    it("refuses an ingest without a database unless a read function serves the reads, and route throttles past the stage's", async () => {
+        const infra = await import("../infra");
+        const noRead = infra.readShape();
+        delete noRead.functions.read;
+        assert.throws(() => infra.deploy(infra.settings(noRead)), /no `read` function/);
+        const loud = infra.readShape();
+        loud.route_throttles!["GET /health"] = { rate: loud.stage_throttle.rate + 1, burst: 1 };
+        assert.throws(() => infra.deploy(infra.settings(loud)), /more than the stage's throttle/);
+        const unknown = infra.readShape();
+        unknown.route_throttles!["GET /api/dlq"] = { rate: 1, burst: 1 };
+        assert.throws(() => infra.deploy(infra.settings(unknown)), /not a route of the API/);
+    });
+
     it("runs MySQL 8.4, in standard support, with Extended Support refused", () => {
         const [db] = ofType("aws:rds/instance:Instance");
         assert.equal(db.inputs.engine, "mysql");
@@ -355,7 +389,7 @@ describe("the orderflow stack", () => {
         assert.equal(invocations.length, 1);
         assert.equal(invocations[0].inputs.triggers.migrations.length, 64, "re-run when db/migrations changes");
         const fns = Object.fromEntries(ofType("aws:lambda/function:Function").map((f) => [f.name, f]));
-        for (const fname of ["ingest", "processor", "notifier"]) {
+        for (const fname of ["ingest", "read", "processor", "notifier"]) {
             assert.equal(fns[`orderflow-${fname}`].inputs.environment.variables.DB_MIGRATE_ON_START, "false", fname);
         }
         const migrate = fns["orderflow-migrate"];

@@ -60,9 +60,15 @@ fn print(label: &str, s: &DeploymentSettings, budget: &engine::deployment::Budge
                 e.batch_size, e.batching_window_secs
             )
         });
-        let init = match INIT_EXTRA_CONNECTIONS {
-            0 => String::new(),
-            n => format!(" + {n} while starting"),
+        let init = match (pool, INIT_EXTRA_CONNECTIONS) {
+            (0, _) => ", no database".to_owned(),
+            (_, 0) => String::new(),
+            (_, n) => format!(" + {n} while starting"),
+        };
+        let batches = match (name.as_str(), s.read_function()) {
+            ("ingest", "read") => format!("{batches}; POST /api/orders only"),
+            ("read", _) => format!("{batches}; the read routes"),
+            _ => batches,
         };
         println!("  {name:<10} up to {envs:>4} environments x (pool {pool}{init}) = {connections:>5} connections{batches}");
     }
@@ -80,5 +86,18 @@ fn print(label: &str, s: &DeploymentSettings, budget: &engine::deployment::Budge
         "  connection alarm above {} (80% of max_connections); idle sessions closed after {} s (wait_timeout)",
         s.connection_alarm_threshold(),
         s.wait_timeout_secs
+    );
+    let routes: Vec<String> = s
+        .route_throttles
+        .iter()
+        .map(|(route, t)| format!("{route} {}/s (burst {})", t.rate, t.burst))
+        .collect();
+    let routes = match routes.is_empty() {
+        true => String::new(),
+        false => format!("; {}", routes.join(", ")),
+    };
+    println!(
+        "  throttles: the stage {}/s (burst {}){routes}",
+        s.stage_throttle.rate, s.stage_throttle.burst
     );
 }

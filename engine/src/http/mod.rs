@@ -68,14 +68,39 @@ impl AppState {
     }
 }
 
+/// Which of the API's routes a router serves: all of them (`sim serve`,
+/// the local topology), or one deployed function's share: the ingest
+/// function's `intake` (`POST /api/orders`, which only publishes, so the
+/// function needs no database) or the read function's `reads` (an order,
+/// the inventory, `/health`, `/metrics`, the OpenAPI document). The DLQ
+/// routes are in `all` only: the deployed API does not expose them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Routes {
+    #[default]
+    All,
+    Intake,
+    Reads,
+}
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(orders::router())
-        .merge(inventory::router())
-        .merge(dlq::router())
-        .merge(ops::router())
-        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+    router_for(state, Routes::All)
+}
+
+/// The API's `routes`; any other path answers 404.
+pub fn router_for(state: AppState, routes: Routes) -> Router {
+    let reads = || {
+        Router::new()
+            .merge(orders::reads())
+            .merge(inventory::router())
+            .merge(ops::router())
+    };
+    let api = match routes {
+        Routes::All => orders::intake().merge(reads()).merge(dlq::router()),
+        Routes::Intake => orders::intake(),
+        Routes::Reads => reads(),
+    };
+    api.fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

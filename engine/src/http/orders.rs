@@ -12,10 +12,14 @@ use utoipa::ToSchema;
 use super::{ApiError, AppState, ErrorBody};
 use crate::domain::{OrderId, OrderLine, OrderRecord};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/orders", post(create))
-        .route("/api/orders/{order_id}", get(show))
+/// `POST /api/orders`: publishes, never touches the store.
+pub(super) fn intake() -> Router<AppState> {
+    Router::new().route("/api/orders", post(create))
+}
+
+/// `GET /api/orders/{order_id}`.
+pub(super) fn reads() -> Router<AppState> {
+    Router::new().route("/api/orders/{order_id}", get(show))
 }
 
 /// The order a client places (documentation of the body; parsing is done by

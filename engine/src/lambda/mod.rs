@@ -20,11 +20,11 @@ use clap::Parser;
 use crate::app::{open_store_with, StartError};
 use crate::config::Config;
 use crate::context::Context;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Routes};
 use crate::notifier::{LogNotifier, NotificationWorker, Notifier};
 use crate::processor::{Processor, ProcessorConfig};
 use crate::queue::{Message, Queues};
-use crate::store::{MySqlStore, OrderStore, StoreError};
+use crate::store::{MySqlStore, NoDatabase, OrderStore, StoreError};
 use sqlx::mysql::MySqlConnectOptions;
 
 pub use aws_lambda_events::event::sqs::{SqsBatchResponse as BatchResponse, SqsEvent, SqsMessage};
@@ -56,6 +56,11 @@ struct LambdaConfig {
     /// first deploy).
     #[arg(long, env = "ORDER_ID_KEY_SECRET_ARN")]
     order_id_key_secret_arn: Option<String>,
+    /// The ingest function: which of the API's routes it serves, `intake`
+    /// (`POST /api/orders`, with `DB_MAX_CONNECTIONS=0`: no database) or
+    /// `reads` (the read function); `all` serves every route.
+    #[arg(long, env = "API_ROUTES", value_enum, default_value = "all")]
+    api_routes: Routes,
     /// Apply the migrations (and seed the demo inventory into an empty
     /// database) when an execution environment starts. Off in the shipped
     /// deployment: migrations are a deploy step, so a cold start needs no
@@ -89,6 +94,8 @@ pub struct Environment {
     pub config: Config,
     /// Where the notifier function sends notifications.
     pub notifier: Arc<dyn Notifier>,
+    /// The API routes [`Environment::router`] serves.
+    pub routes: Routes,
 }
 
 impl Environment {
@@ -112,13 +119,19 @@ impl Environment {
                 .zip(secrets)
                 .map(|(arn, client)| Secret::new(client, arn)),
         };
-        Environment::init(config, options, queues, startup).await
+        let env = Environment::init(config, options, queues, startup).await?;
+        Ok(Environment {
+            routes: lc.api_routes,
+            ..env
+        })
     }
 
     /// The init of an execution environment, given its configuration,
     /// database and queues: opens its own pool of `config.db_max_connections`
     /// (in memory without `mysql`), migrating first only if `startup` says
-    /// so. What `sim --topology lambda` runs on each cold start.
+    /// so; with a pool of 0, no database at all (the ingest function, whose
+    /// route only publishes). What `sim --topology lambda` runs on each cold
+    /// start.
     pub async fn init(
         config: Config,
         mysql: Option<MySqlConnectOptions>,
@@ -128,6 +141,7 @@ impl Environment {
         let order_ids = config.order_id_key().map_err(StartError::Config)?;
         let pool = config.db_max_connections;
         let store: Arc<dyn OrderStore> = match (mysql, startup) {
+            _ if pool == 0 => Arc::new(NoDatabase),
             (
                 Some(options),
                 Startup {
@@ -170,12 +184,13 @@ impl Environment {
             queues,
             config,
             notifier: Arc::new(LogNotifier),
+            routes: Routes::All,
         }
     }
 
-    /// The API, as `sim serve` serves it.
+    /// The API's routes this environment serves ([`Environment::routes`]).
     pub fn router(&self) -> axum::Router {
-        http::router(AppState::new(&self.ctx, &self.queues))
+        http::router_for(AppState::new(&self.ctx, &self.queues), self.routes)
     }
 
     pub fn processor(&self) -> Processor {

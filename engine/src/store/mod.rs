@@ -11,6 +11,7 @@
 
 pub mod memory;
 pub mod mysql;
+pub mod none;
 pub mod schema;
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,6 +28,7 @@ use crate::events::{OrderCreated, OrderProcessed};
 
 pub use memory::MemoryStore;
 pub use mysql::MySqlStore;
+pub use none::NoDatabase;
 
 /// A store error, sorted once (in `From<sqlx::Error>`) into what the
 /// engine does about it: retry ([`StoreError::is_transient`]) or not. The

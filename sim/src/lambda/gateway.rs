@@ -1,9 +1,12 @@
-//! API Gateway in front of the ingest function: the stage's throttle (a
-//! token bucket of `rate` requests a second holding up to `burst`; past it
-//! a 429, as API Gateway answers), then the ingest function's execution
-//! environments: each request is one invocation, in a warm environment or
-//! after a cold start (which opens that environment's pool), within the
-//! function's concurrency. A throttled, failed or timed-out invocation is
+//! API Gateway in front of the ingest and read functions: each route's
+//! throttle (a token bucket of `rate` requests a second holding up to
+//! `burst`, the route's own from `route_throttles` or the stage's; past it
+//! a 429, as API Gateway answers), then the function the route integrates:
+//! `POST /api/orders` the ingest function, every other route the read
+//! function (ingest, in settings without one). Each request is one
+//! invocation, in a warm environment or after a cold start (which opens
+//! that environment's pool, if it has one), within the function's
+//! concurrency. A throttled, failed or timed-out invocation is
 //! answered 500, as an HTTP API's Lambda proxy integration answers it (the
 //! model's `gateway_throttled_function_status`).
 //!
@@ -16,22 +19,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use std::collections::HashMap;
+
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use engine::app::Front;
-use engine::deployment::Throttle;
+use engine::deployment::{DeploymentSettings, Throttle, API_ROUTES};
 
 use super::function::{Function, InvokeError};
 
 pub struct Gateway {
-    bucket: Mutex<Bucket>,
+    /// Each route's bucket (API_ROUTES' keys; `None`: a path the API does
+    /// not route, throttled as the stage).
+    buckets: Mutex<HashMap<Option<&'static str>, Bucket>>,
+    throttles: HashMap<Option<&'static str>, Throttle>,
     ingest: Arc<Function>,
-    /// Requests answered 429 by the stage throttle.
+    read: Arc<Function>,
+    /// Requests answered 429 by a route's throttle (its own or the stage's).
     pub throttled: AtomicU64,
-    /// Requests answered 500 because the ingest function was at its
+    /// Requests answered 500 because the route's function was at its
     /// concurrency, its init failed or it timed out.
     pub refused: AtomicU64,
     /// Of those, the ones the function's concurrency refused.
@@ -42,10 +51,23 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(throttle: Throttle, ingest: Arc<Function>, refusal: StatusCode) -> Arc<Self> {
+    /// The gateway of `settings`, integrating `POST /api/orders` with
+    /// `ingest` and every other route with `read`.
+    pub fn new(
+        settings: &DeploymentSettings,
+        (ingest, read): (Arc<Function>, Arc<Function>),
+        refusal: StatusCode,
+    ) -> Arc<Self> {
+        let mut throttles: HashMap<Option<&'static str>, Throttle> = API_ROUTES
+            .iter()
+            .map(|&route| (Some(route), settings.throttle_of(route)))
+            .collect();
+        throttles.insert(None, settings.stage_throttle);
         Arc::new(Gateway {
-            bucket: Mutex::new(Bucket::new(throttle, Instant::now())),
+            buckets: Mutex::new(HashMap::new()),
+            throttles,
             ingest,
+            read,
             throttled: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             function_throttled: AtomicU64::new(0),
@@ -61,10 +83,30 @@ impl Gateway {
         })
     }
 
-    fn admit(&self) -> bool {
-        let mut bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
-        bucket.admit(Instant::now())
+    fn admit(&self, route: Option<&'static str>) -> bool {
+        let now = Instant::now();
+        let throttle = self.throttles[&route];
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets
+            .entry(route)
+            .or_insert_with(|| Bucket::new(throttle, now))
+            .admit(now)
     }
+}
+
+/// The API Gateway route key a request matches (one of [`API_ROUTES`]),
+/// if any.
+pub fn route_key(method: &Method, path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let key = match (method, segments.as_slice()) {
+        (&Method::POST, ["api", "orders"]) => "POST /api/orders",
+        (&Method::GET, ["api", "orders", _]) => "GET /api/orders/{order_id}",
+        (&Method::GET, ["api", "inventory"]) => "GET /api/inventory",
+        (&Method::GET, ["api", "inventory", _]) => "GET /api/inventory/{product_id}",
+        (&Method::GET, ["health"]) => "GET /health",
+        _ => return None,
+    };
+    Some(key)
 }
 
 /// The stage throttle's token bucket: `burst` tokens at first, `rate` more
@@ -124,11 +166,16 @@ fn message(status: StatusCode, text: &str) -> Response {
 }
 
 async fn gate(State(gateway): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
-    if !gateway.admit() {
+    let route = route_key(request.method(), request.uri().path());
+    if !gateway.admit(route) {
         gateway.throttled.fetch_add(1, Ordering::Relaxed);
         return message(answer(Refused::Stage, gateway.refusal), "Too Many Requests");
     }
-    match gateway.ingest.invoke(|_env| next.run(request)).await {
+    let function = match route {
+        Some("POST /api/orders") => &gateway.ingest,
+        _ => &gateway.read,
+    };
+    match function.invoke(|_env| next.run(request)).await {
         Ok(response) => response,
         Err(e) => {
             gateway.refused.fetch_add(1, Ordering::Relaxed);
@@ -183,5 +230,30 @@ mod tests {
             answer(Refused::Function, refusal),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+    }
+
+    #[test]
+    fn requests_match_the_deployed_routes() {
+        let cases = [
+            (Method::POST, "/api/orders", Some("POST /api/orders")),
+            (
+                Method::GET,
+                "/api/orders/abc",
+                Some("GET /api/orders/{order_id}"),
+            ),
+            (Method::GET, "/api/inventory", Some("GET /api/inventory")),
+            (
+                Method::GET,
+                "/api/inventory/prod-101",
+                Some("GET /api/inventory/{product_id}"),
+            ),
+            (Method::GET, "/health", Some("GET /health")),
+            (Method::GET, "/api/orders", None),
+            (Method::GET, "/api/dlq", None),
+            (Method::POST, "/api/dlq/redrive", None),
+        ];
+        for (method, path, key) in cases {
+            assert_eq!(route_key(&method, path), key, "{method} {path}");
+        }
     }
 }

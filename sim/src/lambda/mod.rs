@@ -228,7 +228,11 @@ impl Shape {
         )
         .div_f64(scale);
         let mut functions = Vec::new();
-        for name in ["ingest", "processor", "notifier"] {
+        let names: &[&'static str] = match settings.read_function() {
+            "read" => &["ingest", "read", "processor", "notifier"],
+            _ => &["ingest", "processor", "notifier"],
+        };
+        for &name in names {
             let f = settings
                 .functions
                 .get(name)
@@ -237,9 +241,9 @@ impl Shape {
                 Some(n) => Arc::new(Semaphore::new(n as usize)),
                 None => unreserved.clone(),
             };
-            // Every function reads its database secret at a cold start;
-            // ingest also reads the order id key.
-            let secret_reads = if name == "ingest" { 2 } else { 1 };
+            // A cold start reads the database secret if the function has a
+            // pool; ingest also reads the order id key.
+            let secret_reads = u32::from(f.pool_size > 0) + u32::from(name == "ingest");
             let c = &model.c;
             let costs = Costs {
                 start: model.ms(&c.runtime_start_ms) + model.ms(&c.secret_read_ms) * secret_reads,
@@ -269,9 +273,14 @@ impl Shape {
             functions.push(Function::new(name, concurrency, costs, model.clone(), init));
         }
         let refusal = model.v(&model.c.gateway_throttled_function_status) as u16;
+        let function = |name: &str| functions.iter().find(|f| f.name == name).cloned();
+        let (ingest, read) = match (function("ingest"), function(settings.read_function())) {
+            (Some(ingest), Some(read)) => (ingest, read),
+            _ => anyhow::bail!("the settings have no ingest function"),
+        };
         let gateway = Gateway::new(
-            settings.stage_throttle,
-            functions[0].clone(),
+            &settings,
+            (ingest, read),
             axum::http::StatusCode::from_u16(refusal)
                 .context("gateway_throttled_function_status is not an HTTP status")?,
         );

@@ -96,7 +96,7 @@ pub fn print(shape: &Shape, samples: &[ShapeSample], dlq: Option<&DlqCauses>) {
         );
     }
     println!(
-        "  API Gateway: {} requests throttled (429) at the stage's {} requests/s, burst {}; {} answered 500 ({} for the ingest function's concurrency)",
+        "  API Gateway: {} requests throttled (429) by the routes' throttles (the stage's: {} requests/s, burst {}); {} answered 500 ({} for a function's concurrency)",
         shape.gateway.throttled.load(Ordering::Relaxed),
         s.stage_throttle.rate,
         s.stage_throttle.burst,
