@@ -1,4 +1,5 @@
-//! The three Lambda functions of orderflow. Each binary builds its
+//! The Lambda functions of orderflow (ingest, which with `API_ROUTES=reads`
+//! is also the read function; processor; notifier; migrate). Each binary builds its
 //! [`engine::lambda::Environment`] once per execution environment and then
 //! serves invocations; the handlers themselves live in `engine::lambda`.
 

@@ -1,6 +1,7 @@
 //! AWS Lambda entry points (feature `lambda`): the same engine as `sim`,
-//! wired to SQS and RDS. The `orderflow-lambda` crate's three binaries are
-//! thin `main`s over these.
+//! wired to SQS and RDS. The `orderflow-lambda` crate's binaries are thin
+//! `main`s over these (the ingest binary is also the read function, with
+//! `API_ROUTES=reads`).
 //!
 //! - ingest: the axum router, served by `lambda_http` (API Gateway HTTP API,
 //!   payload format 2.0), exactly as `sim serve` serves it;
@@ -41,7 +42,7 @@ struct LambdaConfig {
     config: Config,
     /// ARN of the Secrets Manager secret holding the credentials the
     /// function connects with (JSON with `password`, and optionally
-    /// `username`): the application user's for the three functions, the
+    /// `username`): the application user's for the functions, the
     /// master user's for the migration function. In production the password
     /// never sits in a plain environment variable.
     #[arg(long, env = "DB_SECRET_ARN")]
@@ -249,7 +250,7 @@ async fn config_from_env() -> Result<
     Ok((config, options, lc, secrets))
 }
 
-/// The user the three functions connect as: data rights only.
+/// The user the functions connect as: data rights only.
 pub const APP_USER: &str = "orderflow_app";
 
 /// What the migration function is asked to do beside migrating.

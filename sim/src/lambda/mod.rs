@@ -1,6 +1,6 @@
 //! `--topology lambda`: the pipeline in the shape `pulumi up` deploys, in
-//! one process. API Gateway's stage throttle in front of the ingest
-//! function; an SQS event source mapping per queue ([`esm`]) invoking the
+//! one process. API Gateway's route throttles in front of the ingest
+//! function (orders) and the read function (the reads); an SQS event source mapping per queue ([`esm`]) invoking the
 //! processor and notifier functions, whose execution environments
 //! ([`function`]) run the real handlers of `engine::lambda` with their own
 //! pools; the database as RDS would be ([`rds`]): a user limited to the
