@@ -9,7 +9,10 @@
 //! 0.25 ms one-way delay into up to a whole millisecond. The proxy also
 //! counts the connections it carries, and those the server refused for a
 //! connection limit (MySQL errors 1040, 1203 and 1226, read from the
-//! server's first packets).
+//! server's first packets). A commit may cost more than a round trip
+//! (`commit_extra`: a Multi-AZ instance writes it to its standby in the
+//! other zone before it answers): the proxy holds a client's `COMMIT`
+//! that much longer.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -47,11 +50,13 @@ impl Drop for LatencyProxy {
 }
 
 /// Listens on a free loopback port and forwards each connection to
-/// `upstream`, each direction delayed by `one_way`, counting into
-/// `connections` (which several proxies may share).
+/// `upstream`, each direction delayed by `one_way` (a `COMMIT` by
+/// `commit_extra` more), counting into `connections` (which several
+/// proxies may share).
 pub async fn start(
     upstream: SocketAddr,
     one_way: Duration,
+    commit_extra: Duration,
     connections: Arc<Connections>,
 ) -> std::io::Result<LatencyProxy> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -63,7 +68,7 @@ pub async fn start(
             let relayed = client.into_std().and_then(|client| {
                 client.set_nonblocking(false)?;
                 let server = TcpStream::connect(upstream)?;
-                relay(client, server, one_way, counted)
+                relay(client, server, (one_way, commit_extra), counted)
             });
             if let Err(e) = relayed {
                 tracing::warn!(error = %e, %upstream, "proxy: could not relay a connection");
@@ -79,13 +84,15 @@ pub async fn in_front_of(
     options: &sqlx::mysql::MySqlConnectOptions,
     rtt: Duration,
 ) -> anyhow::Result<(LatencyProxy, sqlx::mysql::MySqlConnectOptions)> {
-    in_front_of_counting(options, rtt, Arc::default()).await
+    in_front_of_counting(options, rtt, Duration::ZERO, Arc::default()).await
 }
 
-/// [`in_front_of`], counting into `connections`.
+/// [`in_front_of`], a commit costing `commit_extra` more, counting into
+/// `connections`.
 pub async fn in_front_of_counting(
     options: &sqlx::mysql::MySqlConnectOptions,
     rtt: Duration,
+    commit_extra: Duration,
     connections: Arc<Connections>,
 ) -> anyhow::Result<(LatencyProxy, sqlx::mysql::MySqlConnectOptions)> {
     use anyhow::Context as _;
@@ -93,7 +100,7 @@ pub async fn in_front_of_counting(
         .await?
         .next()
         .context("the database host has no address")?;
-    let proxy = start(upstream, rtt / 2, connections).await?;
+    let proxy = start(upstream, rtt / 2, commit_extra, connections).await?;
     let through = options.clone().host("127.0.0.1").port(proxy.addr.port());
     Ok((proxy, through))
 }
@@ -103,7 +110,7 @@ pub async fn in_front_of_counting(
 fn relay(
     client: TcpStream,
     server: TcpStream,
-    one_way: Duration,
+    (one_way, commit_extra): (Duration, Duration),
     connections: Arc<Connections>,
 ) -> std::io::Result<()> {
     client.set_nodelay(true)?;
@@ -112,9 +119,14 @@ fn relay(
     let open = connections.open.fetch_add(1, Ordering::Relaxed) + 1;
     connections.peak.fetch_max(open, Ordering::Relaxed);
     let up = (client.try_clone()?, server.try_clone()?);
-    spawn_delayed(up.0, up.1, one_way, None)?;
+    spawn_delayed(up.0, up.1, (one_way, commit_extra), None)?;
     let closed = Closed(connections.clone());
-    spawn_delayed(server, client, one_way, Some((connections, closed)))
+    spawn_delayed(
+        server,
+        client,
+        (one_way, Duration::ZERO),
+        Some((connections, closed)),
+    )
 }
 
 /// Decrements the open count when the server's side of a connection ends.
@@ -126,14 +138,15 @@ impl Drop for Closed {
     }
 }
 
-/// Copies `from` to `to`, each chunk written `delay` after it was read:
-/// reading goes on meanwhile, so the delay adds latency, not a bandwidth
-/// cap. `server`: this is the server's direction, whose first packets tell
-/// whether it refused the connection.
+/// Copies `from` to `to`, each chunk written `delay` after it was read (a
+/// chunk that is a `COMMIT` `commit_extra` later still): reading goes on
+/// meanwhile, so the delay adds latency, not a bandwidth cap; order is
+/// kept. `server`: this is the server's direction, whose first packets
+/// tell whether it refused the connection.
 fn spawn_delayed(
     mut from: TcpStream,
     mut to: TcpStream,
-    delay: Duration,
+    (delay, commit_extra): (Duration, Duration),
     server: Option<(Arc<Connections>, Closed)>,
 ) -> std::io::Result<()> {
     let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
@@ -163,10 +176,11 @@ fn spawn_delayed(
                         }
                         packets_seen += 1;
                     }
-                    if tx
-                        .send((Instant::now() + delay, buf[..n].to_vec()))
-                        .is_err()
-                    {
+                    let due = match commit_extra.is_zero() || !is_commit(&buf[..n]) {
+                        true => Instant::now() + delay,
+                        false => Instant::now() + delay + commit_extra,
+                    };
+                    if tx.send((due, buf[..n].to_vec())).is_err() {
                         break;
                     }
                 }
@@ -175,6 +189,18 @@ fn spawn_delayed(
         drop(server);
     })?;
     Ok(())
+}
+
+/// Whether `chunk` is a client's `COMMIT` (a text-protocol query, as sqlx
+/// commits a transaction).
+fn is_commit(chunk: &[u8]) -> bool {
+    // 3 bytes of length, 1 of sequence, then COM_QUERY (0x03) and the text.
+    chunk.len() >= 11
+        && chunk[4] == 0x03
+        && chunk[5..11].eq_ignore_ascii_case(b"COMMIT")
+        && chunk[11..]
+            .iter()
+            .all(|b| b.is_ascii_whitespace() || *b == b';')
 }
 
 /// Whether `chunk` starts with a MySQL ERR packet for a connection limit:
@@ -214,9 +240,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_round_trip_through_the_proxy_carries_the_bytes_and_the_delay_both_ways() {
-        let proxy = start(echo().await, Duration::from_millis(20), Arc::default())
-            .await
-            .unwrap();
+        let proxy = start(
+            echo().await,
+            Duration::from_millis(20),
+            Duration::ZERO,
+            Arc::default(),
+        )
+        .await
+        .unwrap();
         let mut conn = TcpStream::connect(proxy.addr).await.unwrap();
         for message in [&b"ping"[..], &b"a second message"[..]] {
             let sent = Instant::now();
@@ -231,5 +262,49 @@ mod tests {
                 sent.elapsed()
             );
         }
+    }
+
+    /// A MySQL text-protocol packet of `query`.
+    fn com_query(query: &str) -> Vec<u8> {
+        let len = (query.len() + 1) as u32;
+        let mut packet = len.to_le_bytes()[..3].to_vec();
+        packet.push(0);
+        packet.push(0x03);
+        packet.extend_from_slice(query.as_bytes());
+        packet
+    }
+
+    #[test]
+    fn a_commit_is_told_from_other_queries() {
+        assert!(is_commit(&com_query("COMMIT")));
+        assert!(is_commit(&com_query("commit ;")));
+        for other in ["COMMITTED", "SELECT 1", "ROLLBACK", "BEGIN"] {
+            assert!(!is_commit(&com_query(other)), "{other}");
+        }
+        assert!(!is_commit(b"COMMIT"), "not a packet");
+    }
+
+    #[tokio::test]
+    async fn a_commit_takes_the_extra_time_on_top_of_the_round_trip() {
+        let proxy = start(
+            echo().await,
+            Duration::from_millis(5),
+            Duration::from_millis(100),
+            Arc::default(),
+        )
+        .await
+        .unwrap();
+        let mut conn = TcpStream::connect(proxy.addr).await.unwrap();
+        let commit = com_query("COMMIT");
+        let sent = Instant::now();
+        conn.write_all(&commit).await.unwrap();
+        let mut back = vec![0u8; commit.len()];
+        conn.read_exact(&mut back).await.unwrap();
+        assert_eq!(back, commit);
+        assert!(
+            sent.elapsed() >= Duration::from_millis(110),
+            "{:?}",
+            sent.elapsed()
+        );
     }
 }

@@ -365,6 +365,7 @@ mod tests {
                 &admin_options,
                 1,
                 (Duration::ZERO, Duration::ZERO),
+                Duration::ZERO,
                 false,
             )
             .await

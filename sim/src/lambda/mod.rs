@@ -91,6 +91,11 @@ pub struct ShapeArgs {
     /// A model file to read instead of deploy/model.json as shipped.
     #[arg(long, value_name = "PATH")]
     pub model_file: Option<PathBuf>,
+    /// A Multi-AZ database, as the Pulumi program's `production` preset
+    /// deploys: every commit waits for the standby (the model's
+    /// `multi_az_commit_ms`). Off: single-AZ, the `dev` preset.
+    #[arg(long)]
+    pub multi_az: bool,
 }
 
 impl ShapeArgs {
@@ -201,11 +206,16 @@ impl Shape {
             ),
         };
         let rtt = |ms: f64| Duration::from_secs_f64(ms / 1000.0);
+        let commit_extra = match args.multi_az {
+            true => model.ms(&model.c.multi_az_commit_ms),
+            false => Duration::ZERO,
+        };
         let rds = rds::start(
             admin,
             admin_options,
             settings.max_connections.saturating_sub(internal),
             (rtt(rtt_ms.0), rtt(rtt_ms.1)),
+            commit_extra,
             settings.migrate_on_cold_start,
         )
         .await?;

@@ -124,6 +124,7 @@ pub struct Constants {
     pub linger_share: Constant,
     pub environment_idle_secs: Constant,
     pub rds_internal_connections: Constant,
+    pub multi_az_commit_ms: Constant,
     pub gateway_throttled_function_status: Constant,
 }
 

@@ -3,7 +3,8 @@
 //! `max_connections` less what RDS holds itself (the model's
 //! `rds_internal_connections`), so the server itself refuses a connection
 //! past the limit; through one proxy per availability zone, each adding its
-//! zone's modelled round trip.
+//! zone's modelled round trip, and for a Multi-AZ instance the standby's
+//! write to every commit.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,8 @@ pub struct Rds {
     pub connections: Arc<Connections>,
     /// The connections the functions' user may open.
     pub max_connections: u32,
+    /// What a commit costs beyond a round trip (a Multi-AZ standby's write).
+    pub commit_extra: Duration,
 }
 
 impl Rds {
@@ -42,12 +45,13 @@ impl Rds {
 /// Creates (or resets) the functions' user with data rights on the
 /// database of `admin` (all rights if `schema_owner`) and a connection
 /// limit of `max_connections`, and starts a proxy for each zone with its
-/// round trip, `(near, far)`.
+/// round trip, `(near, far)`, each commit costing `commit_extra` more.
 pub async fn start(
     admin: &MySqlPool,
     admin_options: &MySqlConnectOptions,
     max_connections: u32,
     rtt: (Duration, Duration),
+    commit_extra: Duration,
     schema_owner: bool,
 ) -> anyhow::Result<Rds> {
     let database = admin_options
@@ -85,7 +89,8 @@ pub async fn start(
     let mut zones = Vec::new();
     for rtt in [rtt.0, rtt.1] {
         let (proxy, through) =
-            netem::in_front_of_counting(admin_options, rtt, connections.clone()).await?;
+            netem::in_front_of_counting(admin_options, rtt, commit_extra, connections.clone())
+                .await?;
         zones.push((proxy, through.username(USER).password(&password)));
     }
     let far = zones.pop().context("two zones")?;
@@ -95,5 +100,6 @@ pub async fn start(
         far,
         connections,
         max_connections,
+        commit_extra,
     })
 }

@@ -39,8 +39,18 @@ pub fn print(shape: &Shape, samples: &[ShapeSample], dlq: Option<&DlqCauses>) {
     let b = s.connection_budget();
     let limit = shape.rds.max_connections;
     println!(
-        "  database: {} (max_connections {} set in the parameter group; {limit} left by RDS's own for the functions' user), round trip +{} ms in its zone, +{} ms from the other",
-        s.instance_class, s.max_connections, shape.rtt_ms.0, shape.rtt_ms.1
+        "  database: {} (max_connections {} set in the parameter group; {limit} left by RDS's own for the functions' user), round trip +{} ms in its zone, +{} ms from the other; {}",
+        s.instance_class,
+        s.max_connections,
+        shape.rtt_ms.0,
+        shape.rtt_ms.1,
+        match shape.rds.commit_extra.is_zero() {
+            true => "single-AZ".to_owned(),
+            false => format!(
+                "Multi-AZ: each commit +{} ms",
+                shape.rds.commit_extra.as_secs_f64() * 1000.0
+            ),
+        }
     );
     println!(
         "  connection budget: the functions may open {} of {} ({})",
