@@ -1,8 +1,9 @@
 // The whole orderflow system on AWS, from the same engine that runs locally:
 //
-//   API Gateway (HTTP API) -> ingest Lambda -> SQS orders (DLQ after 3 receives)
+//   API Gateway (HTTP API) -> ingest Lambda (orders; no database) -> SQS orders
 //     -> processor Lambda -> RDS MySQL (private subnets)
-//     -> SQS processed (DLQ after 3 receives) -> notifier Lambda
+//     -> SQS processed -> notifier Lambda; each queue with a DLQ after
+//     max_receive_count receives; the read routes -> read Lambda -> RDS
 //
 // Security: the database is in private subnets, not publicly accessible,
 // encrypted, reachable only from the functions' security group, over TLS
@@ -193,19 +194,38 @@ export interface Settings {
     architecture: "x86_64" | "arm64";
 }
 
+/** The retention periods CloudWatch Logs accepts, in days. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
 /**
  * The shape from deploy/settings.json; the stack's config sets the rest:
- * `preset` (production on a stack named prod or production, dev otherwise),
- * `alarmEmail`, `jwtIssuer` with `jwtAudience` (comma-separated),
- * `dbAllocatedStorage`, `logRetentionDays`, `lambdaDir`, `architecture`.
+ * `preset` (production or dev, required: a stack never gets a preset by
+ * accident), `alarmEmail`, `jwtIssuer` with `jwtAudience`
+ * (comma-separated), `dbAllocatedStorage`, `logRetentionDays`, `lambdaDir`,
+ * `architecture`.
  */
 export function settings(shape: Shape = readShape()): Settings {
     const c = new pulumi.Config();
     const stack = pulumi.getStack();
-    const preset = (c.get("preset") ?? (["prod", "production"].includes(stack) ? "production" : "dev")) as Preset;
+    const preset = c.get("preset") as Preset | undefined;
+    if (preset === undefined) {
+        throw new Error(`set the stack's preset: pulumi config set preset production (Multi-AZ, deletion protection, backups) or dev`);
+    }
     if (!(preset in PRESETS)) throw new Error(`preset must be production or dev, not ${preset}`);
+    // The final snapshot is named after the stack: RDS allows letters,
+    // digits and single hyphens, starting with a letter.
+    if (!/^[a-zA-Z](?:-?[a-zA-Z0-9])*$/.test(stack)) {
+        throw new Error(`the stack name ${stack} cannot name an RDS snapshot: use letters, digits and single hyphens, starting with a letter`);
+    }
     const db = { ...PRESETS[preset] };
     db.logRetentionDays = c.getNumber("logRetentionDays") ?? db.logRetentionDays;
+    if (!LOG_RETENTION_DAYS.includes(db.logRetentionDays)) {
+        throw new Error(`logRetentionDays must be one of CloudWatch's periods (${LOG_RETENTION_DAYS.join(", ")}), not ${db.logRetentionDays}`);
+    }
+    const dbAllocatedStorage = c.getNumber("dbAllocatedStorage") ?? 20;
+    if (!Number.isInteger(dbAllocatedStorage) || dbAllocatedStorage < 20) {
+        throw new Error(`dbAllocatedStorage must be a whole number of GB, at least 20 (RDS's minimum for MySQL), not ${dbAllocatedStorage}`);
+    }
     const issuer = c.get("jwtIssuer");
     const audience = c.get("jwtAudience");
     if ((issuer === undefined) !== (audience === undefined)) {
@@ -217,7 +237,7 @@ export function settings(shape: Shape = readShape()): Settings {
         shape,
         preset,
         db,
-        dbAllocatedStorage: c.getNumber("dbAllocatedStorage") ?? 20,
+        dbAllocatedStorage,
         alarmEmail: c.get("alarmEmail"),
         jwt: issuer && audience ? { issuer, audiences: audience.split(",").map((a) => a.trim()).filter((a) => a) } : undefined,
         lambdaDir: c.get("lambdaDir") ?? "../target/lambda",
@@ -263,6 +283,16 @@ export function checkShape(shape: Shape) {
             throw new Error(`route_throttles: ${route} allows more than the stage's throttle`);
         }
     }
+    // AWS: a queue's visibility timeout at least six times its consumer's
+    // timeout, or a batch still running comes back to another poller.
+    const consumers = [shape.functions.processor, shape.functions.notifier];
+    const longest = Math.max(...consumers.map((f) => f.timeout_secs));
+    if (shape.visibility_timeout_secs < 6 * longest) {
+        throw new Error(
+            `visibility_timeout_secs ${shape.visibility_timeout_secs} is under six times the consumers' timeout (${longest} s): ` +
+                `a batch still being processed would be delivered again`,
+        );
+    }
     for (const fname of ["processor", "notifier"] as const) {
         const cap = shape.event_sources[fname].maximum_concurrency;
         const reserved = shape.functions[fname].reserved_concurrency;
@@ -305,10 +335,15 @@ export function deploy(s: Settings) {
     );
     const subnetIds = subnets.map((n) => n.id);
 
+    // The VPC's default security group: no rules, so nothing placed in it
+    // by mistake can talk to anything.
+    new aws.ec2.DefaultSecurityGroup(`${name}-default`, { vpcId: vpc.id, ingress: [], egress: [], tags });
+    // The functions may reach the database (3306) and the endpoints (443),
+    // nothing else (the rules below, after both groups exist).
     const functionsSg = new aws.ec2.SecurityGroup(`${name}-functions`, {
         vpcId: vpc.id,
         description: "orderflow Lambda functions",
-        egress: [{ protocol: "tcp", fromPort: 0, toPort: 65535, cidrBlocks: ["10.20.0.0/16"], description: "inside the VPC only" }],
+        egress: [],
         tags,
     });
     const dbSg = new aws.ec2.SecurityGroup(`${name}-db`, {
@@ -325,8 +360,22 @@ export function deploy(s: Settings) {
         egress: [],
         tags,
     });
+    for (const [id, port, to, what] of [
+        ["db", 3306, dbSg, "MySQL to the database"],
+        ["endpoints", 443, endpointsSg, "HTTPS to the SQS and Secrets Manager endpoints"],
+    ] as const) {
+        new aws.ec2.SecurityGroupRule(`${name}-functions-to-${id}`, {
+            type: "egress",
+            securityGroupId: functionsSg.id,
+            protocol: "tcp",
+            fromPort: port,
+            toPort: port,
+            sourceSecurityGroupId: to.id,
+            description: what,
+        });
+    }
     const region = aws.getRegionOutput();
-    for (const service of ["sqs", "secretsmanager"]) {
+    const endpoints = ["sqs", "secretsmanager"].map((service) =>
         new aws.ec2.VpcEndpoint(`${name}-${service}`, {
             vpcId: vpc.id,
             serviceName: pulumi.interpolate`com.amazonaws.${region.region}.${service}`,
@@ -335,8 +384,8 @@ export function deploy(s: Settings) {
             subnetIds,
             securityGroupIds: [endpointsSg.id],
             tags,
-        });
-    }
+        }),
+    );
 
     // --- Alarms go to one SNS topic; an email subscription if configured. ---
     const alarms = new aws.sns.Topic(`${name}-alarms`, { tags });
@@ -372,6 +421,9 @@ export function deploy(s: Settings) {
             // A reaped execution environment's connections are closed in
             // minutes, not the default 8 hours.
             { name: "wait_timeout", value: String(shape.wait_timeout_secs) },
+            // Queries over a second in the slow-query log (exported below).
+            { name: "slow_query_log", value: "1" },
+            { name: "long_query_time", value: "1" },
         ],
         tags,
     });
@@ -383,8 +435,9 @@ export function deploy(s: Settings) {
         engine: "mysql",
         // MySQL 8.0 left RDS standard support in July 2026: a new 8.0
         // instance would be billed Extended Support. 8.4 is in standard
-        // support, and Extended Support is refused outright, so a version
-        // that ages out fails loudly instead of adding to the bill.
+        // support, and Extended Support is refused outright: when 8.4 ages
+        // out, RDS upgrades the major version itself (in the maintenance
+        // window) instead of adding to the bill, so plan that upgrade.
         engineVersion: "8.4",
         engineLifecycleSupport: "open-source-rds-extended-support-disabled",
         instanceClass: shape.instance_class,
@@ -406,6 +459,8 @@ export function deploy(s: Settings) {
         performanceInsightsRetentionPeriod: performanceInsights ? 7 : undefined,
         autoMinorVersionUpgrade: true,
         copyTagsToSnapshot: true,
+        // The error log and slow queries in CloudWatch Logs.
+        enabledCloudwatchLogsExports: ["error", "slowquery"],
         tags,
     });
     const masterSecretArn = db.masterUserSecrets.apply((secrets) => secrets[0].secretArn);
@@ -438,7 +493,7 @@ export function deploy(s: Settings) {
     const appSecret = secret("app-db", "orderflow application user (data rights only): generated by the migration function");
     const idKeySecret = secret("order-id-key", "orderflow order id key: generated by the migration function");
 
-    // --- Queues: orders and processed, each with a DLQ after 3 receives. ---
+    // --- Queues: orders and processed, each with a DLQ after max_receive_count receives. ---
     const visibility = shape.visibility_timeout_secs;
     const queue = (q: string) => {
         const dlq = new aws.sqs.Queue(`${name}-${q}-dlq`, {
@@ -548,7 +603,9 @@ export function deploy(s: Settings) {
                 loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
                 tags,
             },
-            { dependsOn: [logGroup, policy, ...(extra.dependsOn ?? [])] },
+            // The endpoints first: a function's init reaches SQS and Secrets
+            // Manager through them.
+            { dependsOn: [logGroup, policy, ...endpoints, ...(extra.dependsOn ?? [])] },
         );
         return func;
     };
@@ -611,7 +668,7 @@ export function deploy(s: Settings) {
         functionName: migrate.name,
         input: JSON.stringify({ migrations: digest }),
         triggers: { migrations: digest },
-    });
+    }, { dependsOn: endpoints });
     const after = { dependsOn: [migrated] };
 
     // Ingest serves POST /api/orders only when a read function serves the

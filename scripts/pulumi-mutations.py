@@ -4,9 +4,12 @@
 Breaks pulumi/infra.ts in one way at a time (a managed policy attached, a
 wildcard action, a wildcard resource, egress to the internet, a public
 database, TLS not required, a mapping without a concurrency cap, a
-production stack without deletion protection, alarms without an action,
-max_connections left to RDS's formula, the read routes sent to the ingest
-function, the read routes' own throttles dropped),
+production stack without deletion protection, alarms without an action or
+without OK actions, max_connections left to RDS's formula, the read routes
+sent to the ingest function, the read routes' own throttles dropped,
+egress out of the VPC in any spelling, endpoints without private DNS, the
+functions not waiting for the migration step, a visibility timeout under
+six times a function's timeout, a stack without a preset),
 runs `npm test` on it, and fails unless some test fails for each; the
 program is restored afterwards, whatever happens. Needs `npm ci` done in
 pulumi/.
@@ -35,8 +38,30 @@ BREAKS = {
         '"sqs:GetQueueAttributes"],\n        Resource: arn ? "*" : "*",',
     ),
     "egress to 0.0.0.0/0": (
-        'cidrBlocks: ["10.20.0.0/16"], description: "inside the VPC only"',
-        'cidrBlocks: ["0.0.0.0/0"], description: "inside the VPC only"',
+        'description: "orderflow Lambda functions",\n        egress: [],',
+        'description: "orderflow Lambda functions",\n        egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],',
+    ),
+    "egress to ::/0": (
+        'description: "orderflow Lambda functions",\n        egress: [],',
+        'description: "orderflow Lambda functions",\n        egress: [{ protocol: "-1", fromPort: 0, toPort: 0, ipv6CidrBlocks: ["::/0"] }],',
+    ),
+    "egress to the internet in two halves": (
+        'description: "orderflow Lambda functions",\n        egress: [],',
+        'description: "orderflow Lambda functions",\n        egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/1", "128.0.0.0/1"] }],',
+    ),
+    "VPC endpoints without private DNS": ("privateDnsEnabled: true,", "privateDnsEnabled: false,"),
+    "the functions not waiting for the migration step": (
+        "const after = { dependsOn: [migrated] };",
+        "const after = { dependsOn: [migrated].filter(() => false) };",
+    ),
+    "a visibility timeout under six times a function's timeout": (
+        "visibilityTimeoutSeconds: visibility,",
+        "visibilityTimeoutSeconds: shape.functions.processor.timeout_secs,",
+    ),
+    "alarms without OK actions": ("            okActions: [alarms.arn],", "            okActions: [],"),
+    "a stack without a preset deployed as dev": (
+        'const preset = c.get("preset") as Preset | undefined;',
+        'const preset = (c.get("preset") ?? "dev") as Preset | undefined;',
     ),
     "a public database": ("publiclyAccessible: false,", "publiclyAccessible: true,"),
     "TLS not required": (

@@ -10,9 +10,9 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 
-import { asList, deployed, mockStack, ofType, statements, value } from "./mocks";
+import { asList, dependsOn, deployed, mockStack, ofType, statements, value } from "./mocks";
 
-mockStack("test");
+mockStack("test", { preset: "dev" });
 
 describe("the orderflow stack", () => {
     let out: Record<string, pulumi.Output<string>>;
@@ -61,6 +61,7 @@ describe("the orderflow stack", () => {
             assert.equal(policy.maxReceiveCount, 5);
             assert.match(policy.deadLetterTargetArn, /-dlq$/);
             assert.ok(q.inputs.visibilityTimeoutSeconds >= 6 * 30, "visibility covers retried invocations");
+            assert.equal(q.inputs.visibilityTimeoutSeconds, JSON.parse(fs.readFileSync(path.resolve(process.cwd(), "..", "deploy", "settings.json"), "utf8")).visibility_timeout_secs);
         }
         for (const q of queues) assert.equal(q.inputs.sqsManagedSseEnabled, true);
         const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.name.endsWith("-dlq-not-empty"));
@@ -177,17 +178,90 @@ describe("the orderflow stack", () => {
         }
     });
 
-    it("lets nothing out to the internet: no egress to 0.0.0.0/0 or ::/0", () => {
-        for (const sg of ofType("aws:ec2/securityGroup:SecurityGroup")) {
+    it("lets nothing out of the VPC, in any spelling of a range, and the functions only to MySQL and the endpoints", () => {
+        // Every CIDR a rule names must lie inside the VPC's 10.20.0.0/16;
+        // any IPv6 range is out (the VPC has none).
+        const inside = (cidr: string) => {
+            const [ip, bits] = cidr.split("/");
+            const [a, b] = ip.split(".").map(Number);
+            return Number(bits) >= 16 && a === 10 && b === 20;
+        };
+        const cidrs = (r: Record<string, any>) => [...(r.cidrBlocks ?? []), ...(r.cidrIpv4 ? [r.cidrIpv4] : [])];
+        const v6 = (r: Record<string, any>) => [...(r.ipv6CidrBlocks ?? []), ...(r.cidrIpv6 ? [r.cidrIpv6] : [])];
+        for (const sg of [...ofType("aws:ec2/securityGroup:SecurityGroup"), ...ofType("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")]) {
             for (const rule of [...(sg.inputs.egress ?? []), ...(sg.inputs.ingress ?? [])]) {
-                for (const cidr of [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])]) {
-                    assert.ok(cidr !== "0.0.0.0/0" && cidr !== "::/0", `${sg.name}: ${cidr}`);
-                }
+                for (const cidr of cidrs(rule)) assert.ok(inside(cidr), `${sg.name}: ${cidr} reaches outside the VPC`);
+                assert.deepEqual(v6(rule), [], `${sg.name}: IPv6`);
             }
         }
-        for (const t of ["aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "aws:ec2/securityGroupRule:SecurityGroupRule"]) {
-            for (const r of ofType(t)) assert.ok(![r.inputs.cidrIpv4, r.inputs.cidrIpv6, ...(r.inputs.cidrBlocks ?? [])].includes("0.0.0.0/0"), r.name);
+        const rules = [
+            ...ofType("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"),
+            ...ofType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"),
+            ...ofType("aws:ec2/securityGroupRule:SecurityGroupRule"),
+        ];
+        for (const r of rules) {
+            for (const cidr of cidrs(r.inputs)) assert.ok(inside(cidr), `${r.name}: ${cidr} reaches outside the VPC`);
+            assert.deepEqual(v6(r.inputs), [], `${r.name}: IPv6`);
         }
+        // The functions' group: no rule of its own, two egress rules, each
+        // to one group on one port.
+        const fnSg = ofType("aws:ec2/securityGroup:SecurityGroup").find((r) => r.name === "orderflow-functions")!;
+        assert.deepEqual(fnSg.inputs.egress, []);
+        const egress = rules.filter((r) => r.inputs.securityGroupId === "orderflow-functions-id" && r.inputs.type === "egress");
+        const to = egress.map((r) => `${r.inputs.fromPort}-${r.inputs.toPort} ${r.inputs.sourceSecurityGroupId}`).sort();
+        assert.deepEqual(to, ["3306-3306 orderflow-db-id", "443-443 orderflow-endpoints-id"]);
+        // The VPC's default group allows nothing.
+        const [def] = ofType("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup");
+        assert.deepEqual([def.inputs.ingress, def.inputs.egress], [[], []]);
+    });
+
+    const fnDeps = (name: string) => dependsOn[`aws:lambda/function:Function ${name}`];
+    it("resolves the SQS and Secrets Manager names to the endpoints (private DNS), and makes the functions and the migration step wait for them", () => {
+        const endpoints = ofType("aws:ec2/vpcEndpoint:VpcEndpoint");
+        for (const e of endpoints) assert.equal(e.inputs.privateDnsEnabled, true, e.name);
+        const names = endpoints.map((e) => `aws:ec2/vpcEndpoint:VpcEndpoint ${e.name}`);
+        for (const f of ofType("aws:lambda/function:Function")) {
+            for (const e of names) assert.ok(fnDeps(f.name).includes(e), `${f.name} waits for ${e}`);
+        }
+        const step = dependsOn["aws:lambda/invocation:Invocation orderflow-migrate"];
+        for (const e of names) assert.ok(step.includes(e), `the migration step waits for ${e}`);
+    });
+
+    it("updates the functions that use the schema only after the migration step", () => {
+        const step = "aws:lambda/invocation:Invocation orderflow-migrate";
+        for (const f of ["ingest", "read", "processor", "notifier"]) {
+            assert.ok(fnDeps(`orderflow-${f}`).includes(step), `${f} after the migration step`);
+        }
+        // The migrate function itself cannot wait for its own invocation.
+        assert.ok(!fnDeps("orderflow-migrate").includes(step));
+    });
+
+    it("refuses config a deploy would fail on: no preset, a log retention CloudWatch lacks, too little storage", async () => {
+        const infra = await import("../infra");
+        const config = (values: Record<string, string>) =>
+            pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(values).map(([k, v]) => [`orderflow:${k}`, v])));
+        try {
+            config({});
+            assert.throws(() => infra.settings(), /set the stack's preset/);
+            config({ preset: "staging" });
+            assert.throws(() => infra.settings(), /preset must be production or dev/);
+            config({ preset: "dev", logRetentionDays: "10" });
+            assert.throws(() => infra.settings(), /logRetentionDays must be one of/);
+            config({ preset: "dev", dbAllocatedStorage: "10" });
+            assert.throws(() => infra.settings(), /at least 20/);
+            config({ preset: "dev", logRetentionDays: "14", dbAllocatedStorage: "50" });
+            assert.equal(infra.settings().db.logRetentionDays, 14);
+        } finally {
+            config({ preset: "dev" });
+        }
+    });
+
+    it("refuses a visibility timeout under six times a consumer's timeout", async () => {
+        const infra = await import("../infra");
+        const short = infra.readShape();
+        short.visibility_timeout_secs = 6 * short.functions.processor.timeout_secs - 1;
+        assert.throws(() => infra.checkShape(short), /six times/);
+        infra.checkShape(infra.readShape());
     });
 
     it("requires TLS to the database, verified against the RDS CAs with the host name", () => {
@@ -250,6 +324,7 @@ describe("the orderflow stack", () => {
         const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm");
         for (const a of alarms) {
             assert.deepEqual(a.inputs.alarmActions, [`arn:aws:mock:::${topic.name}`], `${a.name}: an action`);
+            assert.deepEqual(a.inputs.okActions, [`arn:aws:mock:::${topic.name}`], `${a.name}: says when it is over`);
             assert.ok(a.inputs.alarmDescription.length > 20, `${a.name}: says what to do`);
         }
         const watched = new Set(alarms.map((a) => `${a.inputs.namespace} ${a.inputs.metricName}`));

@@ -12,6 +12,9 @@ export interface Recorded {
 
 export const resources: Recorded[] = [];
 
+/** Each resource's explicit `dependsOn`, as `type name`, by `type name` (mocks do not see options; a stack transformation does). */
+export const dependsOn: Record<string, string[]> = {};
+
 /** Mocks for a stack named `stack` with the given `orderflow:` config. */
 export function mockStack(stack: string, config: Record<string, string> = {}) {
     pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`orderflow:${k}`, v])));
@@ -56,7 +59,24 @@ export const ofType = (t: string) => resources.filter((r) => r.type === t);
 /** Deploys the program on the mocks and waits for every resource to register. */
 export async function deployed(): Promise<Record<string, pulumi.Output<string>>> {
     const infra = await import("../infra");
-    const out = infra.deploy(infra.settings()) as unknown as Record<string, pulumi.Output<string>>;
+    let out: Record<string, pulumi.Output<string>> = {};
+    // In a root stack, so a stack transformation sees every resource's
+    // options (the mocks do not).
+    await pulumi.runtime.runInPulumiStack(async () => {
+        pulumi.runtime.registerStackTransformation((args) => {
+            const deps = args.opts.dependsOn;
+            const list = (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[];
+            // A resource's type and logical name are internal to the SDK; tests only read them.
+            const id = (r: pulumi.Resource) => {
+                const internal = r as unknown as { __pulumiType: string; __name: string };
+                return `${internal.__pulumiType} ${internal.__name}`;
+            };
+            dependsOn[`${args.type} ${args.name}`] = list.map(id);
+            return undefined;
+        });
+        out = infra.deploy(infra.settings()) as unknown as Record<string, pulumi.Output<string>>;
+        return out;
+    });
     await value(out.api_endpoint);
     await new Promise((r) => setTimeout(r, 100));
     return out;

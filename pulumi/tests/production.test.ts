@@ -6,6 +6,7 @@ import * as assert from "node:assert/strict";
 import { deployed, mockStack, ofType } from "./mocks";
 
 mockStack("production", {
+    preset: "production",
     alarmEmail: "ops@example.com",
     jwtIssuer: "https://auth.example.com/",
     jwtAudience: "orderflow-api, orderflow-admin",
@@ -67,7 +68,7 @@ describe("a production stack", () => {
 
     it("refuses half a JWT configuration", async () => {
         const pulumi = await import("@pulumi/pulumi");
-        pulumi.runtime.setAllConfig({ "orderflow:jwtIssuer": "https://auth.example.com/" });
+        pulumi.runtime.setAllConfig({ "orderflow:preset": "production", "orderflow:jwtIssuer": "https://auth.example.com/" });
         const infra = await import("../infra");
         assert.throws(() => infra.settings(), /set both jwtIssuer and jwtAudience/);
         pulumi.runtime.setAllConfig({ "orderflow:preset": "staging" });
