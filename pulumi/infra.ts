@@ -90,13 +90,22 @@ export interface Shape {
 /** The migration function's shape: one at a time, one connection, time for a long migration. */
 export const MIGRATION_FUNCTION: FunctionShape = { memory_mb: 256, timeout_secs: 300, reserved_concurrency: 1, pool_size: 1 };
 
-/** A digest of db/migrations: the migration step runs again when it changes. */
+/**
+ * A digest of db/migrations: SHA-256 of one line per migration in version
+ * order, `<version>:<SHA-384 of its file>` (hex), the same the migrate
+ * binary computes from the migrations built into it
+ * (engine/src/store/mysql/mod.rs `migrations_digest`). The step runs again
+ * when it changes, and the binary refuses to run when its own differs (a
+ * zip built from another commit).
+ */
 export function migrationsDigest(dir = path.resolve(process.cwd(), "..", "db", "migrations")): string {
-    const hash = crypto.createHash("sha256");
-    for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
-        hash.update(f).update(fs.readFileSync(path.join(dir, f)));
-    }
-    return hash.digest("hex");
+    const migrations = fs
+        .readdirSync(dir)
+        .filter((f) => /^\d+_.*\.sql$/.test(f) && !f.endsWith(".down.sql"))
+        .map((f) => ({ version: Number(f.split("_")[0]), sql: fs.readFileSync(path.join(dir, f)) }))
+        .sort((a, b) => a.version - b.version);
+    const lines = migrations.map((m) => `${m.version}:${crypto.createHash("sha384").update(m.sql).digest("hex")}\n`).join("");
+    return crypto.createHash("sha256").update(lines).digest("hex");
 }
 
 /** Reads the shape; `file` defaults to `../deploy/settings.json` from here. */
@@ -667,7 +676,16 @@ export function deploy(s: Settings) {
     const migrated = new aws.lambda.Invocation(`${name}-migrate`, {
         functionName: migrate.name,
         input: JSON.stringify({ migrations: digest }),
-        triggers: { migrations: digest },
+        // Again when the migrations, the migrate code, the database or a
+        // secret it fills change (a replaced instance or secret is empty).
+        triggers: {
+            migrations: digest,
+            code: migrate.sourceCodeHash,
+            database: db.resourceId,
+            masterSecret: masterSecretArn,
+            appSecret: appSecret.arn,
+            orderIdKeySecret: idKeySecret.arn,
+        },
     }, { dependsOn: endpoints });
     const after = { dependsOn: [migrated] };
 

@@ -9,7 +9,8 @@ without OK actions, max_connections left to RDS's formula, the read routes
 sent to the ingest function, the read routes' own throttles dropped,
 egress out of the VPC in any spelling, endpoints without private DNS, the
 functions not waiting for the migration step, a visibility timeout under
-six times a function's timeout, a stack without a preset),
+six times a function's timeout, a stack without a preset, a migration step
+that is not re-run for new code or not told the digest to check),
 runs `npm test` on it, and fails unless some test fails for each; the
 program is restored afterwards, whatever happens. Needs `npm ci` done in
 pulumi/.
@@ -59,6 +60,14 @@ BREAKS = {
         "visibilityTimeoutSeconds: shape.functions.processor.timeout_secs,",
     ),
     "alarms without OK actions": ("            okActions: [alarms.arn],", "            okActions: [],"),
+    "a migrate step that does not re-run for new migrate code": (
+        "            code: migrate.sourceCodeHash,\n",
+        "",
+    ),
+    "a migrate step not told the digest its binary must carry": (
+        "input: JSON.stringify({ migrations: digest }),",
+        "input: JSON.stringify({}),",
+    ),
     "a stack without a preset deployed as dev": (
         'const preset = c.get("preset") as Preset | undefined;',
         'const preset = (c.get("preset") ?? "dev") as Preset | undefined;',

@@ -108,3 +108,52 @@ async fn the_notification_claims_migration_keeps_every_notification_sent() {
     );
     db.drop_db().await;
 }
+
+/// The digest the Pulumi program computes from `db/migrations`
+/// (`migrationsDigest`): SHA-256 of `<version>:<SHA-384 of the file>\n` per
+/// migration, in version order.
+fn digest_of_files(files: &[(&str, &[u8])]) -> String {
+    use sha2::Digest;
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let mut files = files.to_vec();
+    files.sort_by_key(|(name, _)| name.split('_').next().unwrap().parse::<i64>().unwrap());
+    let lines: String = files
+        .iter()
+        .map(|(name, sql)| {
+            let version: i64 = name.split('_').next().unwrap().parse().unwrap();
+            format!("{version}:{}\n", hex(&sha2::Sha384::digest(sql)))
+        })
+        .collect();
+    hex(&sha2::Sha256::digest(lines.as_bytes()))
+}
+
+#[test]
+fn the_migrations_built_in_have_the_digest_the_deploy_computes_from_the_files() {
+    // The same two-file example pulumi/tests/infra.test.ts digests, to the
+    // same value: the two programs agree on the algorithm.
+    assert_eq!(
+        digest_of_files(&[
+            ("0002_y.sql", b"SELECT 2;\n"),
+            ("0001_x.sql", b"SELECT 1;\n")
+        ]),
+        "31a763051d3d939dd7c9589cf588f1b48bf971d6bf6afb6b8dea9f44b5f5253e"
+    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../db/migrations");
+    let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    let files: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_slice()))
+        .collect();
+    assert_eq!(
+        engine::store::mysql::migrations_digest(),
+        digest_of_files(&files)
+    );
+}

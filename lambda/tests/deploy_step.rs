@@ -13,7 +13,9 @@ mod common;
 use engine::idempotency::{order_id, OrderIdKey};
 use engine::lambda::{migrate_from_env, Environment, MigrateRequest};
 use lambda_http::tower::ServiceExt;
-use sqlx::Executor;
+use std::str::FromStr;
+
+use sqlx::{ConnectOptions, Executor};
 
 #[tokio::test]
 async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
@@ -41,7 +43,32 @@ async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
         std::env::set_var(k, v);
     }
 
-    let done = migrate_from_env(MigrateRequest::default()).await.unwrap();
+    // A zip built from other migrations than the deploy's refuses to run,
+    // before it touches the database (which does not exist yet).
+    let stale = MigrateRequest {
+        migrations: Some("0".repeat(64)),
+        ..MigrateRequest::default()
+    };
+    let e = migrate_from_env(stale).await.unwrap_err().to_string();
+    assert!(e.contains("rebuild the zips"), "{e}");
+    let mut admin = sqlx::mysql::MySqlConnectOptions::from_str(&server)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let created: Option<(String,)> =
+        sqlx::query_as("SELECT schema_name FROM information_schema.schemata WHERE schema_name = ?")
+            .bind(&database)
+            .fetch_optional(&mut admin)
+            .await
+            .unwrap();
+    assert_eq!(created, None, "nothing done");
+
+    let deployed = MigrateRequest {
+        migrations: Some(engine::store::mysql::migrations_digest()),
+        ..MigrateRequest::default()
+    };
+    let done = migrate_from_env(deployed).await.unwrap();
     let text = done.join("\n");
     assert!(text.contains("migration 1 "), "{text}");
     assert!(text.contains("demo inventory seeded"), "{text}");

@@ -6,6 +6,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
@@ -459,10 +460,22 @@ describe("the orderflow stack", () => {
         assert.equal(db.inputs.engineLifecycleSupport, "open-source-rds-extended-support-disabled");
     });
 
-    it("migrates once per deploy as a step before the functions change, never on a cold start", () => {
+    it("migrates once per deploy as a step before the functions change, never on a cold start", async () => {
         const invocations = ofType("aws:lambda/invocation:Invocation");
         assert.equal(invocations.length, 1);
-        assert.equal(invocations[0].inputs.triggers.migrations.length, 64, "re-run when db/migrations changes");
+        const infra = await import("../infra");
+        const step = invocations[0].inputs;
+        assert.equal(step.triggers.migrations, infra.migrationsDigest(), "re-run when db/migrations changes");
+        assert.deepEqual(JSON.parse(step.input), { migrations: infra.migrationsDigest() }, "the binary checks it carries the same");
+        assert.equal(step.triggers.code, "hash-of-orderflow-migrate", "re-run when the migrate zip changes");
+        assert.equal(step.triggers.database, "db-MOCKRESOURCEID", "re-run on a replaced database");
+        for (const k of ["masterSecret", "appSecret", "orderIdKeySecret"]) assert.match(step.triggers[k], /^arn:/, k);
+        // The digest the migrate binary computes from its built-in migrations
+        // (engine/tests/migrations.rs checks the same example to the same value).
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "migrations-"));
+        fs.writeFileSync(path.join(dir, "0002_y.sql"), "SELECT 2;\n");
+        fs.writeFileSync(path.join(dir, "0001_x.sql"), "SELECT 1;\n");
+        assert.equal(infra.migrationsDigest(dir), "31a763051d3d939dd7c9589cf588f1b48bf971d6bf6afb6b8dea9f44b5f5253e");
         const fns = Object.fromEntries(ofType("aws:lambda/function:Function").map((f) => [f.name, f]));
         for (const fname of ["ingest", "read", "processor", "notifier"]) {
             assert.equal(fns[`orderflow-${fname}`].inputs.environment.variables.DB_MIGRATE_ON_START, "false", fname);

@@ -29,12 +29,16 @@ export function mockStack(stack: string, config: Record<string, string> = {}) {
                     state.port = 3306;
                     state.identifier = args.name;
                     state.masterUserSecrets = [{ secretArn: "arn:aws:secretsmanager:mock:secret:db" }];
+                    state.resourceId = "db-MOCKRESOURCEID";
                 }
                 if (args.type === "aws:apigatewayv2/api:Api") {
                     state.apiEndpoint = "https://abc123.execute-api.mock";
                     state.executionArn = "arn:aws:execute-api:mock:abc123";
                 }
-                if (args.type === "aws:lambda/function:Function") state.invokeArn = `arn:aws:lambda:mock:${args.name}/invocations`;
+                if (args.type === "aws:lambda/function:Function") {
+                    state.invokeArn = `arn:aws:lambda:mock:${args.name}/invocations`;
+                    state.sourceCodeHash = `hash-of-${args.name}`;
+                }
                 return { id: `${args.name}-id`, state };
             },
             call(args: pulumi.runtime.MockCallArgs) {

@@ -256,6 +256,13 @@ pub const APP_USER: &str = "orderflow_app";
 /// What the migration function is asked to do beside migrating.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct MigrateRequest {
+    /// The digest of the migrations the deploy expects
+    /// ([`crate::store::mysql::migrations_digest`], which the Pulumi
+    /// program computes from `db/migrations`): a binary carrying other
+    /// migrations refuses to run, so a stale zip fails the deploy instead
+    /// of reporting success and applying nothing.
+    #[serde(default)]
+    pub migrations: Option<String>,
     /// Give the application user a new generated password (and its secret
     /// the same): a rotation. The functions read the secret again when the
     /// database refuses the old one.
@@ -278,6 +285,13 @@ fn generated() -> String {
 /// it); and generates the order id key into `ORDER_ID_KEY_SECRET_ARN` if it
 /// has none. Answers what it did, one line each.
 pub async fn migrate_from_env(request: MigrateRequest) -> Result<Vec<String>, StartError> {
+    let carried = crate::store::mysql::migrations_digest();
+    if let Some(expected) = request.migrations.as_deref().filter(|d| *d != carried) {
+        return Err(StartError::Config(format!(
+            "this migration function carries migrations {carried}, the deploy expects {expected}: \
+             rebuild the zips (scripts/build-lambdas.sh) from the commit you deploy"
+        )));
+    }
     let (_, options, lc, secrets) = config_from_env().await?;
     let mut options =
         options.ok_or_else(|| StartError::Config("the migration function needs DB_HOST".into()))?;

@@ -67,6 +67,27 @@ enum Read {
 /// The schema, embedded from `db/migrations` and applied on start.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../db/migrations");
 
+/// A digest of the migrations this binary carries: SHA-256, hex, of one
+/// line per migration in version order, `<version>:<SHA-384 of its file,
+/// hex>\n`. The Pulumi program's `migrationsDigest` computes the same from
+/// `db/migrations`, so the deploy step can tell a migrate zip built from
+/// other migrations (and refuse to run it).
+pub fn migrations_digest() -> String {
+    use sha2::Digest;
+    let mut lines = String::new();
+    for m in MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+    {
+        let checksum: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+        lines.push_str(&format!("{}:{checksum}\n", m.version));
+    }
+    sha2::Sha256::digest(lines.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[derive(Clone)]
 pub struct MySqlStore {
     pool: MySqlPool,
