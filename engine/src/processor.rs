@@ -8,6 +8,13 @@
 //! (never applying them twice), which is then published again. A message
 //! that cannot be decoded is made visible again at once, so it reaches the
 //! DLQ after its receives run out instead of blocking anything.
+//!
+//! A batch given a deadline (a Lambda invocation's, less a margin for the
+//! publish and the delete) stops waiting on the store when it comes: its
+//! orders are reported unfinished and made visible again after a short
+//! wait, as are orders whose store errors stayed transient through every
+//! retry, instead of the whole batch returning only after the visibility
+//! timeout (and an invocation killed mid-batch).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +42,11 @@ pub struct ProcessorConfig {
     /// Most orders applied in one transaction: a received batch of 10 is
     /// topped up from the queue while messages are waiting.
     pub max_batch: usize,
+    /// When orders left unfinished by a transient failure or the deadline
+    /// come back (their visibility is changed to this).
+    pub retry_after: Duration,
+    /// Time kept back from a deadline for publishing and deleting.
+    pub deadline_margin: Duration,
 }
 
 impl Default for ProcessorConfig {
@@ -45,6 +57,8 @@ impl Default for ProcessorConfig {
             retry_backoff: Duration::from_millis(20),
             delete_messages: true,
             max_batch: 200,
+            retry_after: Duration::from_secs(5),
+            deadline_margin: Duration::from_secs(3),
         }
     }
 }
@@ -125,6 +139,19 @@ impl Processor {
     /// steps). Never panics and never loses a message: whatever is not
     /// finished stays on the queue.
     pub async fn process(&self, messages: Vec<Message>) -> BatchReport {
+        self.process_by(messages, None).await
+    }
+
+    /// [`Processor::process`], done by `deadline` (an invocation's end):
+    /// the store is given until the deadline less
+    /// [`ProcessorConfig::deadline_margin`], and what it has not applied
+    /// by then is reported unfinished and comes back after
+    /// [`ProcessorConfig::retry_after`].
+    pub async fn process_by(
+        &self,
+        messages: Vec<Message>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> BatchReport {
         let mut report = BatchReport::default();
         let decoded = self.decode(messages, &mut report).await;
         if decoded.is_empty() {
@@ -132,7 +159,30 @@ impl Processor {
         }
         let events: Vec<OrderCreated> = decoded.iter().map(|(_, e)| e.clone()).collect();
         self.ctx.metrics.batches.inc();
-        let outcomes = self.apply(&events).await;
+        let outcomes = match deadline {
+            None => Some(self.apply(&events).await),
+            Some(deadline) => {
+                let by = deadline
+                    .checked_sub(self.config.deadline_margin)
+                    .unwrap_or(deadline);
+                tokio::time::timeout_at(by, self.apply(&events)).await.ok()
+            }
+        };
+        let Some(outcomes) = outcomes else {
+            tracing::warn!(
+                orders = decoded.len(),
+                "the invocation's deadline came before the store answered; the batch comes back"
+            );
+            for (message, _) in decoded {
+                self.retry_later(
+                    message,
+                    "the invocation's deadline came before the store answered",
+                    &mut report,
+                )
+                .await;
+            }
+            return report;
+        };
 
         let mut done: Vec<(Message, Applied)> = Vec::with_capacity(decoded.len());
         for ((message, _), outcome) in decoded.into_iter().zip(outcomes) {
@@ -140,6 +190,9 @@ impl Processor {
                 Ok(applied) => {
                     self.count(&applied);
                     done.push((message, applied));
+                }
+                Err(e) if e.is_transient() => {
+                    self.retry_later(message, &e.to_string(), &mut report).await;
                 }
                 Err(e) => {
                     self.ctx.failures.record(&message.message_id, &e);
@@ -160,6 +213,18 @@ impl Processor {
             }
         }
         report
+    }
+
+    /// Reports `message` unfinished for `why`, and makes it visible again
+    /// after [`ProcessorConfig::retry_after`] rather than the queue's whole
+    /// visibility timeout.
+    async fn retry_later(&self, message: Message, why: &str, report: &mut BatchReport) {
+        self.ctx.failures.record(&message.message_id, why);
+        let _ = self
+            .orders
+            .change_visibility(&message.receipt_handle, self.config.retry_after)
+            .await;
+        report.failed_message_ids.push(message.message_id);
     }
 
     /// The batch's orders; an undecodable message is made visible again at

@@ -369,3 +369,78 @@ async fn order_dlq_depth(app: &App) -> u64 {
     let dlq = app.queues.order_dlq.as_ref().expect("an order DLQ");
     dlq.depth().await.unwrap().total()
 }
+
+/// A batch given a deadline stops waiting on a locked row when the deadline
+/// (less its margin) comes: every order reported unfinished, nothing
+/// applied, each message back after `retry_after` (not the queue's 30 s
+/// visibility timeout); once the lock is gone, processed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_stops_at_its_deadline_and_comes_back_soon() {
+    use engine::context::Context;
+    use engine::processor::{Processor, ProcessorConfig};
+    use engine::queue::{ChannelQueue, QueueBackend, QueueConfig};
+
+    let db = common::TestDb::new().await;
+    let mysql = db.store().await;
+    mysql.upsert_products(&[product("dl", 10)]).await.unwrap();
+    let orders = ChannelQueue::new(QueueConfig::new("orders"));
+    let processed = ChannelQueue::new(QueueConfig::new("processed"));
+    let processor = Processor::new(
+        orders.clone(),
+        processed.clone(),
+        Context::new(mysql.clone()),
+        ProcessorConfig {
+            retry_after: Duration::from_secs(1),
+            deadline_margin: Duration::from_millis(500),
+            ..ProcessorConfig::default()
+        },
+    );
+    let o = order("late", &[("dl", 1)]);
+    orders
+        .send(serde_json::to_string(&o).unwrap())
+        .await
+        .unwrap();
+
+    // The row is held: the batch would wait the server's lock wait (50 s).
+    let mut outsider = mysql.pool().begin().await.unwrap();
+    sqlx::query("SELECT quantity_available FROM inventory WHERE product_id = 'dl' FOR UPDATE")
+        .fetch_one(&mut *outsider)
+        .await
+        .unwrap();
+    let batch = orders.receive(10, Duration::ZERO).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let report = processor.process_by(batch, Some(deadline)).await;
+    assert!(
+        tokio::time::Instant::now() < deadline,
+        "done before the deadline"
+    );
+    assert_eq!(report.failed_message_ids.len(), 1);
+    let _ = outsider.rollback().await;
+    assert!(
+        mysql.order(o.order_id).await.unwrap().is_none(),
+        "nothing applied"
+    );
+    assert_eq!(
+        processed.depth().await.unwrap().total(),
+        0,
+        "nothing published"
+    );
+
+    // Back after retry_after, not the 30 s visibility timeout.
+    let again = orders.receive(10, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(again.len(), 1, "the message came back");
+    assert_eq!(again[0].receive_count, 2);
+    let report = processor
+        .process_by(
+            again,
+            Some(tokio::time::Instant::now() + Duration::from_secs(30)),
+        )
+        .await;
+    assert!(report.failed_message_ids.is_empty());
+    assert_eq!(
+        mysql.order(o.order_id).await.unwrap().unwrap().status,
+        OrderStatus::Processed
+    );
+    assert_eq!(stock(&*mysql, "dl").await, 9);
+    db.drop_db().await;
+}

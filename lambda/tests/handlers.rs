@@ -47,7 +47,7 @@ fn failures(response: &engine::lambda::BatchResponse) -> Vec<String> {
 async fn the_processor_reports_only_the_poison_message_as_failed() {
     let (env, store) = environment().await;
     let processor = env.processor();
-    let response = handle_orders(&processor, event("sqs-order-created.json")).await;
+    let response = handle_orders(&processor, event("sqs-order-created.json"), None).await;
     assert_eq!(
         failures(&response),
         ["2e1424d4-f796-459a-8184-9c92662be6da"]
@@ -71,7 +71,7 @@ async fn the_processor_reports_only_the_poison_message_as_failed() {
     );
 
     // The same batch again, as a retried invocation: nothing applied twice.
-    let response = handle_orders(&processor, event("sqs-order-created.json")).await;
+    let response = handle_orders(&processor, event("sqs-order-created.json"), None).await;
     assert_eq!(
         failures(&response),
         ["2e1424d4-f796-459a-8184-9c92662be6da"]

@@ -180,7 +180,7 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
                 Duration::from_millis(60),
             ));
         }
-        let response = handle_orders(&processor, batch(round, per_batch, product)).await;
+        let response = handle_orders(&processor, batch(round, per_batch, product), None).await;
         let response = serde_json::to_value(&response).unwrap();
         assert_eq!(
             response["batchItemFailures"].as_array().map(Vec::len),
@@ -213,7 +213,7 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
     .await
     .expect("a cold start mid-rotation waits for the secret");
     late.await.unwrap();
-    let response = handle_orders(&cold.processor(), batch(rounds, per_batch, product)).await;
+    let response = handle_orders(&cold.processor(), batch(rounds, per_batch, product), None).await;
     let response = serde_json::to_value(&response).unwrap();
     assert_eq!(
         response["batchItemFailures"].as_array().map(Vec::len),

@@ -378,9 +378,29 @@ fn batch_response(failed: Vec<String>) -> BatchResponse {
     response
 }
 
-/// The processor function: one SQS batch of `OrderCreated`.
-pub async fn handle_orders(processor: &Processor, event: SqsEvent) -> BatchResponse {
-    batch_response(processor.process(messages(event)).await.failed_message_ids)
+/// The processor function: one SQS batch of `OrderCreated`, done by the
+/// invocation's `deadline` ([`Processor::process_by`]).
+pub async fn handle_orders(
+    processor: &Processor,
+    event: SqsEvent,
+    deadline: Option<tokio::time::Instant>,
+) -> BatchResponse {
+    batch_response(
+        processor
+            .process_by(messages(event), deadline)
+            .await
+            .failed_message_ids,
+    )
+}
+
+/// When an invocation must be done, from the Lambda context's deadline
+/// (milliseconds since the Unix epoch).
+pub fn invocation_deadline(deadline_ms: u64) -> tokio::time::Instant {
+    let deadline = std::time::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    tokio::time::Instant::now() + left
 }
 
 /// The notifier function: one SQS batch of `OrderProcessed`.

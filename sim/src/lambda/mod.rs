@@ -377,10 +377,16 @@ impl Shape {
                 .function(name)
                 .with_context(|| format!("no function `{name}`"))?
                 .clone();
+            let timeout = function.costs.timeout;
             let handler: esm::Handler = match name {
-                "processor" => Arc::new(|env: Environment, event| {
-                    async move { engine::lambda::handle_orders(&env.processor(), event).await }
-                        .boxed()
+                // The handler is called as the invocation starts: its
+                // deadline is the function's timeout away, as Lambda's.
+                "processor" => Arc::new(move |env: Environment, event| {
+                    let deadline = tokio::time::Instant::now() + timeout;
+                    async move {
+                        engine::lambda::handle_orders(&env.processor(), event, Some(deadline)).await
+                    }
+                    .boxed()
                 }),
                 _ => Arc::new(|env: Environment, event| {
                     async move {
