@@ -87,6 +87,9 @@ export interface Shape {
     migrate_on_cold_start?: boolean;
 }
 
+/** The queues' oldest-message alarm: a sale's backlog must page in minutes, not ten. */
+export const OLDEST_MESSAGE_ALARM_SECS = 120;
+
 /** The migration function's shape: one at a time, one connection, time for a long migration. */
 export const MIGRATION_FUNCTION: FunctionShape = { memory_mb: 256, timeout_secs: 300, reserved_concurrency: 1, pool_size: 1 };
 
@@ -142,6 +145,53 @@ export function connectionAlarmThreshold(shape: Shape): number {
     return Math.floor((shape.max_connections * 4) / 5);
 }
 
+/** What Lambda keeps unreserved in an account (AWS Lambda Developer Guide, "Configuring reserved concurrency"). */
+export const UNRESERVED_MINIMUM = 100;
+
+/** The Service Quotas code of Lambda's "Concurrent executions". */
+export const LAMBDA_CONCURRENCY_QUOTA = "L-B99A9384";
+
+/**
+ * Refuses an account whose Lambda concurrency quota cannot hold the
+ * functions' reserved concurrency (the migration step's included) and the
+ * unreserved minimum: `pulumi up` would fail half way, on the first
+ * PutFunctionConcurrency past it. Answers the quota.
+ */
+export function checkAccountConcurrency(quota: number, shape: Shape): number {
+    const reserved =
+        Object.values(shape.functions).reduce((sum, f) => sum + (f?.reserved_concurrency ?? 0), 0) +
+        (MIGRATION_FUNCTION.reserved_concurrency ?? 0);
+    if (quota - reserved < UNRESERVED_MINIMUM) {
+        throw new Error(
+            `the account's Lambda concurrency quota is ${quota}: the functions reserve ${reserved} and AWS keeps ${UNRESERVED_MINIMUM} unreserved; ` +
+                `ask for at least ${reserved + UNRESERVED_MINIMUM} (Service Quotas, AWS Lambda, Concurrent executions, ${LAMBDA_CONCURRENCY_QUOTA})`,
+        );
+    }
+    return quota;
+}
+
+/** Whether an RDS class is burstable (T classes run on CPU credits). */
+export function isBurstable(instanceClass: string): boolean {
+    return /^db\.t\d/.test(instanceClass);
+}
+
+/** The memory of the RDS classes this program expects, in bytes (AWS's instance class table); other classes are refused. */
+export function instanceMemoryBytes(instanceClass: string): number {
+    const gib: Record<string, number> = {
+        "db.t4g.micro": 1,
+        "db.t4g.small": 2,
+        "db.t4g.medium": 4,
+        "db.t4g.large": 8,
+        "db.m7g.large": 8,
+        "db.m7g.xlarge": 16,
+        "db.r7g.large": 16,
+        "db.r7g.xlarge": 32,
+    };
+    const size = gib[instanceClass];
+    if (size === undefined) throw new Error(`${instanceClass}: add its memory to instanceMemoryBytes (infra.ts) for the memory alarm`);
+    return size * 2 ** 30;
+}
+
 /** What a stack is for: its database's safety and its logs' retention. */
 export type Preset = "production" | "dev";
 
@@ -195,6 +245,8 @@ export interface Settings {
     dbAllocatedStorage: number;
     /** Where alarms are emailed (a subscription to confirm); none: the topic only. */
     alarmEmail?: string;
+    /** An HTTPS endpoint (a pager's or chat's webhook) the alarms are posted to. */
+    alarmHttpsEndpoint?: string;
     /** A JWT authorizer on every route but /health, when both are set. */
     jwt?: { issuer: string; audiences: string[] };
     /** Where `scripts/build-lambdas.sh` put the zips. */
@@ -240,6 +292,10 @@ export function settings(shape: Shape = readShape()): Settings {
     if ((issuer === undefined) !== (audience === undefined)) {
         throw new Error("set both jwtIssuer and jwtAudience for the JWT authorizer, or neither");
     }
+    const httpsEndpoint = c.get("alarmHttpsEndpoint");
+    if (httpsEndpoint !== undefined && !/^https:\/\/[^\s/]+/.test(httpsEndpoint)) {
+        throw new Error(`alarmHttpsEndpoint must be an https:// URL, not ${httpsEndpoint}`);
+    }
     const architecture = c.get("architecture") ?? "x86_64";
     if (architecture !== "x86_64" && architecture !== "arm64") throw new Error(`architecture must be x86_64 or arm64`);
     return {
@@ -248,6 +304,7 @@ export function settings(shape: Shape = readShape()): Settings {
         db,
         dbAllocatedStorage,
         alarmEmail: c.get("alarmEmail"),
+        alarmHttpsEndpoint: httpsEndpoint,
         jwt: issuer && audience ? { issuer, audiences: audience.split(",").map((a) => a.trim()).filter((a) => a) } : undefined,
         lambdaDir: c.get("lambdaDir") ?? "../target/lambda",
         architecture,
@@ -398,9 +455,13 @@ export function deploy(s: Settings) {
 
     // --- Alarms go to one SNS topic; an email subscription if configured. ---
     const alarms = new aws.sns.Topic(`${name}-alarms`, { tags });
+    if (s.alarmHttpsEndpoint) {
+        // A pager's or a chat's webhook; it confirms the subscription itself.
+        new aws.sns.TopicSubscription(`${name}-alarms-https`, { topic: alarms.arn, protocol: "https", endpoint: s.alarmHttpsEndpoint });
+    }
     if (s.alarmEmail) {
         new aws.sns.TopicSubscription(`${name}-alarms-email`, { topic: alarms.arn, protocol: "email", endpoint: s.alarmEmail });
-    } else {
+    } else if (!s.alarmHttpsEndpoint) {
         pulumi.log.warn("no alarmEmail set: alarms reach the SNS topic only (pulumi config set alarmEmail you@example.com)");
     }
     const alarm = (id: string, args: Omit<aws.cloudwatch.MetricAlarmArgs, "alarmActions" | "okActions" | "tags">) =>
@@ -495,6 +556,45 @@ export function deploy(s: Settings) {
         threshold: s.dbAllocatedStorage * 2 ** 30 * 0.2,
         comparisonOperator: "LessThanThreshold",
     });
+    // What a sale runs out of on the instance. No data from it means it is
+    // down: those alarms count silence as trouble.
+    alarm("db-cpu", {
+        alarmDescription: "Database CPU above 80% for 5 minutes: the hot row's lock rounds slow down; a larger class in deploy/settings.json",
+        namespace: "AWS/RDS",
+        metricName: "CPUUtilization",
+        dimensions: { DBInstanceIdentifier: db.identifier },
+        statistic: "Average",
+        period: 60,
+        evaluationPeriods: 5,
+        threshold: 80,
+        comparisonOperator: "GreaterThanThreshold",
+        treatMissingData: "breaching",
+    });
+    alarm("db-freeable-memory", {
+        alarmDescription: "Database freeable memory under 10% of the class's: connections or buffers are crowding it; check max_connections against the class",
+        namespace: "AWS/RDS",
+        metricName: "FreeableMemory",
+        dimensions: { DBInstanceIdentifier: db.identifier },
+        statistic: "Minimum",
+        period: 60,
+        evaluationPeriods: 5,
+        threshold: instanceMemoryBytes(shape.instance_class) * 0.1,
+        comparisonOperator: "LessThanThreshold",
+        treatMissingData: "breaching",
+    });
+    if (isBurstable(shape.instance_class)) {
+        alarm("db-cpu-credits", {
+            alarmDescription: "Database CPU credits under 20: a burstable class at its baseline slows the sale (or bills surplus credits); a non-burstable class for sales",
+            namespace: "AWS/RDS",
+            metricName: "CPUCreditBalance",
+            dimensions: { DBInstanceIdentifier: db.identifier },
+            statistic: "Minimum",
+            period: 300,
+            evaluationPeriods: 1,
+            threshold: 20,
+            comparisonOperator: "LessThanThreshold",
+        });
+    }
 
     // --- Secrets the migration step fills: the application user's, the order id key. ---
     const secret = (id: string, description: string) =>
@@ -528,14 +628,14 @@ export function deploy(s: Settings) {
             comparisonOperator: "GreaterThanThreshold",
         });
         alarm(`${q}-oldest-message`, {
-            alarmDescription: `The ${q} queue's oldest message waited over 5 minutes: its consumer is failing, throttled or too small`,
+            alarmDescription: `The ${q} queue's oldest message waited over 2 minutes two minutes running: its consumer is failing, throttled or too small (in a sale, minutes matter)`,
             namespace: "AWS/SQS",
             metricName: "ApproximateAgeOfOldestMessage",
             dimensions: { QueueName: main.name },
             statistic: "Maximum",
             period: 60,
-            evaluationPeriods: 5,
-            threshold: 300,
+            evaluationPeriods: 2,
+            threshold: OLDEST_MESSAGE_ALARM_SECS,
             comparisonOperator: "GreaterThanThreshold",
         });
         return { main, dlq };
@@ -679,6 +779,11 @@ export function deploy(s: Settings) {
         // Again when the migrations, the migrate code, the database or a
         // secret it fills change (a replaced instance or secret is empty).
         triggers: {
+            // The account's quota, checked before anything uses the schema:
+            // a failed check fails this step, and the functions wait for it.
+            accountConcurrency: aws.servicequotas
+                .getServiceQuotaOutput({ serviceCode: "lambda", quotaCode: LAMBDA_CONCURRENCY_QUOTA })
+                .value.apply((quota) => String(checkAccountConcurrency(quota, shape))),
             migrations: digest,
             code: migrate.sourceCodeHash,
             database: db.resourceId,
@@ -729,7 +834,32 @@ export function deploy(s: Settings) {
     });
     watch("ingest", ingest);
     if (read) watch("read", read);
+    const ingestCap = shape.functions.ingest.reserved_concurrency;
+    if (ingestCap !== null) {
+        alarm("ingest-concurrency", {
+            alarmDescription: `Ingest above 80% of its ${ingestCap} reserved environments: the next surge meets throttled requests (500s)`,
+            namespace: "AWS/Lambda",
+            metricName: "ConcurrentExecutions",
+            dimensions: { FunctionName: ingest.name },
+            statistic: "Maximum",
+            period: 60,
+            evaluationPeriods: 1,
+            threshold: Math.floor(ingestCap * 0.8),
+            comparisonOperator: "GreaterThanThreshold",
+        });
+    }
     watch("processor", processor);
+    alarm("processor-duration", {
+        alarmDescription: `Processor invocations' p99 above 80% of its ${shape.functions.processor.timeout_secs} s timeout: batches are waiting on locks or the database; they will start coming back unfinished`,
+        namespace: "AWS/Lambda",
+        metricName: "Duration",
+        dimensions: { FunctionName: processor.name },
+        extendedStatistic: "p99",
+        period: 60,
+        evaluationPeriods: 3,
+        threshold: shape.functions.processor.timeout_secs * 1000 * 0.8,
+        comparisonOperator: "GreaterThanThreshold",
+    });
     watch("notifier", notifier);
 
     for (const [fname, func, q] of [
@@ -826,6 +956,28 @@ export function deploy(s: Settings) {
         period: 300,
         evaluationPeriods: 1,
         threshold: 5,
+        comparisonOperator: "GreaterThanThreshold",
+    });
+    alarm("api-4xx", {
+        alarmDescription: "The API answered over 1,000 4xx in 5 minutes: 429s from the throttles (clients retry them: is the throttle below the sale?), or bad requests from a broken client",
+        namespace: "AWS/ApiGateway",
+        metricName: "4xx",
+        dimensions: { ApiId: api.id, Stage: stage.name },
+        statistic: "Sum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 1000,
+        comparisonOperator: "GreaterThanThreshold",
+    });
+    alarm("api-latency-p99", {
+        alarmDescription: "The API's p99 latency above 1 s for 3 minutes: ingest is cold-starting or SQS is slow; ingest's concurrency and the stage throttle",
+        namespace: "AWS/ApiGateway",
+        metricName: "Latency",
+        dimensions: { ApiId: api.id, Stage: stage.name },
+        extendedStatistic: "p99",
+        period: 60,
+        evaluationPeriods: 3,
+        threshold: 1000,
         comparisonOperator: "GreaterThanThreshold",
     });
     for (const [fname, func] of [["ingest", ingest], ["read", read]] as const) {

@@ -10,7 +10,9 @@ sent to the ingest function, the read routes' own throttles dropped,
 egress out of the VPC in any spelling, endpoints without private DNS, the
 functions not waiting for the migration step, a visibility timeout under
 six times a function's timeout, a stack without a preset, a migration step
-that is not re-run for new code or not told the digest to check),
+that is not re-run for new code or not told the digest to check, the
+queues' backlog alarm at ten minutes, a silent database not alarming, no
+account quota check),
 runs `npm test` on it, and fails unless some test fails for each; the
 program is restored afterwards, whatever happens. Needs `npm ci` done in
 pulumi/.
@@ -67,6 +69,18 @@ BREAKS = {
     "a migrate step not told the digest its binary must carry": (
         "input: JSON.stringify({ migrations: digest }),",
         "input: JSON.stringify({}),",
+    ),
+    "the queues' backlog alarm at ten minutes": (
+        "threshold: OLDEST_MESSAGE_ALARM_SECS,",
+        "threshold: 600,",
+    ),
+    "a silent database not alarming": (
+        '        treatMissingData: "breaching",\n',
+        "",
+    ),
+    "no account quota check before the migration step": (
+        "            accountConcurrency: aws.servicequotas",
+        "            accountConcurrencyUnchecked: aws.servicequotas",
     ),
     "a stack without a preset deployed as dev": (
         'const preset = c.get("preset") as Preset | undefined;',

@@ -257,6 +257,15 @@ describe("the orderflow stack", () => {
         }
     });
 
+    it("refuses an account whose Lambda concurrency quota cannot hold the reservations and AWS's unreserved 100", async () => {
+        const infra = await import("../infra");
+        const shape = infra.readShape();
+        // 100 ingest + 10 read + 15 processor + 5 notifier + 1 migrate.
+        assert.equal(infra.checkAccountConcurrency(231, shape), 231);
+        assert.throws(() => infra.checkAccountConcurrency(230, shape), /ask for at least 231/);
+        assert.throws(() => infra.checkAccountConcurrency(10, shape), /quota is 10/, "a new account's");
+    });
+
     it("refuses a visibility timeout under six times a consumer's timeout", async () => {
         const infra = await import("../infra");
         const short = infra.readShape();
@@ -337,9 +346,24 @@ describe("the orderflow stack", () => {
             "AWS/RDS DatabaseConnections",
             "AWS/RDS FreeStorageSpace",
             "AWS/ApiGateway 5xx",
+            // What a sale runs out of.
+            "AWS/RDS CPUUtilization",
+            "AWS/RDS CPUCreditBalance",
+            "AWS/RDS FreeableMemory",
+            "AWS/ApiGateway 4xx",
+            "AWS/ApiGateway Latency",
+            "AWS/Lambda ConcurrentExecutions",
+            "AWS/Lambda Duration",
         ]) {
             assert.ok(watched.has(m), `an alarm on ${m}`);
         }
+        const byName = (n: string) => alarms.find((a) => a.name === `orderflow-${n}`)!;
+        for (const q of ["orders", "processed"]) assert.ok(byName(`${q}-oldest-message`).inputs.threshold <= 120, "minutes, not ten");
+        for (const n of ["db-cpu", "db-freeable-memory"]) assert.equal(byName(n).inputs.treatMissingData, "breaching", `${n}: silence means the instance is down`);
+        assert.equal(byName("db-freeable-memory").inputs.threshold, 0.1 * 2 ** 30, "10% of db.t4g.micro's 1 GiB");
+        assert.equal(byName("ingest-concurrency").inputs.threshold, 80, "80% of ingest's 100");
+        assert.equal(byName("processor-duration").inputs.threshold, 24000, "80% of the 30 s timeout");
+        assert.equal(byName("processor-duration").inputs.extendedStatistic, "p99");
         for (const f of ["ingest", "read", "processor", "notifier"]) {
             assert.ok(alarms.some((a) => a.name === `orderflow-${f}-errors`) && alarms.some((a) => a.name === `orderflow-${f}-throttles`), f);
         }
@@ -470,6 +494,7 @@ describe("the orderflow stack", () => {
         assert.equal(step.triggers.code, "hash-of-orderflow-migrate", "re-run when the migrate zip changes");
         assert.equal(step.triggers.database, "db-MOCKRESOURCEID", "re-run on a replaced database");
         for (const k of ["masterSecret", "appSecret", "orderIdKeySecret"]) assert.match(step.triggers[k], /^arn:/, k);
+        assert.equal(step.triggers.accountConcurrency, "1000", "the account's quota, checked before the step runs");
         // The digest the migrate binary computes from its built-in migrations
         // (engine/tests/migrations.rs checks the same example to the same value).
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "migrations-"));

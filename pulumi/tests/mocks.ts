@@ -44,6 +44,7 @@ export function mockStack(stack: string, config: Record<string, string> = {}) {
             call(args: pulumi.runtime.MockCallArgs) {
                 if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") return { names: ["az-a", "az-b"] };
                 if (args.token === "aws:index/getRegion:getRegion") return { name: "us-east-1", region: "us-east-1" };
+                if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") return { ...args.inputs, value: 1000 };
                 return args.inputs;
             },
         },

@@ -8,6 +8,7 @@ import { deployed, mockStack, ofType } from "./mocks";
 mockStack("production", {
     preset: "production",
     alarmEmail: "ops@example.com",
+    alarmHttpsEndpoint: "https://hooks.example.com/orderflow",
     jwtIssuer: "https://auth.example.com/",
     jwtAudience: "orderflow-api, orderflow-admin",
 });
@@ -37,9 +38,14 @@ describe("a production stack", () => {
         assert.equal(infra.supportsPerformanceInsights("db.m7g.large"), true);
     });
 
+    it("posts the alarms to the configured HTTPS endpoint too (a pager or a chat)", () => {
+        const subs = ofType("aws:sns/topicSubscription:TopicSubscription");
+        const https = subs.find((x) => x.inputs.protocol === "https")!;
+        assert.equal(https.inputs.endpoint, "https://hooks.example.com/orderflow");
+    });
+
     it("emails the alarms to the configured address", () => {
-        const [sub] = ofType("aws:sns/topicSubscription:TopicSubscription");
-        assert.equal(sub.inputs.protocol, "email");
+        const sub = ofType("aws:sns/topicSubscription:TopicSubscription").find((x) => x.inputs.protocol === "email")!;
         assert.equal(sub.inputs.endpoint, "ops@example.com");
         for (const a of ofType("aws:cloudwatch/metricAlarm:MetricAlarm")) assert.ok(a.inputs.alarmActions.length > 0, a.name);
     });
