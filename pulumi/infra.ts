@@ -65,6 +65,8 @@ export interface EventSourceShape {
  */
 export interface Shape {
     instance_class: string;
+    /** The class a production stack runs instead (Performance Insights, no CPU credits to run out); the same max_connections. */
+    production_instance_class?: string;
     /** MySQL's max_connections, set explicitly in the parameter group: the
      * one number the budget, the connection alarm and the sim read. */
     max_connections: number;
@@ -247,6 +249,15 @@ export interface Settings {
     alarmEmail?: string;
     /** An HTTPS endpoint (a pager's or chat's webhook) the alarms are posted to. */
     alarmHttpsEndpoint?: string;
+    /** The database instance's class: the shape's, or on a production stack its `production_instance_class`. */
+    dbInstanceClass: string;
+    /** Apply RDS changes at once (a class or storage change restarts the instance) rather than in the maintenance window. */
+    dbApplyImmediately: boolean;
+    /** UTC windows: maintenance (minor upgrades, deferred changes) and backups; away from business hours by default. */
+    dbMaintenanceWindow: string;
+    dbBackupWindow: string;
+    /** How far RDS may grow the storage on its own, GB. */
+    dbMaxAllocatedStorage: number;
     /** A JWT authorizer on every route but /health, when both are set. */
     jwt?: { issuer: string; audiences: string[] };
     /** Where `scripts/build-lambdas.sh` put the zips. */
@@ -298,6 +309,26 @@ export function settings(shape: Shape = readShape()): Settings {
     }
     const architecture = c.get("architecture") ?? "x86_64";
     if (architecture !== "x86_64" && architecture !== "arm64") throw new Error(`architecture must be x86_64 or arm64`);
+    // A production stack takes orders from the internet: anonymous only
+    // when someone said so.
+    if (preset === "production" && !(issuer && audience) && !c.getBoolean("allowAnonymous")) {
+        throw new Error(
+            "a production stack needs a JWT issuer (pulumi config set jwtIssuer ..., jwtAudience ...), " +
+                "or pulumi config set allowAnonymous true to take anonymous orders on purpose",
+        );
+    }
+    const dbMaintenanceWindow = c.get("dbMaintenanceWindow") ?? "sun:03:00-sun:04:00";
+    const dbBackupWindow = c.get("dbBackupWindow") ?? "02:00-02:30";
+    if (!/^(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d-(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d$/.test(dbMaintenanceWindow)) {
+        throw new Error(`dbMaintenanceWindow must read like sun:03:00-sun:04:00 (UTC), not ${dbMaintenanceWindow}`);
+    }
+    if (!/^\d\d:\d\d-\d\d:\d\d$/.test(dbBackupWindow)) {
+        throw new Error(`dbBackupWindow must read like 02:00-02:30 (UTC), not ${dbBackupWindow}`);
+    }
+    const dbMaxAllocatedStorage = c.getNumber("dbMaxAllocatedStorage") ?? Math.max(100, 5 * dbAllocatedStorage);
+    if (dbMaxAllocatedStorage < dbAllocatedStorage) {
+        throw new Error(`dbMaxAllocatedStorage (${dbMaxAllocatedStorage}) must be at least dbAllocatedStorage (${dbAllocatedStorage})`);
+    }
     return {
         shape,
         preset,
@@ -308,6 +339,11 @@ export function settings(shape: Shape = readShape()): Settings {
         jwt: issuer && audience ? { issuer, audiences: audience.split(",").map((a) => a.trim()).filter((a) => a) } : undefined,
         lambdaDir: c.get("lambdaDir") ?? "../target/lambda",
         architecture,
+        dbInstanceClass: preset === "production" ? (shape.production_instance_class ?? shape.instance_class) : shape.instance_class,
+        dbApplyImmediately: c.getBoolean("dbApplyImmediately") ?? false,
+        dbMaintenanceWindow,
+        dbBackupWindow,
+        dbMaxAllocatedStorage,
     };
 }
 
@@ -497,9 +533,9 @@ export function deploy(s: Settings) {
         ],
         tags,
     });
-    const performanceInsights = s.db.performanceInsights && supportsPerformanceInsights(shape.instance_class);
+    const performanceInsights = s.db.performanceInsights && supportsPerformanceInsights(s.dbInstanceClass);
     if (s.db.performanceInsights && !performanceInsights) {
-        pulumi.log.warn(`${shape.instance_class} has no Performance Insights; a larger class in deploy/settings.json gets it`);
+        pulumi.log.warn(`${s.dbInstanceClass} has no Performance Insights; a larger production_instance_class in deploy/settings.json gets it`);
     }
     const db = new aws.rds.Instance(`${name}-db`, {
         engine: "mysql",
@@ -510,8 +546,15 @@ export function deploy(s: Settings) {
         // window) instead of adding to the bill, so plan that upgrade.
         engineVersion: "8.4",
         engineLifecycleSupport: "open-source-rds-extended-support-disabled",
-        instanceClass: shape.instance_class,
+        instanceClass: s.dbInstanceClass,
         allocatedStorage: s.dbAllocatedStorage,
+        maxAllocatedStorage: s.dbMaxAllocatedStorage,
+        storageType: "gp3",
+        // Changes wait for the maintenance window unless the stack says
+        // otherwise (README, "Before a sale": check pending modifications).
+        applyImmediately: s.dbApplyImmediately,
+        maintenanceWindow: s.dbMaintenanceWindow,
+        backupWindow: s.dbBackupWindow,
         dbName: name,
         username: name,
         manageMasterUserPassword: true,
@@ -578,11 +621,11 @@ export function deploy(s: Settings) {
         statistic: "Minimum",
         period: 60,
         evaluationPeriods: 5,
-        threshold: instanceMemoryBytes(shape.instance_class) * 0.1,
+        threshold: instanceMemoryBytes(s.dbInstanceClass) * 0.1,
         comparisonOperator: "LessThanThreshold",
         treatMissingData: "breaching",
     });
-    if (isBurstable(shape.instance_class)) {
+    if (isBurstable(s.dbInstanceClass)) {
         alarm("db-cpu-credits", {
             alarmDescription: "Database CPU credits under 20: a burstable class at its baseline slows the sale (or bills surplus credits); a non-burstable class for sales",
             namespace: "AWS/RDS",

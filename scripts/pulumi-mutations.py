@@ -12,7 +12,8 @@ functions not waiting for the migration step, a visibility timeout under
 six times a function's timeout, a stack without a preset, a migration step
 that is not re-run for new code or not told the digest to check, the
 queues' backlog alarm at ten minutes, a silent database not alarming, no
-account quota check),
+account quota check, a production stack without JWT or allowAnonymous, a
+database without a pinned maintenance window),
 runs `npm test` on it, and fails unless some test fails for each; the
 program is restored afterwards, whatever happens. Needs `npm ci` done in
 pulumi/.
@@ -81,6 +82,14 @@ BREAKS = {
     "no account quota check before the migration step": (
         "            accountConcurrency: aws.servicequotas",
         "            accountConcurrencyUnchecked: aws.servicequotas",
+    ),
+    "a production stack without JWT and without allowAnonymous": (
+        '!(issuer && audience) && !c.getBoolean("allowAnonymous")',
+        'false && !c.getBoolean("allowAnonymous")',
+    ),
+    "a database whose changes wait for no pinned window": (
+        "        maintenanceWindow: s.dbMaintenanceWindow,\n",
+        "",
     ),
     "a stack without a preset deployed as dev": (
         'const preset = c.get("preset") as Preset | undefined;',

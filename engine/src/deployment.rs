@@ -28,6 +28,10 @@ pub struct DeploymentSettings {
     /// The RDS instance class (its price and memory; the connection limit
     /// is [`DeploymentSettings::max_connections`], set explicitly).
     pub instance_class: String,
+    /// The class a production stack runs instead (the Pulumi program's
+    /// `production` preset), with the same explicit `max_connections`.
+    #[serde(default)]
+    pub production_instance_class: Option<String>,
     /// MySQL's `max_connections`, set explicitly in the instance's parameter
     /// group (RDS's default is a formula on `DBInstanceClassMemory`, the
     /// memory left after the operating system and RDS's own processes,

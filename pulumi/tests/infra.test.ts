@@ -266,6 +266,18 @@ describe("the orderflow stack", () => {
         assert.throws(() => infra.checkAccountConcurrency(10, shape), /quota is 10/, "a new account's");
     });
 
+    it("changes the database when you say so: pinned windows, deferred changes unless asked, gp3 that may grow", () => {
+        const [db] = ofType("aws:rds/instance:Instance");
+        assert.equal(db.inputs.instanceClass, "db.t4g.micro", "a dev stack runs the shape's class");
+        assert.equal(db.inputs.applyImmediately, false, "a class or storage change waits for the window");
+        assert.equal(db.inputs.maintenanceWindow, "sun:03:00-sun:04:00");
+        assert.equal(db.inputs.backupWindow, "02:00-02:30");
+        assert.equal(db.inputs.autoMinorVersionUpgrade, true, "minor upgrades, in that window");
+        assert.equal(db.inputs.storageType, "gp3");
+        assert.equal(db.inputs.maxAllocatedStorage, 100);
+        assert.deepEqual(db.inputs.enabledCloudwatchLogsExports, ["error", "slowquery"]);
+    });
+
     it("refuses a visibility timeout under six times a consumer's timeout", async () => {
         const infra = await import("../infra");
         const short = infra.readShape();

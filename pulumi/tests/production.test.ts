@@ -32,7 +32,8 @@ describe("a production stack", () => {
         const infra = await import("../infra");
         const [db] = ofType("aws:rds/instance:Instance");
         const shape = infra.readShape();
-        assert.equal(db.inputs.performanceInsightsEnabled, infra.supportsPerformanceInsights(shape.instance_class));
+        assert.equal(db.inputs.instanceClass, shape.production_instance_class, "the production class");
+        assert.equal(db.inputs.performanceInsightsEnabled, true, "db.t4g.medium has it");
         assert.equal(infra.supportsPerformanceInsights("db.t4g.micro"), false, "not on the smallest burstable classes");
         assert.equal(infra.supportsPerformanceInsights("db.t4g.medium"), true);
         assert.equal(infra.supportsPerformanceInsights("db.m7g.large"), true);
@@ -70,6 +71,17 @@ describe("a production stack", () => {
         for (const g of ofType("aws:cloudwatch/logGroup:LogGroup")) assert.equal(g.inputs.retentionInDays, 90, g.name);
         const migrate = ofType("aws:lambda/function:Function").find((f) => f.name === "orderflow-migrate")!;
         assert.equal(migrate.inputs.environment.variables.DEMO_INVENTORY, "false");
+    });
+
+    it("refuses a production stack without a JWT issuer unless anonymous orders are allowed on purpose", async () => {
+        const pulumi = await import("@pulumi/pulumi");
+        const infra = await import("../infra");
+        pulumi.runtime.setAllConfig({ "orderflow:preset": "production" });
+        assert.throws(() => infra.settings(), /needs a JWT issuer/);
+        pulumi.runtime.setAllConfig({ "orderflow:preset": "production", "orderflow:allowAnonymous": "true" });
+        assert.equal(infra.settings().jwt, undefined);
+        pulumi.runtime.setAllConfig({ "orderflow:preset": "dev" });
+        assert.equal(infra.settings().jwt, undefined, "a dev stack may be anonymous");
     });
 
     it("refuses half a JWT configuration", async () => {
