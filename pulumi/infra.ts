@@ -809,6 +809,8 @@ export function deploy(s: Settings) {
             env: {
                 DB_SECRET_ARN: masterSecretArn,
                 APP_DB_SECRET_ARN: appSecret.arn,
+                // The application user may connect from the VPC only.
+                APP_DB_USER_HOST: "10.20.%",
                 ORDER_ID_KEY_SECRET_ARN: idKeySecret.arn,
                 DB_MIGRATE_ON_START: "false",
                 DEMO_INVENTORY: String(pulumi.getStack() === "dev"),

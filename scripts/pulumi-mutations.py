@@ -13,7 +13,8 @@ six times a function's timeout, a stack without a preset, a migration step
 that is not re-run for new code or not told the digest to check, the
 queues' backlog alarm at ten minutes, a silent database not alarming, no
 account quota check, a production stack without JWT or allowAnonymous, a
-database without a pinned maintenance window),
+database without a pinned maintenance window, the application user allowed
+from anywhere),
 runs `npm test` on it, and fails unless some test fails for each; the
 program is restored afterwards, whatever happens. Needs `npm ci` done in
 pulumi/.
@@ -90,6 +91,10 @@ BREAKS = {
     "a database whose changes wait for no pinned window": (
         "        maintenanceWindow: s.dbMaintenanceWindow,\n",
         "",
+    ),
+    "the application user allowed from anywhere": (
+        'APP_DB_USER_HOST: "10.20.%",',
+        'APP_DB_USER_HOST: "%",',
     ),
     "a stack without a preset deployed as dev": (
         'const preset = c.get("preset") as Preset | undefined;',

@@ -109,7 +109,7 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
         .await
         .unwrap();
     owner
-        .grant_data_rights(&user, "first-password-1", &database)
+        .grant_data_rights((&user, "%"), "first-password-1", &database)
         .await
         .unwrap();
     let admin = owner.pool().clone();
@@ -153,7 +153,7 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
         if round == 10 {
             // The database first, then the secret.
             owner
-                .grant_data_rights(&user, "second-password-2", &database)
+                .grant_data_rights((&user, "%"), "second-password-2", &database)
                 .await
                 .unwrap();
             put_secret_after(&sm, credentials("second-password-2"), Duration::ZERO)
@@ -170,7 +170,7 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
             // the old secret, the call fails and is retried (transient)
             // until the new secret is there.
             owner
-                .grant_data_rights(&user, "third-password-3", &database)
+                .grant_data_rights((&user, "%"), "third-password-3", &database)
                 .await
                 .unwrap();
             kill_connections_of(&admin, &user).await;
@@ -193,7 +193,7 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
     // A cold start in the middle of a rotation (the database changed, the
     // secret not yet): the init reads the secret again until it works.
     owner
-        .grant_data_rights(&user, "fourth-password-4", &database)
+        .grant_data_rights((&user, "%"), "fourth-password-4", &database)
         .await
         .unwrap();
     let late = put_secret_after(

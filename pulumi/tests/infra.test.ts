@@ -109,6 +109,7 @@ describe("the orderflow stack", () => {
         assert.equal(fn("read").API_ROUTES, "reads");
         assert.equal(fn("migrate").DB_SECRET_ARN, "arn:aws:secretsmanager:mock:secret:db");
         assert.equal(fn("migrate").APP_DB_SECRET_ARN, "arn:aws:mock:::orderflow-app-db");
+        assert.equal(fn("migrate").APP_DB_USER_HOST, "10.20.%", "the application user connects from the VPC only");
         assert.equal(fn("ingest").ORDER_ID_KEY_SECRET_ARN, "arn:aws:mock:::orderflow-order-id-key");
         assert.equal(fn("processor").ORDER_ID_KEY_SECRET_ARN, undefined, "only ingest derives order ids");
     });

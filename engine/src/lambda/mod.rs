@@ -52,6 +52,11 @@ struct LambdaConfig {
     /// user's password equal to.
     #[arg(long, env = "APP_DB_SECRET_ARN")]
     app_db_secret_arn: Option<String>,
+    /// The migration function: where the application user may connect
+    /// from (a MySQL host pattern; the Pulumi program gives the VPC's
+    /// range, `10.20.%`).
+    #[arg(long, env = "APP_DB_USER_HOST", default_value = "%")]
+    app_db_user_host: String,
     /// ARN of the secret holding the key order ids are derived under (the
     /// ingest function reads it; the migration function generates it on the
     /// first deploy).
@@ -335,7 +340,11 @@ pub async fn migrate_from_env(request: MigrateRequest) -> Result<Vec<String>, St
         });
         let user = credentials.username.as_deref().unwrap_or(APP_USER);
         store
-            .grant_data_rights(user, &credentials.password, &database)
+            .grant_data_rights(
+                (user, &lc.app_db_user_host),
+                &credentials.password,
+                &database,
+            )
             .await?;
         if current.is_none() {
             app.put(&credentials.to_json()).await?;

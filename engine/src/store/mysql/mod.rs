@@ -67,6 +67,10 @@ enum Read {
 /// The schema, embedded from `db/migrations` and applied on start.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../db/migrations");
 
+/// The tables the pipeline reads and writes: all the application user may
+/// change.
+pub const DATA_TABLES: [&str; 3] = ["inventory", "orders", "notifications"];
+
 /// A digest of the migrations this binary carries: SHA-256, hex, of one
 /// line per migration in version order, `<version>:<SHA-384 of its file,
 /// hex>\n`. The Pulumi program's `migrationsDigest` computes the same from
@@ -226,7 +230,7 @@ impl MySqlStore {
     /// statements that take no parameters.
     pub async fn grant_data_rights(
         &self,
-        user: &str,
+        (user, host): (&str, &str),
         password: &str,
         database: &str,
     ) -> Result<(), StoreError> {
@@ -242,7 +246,17 @@ impl MySqlStore {
                     .into(),
             ));
         }
-        let account = format!("'{user}'@'%'");
+        // A host pattern: `%`, or an address range such as `10.20.%`.
+        if host.is_empty()
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"%._-:".contains(&b))
+        {
+            return Err(StoreError::Internal(format!(
+                "a database user host `{host}` with characters other than letters, digits, `%`, `.`, `_`, `-` and `:`"
+            )));
+        }
+        let account = format!("'{user}'@'{host}'");
         let mut conn = self.pool.acquire().await?;
         conn.execute(
             format!("CREATE USER IF NOT EXISTS {account} IDENTIFIED BY '{password}'").as_str(),
@@ -250,8 +264,32 @@ impl MySqlStore {
         .await?;
         conn.execute(format!("ALTER USER {account} IDENTIFIED BY '{password}'").as_str())
             .await?;
+        // Rights on the data tables only; the migration history may be read
+        // (a function checks the schema at start), never written. An
+        // account made before this had them on the whole database.
+        match conn
+            .execute(
+                format!("REVOKE SELECT, INSERT, UPDATE ON `{database}`.* FROM {account}").as_str(),
+            )
+            .await
+        {
+            Ok(_) => {}
+            // 1141: no such grant (an account made since).
+            Err(sqlx::Error::Database(e))
+                if e.try_downcast_ref::<MySqlDatabaseError>()
+                    .map(|d| d.number())
+                    == Some(1141) => {}
+            Err(e) => return Err(e.into()),
+        }
+        for table in DATA_TABLES {
+            conn.execute(
+                format!("GRANT SELECT, INSERT, UPDATE ON `{database}`.`{table}` TO {account}")
+                    .as_str(),
+            )
+            .await?;
+        }
         conn.execute(
-            format!("GRANT SELECT, INSERT, UPDATE ON `{database}`.* TO {account}").as_str(),
+            format!("GRANT SELECT ON `{database}`.`_sqlx_migrations` TO {account}").as_str(),
         )
         .await?;
         Ok(())
