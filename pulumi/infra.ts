@@ -750,6 +750,10 @@ export function deploy(s: Settings) {
                 memorySize: f.memory_mb,
                 timeout: f.timeout_secs,
                 reservedConcurrentExecutions: f.reserved_concurrency ?? -1,
+                // Each deploy publishes a version; the API and the mappings
+                // call the `live` alias, so a bad deploy is rolled back by
+                // pointing it at the version before (README, "Rolling back").
+                publish: true,
                 vpcConfig: { subnetIds, securityGroupIds: [functionsSg.id] },
                 environment: { variables: { ...(f.pool_size > 0 ? env : withoutDb), ...extra.env, DB_MAX_CONNECTIONS: String(f.pool_size) } },
                 loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
@@ -907,13 +911,17 @@ export function deploy(s: Settings) {
     });
     watch("notifier", notifier);
 
+    const live = (fname: string, func: aws.lambda.Function) =>
+        new aws.lambda.Alias(`${name}-${fname}-live`, { name: "live", functionName: func.name, functionVersion: func.version });
+    const liveIngest = live("ingest", ingest);
+    const liveRead = read ? live("read", read) : undefined;
     for (const [fname, func, q] of [
         ["processor", processor, orders.main],
         ["notifier", notifier, processed.main],
     ] as const) {
         new aws.lambda.EventSourceMapping(`${name}-${fname}`, {
             eventSourceArn: q.arn,
-            functionName: func.arn,
+            functionName: live(fname, func).arn,
             batchSize: shape.event_sources[fname].batch_size,
             maximumBatchingWindowInSeconds: shape.event_sources[fname].batching_window_secs,
             scalingConfig: { maximumConcurrency: shape.event_sources[fname].maximum_concurrency! },
@@ -924,15 +932,15 @@ export function deploy(s: Settings) {
     // --- HTTP API: the order and read routes only (the DLQ routes stay
     // private), behind a JWT authorizer when the stack names an issuer. ---
     const api = new aws.apigatewayv2.Api(`${name}-api`, { protocolType: "HTTP", tags });
-    const integrationOf = (fname: string, func: aws.lambda.Function) =>
+    const integrationOf = (fname: string, alias: aws.lambda.Alias) =>
         new aws.apigatewayv2.Integration(`${name}-${fname}`, {
             apiId: api.id,
             integrationType: "AWS_PROXY",
-            integrationUri: func.invokeArn,
+            integrationUri: alias.invokeArn,
             payloadFormatVersion: "2.0",
         });
-    const ingestIntegration = integrationOf("ingest", ingest);
-    const readIntegration = read ? integrationOf("read", read) : ingestIntegration;
+    const ingestIntegration = integrationOf("ingest", liveIngest);
+    const readIntegration = liveRead ? integrationOf("read", liveRead) : ingestIntegration;
     const authorizer = s.jwt
         ? new aws.apigatewayv2.Authorizer(`${name}-jwt`, {
               apiId: api.id,
@@ -1030,6 +1038,7 @@ export function deploy(s: Settings) {
         new aws.lambda.Permission(`${name}-api-invokes-${fname}`, {
             action: "lambda:InvokeFunction",
             function: func.name,
+            qualifier: "live",
             principal: "apigateway.amazonaws.com",
             sourceArn: pulumi.interpolate`${api.executionArn}/*/*`,
         });

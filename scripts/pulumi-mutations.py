@@ -14,7 +14,7 @@ that is not re-run for new code or not told the digest to check, the
 queues' backlog alarm at ten minutes, a silent database not alarming, no
 account quota check, a production stack without JWT or allowAnonymous, a
 database without a pinned maintenance window, the application user allowed
-from anywhere),
+from anywhere, the API calling $LATEST instead of the live alias),
 runs `npm test` on it, and fails unless some test fails for each; the
 program is restored afterwards, whatever happens. Needs `npm ci` done in
 pulumi/.
@@ -95,6 +95,10 @@ BREAKS = {
     "the application user allowed from anywhere": (
         'APP_DB_USER_HOST: "10.20.%",',
         'APP_DB_USER_HOST: "%",',
+    ),
+    "the API calling $LATEST instead of the live alias": (
+        "integrationUri: alias.invokeArn,",
+        "integrationUri: ingest.invokeArn,",
     ),
     "a stack without a preset deployed as dev": (
         'const preset = c.get("preset") as Preset | undefined;',

@@ -279,6 +279,23 @@ describe("the orderflow stack", () => {
         assert.deepEqual(db.inputs.enabledCloudwatchLogsExports, ["error", "slowquery"]);
     });
 
+    it("publishes a version each deploy and calls the live alias, so a bad deploy rolls back in one step", () => {
+        for (const f of ofType("aws:lambda/function:Function")) assert.equal(f.inputs.publish, true, f.name);
+        const aliases = ofType("aws:lambda/alias:Alias");
+        assert.deepEqual(aliases.map((a) => a.name).sort(), ["orderflow-ingest-live", "orderflow-notifier-live", "orderflow-processor-live", "orderflow-read-live"]);
+        for (const a of aliases) {
+            assert.equal(a.inputs.name, "live");
+            assert.equal(a.inputs.functionVersion, "7", `${a.name}: the version just published`);
+        }
+        for (const m of ofType("aws:lambda/eventSourceMapping:EventSourceMapping")) {
+            assert.equal(m.inputs.functionName, `arn:aws:mock:::${m.name}-live`, `${m.name}: through the alias`);
+        }
+        for (const i of ofType("aws:apigatewayv2/integration:Integration")) {
+            assert.equal(i.inputs.integrationUri, `arn:aws:lambda:mock:${i.name}-live/invocations`, `${i.name}: through the alias`);
+        }
+        for (const p of ofType("aws:lambda/permission:Permission")) assert.equal(p.inputs.qualifier, "live", p.name);
+    });
+
     it("refuses a visibility timeout under six times a consumer's timeout", async () => {
         const infra = await import("../infra");
         const short = infra.readShape();

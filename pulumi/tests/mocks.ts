@@ -38,7 +38,9 @@ export function mockStack(stack: string, config: Record<string, string> = {}) {
                 if (args.type === "aws:lambda/function:Function") {
                     state.invokeArn = `arn:aws:lambda:mock:${args.name}/invocations`;
                     state.sourceCodeHash = `hash-of-${args.name}`;
+                    state.version = "7";
                 }
+                if (args.type === "aws:lambda/alias:Alias") state.invokeArn = `arn:aws:lambda:mock:${args.name}/invocations`;
                 return { id: `${args.name}-id`, state };
             },
             call(args: pulumi.runtime.MockCallArgs) {
