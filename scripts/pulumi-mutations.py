@@ -98,7 +98,7 @@ BREAKS = {
     ),
     "the API calling $LATEST instead of the live alias": (
         "integrationUri: alias.invokeArn,",
-        "integrationUri: ingest.invokeArn,",
+        "integrationUri: [ingest, alias][0].invokeArn,",
     ),
     "a stack without a preset deployed as dev": (
         'const preset = c.get("preset") as Preset | undefined;',
@@ -123,8 +123,8 @@ BREAKS = {
         "",
     ),
     "the read routes sent to the ingest function": (
-        "const readIntegration = read ? integrationOf(\"read\", read) : ingestIntegration;",
-        "const readIntegration = ingestIntegration;",
+        "const readIntegration = liveRead ? integrationOf(\"read\", liveRead) : ingestIntegration;",
+        "const readIntegration = [ingestIntegration, liveRead][0] as aws.apigatewayv2.Integration;",
     ),
     "the read routes' own throttles dropped": (
         "routeSettings: Object.entries(shape.route_throttles ?? {})",
