@@ -207,22 +207,10 @@ async fn serve(mut args: ServeArgs) -> ExitCode {
             None => args.db_rtt_ms.unwrap_or(0.0),
         };
         let (store, proxy) = open_store_over(&args.config, direct).await?;
-        let mut shape = match settings {
-            Some(s) => {
-                let model = args.shape.model(args.seed)?;
-                let shape = lambda::Shape::over(
-                    &args.shape,
-                    s,
-                    model,
-                    &args.config,
-                    &store,
-                    args.db_rtt_ms,
-                )
-                .await?;
-                Some(shape)
-            }
-            None => None,
-        };
+        let mut shape = args
+            .shape
+            .open(settings, args.seed, &args.config, &store, args.db_rtt_ms)
+            .await?;
         let harness = Arc::new(Harness::new(faults.clone()));
         let hooks = Hooks {
             wrap: match &shape {

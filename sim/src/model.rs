@@ -57,13 +57,9 @@ pub fn model(args: ModelArgs) -> ExitCode {
 fn plain(text: &str) -> anyhow::Result<String> {
     let mut out = String::new();
     for (name, c) in model::table(text)? {
-        let values = if c.is_fixed() {
-            format!("{} {}", c.central, c.unit)
-        } else {
-            format!(
-                "{} / {} / {} {} (optimistic / central / pessimistic)",
-                c.optimistic, c.central, c.pessimistic, c.unit
-            )
+        let values = match c.is_fixed() {
+            true => c.values(),
+            false => format!("{} (optimistic / central / pessimistic)", c.values()),
         };
         out.push_str(&format!(
             "{name}: {values}\n  {}\n  source: {} <{}>, read {}\n  if AWS differs: {}\n",

@@ -181,22 +181,10 @@ impl Started {
             _ => "in-memory (set DATABASE_URL to use MySQL)".to_owned(),
         };
         println!("orderflow sim: seed {seed} (replay with --seed {seed}), store {store_label}");
-        let mut shape = match settings {
-            Some(settings) => {
-                let model = args.shape.model(seed)?;
-                let shape = Shape::over(
-                    &args.shape,
-                    settings,
-                    model,
-                    &args.config,
-                    &store,
-                    args.db_rtt_ms,
-                )
-                .await?;
-                Some(shape)
-            }
-            None => None,
-        };
+        let mut shape = args
+            .shape
+            .open(settings, seed, &args.config, &store, args.db_rtt_ms)
+            .await?;
 
         let notifier = Arc::new(CountingNotifier::default());
         let harness = Arc::new(Harness::new(faults.clone()));

@@ -133,6 +133,46 @@ impl ShapeArgs {
 
     /// `config` as the deployment sets it: the queues' visibility timeout
     /// (shortened by the time scale) and receive count.
+    /// The deployed shape of `settings` ([`ShapeArgs::prepare`]'s; none:
+    /// the local topology), built by [`Shape::build`] over the MySQL store
+    /// the sim opened for `config`, under the model `--model` names, its
+    /// draws seeded by `seed`.
+    pub async fn open(
+        &self,
+        settings: Option<DeploymentSettings>,
+        seed: u64,
+        config: &Config,
+        store: &OpenedStore,
+        rtt_ms: Option<f64>,
+    ) -> anyhow::Result<Option<Shape>> {
+        let Some(settings) = settings else {
+            return Ok(None);
+        };
+        let (OpenedStore::MySql(mysql), Some(options)) =
+            (store, config.mysql().map_err(anyhow::Error::msg)?)
+        else {
+            anyhow::bail!("--topology lambda needs MySQL: set DATABASE_URL (or DB_HOST)");
+        };
+        if config.queue == QueueKind::Sqs {
+            anyhow::bail!(
+                "--topology lambda runs its event source mappings over the in-process queues; \
+                 drop --queue sqs"
+            );
+        }
+        let model = self.model(seed)?;
+        Shape::build(
+            self,
+            settings,
+            model,
+            config,
+            mysql.pool(),
+            &options,
+            rtt_ms,
+        )
+        .await
+        .map(Some)
+    }
+
     pub fn configure(&self, config: &mut Config, settings: &DeploymentSettings) {
         let visibility = f64::from(settings.visibility_timeout_secs) / self.time_scale.max(1e-3);
         config.visibility_timeout_secs = (visibility.ceil() as u64).max(1);
@@ -308,38 +348,6 @@ impl Shape {
             stop: watch::channel(false).0,
             tasks: std::sync::Mutex::new(Vec::new()),
         })
-    }
-
-    /// [`Shape::build`] over the MySQL store the sim opened for `config`.
-    pub async fn over(
-        args: &ShapeArgs,
-        settings: DeploymentSettings,
-        model: Arc<Model>,
-        config: &Config,
-        store: &OpenedStore,
-        rtt_ms: Option<f64>,
-    ) -> anyhow::Result<Shape> {
-        let (OpenedStore::MySql(mysql), Some(options)) =
-            (store, config.mysql().map_err(anyhow::Error::msg)?)
-        else {
-            anyhow::bail!("--topology lambda needs MySQL: set DATABASE_URL (or DB_HOST)");
-        };
-        if config.queue == QueueKind::Sqs {
-            anyhow::bail!(
-                "--topology lambda runs its event source mappings over the in-process queues; \
-                 drop --queue sqs"
-            );
-        }
-        Shape::build(
-            args,
-            settings,
-            model,
-            config,
-            mysql.pool(),
-            &options,
-            rtt_ms,
-        )
-        .await
     }
 
     fn tasks_mut(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {

@@ -83,6 +83,18 @@ impl Constant {
         self.source.starts_with("assumed")
     }
 
+    /// Its value with the unit, or its three values (optimistic /
+    /// central / pessimistic) when they differ.
+    pub fn values(&self) -> String {
+        match self.is_fixed() {
+            true => format!("{} {}", self.central, self.unit),
+            false => format!(
+                "{} / {} / {} {}",
+                self.optimistic, self.central, self.pessimistic, self.unit
+            ),
+        }
+    }
+
     /// Whether the three values are one (AWS documents it).
     pub fn is_fixed(&self) -> bool {
         self.optimistic == self.central && self.central == self.pessimistic
@@ -278,14 +290,7 @@ pub fn markdown(text: &str) -> anyhow::Result<String> {
          |---|---|---|---|---|\n",
     );
     for (name, c) in table(text)? {
-        let values = if c.is_fixed() {
-            format!("{} {}", c.central, c.unit)
-        } else {
-            format!(
-                "{} / {} / {} {}",
-                c.optimistic, c.central, c.pessimistic, c.unit
-            )
-        };
+        let values = c.values();
         let source = if c.is_assumed() {
             format!("*{}* ([ref]({}), {})", c.source, c.url, c.read)
         } else {
