@@ -42,6 +42,46 @@ export interface Throttle {
     burst: number;
 }
 
+/**
+ * The queue functions' own metrics, one EMF line per batch
+ * (engine/src/lambda/emf.rs: the namespace and names must match).
+ */
+export const EMF = {
+    namespace: "orderflow",
+    storeRetries: "StoreRetries",
+    batchesLeft: "BatchesLeftForRedelivery",
+    /** Store retries a minute, three minutes running: assumed, a second's worth of lock waits or deadlocks every second is contention, not a blip. */
+    storeRetriesPerMinute: 60,
+    /** Batches handed back a minute, in 3 of 5 minutes: assumed, above a poison message's five quick receives. */
+    batchesLeftPerMinute: 5,
+};
+
+/** Alarms on what CloudWatch cannot see from outside a queue function: its store retries and the batches it hands back. No batches, no data: not a problem. */
+function emfAlarms(
+    alarm: (id: string, args: Omit<aws.cloudwatch.MetricAlarmArgs, "alarmActions" | "okActions" | "tags">) => aws.cloudwatch.MetricAlarm,
+    fname: string,
+    func: aws.lambda.Function,
+) {
+    const common = { namespace: EMF.namespace, dimensions: { FunctionName: func.name }, statistic: "Sum", period: 60, treatMissingData: "notBreaching" };
+    alarm(`${fname}-store-retries`, {
+        ...common,
+        alarmDescription: `The ${fname}'s store retries above ${EMF.storeRetriesPerMinute} a minute for 3 minutes: lock contention, deadlocks or a failing database; look at the DB's CPU and connections and the function's logs`,
+        metricName: EMF.storeRetries,
+        evaluationPeriods: 3,
+        threshold: EMF.storeRetriesPerMinute,
+        comparisonOperator: "GreaterThanThreshold",
+    });
+    alarm(`${fname}-batches-left`, {
+        ...common,
+        alarmDescription: `The ${fname} handed more than ${EMF.batchesLeftPerMinute} batches a minute back for redelivery in 3 of 5 minutes: messages are cycling (and counting receives toward the DLQ); see the logs' "will come back" lines`,
+        metricName: EMF.batchesLeft,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 3,
+        threshold: EMF.batchesLeftPerMinute,
+        comparisonOperator: "GreaterThanThreshold",
+    });
+}
+
 /** The API's routes (engine/src/deployment.rs API_ROUTES): orders go to ingest, the rest to the read function. */
 export const ROUTES = [
     "POST /api/orders",
@@ -258,8 +298,8 @@ export interface Settings {
     dbBackupWindow: string;
     /** How far RDS may grow the storage on its own, GB. */
     dbMaxAllocatedStorage: number;
-    /** A JWT authorizer on every route but /health, when both are set. */
-    jwt?: { issuer: string; audiences: string[] };
+    /** A JWT authorizer on every route but /health, when both are set; `customerClaim` names the order's customer (the ingest function refuses another). */
+    jwt?: { issuer: string; audiences: string[]; customerClaim: string };
     /** Where `scripts/build-lambdas.sh` put the zips. */
     lambdaDir: string;
     /** The zips' architecture: x86_64 (what scripts/build-lambdas.sh builds) or arm64. */
@@ -273,7 +313,7 @@ export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 36
  * The shape from deploy/settings.json; the stack's config sets the rest:
  * `preset` (production or dev, required: a stack never gets a preset by
  * accident), `alarmEmail`, `jwtIssuer` with `jwtAudience`
- * (comma-separated), `dbAllocatedStorage`, `logRetentionDays`, `lambdaDir`,
+ * (comma-separated) and `jwtCustomerClaim` (default `sub`), `dbAllocatedStorage`, `logRetentionDays`, `lambdaDir`,
  * `architecture`.
  */
 export function settings(shape: Shape = readShape()): Settings {
@@ -336,7 +376,14 @@ export function settings(shape: Shape = readShape()): Settings {
         dbAllocatedStorage,
         alarmEmail: c.get("alarmEmail"),
         alarmHttpsEndpoint: httpsEndpoint,
-        jwt: issuer && audience ? { issuer, audiences: audience.split(",").map((a) => a.trim()).filter((a) => a) } : undefined,
+        jwt:
+            issuer && audience
+                ? {
+                      issuer,
+                      audiences: audience.split(",").map((a) => a.trim()).filter((a) => a),
+                      customerClaim: c.get("jwtCustomerClaim") ?? "sub",
+                  }
+                : undefined,
         lambdaDir: c.get("lambdaDir") ?? "../target/lambda",
         architecture,
         dbInstanceClass: preset === "production" ? (shape.production_instance_class ?? shape.instance_class) : shape.instance_class,
@@ -356,6 +403,58 @@ export const NETWORK_INTERFACE_ACTIONS = [
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 ];
+
+/** Of those, the ones with no resource-level permissions: `*`, unconditioned. */
+export const NETWORK_INTERFACE_DESCRIBES = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"];
+
+/**
+ * The function's network-interface policy: the describes on `*` (they
+ * support nothing narrower); creating, deleting and re-addressing
+ * interfaces on `*` too, but only inside the stack's VPC (condition key
+ * `ec2:Vpc`, which network interfaces, subnets and security groups carry:
+ * Service Authorization Reference, "Actions, resources, and condition keys
+ * for Amazon EC2", read 2026-12-02).
+ */
+export function networkInterfaceStatements(vpcArn: string) {
+    return [
+        { Sid: "VpcNetworkInterfacesRead", Effect: "Allow", Action: NETWORK_INTERFACE_DESCRIBES, Resource: "*" },
+        {
+            Sid: "VpcNetworkInterfaces",
+            Effect: "Allow",
+            Action: NETWORK_INTERFACE_ACTIONS.filter((a) => !NETWORK_INTERFACE_DESCRIBES.includes(a)),
+            Resource: "*",
+            Condition: { ArnEquals: { "ec2:Vpc": vpcArn } },
+        },
+    ];
+}
+
+/** The interface endpoints the private subnets need: no NAT, so every AWS API the functions call. */
+export const ENDPOINT_SERVICES = ["sqs", "secretsmanager"];
+
+/**
+ * Zone ids never picked: use1-az3, where VPC Lambda and several interface
+ * endpoints have historically been unavailable and new instance types do not
+ * come (the pre-production review, m6).
+ */
+export const AVOIDED_ZONE_IDS = ["use1-az3"];
+
+/**
+ * The two zones (by id, the same in every account) for the subnets: zones
+ * every endpoint service is offered in (`servedBy`, names per service, from
+ * `ec2:DescribeVpcEndpointServices`), less the avoided ones, in id order so
+ * every account picks the same physical zones.
+ */
+export function pickZones(names: string[], zoneIds: string[], servedBy: string[][]): string[] {
+    const usable = names
+        .map((zone, i) => ({ zone, id: zoneIds[i] }))
+        .filter(({ zone, id }) => servedBy.every((zones) => zones.includes(zone)) && !AVOIDED_ZONE_IDS.includes(id))
+        .map(({ id }) => id)
+        .sort();
+    if (usable.length < 2) {
+        throw new Error(`two zones offering ${ENDPOINT_SERVICES.join(" and ")} endpoints are needed; this region has ${usable.join(", ") || "none"}`);
+    }
+    return usable.slice(0, 2);
+}
 
 /** The lock wait that fits in the shortest function timeout, a third of it, so a waiting batch fails and is retried in time. */
 export function lockWaitSecs(shape: Shape): number {
@@ -424,13 +523,24 @@ export function deploy(s: Settings) {
         enableDnsSupport: true,
         tags,
     });
-    const zones = aws.getAvailabilityZonesOutput({ state: "available" });
+    // Zones by id (names are shuffled per account), where both endpoint
+    // services are offered, never an opt-in (Local) zone.
+    const zones = aws.getAvailabilityZonesOutput({
+        state: "available",
+        filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }],
+    });
+    const served = ENDPOINT_SERVICES.map(
+        (service) => aws.ec2.getVpcEndpointServiceOutput({ service, serviceType: "Interface" }).availabilityZones,
+    );
+    const picked = pulumi
+        .all([zones.names, zones.zoneIds, ...served])
+        .apply(([names, ids, ...servedBy]) => pickZones(names, ids, servedBy));
     const subnets = [0, 1].map(
         (i) =>
             new aws.ec2.Subnet(`${name}-private-${i}`, {
                 vpcId: vpc.id,
                 cidrBlock: `10.20.${i}.0/24`,
-                availabilityZone: zones.names[i],
+                availabilityZoneId: picked.apply((p) => p[i]),
                 mapPublicIpOnLaunch: false,
                 tags: { ...tags, tier: "private" },
             }),
@@ -477,7 +587,7 @@ export function deploy(s: Settings) {
         });
     }
     const region = aws.getRegionOutput();
-    const endpoints = ["sqs", "secretsmanager"].map((service) =>
+    const endpoints = ENDPOINT_SERVICES.map((service) =>
         new aws.ec2.VpcEndpoint(`${name}-${service}`, {
             vpcId: vpc.id,
             serviceName: pulumi.interpolate`com.amazonaws.${region.region}.${service}`,
@@ -726,13 +836,14 @@ export function deploy(s: Settings) {
         });
         const policy = new aws.iam.RolePolicy(`${name}-${fname}`, {
             role: role.id,
-            policy: pulumi.all([pulumi.output(statements), logGroup.arn]).apply(([st, logArn]) =>
+            policy: pulumi.all([pulumi.output(statements), logGroup.arn, vpc.arn]).apply(([st, logArn, vpcArn]) =>
                 JSON.stringify({
                     Version: "2012-10-17",
                     Statement: [
                         { Sid: "OwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${logArn}:*` },
-                        // AWS requires `*` for these: the one exception.
-                        { Sid: "VpcNetworkInterfaces", Effect: "Allow", Action: NETWORK_INTERFACE_ACTIONS, Resource: "*" },
+                        // AWS requires `*` for these: the one exception,
+                        // the changes held to the stack's VPC.
+                        ...networkInterfaceStatements(vpcArn),
                         ...st,
                     ],
                 }),
@@ -857,6 +968,8 @@ export function deploy(s: Settings) {
                 ORDER_ID_KEY_SECRET_ARN: idKeySecret.arn,
                 SQS_CHECK_QUEUES: "orders",
                 API_ROUTES: readFn ? "intake" : "all",
+                // With the authorizer on, an order is the token's customer's.
+                ...(s.jwt ? { CUSTOMER_CLAIM: s.jwt.customerClaim } : {}),
             },
         },
     );
@@ -910,6 +1023,9 @@ export function deploy(s: Settings) {
         comparisonOperator: "GreaterThanThreshold",
     });
     watch("notifier", notifier);
+    for (const [fname, func] of [["processor", processor], ["notifier", notifier]] as const) {
+        emfAlarms(alarm, fname, func);
+    }
 
     const live = (fname: string, func: aws.lambda.Function) =>
         new aws.lambda.Alias(`${name}-${fname}-live`, { name: "live", functionName: func.name, functionVersion: func.version });

@@ -14,7 +14,10 @@ that is not re-run for new code or not told the digest to check, the
 queues' backlog alarm at ten minutes, a silent database not alarming, no
 account quota check, a production stack without JWT or allowAnonymous, a
 database without a pinned maintenance window, the application user allowed
-from anywhere, the API calling $LATEST instead of the live alias),
+from anywhere, the API calling $LATEST instead of the live alias,
+network-interface changes outside the VPC, subnets placed by zone name,
+orders for any customer behind the JWT authorizer, no alarms on the
+functions' own metrics),
 runs `npm test` on it, and fails unless some test fails for each; the
 program is restored afterwards, whatever happens. Needs `npm ci` done in
 pulumi/.
@@ -129,6 +132,22 @@ BREAKS = {
     "the read routes' own throttles dropped": (
         "routeSettings: Object.entries(shape.route_throttles ?? {})",
         "routeSettings: Object.entries({} as Record<string, Throttle>)",
+    ),
+    "network-interface changes allowed outside the stack's VPC": (
+        '            Condition: { ArnEquals: { "ec2:Vpc": vpcArn } },\n',
+        "",
+    ),
+    "subnets placed by zone name": (
+        "availabilityZoneId: picked.apply((p) => p[i]),",
+        "availabilityZone: zones.names[i],",
+    ),
+    "orders for any customer behind the JWT authorizer": (
+        "...(s.jwt ? { CUSTOMER_CLAIM: s.jwt.customerClaim } : {}),",
+        "",
+    ),
+    "no alarm on the functions' store retries": (
+        "        emfAlarms(alarm, fname, func);\n",
+        "",
     ),
 }
 

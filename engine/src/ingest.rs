@@ -25,7 +25,19 @@ pub enum IngestError {
     /// The server is shutting down and takes no new orders.
     #[error("the server is shutting down and takes no new orders")]
     Closed,
+    /// The order names another customer than the verified caller.
+    #[error(
+        "customer_id {order:?} is not the customer your token names ({caller:?}): \
+         an order can only be placed for yourself"
+    )]
+    NotTheCaller { order: String, caller: String },
 }
+
+/// The customer a verified credential names (on AWS, the API's JWT
+/// authorizer: the token's subject, or the claim the deployment names).
+/// An order placed by a caller must be for that customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller(pub String);
 
 /// Builds the event for an accepted order.
 pub fn order_created(
@@ -81,8 +93,14 @@ impl Ingest {
     }
 
     /// Validates, derives the id, publishes. `key` is the raw
-    /// `Idempotency-Key` header, if any.
-    pub async fn accept(&self, body: &[u8], key: Option<&[u8]>) -> Result<OrderId, IngestError> {
+    /// `Idempotency-Key` header, if any; `caller`, the verified customer
+    /// placing the order, if the API knows one (the order must be theirs).
+    pub async fn accept(
+        &self,
+        body: &[u8],
+        key: Option<&[u8]>,
+        caller: Option<&Caller>,
+    ) -> Result<OrderId, IngestError> {
         let parsed = key
             .map(|k| {
                 IdempotencyKey::parse(k).map_err(|m| ValidationError {
@@ -99,6 +117,13 @@ impl Ingest {
                 return Err(e.into());
             }
         };
+        if let Some(Caller(caller)) = caller.filter(|c| c.0 != order.customer_id().as_str()) {
+            self.metrics.rejected.inc();
+            return Err(IngestError::NotTheCaller {
+                order: order.customer_id().as_str().to_owned(),
+                caller: caller.clone(),
+            });
+        }
         if !self.is_open() {
             return Err(IngestError::Closed);
         }

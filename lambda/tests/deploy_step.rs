@@ -5,8 +5,9 @@
 //! id key, each into its empty secret, and does nothing the second time;
 //! then the ingest function's init reads the key and the application
 //! user's credentials from Secrets Manager, and an order posted to it gets
-//! the id keyed with that key. One test in this file: it sets the process's
-//! environment.
+//! the id keyed with that key; then the user's password is rotated, and
+//! rotations stopped half-way are finished by the next deploy. One test in
+//! this file: it sets the process's environment.
 
 mod common;
 
@@ -175,8 +176,104 @@ async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
         .unwrap();
     assert!(who.starts_with("orderflow_app@"), "{who}");
 
+    rotation_never_leaves_a_password_nobody_knows(&sm, &url).await;
+
     let admin = sqlx::MySqlPool::connect(&server).await.unwrap();
     let _ = admin
         .execute(format!("DROP DATABASE IF EXISTS `{database}`").as_str())
         .await;
+}
+
+/// Rotating the application user's password through the migration step:
+/// at every point a rotation can stop (before the database changed, after
+/// it), the database's password is one of the secret's versions, and the
+/// next deploy finishes the rotation. MariaDB has no dual passwords, so
+/// the old password stops when the database changes.
+async fn rotation_never_leaves_a_password_nobody_knows(
+    sm: &aws_sdk_secretsmanager::Client,
+    url: &str,
+) {
+    std::env::remove_var("DB_SECRET_ARN");
+    std::env::set_var("APP_DB_SECRET_ARN", "app");
+    let deploy = |rotate_app_password| {
+        migrate_from_env(MigrateRequest {
+            migrations: Some(engine::store::mysql::migrations_digest()),
+            rotate_app_password,
+        })
+    };
+    let current = || async {
+        let v = sm.get_secret_value().secret_id("app").send().await.unwrap();
+        let json: serde_json::Value = serde_json::from_str(v.secret_string().unwrap()).unwrap();
+        json["password"].as_str().unwrap().to_owned()
+    };
+    let logs_in = |password: String| async move {
+        sqlx::mysql::MySqlConnectOptions::from_str(url)
+            .unwrap()
+            .username("orderflow_app")
+            .password(&password)
+            .connect()
+            .await
+            .is_ok()
+    };
+    let pending_left = || async {
+        let d = sm.describe_secret().secret_id("app").send().await.unwrap();
+        d.version_ids_to_stages()
+            .unwrap()
+            .values()
+            .any(|labels| labels.iter().any(|l| l == "AWSPENDING"))
+    };
+    let stop_after_writing = |password: &'static str| async move {
+        sm.put_secret_value()
+            .secret_id("app")
+            .secret_string(format!(
+                r#"{{"username":"orderflow_app","password":"{password}"}}"#
+            ))
+            .version_stages("AWSPENDING")
+            .send()
+            .await
+            .unwrap();
+    };
+
+    let old = current().await;
+    let done = deploy(true).await.unwrap().join("\n");
+    assert!(
+        done.contains("password rotated (no dual passwords"),
+        "{done}"
+    );
+    let new = current().await;
+    assert_ne!(new, old);
+    assert!(logs_in(new.clone()).await, "the new password works");
+    assert!(!logs_in(old).await, "MariaDB forgot the old one");
+    assert!(!pending_left().await, "the rotation finished");
+
+    // Stopped after the new password was written down, before the
+    // database had it: the current one still works.
+    stop_after_writing("writtenbeforethedatabase1").await;
+    assert!(logs_in(current().await).await);
+    let done = deploy(false).await.unwrap().join("\n");
+    assert!(
+        done.contains("password rotated"),
+        "the next deploy finishes it: {done}"
+    );
+    assert_eq!(current().await, "writtenbeforethedatabase1");
+    assert!(logs_in(current().await).await);
+
+    // Stopped after the database took it, before the secret changed: the
+    // password the database has is the secret's pending one, known.
+    stop_after_writing("takenbythedatabase2").await;
+    sqlx::MySqlPool::connect(url)
+        .await
+        .unwrap()
+        .execute("ALTER USER 'orderflow_app'@'%' IDENTIFIED BY 'takenbythedatabase2'")
+        .await
+        .unwrap();
+    assert!(logs_in("takenbythedatabase2".into()).await);
+    deploy(false).await.unwrap();
+    assert_eq!(current().await, "takenbythedatabase2");
+    assert!(logs_in(current().await).await);
+    assert!(!pending_left().await);
+    assert!(
+        deploy(false).await.unwrap().is_empty(),
+        "nothing left to finish"
+    );
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use engine::config::Config;
 use engine::context::Context;
 use engine::domain::{seed_products, OrderId, OrderStatus, ProductId};
-use engine::lambda::{handle_orders, handle_processed, Environment, SqsEvent};
+use engine::lambda::{handle_orders, handle_processed, BatchMetrics, Environment, Meter, SqsEvent};
 use engine::queue::Queues;
 use engine::store::{MemoryStore, OrderStore};
 use lambda_http::tower::ServiceExt;
@@ -47,10 +47,19 @@ fn failures(response: &engine::lambda::BatchResponse) -> Vec<String> {
 async fn the_processor_reports_only_the_poison_message_as_failed() {
     let (env, store) = environment().await;
     let processor = env.processor();
+    let meter = Meter::start(&env.ctx.metrics);
     let response = handle_orders(&processor, event("sqs-order-created.json"), None).await;
     assert_eq!(
         failures(&response),
         ["2e1424d4-f796-459a-8184-9c92662be6da"]
+    );
+    assert_eq!(
+        meter.finish(&response),
+        BatchMetrics {
+            store_retries: 0,
+            left_for_redelivery: 1
+        },
+        "the batch's metrics line counts the message it handed back"
     );
 
     let id = OrderId::parse("3b1f16d4-37da-80c2-a24a-92dfc3636d4b").unwrap();
@@ -199,4 +208,76 @@ async fn the_intake_function_has_no_database_and_serves_orders_only() {
         404,
         "orders go to ingest"
     );
+}
+
+/// Behind the JWT authorizer an order is the caller's own: the customer is
+/// the verified token's `sub` (or the claim the deployment names), a body
+/// naming another customer is refused 403 with nothing enqueued, and so is
+/// an order without a token; reads need none.
+#[tokio::test]
+async fn behind_a_jwt_authorizer_an_order_is_the_callers_own() {
+    let (env, _store) = environment().await;
+    let read = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/tests/events/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let signed = read("apigw-v2-post-order-jwt.json"); // sub: test_user_001
+    let anonymous = read("apigw-v2-post-order.json");
+    let call = |env: &Environment, raw: &str| {
+        let request = lambda_http::request::from_str(raw).unwrap();
+        let router = env.router();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status().as_u16();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+
+    // Without a claim configured, the API is anonymous: both are taken.
+    assert_eq!(call(&env, &anonymous).await.0, 202);
+    assert_eq!(call(&env, &signed).await.0, 202);
+    assert_eq!(queued(&env).await, 2);
+
+    let env = Environment {
+        customer_claim: Some("sub".into()),
+        ..env
+    };
+    assert_eq!(call(&env, &signed).await.0, 202, "the token's own order");
+    assert_eq!(queued(&env).await, 3);
+    let someone_else = signed.replace(
+        r#"\"customer_id\": \"test_user_001\""#,
+        r#"\"customer_id\": \"someone_else\""#,
+    );
+    assert_ne!(someone_else, signed);
+    let (status, body) = call(&env, &someone_else).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("someone_else") && body.contains("test_user_001"),
+        "the refusal names both customers: {body}"
+    );
+    let (status, body) = call(&env, &anonymous).await;
+    assert_eq!(status, 403, "no token, no order: {body}");
+    assert!(body.contains("`sub`"), "{body}");
+    assert_eq!(queued(&env).await, 3, "nothing refused was enqueued");
+
+    // Another claim names the customer: the body must match that one.
+    let env = Environment {
+        customer_claim: Some("custom:customer_id".into()),
+        ..env
+    };
+    assert_eq!(call(&env, &signed).await.0, 403, "sub is not the claim now");
+    let theirs = signed.replace("test_user_001", "cust-777");
+    assert_eq!(call(&env, &theirs).await.0, 202);
+    assert_eq!(queued(&env).await, 4);
+
+    let health = axum::http::Request::get("/health")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(env.router().oneshot(health).await.unwrap().status(), 200);
 }

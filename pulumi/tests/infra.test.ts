@@ -51,6 +51,17 @@ describe("the orderflow stack", () => {
         for (const s of ofType("aws:ec2/subnet:Subnet")) assert.equal(s.inputs.mapPublicIpOnLaunch, false);
     });
 
+    it("puts the subnets in two zones by id, where both endpoints are offered, never use1-az3", async () => {
+        const infra = await import("../infra");
+        const zones = ofType("aws:ec2/subnet:Subnet").map((s) => s.inputs.availabilityZoneId);
+        assert.deepEqual(zones, ["use1-az1", "use1-az6"], "us-east-1a is use1-az3, Secrets Manager skips us-east-1d");
+        for (const s of ofType("aws:ec2/subnet:Subnet")) assert.equal(s.inputs.availabilityZone, undefined, "not by name");
+        const names = ["a", "b", "c"];
+        assert.deepEqual(infra.pickZones(names, ["z3", "z1", "z2"], [names, names]), ["z1", "z2"], "in id order, the same in every account");
+        assert.deepEqual(infra.pickZones(names, ["z3", "z1", "z2"], [names, ["a", "c"]]), ["z2", "z3"], "only where every service is");
+        assert.throws(() => infra.pickZones(names, ["z1", "z2", "z3"], [["a"], names]), /two zones offering sqs and secretsmanager endpoints/);
+    });
+
     it("moves a message to its DLQ after 5 receives, on both queues, and alarms on DLQ depth", () => {
         const queues = ofType("aws:sqs/queue:Queue");
         const main = queues.filter((q) => !q.name.endsWith("-dlq"));
@@ -171,7 +182,13 @@ describe("the orderflow stack", () => {
                 for (const a of actions) assert.ok(!a.includes("*"), `${policy}: wildcard action ${a}`);
                 for (const r of asList(st.Resource as string | string[])) {
                     if (r === "*") {
-                        assert.deepEqual(actions, infra.NETWORK_INTERFACE_ACTIONS, `${policy}: \`*\` only for the network interfaces`);
+                        const changes = infra.NETWORK_INTERFACE_ACTIONS.filter((a) => !infra.NETWORK_INTERFACE_DESCRIBES.includes(a));
+                        if (st.Condition === undefined) {
+                            assert.deepEqual(actions, infra.NETWORK_INTERFACE_DESCRIBES, `${policy}: \`*\` unconditioned only for the describes`);
+                        } else {
+                            assert.deepEqual(actions, changes, `${policy}: \`*\` for the network-interface changes`);
+                            assert.deepEqual(st.Condition, { ArnEquals: { "ec2:Vpc": "arn:aws:mock:::orderflow-vpc" } }, `${policy}: only in the stack's VPC`);
+                        }
                     } else if (r.includes("*")) {
                         assert.equal(r, `${groups[policy]}:*`, `${policy}: a wildcard only over its own log group's streams`);
                     }
@@ -402,6 +419,25 @@ describe("the orderflow stack", () => {
         assert.equal(ofType("aws:sns/topicSubscription:TopicSubscription").length, 0, "no email configured on this stack");
     });
 
+    it("alarms on the queue functions' own metrics, in the namespace and names their EMF lines use", async () => {
+        const infra = await import("../infra");
+        const emf = fs.readFileSync(path.resolve(process.cwd(), "..", "engine", "src", "lambda", "emf.rs"), "utf8");
+        assert.ok(emf.includes(`pub const NAMESPACE: &str = "${infra.EMF.namespace}";`), "the namespace the functions write");
+        for (const metric of [infra.EMF.storeRetries, infra.EMF.batchesLeft]) assert.ok(emf.includes(`"${metric}"`), metric);
+        const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm");
+        for (const f of ["processor", "notifier"]) {
+            for (const [id, metric] of [["store-retries", infra.EMF.storeRetries], ["batches-left", infra.EMF.batchesLeft]]) {
+                const a = alarms.find((x) => x.name === `orderflow-${f}-${id}`)!;
+                assert.ok(a, `${f} ${id}`);
+                assert.equal(a.inputs.namespace, "orderflow");
+                assert.equal(a.inputs.metricName, metric);
+                assert.deepEqual(a.inputs.dimensions, { FunctionName: `orderflow-test-${f}` }, "the function's name, as AWS_LAMBDA_FUNCTION_NAME");
+                assert.equal(a.inputs.treatMissingData, "notBreaching", "no batches, nothing wrong");
+                assert.ok(a.inputs.okActions.length > 0 && a.inputs.alarmActions.length > 0);
+            }
+        }
+    });
+
     it("logs every API request as JSON", () => {
         const [stage] = ofType("aws:apigatewayv2/stage:Stage");
         const group = ofType("aws:cloudwatch/logGroup:LogGroup").find((g) => g.name === "orderflow-api-access")!;
@@ -418,6 +454,8 @@ describe("the orderflow stack", () => {
         assert.equal(db.inputs.skipFinalSnapshot, true);
         assert.equal(ofType("aws:apigatewayv2/authorizer:Authorizer").length, 0);
         for (const r of ofType("aws:apigatewayv2/route:Route")) assert.equal(r.inputs.authorizationType, undefined);
+        const ingest = ofType("aws:lambda/function:Function").find((f) => f.name === "orderflow-ingest")!;
+        assert.equal(ingest.inputs.environment.variables.CUSTOMER_CLAIM, undefined, "no token, no claim to check");
     });
 
     it("names what AWS sees after the stack, so two stacks in one account do not collide", () => {

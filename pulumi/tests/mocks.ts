@@ -44,7 +44,15 @@ export function mockStack(stack: string, config: Record<string, string> = {}) {
                 return { id: `${args.name}-id`, state };
             },
             call(args: pulumi.runtime.MockCallArgs) {
-                if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") return { names: ["az-a", "az-b"] };
+                // Three zones; use1-az3 is avoided, and Secrets Manager's
+                // endpoint is not offered in us-east-1d.
+                if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones") {
+                    return { names: ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"], zoneIds: ["use1-az3", "use1-az6", "use1-az1", "use1-az2"] };
+                }
+                if (args.token === "aws:ec2/getVpcEndpointService:getVpcEndpointService") {
+                    const zones = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"];
+                    return { ...args.inputs, availabilityZones: args.inputs.service === "secretsmanager" ? zones.slice(0, 3) : zones };
+                }
                 if (args.token === "aws:index/getRegion:getRegion") return { name: "us-east-1", region: "us-east-1" };
                 if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") return { ...args.inputs, value: 1000 };
                 return args.inputs;

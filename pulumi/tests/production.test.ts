@@ -67,6 +67,15 @@ describe("a production stack", () => {
         }
     });
 
+    it("tells the ingest function which claim names the order's customer, and no other function", () => {
+        const fns = ofType("aws:lambda/function:Function");
+        const ingest = fns.find((f) => f.name === "orderflow-ingest")!;
+        assert.equal(ingest.inputs.environment.variables.CUSTOMER_CLAIM, "sub", "the token's subject by default");
+        for (const f of fns.filter((f) => f !== ingest)) {
+            assert.equal(f.inputs.environment.variables.CUSTOMER_CLAIM, undefined, f.name);
+        }
+    });
+
     it("keeps logs for 90 days and seeds no demo stock", () => {
         for (const g of ofType("aws:cloudwatch/logGroup:LogGroup")) assert.equal(g.inputs.retentionInDays, 90, g.name);
         const migrate = ofType("aws:lambda/function:Function").find((f) => f.name === "orderflow-migrate")!;
@@ -82,6 +91,16 @@ describe("a production stack", () => {
         assert.equal(infra.settings().jwt, undefined);
         pulumi.runtime.setAllConfig({ "orderflow:preset": "dev" });
         assert.equal(infra.settings().jwt, undefined, "a dev stack may be anonymous");
+    });
+
+    it("takes the order's customer from another claim when told to", async () => {
+        const pulumi = await import("@pulumi/pulumi");
+        const infra = await import("../infra");
+        const jwt = { "orderflow:preset": "production", "orderflow:jwtIssuer": "https://auth.example.com/", "orderflow:jwtAudience": "a" };
+        pulumi.runtime.setAllConfig({ ...jwt, "orderflow:jwtCustomerClaim": "custom:customer_id" });
+        assert.equal(infra.settings().jwt?.customerClaim, "custom:customer_id");
+        pulumi.runtime.setAllConfig(jwt);
+        assert.equal(infra.settings().jwt?.customerClaim, "sub");
     });
 
     it("refuses half a JWT configuration", async () => {

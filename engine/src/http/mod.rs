@@ -129,6 +129,11 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{0}")]
     NotFound(String),
+    /// The caller may not do this (an order for another customer than the
+    /// verified token names, or a write without a verified token where the
+    /// deployment requires one).
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error(transparent)]
@@ -145,6 +150,7 @@ impl From<IngestError> for ApiError {
             IngestError::Invalid(v) => ApiError::Invalid(v),
             IngestError::Queue(q) => ApiError::Queue(q),
             IngestError::Closed => ApiError::ShuttingDown,
+            e @ IngestError::NotTheCaller { .. } => ApiError::Forbidden(e.to_string()),
         }
     }
 }
@@ -156,6 +162,7 @@ impl ApiError {
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Queue(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::{ApiError, AppState, ErrorBody};
 use crate::domain::{OrderId, OrderLine, OrderRecord};
+use crate::ingest::Caller;
 
 /// `POST /api/orders`: publishes, never touches the store.
 pub(super) fn intake() -> Router<AppState> {
@@ -57,6 +58,7 @@ pub struct Accepted {
     responses(
         (status = 202, description = "Accepted and enqueued", body = Accepted),
         (status = 400, description = "Invalid order; `message` names the field", body = ErrorBody),
+        (status = 403, description = "Behind a JWT authorizer: `customer_id` is not the customer the token names, or the token names none; nothing was enqueued", body = ErrorBody),
         (status = 413, description = "Body larger than 64 KiB", body = ErrorBody),
         (status = 415, description = "Content-Type is not JSON", body = ErrorBody),
         (status = 503, description = "Queue full or unavailable, or the server is shutting down; nothing was enqueued", body = ErrorBody),
@@ -64,6 +66,7 @@ pub struct Accepted {
 )]
 pub async fn create(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
@@ -94,7 +97,8 @@ pub async fn create(
         }
     }
     let key = headers.get("idempotency-key").map(|v| v.as_bytes());
-    let order_id = state.ingest.accept(&body, key).await?;
+    let caller = caller.as_ref().map(|Extension(c)| c);
+    let order_id = state.ingest.accept(&body, key, caller).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {

@@ -142,21 +142,129 @@ impl Secret {
 
     /// Stores a new current value.
     pub async fn put(&self, value: &str) -> Result<(), StartError> {
-        self.client
+        self.put_staged(value, CURRENT).await.map(drop)
+    }
+
+    /// Stores `value` as a new version labelled `stage`; answers its id.
+    async fn put_staged(&self, value: &str, stage: &str) -> Result<String, StartError> {
+        let put = self
+            .client
             .put_secret_value()
             .secret_id(&self.arn)
             .secret_string(value)
+            .version_stages(stage)
             .send()
             .await
-            .map_err(|e| {
-                StartError::Config(format!(
-                    "writing secret {}: {}",
-                    self.arn,
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                ))
-            })?;
+            .map_err(|e| self.failed("writing", e))?;
+        put.version_id
+            .ok_or_else(|| StartError::Config(format!("secret {}: no version id", self.arn)))
+    }
+
+    /// Stores the value a rotation is about to give the database, beside
+    /// the current one (label `AWSPENDING`): functions keep reading the
+    /// current value, and a rotation that stops half-way leaves the new
+    /// password written down. Answers the version's id.
+    pub async fn put_pending(&self, value: &str) -> Result<String, StartError> {
+        self.put_staged(value, PENDING).await
+    }
+
+    /// The pending version (its id and value) of a rotation not finished,
+    /// if any.
+    pub async fn pending(&self) -> Result<Option<(String, String)>, StartError> {
+        let stages = self.stages().await?;
+        let Some(version) = stages
+            .pending
+            .filter(|p| Some(p) != stages.current.as_ref())
+        else {
+            return Ok(None);
+        };
+        let value = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.arn)
+            .version_id(&version)
+            .send()
+            .await
+            .map_err(|e| self.failed("reading the pending version of", e))?
+            .secret_string
+            .ok_or_else(|| StartError::Config(format!("secret {}: no string value", self.arn)))?;
+        Ok(Some((version, value)))
+    }
+
+    /// Makes the pending `version` current (what functions read from now
+    /// on) and clears the pending label: the rotation's last step.
+    pub async fn promote(&self, version: &str) -> Result<(), StartError> {
+        let stages = self.stages().await?;
+        let mut mv = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(&self.arn)
+            .version_stage(CURRENT)
+            .move_to_version_id(version);
+        if let Some(current) = stages.current.filter(|c| c != version) {
+            mv = mv.remove_from_version_id(current);
+        }
+        mv.send()
+            .await
+            .map_err(|e| self.failed("promoting the new version of", e))?;
+        self.client
+            .update_secret_version_stage()
+            .secret_id(&self.arn)
+            .version_stage(PENDING)
+            .remove_from_version_id(version)
+            .send()
+            .await
+            .map_err(|e| self.failed("clearing the pending label of", e))?;
         Ok(())
     }
+
+    /// Which versions carry the current and pending labels.
+    async fn stages(&self) -> Result<Stages, StartError> {
+        let described = self
+            .client
+            .describe_secret()
+            .secret_id(&self.arn)
+            .send()
+            .await
+            .map_err(|e| self.failed("describing", e))?;
+        let mut stages = Stages::default();
+        for (version, labels) in described.version_ids_to_stages.unwrap_or_default() {
+            if labels.iter().any(|l| l == CURRENT) {
+                stages.current = Some(version.clone());
+            }
+            if labels.iter().any(|l| l == PENDING) {
+                stages.pending = Some(version);
+            }
+        }
+        Ok(stages)
+    }
+
+    fn failed<E, R>(
+        &self,
+        doing: &str,
+        e: aws_sdk_secretsmanager::error::SdkError<E, R>,
+    ) -> StartError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        StartError::Config(format!(
+            "{doing} secret {}: {}",
+            self.arn,
+            aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+        ))
+    }
+}
+
+/// Secrets Manager's labels: what everyone reads, and a rotation's new
+/// value before it is.
+const CURRENT: &str = "AWSCURRENT";
+const PENDING: &str = "AWSPENDING";
+
+#[derive(Default)]
+struct Stages {
+    current: Option<String>,
+    pending: Option<String>,
 }
 
 /// A MySQL store whose credentials come from a [`Secret`], re-read when

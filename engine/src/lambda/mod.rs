@@ -31,8 +31,12 @@ use sqlx::mysql::MySqlConnectOptions;
 pub use aws_lambda_events::event::sqs::{SqsBatchResponse as BatchResponse, SqsEvent, SqsMessage};
 
 mod credentials;
+mod emf;
+mod identity;
 
 pub use credentials::{Credentials, RotatingStore, Secret};
+pub use emf::{BatchMetrics, Meter};
+pub use identity::caller_from_claim;
 
 /// The configuration of a function: the engine's flags, read from the
 /// function's environment variables only.
@@ -67,6 +71,12 @@ struct LambdaConfig {
     /// `reads` (the read function); `all` serves every route.
     #[arg(long, env = "API_ROUTES", value_enum, default_value = "all")]
     api_routes: Routes,
+    /// Behind a JWT authorizer: the claim of the verified token that names
+    /// the customer (`sub` as the Pulumi program deploys it). An order for
+    /// another `customer_id` is refused 403, and so is a write whose request
+    /// carries no such claim. Unset: the API takes anonymous orders.
+    #[arg(long, env = "CUSTOMER_CLAIM")]
+    customer_claim: Option<String>,
     /// Apply the migrations (and seed the demo inventory into an empty
     /// database) when an execution environment starts. Off in the shipped
     /// deployment: migrations are a deploy step, so a cold start needs no
@@ -102,6 +112,9 @@ pub struct Environment {
     pub notifier: Arc<dyn Notifier>,
     /// The API routes [`Environment::router`] serves.
     pub routes: Routes,
+    /// The JWT claim that names the customer, if orders must be the
+    /// caller's own ([`caller_from_claim`]).
+    pub customer_claim: Option<Arc<str>>,
 }
 
 impl Environment {
@@ -128,6 +141,7 @@ impl Environment {
         let env = Environment::init(config, options, queues, startup).await?;
         Ok(Environment {
             routes: lc.api_routes,
+            customer_claim: lc.customer_claim.map(Arc::from),
             ..env
         })
     }
@@ -191,12 +205,22 @@ impl Environment {
             config,
             notifier: Arc::new(LogNotifier),
             routes: Routes::All,
+            customer_claim: None,
         }
     }
 
-    /// The API's routes this environment serves ([`Environment::routes`]).
+    /// The API's routes this environment serves ([`Environment::routes`]),
+    /// each order checked against the caller's token if
+    /// [`Environment::customer_claim`] is set.
     pub fn router(&self) -> axum::Router {
-        http::router_for(AppState::new(&self.ctx, &self.queues), self.routes)
+        let router = http::router_for(AppState::new(&self.ctx, &self.queues), self.routes);
+        match &self.customer_claim {
+            Some(claim) => router.layer(axum::middleware::from_fn_with_state(
+                claim.clone(),
+                caller_from_claim,
+            )),
+            None => router,
+        }
     }
 
     pub fn processor(&self) -> Processor {
@@ -269,8 +293,9 @@ pub struct MigrateRequest {
     #[serde(default)]
     pub migrations: Option<String>,
     /// Give the application user a new generated password (and its secret
-    /// the same): a rotation. The functions read the secret again when the
-    /// database refuses the old one.
+    /// the same): a rotation, in an order that never leaves the database a
+    /// password the secret lacks ([`rotate`]). The functions read the
+    /// secret again when the database refuses the old one.
     #[serde(default)]
     pub rotate_app_password: bool,
 }
@@ -329,27 +354,8 @@ pub async fn migrate_from_env(request: MigrateRequest) -> Result<Vec<String>, St
         done.push("demo inventory seeded".into());
     }
     if let Some(arn) = &lc.app_db_secret_arn {
-        let app = secret(arn)?;
-        let current = match (app.read().await?, request.rotate_app_password) {
-            (Some(json), false) => Some(Credentials::from_secret(arn, &json)?),
-            _ => None,
-        };
-        let credentials = current.clone().unwrap_or_else(|| Credentials {
-            username: Some(APP_USER.into()),
-            password: generated(),
-        });
-        let user = credentials.username.as_deref().unwrap_or(APP_USER);
-        store
-            .grant_data_rights(
-                (user, &lc.app_db_user_host),
-                &credentials.password,
-                &database,
-            )
-            .await?;
-        if current.is_none() {
-            app.put(&credentials.to_json()).await?;
-            done.push(format!("application user {user}: new password in {arn}"));
-        }
+        let app = (secret(arn)?, lc.app_db_user_host.as_str());
+        done.extend(app_user(&store, app, &database, request.rotate_app_password).await?);
     }
     if let Some(arn) = &lc.order_id_key_secret_arn {
         let key = secret(arn)?;
@@ -359,6 +365,83 @@ pub async fn migrate_from_env(request: MigrateRequest) -> Result<Vec<String>, St
         }
     }
     Ok(done)
+}
+
+/// The application user, at `host`, with data rights on `database` and
+/// the password in its secret: made on the first deploy (the password
+/// written down before any account has it), rotated when asked or when a
+/// rotation was left half-done. Answers what it did.
+async fn app_user(
+    store: &MySqlStore,
+    (app, host): (Secret, &str),
+    database: &str,
+    rotate_now: bool,
+) -> Result<Option<String>, StartError> {
+    let arn = app.arn().to_owned();
+    let Some(json) = app.read().await? else {
+        let credentials = Credentials {
+            username: Some(APP_USER.into()),
+            password: generated(),
+        };
+        app.put(&credentials.to_json()).await?;
+        store
+            .grant_data_rights((APP_USER, host), &credentials.password, database)
+            .await?;
+        return Ok(Some(format!(
+            "application user {APP_USER}: new password in {arn}"
+        )));
+    };
+    let current = Credentials::from_secret(&arn, &json)?;
+    let user = current.username.clone().unwrap_or_else(|| APP_USER.into());
+    store
+        .grant_data_rights((&user, host), &current.password, database)
+        .await?;
+    let pending = app.pending().await?;
+    if !rotate_now && pending.is_none() {
+        return Ok(None);
+    }
+    let how = rotate(store, &app, (&user, host), &current, pending).await?;
+    Ok(Some(format!(
+        "application user {user}: password rotated ({how})"
+    )))
+}
+
+/// Rotates `user`'s password so that the database never holds one the
+/// secret does not: the new password is written as the secret's pending
+/// version first, then given to the database (with MySQL's dual passwords,
+/// beside the current one, so nothing is refused meanwhile), then made
+/// current, and only then is the old one discarded. A rotation that stopped
+/// half-way left its `pending` version, which this finishes (every deploy
+/// looks). On a server without dual passwords (MariaDB) a new connection
+/// made with the old password between the database's change and the
+/// secret's is refused, and [`RotatingStore`] reads the secret again.
+/// Answers how the database took it.
+async fn rotate(
+    store: &MySqlStore,
+    app: &Secret,
+    user: (&str, &str),
+    current: &Credentials,
+    pending: Option<(String, String)>,
+) -> Result<&'static str, StartError> {
+    let (version, next) = match pending {
+        Some((version, json)) => (version, Credentials::from_secret(app.arn(), &json)?),
+        None => {
+            let next = Credentials {
+                username: current.username.clone(),
+                password: generated(),
+            };
+            (app.put_pending(&next.to_json()).await?, next)
+        }
+    };
+    let dual = store.has_dual_passwords().await?;
+    store.set_password(user, &next.password, dual).await?;
+    app.promote(&version).await?;
+    if dual {
+        store.discard_old_password(user).await?;
+        Ok("dual passwords: the old one worked until the secret changed")
+    } else {
+        Ok("no dual passwords on this server: the old one stopped when the database changed")
+    }
 }
 
 /// The messages of an SQS event, as the queue backends deliver them.

@@ -1,7 +1,8 @@
 //! The notifier function: batches of `OrderProcessed` from the processed
-//! queue, answered with the messages that failed (`ReportBatchItemFailures`).
+//! queue, answered with the messages that failed (`ReportBatchItemFailures`),
+//! and one EMF metrics line per batch ([`engine::lambda::BatchMetrics`]).
 
-use engine::lambda::{handle_processed, Environment, SqsEvent};
+use engine::lambda::{handle_processed, Environment, Meter, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -11,7 +12,12 @@ async fn main() -> Result<(), Error> {
     let worker = env.notification_worker();
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let worker = &worker;
-        async move { Ok::<_, Error>(handle_processed(worker, event.payload).await) }
+        let meter = Meter::start(&env.ctx.metrics);
+        async move {
+            let response = handle_processed(worker, event.payload).await;
+            meter.finish(&response).publish();
+            Ok::<_, Error>(response)
+        }
     }))
     .await
 }

@@ -1,7 +1,8 @@
 //! The processor function: batches of `OrderCreated` from the order queue,
-//! answered with the messages that failed (`ReportBatchItemFailures`).
+//! answered with the messages that failed (`ReportBatchItemFailures`), and
+//! one EMF metrics line per batch ([`engine::lambda::BatchMetrics`]).
 
-use engine::lambda::{handle_orders, invocation_deadline, Environment, SqsEvent};
+use engine::lambda::{handle_orders, invocation_deadline, Environment, Meter, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -11,10 +12,16 @@ async fn main() -> Result<(), Error> {
     let processor = env.processor();
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let processor = &processor;
+        let meter = Meter::start(&env.ctx.metrics);
         // Done before Lambda's deadline: what the store has not applied by
         // then comes back soon, not after the whole visibility timeout.
         let deadline = invocation_deadline(event.context.deadline);
-        async move { Ok::<_, Error>(handle_orders(processor, event.payload, Some(deadline)).await) }
+        async move {
+            let response = handle_orders(processor, event.payload, Some(deadline)).await;
+            // Store retries and messages handed back, as CloudWatch metrics.
+            meter.finish(&response).publish();
+            Ok::<_, Error>(response)
+        }
     }))
     .await
 }

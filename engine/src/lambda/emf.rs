@@ -1,0 +1,133 @@
+//! The queue functions' own metrics, in CloudWatch's embedded metric format
+//! (EMF): one JSON object a line on stdout after each batch, which Lambda
+//! ships to the function's log group and CloudWatch Logs turns into metrics
+//! (no `PutMetricData` call, no extra permission, nothing on the batch's
+//! path). Source: "Using the embedded metric format with Lambda" and
+//! "Specification: Embedded metric format", CloudWatch User Guide,
+//! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>,
+//! read 2026-12-02.
+//!
+//! What CloudWatch cannot see from outside: how often the store was retried
+//! (lock waits, deadlocks, a failover) and how many messages a batch handed
+//! back for redelivery. The Pulumi program alarms on both (namespace
+//! [`NAMESPACE`], dimension `FunctionName`). The record is a dozen lines of
+//! JSON, so it is written here with serde_json rather than through a metrics
+//! facade the engine does not otherwise use.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::BatchResponse;
+use crate::metrics::Metrics;
+
+/// The CloudWatch namespace of the functions' metrics.
+pub const NAMESPACE: &str = "orderflow";
+
+/// The metrics' names, as the Pulumi program's alarms name them.
+pub const STORE_RETRIES: &str = "StoreRetries";
+pub const MESSAGES_LEFT: &str = "MessagesLeftForRedelivery";
+pub const BATCHES_LEFT: &str = "BatchesLeftForRedelivery";
+
+/// What one invocation of a queue function did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BatchMetrics {
+    /// Store calls tried again after a transient failure.
+    pub store_retries: u64,
+    /// Messages the response listed as failed: they come back.
+    pub left_for_redelivery: u64,
+}
+
+impl BatchMetrics {
+    /// The EMF record of this batch for `function` at `timestamp_ms` (Unix
+    /// milliseconds): every metric and the dimension are root members, as
+    /// the specification requires.
+    pub fn record(&self, function: &str, timestamp_ms: i64) -> Value {
+        let metric = |name: &str| json!({ "Name": name, "Unit": "Count" });
+        json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": [metric(STORE_RETRIES), metric(MESSAGES_LEFT), metric(BATCHES_LEFT)],
+                }],
+            },
+            "FunctionName": function,
+            STORE_RETRIES: self.store_retries,
+            MESSAGES_LEFT: self.left_for_redelivery,
+            BATCHES_LEFT: u64::from(self.left_for_redelivery > 0),
+        })
+    }
+
+    /// Writes the record to stdout, named after the running function
+    /// (`AWS_LAMBDA_FUNCTION_NAME`, which Lambda sets). A failed write is
+    /// ignored: a metric is never worth failing a batch.
+    pub fn publish(&self) {
+        let function =
+            std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "orderflow".into());
+        let record = self.record(&function, chrono::Utc::now().timestamp_millis());
+        let _ = writeln!(std::io::stdout().lock(), "{record}");
+    }
+}
+
+/// Counts one invocation: started before the batch, finished with the
+/// response. An execution environment runs one invocation at a time, so
+/// the difference of its counters is that invocation's.
+pub struct Meter {
+    metrics: Arc<Metrics>,
+    store_retries: u64,
+}
+
+impl Meter {
+    pub fn start(metrics: &Arc<Metrics>) -> Meter {
+        Meter {
+            metrics: metrics.clone(),
+            store_retries: metrics.store_retries.get(),
+        }
+    }
+
+    pub fn finish(self, response: &BatchResponse) -> BatchMetrics {
+        BatchMetrics {
+            store_retries: self.metrics.store_retries.get() - self.store_retries,
+            left_for_redelivery: response.batch_item_failures.len() as u64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The specification's rules: `_aws` with a Timestamp and one directive
+    /// whose every metric name and dimension key is a root member holding
+    /// a number (metrics) or a string (dimensions).
+    #[test]
+    fn a_record_is_valid_emf() {
+        let record = BatchMetrics {
+            store_retries: 3,
+            left_for_redelivery: 2,
+        }
+        .record("orderflow-prod-processor", 1_770_976_800_000);
+        assert_eq!(record["_aws"]["Timestamp"], 1_770_976_800_000_i64);
+        let directive = &record["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        for dimension in directive["Dimensions"][0].as_array().unwrap() {
+            let key = dimension.as_str().unwrap();
+            assert!(record[key].is_string(), "{key} is a root string");
+        }
+        let metrics = directive["Metrics"].as_array().unwrap();
+        assert_eq!(metrics.len(), 3);
+        for metric in metrics {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(record[name].is_u64(), "{name} is a root number");
+        }
+        assert_eq!(record["FunctionName"], "orderflow-prod-processor");
+        assert_eq!(record[STORE_RETRIES], 3);
+        assert_eq!(record[MESSAGES_LEFT], 2);
+        assert_eq!(record[BATCHES_LEFT], 1);
+        let clean = BatchMetrics::default().record("f", 0);
+        assert_eq!(clean[BATCHES_LEFT], 0, "a batch that left nothing");
+    }
+}
