@@ -191,22 +191,14 @@ impl Secret {
         Ok(Some((version, value)))
     }
 
-    /// Makes the pending `version` current (what functions read from now
-    /// on) and clears the pending label: the rotation's last step.
-    pub async fn promote(&self, version: &str) -> Result<(), StartError> {
-        let stages = self.stages().await?;
-        let mut mv = self
-            .client
-            .update_secret_version_stage()
-            .secret_id(&self.arn)
-            .version_stage(CURRENT)
-            .move_to_version_id(version);
-        if let Some(current) = stages.current.filter(|c| c != version) {
-            mv = mv.remove_from_version_id(current);
-        }
-        mv.send()
-            .await
-            .map_err(|e| self.failed("promoting the new version of", e))?;
+    /// Makes the pending `version` (whose string is `value`) current, what
+    /// functions read from now on, and clears its pending label: the
+    /// rotation's last step. The value is written again as a new current
+    /// version (Secrets Manager then labels the old one `AWSPREVIOUS`)
+    /// rather than by moving the label, which moto's Secrets Manager does
+    /// not follow on later reads.
+    pub async fn promote(&self, version: &str, value: &str) -> Result<(), StartError> {
+        self.put_staged(value, CURRENT).await?;
         self.client
             .update_secret_version_stage()
             .secret_id(&self.arn)

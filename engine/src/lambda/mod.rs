@@ -423,19 +423,21 @@ async fn rotate(
     current: &Credentials,
     pending: Option<(String, String)>,
 ) -> Result<&'static str, StartError> {
-    let (version, next) = match pending {
-        Some((version, json)) => (version, Credentials::from_secret(app.arn(), &json)?),
+    let (version, json) = match pending {
+        Some(pending) => pending,
         None => {
             let next = Credentials {
                 username: current.username.clone(),
                 password: generated(),
-            };
-            (app.put_pending(&next.to_json()).await?, next)
+            }
+            .to_json();
+            (app.put_pending(&next).await?, next)
         }
     };
+    let next = Credentials::from_secret(app.arn(), &json)?;
     let dual = store.has_dual_passwords().await?;
     store.set_password(user, &next.password, dual).await?;
-    app.promote(&version).await?;
+    app.promote(&version, &json).await?;
     if dual {
         store.discard_old_password(user).await?;
         Ok("dual passwords: the old one worked until the secret changed")

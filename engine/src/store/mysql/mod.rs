@@ -149,7 +149,18 @@ impl MySqlStore {
                      not part of a start. Run them once as the schema's owner with\n  \
                      cargo run -p sim -- migrate      (or the stack's migration function)"
                 )),
-                found => schema::refusal(&database, found, &problems),
+                // The functions' user has no rights on the migration
+                // history and cannot see it: whether the database is
+                // migrated or foreign, it cannot tell, and the cure from
+                // a deploy is the migration step either way.
+                Found::Ours | Found::Foreign => StoreError::Schema(format!(
+                    "the database `{database}` is not in the schema this build needs: {}. \
+                     Run this build's migrations as the schema's owner (the stack's migration \
+                     step, or `cargo run -p sim -- migrate`) before its functions; a database \
+                     the original system made is migrated in place, keeping its rows \
+                     (README, \"Moving from the original system\")",
+                    problems.join("; ")
+                )),
             });
         }
         Ok(store)
@@ -223,7 +234,7 @@ impl MySqlStore {
 
     /// Creates `user`@`host` if missing, sets its password, and grants it
     /// data rights on `database`: `SELECT, INSERT, UPDATE` on the data
-    /// tables (it deletes nothing and runs no DDL) and `SELECT` on the
+    /// tables (it deletes nothing and runs no DDL) and none on the
     /// migration history. What the migration step does, as the schema's
     /// owner, for the functions' application user. The name and password
     /// are checked to be plain (letters, digits, `_`, `-`), as they are
@@ -245,22 +256,22 @@ impl MySqlStore {
         // Without RETAIN, a secondary password a rotation kept stays.
         conn.execute(format!("ALTER USER {account} IDENTIFIED BY '{password}'").as_str())
             .await?;
-        // Rights on the data tables only; the migration history may be read
-        // (a function checks the schema at start), never written. An
-        // account made before this had them on the whole database.
-        match conn
-            .execute(
-                format!("REVOKE SELECT, INSERT, UPDATE ON `{database}`.* FROM {account}").as_str(),
-            )
-            .await
-        {
-            Ok(_) => {}
-            // 1141: no such grant (an account made since).
-            Err(sqlx::Error::Database(e))
-                if e.try_downcast_ref::<MySqlDatabaseError>()
-                    .map(|d| d.number())
-                    == Some(1141) => {}
-            Err(e) => return Err(e.into()),
+        // Rights on the data tables only; none on the migration history (a
+        // function checks the schema's columns, not its history). Accounts
+        // made before had rights on the whole database, then SELECT on the
+        // history: both are taken back.
+        for grant in [
+            format!("REVOKE SELECT, INSERT, UPDATE ON `{database}`.* FROM {account}"),
+            format!("REVOKE SELECT ON `{database}`.`_sqlx_migrations` FROM {account}"),
+        ] {
+            match conn.execute(grant.as_str()).await {
+                Ok(_) => {}
+                // 1141, 1147: no such grant (an account made since).
+                Err(sqlx::Error::Database(e))
+                    if e.try_downcast_ref::<MySqlDatabaseError>()
+                        .is_some_and(|d| matches!(d.number(), 1141 | 1147)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         for table in DATA_TABLES {
             conn.execute(
@@ -269,10 +280,6 @@ impl MySqlStore {
             )
             .await?;
         }
-        conn.execute(
-            format!("GRANT SELECT ON `{database}`.`_sqlx_migrations` TO {account}").as_str(),
-        )
-        .await?;
         Ok(())
     }
 
