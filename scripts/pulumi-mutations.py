@@ -32,18 +32,18 @@ INFRA = PULUMI / "infra.ts"
 
 BREAKS = {
     "a managed policy attached": (
-        "        const policy = new aws.iam.RolePolicy(",
-        "        new aws.iam.RolePolicyAttachment(`${name}-${fname}-vpc`, { role: role.name, "
+        "    const policy = new aws.iam.RolePolicy(",
+        "    new aws.iam.RolePolicyAttachment(`${name}-${fname}-vpc`, { role: role.name, "
         'policyArn: "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole" });\n'
-        "        const policy = new aws.iam.RolePolicy(",
+        "    const policy = new aws.iam.RolePolicy(",
     ),
     "a wildcard action": (
         'Action: ["logs:CreateLogStream", "logs:PutLogEvents"]',
         'Action: ["logs:*"]',
     ),
     "a wildcard resource outside the network-interface exception": (
-        '"sqs:GetQueueAttributes"],\n        Resource: arn,',
-        '"sqs:GetQueueAttributes"],\n        Resource: arn ? "*" : "*",',
+        '"sqs:GetQueueAttributes"],\n    Resource: arn,',
+        '"sqs:GetQueueAttributes"],\n    Resource: arn ? "*" : "*",',
     ),
     "egress to 0.0.0.0/0": (
         'description: "orderflow Lambda functions",\n        egress: [],',
@@ -59,14 +59,14 @@ BREAKS = {
     ),
     "VPC endpoints without private DNS": ("privateDnsEnabled: true,", "privateDnsEnabled: false,"),
     "the functions not waiting for the migration step": (
-        "const after = { dependsOn: [migrated] };",
-        "const after = { dependsOn: [migrated].filter(() => false) };",
+        "fn, { dependsOn: [migrated] });",
+        "fn, { dependsOn: [migrated].filter(() => false) });",
     ),
     "a visibility timeout under six times a function's timeout": (
         "visibilityTimeoutSeconds: visibility,",
         "visibilityTimeoutSeconds: shape.functions.processor.timeout_secs,",
     ),
-    "alarms without OK actions": ("            okActions: [alarms.arn],", "            okActions: [],"),
+    "alarms without OK actions": ("            okActions: [topic.arn],", "            okActions: [],"),
     "a migrate step that does not re-run for new migrate code": (
         "            code: migrate.sourceCodeHash,\n",
         "",
@@ -120,7 +120,7 @@ BREAKS = {
         "        multiAz: true,\n        deletionProtection: true,",
         "        multiAz: true,\n        deletionProtection: false,",
     ),
-    "alarms without an action": ("            alarmActions: [alarms.arn],", "            alarmActions: [],"),
+    "alarms without an action": ("            alarmActions: [topic.arn],", "            alarmActions: [],"),
     "max_connections left to RDS's formula": (
         '            { name: "max_connections", value: String(shape.max_connections) },\n',
         "",
@@ -134,20 +134,20 @@ BREAKS = {
         "routeSettings: Object.entries({} as Record<string, Throttle>)",
     ),
     "network-interface changes allowed outside the stack's VPC": (
-        '            Condition: { ArnEquals: { "ec2:Vpc": vpcArn } },\n',
-        "",
+        'Condition: { ArnEquals: { "ec2:Vpc": vpcArn } },',
+        "Condition: vpcArn ? undefined : undefined,",
     ),
     "subnets placed by zone name": (
         "availabilityZoneId: picked.apply((p) => p[i]),",
-        "availabilityZone: zones.names[i],",
+        "availabilityZone: pulumi.all([picked, zones.names]).apply(([, names]) => names[i]),",
     ),
     "orders for any customer behind the JWT authorizer": (
         "...(s.jwt ? { CUSTOMER_CLAIM: s.jwt.customerClaim } : {}),",
-        "",
+        "...(s.jwt ? {} : {}),",
     ),
     "no alarm on the functions' store retries": (
         "        emfAlarms(alarm, fname, func);\n",
-        "",
+        '        if (String(fname) === "none") emfAlarms(alarm, fname, func);\n',
     ),
 }
 
