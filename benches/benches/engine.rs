@@ -66,7 +66,7 @@ fn channel_queue(c: &mut Criterion) {
 fn ingest_router(c: &mut Criterion) {
     let rt = runtime();
     let config = engine::config::Config::default();
-    let queues = engine::queue::Queues::channel(&config);
+    let queues = engine::queues::Queues::channel(&config);
     let ctx = engine::context::Context::new(Arc::new(MemoryStore::new()));
     let router = engine::http::router(engine::http::AppState::new(&ctx, &queues));
     // A consumer that only deletes, so the queue never fills up.

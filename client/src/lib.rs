@@ -3,6 +3,10 @@
 //! through it. An [`Answer`] is a status, headers and a JSON body, whatever
 //! the status: callers decide what they expected.
 
+mod latencies;
+
+pub use latencies::Latencies;
+
 use anyhow::Context;
 use std::time::Duration;
 

@@ -21,7 +21,8 @@ use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::notifier::{LogNotifier, NotificationWorker, Notifier};
 use crate::processor::{Processor, ProcessorConfig};
-use crate::queue::{QueueBackend, QueueError, Queues};
+use crate::queue::{QueueBackend, QueueError};
+use crate::queues::Queues;
 use crate::shutdown::{self, Trigger};
 use crate::store::{MemoryStore, MySqlStore, OrderStore, StoreAdmin, StoreError};
 

@@ -1,5 +1,6 @@
-//! What the consumers share: the store, metrics and the failure log. Built
-//! once, cloned into every worker.
+//! What the pipeline's stages share: the store, metrics, the failure log,
+//! and the key ingest derives order ids under. Built once, cloned into
+//! every worker and the HTTP state.
 
 use std::sync::Arc;
 

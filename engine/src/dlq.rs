@@ -22,7 +22,7 @@ pub struct DeadLetterQueue {
     /// The source queue's name (`orders`, `processed`).
     pub name: String,
     /// `None` for a queue without a redrive policy (see
-    /// [`crate::queue::set::NO_DLQ`]): nothing is ever set aside from it.
+    /// [`crate::queues::NO_DLQ`]): nothing is ever set aside from it.
     pub dlq: Option<Arc<dyn QueueBackend>>,
     pub source: Arc<dyn QueueBackend>,
 }

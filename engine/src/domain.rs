@@ -1,6 +1,7 @@
 //! Domain types: the words of the design (order, line, inventory, status) as
-//! types that carry their rules. A `ValidOrder` can only be built by
-//! [`crate::validation`], an [`OrderId`] only by [`crate::idempotency`].
+//! types that carry their rules. An order's lines are [`Lines`], which
+//! cannot hold an invalid set; an [`OrderId`] that names an order is minted
+//! by [`crate::idempotency`] (parsing one only reads a UUID).
 
 use std::fmt;
 
@@ -46,7 +47,7 @@ impl fmt::Display for OrderId {
 pub struct ProductId(String);
 
 impl ProductId {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
         parse_id(s, MAX_PRODUCT_ID_LEN).map(ProductId)
     }
     pub fn as_str(&self) -> &str {
@@ -66,7 +67,7 @@ impl fmt::Display for ProductId {
 pub struct CustomerId(String);
 
 impl CustomerId {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
         parse_id(s, MAX_CUSTOMER_ID_LEN).map(CustomerId)
     }
     pub fn as_str(&self) -> &str {
@@ -80,15 +81,26 @@ impl fmt::Display for CustomerId {
     }
 }
 
-fn parse_id(s: &str, max: usize) -> Result<String, String> {
+/// Why a string is not an id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("must not be empty or blank")]
+    Blank,
+    #[error("must be at most {0} characters")]
+    TooLong(usize),
+    #[error("must not contain control characters")]
+    Control,
+}
+
+fn parse_id(s: &str, max: usize) -> Result<String, IdError> {
     if s.trim().is_empty() {
-        return Err("must not be empty or blank".into());
+        return Err(IdError::Blank);
     }
     if s.chars().count() > max {
-        return Err(format!("must be at most {max} characters"));
+        return Err(IdError::TooLong(max));
     }
     if s.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
+        return Err(IdError::Control);
     }
     Ok(s.to_owned())
 }
@@ -96,8 +108,8 @@ fn parse_id(s: &str, max: usize) -> Result<String, String> {
 macro_rules! string_conversions {
     ($t:ident) => {
         impl TryFrom<String> for $t {
-            type Error = String;
-            fn try_from(s: String) -> Result<Self, String> {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, IdError> {
                 $t::parse(&s)
             }
         }
@@ -125,10 +137,15 @@ impl Quantity {
     }
 }
 
+/// A quantity outside 1 ..= [`MAX_QUANTITY`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("quantity must be between 1 and {MAX_QUANTITY}")]
+pub struct QuantityError;
+
 impl TryFrom<u32> for Quantity {
-    type Error = String;
-    fn try_from(n: u32) -> Result<Self, String> {
-        Quantity::new(n).ok_or_else(|| format!("quantity must be between 1 and {MAX_QUANTITY}"))
+    type Error = QuantityError;
+    fn try_from(n: u32) -> Result<Self, QuantityError> {
+        Quantity::new(n).ok_or(QuantityError)
     }
 }
 
@@ -150,8 +167,23 @@ pub struct OrderLine {
     pub quantity: Quantity,
 }
 
+/// Why plain values do not make an order (for orders built in code: tests,
+/// benchmarks, the sim's load; a request body gets a
+/// [`crate::validation::ValidationError`] naming the field instead).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    #[error("customer_id {0}")]
+    Customer(IdError),
+    #[error("product_id {0}")]
+    Product(#[from] IdError),
+    #[error(transparent)]
+    Quantity(#[from] QuantityError),
+    #[error("items {0}")]
+    Lines(#[from] LinesError),
+}
+
 impl OrderLine {
-    pub fn new(product_id: &str, quantity: u32) -> Result<Self, String> {
+    pub fn new(product_id: &str, quantity: u32) -> Result<Self, OrderError> {
         Ok(OrderLine {
             product_id: ProductId::parse(product_id)?,
             quantity: Quantity::try_from(quantity)?,
@@ -159,43 +191,136 @@ impl OrderLine {
     }
 }
 
-/// An order that passed validation: a customer and 1..=[`MAX_LINES`] lines
-/// with distinct products, kept sorted by `product_id` (the canonical order,
-/// and the order the processor locks rows in).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An order's lines, by the one rule every order obeys: 1 to
+/// [`MAX_LINES`] lines, each product on one line, kept sorted by
+/// `product_id` (the canonical order, which the order id hashes and the
+/// store locks rows in). Nothing else can hold them: a request body
+/// ([`crate::validation`]), an `OrderCreated` off a queue (serde decodes
+/// through [`Lines::new`]) and a test's order all go through here, and what
+/// takes `Lines` checks nothing again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<OrderLine>", into = "Vec<OrderLine>")]
+pub struct Lines(Vec<OrderLine>);
+
+/// Why lines are not an order's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinesError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must have at most {MAX_LINES} lines")]
+    TooMany,
+    /// The line at `again` names the product of the line at `first` (their
+    /// places as given).
+    #[error("repeats items[{first}].product_id; put the whole quantity on one line")]
+    Repeated { first: usize, again: usize },
+}
+
+impl Lines {
+    /// The lines, sorted, if they make an order.
+    pub fn new(mut lines: Vec<OrderLine>) -> Result<Lines, LinesError> {
+        Lines::check_count(lines.len())?;
+        let mut seen = std::collections::HashMap::with_capacity(lines.len());
+        for (again, line) in lines.iter().enumerate() {
+            if let Some(first) = seen.insert(&line.product_id, again) {
+                return Err(LinesError::Repeated { first, again });
+            }
+        }
+        lines.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+        Ok(Lines(lines))
+    }
+
+    /// Whether `n` lines can make an order (before they are parsed).
+    pub fn check_count(n: usize) -> Result<(), LinesError> {
+        match n {
+            0 => Err(LinesError::Empty),
+            n if n > MAX_LINES => Err(LinesError::TooMany),
+            _ => Ok(()),
+        }
+    }
+
+    /// `(product_id, quantity)` lines (tests, benchmarks).
+    pub fn of(lines: &[(&str, u32)]) -> Result<Lines, OrderError> {
+        let lines = lines
+            .iter()
+            .map(|(p, q)| OrderLine::new(p, *q))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Lines::new(lines)?)
+    }
+
+    pub fn as_slice(&self) -> &[OrderLine] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Lines {
+    type Target = [OrderLine];
+    fn deref(&self) -> &[OrderLine] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Lines {
+    type Item = &'a OrderLine;
+    type IntoIter = std::slice::Iter<'a, OrderLine>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl TryFrom<Vec<OrderLine>> for Lines {
+    type Error = LinesError;
+    fn try_from(lines: Vec<OrderLine>) -> Result<Lines, LinesError> {
+        Lines::new(lines)
+    }
+}
+
+impl From<Lines> for Vec<OrderLine> {
+    fn from(lines: Lines) -> Vec<OrderLine> {
+        lines.0
+    }
+}
+
+/// An order that passed validation: a customer and its [`Lines`]. What
+/// [`crate::validation::parse_order`] makes of a `POST /api/orders` body,
+/// and (as `OrderRequest`) the body the OpenAPI document describes.
+///
+/// Serde decodes one too (through the same [`CustomerId`] and [`Lines`]),
+/// for callers that need no field-by-field messages.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = OrderRequest)]
 pub struct ValidOrder {
-    pub(crate) customer_id: CustomerId,
-    pub(crate) items: Vec<OrderLine>,
+    // The pattern: one character that is not white space, and no control
+    // characters, as `CustomerId::parse` checks.
+    #[schema(
+        value_type = String,
+        example = "cust-12345",
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    customer_id: CustomerId,
+    /// Each product on one line.
+    #[schema(value_type = Vec<OrderLine>, min_items = 1, max_items = 100)]
+    items: Lines,
 }
 
 impl ValidOrder {
-    /// An order from typed lines, by the rules [`crate::validation::parse_order`]
-    /// applies to a request body: 1 to [`MAX_LINES`] lines, each product
-    /// once; the lines are sorted by product.
-    pub fn new(customer_id: CustomerId, mut items: Vec<OrderLine>) -> Result<Self, String> {
-        if items.is_empty() || items.len() > MAX_LINES {
-            return Err(format!("an order has 1 to {MAX_LINES} lines"));
-        }
-        items.sort_by(|a, b| a.product_id.cmp(&b.product_id));
-        if items.windows(2).any(|w| w[0].product_id == w[1].product_id) {
-            return Err("an order names each product once".into());
-        }
-        Ok(ValidOrder { customer_id, items })
+    pub fn new(customer_id: CustomerId, items: Lines) -> Self {
+        ValidOrder { customer_id, items }
     }
 
-    /// [`ValidOrder::new`] from plain values: `(product_id, quantity)` lines.
-    pub fn of(customer_id: &str, lines: &[(&str, u32)]) -> Result<Self, String> {
-        let items = lines
-            .iter()
-            .map(|(p, q)| OrderLine::new(p, *q))
-            .collect::<Result<_, _>>()?;
-        Self::new(CustomerId::parse(customer_id)?, items)
+    /// An order from plain values: `(product_id, quantity)` lines (tests,
+    /// benchmarks).
+    pub fn of(customer_id: &str, lines: &[(&str, u32)]) -> Result<Self, OrderError> {
+        let customer_id = CustomerId::parse(customer_id).map_err(OrderError::Customer)?;
+        Ok(Self::new(customer_id, Lines::of(lines)?))
     }
 
     pub fn customer_id(&self) -> &CustomerId {
         &self.customer_id
     }
-    pub fn items(&self) -> &[OrderLine] {
+    pub fn items(&self) -> &Lines {
         &self.items
     }
 }
@@ -315,6 +440,27 @@ pub fn seed_products() -> Vec<InventoryItem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_hold_the_orders_rule_however_they_are_made() {
+        let line = |p: &str, q| OrderLine::new(p, q).unwrap();
+        let lines = Lines::new(vec![line("b", 1), line("a", 2)]).unwrap();
+        let ids: Vec<&str> = lines.iter().map(|l| l.product_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"], "sorted by product");
+        assert_eq!(Lines::new(vec![]), Err(LinesError::Empty));
+        let many = (0..=MAX_LINES).map(|i| line(&format!("p{i}"), 1)).collect();
+        assert_eq!(Lines::new(many), Err(LinesError::TooMany));
+        assert_eq!(
+            Lines::new(vec![line("a", 1), line("b", 1), line("a", 2)]),
+            Err(LinesError::Repeated { first: 0, again: 2 })
+        );
+        // Off a queue: serde decodes through the same rule.
+        let twice = r#"[{"product_id":"a","quantity":1},{"product_id":"a","quantity":1}]"#;
+        assert!(serde_json::from_str::<Lines>(twice).is_err());
+        let unsorted = r#"[{"product_id":"b","quantity":1},{"product_id":"a","quantity":1}]"#;
+        let decoded: Lines = serde_json::from_str(unsorted).unwrap();
+        assert_eq!(decoded.as_slice()[0].product_id.as_str(), "a");
+    }
 
     #[test]
     fn the_stored_names_are_the_serde_names() {

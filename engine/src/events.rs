@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::{CustomerId, FailureReason, OrderId, OrderLine, OrderStatus};
+use crate::domain::{CustomerId, FailureReason, Lines, OrderId, OrderLine, OrderStatus};
 
 /// Published by ingest once an order is accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -17,7 +17,10 @@ pub struct OrderCreated {
     pub order_id: OrderId,
     #[schema(value_type = String)]
     pub customer_id: CustomerId,
-    pub items: Vec<OrderLine>,
+    /// 1 to 100 lines, each product once, sorted by product (decoding
+    /// refuses anything else: [`Lines`]).
+    #[schema(value_type = Vec<OrderLine>)]
+    pub items: Lines,
     /// The accept time; becomes `orders.created_at`.
     #[serde(with = "millis")]
     pub timestamp: DateTime<Utc>,

@@ -49,7 +49,7 @@ pub fn order_created(
     OrderCreated {
         order_id: order_id(order, key, secret),
         customer_id: order.customer_id().clone(),
-        items: order.items().to_vec(),
+        items: order.items().clone(),
         timestamp: at,
     }
 }

@@ -21,6 +21,8 @@
 //! - [`store`]: the [`store::OrderStore`] trait, over MySQL or in memory; each
 //!   batch of orders is applied atomically and each order at most once.
 //! - [`processor`] and [`notifier`]: the two consumers.
+//! - [`queues`]: the pipeline's queues (orders, processed, their DLQs),
+//!   built from configuration over channels or SQS.
 //! - [`dlq`]: listing and redriving dead-letter queues.
 //! - `harness` (feature `harness`, for the sim and the tests): seeded fault
 //!   injection and bookkeeping, as decorators wrapped around the store and
@@ -45,6 +47,7 @@ pub mod metrics;
 pub mod notifier;
 pub mod processor;
 pub mod queue;
+pub mod queues;
 pub mod report;
 pub mod retry;
 pub mod shutdown;

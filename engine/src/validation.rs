@@ -2,12 +2,10 @@
 //! [`ValidationError`] that names the field and the reason. Nothing past this
 //! boundary ever sees an unchecked order.
 
-use std::collections::HashMap;
-
 use serde_json::{Map, Value};
 
 use crate::domain::{
-    CustomerId, OrderLine, ProductId, Quantity, ValidOrder, MAX_LINES, MAX_QUANTITY,
+    CustomerId, Lines, LinesError, OrderLine, ProductId, Quantity, ValidOrder, MAX_QUANTITY,
 };
 
 /// Why a request was refused. `field` is a path such as `items[2].quantity`;
@@ -47,9 +45,8 @@ pub fn parse_order(body: &[u8]) -> Result<ValidOrder, ValidationError> {
 
     let customer_id = match obj.get("customer_id") {
         None => return Err(ValidationError::field("customer_id", "is required")),
-        Some(Value::String(s)) => {
-            CustomerId::parse(s).map_err(|r| ValidationError::field("customer_id", r))?
-        }
+        Some(Value::String(s)) => CustomerId::parse(s)
+            .map_err(|r| ValidationError::field("customer_id", r.to_string()))?,
         Some(_) => return Err(ValidationError::field("customer_id", "must be a string")),
     };
 
@@ -58,30 +55,19 @@ pub fn parse_order(body: &[u8]) -> Result<ValidOrder, ValidationError> {
         Some(Value::Array(lines)) => lines,
         Some(_) => return Err(ValidationError::field("items", "must be an array")),
     };
-    if lines.is_empty() {
-        return Err(ValidationError::field("items", "must not be empty"));
-    }
-    if lines.len() > MAX_LINES {
-        return Err(ValidationError::field(
-            "items",
-            format!("must have at most {MAX_LINES} lines"),
-        ));
-    }
-
-    let mut items = Vec::with_capacity(lines.len());
-    let mut seen: HashMap<ProductId, usize> = HashMap::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        let item = parse_line(i, line)?;
-        if let Some(first) = seen.insert(item.product_id.clone(), i) {
-            return Err(ValidationError::field(
-                format!("items[{i}].product_id"),
-                format!("repeats items[{first}].product_id; put the whole quantity on one line"),
-            ));
+    Lines::check_count(lines.len()).map_err(|e| ValidationError::field("items", e.to_string()))?;
+    let items = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| parse_line(i, line))
+        .collect::<Result<Vec<_>, _>>()?;
+    let items = Lines::new(items).map_err(|e| match e {
+        LinesError::Repeated { again, .. } => {
+            ValidationError::field(format!("items[{again}].product_id"), e.to_string())
         }
-        items.push(item);
-    }
-    items.sort_by(|a, b| a.product_id.cmp(&b.product_id));
-    Ok(ValidOrder { customer_id, items })
+        e => ValidationError::field("items", e.to_string()),
+    })?;
+    Ok(ValidOrder::new(customer_id, items))
 }
 
 fn parse_line(i: usize, line: &Value) -> Result<OrderLine, ValidationError> {
@@ -96,9 +82,8 @@ fn parse_line(i: usize, line: &Value) -> Result<OrderLine, ValidationError> {
 
     let product_id = match obj.get("product_id") {
         None => return Err(ValidationError::field(field("product_id"), "is required")),
-        Some(Value::String(s)) => {
-            ProductId::parse(s).map_err(|r| ValidationError::field(field("product_id"), r))?
-        }
+        Some(Value::String(s)) => ProductId::parse(s)
+            .map_err(|r| ValidationError::field(field("product_id"), r.to_string()))?,
         Some(_) => {
             return Err(ValidationError::field(
                 field("product_id"),
@@ -148,6 +133,7 @@ fn reject_unknown(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::MAX_LINES;
 
     fn err(body: &str) -> String {
         parse_order(body.as_bytes()).unwrap_err().message

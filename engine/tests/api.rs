@@ -176,8 +176,7 @@ async fn an_idempotency_key_lets_a_client_place_the_same_basket_twice() {
 #[tokio::test]
 async fn a_queue_outage_answers_503_and_enqueues_nothing() {
     let app = spawn_app(memory_store().await).await;
-    let channel = app.queues.channel.clone().expect("channel queues");
-    channel.orders.set_available(false);
+    app.harness.set_ingest_outage(true);
     let body = r#"{"customer_id":"c","items":[{"product_id":"prod-101","quantity":1}]}"#;
     let (status, json, headers) = post_raw(&app, body, JSON).await;
     assert_eq!(status, 503, "{json}");
@@ -186,7 +185,7 @@ async fn a_queue_outage_answers_503_and_enqueues_nothing() {
         Some("1")
     );
     assert!(json["message"].as_str().unwrap().contains("not accepted"));
-    channel.orders.set_available(true);
+    app.harness.set_ingest_outage(false);
     assert_eq!(app.enqueued(), 0);
     let (status, _, _) = post_raw(&app, body, JSON).await;
     assert_eq!(status, 202);

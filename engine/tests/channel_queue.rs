@@ -54,14 +54,15 @@ async fn a_full_queue_refuses_with_a_transient_error() {
 
 #[tokio::test]
 async fn an_outage_fails_every_call_until_it_ends() {
-    let q: Arc<ChannelQueue> = ChannelQueue::new(QueueConfig::new("flaky"));
-    q.set_available(false);
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let q =
+        engine::harness::Outage::new(ChannelQueue::new(QueueConfig::new("flaky")), down.clone());
     assert!(matches!(
         q.send("a".into()).await,
         Err(QueueError::Unavailable { .. })
     ));
     assert!(q.receive(1, Duration::ZERO).await.is_err());
-    q.set_available(true);
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
     q.send("a".into()).await.unwrap();
     assert_eq!(q.receive(1, Duration::ZERO).await.unwrap().len(), 1);
 }

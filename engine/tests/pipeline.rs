@@ -135,7 +135,12 @@ async fn transient_store_errors_are_retried_never_failed(store: Arc<dyn StoreAdm
         .send(serde_json::to_string(&o).unwrap())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The processor's first round (five attempts) has failed: the message
+    // waits out its retry delay before the next.
+    common::wait_until("the first round of attempts", || {
+        flaky.failures_left.load(Ordering::SeqCst) <= 2
+    })
+    .await;
     assert!(
         store.order(o.order_id).await.unwrap().is_none(),
         "not recorded during the outage"

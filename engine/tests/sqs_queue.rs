@@ -6,14 +6,12 @@
 #![cfg(feature = "sqs")]
 
 mod conformance;
-#[path = "common/moto.rs"]
-mod moto;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use engine::queue::sqs::SqsQueue;
-use moto::{client, moto};
+use testkit::moto::{client, moto};
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {$(
@@ -43,7 +41,8 @@ for_each_conformance_test!(conformance);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_queue_is_a_permanent_error_and_a_failed_start() {
     use engine::config::{Config, QueueKind};
-    use engine::queue::{QueueBackend, QueueError, Queues};
+    use engine::queue::{QueueBackend, QueueError};
+    use engine::queues::Queues;
 
     let moto = moto().await;
     let client = client(&moto.url);

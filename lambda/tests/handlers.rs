@@ -8,7 +8,7 @@ use engine::config::Config;
 use engine::context::Context;
 use engine::domain::{seed_products, OrderId, OrderStatus, ProductId};
 use engine::lambda::{handle_orders, handle_processed, BatchMetrics, Environment, Meter, SqsEvent};
-use engine::queue::Queues;
+use engine::queues::Queues;
 use engine::store::{MemoryStore, OrderStore};
 use lambda_http::tower::ServiceExt;
 

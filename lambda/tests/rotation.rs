@@ -20,7 +20,7 @@ use engine::idempotency::OrderIdKey;
 use engine::lambda::{
     handle_orders, Credentials, Environment, Secret, SqsEvent, SqsMessage, Startup,
 };
-use engine::queue::Queues;
+use engine::queues::Queues;
 use engine::store::{MySqlStore, OrderStore, StoreError};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use sqlx::Executor;

@@ -116,7 +116,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     } else {
         api.inventory().await?
     };
-    let shared = Shared::new(&cli.hot_product, &before, cli.seed, informational)
+    let listed: Vec<String> = before.iter().map(|p| p.product_id.clone()).collect();
+    let shared = Shared::new(&cli.hot_product, &listed, cli.seed, informational)
         .map_err(anyhow::Error::msg)?;
     let shared = scenarios::install(shared);
 

@@ -16,8 +16,6 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use crate::verify::Product;
-
 /// What the scenarios share, across every Goose user.
 pub struct Shared {
     pub hot: String,
@@ -41,22 +39,18 @@ pub struct Shared {
 impl Shared {
     pub fn new(
         hot: &str,
-        catalog: &[Product],
+        catalog: &[String],
         seed: u64,
         informational: bool,
     ) -> Result<Shared, String> {
-        if !informational && !catalog.iter().any(|p| p.product_id == hot) {
-            let listed: Vec<&str> = catalog.iter().map(|p| p.product_id.as_str()).collect();
+        if !informational && !catalog.iter().any(|p| p == hot) {
+            let listed: Vec<&str> = catalog.iter().map(String::as_str).collect();
             return Err(format!(
                 "--hot-product {hot} is not in GET /api/inventory (it lists: {})",
                 listed.join(", ")
             ));
         }
-        let others = catalog
-            .iter()
-            .map(|p| p.product_id.clone())
-            .filter(|p| p != hot)
-            .collect();
+        let others = catalog.iter().filter(|p| *p != hot).cloned().collect();
         let run = format!("{:x}", chrono::Utc::now().timestamp_millis());
         Ok(Shared {
             hot: hot.to_owned(),

@@ -1,8 +1,8 @@
 //! After the load: read the API back and check what the load did.
 
 use anyhow::Context;
-use engine::report::Latencies;
 use orderflow_client::Client;
+use orderflow_client::Latencies;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};

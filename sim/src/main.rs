@@ -377,7 +377,7 @@ fn warn_of_queues_without_dlq(app: &App) {
     for name in app.queues.without_dlq() {
         println!(
             "  warning: the {name} queue has no dead-letter queue (no redrive policy): {}",
-            engine::queue::set::NO_DLQ
+            engine::queues::NO_DLQ
         );
     }
 }

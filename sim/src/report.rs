@@ -1,6 +1,6 @@
 //! The run report: what was sent, what became of it, how fast.
 
-use engine::report::Latencies;
+use orderflow_client::Latencies;
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use engine::domain::ProductId;
-use engine::queue::{QueueBackend, Queues};
+use engine::queue::QueueBackend;
+use engine::queues::Queues;
 use engine::store::OrderStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

@@ -32,10 +32,10 @@ async fn settings_over_the_connection_budget_get_connections_refused_and_lose_no
     // possible against the 66 a 1 GiB instance was observed to allow), its
     // stage throttle raised so the load reaches the functions, the scaling
     // ramp run 30 times faster so the mappings pass the limit within the run.
-    let settings = include_str!("../../deploy/first-deployment.json").replace(
-        "\"rate\": 100, \"burst\": 200",
-        "\"rate\": 100000, \"burst\": 100000",
-    );
+    let mut settings: serde_json::Value =
+        serde_json::from_str(include_str!("../../deploy/first-deployment.json")).unwrap();
+    settings["stage_throttle"] = serde_json::json!({ "rate": 100000, "burst": 100000 });
+    let settings = settings.to_string();
     let file =
         std::env::temp_dir().join(format!("orderflow-over-budget-{}.json", std::process::id()));
     std::fs::write(&file, settings).unwrap();

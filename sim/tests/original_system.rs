@@ -6,8 +6,6 @@
 //! become PROCESSED and FAILED orders.
 
 mod common;
-#[path = "../../engine/tests/common/moto.rs"]
-mod moto;
 
 use std::process::Command;
 use std::time::Duration;
@@ -42,8 +40,8 @@ async fn outcome(base: &str, order_id: &str) -> (Value, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_originals_messages_through_its_queues_become_processed_and_failed_orders() {
     // The original deployment: its queues, its database.
-    let moto = moto::moto().await;
-    let client = moto::client(&moto.url);
+    let moto = testkit::moto::moto().await;
+    let client = testkit::moto::client(&moto.url);
     let (orders, _order_dlq) =
         SqsQueue::create_with_dlq(&client, "ecommerce-orders", Duration::from_secs(30), 3)
             .await

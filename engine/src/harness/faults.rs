@@ -16,14 +16,29 @@ use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::domain::{InventoryItem, OrderId, OrderRecord, ProductId};
 use crate::events::OrderCreated;
-use crate::queue::{Message, QueueBackend, QueueDepth, QueueError};
-use crate::store::{Applied, Claim, ClaimRequest, OrderStore, StoreError};
+use crate::queue::{Message, QueueBackend, QueueDecorator, QueueError};
+use crate::store::{Applied, OrderStore, StoreDecorator, StoreError};
 
-/// The kinds of fault, in the order reports list them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FaultKind {
+/// Declares [`FaultKind`] and its list [`FaultKind::ALL`] from one list of
+/// variants, so a new kind is in the list (and the arrays sized from it)
+/// by construction: no counter can be indexed out of bounds.
+macro_rules! fault_kinds {
+    ($($(#[$doc:meta])* $kind:ident,)*) => {
+        /// The kinds of fault, in the order reports list them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum FaultKind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl FaultKind {
+            /// Every kind, in declaration order (`kind as usize` is its index).
+            pub const ALL: [FaultKind; [$(FaultKind::$kind),*].len()] = [$(FaultKind::$kind),*];
+        }
+    };
+}
+
+fault_kinds! {
     /// A message is enqueued twice, as SQS may deliver it twice.
     DuplicateDelivery,
     /// The processor dies before the commit: nothing of its batch applied.
@@ -42,17 +57,10 @@ pub enum FaultKind {
     KilledConnection,
 }
 
-impl FaultKind {
-    pub const ALL: [FaultKind; 7] = [
-        FaultKind::DuplicateDelivery,
-        FaultKind::CrashBeforeCommit,
-        FaultKind::CrashAfterCommit,
-        FaultKind::PublishFailure,
-        FaultKind::VisibilityExpiry,
-        FaultKind::PoisonMessage,
-        FaultKind::KilledConnection,
-    ];
+/// One value per fault kind.
+type PerKind<T> = [T; FaultKind::ALL.len()];
 
+impl FaultKind {
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::DuplicateDelivery => "duplicate-delivery",
@@ -92,7 +100,7 @@ impl fmt::Display for FaultKind {
 /// Which faults to inject, and how often (a probability per occasion).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FaultPlan {
-    rates: [f64; 7],
+    rates: PerKind<f64>,
 }
 
 impl FaultPlan {
@@ -170,7 +178,7 @@ pub struct Faults {
     plan: FaultPlan,
     stopped: std::sync::atomic::AtomicBool,
     rng: Mutex<StdRng>,
-    injected: [AtomicU64; 7],
+    injected: PerKind<AtomicU64>,
 }
 
 impl Faults {
@@ -340,9 +348,9 @@ impl FaultyQueue {
 }
 
 #[async_trait]
-impl QueueBackend for FaultyQueue {
-    fn name(&self) -> &str {
-        self.inner.name()
+impl QueueDecorator for FaultyQueue {
+    fn inner(&self) -> &dyn QueueBackend {
+        &*self.inner
     }
 
     // The original goes first: a duplicate is only ever a second copy of a
@@ -378,30 +386,6 @@ impl QueueBackend for FaultyQueue {
         }
         Ok(messages)
     }
-
-    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
-        self.inner.delete(receipt_handle).await
-    }
-
-    async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
-        self.inner.delete_batch(receipt_handles).await
-    }
-
-    async fn change_visibility(
-        &self,
-        receipt_handle: &str,
-        timeout: std::time::Duration,
-    ) -> Result<(), QueueError> {
-        self.inner.change_visibility(receipt_handle, timeout).await
-    }
-
-    async fn peek(&self, max: usize) -> Result<Vec<Message>, QueueError> {
-        self.inner.peek(max).await
-    }
-
-    async fn depth(&self) -> Result<QueueDepth, QueueError> {
-        self.inner.depth().await
-    }
 }
 
 /// The payload of an injected crash: a panic in the processor's task, which
@@ -432,37 +416,15 @@ impl FaultyStore {
 }
 
 #[async_trait]
-impl OrderStore for FaultyStore {
+impl StoreDecorator for FaultyStore {
+    fn inner(&self) -> &dyn OrderStore {
+        &*self.inner
+    }
     async fn apply(&self, orders: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
         self.crash_if(FaultKind::CrashBeforeCommit);
         let applied = self.inner.apply(orders).await?;
         self.crash_if(FaultKind::CrashAfterCommit);
         Ok(applied)
-    }
-    async fn order(&self, order_id: OrderId) -> Result<Option<OrderRecord>, StoreError> {
-        self.inner.order(order_id).await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.ping().await
-    }
-    async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
-        self.inner.inventory().await
-    }
-    async fn product(&self, product_id: &ProductId) -> Result<Option<InventoryItem>, StoreError> {
-        self.inner.product(product_id).await
-    }
-    async fn seed_if_empty(&self, products: &[InventoryItem]) -> Result<bool, StoreError> {
-        self.inner.seed_if_empty(products).await
-    }
-    async fn claim_notifications(
-        &self,
-        requests: &[ClaimRequest<'_>],
-        lease: std::time::Duration,
-    ) -> Result<Vec<Claim>, StoreError> {
-        self.inner.claim_notifications(requests, lease).await
-    }
-    async fn confirm_notifications(&self, order_ids: &[OrderId]) -> Result<(), StoreError> {
-        self.inner.confirm_notifications(order_ids).await
     }
 }
 

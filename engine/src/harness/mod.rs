@@ -6,14 +6,14 @@
 
 pub mod faults;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::app::{QueueUse, Wrap};
-use crate::queue::{Message, QueueBackend, QueueDepth, QueueError};
+use crate::queue::{Message, QueueBackend, QueueDecorator, QueueDepth, QueueError};
 use crate::store::OrderStore;
 use faults::{Faults, FaultyQueue, FaultyStore};
 
@@ -22,6 +22,8 @@ use faults::{Faults, FaultyQueue, FaultyStore};
 pub struct Harness {
     pub faults: Arc<Faults>,
     enqueued: Arc<AtomicU64>,
+    /// Whether the order queue, as ingest sees it, is down ([`Outage`]).
+    ingest_outage: Arc<AtomicBool>,
 }
 
 impl Default for Harness {
@@ -35,6 +37,7 @@ impl Harness {
         Harness {
             faults,
             enqueued: Arc::default(),
+            ingest_outage: Arc::default(),
         }
     }
 
@@ -42,6 +45,12 @@ impl Harness {
     /// and poison that faults slipped in beside them are not counted.
     pub fn enqueued(&self) -> u64 {
         self.enqueued.load(Ordering::SeqCst)
+    }
+
+    /// Takes the order queue down for ingest (every call answers
+    /// [`QueueError::Unavailable`], as in an SQS outage), or brings it back.
+    pub fn set_ingest_outage(&self, down: bool) {
+        self.ingest_outage.store(down, Ordering::SeqCst);
     }
 }
 
@@ -65,6 +74,7 @@ impl Wrap for Harness {
                 } else {
                     queue
                 };
+                let queue = Outage::new(queue, self.ingest_outage.clone());
                 Counted::new(queue, self.enqueued.clone())
             }
             QueueUse::ProcessorIn if faulty => FaultyQueue::expiring(queue, faults),
@@ -87,9 +97,9 @@ impl Counted {
 }
 
 #[async_trait]
-impl QueueBackend for Counted {
-    fn name(&self) -> &str {
-        self.inner.name()
+impl QueueDecorator for Counted {
+    fn inner(&self) -> &dyn QueueBackend {
+        &*self.inner
     }
     async fn send(&self, body: String) -> Result<String, QueueError> {
         let id = self.inner.send(body).await?;
@@ -102,26 +112,54 @@ impl QueueBackend for Counted {
         self.sent.fetch_add(n, Ordering::SeqCst);
         Ok(())
     }
+}
+
+/// A queue that fails every call with [`QueueError::Unavailable`] while its
+/// switch is down: an SQS outage, made from outside the queue.
+pub struct Outage {
+    inner: Arc<dyn QueueBackend>,
+    down: Arc<AtomicBool>,
+}
+
+impl Outage {
+    pub fn new(inner: Arc<dyn QueueBackend>, down: Arc<AtomicBool>) -> Arc<Self> {
+        Arc::new(Outage { inner, down })
+    }
+
+    fn up(&self) -> Result<(), QueueError> {
+        match self.down.load(Ordering::SeqCst) {
+            false => Ok(()),
+            true => Err(QueueError::Unavailable {
+                queue: self.inner.name().to_owned(),
+                reason: "injected outage".into(),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl QueueDecorator for Outage {
+    fn inner(&self) -> &dyn QueueBackend {
+        &*self.inner
+    }
+    async fn send(&self, body: String) -> Result<String, QueueError> {
+        self.up()?;
+        self.inner.send(body).await
+    }
+    async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError> {
+        self.up()?;
+        self.inner.send_batch(bodies).await
+    }
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, QueueError> {
+        self.up()?;
         self.inner.receive(max, wait).await
     }
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.up()?;
         self.inner.delete(receipt_handle).await
     }
-    async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
-        self.inner.delete_batch(receipt_handles).await
-    }
-    async fn change_visibility(
-        &self,
-        receipt_handle: &str,
-        timeout: Duration,
-    ) -> Result<(), QueueError> {
-        self.inner.change_visibility(receipt_handle, timeout).await
-    }
-    async fn peek(&self, max: usize) -> Result<Vec<Message>, QueueError> {
-        self.inner.peek(max).await
-    }
     async fn depth(&self) -> Result<QueueDepth, QueueError> {
+        self.up()?;
         self.inner.depth().await
     }
 }

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, AppState, ErrorBody};
 use crate::dlq::{self, DeadLetter};
-use crate::queue::set::NO_DLQ;
+use crate::queues::NO_DLQ;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

@@ -22,7 +22,8 @@ use crate::context::Context;
 use crate::dlq::{DeadLetterQueue, FailureLog};
 use crate::ingest::{Ingest, IngestError};
 use crate::metrics::Metrics;
-use crate::queue::{QueueBackend, QueueError, Queues};
+use crate::queue::{QueueBackend, QueueError};
+use crate::queues::Queues;
 use crate::store::{OrderStore, StoreError};
 use crate::validation::ValidationError;
 

@@ -6,11 +6,11 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState, ErrorBody};
-use crate::domain::{OrderId, OrderLine, OrderRecord};
+use crate::domain::{OrderId, OrderRecord, ValidOrder};
 use crate::ingest::Caller;
 
 /// `POST /api/orders`: publishes, never touches the store.
@@ -21,24 +21,6 @@ pub(super) fn intake() -> Router<AppState> {
 /// `GET /api/orders/{order_id}`.
 pub(super) fn reads() -> Router<AppState> {
     Router::new().route("/api/orders/{order_id}", get(show))
-}
-
-/// The order a client places (documentation of the body; parsing is done by
-/// `validation::parse_order`, which names the field of any error). Each
-/// product may appear on one line only.
-#[derive(ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct OrderRequest {
-    #[schema(
-        example = "cust-12345",
-        min_length = 1,
-        max_length = 128,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    customer_id: String,
-    #[schema(min_items = 1, max_items = 100)]
-    items: Vec<OrderLine>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -52,7 +34,7 @@ pub struct Accepted {
 /// Validates an order, derives its idempotent id and publishes `OrderCreated`.
 #[utoipa::path(
     post, path = "/api/orders", tag = "orders",
-    request_body = OrderRequest,
+    request_body = ValidOrder,
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$",
         description = "Lets a client place the same basket twice on purpose: the id derives from the customer and this key instead of the payload")),
     responses(

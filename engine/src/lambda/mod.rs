@@ -24,7 +24,8 @@ use crate::context::Context;
 use crate::http::{self, AppState, Routes};
 use crate::notifier::{LogNotifier, NotificationWorker, Notifier};
 use crate::processor::{Processor, ProcessorConfig};
-use crate::queue::{Message, Queues};
+use crate::queue::Message;
+use crate::queues::Queues;
 use crate::store::{MySqlStore, NoDatabase, OrderStore, StoreError};
 use sqlx::mysql::MySqlConnectOptions;
 

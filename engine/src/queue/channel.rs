@@ -5,7 +5,6 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -83,21 +82,10 @@ impl State {
     }
 }
 
-/// Counters a queue keeps about itself.
-#[derive(Debug, Default)]
-pub struct QueueStats {
-    pub sent: AtomicU64,
-    pub received: AtomicU64,
-    pub deleted: AtomicU64,
-    pub dead_lettered: AtomicU64,
-}
-
 pub struct ChannelQueue {
     config: QueueConfig,
     state: Mutex<State>,
     arrived: Notify,
-    available: AtomicBool,
-    stats: QueueStats,
 }
 
 impl ChannelQueue {
@@ -106,19 +94,7 @@ impl ChannelQueue {
             config,
             state: Mutex::new(State::default()),
             arrived: Notify::new(),
-            available: AtomicBool::new(true),
-            stats: QueueStats::default(),
         })
-    }
-
-    pub fn stats(&self) -> &QueueStats {
-        &self.stats
-    }
-
-    /// Makes every call fail with [`QueueError::Unavailable`] (or work again),
-    /// as an SQS outage would: for fault injection and tests.
-    pub fn set_available(&self, available: bool) {
-        self.available.store(available, Ordering::SeqCst);
     }
 
     /// How long the oldest message held (visible or not) has waited since it
@@ -127,12 +103,6 @@ impl ChannelQueue {
         let state = self.lock();
         let oldest = state.entries.values().map(|e| e.sent_at).min()?;
         Some(oldest.elapsed())
-    }
-
-    /// Every message held, visible or not, oldest first, without delivering
-    /// any: for inspecting a DLQ.
-    pub fn peek_all(&self) -> Vec<Message> {
-        self.peek_n(usize::MAX)
     }
 
     fn peek_n(&self, max: usize) -> Vec<Message> {
@@ -154,17 +124,6 @@ impl ChannelQueue {
         // A panic while holding this lock leaves the table consistent (every
         // mutation is a few plain assignments), so a poisoned lock is usable.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn check_available(&self) -> Result<(), QueueError> {
-        if self.available.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
-            Err(QueueError::Unavailable {
-                queue: self.config.name.clone(),
-                reason: "injected outage".into(),
-            })
-        }
     }
 
     fn enqueue(
@@ -189,7 +148,6 @@ impl ChannelQueue {
             },
         );
         state.visible.push_back(seq);
-        self.stats.sent.fetch_add(1, Ordering::Relaxed);
         message_id
     }
 
@@ -280,7 +238,6 @@ impl QueueBackend for ChannelQueue {
     }
 
     async fn send(&self, body: String) -> Result<String, QueueError> {
-        self.check_available()?;
         let mut state = self.lock();
         if state.entries.len() >= self.config.capacity {
             return Err(QueueError::Full(self.config.name.clone()));
@@ -295,7 +252,6 @@ impl QueueBackend for ChannelQueue {
         if bodies.len() > MAX_BATCH {
             return Err(QueueError::BatchTooLarge(bodies.len()));
         }
-        self.check_available()?;
         let mut state = self.lock();
         if state.entries.len() + bodies.len() > self.config.capacity {
             return Err(QueueError::Full(self.config.name.clone()));
@@ -314,7 +270,6 @@ impl QueueBackend for ChannelQueue {
         }
         let deadline = Instant::now() + wait;
         loop {
-            self.check_available()?;
             // Register for wake-ups before looking, so a send between the look
             // and the wait is not missed.
             let arrived = self.arrived.notified();
@@ -325,15 +280,11 @@ impl QueueBackend for ChannelQueue {
             if !to_dlq.is_empty() {
                 if let Some((_, dlq)) = &self.config.dead_letter {
                     for message in to_dlq {
-                        self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
                         dlq.dead_letter(message);
                     }
                 }
             }
             if !got.is_empty() {
-                self.stats
-                    .received
-                    .fetch_add(got.len() as u64, Ordering::Relaxed);
                 return Ok(got);
             }
             let now = Instant::now();
@@ -349,12 +300,9 @@ impl QueueBackend for ChannelQueue {
     }
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
-        self.check_available()?;
         self.with_receipt(receipt_handle, |state, seq| {
             state.entries.remove(&seq);
-        })?;
-        self.stats.deleted.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        })
     }
 
     async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
@@ -362,22 +310,14 @@ impl QueueBackend for ChannelQueue {
             let error = QueueError::BatchTooLarge(receipt_handles.len());
             return vec![Err(error); receipt_handles.len()];
         }
-        if let Err(e) = self.check_available() {
-            return vec![Err(e); receipt_handles.len()];
-        }
-        let out: Vec<_> = receipt_handles
+        receipt_handles
             .iter()
             .map(|handle| {
                 self.with_receipt(handle, |state, seq| {
                     state.entries.remove(&seq);
                 })
             })
-            .collect();
-        let deleted = out.iter().filter(|r| r.is_ok()).count();
-        self.stats
-            .deleted
-            .fetch_add(deleted as u64, Ordering::Relaxed);
-        out
+            .collect()
     }
 
     async fn change_visibility(
@@ -385,7 +325,6 @@ impl QueueBackend for ChannelQueue {
         receipt_handle: &str,
         timeout: Duration,
     ) -> Result<(), QueueError> {
-        self.check_available()?;
         let now = Instant::now();
         self.with_receipt(receipt_handle, |state, seq| {
             if let Some(e) = state.entries.get_mut(&seq) {
@@ -406,7 +345,6 @@ impl QueueBackend for ChannelQueue {
     }
 
     async fn peek(&self, max: usize) -> Result<Vec<Message>, QueueError> {
-        self.check_available()?;
         Ok(self.peek_n(max))
     }
 

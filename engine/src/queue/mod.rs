@@ -10,7 +10,7 @@
 //! times.
 
 pub mod channel;
-pub mod set;
+mod decorator;
 #[cfg(feature = "sqs")]
 pub mod sqs;
 
@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use channel::{ChannelQueue, QueueConfig};
-pub use set::{ChannelQueues, Queues};
+pub use decorator::QueueDecorator;
 
 /// Most messages one `receive` or `send_batch` handles, as in SQS.
 pub const MAX_BATCH: usize = 10;

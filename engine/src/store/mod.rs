@@ -9,6 +9,7 @@
 //! in the same batch) is not applied again but answered with its recorded
 //! outcome. On error nothing of the batch is applied.
 
+mod decorator;
 pub mod memory;
 pub mod mysql;
 pub mod none;
@@ -26,6 +27,7 @@ use crate::domain::{
 };
 use crate::events::{OrderCreated, OrderProcessed};
 
+pub use decorator::StoreDecorator;
 pub use memory::MemoryStore;
 pub use mysql::MySqlStore;
 pub use none::NoDatabase;
@@ -260,7 +262,7 @@ fn take_lines(
     {
         return Err(FailureReason::InsufficientStock);
     }
-    for line in &order.items {
+    for line in order.items.iter() {
         if let Some(q) = stock.get_mut(&line.product_id) {
             *q -= i64::from(line.quantity.get());
         }
@@ -290,8 +292,7 @@ pub(crate) fn lease_expired(
 
 /// The record a newly applied order leaves.
 pub(crate) fn record_of(order: &OrderCreated, applied: &Applied) -> OrderRecord {
-    let mut items = order.items.clone();
-    items.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+    let items = order.items.to_vec();
     OrderRecord {
         order_id: order.order_id,
         customer_id: order.customer_id.clone(),

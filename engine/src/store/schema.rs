@@ -141,3 +141,20 @@ pub fn refusal(database: &str, found: Found, problems: &[String]) -> StoreError 
     });
     StoreError::Schema(message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::NEEDED;
+
+    /// The columns the store writes and reads are the ones each start
+    /// checks the database for.
+    #[test]
+    fn the_start_checks_every_order_column_the_store_uses() {
+        let checked: Vec<&str> = NEEDED
+            .iter()
+            .filter(|(table, ..)| *table == "orders")
+            .map(|(_, column, _)| *column)
+            .collect();
+        assert_eq!(checked, crate::store::mysql::ORDER_FIELDS);
+    }
+}

@@ -16,36 +16,37 @@ use async_trait::async_trait;
 use engine::app::{App, Hooks};
 use engine::config::Config;
 use engine::domain::{seed_products, InventoryItem, ProductId};
-use engine::domain::{OrderId, OrderLine, OrderRecord, ValidOrder};
+use engine::domain::{OrderLine, ValidOrder};
 use engine::events::{now_millis, OrderCreated};
 use engine::harness::Harness;
 use engine::store::{
-    Applied, Claim, ClaimRequest, MemoryStore, MySqlStore, OrderStore, StoreAdmin, StoreError,
+    Applied, MemoryStore, MySqlStore, OrderStore, StoreAdmin, StoreDecorator, StoreError,
 };
 use orderflow_client::Client;
 use sqlx::mysql::MySqlConnectOptions;
-use sqlx::{ConnectOptions, Connection, Executor};
+use sqlx::{ConnectOptions, Executor};
 use std::time::Duration;
 
-pub fn server_url() -> String {
-    std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
-}
+pub use testkit::server_url;
+#[allow(unused_imports)] // not every test binary waits
+pub use testkit::wait_until;
 
-/// A database created for one test, dropped by [`TestDb::drop_db`].
+/// A database created for one test, dropped when the value is (whether the
+/// test passed or panicked), unless it is [`TestDb::named`] for reuse.
 pub struct TestDb {
     pub name: String,
     pub options: MySqlConnectOptions,
+    _dropped_with: Option<testkit::TestDatabase>,
 }
 
 impl TestDb {
     pub async fn new() -> TestDb {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        Self::named(&format!(
-            "orderflow_test_{}_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst),
-            now_millis().timestamp_subsec_millis()
-        ))
+        let guard = testkit::TestDatabase::new("orderflow_test");
+        TestDb {
+            name: guard.name.clone(),
+            options: guard.options.clone(),
+            _dropped_with: Some(guard),
+        }
     }
 
     /// A new, empty database (no schema), made now.
@@ -72,7 +73,11 @@ impl TestDb {
         let options = MySqlConnectOptions::from_str(&server_url())
             .expect("TEST_MYSQL_URL is a MySQL URL")
             .database(&name);
-        TestDb { name, options }
+        TestDb {
+            name,
+            options,
+            _dropped_with: None,
+        }
     }
 
     /// Opens the store (creating the database and applying migrations) and
@@ -94,13 +99,10 @@ impl TestDb {
         format!("{}/{}", server_url().trim_end_matches('/'), self.name)
     }
 
+    /// Drops the database now (as dropping the value does), named or not.
     pub async fn drop_db(self) {
-        let server = self.options.clone().database("");
-        if let Ok(mut conn) = server.connect().await {
-            let _ = conn
-                .execute(format!("DROP DATABASE IF EXISTS `{}`", self.name).as_str())
-                .await;
-            let _ = conn.close().await;
+        if self._dropped_with.is_none() {
+            drop(testkit::TestDatabase::named(&self.name));
         }
     }
 }
@@ -301,7 +303,10 @@ impl Flaky {
 }
 
 #[async_trait]
-impl OrderStore for Flaky {
+impl StoreDecorator for Flaky {
+    fn inner(&self) -> &dyn OrderStore {
+        &*self.inner
+    }
     async fn apply(&self, orders: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
         let left = self.failures_left.load(Ordering::SeqCst);
         if left > 0 {
@@ -314,44 +319,19 @@ impl OrderStore for Flaky {
         }
         self.inner.apply(orders).await
     }
-    async fn order(&self, id: OrderId) -> Result<Option<OrderRecord>, StoreError> {
-        self.inner.order(id).await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.ping().await
-    }
-    async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
-        self.inner.inventory().await
-    }
-    async fn product(&self, id: &ProductId) -> Result<Option<InventoryItem>, StoreError> {
-        self.inner.product(id).await
-    }
-    async fn seed_if_empty(&self, p: &[InventoryItem]) -> Result<bool, StoreError> {
-        self.inner.seed_if_empty(p).await
-    }
-    async fn claim_notifications(
-        &self,
-        requests: &[ClaimRequest<'_>],
-        lease: Duration,
-    ) -> Result<Vec<Claim>, StoreError> {
-        self.inner.claim_notifications(requests, lease).await
-    }
-    async fn confirm_notifications(&self, ids: &[OrderId]) -> Result<(), StoreError> {
-        self.inner.confirm_notifications(ids).await
-    }
 }
 
-/// An `OrderCreated` whose lines stay in the order given (ingest would sort
-/// them; an event from elsewhere might not).
+/// An `OrderCreated` as another producer might write it, its lines in the
+/// order given, read off the queue as the processor reads it (decoding
+/// sorts them: the store never sees lines out of order).
 pub fn raw_order(customer: &str, lines: &[(&str, u32)]) -> OrderCreated {
-    let items = lines
+    let items: Vec<OrderLine> = lines
         .iter()
         .map(|(p, q)| OrderLine::new(p, *q).expect("a valid line"))
         .collect();
-    OrderCreated {
-        items,
-        ..order(customer, lines)
-    }
+    let mut event = serde_json::to_value(order(customer, lines)).expect("encodes");
+    event["items"] = serde_json::to_value(items).expect("encodes");
+    engine::processor::decode_order_created(&event.to_string()).expect("decodes")
 }
 
 /// Applies `orders` from `tasks` concurrent tasks in batches of `batch`,

@@ -25,7 +25,7 @@ pub(crate) async fn ingest_beside_echo(
     secs: Duration,
 ) -> anyhow::Result<IngestVsEcho> {
     use axum::routing::post;
-    use engine::queue::Queues;
+    use engine::queues::Queues;
     let config = Config {
         queue_capacity: usize::MAX,
         ..Config::default()

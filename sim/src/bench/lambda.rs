@@ -7,7 +7,7 @@
 
 use super::*;
 use crate::lambda::{self, Shape, ShapeArgs};
-use engine::queue::Queues;
+use engine::queues::Queues;
 
 /// Waits until `queues`' order queue is empty; answers how long it took
 /// from `started`.

@@ -14,7 +14,7 @@
 //! `DATABASE_URL` names another), emptied first.
 
 use anyhow::Context;
-use engine::report::Latencies;
+use orderflow_client::Latencies;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

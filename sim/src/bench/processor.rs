@@ -9,7 +9,7 @@ pub(crate) fn hot_orders(tag: &str, start: usize, n: usize) -> anyhow::Result<Ve
     (start..start + n)
         .map(|k| {
             let order =
-                ValidOrder::of(&format!("{tag}-{k}"), &[(HOT, 1)]).map_err(anyhow::Error::msg)?;
+                ValidOrder::of(&format!("{tag}-{k}"), &[(HOT, 1)]).map_err(anyhow::Error::new)?;
             Ok(engine::ingest::order_created(
                 &order,
                 None,
@@ -26,8 +26,9 @@ pub(crate) async fn filled(
     config: &Config,
     tag: &str,
     orders: usize,
-) -> anyhow::Result<engine::queue::Queues> {
-    use engine::queue::{Queues, MAX_BATCH};
+) -> anyhow::Result<engine::queues::Queues> {
+    use engine::queue::MAX_BATCH;
+    use engine::queues::Queues;
     let queues = Queues::channel(&Config {
         queue_capacity: usize::MAX,
         ..config.clone()

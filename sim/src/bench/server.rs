@@ -9,7 +9,7 @@ pub(crate) async fn reset(store: &MySqlStore, pool: &MySqlPool) -> anyhow::Resul
     pool.execute("TRUNCATE TABLE orders").await?;
     pool.execute("TRUNCATE TABLE notifications").await?;
     let hot = InventoryItem {
-        product_id: ProductId::parse(HOT).map_err(anyhow::Error::msg)?,
+        product_id: ProductId::parse(HOT).map_err(anyhow::Error::new)?,
         product_name: "Bench hot product".into(),
         quantity_available: i64::from(i32::MAX),
     };

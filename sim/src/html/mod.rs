@@ -3,7 +3,7 @@
 //! verdicts of the scenarios and invariants.
 
 use anyhow::Context;
-use engine::report::Latencies;
+use orderflow_client::Latencies;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;

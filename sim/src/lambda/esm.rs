@@ -393,7 +393,7 @@ mod tests {
     async fn a_batch_over_the_function_timeout_comes_back_after_the_visibility_timeout() {
         use engine::config::Config;
         use engine::lambda::Startup;
-        use engine::queue::Queues;
+        use engine::queues::Queues;
         use futures::FutureExt;
 
         use super::super::function::{Costs, Init};

@@ -326,7 +326,7 @@ mod tests {
 
     use engine::config::Config;
     use engine::lambda::Startup;
-    use engine::queue::Queues;
+    use engine::queues::Queues;
     use futures::FutureExt;
     use sqlx::mysql::MySqlConnectOptions;
     use sqlx::{ConnectOptions, Executor};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use engine::queue::{Message, QueueBackend, QueueDepth, QueueError};
+use engine::queue::{Message, QueueBackend, QueueDecorator, QueueError};
 
 use super::model::Model;
 
@@ -69,9 +69,9 @@ impl Latent {
 }
 
 #[async_trait]
-impl QueueBackend for Latent {
-    fn name(&self) -> &str {
-        self.inner.name()
+impl QueueDecorator for Latent {
+    fn inner(&self) -> &dyn QueueBackend {
+        &*self.inner
     }
     async fn send(&self, body: String) -> Result<String, QueueError> {
         self.call(&self.calls.send).await;
@@ -106,12 +106,6 @@ impl QueueBackend for Latent {
     ) -> Result<(), QueueError> {
         self.call(&self.calls.change_visibility).await;
         self.inner.change_visibility(receipt_handle, timeout).await
-    }
-    async fn peek(&self, max: usize) -> Result<Vec<Message>, QueueError> {
-        self.inner.peek(max).await
-    }
-    async fn depth(&self) -> Result<QueueDepth, QueueError> {
-        self.inner.depth().await
     }
 }
 

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{ConnectOptions, Executor, MySqlConnection};
 
-pub fn server_url() -> String {
-    std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
-}
+pub use testkit::server_url;
 
 /// A `sim serve` process, killed if the test ends first.
 pub struct Serve {

@@ -1,22 +1,24 @@
 //! The statements of a batch's transaction (see the parent's doc for the
 //! order they run in).
 
-use super::*;
+use super::rows::{corrupt, naive, opt_text, text, ORDER_FIELDS};
+use crate::domain::{CustomerId, FailureReason, OrderId, OrderRecord, OrderStatus, ProductId};
+use crate::store::Recorded;
+use crate::store::StoreError;
+use chrono::NaiveDateTime;
+use sqlx::Row;
+use sqlx::{MySql, QueryBuilder};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// `INSERT` of `rows` orders, seven values each, bound in [`OrderRecord`]'s
-/// field order.
+/// `INSERT` of `rows` orders, one value for each of [`ORDER_FIELDS`],
+/// bound by [`insert_orders`] in that order.
 pub(crate) fn insert_orders_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO orders (order_id, customer_id, items, status, failure_reason, \
-         created_at, processed_at) VALUES ",
-    );
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str("(?, ?, ?, ?, ?, ?, ?)");
-    }
-    sql
+    let placeholders = format!("({})", vec!["?"; ORDER_FIELDS.len()].join(", "));
+    let values = vec![placeholders.as_str(); rows].join(", ");
+    format!(
+        "INSERT INTO orders ({}) VALUES {values}",
+        ORDER_FIELDS.join(", ")
+    )
 }
 
 /// Pushes `(?, ?, ...)` binding `values`, padded up to the next power of
@@ -154,6 +156,7 @@ pub(crate) async fn insert_orders(
     records: &[OrderRecord],
 ) -> Result<(), StoreError> {
     let mut q = sqlx::query(sql);
+    // One bind for each of ORDER_FIELDS, in its order.
     for r in records {
         let items = serde_json::to_string(&r.items)
             .map_err(|e| StoreError::Internal(format!("encoding items: {e}")))?;

@@ -1,6 +1,15 @@
 //! Notification claims when some of the batch's orders have a row already.
 
-use super::*;
+use super::batch::push_in_list;
+use super::rows::{naive, text};
+use crate::store::StoreError;
+use crate::store::{lease_expired, Claim, ClaimRequest};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use sqlx::mysql::MySqlPool;
+use sqlx::Row;
+use sqlx::{MySql, QueryBuilder};
+use std::collections::HashMap;
+use std::time::Duration;
 
 /// Inserts a claim row for each of `rows` (request index, order id, in id
 /// order) that has none; answers how many it inserted.

@@ -19,41 +19,37 @@
 //! exist locks no row: if two batches race to record it, the second fails
 //! as a [`StoreError::Conflict`], to be retried. Never applied twice.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDateTime, Utc};
-use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolOptions, MySqlRow};
-use sqlx::{ConnectOptions, Connection, Executor, MySql, QueryBuilder, Row};
+use chrono::{DateTime, Utc};
+use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor, MySql, QueryBuilder};
 
 use super::schema::{self, Found};
 use super::{
-    decide, lease_expired, products_of, record_of, Applied, Claim, ClaimRequest, OrderStore,
-    Recorded, StoreAdmin, StoreError,
+    decide, products_of, record_of, Applied, Claim, ClaimRequest, OrderStore, StoreAdmin,
+    StoreError,
 };
-use crate::domain::{
-    CustomerId, FailureReason, InventoryItem, OrderId, OrderLine, OrderRecord, OrderStatus,
-    ProductId,
-};
+use crate::domain::{InventoryItem, OrderId, OrderRecord, ProductId};
 use crate::events::{now_millis, OrderCreated};
 
 mod batch;
 mod claims;
+mod errors;
 mod rows;
 mod schema_steps;
 
-use batch::*;
-use claims::*;
-use rows::*;
-use schema_steps::*;
-
-/// Whether `e` is MySQL's duplicate key error (1062).
-fn is_duplicate_key(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d)
-        if d.try_downcast_ref::<MySqlDatabaseError>().map(|d| d.number()) == Some(1062))
-}
+use batch::{
+    finish_pending, insert_orders, insert_orders_sql, lock_stock, push_in_list, recorded_orders,
+    take_stock,
+};
+use claims::{claim_existing, insert_claims};
+use errors::is_duplicate_key;
+#[cfg(test)]
+pub(crate) use rows::ORDER_FIELDS;
+use rows::{item_from_row, naive, order_from_row, ORDER_COLUMNS};
+use schema_steps::{adopt_rewritten_history, create_database, migration_failed};
 
 /// When a batch reads which of its orders are recorded.
 #[derive(Debug, Clone, Copy)]
@@ -425,7 +421,7 @@ impl OrderStore for MySqlStore {
     }
 
     async fn order(&self, order_id: OrderId) -> Result<Option<OrderRecord>, StoreError> {
-        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ?");
+        let sql = format!("SELECT {} FROM orders WHERE order_id = ?", *ORDER_COLUMNS);
         let row = sqlx::query(&sql)
             .bind(order_id.to_string())
             .fetch_optional(&self.pool)
@@ -534,7 +530,8 @@ impl StoreAdmin for MySqlStore {
         since: DateTime<Utc>,
     ) -> Result<Vec<OrderRecord>, StoreError> {
         let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM orders WHERE processed_at >= ? ORDER BY processed_at, order_id"
+            "SELECT {} FROM orders WHERE processed_at >= ? ORDER BY processed_at, order_id",
+            *ORDER_COLUMNS
         );
         let rows = sqlx::query(&sql)
             .bind(naive(since))
@@ -545,7 +542,8 @@ impl StoreAdmin for MySqlStore {
 
     async fn recent_orders(&self, limit: u32) -> Result<Vec<OrderRecord>, StoreError> {
         let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at DESC, order_id DESC LIMIT ?"
+            "SELECT {} FROM orders ORDER BY created_at DESC, order_id DESC LIMIT ?",
+            *ORDER_COLUMNS
         );
         let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
         rows.iter().map(order_from_row).collect()

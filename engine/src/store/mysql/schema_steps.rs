@@ -1,7 +1,13 @@
 //! Creating the database, applying the migrations (with the history
 //! rewritten before the first release), and saying what to do when one fails.
 
-use super::*;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
+use sqlx::ConnectOptions;
+use sqlx::{Connection, Executor};
+
+use super::MIGRATOR;
+use crate::store::schema::{self, Found};
+use crate::store::StoreError;
 
 pub(crate) async fn create_database(
     options: &MySqlConnectOptions,

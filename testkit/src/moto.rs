@@ -1,9 +1,7 @@
-//! A moto server (a local SQS-compatible server) per test, and an SQS client
+//! A moto server (a local SQS and Secrets Manager) per test, and clients
 //! for it. The server comes from `pip install "moto[server]"`;
 //! `scripts/test.sh` installs it into the project's virtualenv. Without it
 //! the tests that need it fail and say so.
-
-#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -90,4 +88,16 @@ pub fn client(endpoint: &str) -> aws_sdk_sqs::Client {
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .build();
     aws_sdk_sqs::Client::from_conf(config)
+}
+
+/// A Secrets Manager client for the moto server at `endpoint`.
+pub fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
 }

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use super::{ChannelQueue, QueueBackend, QueueConfig, QueueError};
 use crate::config::{Config, QueueKind};
 use crate::dlq::DeadLetterQueue;
+use crate::queue::{ChannelQueue, QueueBackend, QueueConfig, QueueError};
 
 /// The four queues, whatever their backend.
 #[derive(Clone)]
@@ -86,7 +86,7 @@ impl Queues {
 
 #[cfg(feature = "sqs")]
 async fn sqs(config: &Config) -> Result<Queues, QueueError> {
-    use super::sqs::{self, SqsQueue};
+    use crate::queue::sqs::{self, SqsQueue};
     let client = sqs::client().await;
     let checked = |q: &str| config.sqs_check_queues.iter().any(|c| c == q);
     let pair = |url: &Option<String>, dlq_url: &Option<String>, name: &str| {
