@@ -832,14 +832,13 @@ function databaseAlarms(st: Stack, db: aws.rds.Instance) {
 /** A queue with its DLQ after max_receive_count receives, and their alarms. */
 function queue(st: Stack, q: string): Queue {
     const { shape, name, tags, alarm } = st;
-    const visibility = shape.visibility_timeout_secs;
     const dlq = new aws.sqs.Queue(`${name}-${q}-dlq`, {
         messageRetentionSeconds: 14 * 24 * 3600,
         sqsManagedSseEnabled: true,
         tags,
     });
     const main = new aws.sqs.Queue(`${name}-${q}`, {
-        visibilityTimeoutSeconds: visibility,
+        visibilityTimeoutSeconds: shape.visibility_timeout_secs,
         sqsManagedSseEnabled: true,
         redrivePolicy: dlq.arn.apply((arn) => JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: shape.max_receive_count })),
         tags,

@@ -63,7 +63,7 @@ BREAKS = {
         "fn, { dependsOn: [migrated].filter(() => false) });",
     ),
     "a visibility timeout under six times a function's timeout": (
-        "visibilityTimeoutSeconds: visibility,",
+        "visibilityTimeoutSeconds: shape.visibility_timeout_secs,",
         "visibilityTimeoutSeconds: shape.functions.processor.timeout_secs,",
     ),
     "alarms without OK actions": ("            okActions: [topic.arn],", "            okActions: [],"),
