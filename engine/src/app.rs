@@ -212,6 +212,52 @@ pub enum Stopped {
     Abandoned(Backlog),
 }
 
+/// The processor and notifier loops `hooks` and `config` ask for, each
+/// supervised (restarted after a panic), on the hooks' runtime.
+fn spawn_workers(
+    ctx: &Context,
+    queues: &Queues,
+    config: &Config,
+    hooks: &Hooks,
+    shutdown: &shutdown::Shutdown,
+) -> Vec<JoinHandle<()>> {
+    let wrap = |used, queue: &Arc<dyn QueueBackend>| hooks.wrap.queue(used, queue.clone());
+    let spawner = hooks.workers.clone().unwrap_or_else(Handle::current);
+    let mut workers = Vec::new();
+    let processor = Processor::new(
+        wrap(QueueUse::ProcessorIn, &queues.orders),
+        wrap(QueueUse::ProcessorOut, &queues.processed),
+        ctx.clone(),
+        ProcessorConfig::default(),
+    );
+    let (processors, notifiers) = match hooks.loops {
+        true => (config.processor_workers.max(1), config.notifier_workers),
+        false => (0, 0),
+    };
+    for _ in 0..processors {
+        let (processor, shutdown) = (processor.clone(), shutdown.clone());
+        workers.push(spawner.spawn(supervised("processor", move || {
+            processor.clone().run(shutdown.clone())
+        })));
+    }
+    let notification = NotificationWorker::new(
+        queues.processed.clone(),
+        ctx.clone(),
+        hooks.notifier.clone(),
+        Duration::from_millis(200),
+        config.visibility_timeout(),
+    );
+    // None: another notifier (the original system's, while it is being
+    // replaced) consumes the processed queue.
+    for _ in 0..notifiers {
+        let (notification, shutdown) = (notification.clone(), shutdown.clone());
+        workers.push(spawner.spawn(supervised("notifier", move || {
+            notification.clone().run(shutdown.clone())
+        })));
+    }
+    workers
+}
+
 impl App {
     /// Starts everything over a store the caller opened ([`open_store`]),
     /// serving HTTP on `addr` (port 0 picks a free port; see [`App::addr`]).
@@ -241,44 +287,10 @@ impl App {
         let (stop_server, server_shutdown) = shutdown::channel();
         let (stop_workers, shutdown) = shutdown::channel();
 
-        let wrap = |used, queue: &Arc<dyn QueueBackend>| hooks.wrap.queue(used, queue.clone());
-
-        let spawner = hooks.workers.clone().unwrap_or_else(Handle::current);
-        let mut workers = Vec::new();
-        let processor = Processor::new(
-            wrap(QueueUse::ProcessorIn, &queues.orders),
-            wrap(QueueUse::ProcessorOut, &queues.processed),
-            ctx.clone(),
-            ProcessorConfig::default(),
-        );
-        let (processors, notifiers) = match hooks.loops {
-            true => (config.processor_workers.max(1), config.notifier_workers),
-            false => (0, 0),
-        };
-        for _ in 0..processors {
-            let (processor, shutdown) = (processor.clone(), shutdown.clone());
-            workers.push(spawner.spawn(supervised("processor", move || {
-                processor.clone().run(shutdown.clone())
-            })));
-        }
-        let notification = NotificationWorker::new(
-            queues.processed.clone(),
-            ctx.clone(),
-            hooks.notifier,
-            Duration::from_millis(200),
-            config.visibility_timeout(),
-        );
-        // None: another notifier (the original system's, while it is being
-        // replaced) consumes the processed queue.
-        for _ in 0..notifiers {
-            let (notification, shutdown) = (notification.clone(), shutdown.clone());
-            workers.push(spawner.spawn(supervised("notifier", move || {
-                notification.clone().run(shutdown.clone())
-            })));
-        }
+        let workers = spawn_workers(&ctx, &queues, config, &hooks, &shutdown);
 
         let ingest = Ingest::new(
-            wrap(QueueUse::Ingest, &queues.orders),
+            hooks.wrap.queue(QueueUse::Ingest, queues.orders.clone()),
             ctx.metrics.clone(),
             ctx.order_ids.clone(),
         );

@@ -32,7 +32,7 @@ enum DlqCommand {
 }
 
 pub async fn dlq(args: DlqArgs) -> ExitCode {
-    crate::exit_status("sim dlq", run(args).await)
+    crate::console::exit_status("sim dlq", run(args).await)
 }
 
 async fn run(args: DlqArgs) -> anyhow::Result<()> {

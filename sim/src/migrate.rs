@@ -19,7 +19,7 @@ pub struct MigrateArgs {
 }
 
 pub async fn migrate(args: MigrateArgs) -> ExitCode {
-    crate::exit_status("sim migrate", run(args).await)
+    crate::console::exit_status("sim migrate", run(args).await)
 }
 
 async fn run(args: MigrateArgs) -> anyhow::Result<()> {

@@ -3,7 +3,6 @@
 //! print the report.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use clap::Args;
-use engine::app::{App, Hooks, OpenedStore, Stopped};
+use engine::app::{App, OpenedStore, Stopped};
 use engine::config::{Config, QueueKind};
 use engine::dlq;
 use engine::domain::{seed_products, OrderRecord, ProductId};
@@ -25,6 +24,7 @@ use crate::html;
 use crate::invariants::{self, Check};
 use crate::lambda::{self, Shape};
 use crate::load::{self, Sent};
+use crate::pipeline::{Pipeline, Start};
 use crate::report::{self, Report};
 use crate::scenarios;
 use crate::timeline;
@@ -97,7 +97,7 @@ pub struct RunArgs {
 
 pub async fn run(args: RunArgs) -> ExitCode {
     // The engine's own logs stay quiet: the report counts what they would say.
-    crate::init_tracing("warn,engine=off,sqlx=off");
+    crate::console::init_tracing("warn,engine=off,sqlx=off");
     match run_inner(args).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
@@ -157,53 +157,43 @@ impl Started {
             u64::from(now_millis().timestamp_subsec_nanos()) ^ u64::from(std::process::id())
         });
         let faults = Faults::new(args.faults.clone(), seed);
-        if !args.faults.is_empty() || args.db_outage.is_some() {
-            args.config.visibility_timeout_secs = args.config.visibility_timeout_secs.min(2);
-        }
-        if args.shape.is_lambda() && (!args.faults.is_empty() || args.db_outage.is_some()) {
-            anyhow::bail!("--faults and --db-outage run with --topology local only");
-        }
-        let settings = args.shape.prepare(&mut args.config)?;
-        // The deployed shape's functions reach the database through their
-        // own proxies (see `lambda::rds`); the sim's own reads go direct.
-        let direct = match settings {
-            Some(_) => 0.0,
-            None => args.db_rtt_ms.unwrap_or(0.0),
-        };
-        let (store, proxy) = crate::open_store_over(&args.config, direct).await?;
-        let store_label = match (&store, args.config.mysql().map_err(anyhow::Error::msg)?) {
-            (OpenedStore::MySql(_), Some(o)) => format!(
-                "MySQL at {}:{}/{}",
-                o.get_host(),
-                o.get_port(),
-                o.get_database().unwrap_or("")
-            ),
-            _ => "in-memory (set DATABASE_URL to use MySQL)".to_owned(),
-        };
-        println!("orderflow sim: seed {seed} (replay with --seed {seed}), store {store_label}");
-        let mut shape = args
-            .shape
-            .open(settings, seed, &args.config, &store, args.db_rtt_ms)
-            .await?;
-
         let notifier = Arc::new(CountingNotifier::default());
-        let harness = Arc::new(Harness::new(faults.clone()));
-        let hooks = Hooks {
-            notifier: notifier.clone(),
-            wrap: match &shape {
-                Some(shape) => shape.wrap(harness.clone()),
-                None => harness.clone(),
+        let mysql = args.config.mysql().map_err(anyhow::Error::msg)?;
+        let mut store_label = String::new();
+        let pipeline = Pipeline::start(
+            Start {
+                shape: &args.shape,
+                config: &mut args.config,
+                faults: faults.clone(),
+                db_outage: args.db_outage.is_some(),
+                seed,
+                db_rtt_ms: args.db_rtt_ms,
+                addr: ([127, 0, 0, 1], 0).into(),
+                notifier: notifier.clone(),
             },
-            loops: shape.is_none(),
-            front: shape.as_ref().map(|s| s.gateway.front()),
-            ..crate::hooks()
-        };
-        let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-        let app = App::start_with_store(store.as_dyn(), &args.config, addr, hooks).await?;
-        crate::warn_of_queues_without_dlq(&app);
-        if let Some(shape) = &mut shape {
-            shape.attach(&app, notifier.clone(), args.shape.time_scale)?;
-        }
+            |store| {
+                store_label = match (store, &mysql) {
+                    (OpenedStore::MySql(_), Some(o)) => format!(
+                        "MySQL at {}:{}/{}",
+                        o.get_host(),
+                        o.get_port(),
+                        o.get_database().unwrap_or("")
+                    ),
+                    _ => "in-memory (set DATABASE_URL to use MySQL)".to_owned(),
+                };
+                println!(
+                    "orderflow sim: seed {seed} (replay with --seed {seed}), store {store_label}"
+                );
+            },
+        )
+        .await?;
+        let Pipeline {
+            store,
+            app,
+            harness,
+            shape,
+            proxy,
+        } = pipeline;
 
         // A run starts from known stock: the seed's products at their seed
         // levels, and the load's own products.

@@ -36,7 +36,7 @@ pub(crate) async fn end_to_end(
         workers: if shared_runtime {
             None
         } else {
-            crate::hooks().workers
+            crate::pipeline::hooks().workers
         },
         ..Default::default()
     };

@@ -104,8 +104,8 @@ enum Part {
 const HOT: &str = "bench-hot";
 
 pub async fn bench(args: BenchArgs) -> ExitCode {
-    crate::init_tracing("warn,sqlx=off");
-    crate::exit_status("sim bench", run(args).await)
+    crate::console::init_tracing("warn,sqlx=off");
+    crate::console::exit_status("sim bench", run(args).await)
 }
 
 async fn run(args: BenchArgs) -> anyhow::Result<()> {

@@ -216,6 +216,101 @@ pub struct Shape {
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
+/// The database's side of the shape: its connection limit less RDS's own
+/// connections, behind a proxy per zone with the modelled round trips
+/// (`rtt_ms` given replaces both), Multi-AZ's commit if asked. Answers the
+/// round trips it used, ms: (the database's zone, the other).
+async fn start_rds(
+    args: &ShapeArgs,
+    settings: &DeploymentSettings,
+    model: &Model,
+    admin: &MySqlPool,
+    admin_options: &MySqlConnectOptions,
+    rtt_ms: Option<f64>,
+) -> anyhow::Result<(rds::Rds, (f64, f64))> {
+    let internal = model.v(&model.c.rds_internal_connections) as u32;
+    if internal > settings.reserved_connections {
+        tracing::warn!(
+            internal,
+            reserved = settings.reserved_connections,
+            "RDS's own connections (the model) are more than reserved_connections leaves free"
+        );
+    }
+    let rtt_ms = match rtt_ms {
+        Some(ms) => (ms, ms),
+        None => (
+            model.v(&model.c.rtt_same_az_ms),
+            model.v(&model.c.rtt_cross_az_ms),
+        ),
+    };
+    let rtt = |ms: f64| Duration::from_secs_f64(ms / 1000.0);
+    let commit_extra = match args.multi_az {
+        true => model.ms(&model.c.multi_az_commit_ms),
+        false => Duration::ZERO,
+    };
+    let rds = rds::start(
+        admin,
+        admin_options,
+        settings.max_connections.saturating_sub(internal),
+        (rtt(rtt_ms.0), rtt(rtt_ms.1)),
+        commit_extra,
+        settings.migrate_on_cold_start,
+    )
+    .await?;
+    Ok((rds, rtt_ms))
+}
+
+/// What the model charges function `name` for: its cold start, connecting,
+/// each round trip, its CPU share, its timeout, how long it idles and
+/// lingers. `(idle, scale)`: the idle time before reclaiming, and the time
+/// compression.
+fn costs(
+    model: &Model,
+    settings: &DeploymentSettings,
+    (name, f): (&str, &engine::deployment::Function),
+    rtt_ms: (f64, f64),
+    (idle, scale): (Duration, f64),
+) -> Costs {
+    let rtt = |ms: f64| Duration::from_secs_f64(ms / 1000.0);
+    // A cold start reads the database secret if the function has a
+    // pool; ingest also reads the order id key.
+    let secret_reads = u32::from(f.pool_size > 0) + u32::from(name == "ingest");
+    let c = &model.c;
+    Costs {
+        start: model.ms(&c.runtime_start_ms) + model.ms(&c.secret_read_ms) * secret_reads,
+        connect_round_trips: model.v(&c.connect_round_trips) - PLAIN_CONNECT_ROUND_TRIPS,
+        rtt_near: rtt(rtt_ms.0),
+        rtt_far: rtt(rtt_ms.1),
+        far_share: model.v(&c.cross_az_share),
+        cpu_stretch: model.cpu_stretch(f.memory_mb),
+        timeout: Duration::from_secs(u64::from(f.timeout_secs)),
+        idle,
+        linger_share: model.v(&c.linger_share),
+        wait_timeout: Duration::from_secs(u64::from(settings.wait_timeout_secs)).div_f64(scale),
+    }
+}
+
+/// API Gateway in front of the ingest and read functions, refusing with the
+/// model's status when a function is throttled.
+fn gateway(
+    settings: &DeploymentSettings,
+    model: &Model,
+    functions: &[Arc<Function>],
+) -> anyhow::Result<Arc<Gateway>> {
+    let refusal = model.v(&model.c.gateway_throttled_function_status) as u16;
+    let function = |name: &str| functions.iter().find(|f| f.name == name).cloned();
+    let (ingest, read) = match (function("ingest"), function(settings.read_function())) {
+        (Some(ingest), Some(read)) => (ingest, read),
+        _ => anyhow::bail!("the settings have no ingest function"),
+    };
+    Ok(Gateway::new(
+        settings,
+        (ingest, read),
+        axum::http::StatusCode::from_u16(refusal)
+            .context("gateway_throttled_function_status is not an HTTP status")?,
+    ))
+}
+
 impl Shape {
     /// Creates the functions' database user and proxies, the functions and
     /// the gateway. The mappings start with [`Shape::connect`], once the
@@ -230,37 +325,9 @@ impl Shape {
         admin_options: &MySqlConnectOptions,
         rtt_ms: Option<f64>,
     ) -> anyhow::Result<Shape> {
-        let budget = settings.connection_budget();
-        let internal = model.v(&model.c.rds_internal_connections) as u32;
-        if internal > settings.reserved_connections {
-            tracing::warn!(
-                internal,
-                reserved = settings.reserved_connections,
-                "RDS's own connections (the model) are more than reserved_connections leaves free"
-            );
-        }
-        let rtt_ms = match rtt_ms {
-            Some(ms) => (ms, ms),
-            None => (
-                model.v(&model.c.rtt_same_az_ms),
-                model.v(&model.c.rtt_cross_az_ms),
-            ),
-        };
-        let rtt = |ms: f64| Duration::from_secs_f64(ms / 1000.0);
-        let commit_extra = match args.multi_az {
-            true => model.ms(&model.c.multi_az_commit_ms),
-            false => Duration::ZERO,
-        };
-        let rds = rds::start(
-            admin,
-            admin_options,
-            settings.max_connections.saturating_sub(internal),
-            (rtt(rtt_ms.0), rtt(rtt_ms.1)),
-            commit_extra,
-            settings.migrate_on_cold_start,
-        )
-        .await?;
-        tracing::debug!(?budget, "connection budget");
+        let (rds, rtt_ms) =
+            start_rds(args, &settings, &model, admin, admin_options, rtt_ms).await?;
+        tracing::debug!(budget = ?settings.connection_budget(), "connection budget");
         let rds = Arc::new(rds);
         let sqs = Arc::new(SqsCalls::default());
         let wired: Arc<OnceLock<Wired>> = Arc::new(OnceLock::new());
@@ -292,23 +359,7 @@ impl Shape {
                 Some(n) => Arc::new(Semaphore::new(n as usize)),
                 None => unreserved.clone(),
             };
-            // A cold start reads the database secret if the function has a
-            // pool; ingest also reads the order id key.
-            let secret_reads = u32::from(f.pool_size > 0) + u32::from(name == "ingest");
-            let c = &model.c;
-            let costs = Costs {
-                start: model.ms(&c.runtime_start_ms) + model.ms(&c.secret_read_ms) * secret_reads,
-                connect_round_trips: model.v(&c.connect_round_trips) - PLAIN_CONNECT_ROUND_TRIPS,
-                rtt_near: rtt(rtt_ms.0),
-                rtt_far: rtt(rtt_ms.1),
-                far_share: model.v(&c.cross_az_share),
-                cpu_stretch: model.cpu_stretch(f.memory_mb),
-                timeout: Duration::from_secs(u64::from(f.timeout_secs)),
-                idle,
-                linger_share: model.v(&c.linger_share),
-                wait_timeout: Duration::from_secs(u64::from(settings.wait_timeout_secs))
-                    .div_f64(scale),
-            };
+            let costs = costs(&model, &settings, (name, f), rtt_ms, (idle, scale));
             let mut fn_config = config.clone();
             fn_config.db_max_connections = f.pool_size;
             let init = init(
@@ -323,18 +374,7 @@ impl Shape {
             );
             functions.push(Function::new(name, concurrency, costs, model.clone(), init));
         }
-        let refusal = model.v(&model.c.gateway_throttled_function_status) as u16;
-        let function = |name: &str| functions.iter().find(|f| f.name == name).cloned();
-        let (ingest, read) = match (function("ingest"), function(settings.read_function())) {
-            (Some(ingest), Some(read)) => (ingest, read),
-            _ => anyhow::bail!("the settings have no ingest function"),
-        };
-        let gateway = Gateway::new(
-            &settings,
-            (ingest, read),
-            axum::http::StatusCode::from_u16(refusal)
-                .context("gateway_throttled_function_status is not an HTTP status")?,
-        );
+        let gateway = gateway(&settings, &model, &functions)?;
         Ok(Shape {
             settings,
             model,

@@ -58,6 +58,49 @@ pub fn print(shape: &Shape, samples: &[ShapeSample], dlq: Option<&DlqCauses>) {
         b.available,
         if b.fits() { "fits" } else { "OVER BUDGET" }
     );
+    print_functions(shape);
+    println!(
+        "  API Gateway: {} requests throttled (429) by the routes' throttles (the stage's: {} requests/s, burst {}); {} answered 500 ({} for a function's concurrency)",
+        shape.gateway.throttled.load(Ordering::Relaxed),
+        s.stage_throttle.rate,
+        s.stage_throttle.burst,
+        shape.gateway.refused.load(Ordering::Relaxed),
+        shape.gateway.function_throttled.load(Ordering::Relaxed),
+    );
+    let q = &shape.sqs;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    println!(
+        "  SQS calls: {} in all ({} SendMessage, {} SendMessageBatch, {} ReceiveMessage of which {} empty, {} DeleteMessageBatch, {} ChangeMessageVisibility)",
+        q.total(),
+        load(&q.send),
+        load(&q.send_batch),
+        load(&q.receive),
+        load(&q.empty_receive),
+        load(&q.delete_batch),
+        load(&q.change_visibility),
+    );
+    let c = &shape.rds.connections;
+    let lingering: u64 = shape
+        .functions
+        .iter()
+        .map(|f| f.stats.lingering.load(Ordering::Relaxed))
+        .sum();
+    println!(
+        "  database connections: {} opened, {} refused; at most {} sockets open at once, refused ones included (server limit {limit}); {lingering} reaped environments' connections still open",
+        c.opened.load(Ordering::Relaxed),
+        c.refused.load(Ordering::Relaxed),
+        c.peak.load(Ordering::Relaxed),
+    );
+    if !samples.is_empty() {
+        print_oldest(samples);
+    }
+    if let Some(dlq) = dlq {
+        print_dlq(dlq);
+    }
+}
+
+/// Each function's invocations, cold starts and costs, and each mapping's batches.
+fn print_functions(shape: &Shape) {
     println!(
         "  {:<10} {:>11} {:>11} {:>9} {:>10} {:>9} {:>8} {:>13} {:>13}",
         "function",
@@ -105,42 +148,10 @@ pub fn print(shape: &Shape, samples: &[ShapeSample], dlq: Option<&DlqCauses>) {
             load(&st.timed_out_batches),
         );
     }
-    println!(
-        "  API Gateway: {} requests throttled (429) by the routes' throttles (the stage's: {} requests/s, burst {}); {} answered 500 ({} for a function's concurrency)",
-        shape.gateway.throttled.load(Ordering::Relaxed),
-        s.stage_throttle.rate,
-        s.stage_throttle.burst,
-        shape.gateway.refused.load(Ordering::Relaxed),
-        shape.gateway.function_throttled.load(Ordering::Relaxed),
-    );
-    let q = &shape.sqs;
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    println!(
-        "  SQS calls: {} in all ({} SendMessage, {} SendMessageBatch, {} ReceiveMessage of which {} empty, {} DeleteMessageBatch, {} ChangeMessageVisibility)",
-        q.total(),
-        load(&q.send),
-        load(&q.send_batch),
-        load(&q.receive),
-        load(&q.empty_receive),
-        load(&q.delete_batch),
-        load(&q.change_visibility),
-    );
-    let c = &shape.rds.connections;
-    let lingering: u64 = shape
-        .functions
-        .iter()
-        .map(|f| f.stats.lingering.load(Ordering::Relaxed))
-        .sum();
-    println!(
-        "  database connections: {} opened, {} refused; at most {} sockets open at once, refused ones included (server limit {limit}); {lingering} reaped environments' connections still open",
-        c.opened.load(Ordering::Relaxed),
-        c.refused.load(Ordering::Relaxed),
-        c.peak.load(Ordering::Relaxed),
-    );
-    if !samples.is_empty() {
-        print_oldest(samples);
-    }
-    let Some(dlq) = dlq else { return };
+}
+
+/// What reached the DLQs, by cause.
+fn print_dlq(dlq: &DlqCauses) {
     if dlq.is_empty() {
         println!("  DLQ arrivals: none");
     } else {
