@@ -24,6 +24,9 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "no function outside the tests over 80 lines (ARCHITECTURE.md)"
+python3 scripts/long-functions.py
+
 step "cargo test (MySQL at $TEST_MYSQL_URL)"
 cargo test --workspace --locked
 
