@@ -30,6 +30,8 @@ use crate::store::{MemoryStore, MySqlStore, OrderStore, StoreAdmin, StoreError};
 pub enum StartError {
     #[error("configuration: {0}")]
     Config(String),
+    #[error("configuration: {0}")]
+    Configuration(#[from] crate::config::ConfigError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("queues: {0}")]
@@ -67,7 +69,7 @@ impl OpenedStore {
 /// Opens the configured store (MySQL if configured, else in memory), applies
 /// migrations, and seeds the five products into an empty inventory.
 pub async fn open_store(config: &Config) -> Result<OpenedStore, StartError> {
-    open_store_with(config.mysql().map_err(StartError::Config)?, config).await
+    open_store_with(config.mysql()?, config).await
 }
 
 /// Opens the store at `mysql` (in memory if `None`): [`open_store`] with the
@@ -273,7 +275,7 @@ impl App {
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
-        let order_ids = config.order_id_key().map_err(StartError::Config)?;
+        let order_ids = config.order_id_key()?;
         if order_ids.is_development() {
             tracing::info!(
                 "order ids are derived under the public development key: set ORDER_ID_KEY \

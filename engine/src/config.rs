@@ -190,18 +190,33 @@ impl Default for Config {
     }
 }
 
+/// A configuration the engine cannot run with, naming the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("DATABASE_URL is not a valid MySQL URL: {0}")]
+    DatabaseUrl(#[source] sqlx::Error),
+    #[error("DB_SSL_CA: cannot read {path}: {source}")]
+    CaUnreadable {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("DB_SSL_CA: {0} holds no PEM certificate")]
+    CaNotPem(String),
+    #[error("ORDER_ID_KEY: {0}")]
+    OrderIdKey(#[from] crate::idempotency::KeyTooShort),
+}
+
 impl Config {
     /// Where the MySQL store lives, if one is configured: `DATABASE_URL`
     /// first, then the `DB_*` variables.
     /// `DB_SSL_MODE` and `DB_SSL_CA` apply to either.
-    pub fn mysql(&self) -> Result<Option<MySqlConnectOptions>, String> {
+    pub fn mysql(&self) -> Result<Option<MySqlConnectOptions>, ConfigError> {
         let options = if let Some(url) = self
             .database_url
             .as_deref()
             .filter(|u| !u.trim().is_empty())
         {
-            MySqlConnectOptions::from_str(url)
-                .map_err(|e| format!("DATABASE_URL is not a valid MySQL URL: {e}"))?
+            MySqlConnectOptions::from_str(url).map_err(ConfigError::DatabaseUrl)?
         } else if let Some(host) = self.db_host.as_deref().filter(|h| !h.trim().is_empty()) {
             MySqlConnectOptions::new()
                 .host(host)
@@ -216,7 +231,7 @@ impl Config {
     }
 
     /// Applies `DB_SSL_MODE` and `DB_SSL_CA` to `options`.
-    fn tls(&self, mut options: MySqlConnectOptions) -> Result<MySqlConnectOptions, String> {
+    fn tls(&self, mut options: MySqlConnectOptions) -> Result<MySqlConnectOptions, ConfigError> {
         if let Some(mode) = self.db_ssl_mode {
             options = options.ssl_mode(mode.into());
         }
@@ -224,10 +239,12 @@ impl Config {
             None | Some("") => {}
             Some("rds") => options = options.ssl_ca_from_pem(crate::tls::RDS_CA_BUNDLE.to_vec()),
             Some(path) => {
-                let pem = std::fs::read(path)
-                    .map_err(|e| format!("DB_SSL_CA: cannot read {path}: {e}"))?;
+                let pem = std::fs::read(path).map_err(|source| ConfigError::CaUnreadable {
+                    path: path.to_owned(),
+                    source,
+                })?;
                 if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-                    return Err(format!("DB_SSL_CA: {path} holds no PEM certificate"));
+                    return Err(ConfigError::CaNotPem(path.to_owned()));
                 }
                 options = options.ssl_ca_from_pem(pem);
             }
@@ -237,13 +254,13 @@ impl Config {
 
     /// The key order ids are derived under: `ORDER_ID_KEY`, or the public
     /// development key when it is unset or empty.
-    pub fn order_id_key(&self) -> Result<OrderIdKey, String> {
+    pub fn order_id_key(&self) -> Result<OrderIdKey, ConfigError> {
         match self
             .order_id_key
             .as_deref()
             .filter(|k| !k.trim().is_empty())
         {
-            Some(key) => OrderIdKey::new(key).map_err(|e| format!("ORDER_ID_KEY: {e}")),
+            Some(key) => Ok(OrderIdKey::new(key)?),
             None => Ok(OrderIdKey::development()),
         }
     }

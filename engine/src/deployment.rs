@@ -124,37 +124,67 @@ impl Budget {
     }
 }
 
+/// Why a settings file cannot be deployed or run.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{path}: {source}")]
+    Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    InFile {
+        path: String,
+        source: Box<SettingsError>,
+    },
+    /// Not the settings' JSON: a misspelt or missing key, a wrong type.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error("functions: `{0}` is missing")]
+    MissingFunction(&'static str),
+    #[error("functions: ingest has no database (pool_size 0) and no `read` function serves the read routes")]
+    NoReadFunction,
+    #[error("route_throttles: `{route}` is not a route of the API ({})", API_ROUTES.join(", "))]
+    UnknownRoute { route: String },
+    #[error("route_throttles: `{route}` allows more than the stage's throttle")]
+    RouteAboveStage { route: String },
+}
+
 impl DeploymentSettings {
-    pub fn shipped() -> Result<Self, String> {
+    pub fn shipped() -> Result<Self, SettingsError> {
         Self::parse(SHIPPED)
     }
 
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Self, SettingsError> {
+        let at = || path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SettingsError::Unreadable { path: at(), source })?;
+        Self::parse(&text).map_err(|e| SettingsError::InFile {
+            path: at(),
+            source: Box::new(e),
+        })
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let settings: Self = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Self, SettingsError> {
+        let settings: Self = serde_json::from_str(text)?;
         for name in ["ingest", "processor", "notifier"] {
             if !settings.functions.contains_key(name) {
-                return Err(format!("functions: `{name}` is missing"));
+                return Err(SettingsError::MissingFunction(name));
             }
         }
         if settings.functions["ingest"].pool_size == 0 && settings.read_function() == "ingest" {
-            return Err("functions: ingest has no database (pool_size 0) and no `read` function serves the read routes".into());
+            return Err(SettingsError::NoReadFunction);
         }
         for (route, t) in &settings.route_throttles {
             if !API_ROUTES.contains(&route.as_str()) {
-                return Err(format!(
-                    "route_throttles: `{route}` is not a route of the API ({})",
-                    API_ROUTES.join(", ")
-                ));
+                return Err(SettingsError::UnknownRoute {
+                    route: route.clone(),
+                });
             }
             if t.rate > settings.stage_throttle.rate || t.burst > settings.stage_throttle.burst {
-                return Err(format!(
-                    "route_throttles: `{route}` allows more than the stage's throttle"
-                ));
+                return Err(SettingsError::RouteAboveStage {
+                    route: route.clone(),
+                });
             }
         }
         Ok(settings)
@@ -350,7 +380,7 @@ mod tests {
     #[test]
     fn a_settings_file_without_an_explicit_connection_limit_is_refused() {
         let without = SHIPPED.replace("\"max_connections\"", "\"max_connection\"");
-        let e = DeploymentSettings::parse(&without).unwrap_err();
+        let e = DeploymentSettings::parse(&without).unwrap_err().to_string();
         assert!(e.contains("max_connection"), "{e}");
     }
 
@@ -359,17 +389,23 @@ mod tests {
     ) {
         let mut v: serde_json::Value = serde_json::from_str(SHIPPED).unwrap();
         v["functions"].as_object_mut().unwrap().remove("read");
-        let e = DeploymentSettings::parse(&v.to_string()).unwrap_err();
+        let e = DeploymentSettings::parse(&v.to_string())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no `read` function"), "{e}");
 
         let mut v: serde_json::Value = serde_json::from_str(SHIPPED).unwrap();
         v["route_throttles"]["GET /api/dlq"] = serde_json::json!({"rate": 1, "burst": 1});
-        let e = DeploymentSettings::parse(&v.to_string()).unwrap_err();
+        let e = DeploymentSettings::parse(&v.to_string())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a route of the API"), "{e}");
 
         let mut v: serde_json::Value = serde_json::from_str(SHIPPED).unwrap();
         v["route_throttles"]["GET /health"] = serde_json::json!({"rate": 1_000_000, "burst": 1});
-        let e = DeploymentSettings::parse(&v.to_string()).unwrap_err();
+        let e = DeploymentSettings::parse(&v.to_string())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("more than the stage's throttle"), "{e}");
 
         let s = DeploymentSettings::shipped().unwrap();

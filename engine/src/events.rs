@@ -63,7 +63,7 @@ pub mod millis {
 
     /// Parses what [`format`] writes, and what the original system writes,
     /// truncated to the millisecond that the events and the schema carry.
-    pub fn parse(s: &str) -> Result<DateTime<Utc>, String> {
+    pub fn parse(s: &str) -> Result<DateTime<Utc>, NotATimestamp> {
         let parsed = DateTime::parse_from_rfc3339(s)
             .map(|t| t.with_timezone(&Utc))
             .or_else(|_| {
@@ -74,13 +74,16 @@ pub mod millis {
             });
         parsed
             .map(|t| DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t))
-            .map_err(|_| {
-                format!(
-                    "{s:?} is not a timestamp: expected RFC 3339 (2026-02-13T10:00:00.000Z) \
-                     or an ISO 8601 UTC time without offset (2026-02-13T10:00:00.123456)"
-                )
-            })
+            .map_err(|_| NotATimestamp(s.to_owned()))
     }
+
+    /// A string that is none of the times [`parse`] reads.
+    #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+    #[error(
+        "{0:?} is not a timestamp: expected RFC 3339 (2026-02-13T10:00:00.000Z) \
+         or an ISO 8601 UTC time without offset (2026-02-13T10:00:00.123456)"
+    )]
+    pub struct NotATimestamp(pub String);
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format(t))

@@ -47,6 +47,11 @@ pub struct OrderIdKey {
 /// Shortest key accepted: 128 bits, written as 16 or more characters.
 pub const MIN_KEY_LEN: usize = 16;
 
+/// An order id key shorter than [`MIN_KEY_LEN`] (its length).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the order id key must be at least {MIN_KEY_LEN} characters (it has {0})")]
+pub struct KeyTooShort(pub usize);
+
 impl OrderIdKey {
     /// The key every local run uses unless `ORDER_ID_KEY` is set: public, so
     /// ids derived with it are as guessable as an unkeyed hash.
@@ -64,13 +69,10 @@ impl OrderIdKey {
     }
 
     /// A key from configuration or a secret: at least [`MIN_KEY_LEN`] bytes.
-    pub fn new(key: &str) -> Result<Self, String> {
+    pub fn new(key: &str) -> Result<Self, KeyTooShort> {
         let key = key.trim();
         if key.len() < MIN_KEY_LEN {
-            return Err(format!(
-                "the order id key must be at least {MIN_KEY_LEN} characters (it has {})",
-                key.len()
-            ));
+            return Err(KeyTooShort(key.len()));
         }
         Ok(Self::keyed(key.as_bytes()))
     }
@@ -139,6 +141,7 @@ mod tests {
         assert_ne!(keyed(body, None, &one).0, unkeyed);
         assert!(OrderIdKey::new("short")
             .unwrap_err()
+            .to_string()
             .contains("at least 16"));
         assert!(OrderIdKey::development().is_development() && !one.is_development());
     }

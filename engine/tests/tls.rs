@@ -260,7 +260,7 @@ fn a_missing_or_empty_ca_file_is_a_clear_error() {
         db_ssl_ca: Some("/nonexistent/ca.pem".into()),
         ..Config::default()
     };
-    let err = config.mysql().unwrap_err();
+    let err = config.mysql().unwrap_err().to_string();
     assert!(
         err.contains("DB_SSL_CA: cannot read /nonexistent/ca.pem"),
         "{err}"
@@ -271,7 +271,7 @@ fn a_missing_or_empty_ca_file_is_a_clear_error() {
         db_ssl_ca: Some(empty.display().to_string()),
         ..config
     };
-    let err = config.mysql().unwrap_err();
+    let err = config.mysql().unwrap_err().to_string();
     assert!(err.contains("holds no PEM certificate"), "{err}");
     let _ = std::fs::remove_file(empty);
 }

@@ -23,7 +23,7 @@ pub async fn migrate(args: MigrateArgs) -> ExitCode {
 }
 
 async fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    let options = args.config.mysql().map_err(anyhow::Error::msg)?.context(
+    let options = args.config.mysql()?.context(
         "no database configured: set DATABASE_URL (or DB_HOST and the other DB_* variables), \
          in the environment or in .env",
     )?;

@@ -114,7 +114,7 @@ pub async fn open_store_over(
     config: &Config,
     rtt_ms: f64,
 ) -> anyhow::Result<(OpenedStore, Option<netem::LatencyProxy>)> {
-    let options = config.mysql().map_err(anyhow::Error::msg)?;
+    let options = config.mysql()?;
     let (Some(options), true) = (&options, rtt_ms > 0.0) else {
         if rtt_ms > 0.0 {
             anyhow::bail!("--db-rtt-ms needs a MySQL store: set DATABASE_URL (or DB_HOST)");

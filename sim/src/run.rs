@@ -158,7 +158,7 @@ impl Started {
         });
         let faults = Faults::new(args.faults.clone(), seed);
         let notifier = Arc::new(CountingNotifier::default());
-        let mysql = args.config.mysql().map_err(anyhow::Error::msg)?;
+        let mysql = args.config.mysql()?;
         let mut store_label = String::new();
         let pipeline = Pipeline::start(
             Start {

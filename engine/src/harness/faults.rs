@@ -132,9 +132,18 @@ impl FaultPlan {
 
 /// `none`, `all`, or a comma-separated list of `kind` or `kind=rate`, e.g.
 /// `duplicate-delivery=0.1,crash-before-commit`.
+/// Why `--faults` cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FaultPlanError {
+    #[error("unknown fault {name:?}; known: all, none, {}", FaultKind::ALL.map(FaultKind::name).join(", "))]
+    Unknown { name: String },
+    #[error("rate of {name} must be a number from 0 to 1, got {rate:?}")]
+    Rate { name: String, rate: String },
+}
+
 impl FromStr for FaultPlan {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = FaultPlanError;
+    fn from_str(s: &str) -> Result<Self, FaultPlanError> {
         match s.trim() {
             "" | "none" => return Ok(Self::none()),
             "all" => return Ok(Self::all()),
@@ -149,21 +158,18 @@ impl FromStr for FaultPlan {
             let kind = FaultKind::ALL
                 .into_iter()
                 .find(|k| k.name() == name)
-                .ok_or_else(|| {
-                    let names: Vec<_> = FaultKind::ALL.iter().map(|k| k.name()).collect();
-                    format!(
-                        "unknown fault {name:?}; known: all, none, {}",
-                        names.join(", ")
-                    )
+                .ok_or_else(|| FaultPlanError::Unknown {
+                    name: name.to_owned(),
                 })?;
             let rate = match rate {
                 None => kind.default_rate(),
                 Some(r) => match r.parse::<f64>() {
                     Ok(r) if (0.0..=1.0).contains(&r) => r,
                     _ => {
-                        return Err(format!(
-                            "rate of {name} must be a number from 0 to 1, got {r:?}"
-                        ))
+                        return Err(FaultPlanError::Rate {
+                            name: name.to_owned(),
+                            rate: r.to_owned(),
+                        })
                     }
                 },
             };
@@ -445,6 +451,7 @@ mod tests {
         assert!("explode"
             .parse::<FaultPlan>()
             .unwrap_err()
+            .to_string()
             .contains("unknown fault"));
         assert!("publish-failure=2".parse::<FaultPlan>().is_err());
     }

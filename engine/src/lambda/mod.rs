@@ -159,7 +159,7 @@ impl Environment {
         queues: Queues,
         startup: Startup,
     ) -> Result<Environment, StartError> {
-        let order_ids = config.order_id_key().map_err(StartError::Config)?;
+        let order_ids = config.order_id_key()?;
         let pool = config.db_max_connections;
         let store: Arc<dyn OrderStore> = match (mysql, startup) {
             _ if pool == 0 => Arc::new(NoDatabase),
@@ -266,7 +266,7 @@ async fn config_from_env() -> Result<
         LambdaConfig::try_parse_from(["lambda"]).map_err(|e| StartError::Config(e.to_string()))?;
     let mut config = lc.config.clone();
     config.queue = crate::config::QueueKind::Sqs;
-    let options = config.mysql().map_err(StartError::Config)?;
+    let options = config.mysql()?;
     let any_secret = lc.db_secret_arn.is_some()
         || lc.app_db_secret_arn.is_some()
         || lc.order_id_key_secret_arn.is_some();

@@ -107,8 +107,8 @@ impl ShapeArgs {
     /// The settings file's values, or the shipped ones.
     pub fn settings(&self) -> anyhow::Result<DeploymentSettings> {
         match &self.settings {
-            Some(path) => DeploymentSettings::load(path).map_err(anyhow::Error::msg),
-            None => DeploymentSettings::shipped().map_err(anyhow::Error::msg),
+            Some(path) => DeploymentSettings::load(path).map_err(anyhow::Error::new),
+            None => DeploymentSettings::shipped().map_err(anyhow::Error::new),
         }
     }
 
@@ -149,9 +149,7 @@ impl ShapeArgs {
         let Some(settings) = settings else {
             return Ok(None);
         };
-        let (OpenedStore::MySql(mysql), Some(options)) =
-            (store, config.mysql().map_err(anyhow::Error::msg)?)
-        else {
+        let (OpenedStore::MySql(mysql), Some(options)) = (store, config.mysql()?) else {
             anyhow::bail!("--topology lambda needs MySQL: set DATABASE_URL (or DB_HOST)");
         };
         if config.queue == QueueKind::Sqs {
