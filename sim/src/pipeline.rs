@@ -93,7 +93,6 @@ impl Pipeline {
             ..hooks()
         };
         let app = App::start_with_store(store.as_dyn(), s.config, s.addr, hooks).await?;
-        warn_of_queues_without_dlq(&app);
         if let Some(shape) = &mut shape {
             shape.attach(&app, s.notifier, s.shape.time_scale)?;
         }
@@ -134,7 +133,7 @@ pub async fn open_store_over(
 }
 
 /// Says, for each queue without a DLQ, what that means for a poison message.
-fn warn_of_queues_without_dlq(app: &App) {
+pub fn warn_of_queues_without_dlq(app: &App) {
     for name in app.queues.without_dlq() {
         println!(
             "  warning: the {name} queue has no dead-letter queue (no redrive policy): {}",

@@ -194,6 +194,7 @@ impl Started {
             shape,
             proxy,
         } = pipeline;
+        crate::pipeline::warn_of_queues_without_dlq(&app);
 
         // A run starts from known stock: the seed's products at their seed
         // levels, and the load's own products.

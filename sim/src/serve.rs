@@ -11,7 +11,7 @@ use engine::config::Config;
 use engine::harness::faults::{FaultPlan, Faults};
 
 use crate::console::init_tracing;
-use crate::pipeline::{Pipeline, Start};
+use crate::pipeline::{warn_of_queues_without_dlq, Pipeline, Start};
 use crate::{chaos, lambda, load};
 
 #[derive(Args)]
@@ -91,6 +91,7 @@ pub async fn serve(mut args: ServeArgs) -> ExitCode {
     let mut signals = Signals::new();
     let base = app.base_url();
     println!("orderflow listening on {base} ({label} store); Ctrl-C stops");
+    warn_of_queues_without_dlq(&app);
     if !args.faults.is_empty() {
         println!(
             "  injecting faults (seed {}): watch {base}/metrics and {base}/api/dlq",
