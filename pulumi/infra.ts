@@ -22,6 +22,7 @@
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import Ajv2020, { type ValidateFunction } from "ajv/dist/2020";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -155,7 +156,27 @@ export function migrationsDigest(dir = path.resolve(process.cwd(), "..", "db", "
 
 /** Reads the shape; `file` defaults to `../deploy/settings.json` from here. */
 export function readShape(file = path.resolve(process.cwd(), "..", "deploy", "settings.json")): Shape {
-    return JSON.parse(fs.readFileSync(file, "utf8")) as Shape;
+    return validShape(JSON.parse(fs.readFileSync(file, "utf8")), file);
+}
+
+let settingsSchema: ValidateFunction | undefined;
+
+/**
+ * The settings checked against `deploy/settings.schema.json`, the JSON Schema
+ * generated from the engine's Rust type (`sim deployment --schema`): a key the
+ * sim would refuse (misspelt, missing, of the wrong type, a function it does
+ * not know) fails `pulumi up` too, before anything is built.
+ */
+export function validShape(value: unknown, file: string): Shape {
+    if (settingsSchema === undefined) {
+        const schema = JSON.parse(fs.readFileSync(path.resolve(process.cwd(), "..", "deploy", "settings.schema.json"), "utf8"));
+        settingsSchema = new Ajv2020({ allErrors: true, validateFormats: false, strict: false }).compile(schema);
+    }
+    if (!settingsSchema(value)) {
+        const errors = (settingsSchema.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${"additionalProperty" in e.params ? ` (${e.params.additionalProperty})` : ""}${"propertyName" in e.params ? ` (${e.params.propertyName})` : ""}`);
+        throw new Error(`${file} is not a settings file the engine reads: ${errors.join("; ")}`);
+    }
+    return value as Shape;
 }
 
 /**

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// `deploy/settings.json`, as shipped (compiled in, for the sim and tests;
@@ -22,7 +23,13 @@ pub const API_ROUTES: [&str; 5] = [
     "GET /health",
 ];
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// The functions a shape may have: the three of the pipeline, and `read`.
+pub const FUNCTIONS: [&str; 4] = ["ingest", "processor", "notifier", "read"];
+
+/// The functions an SQS event source mapping feeds.
+pub const CONSUMERS: [&str; 2] = ["processor", "notifier"];
+
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentSettings {
     /// The RDS instance class (its price and memory; the connection limit
@@ -59,8 +66,10 @@ pub struct DeploymentSettings {
     pub max_receive_count: u32,
     /// `ingest`, `processor`, `notifier`, and `read` if the read routes
     /// have a function of their own (without one, ingest serves them).
+    #[schemars(extend("propertyNames" = { "enum": FUNCTIONS }, "required" = ["ingest", "processor", "notifier"]))]
     pub functions: BTreeMap<String, Function>,
     /// The SQS event source mapping of each queue consumer, by function.
+    #[schemars(extend("propertyNames" = { "enum": CONSUMERS }, "required" = CONSUMERS))]
     pub event_sources: BTreeMap<String, EventSource>,
     /// Whether each execution environment applies the migrations when it
     /// starts (the first deployment did, as the master user). Off: the
@@ -69,7 +78,7 @@ pub struct DeploymentSettings {
     pub migrate_on_cold_start: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Throttle {
     /// Requests per second, steady.
@@ -77,7 +86,7 @@ pub struct Throttle {
     pub burst: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Function {
     pub memory_mb: u32,
@@ -89,7 +98,7 @@ pub struct Function {
     pub pool_size: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventSource {
     pub batch_size: u32,
@@ -142,6 +151,14 @@ pub enum SettingsError {
     Json(#[from] serde_json::Error),
     #[error("functions: `{0}` is missing")]
     MissingFunction(&'static str),
+    #[error("{field}: `{name}` is not one of {}", .known.join(", "))]
+    UnknownFunction {
+        field: &'static str,
+        name: String,
+        known: &'static [&'static str],
+    },
+    #[error("event_sources: `{0}` is missing")]
+    MissingEventSource(&'static str),
     #[error("functions: ingest has no database (pool_size 0) and no `read` function serves the read routes")]
     NoReadFunction,
     #[error("route_throttles: `{route}` is not a route of the API ({})", API_ROUTES.join(", "))]
@@ -167,11 +184,7 @@ impl DeploymentSettings {
 
     pub fn parse(text: &str) -> Result<Self, SettingsError> {
         let settings: Self = serde_json::from_str(text)?;
-        for name in ["ingest", "processor", "notifier"] {
-            if !settings.functions.contains_key(name) {
-                return Err(SettingsError::MissingFunction(name));
-            }
-        }
+        settings.check_names()?;
         if settings.functions["ingest"].pool_size == 0 && settings.read_function() == "ingest" {
             return Err(SettingsError::NoReadFunction);
         }
@@ -188,6 +201,52 @@ impl DeploymentSettings {
             }
         }
         Ok(settings)
+    }
+
+    /// Every function and mapping named is one the shape has, and the
+    /// pipeline's are all there (the schema says the same to Pulumi).
+    fn check_names(&self) -> Result<(), SettingsError> {
+        let unknown = |field, known: &'static [&'static str], name: &String| {
+            (!known.contains(&name.as_str())).then(|| SettingsError::UnknownFunction {
+                field,
+                name: name.clone(),
+                known,
+            })
+        };
+        let names = self
+            .functions
+            .keys()
+            .map(|n| unknown("functions", &FUNCTIONS, n));
+        let sources = self
+            .event_sources
+            .keys()
+            .map(|n| unknown("event_sources", &CONSUMERS, n));
+        if let Some(e) = names.chain(sources).flatten().next() {
+            return Err(e);
+        }
+        if let Some(name) = FUNCTIONS[..3]
+            .iter()
+            .find(|n| !self.functions.contains_key(**n))
+        {
+            return Err(SettingsError::MissingFunction(name));
+        }
+        if let Some(name) = CONSUMERS
+            .iter()
+            .find(|n| !self.event_sources.contains_key(**n))
+        {
+            return Err(SettingsError::MissingEventSource(name));
+        }
+        Ok(())
+    }
+
+    /// The settings' JSON Schema (2020-12), from this type: the file
+    /// `deploy/settings.schema.json` holds it for Pulumi, and a test keeps
+    /// the two equal (`sim deployment --schema` prints it).
+    pub fn json_schema() -> String {
+        let schema = schemars::schema_for!(DeploymentSettings);
+        let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        text.push('\n');
+        text
     }
 
     /// The function that serves the read routes: `read`, or ingest when
@@ -274,20 +333,6 @@ impl DeploymentSettings {
 mod tests {
     use super::*;
 
-    fn shape(max_connections: u32, reserved: u32, caps: [(u32, u32); 4]) -> DeploymentSettings {
-        let mut s = DeploymentSettings::shipped().unwrap();
-        s.max_connections = max_connections;
-        s.reserved_connections = reserved;
-        for ((_, f), (envs, pool)) in s.functions.iter_mut().zip(caps) {
-            f.reserved_concurrency = Some(envs);
-            f.pool_size = pool;
-        }
-        for e in s.event_sources.values_mut() {
-            e.maximum_concurrency = None;
-        }
-        s
-    }
-
     #[test]
     fn the_shipped_settings_fit_the_explicit_connection_limit_with_the_reserve() {
         let s = DeploymentSettings::shipped().unwrap();
@@ -306,60 +351,63 @@ mod tests {
         assert_eq!(s.lock_wait_secs(), 10);
     }
 
-    #[test]
-    fn the_budget_counts_every_environment_its_pool_and_its_init_beside_the_reserve() {
-        // (max_connections, reserved, [(environments, pool)] by function in
-        // name order: ingest, notifier, processor, read) -> (pools'
-        // connections, available), fits. The first is the old shipped shape
-        // at the limit a 1 GiB instance reports (66), not the formula's 85;
-        // the second the shipped one (ingest without a pool opens nothing).
-        let cases = [
-            (66, 10, [(50, 1), (5, 1), (5, 1), (0, 1)], (60, 56), false),
-            (60, 10, [(100, 0), (5, 1), (15, 1), (10, 1)], (30, 50), true),
-            (
-                60,
-                10,
-                [(100, 0), (5, 1), (15, 1), (31, 1)],
-                (51, 50),
-                false,
-            ),
-            (
-                120,
-                10,
-                [(100, 1), (5, 1), (5, 1), (0, 1)],
-                (110, 110),
-                true,
-            ),
-            (
-                120,
-                10,
-                [(100, 1), (5, 1), (6, 1), (0, 1)],
-                (111, 110),
-                false,
-            ),
-            (
-                120,
-                0,
-                [(10, 4), (10, 4), (10, 4), (0, 1)],
-                (120, 120),
-                true,
-            ),
-            (10, 20, [(1, 1), (1, 1), (1, 1), (0, 1)], (3, 0), false),
-        ];
-        for (max, reserved, caps, want, fits) in cases {
-            let budget = shape(max, reserved, caps).connection_budget();
-            let inits: u32 = caps
-                .iter()
-                .filter(|(_, pool)| *pool > 0)
-                .map(|(envs, _)| envs * INIT_EXTRA_CONNECTIONS)
-                .sum();
-            assert_eq!(
-                (budget.needed() - inits, budget.available),
-                want,
-                "{max} {reserved} {caps:?}"
-            );
-            assert_eq!(budget.fits(), fits, "{max} {reserved} {caps:?}");
+    /// `edit` laid over `base`: objects key by key, anything else replaced.
+    fn merge(base: &mut serde_json::Value, edit: &serde_json::Value) {
+        match (base, edit) {
+            (serde_json::Value::Object(b), serde_json::Value::Object(e)) => {
+                for (k, v) in e {
+                    merge(b.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+            (b, e) => *b = e.clone(),
         }
+    }
+
+    #[test]
+    fn the_budget_agrees_with_the_hand_worked_cases_pulumi_also_computes() {
+        // Every environment a function can have (its reserved concurrency,
+        // its mapping's maximumConcurrency, the account's limit) times its
+        // pool and init, beside the limit less the reserve.
+        let table: serde_json::Value =
+            serde_json::from_str(include_str!("../../deploy/budget-cases.json")).unwrap();
+        let cases = table["cases"].as_array().unwrap();
+        assert!(cases.len() >= 8);
+        for case in cases {
+            let mut v: serde_json::Value = serde_json::from_str(SHIPPED).unwrap();
+            merge(&mut v, &case["edit"]);
+            let s = DeploymentSettings::parse(&v.to_string()).unwrap();
+            let budget = s.connection_budget();
+            let name = &case["name"];
+            assert_eq!(u64::from(budget.needed()), case["needed"], "{name}");
+            assert_eq!(u64::from(budget.available), case["available"], "{name}");
+            assert_eq!(budget.fits(), case["fits"], "{name}");
+        }
+    }
+
+    #[test]
+    fn the_committed_schema_is_the_one_the_type_describes_and_names_are_checked() {
+        let committed = include_str!("../../deploy/settings.schema.json");
+        assert!(
+            committed == DeploymentSettings::json_schema(),
+            "deploy/settings.schema.json is stale: cargo run -p sim -- deployment --schema > deploy/settings.schema.json"
+        );
+        let mut v: serde_json::Value = serde_json::from_str(SHIPPED).unwrap();
+        let f = v["functions"].as_object_mut().unwrap();
+        let read = f.remove("read").unwrap();
+        f.insert("reader".into(), read);
+        let e = DeploymentSettings::parse(&v.to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`reader` is not one of ingest"), "{e}");
+        let mut v: serde_json::Value = serde_json::from_str(SHIPPED).unwrap();
+        v["event_sources"]
+            .as_object_mut()
+            .unwrap()
+            .remove("notifier");
+        let e = DeploymentSettings::parse(&v.to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("event_sources: `notifier` is missing"), "{e}");
     }
 
     #[test]

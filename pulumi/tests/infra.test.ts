@@ -498,6 +498,42 @@ describe("the orderflow stack", () => {
         assert.ok(own["GET /health"].rate < stage.inputs.defaultRouteSettings.throttlingRateLimit);
     });
 
+    it("computes the connection budget of every hand-worked case the engine also computes", async () => {
+        const infra = await import("../infra");
+        const table = JSON.parse(fs.readFileSync(path.resolve("..", "deploy", "budget-cases.json"), "utf8"));
+        const merge = (base: any, edit: any): any => {
+            if (edit === null || typeof edit !== "object" || base === null || typeof base !== "object") return edit;
+            const out = { ...base };
+            for (const [k, v] of Object.entries(edit)) out[k] = merge(base[k], v);
+            return out;
+        };
+        assert.ok(table.cases.length >= 8);
+        for (const c of table.cases) {
+            const shape = infra.validShape(merge(infra.readShape(), c.edit), c.name);
+            const budget = infra.connectionBudget(shape);
+            assert.deepEqual(
+                { needed: budget.needed, available: budget.available, fits: budget.needed <= budget.available },
+                { needed: c.needed, available: c.available, fits: c.fits },
+                c.name,
+            );
+        }
+    });
+
+    it("refuses a settings file the engine's schema refuses", async () => {
+        const infra = await import("../infra");
+        const shipped = infra.readShape();
+        const misspelt: any = { ...shipped, max_connection: shipped.max_connections };
+        delete misspelt.max_connections;
+        assert.throws(() => infra.validShape(misspelt, "misspelt.json"), /misspelt.json is not a settings file.*max_connection/);
+        const unknown: any = { ...shipped, functions: { ...shipped.functions, reader: shipped.functions.ingest } };
+        assert.throws(() => infra.validShape(unknown, "f.json"), /functions.*reader/);
+        const typed: any = { ...shipped, stage_throttle: { rate: "fast", burst: 1 } };
+        assert.throws(() => infra.validShape(typed, "t.json"), /stage_throttle\/rate must be integer/);
+        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "shape-")), "settings.json");
+        fs.writeFileSync(file, JSON.stringify(misspelt));
+        assert.throws(() => infra.readShape(file), /max_connection/);
+    });
+
     it("deploys the shape of deploy/settings.json, inside the database's connection budget", async () => {
         const infra = await import("../infra");
         const shape = infra.readShape();

@@ -13,9 +13,17 @@ pub struct DeploymentArgs {
     /// build carries.
     #[arg(long, value_name = "PATH")]
     settings: Option<PathBuf>,
+    /// Print the settings' JSON Schema (the one `deploy/settings.schema.json`
+    /// holds and Pulumi checks a settings file against) and exit.
+    #[arg(long, conflicts_with = "settings")]
+    schema: bool,
 }
 
 pub fn deployment(args: DeploymentArgs) -> ExitCode {
+    if args.schema {
+        print!("{}", DeploymentSettings::json_schema());
+        return ExitCode::SUCCESS;
+    }
     let (label, settings) = match &args.settings {
         Some(path) => (path.display().to_string(), DeploymentSettings::load(path)),
         None => (
