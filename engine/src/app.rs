@@ -13,7 +13,7 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::context::Context;
+use crate::context::{Books, Context};
 use crate::dlq::FailureLog;
 use crate::domain::seed_products;
 use crate::http::{self, AppState};
@@ -29,18 +29,46 @@ use crate::store::{MemoryStore, MySqlStore, OrderStore, StoreAdmin, StoreError};
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("configuration: {0}")]
-    Config(String),
-    #[error("configuration: {0}")]
     Configuration(#[from] crate::config::ConfigError),
+    /// A function's environment variables do not parse.
+    #[error("environment: {0}")]
+    Environment(#[from] clap::Error),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("queues: {0}")]
-    Queues(String),
+    Queues(#[from] QueueError),
+    #[cfg(feature = "lambda")]
+    #[error(transparent)]
+    Secret(#[from] crate::lambda::SecretError),
+    /// The migration function was built from other migrations than the
+    /// deploy expects.
+    #[error(
+        "this migration function carries migrations {carried}, the deploy expects {expected}: \
+         rebuild the zips (scripts/build-lambdas.sh) from the commit you deploy"
+    )]
+    StaleMigrations { carried: String, expected: String },
+    /// The migration function has no database to migrate.
+    #[error("the migration function needs DB_HOST")]
+    NoDatabase,
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
     },
+}
+
+impl StartError {
+    /// Whether starting again may succeed: the store, the queues or Secrets
+    /// Manager were unavailable, not misconfigured.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StartError::Store(e) => e.is_transient(),
+            StartError::Queues(e) => e.is_transient(),
+            #[cfg(feature = "lambda")]
+            StartError::Secret(e) => e.is_transient(),
+            _ => false,
+        }
+    }
 }
 
 /// The store the configuration names: MySQL if configured, else in memory.
@@ -136,6 +164,12 @@ pub struct Hooks {
     /// What stands in front of the API (`sim --topology lambda`: the API
     /// Gateway stage's throttle and the ingest function's environments).
     pub front: Option<Front>,
+    /// The queues to run over, opened by a caller that hands them to
+    /// something else too (`sim --topology lambda`'s event source
+    /// mappings); `None`: opened from the configuration.
+    pub queues: Option<Queues>,
+    /// The books to record into, shared with the caller; `None`: fresh.
+    pub books: Option<Books>,
 }
 
 /// Wraps the API's router in what fronts it.
@@ -149,6 +183,8 @@ impl Default for Hooks {
             workers: None,
             loops: true,
             front: None,
+            queues: None,
+            books: None,
         }
     }
 }
@@ -282,10 +318,13 @@ impl App {
                  (16+ characters) before real customers use this server"
             );
         }
-        let ctx = Context::new(hooks.wrap.store(store.clone())).with_order_ids(order_ids);
-        let queues = Queues::open(config)
-            .await
-            .map_err(|e| StartError::Queues(e.to_string()))?;
+        let books = hooks.books.clone().unwrap_or_default();
+        let ctx =
+            Context::keeping(hooks.wrap.store(store.clone()), books).with_order_ids(order_ids);
+        let queues = match hooks.queues.clone() {
+            Some(queues) => queues,
+            None => Queues::open(config).await?,
+        };
         let (stop_server, server_shutdown) = shutdown::channel();
         let (stop_workers, shutdown) = shutdown::channel();
 

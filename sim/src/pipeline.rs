@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use engine::app::{App, Hooks, OpenedStore};
 use engine::config::Config;
+use engine::context::Books;
 use engine::harness::faults::Faults;
 use engine::harness::Harness;
 use engine::notifier::Notifier;
+use engine::queues::Queues;
 
-use crate::lambda::{Shape, ShapeArgs};
+use crate::lambda::{Shape, ShapeArgs, Wiring};
 use crate::netem;
 
 /// The workers' runtime, which `main` keeps running.
@@ -77,9 +79,22 @@ impl Pipeline {
         };
         let (store, proxy) = open_store_over(s.config, direct).await?;
         announce(&store);
+        // The queues and books, opened first: the pipeline and the deployed
+        // shape's functions share them.
+        let wiring = Wiring {
+            queues: Queues::open(s.config).await?,
+            books: Books::default(),
+            notifier: s.notifier.clone(),
+        };
         let mut shape = s
             .shape
-            .open(settings, s.seed, s.config, &store, s.db_rtt_ms)
+            .open(
+                settings,
+                s.seed,
+                s.config,
+                (&store, wiring.clone()),
+                s.db_rtt_ms,
+            )
             .await?;
         let harness = Arc::new(Harness::new(s.faults));
         let hooks = Hooks {
@@ -90,11 +105,13 @@ impl Pipeline {
             },
             loops: shape.is_none(),
             front: shape.as_ref().map(|s| s.gateway.front()),
+            queues: Some(wiring.queues),
+            books: Some(wiring.books),
             ..hooks()
         };
         let app = App::start_with_store(store.as_dyn(), s.config, s.addr, hooks).await?;
         if let Some(shape) = &mut shape {
-            shape.attach(&app, s.notifier, s.shape.time_scale)?;
+            shape.start(s.shape.time_scale)?;
         }
         Ok(Pipeline {
             store,

@@ -35,7 +35,7 @@ mod credentials;
 mod emf;
 mod identity;
 
-pub use credentials::{Credentials, RotatingStore, Secret};
+pub use credentials::{Credentials, Malformed, RotatingStore, Secret, SecretError};
 pub use emf::{BatchMetrics, Meter};
 pub use identity::caller_from_claim;
 
@@ -129,9 +129,7 @@ impl Environment {
             let key = Secret::new(client.clone(), arn).read_required().await?;
             config.order_id_key = Some(key);
         }
-        let queues = Queues::open(&config)
-            .await
-            .map_err(|e| StartError::Queues(e.to_string()))?;
+        let queues = Queues::open(&config).await?;
         let startup = Startup {
             migrate: lc.migrate_on_start,
             secret: lc
@@ -262,8 +260,7 @@ async fn config_from_env() -> Result<
     ),
     StartError,
 > {
-    let lc =
-        LambdaConfig::try_parse_from(["lambda"]).map_err(|e| StartError::Config(e.to_string()))?;
+    let lc = LambdaConfig::try_parse_from(["lambda"])?;
     let mut config = lc.config.clone();
     config.queue = crate::config::QueueKind::Sqs;
     let options = config.mysql()?;
@@ -318,23 +315,18 @@ fn generated() -> String {
 pub async fn migrate_from_env(request: MigrateRequest) -> Result<Vec<String>, StartError> {
     let carried = crate::store::mysql::migrations_digest();
     if let Some(expected) = request.migrations.as_deref().filter(|d| *d != carried) {
-        return Err(StartError::Config(format!(
-            "this migration function carries migrations {carried}, the deploy expects {expected}: \
-             rebuild the zips (scripts/build-lambdas.sh) from the commit you deploy"
-        )));
+        return Err(StartError::StaleMigrations {
+            carried,
+            expected: expected.to_owned(),
+        });
     }
     let (_, options, lc, secrets) = config_from_env().await?;
-    let mut options =
-        options.ok_or_else(|| StartError::Config("the migration function needs DB_HOST".into()))?;
+    let mut options = options.ok_or(StartError::NoDatabase)?;
     let database = options.get_database().unwrap_or_default().to_owned();
-    let secret = |arn: &String| {
-        secrets
-            .clone()
-            .map(|client| Secret::new(client, arn))
-            .ok_or_else(|| StartError::Config("no Secrets Manager client".into()))
-    };
-    if let Some(arn) = &lc.db_secret_arn {
-        options = secret(arn)?.credentials().await?.apply(options);
+    // config_from_env makes a client whenever a secret is named.
+    let secret = |arn: &String| secrets.clone().map(|client| Secret::new(client, arn));
+    if let Some(secret) = lc.db_secret_arn.as_ref().and_then(secret) {
+        options = secret.credentials().await?.apply(options);
     }
     let store = MySqlStore::open(options, 1).await?;
     let mut done: Vec<String> = store
@@ -354,15 +346,14 @@ pub async fn migrate_from_env(request: MigrateRequest) -> Result<Vec<String>, St
     if lc.demo_inventory && store.seed_if_empty(&crate::domain::seed_products()).await? {
         done.push("demo inventory seeded".into());
     }
-    if let Some(arn) = &lc.app_db_secret_arn {
-        let app = (secret(arn)?, lc.app_db_user_host.as_str());
+    if let Some(app) = lc.app_db_secret_arn.as_ref().and_then(secret) {
+        let app = (app, lc.app_db_user_host.as_str());
         done.extend(app_user(&store, app, &database, request.rotate_app_password).await?);
     }
-    if let Some(arn) = &lc.order_id_key_secret_arn {
-        let key = secret(arn)?;
+    if let Some(key) = lc.order_id_key_secret_arn.as_ref().and_then(secret) {
         if key.read().await?.is_none() {
             key.put(&generated()).await?;
-            done.push(format!("order id key generated into {arn}"));
+            done.push(format!("order id key generated into {}", key.arn()));
         }
     }
     Ok(done)

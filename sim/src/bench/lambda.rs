@@ -35,25 +35,20 @@ pub(crate) async fn lambda_processor(
         .map_err(anyhow::Error::msg)?
         .context("a MySQL store")?
         .database(store_database(store).await?.as_str());
-    let mut shape = Shape::build(
-        shape_args,
-        settings,
-        model,
-        &config,
-        store.pool(),
-        &options,
-        rtt_ms,
-    )
-    .await?;
     let queues = filled(&config, "lambda", orders).await?;
-    let ctx = engine::context::Context::new(store.clone());
-    let shared = lambda::Shared {
-        metrics: ctx.metrics.clone(),
-        failures: ctx.failures.clone(),
-        notifier: Arc::new(Quiet),
+    let around = lambda::Surroundings {
+        admin: store.pool(),
+        admin_options: &options,
+        wiring: lambda::Wiring {
+            queues: queues.clone(),
+            books: engine::context::Books::default(),
+            notifier: Arc::new(Quiet),
+        },
+        rtt_ms,
     };
+    let mut shape = Shape::build(shape_args, settings, model, &config, around).await?;
     let started = Instant::now();
-    shape.connect(&queues, shared, shape_args.time_scale)?;
+    shape.start(shape_args.time_scale)?;
     let elapsed = drained(&queues, started).await?;
     shape.stop().await;
     Ok((orders as f64 / elapsed.as_secs_f64(), shape))

@@ -21,18 +21,16 @@ pub mod sqs;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use engine::app::{OpenedStore, QueueUse, StartError, Wrap};
+use engine::app::{OpenedStore, QueueUse, Wrap};
 use engine::config::{Config, QueueKind};
-use engine::context::Context;
+use engine::context::{Books, Context};
 use engine::deployment::DeploymentSettings;
-use engine::dlq::FailureLog;
 use engine::lambda::{Environment, Startup};
-use engine::metrics::Metrics;
 use engine::notifier::Notifier;
 use engine::queue::QueueBackend;
 use engine::queues::Queues;
@@ -137,13 +135,13 @@ impl ShapeArgs {
     /// The deployed shape of `settings` ([`ShapeArgs::prepare`]'s; none:
     /// the local topology), built by [`Shape::build`] over the MySQL store
     /// the sim opened for `config`, under the model `--model` names, its
-    /// draws seeded by `seed`.
+    /// draws seeded by `seed`, wired into the pipeline's `wiring`.
     pub async fn open(
         &self,
         settings: Option<DeploymentSettings>,
         seed: u64,
         config: &Config,
-        store: &OpenedStore,
+        (store, wiring): (&OpenedStore, Wiring),
         rtt_ms: Option<f64>,
     ) -> anyhow::Result<Option<Shape>> {
         let Some(settings) = settings else {
@@ -159,17 +157,15 @@ impl ShapeArgs {
             );
         }
         let model = self.model(seed)?;
-        Shape::build(
-            self,
-            settings,
-            model,
-            config,
-            mysql.pool(),
-            &options,
+        let around = Surroundings {
+            admin: mysql.pool(),
+            admin_options: &options,
+            wiring,
             rtt_ms,
-        )
-        .await
-        .map(Some)
+        };
+        Shape::build(self, settings, model, config, around)
+            .await
+            .map(Some)
     }
 
     pub fn configure(&self, config: &mut Config, settings: &DeploymentSettings) {
@@ -179,19 +175,42 @@ impl ShapeArgs {
     }
 }
 
-/// What the functions share with the sim's bookkeeping.
+/// What the functions reach of the pipeline around them: its queues, the
+/// books it reports from, and where notifications go. Opened before the
+/// shape is built, and handed to both.
 #[derive(Clone)]
-pub struct Shared {
-    pub metrics: Arc<Metrics>,
-    pub failures: Arc<FailureLog>,
+pub struct Wiring {
+    pub queues: Queues,
+    pub books: Books,
     pub notifier: Arc<dyn Notifier>,
 }
 
-/// What the functions reach once the pipeline has started.
-#[derive(Clone)]
-struct Wired {
-    queues: Queues,
-    shared: Shared,
+/// The shape's functions, by part: ingest behind `POST /api/orders`, the
+/// read function if the read routes have their own, the queues' consumers.
+pub struct Functions {
+    pub ingest: Arc<Function>,
+    pub read: Option<Arc<Function>>,
+    pub processor: Arc<Function>,
+    pub notifier: Arc<Function>,
+}
+
+impl Functions {
+    /// Every function, in the report's order.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Function>> {
+        [
+            Some(&self.ingest),
+            self.read.as_ref(),
+            Some(&self.processor),
+            Some(&self.notifier),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// The function that serves the read routes.
+    pub fn reader(&self) -> &Arc<Function> {
+        self.read.as_ref().unwrap_or(&self.ingest)
+    }
 }
 
 /// The deployed shape, running.
@@ -199,7 +218,7 @@ pub struct Shape {
     pub settings: DeploymentSettings,
     pub model: Arc<Model>,
     pub gateway: Arc<Gateway>,
-    pub functions: Vec<Arc<Function>>,
+    pub functions: Functions,
     /// (function name, mapping)
     pub mappings: Vec<(&'static str, Arc<Mapping>)>,
     pub rds: Arc<rds::Rds>,
@@ -209,7 +228,7 @@ pub struct Shape {
     pub sqs: Arc<SqsCalls>,
     /// The queues' visibility timeout as the sim runs it.
     visibility: Duration,
-    wired: Arc<OnceLock<Wired>>,
+    wiring: Wiring,
     stop: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
@@ -222,8 +241,7 @@ async fn start_rds(
     args: &ShapeArgs,
     settings: &DeploymentSettings,
     model: &Model,
-    admin: &MySqlPool,
-    admin_options: &MySqlConnectOptions,
+    (admin, admin_options): (&MySqlPool, &MySqlConnectOptions),
     rtt_ms: Option<f64>,
 ) -> anyhow::Result<(rds::Rds, (f64, f64))> {
     let internal = model.v(&model.c.rds_internal_connections) as u32;
@@ -293,42 +311,44 @@ fn costs(
 fn gateway(
     settings: &DeploymentSettings,
     model: &Model,
-    functions: &[Arc<Function>],
+    functions: &Functions,
 ) -> anyhow::Result<Arc<Gateway>> {
     let refusal = model.v(&model.c.gateway_throttled_function_status) as u16;
-    let function = |name: &str| functions.iter().find(|f| f.name == name).cloned();
-    let (ingest, read) = match (function("ingest"), function(settings.read_function())) {
-        (Some(ingest), Some(read)) => (ingest, read),
-        _ => anyhow::bail!("the settings have no ingest function"),
-    };
     Ok(Gateway::new(
         settings,
-        (ingest, read),
+        (functions.ingest.clone(), functions.reader().clone()),
         axum::http::StatusCode::from_u16(refusal)
             .context("gateway_throttled_function_status is not an HTTP status")?,
     ))
 }
 
+/// What [`Shape::build`] needs of the sim: the database's admin connection
+/// (to make the functions' user), the pipeline it wires into, and the
+/// round trip to the database if one replaces the model's.
+pub struct Surroundings<'a> {
+    pub admin: &'a MySqlPool,
+    pub admin_options: &'a MySqlConnectOptions,
+    pub wiring: Wiring,
+    pub rtt_ms: Option<f64>,
+}
+
 impl Shape {
     /// Creates the functions' database user and proxies, the functions and
-    /// the gateway. The mappings start with [`Shape::connect`], once the
-    /// pipeline's queues exist. `rtt_ms`, if given, replaces both zones'
-    /// modelled round trips.
+    /// the gateway, over the pipeline's queues and books in `around`. The
+    /// mappings start with [`Shape::start`]. `around.rtt_ms`, if given,
+    /// replaces both zones' modelled round trips.
     pub async fn build(
         args: &ShapeArgs,
         settings: DeploymentSettings,
         model: Arc<Model>,
         config: &Config,
-        admin: &MySqlPool,
-        admin_options: &MySqlConnectOptions,
-        rtt_ms: Option<f64>,
+        around: Surroundings<'_>,
     ) -> anyhow::Result<Shape> {
-        let (rds, rtt_ms) =
-            start_rds(args, &settings, &model, admin, admin_options, rtt_ms).await?;
+        let admin = (around.admin, around.admin_options);
+        let (rds, rtt_ms) = start_rds(args, &settings, &model, admin, around.rtt_ms).await?;
         tracing::debug!(budget = ?settings.connection_budget(), "connection budget");
         let rds = Arc::new(rds);
         let sqs = Arc::new(SqsCalls::default());
-        let wired: Arc<OnceLock<Wired>> = Arc::new(OnceLock::new());
         let reserved: u32 = settings
             .functions
             .values()
@@ -343,16 +363,9 @@ impl Shape {
                 .unwrap_or(model.v(&model.c.environment_idle_secs) as u64),
         )
         .div_f64(scale);
-        let mut functions = Vec::new();
-        let names: &[&'static str] = match settings.read_function() {
-            "read" => &["ingest", "read", "processor", "notifier"],
-            _ => &["ingest", "processor", "notifier"],
-        };
-        for &name in names {
-            let f = settings
-                .functions
-                .get(name)
-                .with_context(|| format!("the settings have no function `{name}`"))?;
+        let function = |name: &'static str| {
+            // DeploymentSettings::parse makes sure the three are there.
+            let f = settings.functions.get(name)?;
             let concurrency = match f.reserved_concurrency {
                 Some(n) => Arc::new(Semaphore::new(n as usize)),
                 None => unreserved.clone(),
@@ -363,15 +376,24 @@ impl Shape {
             let init = init(
                 fn_config,
                 rds.clone(),
-                wired.clone(),
+                around.wiring.clone(),
                 (model.clone(), sqs.clone()),
                 Startup {
                     migrate: settings.migrate_on_cold_start,
                     secret: None,
                 },
             );
-            functions.push(Function::new(name, concurrency, costs, model.clone(), init));
-        }
+            Some(Function::new(name, concurrency, costs, model.clone(), init))
+        };
+        let needed = |name| {
+            function(name).with_context(|| format!("the settings have no function `{name}`"))
+        };
+        let functions = Functions {
+            ingest: needed("ingest")?,
+            read: function("read"),
+            processor: needed("processor")?,
+            notifier: needed("notifier")?,
+        };
         let gateway = gateway(&settings, &model, &functions)?;
         Ok(Shape {
             settings,
@@ -383,7 +405,7 @@ impl Shape {
             rtt_ms,
             sqs,
             visibility: config.visibility_timeout(),
-            wired,
+            wiring: around.wiring,
             stop: watch::channel(false).0,
             tasks: std::sync::Mutex::new(Vec::new()),
         })
@@ -393,37 +415,21 @@ impl Shape {
         self.tasks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn function(&self, name: &str) -> Option<&Arc<Function>> {
-        self.functions.iter().find(|f| f.name == name)
-    }
-
-    /// Starts the event source mappings over the pipeline's `queues`, and
-    /// the reaper of idle environments; the functions share `shared` with
-    /// the pipeline.
-    pub fn connect(
-        &mut self,
-        queues: &Queues,
-        shared: Shared,
-        time_scale: f64,
-    ) -> anyhow::Result<()> {
-        let _ = self.wired.set(Wired {
-            queues: queues.clone(),
-            shared,
-        });
-        let pairs: [(&'static str, &Arc<dyn QueueBackend>); 2] = [
-            ("processor", &queues.orders),
-            ("notifier", &queues.processed),
+    /// Starts the event source mappings over the pipeline's queues, and
+    /// the reaper of idle environments.
+    pub fn start(&mut self, time_scale: f64) -> anyhow::Result<()> {
+        let queues = self.wiring.queues.clone();
+        let pairs: [(&'static str, &Arc<dyn QueueBackend>, &Arc<Function>); 2] = [
+            ("processor", &queues.orders, &self.functions.processor),
+            ("notifier", &queues.processed, &self.functions.notifier),
         ];
-        for (name, queue) in pairs {
+        for (name, queue, function) in pairs {
             let source = self
                 .settings
                 .event_sources
                 .get(name)
                 .with_context(|| format!("the settings have no event source for `{name}`"))?;
-            let function = self
-                .function(name)
-                .with_context(|| format!("no function `{name}`"))?
-                .clone();
+            let function = function.clone();
             let timeout = function.costs.timeout;
             let handler: esm::Handler = match name {
                 // The handler is called as the invocation starts: its
@@ -463,7 +469,7 @@ impl Shape {
                 .extend(mapping.spawn(self.stop.subscribe()));
             self.mappings.push((name, mapping));
         }
-        let functions = self.functions.clone();
+        let functions: Vec<_> = self.functions.all().cloned().collect();
         let mut stop = self.stop.subscribe();
         self.tasks_mut().push(tokio::spawn(async move {
             loop {
@@ -477,22 +483,6 @@ impl Shape {
             }
         }));
         Ok(())
-    }
-
-    /// [`Shape::connect`] to a started pipeline, sharing its metrics and
-    /// failure log; notifications go to `notifier`.
-    pub fn attach(
-        &mut self,
-        app: &engine::app::App,
-        notifier: Arc<dyn Notifier>,
-        time_scale: f64,
-    ) -> anyhow::Result<()> {
-        let shared = Shared {
-            metrics: app.metrics.clone(),
-            failures: app.failures.clone(),
-            notifier,
-        };
-        self.connect(&app.queues, shared, time_scale)
     }
 
     /// What the pipeline's parts are wrapped in for this shape: `inner`'s
@@ -514,7 +504,7 @@ impl Shape {
         for task in tasks {
             let _ = task.await;
         }
-        for f in &self.functions {
+        for f in self.functions.all() {
             f.retire_all();
         }
     }
@@ -529,15 +519,16 @@ impl Shape {
             )
         };
         let oldest = self
-            .wired
-            .get()
-            .and_then(|w| w.queues.channel.as_ref())
+            .wiring
+            .queues
+            .channel
+            .as_ref()
             .and_then(|c| c.orders.oldest_age())
             .map(|a| a.as_secs_f64());
         report::ShapeSample {
             t,
-            environments: self.functions.iter().map(|f| load(f).0).collect(),
-            cold_starts: self.functions.iter().map(|f| load(f).1).collect(),
+            environments: self.functions.all().map(|f| load(f).0).collect(),
+            cold_starts: self.functions.all().map(|f| load(f).1).collect(),
             throttled: self.gateway.throttled.load(Ordering::Relaxed),
             connections: c.open.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),
@@ -606,12 +597,12 @@ impl Wrap for ShapeWrap {
 fn init(
     config: Config,
     rds: Arc<rds::Rds>,
-    wired: Arc<OnceLock<Wired>>,
+    wiring: Wiring,
     (model, sqs): (Arc<Model>, Arc<SqsCalls>),
     startup: Startup,
 ) -> Init {
     Box::new(move |zone: Zone| {
-        let (config, wired) = (config.clone(), wired.clone());
+        let (config, wiring) = (config.clone(), wiring.clone());
         let options = rds.options(zone).clone();
         let startup = startup.clone();
         let latent = {
@@ -619,9 +610,11 @@ fn init(
             move |q: &Arc<dyn QueueBackend>| Latent::wrap(q.clone(), model.clone(), sqs.clone())
         };
         async move {
-            let Wired { queues, shared } = wired.get().cloned().ok_or_else(|| {
-                StartError::Queues("the pipeline's queues are not open yet".into())
-            })?;
+            let Wiring {
+                queues,
+                books,
+                notifier,
+            } = wiring;
             let queues = Queues {
                 orders: latent(&queues.orders),
                 processed: latent(&queues.processed),
@@ -629,11 +622,11 @@ fn init(
             };
             let mut env = Environment::init(config, Some(options), queues, startup).await?;
             env.ctx = Context {
-                metrics: shared.metrics.clone(),
-                failures: shared.failures.clone(),
+                metrics: books.metrics,
+                failures: books.failures,
                 ..env.ctx
             };
-            env.notifier = shared.notifier.clone();
+            env.notifier = notifier;
             Ok(env)
         }
         .boxed()

@@ -82,7 +82,7 @@ pub fn print(shape: &Shape, samples: &[ShapeSample], dlq: Option<&DlqCauses>) {
     let c = &shape.rds.connections;
     let lingering: u64 = shape
         .functions
-        .iter()
+        .all()
         .map(|f| f.stats.lingering.load(Ordering::Relaxed))
         .sum();
     println!(
@@ -113,7 +113,7 @@ fn print_functions(shape: &Shape) {
         "init failures",
         "CPU ms (x)"
     );
-    for f in &shape.functions {
+    for f in shape.functions.all() {
         let st = &f.stats;
         let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         let cold = load(&st.cold_starts);
