@@ -12,7 +12,7 @@ use benches::{orders_on, orders_spread, ORDER_BODY};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use engine::domain::InventoryItem;
 use engine::queue::{ChannelQueue, QueueBackend, QueueConfig};
-use engine::store::{MemoryStore, MySqlStore, OrderStore, StoreAdmin};
+use engine::store::{MemoryStore, OrderStore, StoreAdmin, StoreOptions};
 use tower::ServiceExt;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -162,7 +162,7 @@ fn processor(c: &mut Criterion) {
             .database("orderflow_bench")
             .disable_statement_logging();
         let mysql = rt
-            .block_on(MySqlStore::connect(options, 8))
+            .block_on(StoreOptions::mysql(options).pool_size(8).open_mysql())
             .expect("MySQL reachable");
         rt.block_on(async {
             use sqlx::Executor;

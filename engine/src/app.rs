@@ -15,7 +15,6 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::context::{Books, Context};
 use crate::dlq::FailureLog;
-use crate::domain::seed_products;
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
@@ -24,7 +23,7 @@ use crate::processor::{Processor, ProcessorConfig};
 use crate::queue::{QueueBackend, QueueError};
 use crate::queues::Queues;
 use crate::shutdown::{self, Trigger};
-use crate::store::{MemoryStore, MySqlStore, OrderStore, StoreAdmin, StoreError};
+use crate::store::{OrderStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -69,52 +68,6 @@ impl StartError {
             _ => false,
         }
     }
-}
-
-/// The store the configuration names: MySQL if configured, else in memory.
-pub enum OpenedStore {
-    MySql(Arc<MySqlStore>),
-    Memory(Arc<MemoryStore>),
-}
-
-impl OpenedStore {
-    pub fn as_dyn(&self) -> Arc<dyn OrderStore> {
-        match self {
-            OpenedStore::MySql(s) => s.clone(),
-            OpenedStore::Memory(s) => s.clone(),
-        }
-    }
-
-    /// The same store, with the reads and writes of tools and the sim.
-    pub fn admin(&self) -> Arc<dyn StoreAdmin> {
-        match self {
-            OpenedStore::MySql(s) => s.clone(),
-            OpenedStore::Memory(s) => s.clone(),
-        }
-    }
-}
-
-/// Opens the configured store (MySQL if configured, else in memory), applies
-/// migrations, and seeds the five products into an empty inventory.
-pub async fn open_store(config: &Config) -> Result<OpenedStore, StartError> {
-    open_store_with(config.mysql()?, config).await
-}
-
-/// Opens the store at `mysql` (in memory if `None`): [`open_store`] with the
-/// connection options given rather than read from `config`.
-pub async fn open_store_with(
-    mysql: Option<sqlx::mysql::MySqlConnectOptions>,
-    config: &Config,
-) -> Result<OpenedStore, StartError> {
-    let store = match mysql {
-        Some(options) => {
-            let store = MySqlStore::connect(options, config.db_max_connections).await?;
-            OpenedStore::MySql(Arc::new(store))
-        }
-        None => OpenedStore::Memory(Arc::new(MemoryStore::new())),
-    };
-    store.as_dyn().seed_if_empty(&seed_products()).await?;
-    Ok(store)
 }
 
 /// Where a queue is used; a [`Wrap`] may decorate each use differently.
@@ -297,7 +250,7 @@ fn spawn_workers(
 }
 
 impl App {
-    /// Starts everything over a store the caller opened ([`open_store`]),
+    /// Starts everything over a store the caller opened ([`crate::store::StoreOptions::open`]),
     /// serving HTTP on `addr` (port 0 picks a free port; see [`App::addr`]).
     pub async fn start_with_store(
         store: Arc<dyn OrderStore>,

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use engine::config::Config;
-use engine::store::{MySqlStore, StoreError};
+use engine::store::{Schema, StoreError, StoreOptions};
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{ConnectOptions, Executor};
 
@@ -44,7 +44,12 @@ async fn connections_past_the_users_limit_are_refused_and_no_order_is_lost() {
         limited.connect().await.unwrap(),
         limited.connect().await.unwrap(),
     );
-    match MySqlStore::open(limited.clone(), 1).await {
+    match StoreOptions::mysql(limited.clone())
+        .pool_size(1)
+        .schema(Schema::AsIs)
+        .open_mysql()
+        .await
+    {
         Err(e @ StoreError::Unavailable(_)) => assert!(e.is_transient()),
         Err(e) => panic!("refused as {e:?}"),
         Ok(_) => panic!("a third connection was let in"),
@@ -54,7 +59,14 @@ async fn connections_past_the_users_limit_are_refused_and_no_order_is_lost() {
     // A pool of 8 for a user allowed 2: whatever the server refuses is
     // retried (the pool's own waits absorb some), and every order gets
     // through.
-    let store = std::sync::Arc::new(MySqlStore::open(limited, 8).await.unwrap());
+    let store = std::sync::Arc::new(
+        StoreOptions::mysql(limited)
+            .pool_size(8)
+            .schema(Schema::AsIs)
+            .open_mysql()
+            .await
+            .unwrap(),
+    );
     let config = Config {
         processor_workers: 4,
         notifier_workers: 2,

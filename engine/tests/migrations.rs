@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use engine::store::MySqlStore;
+use engine::store::StoreOptions;
 use sqlx::{Connection, Executor, MySqlConnection};
 
 use common::TestDb;
@@ -30,7 +30,9 @@ async fn schema(db: &TestDb) -> Vec<String> {
 #[tokio::test]
 async fn an_empty_database_and_one_made_by_the_first_migrations_end_in_the_same_schema() {
     let fresh = TestDb::new().await;
-    MySqlStore::connect(fresh.options.clone(), 2)
+    StoreOptions::mysql(fresh.options.clone())
+        .pool_size(2)
+        .open_mysql()
         .await
         .expect("an empty database migrates");
 
@@ -55,7 +57,9 @@ async fn an_empty_database_and_one_made_by_the_first_migrations_end_in_the_same_
     .await
     .unwrap();
 
-    MySqlStore::connect(earlier.options.clone(), 2)
+    StoreOptions::mysql(earlier.options.clone())
+        .pool_size(2)
+        .open_mysql()
         .await
         .expect("a database made by the first migrations comes along");
     assert_eq!(schema(&earlier).await, schema(&fresh).await);

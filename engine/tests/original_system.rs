@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use engine::domain::{CustomerId, FailureReason, OrderId, OrderStatus};
 use engine::events::{now_millis, OrderProcessed};
-use engine::store::{MySqlStore, OrderStore, StoreError};
+use engine::store::{MySqlStore, OrderStore, Schema, StoreError, StoreOptions};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
 
@@ -51,7 +51,10 @@ async fn columns(db: &TestDb) -> Vec<(String, String, String)> {
 
 /// `sim migrate`: the migrations applied to the database, whoever made it.
 async fn migrate(db: &TestDb) -> Vec<(i64, String)> {
-    MySqlStore::open(db.options.clone(), 2)
+    StoreOptions::mysql(db.options.clone())
+        .pool_size(2)
+        .schema(Schema::AsIs)
+        .open_mysql()
         .await
         .unwrap()
         .migrate()
@@ -76,7 +79,11 @@ async fn the_original_database_is_refused_with_how_to_migrate_and_left_untouched
     let db = original_database().await;
     let before = columns(&db).await;
 
-    let refusal = match MySqlStore::connect(db.options.clone(), 4).await {
+    let refusal = match StoreOptions::mysql(db.options.clone())
+        .pool_size(4)
+        .open_mysql()
+        .await
+    {
         Err(StoreError::Schema(message)) => message,
         Err(e) => panic!("refused for another reason: {e}"),
         Ok(_) => panic!("the engine started on the original schema"),
@@ -105,8 +112,13 @@ async fn the_original_database_migrated_in_place_keeps_its_rows_and_runs_the_see
         migrate(&db).await.is_empty(),
         "a second migrate changes nothing"
     );
-    let store: Arc<MySqlStore> =
-        Arc::new(MySqlStore::connect(db.options.clone(), 8).await.unwrap());
+    let store: Arc<MySqlStore> = Arc::new(
+        StoreOptions::mysql(db.options.clone())
+            .pool_size(8)
+            .open_mysql()
+            .await
+            .unwrap(),
+    );
     let app = spawn_app(store.clone()).await;
 
     // Its orders read back with their status; its stock is untouched.
@@ -266,7 +278,11 @@ for record in event["Records"]:
 async fn an_order_the_original_left_pending_is_not_taken_for_an_outcome() {
     let db = original_database().await;
     migrate(&db).await;
-    let store = MySqlStore::connect(db.options.clone(), 4).await.unwrap();
+    let store = StoreOptions::mysql(db.options.clone())
+        .pool_size(4)
+        .open_mysql()
+        .await
+        .unwrap();
     let record = store
         .order(OrderId::parse(PENDING_ID).unwrap())
         .await
@@ -294,7 +310,12 @@ async fn a_migration_stopped_by_oversold_stock_says_how_to_finish_it() {
     conn.execute("UPDATE inventory SET quantity_available = -1 WHERE product_id = 'prod-104'")
         .await
         .unwrap();
-    let store = MySqlStore::open(db.options.clone(), 2).await.unwrap();
+    let store = StoreOptions::mysql(db.options.clone())
+        .pool_size(2)
+        .schema(Schema::AsIs)
+        .open_mysql()
+        .await
+        .unwrap();
     let failed = store
         .migrate()
         .await
@@ -306,7 +327,11 @@ async fn a_migration_stopped_by_oversold_stock_says_how_to_finish_it() {
         "{message}"
     );
     // Refused on start too, the same way.
-    match MySqlStore::connect(db.options.clone(), 2).await {
+    match StoreOptions::mysql(db.options.clone())
+        .pool_size(2)
+        .open_mysql()
+        .await
+    {
         Err(StoreError::Schema(m)) => assert!(m.contains("stopped part way"), "{m}"),
         other => panic!("{:?}", other.err()),
     }

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use engine::config::{Config, SslMode};
-use engine::store::{MySqlStore, OrderStore};
+use engine::store::{MySqlStore, OrderStore, StoreOptions};
 use sqlx::mysql::MySqlConnectOptions;
 
 /// A MariaDB server of the test's own, TLS required, killed and removed
@@ -205,7 +205,7 @@ fn rand_suffix() -> u64 {
 
 async fn connect(config: &Config) -> Result<MySqlStore, engine::store::StoreError> {
     let options: MySqlConnectOptions = config.mysql().unwrap().unwrap();
-    MySqlStore::connect(options, 1).await
+    StoreOptions::mysql(options).pool_size(1).open_mysql().await
 }
 
 #[tokio::test]

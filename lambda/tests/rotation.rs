@@ -21,7 +21,7 @@ use engine::lambda::{
     handle_orders, Credentials, Environment, Secret, SqsEvent, SqsMessage, Startup,
 };
 use engine::queues::Queues;
-use engine::store::{MySqlStore, OrderStore, StoreError};
+use engine::store::{OrderStore, Schema, StoreError, StoreOptions};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use sqlx::Executor;
 
@@ -97,7 +97,9 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
     let product = "prod-rot";
 
     // The schema's owner migrates and makes the application user.
-    let owner = MySqlStore::connect(server().database(&database), 2)
+    let owner = StoreOptions::mysql(server().database(&database))
+        .pool_size(2)
+        .open_mysql()
         .await
         .unwrap_or_else(|e| panic!("this test needs MySQL at TEST_MYSQL_URL: {e}"));
     owner
@@ -241,11 +243,12 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
 
     // The control: a store that keeps the password it started with is
     // refused now, and a user with data rights runs no DDL.
-    let stale = MySqlStore::connect_migrated(
-        credentials("first-password-1").apply(server().database(&database)),
-        1,
-    )
-    .await;
+    let stale =
+        StoreOptions::mysql(credentials("first-password-1").apply(server().database(&database)))
+            .pool_size(1)
+            .schema(Schema::Current)
+            .open_mysql()
+            .await;
     assert!(
         matches!(stale, Err(StoreError::AccessDenied(_))),
         "{:?}",

@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use engine::app::open_store;
 use engine::config::Config;
 use engine::events::millis;
+use engine::store::StoreOptions;
 
 #[derive(Args)]
 pub struct CheckArgs {
@@ -25,7 +25,11 @@ pub async fn check(args: CheckArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    let store = match open_store(&args.config).await {
+    let opened = match StoreOptions::from_config(&args.config) {
+        Ok(options) => options.open().await.map_err(anyhow::Error::from),
+        Err(e) => Err(e.into()),
+    };
+    let store = match opened {
         Ok(s) => s.admin(),
         Err(e) => {
             eprintln!("sim check: {e}");

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Args;
 use engine::config::Config;
 use engine::store::schema::{self, Found};
-use engine::store::MySqlStore;
+use engine::store::{Schema, StoreOptions};
 
 #[derive(Args)]
 pub struct MigrateArgs {
@@ -33,7 +33,11 @@ async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         options.get_host(),
         options.get_port()
     );
-    let store = MySqlStore::open(options, 2).await?;
+    let store = StoreOptions::mysql(options)
+        .pool_size(2)
+        .schema(Schema::AsIs)
+        .open_mysql()
+        .await?;
     let found = schema::found(store.pool()).await?;
     println!(
         "database {place}: {}",

@@ -7,13 +7,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::app::{App, Hooks, OpenedStore};
+use engine::app::{App, Hooks};
 use engine::config::Config;
 use engine::context::Books;
 use engine::harness::faults::Faults;
 use engine::harness::Harness;
 use engine::notifier::Notifier;
 use engine::queues::Queues;
+use engine::store::{OpenedStore, StoreOptions};
 
 use crate::lambda::{Shape, ShapeArgs, Wiring};
 use crate::netem;
@@ -135,7 +136,7 @@ pub async fn open_store_over(
         if rtt_ms > 0.0 {
             anyhow::bail!("--db-rtt-ms needs a MySQL store: set DATABASE_URL (or DB_HOST)");
         }
-        return Ok((engine::app::open_store_with(options, config).await?, None));
+        return Ok((StoreOptions::from_config(config)?.open().await?, None));
     };
     let (proxy, through) =
         netem::in_front_of(options, Duration::from_secs_f64(rtt_ms / 1000.0)).await?;
@@ -145,7 +146,11 @@ pub async fn open_store_over(
         options.get_host(),
         options.get_port()
     );
-    let store = engine::app::open_store_with(Some(through), config).await?;
+    let options = StoreOptions {
+        mysql: Some(through),
+        ..StoreOptions::from_config(config)?
+    };
+    let store = options.open().await?;
     Ok((store, Some(proxy)))
 }
 

@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use clap::Args;
-use engine::app::{App, OpenedStore, Stopped};
+use engine::app::{App, Stopped};
 use engine::config::{Config, QueueKind};
 use engine::dlq;
 use engine::domain::{seed_products, OrderRecord, ProductId};
 use engine::events::now_millis;
 use engine::harness::faults::{FaultPlan, Faults};
 use engine::harness::Harness;
+use engine::store::OpenedStore;
 
 use crate::chaos;
 use crate::gather::{self, CountingNotifier, RunRecord};

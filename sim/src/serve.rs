@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use engine::app::{App, OpenedStore, Stopped};
+use engine::app::{App, Stopped};
 use engine::config::Config;
 use engine::harness::faults::{FaultPlan, Faults};
+use engine::store::OpenedStore;
 
 use crate::console::init_tracing;
 use crate::pipeline::{warn_of_queues_without_dlq, Pipeline, Start};

@@ -26,7 +26,9 @@ use crate::app::StartError;
 
 use crate::domain::{InventoryItem, OrderId, OrderRecord, ProductId};
 use crate::events::OrderCreated;
-use crate::store::{Applied, Claim, ClaimRequest, MySqlStore, OrderStore, StoreError};
+use crate::store::{
+    Applied, Claim, ClaimRequest, MySqlStore, OrderStore, StoreError, StoreOptions,
+};
 
 /// Why a secret could not be read or written, classified where it is born:
 /// a Secrets Manager blip is worth another try, a missing or malformed
@@ -356,22 +358,20 @@ pub struct RotatingStore {
 const START_PATIENCE: Duration = Duration::from_secs(10);
 
 impl RotatingStore {
-    /// Reads the credentials and connects to the migrated database at
-    /// `options` with a pool of `max_connections`. Refused credentials are
-    /// read again (a rotation in progress) for up to 10 s.
-    pub async fn connect(
-        options: MySqlConnectOptions,
-        secret: Secret,
-        max_connections: u32,
-    ) -> Result<Self, StartError> {
+    /// Reads the credentials and opens the MySQL store of `options` with
+    /// them. Refused credentials are read again (a rotation in progress)
+    /// for up to 10 s.
+    pub async fn open(options: StoreOptions, secret: Secret) -> Result<Self, StartError> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(200);
         loop {
             let read_at = Instant::now();
             let credentials = secret.credentials().await?;
-            match MySqlStore::connect_migrated(credentials.apply(options.clone()), max_connections)
-                .await
-            {
+            let with = StoreOptions {
+                mysql: options.mysql.clone().map(|o| credentials.apply(o)),
+                ..options.clone()
+            };
+            match with.open_mysql().await {
                 Ok(store) => {
                     return Ok(RotatingStore {
                         store,

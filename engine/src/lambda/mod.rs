@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::app::{open_store_with, StartError};
+use crate::app::StartError;
 use crate::config::Config;
 use crate::context::Context;
 use crate::http::{self, AppState, Routes};
@@ -26,7 +26,7 @@ use crate::notifier::{LogNotifier, NotificationWorker, Notifier};
 use crate::processor::{Processor, ProcessorConfig};
 use crate::queue::Message;
 use crate::queues::Queues;
-use crate::store::{MySqlStore, NoDatabase, OrderStore, StoreError};
+use crate::store::{MySqlStore, NoDatabase, OrderStore, Schema, StoreError, StoreOptions};
 use sqlx::mysql::MySqlConnectOptions;
 
 pub use aws_lambda_events::event::sqs::{SqsBatchResponse as BatchResponse, SqsEvent, SqsMessage};
@@ -158,39 +158,23 @@ impl Environment {
         startup: Startup,
     ) -> Result<Environment, StartError> {
         let order_ids = config.order_id_key()?;
-        let pool = config.db_max_connections;
-        let store: Arc<dyn OrderStore> = match (mysql, startup) {
-            _ if pool == 0 => Arc::new(NoDatabase),
-            (
-                Some(options),
-                Startup {
-                    migrate: false,
-                    secret: Some(secret),
-                },
-            ) => RotatingStore::connect(options, secret, pool)
-                .await?
-                .into_dyn(),
-            (
-                Some(options),
-                Startup {
-                    migrate: false,
-                    secret: None,
-                },
-            ) => Arc::new(MySqlStore::connect_migrated(options, pool).await?),
-            (
-                Some(options),
-                Startup {
-                    migrate: true,
-                    secret,
-                },
-            ) => {
-                let options = match secret {
-                    Some(secret) => secret.credentials().await?.apply(options),
-                    None => options,
-                };
-                open_store_with(Some(options), &config).await?.as_dyn()
+        // Migrating on a cold start (the first deployment's way) seeds too;
+        // otherwise the schema must be current and nothing is written.
+        let options = StoreOptions {
+            seed: startup.migrate || mysql.is_none(),
+            mysql,
+            pool_size: config.db_max_connections,
+            schema: match startup.migrate {
+                true => Schema::Migrate,
+                false => Schema::Current,
+            },
+        };
+        let store: Arc<dyn OrderStore> = match startup.secret {
+            _ if options.pool_size == 0 => Arc::new(NoDatabase),
+            Some(secret) if options.mysql.is_some() => {
+                RotatingStore::open(options, secret).await?.into_dyn()
             }
-            (None, _) => open_store_with(None, &config).await?.as_dyn(),
+            _ => options.open().await?.as_dyn(),
         };
         let ctx = Context::new(store).with_order_ids(order_ids);
         Ok(Environment::new(ctx, queues, config))
@@ -328,7 +312,11 @@ pub async fn migrate_from_env(request: MigrateRequest) -> Result<Vec<String>, St
     if let Some(secret) = lc.db_secret_arn.as_ref().and_then(secret) {
         options = secret.credentials().await?.apply(options);
     }
-    let store = MySqlStore::open(options, 1).await?;
+    let store = StoreOptions::mysql(options)
+        .pool_size(1)
+        .schema(Schema::AsIs)
+        .open_mysql()
+        .await?;
     let mut done: Vec<String> = store
         .migrate()
         .await?

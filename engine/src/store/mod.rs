@@ -13,6 +13,7 @@ mod decorator;
 pub mod memory;
 pub mod mysql;
 pub mod none;
+mod open;
 pub mod schema;
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +32,7 @@ pub use decorator::StoreDecorator;
 pub use memory::MemoryStore;
 pub use mysql::MySqlStore;
 pub use none::NoDatabase;
+pub use open::{OpenedStore, Schema, StoreOptions};
 
 /// A store error, sorted once (in `From<sqlx::Error>`) into what the
 /// engine does about it: retry ([`StoreError::is_transient`]) or not. The
@@ -70,6 +72,9 @@ pub enum StoreError {
     /// failed; the message says what is missing and how to migrate.
     #[error("{0}")]
     Schema(String),
+    /// A MySQL store was asked for with no MySQL to open.
+    #[error("this needs a MySQL store: set DATABASE_URL (or DB_HOST)")]
+    NotMySql,
 }
 
 impl StoreError {

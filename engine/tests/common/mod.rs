@@ -21,6 +21,7 @@ use engine::events::{now_millis, OrderCreated};
 use engine::harness::Harness;
 use engine::store::{
     Applied, MemoryStore, MySqlStore, OrderStore, StoreAdmin, StoreDecorator, StoreError,
+    StoreOptions,
 };
 use orderflow_client::Client;
 use sqlx::mysql::MySqlConnectOptions;
@@ -83,7 +84,7 @@ impl TestDb {
     /// Opens the store (creating the database and applying migrations) and
     /// seeds the five products.
     pub async fn store(&self) -> Arc<MySqlStore> {
-        let store = MySqlStore::connect(self.options.clone(), 16).await.unwrap_or_else(|e| {
+        let store = StoreOptions::mysql(self.options.clone()).pool_size(16).open_mysql().await.unwrap_or_else(|e| {
             panic!(
                 "MySQL tests need a server at {} ({e}). Start MariaDB with \
                  `start-stop-daemon --start --oknodo --background --exec \"$(command -v mariadbd)\"` \

@@ -8,6 +8,7 @@
 use super::*;
 use crate::lambda::{self, Shape, ShapeArgs};
 use engine::queues::Queues;
+use engine::store::StoreOptions;
 
 /// Waits until `queues`' order queue is empty; answers how long it took
 /// from `started`.
@@ -77,6 +78,11 @@ pub(crate) async fn local_processor(
         .database(store_database(store).await?.as_str());
     let (_proxy, through) =
         crate::netem::in_front_of(&options, Duration::from_secs_f64(rtt_ms / 1000.0)).await?;
-    let far = Arc::new(MySqlStore::connect(through, config.db_max_connections).await?);
+    let far = Arc::new(
+        StoreOptions::mysql(through)
+            .pool_size(config.db_max_connections)
+            .open_mysql()
+            .await?,
+    );
     whole_processor(&far, config, orders).await
 }

@@ -21,12 +21,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use engine::app::{open_store_with, OpenedStore};
 use engine::config::Config;
 use engine::domain::{InventoryItem, ProductId, ValidOrder};
 use engine::events::{now_millis, OrderCreated};
 
-use engine::store::{MySqlStore, OrderStore, StoreAdmin};
+use engine::store::{MySqlStore, OrderStore, StoreAdmin, StoreOptions};
 use sqlx::{Executor, MySqlPool};
 
 mod end_to_end;
@@ -119,10 +118,13 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         options.database("orderflow_bench")
     };
-    let store = match open_store_with(Some(options), &args.config).await? {
-        OpenedStore::MySql(s) => s,
-        OpenedStore::Memory(_) => anyhow::bail!("expected a MySQL store"),
-    };
+    let store = Arc::new(
+        StoreOptions::mysql(options)
+            .pool_size(args.config.db_max_connections)
+            .seeded(true)
+            .open_mysql()
+            .await?,
+    );
     let pool = store.pool().clone();
     let describe: (String, i64) =
         sqlx::query_as("SELECT VERSION(), CAST(@@innodb_flush_log_at_trx_commit AS SIGNED)")

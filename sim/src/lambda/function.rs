@@ -351,13 +351,12 @@ mod tests {
             db_max_connections: 1,
             ..Config::default()
         };
-        let admin = match engine::app::open_store_with(Some(admin_options.clone()), &config)
+        let admin = engine::store::StoreOptions::mysql(admin_options.clone())
+            .pool_size(1)
+            .seeded(true)
+            .open_mysql()
             .await
-            .expect("the MySQL server at TEST_MYSQL_URL")
-        {
-            engine::app::OpenedStore::MySql(s) => s,
-            engine::app::OpenedStore::Memory(_) => unreachable!("options were given"),
-        };
+            .expect("the MySQL server at TEST_MYSQL_URL");
         // The functions' user may hold one connection.
         let rds = Arc::new(
             rds::start(

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use engine::app::{OpenedStore, QueueUse, Wrap};
+use engine::app::{QueueUse, Wrap};
 use engine::config::{Config, QueueKind};
 use engine::context::{Books, Context};
 use engine::deployment::DeploymentSettings;
@@ -34,7 +34,7 @@ use engine::lambda::{Environment, Startup};
 use engine::notifier::Notifier;
 use engine::queue::QueueBackend;
 use engine::queues::Queues;
-use engine::store::OrderStore;
+use engine::store::{OpenedStore, OrderStore};
 use futures::FutureExt;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use tokio::sync::{watch, Semaphore};

@@ -99,7 +99,7 @@ impl MySqlStore {
     /// database this engine made (or a new one), and checks that the schema
     /// is one it can use (see [`schema`]): a database made by the original
     /// system is refused, with a message saying how to migrate it.
-    pub async fn connect(
+    pub(in crate::store) async fn connect(
         options: MySqlConnectOptions,
         max_connections: u32,
     ) -> Result<Self, StoreError> {
@@ -131,7 +131,7 @@ impl MySqlStore {
     /// deploy step (`sim migrate`, the migration function), so a cold start
     /// runs none and needs no DDL rights. A database that is not migrated
     /// is refused with the problems found.
-    pub async fn connect_migrated(
+    pub(in crate::store) async fn connect_migrated(
         options: MySqlConnectOptions,
         max_connections: u32,
     ) -> Result<Self, StoreError> {
@@ -164,7 +164,7 @@ impl MySqlStore {
 
     /// Connects with a pool of `max_connections`, creating the database
     /// named in `options` if it is missing; leaves the schema alone.
-    pub async fn open(
+    pub(in crate::store) async fn open(
         options: MySqlConnectOptions,
         max_connections: u32,
     ) -> Result<Self, StoreError> {
