@@ -9,31 +9,28 @@
 //!   orderflow's schema.
 //! - `sim dlq list|redrive`: the dead-letter queues of a running `sim serve`.
 //! - `sim bench`: the processor against MySQL, beside reference points.
+//! - `sim deployment`, `sim model`: the deployed shape and the model of AWS.
+//!
+//! Each subcommand is a module of [`cmd`]; ARCHITECTURE.md maps the rest.
 
-mod bench;
 mod chaos;
-mod check;
+mod cmd;
 mod console;
-mod deployment;
-mod dlq;
 mod gather;
-mod html;
 mod invariants;
 mod lambda;
 mod load;
-mod migrate;
-mod model;
 mod netem;
 mod pipeline;
 mod report;
-mod run;
 mod scenarios;
-mod serve;
 mod timeline;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use cmd::{bench, check, deployment, dlq, migrate, model, run, serve};
 
 #[derive(Parser)]
 #[command(

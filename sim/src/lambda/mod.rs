@@ -16,7 +16,6 @@ pub mod function;
 pub mod gateway;
 pub mod model;
 pub mod rds;
-pub mod report;
 pub mod sqs;
 
 use std::path::PathBuf;
@@ -510,7 +509,7 @@ impl Shape {
     }
 
     /// A sample of the shape's state now.
-    pub fn sample(&self, t: f64) -> report::ShapeSample {
+    pub fn sample(&self, t: f64) -> crate::report::shape::ShapeSample {
         let c = &self.rds.connections;
         let load = |f: &Arc<Function>| {
             (
@@ -525,7 +524,7 @@ impl Shape {
             .as_ref()
             .and_then(|c| c.orders.oldest_age())
             .map(|a| a.as_secs_f64());
-        report::ShapeSample {
+        crate::report::shape::ShapeSample {
             t,
             environments: self.functions.all().map(|f| load(f).0).collect(),
             cold_starts: self.functions.all().map(|f| load(f).1).collect(),
@@ -558,11 +557,11 @@ impl Shape {
 
 pub struct ShapeSampler {
     stop: watch::Sender<bool>,
-    task: JoinHandle<Vec<report::ShapeSample>>,
+    task: JoinHandle<Vec<crate::report::shape::ShapeSample>>,
 }
 
 impl ShapeSampler {
-    pub async fn finish(self) -> Vec<report::ShapeSample> {
+    pub async fn finish(self) -> Vec<crate::report::shape::ShapeSample> {
         let _ = self.stop.send(true);
         self.task.await.unwrap_or_default()
     }

@@ -1,6 +1,14 @@
 //! The page's charts, as inline SVG drawn by plotters.
 
-use super::*;
+use std::fmt::Write as _;
+
+use engine::domain::OrderRecord;
+use orderflow_client::Latencies;
+use plotters::prelude::*;
+
+use super::{secs, Page};
+use crate::report::shape::ShapeSample;
+use crate::timeline::{Sample, QUEUE_NAMES};
 
 pub(crate) const COLOURS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),

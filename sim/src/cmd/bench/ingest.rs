@@ -1,7 +1,13 @@
 //! Ingest alone (the real router and in-process queue) beside a bare axum
 //! JSON echo handler, loaded in turns by the same client.
 
-use super::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::config::Config;
+
+use super::processor::measure;
+use super::HOT;
 
 /// Ingest beside the echo handler: requests/s of each over all rounds, and
 /// the ratio of ingest to echo in each round.

@@ -5,10 +5,17 @@
 //! the local shape (the in-process processor loops) over the same round
 //! trip, measured in the same run.
 
-use super::*;
-use crate::lambda::{self, Shape, ShapeArgs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use engine::config::Config;
 use engine::queues::Queues;
-use engine::store::StoreOptions;
+use engine::store::{MySqlStore, StoreOptions};
+
+use super::end_to_end::Quiet;
+use super::processor::{filled, whole_processor};
+use crate::lambda::{self, Shape, ShapeArgs};
 
 /// Waits until `queues`' order queue is empty; answers how long it took
 /// from `started`.

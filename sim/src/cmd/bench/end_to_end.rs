@@ -1,7 +1,15 @@
 //! The pipeline end to end over HTTP at an offered rate, with
 //! accept-to-processed latency read from the orders table.
 
-use super::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::config::Config;
+use engine::events::now_millis;
+use engine::store::{MySqlStore, StoreAdmin};
+use orderflow_client::Latencies;
+
+use super::HOT;
 
 pub(crate) struct EndToEnd {
     /// Orders committed per second while the load was offered (after the

@@ -21,12 +21,11 @@ use engine::store::OpenedStore;
 
 use crate::chaos;
 use crate::gather::{self, CountingNotifier, RunRecord};
-use crate::html;
 use crate::invariants::{self, Check};
 use crate::lambda::{self, Shape};
 use crate::load::{self, Sent};
 use crate::pipeline::{Pipeline, Start};
-use crate::report::{self, Report};
+use crate::report::{self, html, Report, RunReport};
 use crate::scenarios;
 use crate::timeline;
 use orderflow_client::Client;
@@ -147,7 +146,7 @@ struct Loaded {
     drained: bool,
     load_start: DateTime<Utc>,
     samples: Vec<timeline::Sample>,
-    shape_samples: Vec<lambda::report::ShapeSample>,
+    shape_samples: Vec<crate::report::shape::ShapeSample>,
 }
 
 impl Started {
@@ -370,27 +369,33 @@ impl Started {
         let admin = self.store.admin();
         let facts = gather::gather(&*admin, &self.harness, &self.notifier, record).await?;
         let checks = invariants::check(&facts);
-        report::print(&Report {
-            sent: &load.sent,
-            send_time: load.send_time,
-            drain_time: load.drain_time,
-            finished: &facts.finished,
-            dead_lettered: order_dlq.len(),
-            processed_dlq: processed_dlq.len(),
-            metrics: &self.app.metrics,
-            hot: load::HOT.iter().map(|(p, _)| p.to_string()).collect(),
-            inventory: &facts.inventory,
-            initial: &self.initial,
-        });
-        if let Some(shape) = &self.shape {
-            let causes = dlq_causes(&self.app).await?;
-            lambda::report::print(shape, &load.shape_samples, Some(&causes));
-        }
-        let mysql = matches!(self.store, OpenedStore::MySql(_));
-        let undecodable = gather::undecodable_in(&order_dlq);
-        chaos::print(&self.faults, &self.app.metrics, undecodable, mysql);
-        println!("\ninvariants:");
-        invariants::print(&checks);
+        let causes = match &self.shape {
+            Some(_) => Some(dlq_causes(&self.app).await?),
+            None => None,
+        };
+        let whole = RunReport {
+            main: Report {
+                sent: &load.sent,
+                send_time: load.send_time,
+                drain_time: load.drain_time,
+                finished: &facts.finished,
+                dead_lettered: order_dlq.len(),
+                processed_dlq: processed_dlq.len(),
+                metrics: &self.app.metrics,
+                hot: load::HOT.iter().map(|(p, _)| p.to_string()).collect(),
+                inventory: &facts.inventory,
+                initial: &self.initial,
+            },
+            shape: self
+                .shape
+                .as_ref()
+                .map(|shape| (&**shape, load.shape_samples.as_slice(), causes.as_ref())),
+            faults: &self.faults,
+            undecodable: gather::undecodable_in(&order_dlq),
+            mysql: matches!(self.store, OpenedStore::MySql(_)),
+            invariants: &checks,
+        };
+        whole.print();
         if !args.no_html {
             self.write_page(args, &load, &facts.finished, &scenarios, &checks);
         }
@@ -407,7 +412,12 @@ impl Started {
             shape.stop().await;
         }
         let unexpected = report::unexpected_answers(&load.sent);
-        Ok(verdict(&scenarios, &checks, load.drained, unexpected))
+        Ok(report::verdict(
+            &scenarios,
+            &checks,
+            load.drained,
+            unexpected,
+        ))
     }
 
     /// The report as one HTML page, at `--html`.
@@ -455,8 +465,8 @@ impl Started {
 }
 
 /// What the DLQs hold, by the last error of each message.
-async fn dlq_causes(app: &App) -> anyhow::Result<lambda::report::DlqCauses> {
-    let mut why = lambda::report::DlqCauses::new();
+async fn dlq_causes(app: &App) -> anyhow::Result<crate::report::shape::DlqCauses> {
+    let mut why = crate::report::shape::DlqCauses::new();
     for q in app.queues.dead_letters() {
         for l in dlq::list(&q, &app.failures, usize::MAX).await? {
             let cause = l.last_error.unwrap_or_else(|| "unknown".into());
@@ -523,25 +533,4 @@ async fn redrive(app: &App, faults: &Faults, args: &RunArgs) -> anyhow::Result<(
         }
     }
     Ok(())
-}
-
-/// Prints the result lines and answers whether the run passed.
-fn verdict(scenarios: &[Check], checks: &[Check], drained: bool, unexpected: usize) -> bool {
-    let failed = |c: &[Check]| c.iter().filter(|c| !c.passed).count();
-    let ok = failed(scenarios) == 0 && failed(checks) == 0 && drained && unexpected == 0;
-    if ok {
-        println!("\nresult: every scenario passed and every invariant held");
-    } else {
-        println!(
-            "\nresult: FAILED ({} scenarios failed, {} invariants failed, {unexpected} unexpected answers{})",
-            failed(scenarios),
-            failed(checks),
-            if drained { "" } else { ", queues not drained" }
-        );
-    }
-    // A closing line in the common "N passed, N failed" shape, for CI logs.
-    let total = scenarios.len() + checks.len();
-    let bad = failed(scenarios) + failed(checks);
-    println!("sim: {} passed, {bad} failed", total - bad);
-    ok
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use super::Shape;
+use crate::lambda::Shape;
 
 /// The shape's state at one moment of a run.
 #[derive(Debug, Clone, Default)]

@@ -2,7 +2,17 @@
 //! (autocommit UPDATEs of one row, the bare SQL of batched transactions), the
 //! store step, and the whole processor on a full order queue.
 
-use super::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use engine::config::Config;
+use engine::domain::ValidOrder;
+use engine::events::{now_millis, OrderCreated};
+use engine::store::{MySqlStore, OrderStore};
+use sqlx::MySqlPool;
+
+use super::HOT;
 
 /// Orders on the hot product, numbered from `start`.
 pub(crate) fn hot_orders(tag: &str, start: usize, n: usize) -> anyhow::Result<Vec<OrderCreated>> {

@@ -1,4 +1,11 @@
-//! The run report: what was sent, what became of it, how fast.
+//! The run report, all of it: what was sent, what became of it, how fast
+//! (here); the faults injected ([`faults`]); the deployed shape's functions,
+//! queues and connections ([`shape`]); and the same as one HTML page
+//! ([`html`]).
+
+pub mod faults;
+pub mod html;
+pub mod shape;
 
 use orderflow_client::Latencies;
 use std::collections::BTreeMap;
@@ -7,6 +14,10 @@ use std::time::Duration;
 use engine::domain::{InventoryItem, OrderRecord, OrderStatus, ProductId};
 use engine::metrics::Metrics;
 
+use engine::harness::faults::Faults;
+
+use crate::invariants::{self, Check};
+use crate::lambda::Shape;
 use crate::load::{Kind, Sent};
 
 pub struct Report<'a> {
@@ -32,6 +43,55 @@ fn expected(s: &Sent) -> bool {
 
 pub fn unexpected_answers(sent: &[Sent]) -> usize {
     sent.iter().filter(|s| !expected(s)).count()
+}
+
+/// The whole text report of a run, in the order it is printed.
+pub struct RunReport<'a> {
+    pub main: Report<'a>,
+    /// The deployed shape, its samples, and what its DLQs hold by cause.
+    pub shape: Option<(
+        &'a Shape,
+        &'a [shape::ShapeSample],
+        Option<&'a shape::DlqCauses>,
+    )>,
+    pub faults: &'a Faults,
+    /// Undecodable messages in the order DLQ (the poison fault's).
+    pub undecodable: usize,
+    pub mysql: bool,
+    pub invariants: &'a [Check],
+}
+
+impl RunReport<'_> {
+    pub fn print(&self) {
+        print(&self.main);
+        if let Some((shape, samples, causes)) = self.shape {
+            shape::print(shape, samples, causes);
+        }
+        faults::print(self.faults, self.main.metrics, self.undecodable, self.mysql);
+        println!("\ninvariants:");
+        invariants::print(self.invariants);
+    }
+}
+
+/// Prints the result lines and answers whether the run passed.
+pub fn verdict(scenarios: &[Check], checks: &[Check], drained: bool, unexpected: usize) -> bool {
+    let failed = |c: &[Check]| c.iter().filter(|c| !c.passed).count();
+    let ok = failed(scenarios) == 0 && failed(checks) == 0 && drained && unexpected == 0;
+    if ok {
+        println!("\nresult: every scenario passed and every invariant held");
+    } else {
+        println!(
+            "\nresult: FAILED ({} scenarios failed, {} invariants failed, {unexpected} unexpected answers{})",
+            failed(scenarios),
+            failed(checks),
+            if drained { "" } else { ", queues not drained" }
+        );
+    }
+    // A closing line in the common "N passed, N failed" shape, for CI logs.
+    let total = scenarios.len() + checks.len();
+    let bad = failed(scenarios) + failed(checks);
+    println!("sim: {} passed, {bad} failed", total - bad);
+    ok
 }
 
 /// The load's and the pipeline's sections of the report.

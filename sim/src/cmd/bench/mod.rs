@@ -14,19 +14,15 @@
 //! `DATABASE_URL` names another), emptied first.
 
 use anyhow::Context;
-use orderflow_client::Latencies;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use engine::config::Config;
-use engine::domain::{InventoryItem, ProductId, ValidOrder};
-use engine::events::{now_millis, OrderCreated};
 
-use engine::store::{MySqlStore, OrderStore, StoreAdmin, StoreOptions};
-use sqlx::{Executor, MySqlPool};
+use engine::store::{MySqlStore, StoreOptions};
+use sqlx::MySqlPool;
 
 mod end_to_end;
 mod ingest;
@@ -34,11 +30,16 @@ mod lambda;
 mod processor;
 mod server;
 
-use end_to_end::*;
-use ingest::*;
-use lambda::*;
-use processor::*;
-use server::*;
+use end_to_end::end_to_end;
+use ingest::ingest_beside_echo;
+use ingest::ROUNDS;
+use lambda::lambda_processor;
+use lambda::local_processor;
+use processor::autocommit_updates;
+use processor::bare_sql;
+use processor::processor_store_step;
+use processor::whole_processor;
+use server::reset;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -257,7 +258,7 @@ async fn bench_deployed_shape(args: &BenchArgs, store: &Arc<MySqlStore>) -> anyh
             f.map_or(0, |f| f.pool_size),
             f.map_or(0, |f| f.memory_mb),
         );
-        crate::lambda::report::print(&shape, &[], None);
+        crate::report::shape::print(&shape, &[], None);
     }
     reset(store, &pool).await
 }

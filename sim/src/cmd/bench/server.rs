@@ -1,7 +1,13 @@
 //! The benchmark's database: emptied before each part, and waited on until
 //! it has written back the last part's work.
 
-use super::*;
+use std::time::{Duration, Instant};
+
+use engine::domain::{InventoryItem, ProductId};
+use engine::store::{MySqlStore, StoreAdmin};
+use sqlx::{Executor, MySqlPool};
+
+use super::HOT;
 
 /// Empties the bench database's orders, gives the hot product stock that
 /// cannot run out during a run, and waits for the server to settle.

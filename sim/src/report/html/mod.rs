@@ -3,7 +3,6 @@
 //! verdicts of the scenarios and invariants.
 
 use anyhow::Context;
-use orderflow_client::Latencies;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -11,16 +10,14 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use engine::domain::{OrderRecord, OrderStatus};
 use engine::harness::faults::{FaultKind, Faults};
-use plotters::prelude::*;
 
 use crate::invariants::Check;
-use crate::lambda::report::ShapeSample;
 use crate::load::Sent;
-use crate::timeline::{Sample, QUEUE_NAMES};
+use crate::timeline::Sample;
 
 mod charts;
 
-use charts::*;
+use charts::{latency, queue_chart, shape_charts, stock_chart, throughput_chart};
 
 pub struct Page<'a> {
     pub title: String,
@@ -38,7 +35,7 @@ pub struct Page<'a> {
     pub scenarios: &'a [Check],
     pub invariants: &'a [Check],
     /// With `--topology lambda`: the deployed shape over time.
-    pub shape: &'a [crate::lambda::report::ShapeSample],
+    pub shape: &'a [crate::report::shape::ShapeSample],
 }
 
 /// Writes the page to `path`, creating its folder if needed.

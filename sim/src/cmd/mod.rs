@@ -1,0 +1,15 @@
+//! One module per subcommand, each with its arguments (clap's `Args`) and
+//! the function `main` calls. What they share lives beside this folder:
+//! the start path of `run` and `serve` (`pipeline`), the load and the
+//! scenarios a run sends, the checks of what it left (`gather`,
+//! `invariants`, `timeline`), the report (`report`), the simulated AWS
+//! (`lambda`), the network between the pools and the database (`netem`).
+
+pub mod bench;
+pub mod check;
+pub mod deployment;
+pub mod dlq;
+pub mod migrate;
+pub mod model;
+pub mod run;
+pub mod serve;
