@@ -27,6 +27,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "no function outside the tests over 80 lines (ARCHITECTURE.md)"
 python3 scripts/long-functions.py
 
+step "layering: no import cycle in any crate, nothing imports from a main.rs"
+python3 scripts/layering.py
+
 step "cargo test (MySQL at $TEST_MYSQL_URL)"
 cargo test --workspace --locked
 

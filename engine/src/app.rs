@@ -38,7 +38,7 @@ pub enum StartError {
     Queues(#[from] QueueError),
     #[cfg(feature = "lambda")]
     #[error(transparent)]
-    Secret(#[from] crate::lambda::SecretError),
+    Secret(#[from] crate::secrets::SecretError),
     /// The migration function was built from other migrations than the
     /// deploy expects.
     #[error(

@@ -50,6 +50,8 @@ pub mod queue;
 pub mod queues;
 pub mod report;
 pub mod retry;
+#[cfg(feature = "lambda")]
+pub mod secrets;
 pub mod shutdown;
 pub mod store;
 pub mod tls;

@@ -35,7 +35,8 @@ mod credentials;
 mod emf;
 mod identity;
 
-pub use credentials::{Credentials, Malformed, RotatingStore, Secret, SecretError};
+pub use crate::secrets::{Credentials, Malformed, Secret, SecretError};
+pub use credentials::RotatingStore;
 pub use emf::{BatchMetrics, Meter};
 pub use identity::caller_from_claim;
 

@@ -146,7 +146,7 @@ struct Loaded {
     drained: bool,
     load_start: DateTime<Utc>,
     samples: Vec<timeline::Sample>,
-    shape_samples: Vec<crate::report::shape::ShapeSample>,
+    shape_samples: Vec<lambda::ShapeSample>,
 }
 
 impl Started {

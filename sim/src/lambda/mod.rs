@@ -509,7 +509,7 @@ impl Shape {
     }
 
     /// A sample of the shape's state now.
-    pub fn sample(&self, t: f64) -> crate::report::shape::ShapeSample {
+    pub fn sample(&self, t: f64) -> ShapeSample {
         let c = &self.rds.connections;
         let load = |f: &Arc<Function>| {
             (
@@ -524,7 +524,7 @@ impl Shape {
             .as_ref()
             .and_then(|c| c.orders.oldest_age())
             .map(|a| a.as_secs_f64());
-        crate::report::shape::ShapeSample {
+        ShapeSample {
             t,
             environments: self.functions.all().map(|f| load(f).0).collect(),
             cold_starts: self.functions.all().map(|f| load(f).1).collect(),
@@ -555,13 +555,32 @@ impl Shape {
     }
 }
 
+/// The shape's state at one moment of a run.
+#[derive(Debug, Clone, Default)]
+pub struct ShapeSample {
+    /// Seconds since the load started.
+    pub t: f64,
+    /// Environments alive per function (ingest, processor, notifier).
+    pub environments: Vec<u64>,
+    /// Cold starts so far per function.
+    pub cold_starts: Vec<u64>,
+    /// Requests the stage throttle answered 429 so far.
+    pub throttled: u64,
+    /// Database connections open now (through the modelled network).
+    pub connections: u64,
+    /// Connections the database refused so far.
+    pub refused: u64,
+    /// Age of the oldest message in the order queue, seconds.
+    pub oldest_order_secs: Option<f64>,
+}
+
 pub struct ShapeSampler {
     stop: watch::Sender<bool>,
-    task: JoinHandle<Vec<crate::report::shape::ShapeSample>>,
+    task: JoinHandle<Vec<ShapeSample>>,
 }
 
 impl ShapeSampler {
-    pub async fn finish(self) -> Vec<crate::report::shape::ShapeSample> {
+    pub async fn finish(self) -> Vec<ShapeSample> {
         let _ = self.stop.send(true);
         self.task.await.unwrap_or_default()
     }

@@ -51,7 +51,7 @@ pub struct RunReport<'a> {
     /// The deployed shape, its samples, and what its DLQs hold by cause.
     pub shape: Option<(
         &'a Shape,
-        &'a [shape::ShapeSample],
+        &'a [crate::lambda::ShapeSample],
         Option<&'a shape::DlqCauses>,
     )>,
     pub faults: &'a Faults,

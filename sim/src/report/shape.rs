@@ -5,26 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use crate::lambda::Shape;
-
-/// The shape's state at one moment of a run.
-#[derive(Debug, Clone, Default)]
-pub struct ShapeSample {
-    /// Seconds since the load started.
-    pub t: f64,
-    /// Environments alive per function (ingest, processor, notifier).
-    pub environments: Vec<u64>,
-    /// Cold starts so far per function.
-    pub cold_starts: Vec<u64>,
-    /// Requests the stage throttle answered 429 so far.
-    pub throttled: u64,
-    /// Database connections open now (through the modelled network).
-    pub connections: u64,
-    /// Connections the database refused so far.
-    pub refused: u64,
-    /// Age of the oldest message in the order queue, seconds.
-    pub oldest_order_secs: Option<f64>,
-}
+use crate::lambda::{Shape, ShapeSample};
 
 /// The DLQ's messages by their last error.
 pub type DlqCauses = BTreeMap<String, usize>;

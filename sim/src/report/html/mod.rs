@@ -35,7 +35,7 @@ pub struct Page<'a> {
     pub scenarios: &'a [Check],
     pub invariants: &'a [Check],
     /// With `--topology lambda`: the deployed shape over time.
-    pub shape: &'a [crate::report::shape::ShapeSample],
+    pub shape: &'a [crate::lambda::ShapeSample],
 }
 
 /// Writes the page to `path`, creating its folder if needed.
