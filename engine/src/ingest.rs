@@ -128,10 +128,8 @@ impl Ingest {
             return Err(IngestError::Closed);
         }
         let event = order_created(&order, key.as_ref(), &self.order_ids, now_millis());
-        let body = serde_json::to_string(&event).map_err(|e| QueueError::Unavailable {
-            queue: self.queue.name().to_owned(),
-            reason: format!("encoding OrderCreated: {e}"),
-        })?;
+        let body = serde_json::to_string(&event)
+            .map_err(|e| QueueError::unavailable(self.queue.name(), e))?;
         // A full queue is back-pressure, answered at once; an unavailable
         // one may be a blip.
         let unavailable = |e: &QueueError| matches!(e, QueueError::Unavailable { .. });

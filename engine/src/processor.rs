@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::domain::OrderStatus;
 use crate::events::OrderCreated;
-use crate::queue::{top_up, Message, QueueBackend, MAX_BATCH};
+use crate::queue::{top_up, Message, QueueBackend, QueueError, MAX_BATCH};
 use crate::retry::{retry, Backoff};
 use crate::shutdown::Shutdown;
 use crate::store::{Applied, StoreError};
@@ -198,7 +198,9 @@ impl Processor {
             if let Err((failed, e)) = result {
                 for message in failed {
                     tracing::warn!(message_id = %message.message_id, error = %e, "not finished; the message will come back");
-                    self.ctx.failures.record(&message.message_id, &e);
+                    self.ctx
+                        .failures
+                        .record(&message.message_id, e.to_string());
                     report.failed_message_ids.push(message.message_id.clone());
                 }
             }
@@ -305,17 +307,17 @@ impl Processor {
     async fn finish<'a>(
         &self,
         chunk: &'a [(Message, Applied)],
-    ) -> Result<(), (Vec<&'a Message>, String)> {
+    ) -> Result<(), (Vec<&'a Message>, Unfinished)> {
         let all = || chunk.iter().map(|(m, _)| m).collect::<Vec<_>>();
         let events = chunk
             .iter()
             .map(|(_, applied)| serde_json::to_string(&applied.event()))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| (all(), e.to_string()))?;
+            .map_err(|e| (all(), Unfinished::Encode(e)))?;
         self.processed
             .send_batch(events)
             .await
-            .map_err(|e| (all(), format!("publish: {e}")))?;
+            .map_err(|e| (all(), Unfinished::Publish(e)))?;
         if !self.config.delete_messages {
             return Ok(());
         }
@@ -325,17 +327,27 @@ impl Processor {
             .collect();
         let results = self.orders.delete_batch(&handles).await;
         let mut failed = Vec::new();
-        let mut why = String::new();
+        let mut why = None;
         for ((message, _), result) in chunk.iter().zip(results) {
             if let Err(e) = result {
-                why = format!("delete: {e}");
+                why = Some(Unfinished::Delete(e));
                 failed.push(message);
             }
         }
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err((failed, why))
+        match why {
+            None => Ok(()),
+            Some(why) => Err((failed, why)),
         }
     }
+}
+/// Why an applied order's message was not finished (its outcome published
+/// and its message deleted): it comes back, and is answered from the store.
+#[derive(Debug, thiserror::Error)]
+enum Unfinished {
+    #[error("encoding OrderProcessed: {0}")]
+    Encode(#[source] serde_json::Error),
+    #[error("publish: {0}")]
+    Publish(#[source] QueueError),
+    #[error("delete: {0}")]
+    Delete(#[source] QueueError),
 }

@@ -166,10 +166,10 @@ to have one";
 
 #[cfg(not(feature = "sqs"))]
 async fn sqs(_: &Config) -> Result<Queues, QueueError> {
-    Err(QueueError::Unavailable {
-        queue: "orders".into(),
-        reason: "this build has no SQS backend (enable the engine's `sqs` feature)".into(),
-    })
+    Err(QueueError::permanent(
+        "orders",
+        "this build has no SQS backend (enable the engine's `sqs` feature)",
+    ))
 }
 
 /// The in-process queues: orders and processed, each with its DLQ.

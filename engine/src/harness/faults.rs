@@ -344,10 +344,10 @@ impl FaultyQueue {
 
     fn injected_failure(&self) -> Result<(), QueueError> {
         if self.fail_sends && self.faults.roll(FaultKind::PublishFailure) {
-            return Err(QueueError::Unavailable {
-                queue: self.inner.name().to_owned(),
-                reason: "injected publish failure".into(),
-            });
+            return Err(QueueError::unavailable(
+                self.inner.name(),
+                "injected publish failure",
+            ));
         }
         Ok(())
     }

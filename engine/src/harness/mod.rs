@@ -129,10 +129,10 @@ impl Outage {
     fn up(&self) -> Result<(), QueueError> {
         match self.down.load(Ordering::SeqCst) {
             false => Ok(()),
-            true => Err(QueueError::Unavailable {
-                queue: self.inner.name().to_owned(),
-                reason: "injected outage".into(),
-            }),
+            true => Err(QueueError::unavailable(
+                self.inner.name(),
+                "injected outage",
+            )),
         }
     }
 }

@@ -50,14 +50,24 @@ impl QueueDepth {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// What lies beneath a queue's failure: the SDK's error, an encoding
+/// error, or a cause the engine names (an injected fault, a missing
+/// backend). Shared, so a [`QueueError`] can be cloned to each message of
+/// a batch.
+pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum QueueError {
     /// The queue is at capacity: back-pressure, try again shortly.
     #[error("queue {0} is full")]
     Full(String),
     /// The queue cannot be reached or refused the call; try again.
-    #[error("queue {queue} is unavailable: {reason}")]
-    Unavailable { queue: String, reason: String },
+    #[error("queue {queue} is unavailable: {cause}")]
+    Unavailable {
+        queue: String,
+        #[source]
+        cause: Cause,
+    },
     /// The receipt handle is unknown or no longer the newest delivery's.
     #[error("receipt handle {0} is not valid (deleted, or delivered again since)")]
     InvalidReceipt(String),
@@ -65,11 +75,37 @@ pub enum QueueError {
     BatchTooLarge(usize),
     /// The queue cannot be used as configured: it does not exist, or this
     /// process may not use it. Trying again will not help.
-    #[error("queue {queue} cannot be used: {reason}")]
-    Permanent { queue: String, reason: String },
+    #[error("queue {queue} cannot be used: {cause}")]
+    Permanent {
+        queue: String,
+        #[source]
+        cause: Cause,
+    },
 }
 
 impl QueueError {
+    /// `queue` cannot be reached or refused the call, because of `cause`.
+    pub fn unavailable(
+        queue: impl Into<String>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        QueueError::Unavailable {
+            queue: queue.into(),
+            cause: Cause::from(cause.into()),
+        }
+    }
+
+    /// `queue` cannot be used as configured, because of `cause`.
+    pub fn permanent(
+        queue: impl Into<String>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        QueueError::Permanent {
+            queue: queue.into(),
+            cause: Cause::from(cause.into()),
+        }
+    }
+
     /// Whether the same call may succeed if tried again.
     pub fn is_transient(&self) -> bool {
         matches!(self, QueueError::Full(_) | QueueError::Unavailable { .. })

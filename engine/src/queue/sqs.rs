@@ -55,12 +55,34 @@ where
 {
     let permanent = matches!(e, SdkError::ConstructionFailure(_))
         || e.code().is_some_and(|c| PERMANENT.contains(&c));
-    let reason = DisplayErrorContext(e).to_string();
-    let queue = queue.to_owned();
-    if permanent {
-        QueueError::Permanent { queue, reason }
-    } else {
-        QueueError::Unavailable { queue, reason }
+    let cause = SdkFailure {
+        context: DisplayErrorContext(&e).to_string(),
+        error: Box::new(e),
+    };
+    match permanent {
+        true => QueueError::permanent(queue, cause),
+        false => QueueError::unavailable(queue, cause),
+    }
+}
+
+/// A failed SDK call: the SDK's error as the source, and the whole of its
+/// context (code, message, request id) as what it says; the SDK's own
+/// Display says only "service error".
+#[derive(Debug)]
+struct SdkFailure {
+    context: String,
+    error: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl std::fmt::Display for SdkFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.context)
+    }
+}
+
+impl std::error::Error for SdkFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.error)
     }
 }
 
@@ -92,10 +114,7 @@ impl SqsQueue {
         max_receive_count: u32,
     ) -> Result<(SqsQueue, SqsQueue), QueueError> {
         let dlq_name = format!("{name}-dlq");
-        let err = |e: String| QueueError::Unavailable {
-            queue: name.to_owned(),
-            reason: e,
-        };
+        let err = |e: String| QueueError::unavailable(name, e);
         let dlq_url = client
             .create_queue()
             .queue_name(&dlq_name)
@@ -171,17 +190,11 @@ impl SqsQueue {
     }
 
     fn unavailable(&self, e: impl std::fmt::Display) -> QueueError {
-        QueueError::Unavailable {
-            queue: self.name.clone(),
-            reason: e.to_string(),
-        }
+        QueueError::unavailable(&self.name, e.to_string())
     }
 
     fn permanent(&self, e: impl std::fmt::Display) -> QueueError {
-        QueueError::Permanent {
-            queue: self.name.clone(),
-            reason: e.to_string(),
-        }
+        QueueError::permanent(&self.name, e.to_string())
     }
 
     /// A failed call, sorted: see [`classify`].
