@@ -198,9 +198,7 @@ impl Processor {
             if let Err((failed, e)) = result {
                 for message in failed {
                     tracing::warn!(message_id = %message.message_id, error = %e, "not finished; the message will come back");
-                    self.ctx
-                        .failures
-                        .record(&message.message_id, e.to_string());
+                    self.ctx.failures.record(&message.message_id, e.to_string());
                     report.failed_message_ids.push(message.message_id.clone());
                 }
             }

@@ -20,12 +20,9 @@ use futures::future::BoxFuture;
 use tokio::sync::Mutex;
 
 use crate::app::StartError;
-use crate::domain::{InventoryItem, OrderId, OrderRecord, ProductId};
-use crate::events::OrderCreated;
 use crate::secrets::Secret;
-use crate::store::{
-    Applied, Claim, ClaimRequest, MySqlStore, OrderStore, StoreError, StoreOptions,
-};
+use crate::store::decorator::Call;
+use crate::store::{MySqlStore, OrderStore, StoreDecorator, StoreError, StoreOptions};
 
 /// A MySQL store whose credentials come from a [`Secret`], re-read when
 /// the database refuses them (see the module doc).
@@ -100,59 +97,29 @@ impl RotatingStore {
             Err(e) => tracing::warn!(error = %e, "reading the database secret again failed"),
         }
     }
-
-    /// Runs `call`; if the database refused the credentials, reads them
-    /// again and runs it once more.
-    async fn again<'a, T>(
-        &'a self,
-        call: impl Fn(&'a MySqlStore) -> BoxFuture<'a, Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        let asked = Instant::now();
-        match call(&self.store).await {
-            Err(StoreError::AccessDenied(_)) => {
-                self.reread(asked).await;
-                call(&self.store).await
-            }
-            done => done,
-        }
-    }
 }
 
+/// Every call, run again once after the database refused the credentials
+/// and they were read again.
 #[async_trait]
-impl OrderStore for RotatingStore {
-    async fn apply(&self, orders: &[OrderCreated]) -> Result<Vec<Applied>, StoreError> {
-        self.again(|s| s.apply(orders)).await
+impl StoreDecorator for RotatingStore {
+    fn inner(&self) -> &dyn OrderStore {
+        &self.store
     }
 
-    async fn order(&self, order_id: OrderId) -> Result<Option<OrderRecord>, StoreError> {
-        self.again(|s| s.order(order_id)).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.again(|s| s.ping()).await
-    }
-
-    async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
-        self.again(|s| s.inventory()).await
-    }
-
-    async fn product(&self, product_id: &ProductId) -> Result<Option<InventoryItem>, StoreError> {
-        self.again(|s| s.product(product_id)).await
-    }
-
-    async fn seed_if_empty(&self, products: &[InventoryItem]) -> Result<bool, StoreError> {
-        self.again(|s| s.seed_if_empty(products)).await
-    }
-
-    async fn claim_notifications(
-        &self,
-        requests: &[ClaimRequest<'_>],
-        lease: Duration,
-    ) -> Result<Vec<Claim>, StoreError> {
-        self.again(|s| s.claim_notifications(requests, lease)).await
-    }
-
-    async fn confirm_notifications(&self, order_ids: &[OrderId]) -> Result<(), StoreError> {
-        self.again(|s| s.confirm_notifications(order_ids)).await
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        call: Call<'a, T>,
+    ) -> BoxFuture<'a, Result<T, StoreError>> {
+        Box::pin(async move {
+            let asked = Instant::now();
+            match call(&self.store).await {
+                Err(StoreError::AccessDenied(_)) => {
+                    self.reread(asked).await;
+                    call(&self.store).await
+                }
+                done => done,
+            }
+        })
     }
 }

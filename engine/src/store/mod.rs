@@ -9,7 +9,7 @@
 //! in the same batch) is not applied again but answered with its recorded
 //! outcome. On error nothing of the batch is applied.
 
-mod decorator;
+pub mod decorator;
 pub mod memory;
 pub mod mysql;
 pub mod none;
