@@ -12,6 +12,17 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// The order id a queue message's body names (an `OrderCreated` or an
+/// `OrderProcessed`, as a DLQ listing shows it); none for a body that is not
+/// such JSON, a poison message.
+pub fn order_id_in(body: &str) -> Option<String> {
+    serde_json::from_str::<Value>(body)
+        .ok()?
+        .get("order_id")?
+        .as_str()
+        .map(str::to_owned)
+}
+
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
@@ -153,4 +164,20 @@ async fn answer(r: reqwest::Response) -> anyhow::Result<Answer> {
         body,
         text,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order_id_in;
+
+    #[test]
+    fn a_message_body_names_its_order_unless_it_is_poison() {
+        let body = r#"{"order_id":"0b8e4f0e-8d3c-5f7a-9a51-3c2a1e0f6d41","status":"PROCESSED"}"#;
+        assert_eq!(
+            order_id_in(body).as_deref(),
+            Some("0b8e4f0e-8d3c-5f7a-9a51-3c2a1e0f6d41")
+        );
+        assert_eq!(order_id_in("not json"), None);
+        assert_eq!(order_id_in(r#"{"order_id": 7}"#), None);
+    }
 }

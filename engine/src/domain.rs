@@ -325,72 +325,61 @@ impl ValidOrder {
     }
 }
 
-/// Where an order stands. Stored and sent as the upper-case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum OrderStatus {
-    Pending,
-    Processed,
-    Failed,
-}
-
-impl OrderStatus {
-    pub const ALL: [OrderStatus; 3] = [
-        OrderStatus::Pending,
-        OrderStatus::Processed,
-        OrderStatus::Failed,
-    ];
-
-    /// The stored and sent name (serde's, checked by a test).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "PENDING",
-            OrderStatus::Processed => "PROCESSED",
-            OrderStatus::Failed => "FAILED",
+/// An enum whose variants are stored and sent by name: each variant's name
+/// is written once, and serde, `as_str`, `parse`, `Display` and `ALL` all
+/// follow from it (a new variant cannot be spelt two ways).
+macro_rules! stored_names {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident = $stored:literal,)+
         }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-}
-
-impl fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-/// Why an order was recorded `FAILED`. Stored and sent as the code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FailureReason {
-    /// A line asked for more than the product had.
-    InsufficientStock,
-    /// A line named a product the inventory does not have.
-    UnknownProduct,
-}
-
-impl FailureReason {
-    pub const ALL: [FailureReason; 2] = [
-        FailureReason::InsufficientStock,
-        FailureReason::UnknownProduct,
-    ];
-
-    /// The stored and sent code (serde's, checked by a test).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureReason::InsufficientStock => "INSUFFICIENT_STOCK",
-            FailureReason::UnknownProduct => "UNKNOWN_PRODUCT",
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $stored)] $variant,)+
         }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The stored and sent name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $stored,)+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+    };
+}
+
+stored_names! {
+    /// Where an order stands. Stored and sent as the upper-case name.
+    pub enum OrderStatus {
+        Pending = "PENDING",
+        Processed = "PROCESSED",
+        Failed = "FAILED",
     }
 }
 
-impl fmt::Display for FailureReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
+stored_names! {
+    /// Why an order was recorded `FAILED`. Stored and sent as the code.
+    pub enum FailureReason {
+        /// A line asked for more than the product had.
+        InsufficientStock = "INSUFFICIENT_STOCK",
+        /// A line named a product the inventory does not have.
+        UnknownProduct = "UNKNOWN_PRODUCT",
     }
 }
 
@@ -464,11 +453,11 @@ mod tests {
 
     #[test]
     fn the_stored_names_are_the_serde_names() {
-        for s in OrderStatus::ALL {
+        for &s in OrderStatus::ALL {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
             assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
         }
-        for r in FailureReason::ALL {
+        for &r in FailureReason::ALL {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
             assert_eq!(FailureReason::parse(r.as_str()), Some(r));
         }

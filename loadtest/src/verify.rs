@@ -89,13 +89,7 @@ impl Api {
         let letters: Vec<DeadLetter> = self.get("/api/dlq").await?.unwrap_or_default();
         Ok(letters
             .iter()
-            .filter_map(|l| {
-                serde_json::from_str::<serde_json::Value>(&l.body)
-                    .ok()?
-                    .get("order_id")?
-                    .as_str()
-                    .map(str::to_owned)
-            })
+            .filter_map(|l| orderflow_client::order_id_in(&l.body))
             .collect())
     }
 }

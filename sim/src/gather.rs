@@ -38,13 +38,7 @@ impl CountingNotifier {
 /// The order ids of the messages in a DLQ (undecodable ones have none).
 pub fn order_ids_in(dlq: &[Message]) -> HashSet<String> {
     dlq.iter()
-        .filter_map(|m| {
-            serde_json::from_str::<serde_json::Value>(&m.body)
-                .ok()?
-                .get("order_id")?
-                .as_str()
-                .map(str::to_owned)
-        })
+        .filter_map(|m| orderflow_client::order_id_in(&m.body))
         .collect()
 }
 

@@ -274,7 +274,7 @@ impl Mapping {
                 }
                 Err(InvokeError::InitFailed(e)) => {
                     s.init_failed_batches.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(function = self.function.name, error = %e, "init failed; the batch stays on the queue");
+                    tracing::warn!(function = self.function.name, error = %engine::report::error_chain(&*e), "init failed; the batch stays on the queue");
                     return;
                 }
                 Err(InvokeError::TimedOut) => {

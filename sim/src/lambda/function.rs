@@ -112,8 +112,8 @@ pub struct FunctionStats {
 pub enum InvokeError {
     /// At the concurrency limit (Lambda's `TooManyRequestsException`).
     Throttled,
-    /// The cold start's init failed; the error, with its causes.
-    InitFailed(String),
+    /// The cold start's init failed, and why.
+    InitFailed(Arc<StartError>),
     /// The invocation ran past the function's timeout and was stopped.
     TimedOut,
 }
@@ -250,7 +250,7 @@ impl Function {
             }
             Err(e) => {
                 s.init_failures.fetch_add(1, Ordering::Relaxed);
-                Err(InvokeError::InitFailed(engine::report::error_chain(&e)))
+                Err(InvokeError::InitFailed(Arc::new(e)))
             }
         }
     }
@@ -419,10 +419,13 @@ mod tests {
         // Its session still holds the user's only connection: a new
         // environment's connect is refused by the server.
         match f.invoke(ping).await {
-            Err(InvokeError::InitFailed(e)) => assert!(
-                e.contains("max_user_connections") || e.contains("1226"),
-                "{e}"
-            ),
+            Err(InvokeError::InitFailed(e)) => {
+                let e = engine::report::error_chain(&*e);
+                assert!(
+                    e.contains("max_user_connections") || e.contains("1226"),
+                    "{e}"
+                )
+            }
             other => panic!("a cold start beside a lingering session: {other:?}"),
         }
 
