@@ -11,16 +11,13 @@ cd "$(dirname "$0")/.."
 
 cargo build --locked -q -p sim -p loadtest
 bin="${CARGO_TARGET_DIR:-target}/debug"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+. scripts/lib.sh
+port=$(free_port)
 log=$(mktemp)
 "$bin/sim" serve --addr "127.0.0.1:$port" --load-products >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 1 300); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  kill -0 "$server" 2>/dev/null || { cat "$log"; echo "sim serve did not start" >&2; exit 1; }
-  sleep 0.1
-done
+wait_for_port "$port" "$server" "$log" "sim serve" 300
 
 mkdir -p reports
 "$bin/loadtest" --host "http://127.0.0.1:$port" --hot-product sim-hot-1 \

@@ -7,16 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=$(./scripts/venv.sh)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+. scripts/lib.sh
+port=$(free_port)
 log=$(mktemp)
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto=$!
 trap 'kill "$moto" 2>/dev/null; wait "$moto" 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 1 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  kill -0 "$moto" 2>/dev/null || { cat "$log"; echo "moto_server did not start" >&2; exit 1; }
-  sleep 0.1
-done
+wait_for_port "$port" "$moto" "$log" "moto_server" 100
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
 export AWS_REGION="${AWS_REGION:-us-east-1}"

@@ -435,23 +435,19 @@ impl OrderStore for MySqlStore {
     }
 
     async fn inventory(&self) -> Result<Vec<InventoryItem>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT product_id, product_name, quantity_available FROM inventory ORDER BY product_id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        ?;
+        const INVENTORY: &str =
+            "SELECT product_id, product_name, quantity_available FROM inventory ORDER BY product_id";
+        let rows = sqlx::query(INVENTORY).fetch_all(&self.pool).await?;
         rows.iter().map(item_from_row).collect()
     }
 
     async fn product(&self, product_id: &ProductId) -> Result<Option<InventoryItem>, StoreError> {
-        let row = sqlx::query(
-            "SELECT product_id, product_name, quantity_available FROM inventory WHERE product_id = ?",
-        )
-        .bind(product_id.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        ?;
+        const PRODUCT: &str =
+            "SELECT product_id, product_name, quantity_available FROM inventory WHERE product_id = ?";
+        let row = sqlx::query(PRODUCT)
+            .bind(product_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(item_from_row).transpose()
     }
 
