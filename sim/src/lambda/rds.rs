@@ -16,8 +16,16 @@ use sqlx::Executor;
 use super::function::Zone;
 use crate::netem::{self, Connections, LatencyProxy};
 
-/// The user the functions connect as.
-pub const USER: &str = "orderflow_fn";
+/// The user the functions connect as, one per database: two runs on one
+/// server (two tests, two terminals) must not reset each other's user.
+/// MySQL allows 32 characters in a user name, so the database's name is
+/// hashed (FNV-1a) rather than spelt out.
+pub fn user_for(database: &str) -> String {
+    let hash = database.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("orderflow_fn_{hash:016x}")
+}
 
 /// The database the functions reach: where, as whom, and the proxies that
 /// carry (and count) their connections from each zone.
@@ -58,9 +66,10 @@ pub async fn start(
         .get_database()
         .context("the database URL names no database")?;
     let password = format!("{:032x}", rand::random::<u128>());
+    let name = user_for(database);
     // The proxy connects from 127.0.0.1; MariaDB may see `localhost` for it.
     for host in ["127.0.0.1", "localhost", "::1"] {
-        let user = format!("'{USER}'@'{host}'");
+        let user = format!("'{name}'@'{host}'");
         admin
             .execute(format!("DROP USER IF EXISTS {user}").as_str())
             .await?;
@@ -91,7 +100,7 @@ pub async fn start(
         let (proxy, through) =
             netem::in_front_of_counting(admin_options, rtt, commit_extra, connections.clone())
                 .await?;
-        zones.push((proxy, through.username(USER).password(&password)));
+        zones.push((proxy, through.username(&name).password(&password)));
     }
     let far = zones.pop().context("two zones")?;
     let near = zones.pop().context("two zones")?;
