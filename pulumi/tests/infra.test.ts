@@ -519,6 +519,19 @@ describe("the orderflow stack", () => {
         }
     });
 
+    it("deploys the alarms, endpoints and secrets the sim's bill charges for", () => {
+        // sim/src/lambda/bill.rs charges a run for what the stack keeps
+        // running beside the functions; these are the counts it uses.
+        const rs = fs.readFileSync(path.resolve("..", "sim", "src", "lambda", "bill.rs"), "utf8");
+        const constant = (name: string) => Number(new RegExp(`pub const ${name}: u32 = (\\d+);`).exec(rs)?.[1]);
+        assert.equal(ofType("aws:cloudwatch/metricAlarm:MetricAlarm").length, constant("ALARMS"), "alarms");
+        const endpoints = ofType("aws:ec2/vpcEndpoint:VpcEndpoint");
+        assert.equal(endpoints.length, constant("ENDPOINTS"), "interface endpoints");
+        for (const e of endpoints) assert.equal(e.inputs.subnetIds.length, constant("ZONES"), `${e.name}'s zones`);
+        // The stack's own secrets, and the master user's, which RDS makes.
+        assert.equal(ofType("aws:secretsmanager/secret:Secret").length + 1, constant("SECRETS"), "secrets");
+    });
+
     it("refuses a settings file the engine's schema refuses", async () => {
         const infra = await import("../infra");
         const shipped = infra.readShape();

@@ -74,3 +74,78 @@ async fn settings_over_the_connection_budget_get_connections_refused_and_lose_no
     );
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_run_is_billed_item_by_item_for_every_service_it_used() {
+    let database = format!("orderflow_test_bill_{}", std::process::id());
+    let url = format!("{}/{database}", common::server_url().trim_end_matches('/'));
+    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(["--topology", "lambda", "--time-scale", "30"])
+        .args([
+            "--orders",
+            "300",
+            "--duration",
+            "0",
+            "--seed",
+            "8",
+            "--no-html",
+        ])
+        .env("DATABASE_URL", &url)
+        .env("DB_HOST", "")
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("sim runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let server: sqlx::mysql::MySqlConnectOptions = common::server_url().parse().unwrap();
+    let mut admin = server.connect().await.unwrap();
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS `{database}`").as_str())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+
+    let bill: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("what this run would cost on AWS"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    let dollars = |line: &str| -> f64 {
+        let last = line.split_whitespace().last().unwrap_or_default();
+        last.trim_start_matches('$').parse().unwrap_or(-1.0)
+    };
+    for service in [
+        "API Gateway",
+        "Lambda",
+        "SQS",
+        "RDS",
+        "VPC",
+        "CloudWatch",
+        "Secrets Manager",
+    ] {
+        let items: Vec<&&str> = bill
+            .iter()
+            .filter(|l| l.trim_start().starts_with(service))
+            .collect();
+        assert!(
+            !items.is_empty(),
+            "no {service} item in the bill:\n{stdout}"
+        );
+        assert!(
+            items.iter().all(|l| dollars(l) > 0.0),
+            "a {service} item costs nothing:\n{}",
+            bill.join("\n")
+        );
+    }
+    let total = bill
+        .iter()
+        .find(|l| l.trim_start().starts_with("total"))
+        .map(|l| dollars(l))
+        .unwrap_or_default();
+    assert!(total > 0.0, "{}", bill.join("\n"));
+    assert!(
+        stdout.contains("per million orders at this run's mix")
+            && stdout.contains("the same shape idle for a month"),
+        "{stdout}"
+    );
+}

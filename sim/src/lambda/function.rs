@@ -23,6 +23,7 @@ use engine::lambda::Environment;
 use futures::future::BoxFuture;
 use tokio::sync::Semaphore;
 
+use super::bill;
 use super::cpu::Metered;
 use super::model::Model;
 
@@ -101,6 +102,9 @@ pub struct FunctionStats {
     /// The handlers' CPU time on this machine, and the time added for the
     /// function's share of a vCPU, µs.
     pub cpu_micros: AtomicU64,
+    /// What Lambda bills: each invocation's duration, its init's included
+    /// (a custom runtime's init is billed), rounded up to the millisecond.
+    pub billed_ms: AtomicU64,
     pub stretch_micros: AtomicU64,
     /// Reaped environments whose connections are still open on the server.
     pub lingering: AtomicU64,
@@ -177,6 +181,7 @@ impl Function {
         s.invocations.fetch_add(1, Ordering::Relaxed);
         s.busy.fetch_add(1, Ordering::Relaxed);
         let _busy = Decrement(&s.busy);
+        let _billed = Billed(&s.billed_ms, Instant::now());
         let warm = match self.take_warm() {
             Some(warm) => warm,
             None => self.cold_start().await?,
@@ -313,6 +318,17 @@ struct Decrement<'a>(&'a AtomicU64);
 impl Drop for Decrement<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Adds the time since it was made to a counter of billed milliseconds
+/// when dropped, however the invocation ends.
+struct Billed<'a>(&'a AtomicU64, Instant);
+
+impl Drop for Billed<'_> {
+    fn drop(&mut self) {
+        self.0
+            .fetch_add(bill::billed_ms(self.1.elapsed()), Ordering::Relaxed);
     }
 }
 

@@ -38,6 +38,10 @@ pub struct Gateway {
     throttles: HashMap<Option<&'static str>, Throttle>,
     ingest: Arc<Function>,
     read: Arc<Function>,
+    /// Requests past the throttles, each billed as an HTTP API request
+    /// (the throttled ones are assumed not billed: AWS's page bills "the
+    /// API calls you receive" and does not say).
+    pub requests: AtomicU64,
     /// Requests answered 429 by a route's throttle (its own or the stage's).
     pub throttled: AtomicU64,
     /// Requests answered 500 because the route's function was at its
@@ -68,6 +72,7 @@ impl Gateway {
             throttles,
             ingest,
             read,
+            requests: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             function_throttled: AtomicU64::new(0),
@@ -171,6 +176,7 @@ async fn gate(State(gateway): State<Arc<Gateway>>, request: Request, next: Next)
         gateway.throttled.fetch_add(1, Ordering::Relaxed);
         return message(answer(Refused::Stage, gateway.refusal), "Too Many Requests");
     }
+    gateway.requests.fetch_add(1, Ordering::Relaxed);
     let function = match route {
         Some("POST /api/orders") => &gateway.ingest,
         _ => &gateway.read,

@@ -10,6 +10,7 @@
 //! behaviour and costs from the model file ([`model`]), at the end of its
 //! ranges `--model` picks.
 
+pub mod bill;
 pub mod cpu;
 pub mod esm;
 pub mod function;
@@ -227,6 +228,10 @@ pub struct Shape {
     pub sqs: Arc<SqsCalls>,
     /// The queues' visibility timeout as the sim runs it.
     visibility: Duration,
+    /// Whether the database runs Multi-AZ (`--multi-az`).
+    pub multi_az: bool,
+    /// When the shape was built: the start of what its bill covers.
+    pub built: Instant,
     wiring: Wiring,
     stop: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
@@ -404,6 +409,8 @@ impl Shape {
             rtt_ms,
             sqs,
             visibility: config.visibility_timeout(),
+            multi_az: args.multi_az,
+            built: Instant::now(),
             wiring: around.wiring,
             stop: watch::channel(false).0,
             tasks: std::sync::Mutex::new(Vec::new()),
@@ -505,6 +512,50 @@ impl Shape {
         }
         for f in self.functions.all() {
             f.retire_all();
+        }
+    }
+
+    /// What the shape used since it was built, in AWS's units, for its
+    /// bill ([`bill::bill`]). The functions run as x86_64 (what
+    /// `scripts/build-lambdas.sh` builds and the Pulumi program's default).
+    pub fn usage(&self) -> bill::Usage {
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let functions: Vec<bill::FunctionUsage> = self
+            .functions
+            .all()
+            .map(|f| bill::FunctionUsage {
+                name: f.name.to_owned(),
+                memory_mb: self
+                    .settings
+                    .functions
+                    .get(f.name)
+                    .map_or(0, |s| s.memory_mb),
+                arm64: false,
+                requests: load(&f.stats.invocations),
+                billed_ms: load(&f.stats.billed_ms),
+            })
+            .collect();
+        let cold_starts: u64 = self
+            .functions
+            .all()
+            .map(|f| load(&f.stats.cold_starts))
+            .sum();
+        let invocations: u64 = functions.iter().map(|f| f.requests).sum();
+        bill::Usage {
+            seconds: self.built.elapsed().as_secs_f64(),
+            api_requests: load(&self.gateway.requests),
+            functions,
+            sqs_requests: load(&self.sqs.billed),
+            instance_class: self.settings.instance_class.clone(),
+            multi_az: self.multi_az,
+            storage_gb: bill::STORAGE_GB,
+            endpoints: bill::ENDPOINTS,
+            zones: bill::ZONES,
+            endpoint_bytes: load(&self.sqs.bytes),
+            log_bytes: invocations * bill::LOG_BYTES_PER_INVOCATION,
+            alarms: bill::ALARMS,
+            secrets: bill::SECRETS,
+            secret_calls: cold_starts,
         }
     }
 

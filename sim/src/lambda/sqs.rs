@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use engine::queue::{Message, QueueBackend, QueueDecorator, QueueError};
 
+use super::bill;
 use super::model::Model;
 
 /// SQS API calls made, by kind (for the report and the bill).
@@ -24,6 +25,11 @@ pub struct SqsCalls {
     pub delete: AtomicU64,
     pub delete_batch: AtomicU64,
     pub change_visibility: AtomicU64,
+    /// The requests SQS bills for all of them: one per call, and one more
+    /// per 64 KB of payload past the first ([`bill::sqs_requests`]).
+    pub billed: AtomicU64,
+    /// The payload bytes sent and received, which pass the VPC endpoint.
+    pub bytes: AtomicU64,
 }
 
 impl SqsCalls {
@@ -62,9 +68,17 @@ impl Latent {
         })
     }
 
-    async fn call(&self, counter: &AtomicU64) {
+    async fn call(&self, counter: &AtomicU64, bytes: usize) {
         counter.fetch_add(1, Ordering::Relaxed);
+        self.bill(bytes);
         tokio::time::sleep(self.model.sqs_call()).await;
+    }
+
+    fn bill(&self, bytes: usize) {
+        let c = &self.calls;
+        c.billed
+            .fetch_add(bill::sqs_requests(bytes), Ordering::Relaxed);
+        c.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 }
 
@@ -74,17 +88,19 @@ impl QueueDecorator for Latent {
         &*self.inner
     }
     async fn send(&self, body: String) -> Result<String, QueueError> {
-        self.call(&self.calls.send).await;
+        self.call(&self.calls.send, body.len()).await;
         self.inner.send(body).await
     }
     async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError> {
-        self.call(&self.calls.send_batch).await;
+        let bytes = bodies.iter().map(String::len).sum();
+        self.call(&self.calls.send_batch, bytes).await;
         self.inner.send_batch(bodies).await
     }
     /// The messages come back one call's latency after the queue has them.
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, QueueError> {
         let got = self.inner.receive(max, wait).await?;
         self.calls.receive.fetch_add(1, Ordering::Relaxed);
+        self.bill(got.iter().map(|m| m.body.len()).sum());
         if got.is_empty() {
             self.calls.empty_receive.fetch_add(1, Ordering::Relaxed);
         }
@@ -92,11 +108,11 @@ impl QueueDecorator for Latent {
         Ok(got)
     }
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
-        self.call(&self.calls.delete).await;
+        self.call(&self.calls.delete, 0).await;
         self.inner.delete(receipt_handle).await
     }
     async fn delete_batch(&self, receipt_handles: &[&str]) -> Vec<Result<(), QueueError>> {
-        self.call(&self.calls.delete_batch).await;
+        self.call(&self.calls.delete_batch, 0).await;
         self.inner.delete_batch(receipt_handles).await
     }
     async fn change_visibility(
@@ -104,7 +120,7 @@ impl QueueDecorator for Latent {
         receipt_handle: &str,
         timeout: Duration,
     ) -> Result<(), QueueError> {
-        self.call(&self.calls.change_visibility).await;
+        self.call(&self.calls.change_visibility, 0).await;
         self.inner.change_visibility(receipt_handle, timeout).await
     }
 }

@@ -3,6 +3,7 @@
 //! queues and connections ([`shape`]); and the same as one HTML page
 //! ([`html`]).
 
+pub mod bill;
 pub mod faults;
 pub mod html;
 pub mod shape;
@@ -66,6 +67,8 @@ impl RunReport<'_> {
         print(&self.main);
         if let Some((shape, samples, causes)) = self.shape {
             shape::print(shape, samples, causes);
+            let accepted = self.main.sent.iter().filter(|s| s.status == 202).count();
+            bill::print(shape, accepted as u64);
         }
         faults::print(self.faults, self.main.metrics, self.undecodable, self.mysql);
         println!("\ninvariants:");
