@@ -326,13 +326,15 @@ impl ValidOrder {
 }
 
 /// An enum whose variants are stored and sent by name: each variant's name
-/// is written once, and serde, `as_str`, `parse`, `Display` and `ALL` all
-/// follow from it (a new variant cannot be spelt two ways).
+/// is written once, and serde, the OpenAPI document, `as_str`, `parse`,
+/// `Display` and `ALL` all follow from it (a new variant cannot be spelt
+/// two ways). The name is taken as a bare token (`tt`), not a `literal`
+/// fragment, which utoipa's derive would not see through.
 macro_rules! stored_names {
     (
         $(#[$meta:meta])*
         pub enum $name:ident {
-            $($(#[$vmeta:meta])* $variant:ident = $stored:literal,)+
+            $($(#[$vmeta:meta])* $variant:ident = $stored:tt,)+
         }
     ) => {
         $(#[$meta])*
@@ -449,6 +451,22 @@ mod tests {
         let unsorted = r#"[{"product_id":"b","quantity":1},{"product_id":"a","quantity":1}]"#;
         let decoded: Lines = serde_json::from_str(unsorted).unwrap();
         assert_eq!(decoded.as_slice()[0].product_id.as_str(), "a");
+    }
+
+    #[test]
+    fn the_openapi_document_names_statuses_and_reasons_as_they_are_sent() {
+        use utoipa::OpenApi;
+        let doc = serde_json::to_value(crate::http::ApiDoc::openapi()).unwrap();
+        let names = |schema: &str| doc["components"]["schemas"][schema]["enum"].clone();
+        let sent = |all: Vec<&str>| serde_json::json!(all);
+        assert_eq!(
+            names("OrderStatus"),
+            sent(OrderStatus::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            names("FailureReason"),
+            sent(FailureReason::ALL.iter().map(|r| r.as_str()).collect())
+        );
     }
 
     #[test]
