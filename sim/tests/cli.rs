@@ -83,6 +83,17 @@ fn migrate_without_a_database_says_how_to_name_one() {
 }
 
 #[test]
+fn a_region_without_prices_is_refused_before_the_run_starts() {
+    let out = sim(&["--topology", "lambda", "--region", "mars-north-1"], &[]);
+    assert_ne!(out.status.code(), Some(0));
+    let e = stderr(&out);
+    assert!(
+        e.contains("no prices for mars-north-1") && e.contains("us-east-1"),
+        "{e}"
+    );
+}
+
+#[test]
 fn the_readme_shows_the_model_the_sim_runs_under() {
     let out = sim(&["model", "--markdown"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

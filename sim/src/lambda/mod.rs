@@ -95,6 +95,10 @@ pub struct ShapeArgs {
     /// `multi_az_commit_ms`). Off: single-AZ, the `dev` preset.
     #[arg(long)]
     pub multi_az: bool,
+    /// The AWS region whose prices the run's bill uses: a table of
+    /// deploy/prices.json (us-east-1 is the one shipped).
+    #[arg(long, value_name = "REGION", default_value = "us-east-1")]
+    pub region: String,
 }
 
 impl ShapeArgs {
@@ -126,6 +130,8 @@ impl ShapeArgs {
             return Ok(None);
         }
         let settings = self.settings()?;
+        // A region without prices is refused before anything starts.
+        bill::Prices::of(bill::SHIPPED, &self.region)?;
         self.configure(config, &settings);
         Ok(Some(settings))
     }
@@ -232,6 +238,9 @@ pub struct Shape {
     pub multi_az: bool,
     /// When the shape was built: the start of what its bill covers.
     pub built: Instant,
+    /// The prices its bill uses, and their region (`--region`).
+    pub prices: bill::Prices,
+    pub region: String,
     wiring: Wiring,
     stop: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
@@ -348,6 +357,7 @@ impl Shape {
         config: &Config,
         around: Surroundings<'_>,
     ) -> anyhow::Result<Shape> {
+        let prices = bill::Prices::of(bill::SHIPPED, &args.region)?;
         let admin = (around.admin, around.admin_options);
         let (rds, rtt_ms) = start_rds(args, &settings, &model, admin, around.rtt_ms).await?;
         tracing::debug!(budget = ?settings.connection_budget(), "connection budget");
@@ -411,6 +421,8 @@ impl Shape {
             visibility: config.visibility_timeout(),
             multi_az: args.multi_az,
             built: Instant::now(),
+            prices,
+            region: args.region.clone(),
             wiring: around.wiring,
             stop: watch::channel(false).0,
             tasks: std::sync::Mutex::new(Vec::new()),

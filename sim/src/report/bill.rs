@@ -3,29 +3,23 @@
 //! cost per million orders at the run's mix (`crate::lambda::bill` does the
 //! arithmetic).
 
-use crate::lambda::bill::{self, Prices, Usage};
+use crate::lambda::bill::{self, Usage};
 use crate::lambda::Shape;
-
-/// The region whose prices the bill uses.
-pub const REGION: &str = "us-east-1";
 
 /// Prints the bill of `shape`'s run, in which `orders` were accepted.
 pub fn print(shape: &Shape, orders: u64) {
-    let prices = match Prices::of(bill::SHIPPED, REGION) {
-        Ok(p) => p,
-        Err(e) => return println!("\nbill: {e}"),
-    };
+    let prices = &shape.prices;
     let usage = shape.usage();
     let (run, idle) = match (
-        bill::bill(&usage, &prices),
-        bill::bill(&idle_month(&usage, shape), &prices),
+        bill::bill(&usage, prices),
+        bill::bill(&idle_month(&usage, shape), prices),
     ) {
         (Ok(run), Ok(idle)) => (run, idle),
         (Err(e), _) | (_, Err(e)) => return println!("\nbill: {e}"),
     };
     println!(
-        "\nwhat this run would cost on AWS ({REGION}, deploy/prices.json read {}, {}; {:.0} s of the stack):",
-        prices.read, prices.currency, usage.seconds
+        "\nwhat this run would cost on AWS ({}, deploy/prices.json read {}, {}; {:.0} s of the stack):",
+        shape.region, prices.read, prices.currency, usage.seconds
     );
     for l in &run {
         println!(
