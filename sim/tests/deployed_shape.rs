@@ -79,17 +79,11 @@ async fn settings_over_the_connection_budget_get_connections_refused_and_lose_no
 async fn a_short_run_is_billed_item_by_item_for_every_service_it_used() {
     let database = format!("orderflow_test_bill_{}", std::process::id());
     let url = format!("{}/{database}", common::server_url().trim_end_matches('/'));
+    let page = std::env::temp_dir().join(format!("orderflow-bill-{}.html", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args(["--topology", "lambda", "--time-scale", "30"])
-        .args([
-            "--orders",
-            "300",
-            "--duration",
-            "0",
-            "--seed",
-            "8",
-            "--no-html",
-        ])
+        .args(["--topology", "lambda", "--time-scale", "30", "--seed", "8"])
+        .args(["--orders", "300", "--duration", "0"])
+        .args(["--html", page.to_str().unwrap()])
         .env("DATABASE_URL", &url)
         .env("DB_HOST", "")
         .env("RUST_LOG", "off")
@@ -148,4 +142,11 @@ async fn a_short_run_is_billed_item_by_item_for_every_service_it_used() {
             && stdout.contains("the same shape idle for a month"),
         "{stdout}"
     );
+    // The page carries the same bill, to the same total.
+    let html = std::fs::read_to_string(&page).unwrap();
+    let _ = std::fs::remove_file(&page);
+    assert!(html.contains("<h2>What this run would cost on AWS</h2>"));
+    let total = format!("${total:.6}</th>");
+    assert!(html.contains(&total), "{total} not on the page");
+    assert!(html.contains("The same shape idle for a month"));
 }

@@ -373,6 +373,11 @@ impl Started {
             Some(_) => Some(dlq_causes(&self.app).await?),
             None => None,
         };
+        let accepted = load.sent.iter().filter(|s| s.status == 202).count() as u64;
+        let bill = self
+            .shape
+            .as_ref()
+            .map(|shape| report::bill::summary(shape, accepted));
         let whole = RunReport {
             main: Report {
                 sent: &load.sent,
@@ -394,10 +399,12 @@ impl Started {
             undecodable: gather::undecodable_in(&order_dlq),
             mysql: matches!(self.store, OpenedStore::MySql(_)),
             invariants: &checks,
+            bill: bill.as_ref(),
         };
         whole.print();
         if !args.no_html {
-            self.write_page(args, &load, &facts.finished, &scenarios, &checks);
+            let bill = bill.as_ref().and_then(|b| b.as_ref().ok());
+            self.write_page(args, (&load, bill), &facts.finished, &scenarios, &checks);
         }
         // The queues drained above (or the run failed for it); the graceful
         // stop drains once more, for as long as a drain may take.
@@ -424,7 +431,7 @@ impl Started {
     fn write_page(
         &self,
         args: &RunArgs,
-        load: &Loaded,
+        (load, bill): (&Loaded, Option<&report::bill::Summary>),
         finished: &[OrderRecord],
         scenarios: &[Check],
         checks: &[Check],
@@ -456,6 +463,7 @@ impl Started {
             scenarios,
             invariants: checks,
             shape: &load.shape_samples,
+            bill,
         };
         match html::write(&args.html, &page) {
             Ok(()) => println!("\nreport: {} (open it in a browser)", args.html.display()),

@@ -3,25 +3,52 @@
 //! cost per million orders at the run's mix (`crate::lambda::bill` does the
 //! arithmetic).
 
-use crate::lambda::bill::{self, Usage};
+use crate::lambda::bill::{self, BillError, Line, Usage};
 use crate::lambda::Shape;
 
-/// Prints the bill of `shape`'s run, in which `orders` were accepted.
-pub fn print(shape: &Shape, orders: u64) {
+/// A run's bill, as the text report and the page show it.
+pub struct Summary {
+    /// What the prices are: region, the day read, currency.
+    pub region: String,
+    pub read: String,
+    pub currency: String,
+    /// The stack's time the bill covers.
+    pub seconds: f64,
+    pub lines: Vec<Line>,
+    pub total: f64,
+    /// What the items that grow with traffic cost per million accepted
+    /// orders, if any were.
+    pub per_million: Option<f64>,
+    /// The same shape for a month with no orders.
+    pub idle_month: f64,
+}
+
+/// The bill of `shape`'s run, in which `orders` were accepted.
+pub fn summary(shape: &Shape, orders: u64) -> Result<Summary, BillError> {
     let prices = &shape.prices;
     let usage = shape.usage();
-    let (run, idle) = match (
-        bill::bill(&usage, prices),
-        bill::bill(&idle_month(&usage, shape), prices),
-    ) {
-        (Ok(run), Ok(idle)) => (run, idle),
-        (Err(e), _) | (_, Err(e)) => return println!("\nbill: {e}"),
-    };
+    let lines = bill::bill(&usage, prices)?;
+    let idle = bill::bill(&idle_month(&usage, shape), prices)?;
+    let variable: f64 = lines.iter().filter(|l| !l.fixed).map(|l| l.usd).sum();
+    Ok(Summary {
+        region: shape.region.clone(),
+        read: prices.read.clone(),
+        currency: prices.currency.clone(),
+        seconds: usage.seconds,
+        total: bill::total(&lines),
+        lines,
+        per_million: (orders > 0).then(|| variable / orders as f64 * 1e6),
+        idle_month: bill::total(&idle),
+    })
+}
+
+/// Prints a run's bill.
+pub fn print(s: &Summary) {
     println!(
         "\nwhat this run would cost on AWS ({}, deploy/prices.json read {}, {}; {:.0} s of the stack):",
-        shape.region, prices.read, prices.currency, usage.seconds
+        s.region, s.read, s.currency, s.seconds
     );
-    for l in &run {
+    for l in &s.lines {
         println!(
             "  {:<16} {:<44} {:>14} {:<15} ${:.6}",
             l.service,
@@ -31,28 +58,20 @@ pub fn print(shape: &Shape, orders: u64) {
             l.usd
         );
     }
-    println!(
-        "  {:<16} {:<44} {:>31} ${:.6}",
-        "total",
-        "",
-        "",
-        bill::total(&run)
-    );
-    let variable: f64 = run.iter().filter(|l| !l.fixed).map(|l| l.usd).sum();
-    if orders > 0 {
+    println!("  {:<16} {:<44} {:>31} ${:.6}", "total", "", "", s.total);
+    if let Some(per_million) = s.per_million {
         println!(
-            "  per million orders at this run's mix (requests, compute, messages, logs): ${:.2}",
-            variable / orders as f64 * 1e6
+            "  per million orders at this run's mix (requests, compute, messages, logs): ${per_million:.2}"
         );
     }
     println!(
         "  the same shape idle for a month (instance, storage, endpoints, alarms, secrets, the mappings' empty long polls): ${:.2}",
-        bill::total(&idle)
+        s.idle_month
     );
 }
 
 /// A count as a whole number; anything else to four significant digits.
-fn quantity(q: f64) -> String {
+pub fn quantity(q: f64) -> String {
     if q.fract() == 0.0 {
         format!("{q:.0}")
     } else {

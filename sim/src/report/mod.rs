@@ -60,6 +60,8 @@ pub struct RunReport<'a> {
     pub undecodable: usize,
     pub mysql: bool,
     pub invariants: &'a [Check],
+    /// The deployed shape's bill ([`bill::summary`]), or why there is none.
+    pub bill: Option<&'a Result<bill::Summary, crate::lambda::bill::BillError>>,
 }
 
 impl RunReport<'_> {
@@ -67,8 +69,11 @@ impl RunReport<'_> {
         print(&self.main);
         if let Some((shape, samples, causes)) = self.shape {
             shape::print(shape, samples, causes);
-            let accepted = self.main.sent.iter().filter(|s| s.status == 202).count();
-            bill::print(shape, accepted as u64);
+        }
+        match self.bill {
+            Some(Ok(summary)) => bill::print(summary),
+            Some(Err(e)) => println!("\nbill: {e}"),
+            None => {}
         }
         faults::print(self.faults, self.main.metrics, self.undecodable, self.mysql);
         println!("\ninvariants:");

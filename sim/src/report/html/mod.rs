@@ -36,6 +36,8 @@ pub struct Page<'a> {
     pub invariants: &'a [Check],
     /// With `--topology lambda`: the deployed shape over time.
     pub shape: &'a [crate::lambda::ShapeSample],
+    /// With `--topology lambda`: what the run would have cost on AWS.
+    pub bill: Option<&'a crate::report::bill::Summary>,
 }
 
 /// Writes the page to `path`, creating its folder if needed.
@@ -78,6 +80,9 @@ pub fn render(p: &Page) -> anyhow::Result<String> {
             out.push_str(&chart);
         }
     }
+    if let Some(bill) = p.bill {
+        bill_table(&mut out, bill);
+    }
     checks(
         &mut out,
         "Scenarios (the seed's verification tests)",
@@ -91,7 +96,8 @@ pub fn render(p: &Page) -> anyhow::Result<String> {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;\
 padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;\
 padding:.25em .6em;text-align:left;vertical-align:top}th{background:#f4f4f4}.pass{color:#1a7f37;\
-font-weight:bold}.fail{color:#cf222e;font-weight:bold}svg{max-width:100%;height:auto}";
+font-weight:bold}.fail{color:#cf222e;font-weight:bold}svg{max-width:100%;height:auto}\
+.num{text-align:right;font-variant-numeric:tabular-nums}";
 
 fn summary(out: &mut String, p: &Page) {
     let processed = p
@@ -150,6 +156,48 @@ fn summary(out: &mut String, p: &Page) {
         let _ = write!(out, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
     }
     out.push_str("</table>");
+}
+
+/// The bill as a table: each item, its quantity and cost, the total, and
+/// the two figures a team plans with.
+fn bill_table(out: &mut String, b: &crate::report::bill::Summary) {
+    let _ = write!(
+        out,
+        "<h2>What this run would cost on AWS</h2><p>{} prices from deploy/prices.json, read {}, in {}; \
+         {:.0} s of the stack.</p><table><tr><th>service</th><th>item</th><th>quantity</th>\
+         <th>unit</th><th>cost</th></tr>",
+        esc(&b.region),
+        esc(&b.read),
+        esc(&b.currency),
+        b.seconds
+    );
+    for l in &b.lines {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">${:.6}</td></tr>",
+            esc(l.service),
+            esc(&l.item),
+            crate::report::bill::quantity(l.quantity),
+            esc(l.unit),
+            l.usd
+        );
+    }
+    let _ = write!(
+        out,
+        "<tr><th colspan=\"4\">total</th><th class=\"num\">${:.6}</th></tr></table>",
+        b.total
+    );
+    if let Some(per_million) = b.per_million {
+        let _ = write!(
+            out,
+            "<p>Per million orders at this run's mix: <b>${per_million:.2}</b>.</p>"
+        );
+    }
+    let _ = write!(
+        out,
+        "<p>The same shape idle for a month: <b>${:.2}</b>.</p>",
+        b.idle_month
+    );
 }
 
 fn checks(out: &mut String, title: &str, checks: &[Check]) {
@@ -257,6 +305,7 @@ mod tests {
             scenarios: &[],
             invariants: &checks,
             shape: &[],
+            bill: None,
         };
         let html = render(&page).expect("renders");
         assert!(html.starts_with("<!doctype html>"));
