@@ -22,9 +22,12 @@ use engine::store::OpenedStore;
 use crate::chaos;
 use crate::gather::{self, CountingNotifier, RunRecord};
 use crate::invariants::{self, Check};
+use crate::lambda::bill::BillError;
 use crate::lambda::{self, Shape};
 use crate::load::{self, Sent};
 use crate::pipeline::{Pipeline, Start};
+use crate::report::bill::Summary;
+use crate::report::shape::DlqCauses;
 use crate::report::{self, html, Report, RunReport};
 use crate::scenarios;
 use crate::timeline;
@@ -369,15 +372,7 @@ impl Started {
         let admin = self.store.admin();
         let facts = gather::gather(&*admin, &self.harness, &self.notifier, record).await?;
         let checks = invariants::check(&facts);
-        let causes = match &self.shape {
-            Some(_) => Some(dlq_causes(&self.app).await?),
-            None => None,
-        };
-        let accepted = load.sent.iter().filter(|s| s.status == 202).count() as u64;
-        let bill = self
-            .shape
-            .as_ref()
-            .map(|shape| report::bill::summary(shape, accepted));
+        let (causes, bill) = self.shape_report(&load).await?;
         let whole = RunReport {
             main: Report {
                 sent: &load.sent,
@@ -427,6 +422,19 @@ impl Started {
         ))
     }
 
+    /// With the deployed shape: what its DLQs hold by cause, and its bill.
+    async fn shape_report(
+        &self,
+        load: &Loaded,
+    ) -> anyhow::Result<(Option<DlqCauses>, Option<Result<Summary, BillError>>)> {
+        let Some(shape) = &self.shape else {
+            return Ok((None, None));
+        };
+        let accepted = load.sent.iter().filter(|s| s.status == 202).count() as u64;
+        let bill = report::bill::summary(shape, accepted);
+        Ok((Some(dlq_causes(&self.app).await?), Some(bill)))
+    }
+
     /// The report as one HTML page, at `--html`.
     fn write_page(
         &self,
@@ -473,8 +481,8 @@ impl Started {
 }
 
 /// What the DLQs hold, by the last error of each message.
-async fn dlq_causes(app: &App) -> anyhow::Result<crate::report::shape::DlqCauses> {
-    let mut why = crate::report::shape::DlqCauses::new();
+async fn dlq_causes(app: &App) -> anyhow::Result<DlqCauses> {
+    let mut why = DlqCauses::new();
     for q in app.queues.dead_letters() {
         for l in dlq::list(&q, &app.failures, usize::MAX).await? {
             let cause = l.last_error.unwrap_or_else(|| "unknown".into());
