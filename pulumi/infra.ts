@@ -128,6 +128,8 @@ export interface Shape {
     /** Each execution environment migrates on start (the first deployment);
      * false or absent: the migration function runs them once per deploy. */
     migrate_on_cold_start?: boolean;
+    /** The functions' architecture (default x86_64); the stack config `architecture` overrides it. */
+    architecture?: "x86_64" | "arm64";
 }
 
 /** The queues' oldest-message alarm: a sale's backlog must page in minutes, not ten. */
@@ -335,10 +337,13 @@ export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 36
  * `preset` (production or dev, required: a stack never gets a preset by
  * accident), `alarmEmail`, `jwtIssuer` with `jwtAudience`
  * (comma-separated) and `jwtCustomerClaim` (default `sub`), `dbAllocatedStorage`, `logRetentionDays`, `lambdaDir`,
- * `architecture`.
+ * `architecture` (default: the settings file's), `settingsFile` (default: deploy/settings.json).
  */
-export function settings(shape: Shape = readShape()): Settings {
+export function settings(given?: Shape): Settings {
     const c = new pulumi.Config();
+    // `settingsFile`: another settings file (one `sim plan` wrote, say), relative to pulumi/.
+    const settingsFile = c.get("settingsFile");
+    const shape = given ?? (settingsFile === undefined ? readShape() : readShape(path.resolve(process.cwd(), settingsFile)));
     const stack = pulumi.getStack();
     const preset = c.get("preset") as Preset | undefined;
     if (preset === undefined) {
@@ -368,7 +373,7 @@ export function settings(shape: Shape = readShape()): Settings {
     if (httpsEndpoint !== undefined && !/^https:\/\/[^\s/]+/.test(httpsEndpoint)) {
         throw new Error(`alarmHttpsEndpoint must be an https:// URL, not ${httpsEndpoint}`);
     }
-    const architecture = c.get("architecture") ?? "x86_64";
+    const architecture = c.get("architecture") ?? shape.architecture ?? "x86_64";
     if (architecture !== "x86_64" && architecture !== "arm64") throw new Error(`architecture must be x86_64 or arm64`);
     // A production stack takes orders from the internet: anonymous only
     // when someone said so.

@@ -15,12 +15,16 @@ if [ ! -x "$venv/bin/cargo-lambda" ] || ! "$venv/bin/cargo-lambda" lambda --vers
   "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
 fi
 export PATH="$venv/bin:$PATH"
-# x86_64 by default: the toolchain's own target, so no other standard
-# library is needed (zig links against Amazon Linux's glibc). arm64
-# (Graviton, about 20% cheaper a GB-second) with ORDERFLOW_LAMBDA_ARCH=arm64,
-# after `rustup target add aarch64-unknown-linux-gnu`; then deploy with
-# `pulumi config set architecture arm64`.
-case "${ORDERFLOW_LAMBDA_ARCH:-x86_64}" in
+# The settings file's `architecture` (ORDERFLOW_SETTINGS, default
+# deploy/settings.json; x86_64 if it names none): x86_64 is the toolchain's
+# own target, so no other standard library is needed (zig links against
+# Amazon Linux's glibc). arm64 (Graviton, about 20% cheaper a GB-second)
+# needs `rustup target add aarch64-unknown-linux-gnu` first; the Pulumi
+# program deploys the same file's architecture. ORDERFLOW_LAMBDA_ARCH
+# overrides the file.
+settings="${ORDERFLOW_SETTINGS:-deploy/settings.json}"
+from_file=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("architecture", "x86_64"))' "$settings")
+case "${ORDERFLOW_LAMBDA_ARCH:-$from_file}" in
   x86_64) arch=--x86-64 ;;
   arm64) arch=--arm64 ;;
   *) echo "ORDERFLOW_LAMBDA_ARCH must be x86_64 or arm64" >&2; exit 2 ;;

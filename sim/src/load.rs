@@ -210,6 +210,42 @@ impl Profile {
         }
     }
 
+    /// Requests a second due `t` seconds into `n` requests over `duration`
+    /// seconds (the rate of the slice `t` falls in).
+    pub fn rate_at(self, n: usize, duration: f64, t: f64) -> f64 {
+        if !(0.0..duration).contains(&t) {
+            return 0.0;
+        }
+        match self {
+            Profile::Even => n as f64 / duration,
+            Profile::FlashSale => {
+                let total: u32 = FLASH_SALE.iter().sum();
+                let slice = duration / FLASH_SALE.len() as f64;
+                let i = ((t / slice) as usize).min(FLASH_SALE.len() - 1);
+                n as f64 * f64::from(FLASH_SALE[i]) / f64::from(total) / slice
+            }
+        }
+    }
+
+    /// The highest rate of `n` requests over `duration` seconds.
+    pub fn peak(self, n: usize, duration: f64) -> f64 {
+        match self {
+            Profile::Even => self.rate_at(n, duration, 0.0),
+            Profile::FlashSale => {
+                let slice = duration / FLASH_SALE.len() as f64;
+                (0..FLASH_SALE.len())
+                    .map(|i| self.rate_at(n, duration, (i as f64 + 0.5) * slice))
+                    .fold(0.0, f64::max)
+            }
+        }
+    }
+
+    /// The requests over `duration` seconds whose highest rate is `peak`.
+    pub fn requests_for_peak(self, peak: f64, duration: f64) -> usize {
+        let per_request = self.peak(1_000_000, duration) / 1e6;
+        (peak / per_request).round() as usize
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Profile::FlashSale => "a flash sale",

@@ -10,6 +10,7 @@
 //! - `sim dlq list|redrive`: the dead-letter queues of a running `sim serve`.
 //! - `sim bench`: the processor against MySQL, beside reference points.
 //! - `sim deployment`, `sim model`: the deployed shape and the model of AWS.
+//! - `sim plan`: the cheapest deployed shape that survives a load, and its bill.
 //!
 //! Each subcommand is a module of [`cmd`]; ARCHITECTURE.md maps the rest.
 
@@ -22,6 +23,7 @@ mod lambda;
 mod load;
 mod netem;
 mod pipeline;
+mod plan;
 mod report;
 mod scenarios;
 mod timeline;
@@ -30,7 +32,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use cmd::{bench, check, deployment, dlq, migrate, model, run, serve};
+use cmd::{bench, check, deployment, dlq, migrate, model, plan as plan_cmd, run, serve};
 
 #[derive(Parser)]
 #[command(
@@ -77,6 +79,11 @@ enum Command {
     /// Show the model of AWS that `--topology lambda` runs under
     /// (deploy/model.json): each constant, its range and its source.
     Model(model::ModelArgs),
+    /// Find the cheapest deployed shape that survives a load (the flash
+    /// sale by default): screen every combination of the settings by
+    /// arithmetic, run the cheapest in the sim, write the chosen settings
+    /// file, its headroom, its bill and a page of the frontier (MySQL).
+    Plan(plan_cmd::PlanArgs),
     /// Measure the processor against MySQL beside reference points (autocommit
     /// UPDATEs, the bare SQL of batched transactions) in the same run.
     Bench(bench::BenchArgs),
@@ -117,6 +124,7 @@ fn main() -> ExitCode {
             Some(Command::Deployment(args)) => deployment::deployment(args),
             Some(Command::Model(args)) => model::model(args),
             Some(Command::Bench(args)) => bench::bench(args).await,
+            Some(Command::Plan(args)) => plan_cmd::plan(args).await,
             Some(Command::Run(args)) => run::run(args).await,
             None => run::run(cli.run).await,
         }

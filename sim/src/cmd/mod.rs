@@ -11,5 +11,6 @@ pub mod deployment;
 pub mod dlq;
 pub mod migrate;
 pub mod model;
+pub mod plan;
 pub mod run;
 pub mod serve;

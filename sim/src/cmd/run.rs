@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use engine::app::{App, Stopped};
@@ -27,6 +29,7 @@ use crate::lambda::{self, Shape};
 use crate::load::{self, Sent};
 use crate::pipeline::{Pipeline, Start};
 use crate::report::bill::Summary;
+use crate::report::outcome::Outcome;
 use crate::report::shape::DlqCauses;
 use crate::report::{self, html, Report, RunReport};
 use crate::scenarios;
@@ -94,6 +97,11 @@ pub struct RunArgs {
     /// Do not write the HTML report.
     #[arg(long)]
     pub no_html: bool,
+    /// Also write the run's outcome as JSON to this file: the verdict,
+    /// refused customers, p99 accept-to-processed, the DLQs, the deployed
+    /// shape's throttles and connections, the bill (what `sim plan` reads).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
     #[command(flatten)]
     pub config: Config,
 }
@@ -401,6 +409,11 @@ impl Started {
             let bill = bill.as_ref().and_then(|b| b.as_ref().ok());
             self.write_page(args, (&load, bill), &facts.finished, &scenarios, &checks);
         }
+        let outcome = args.json.is_some().then(|| {
+            let dlqs = (order_dlq.len(), processed_dlq.len());
+            let bill = bill.as_ref().and_then(|b| b.as_ref().ok());
+            self.outcome((&load, &facts.finished), dlqs, bill)
+        });
         // The queues drained above (or the run failed for it); the graceful
         // stop drains once more, for as long as a drain may take.
         let limit = tokio::time::sleep(Duration::from_secs(args.drain_timeout));
@@ -414,12 +427,51 @@ impl Started {
             shape.stop().await;
         }
         let unexpected = report::unexpected_answers(&load.sent);
-        Ok(report::verdict(
-            &scenarios,
-            &checks,
-            load.drained,
-            unexpected,
-        ))
+        let passed = report::verdict(&scenarios, &checks, load.drained, unexpected);
+        if let (Some(path), Some(mut outcome)) = (&args.json, outcome) {
+            outcome.passed = passed;
+            outcome
+                .write(path)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(passed)
+    }
+
+    /// The run's outcome, for `--json`.
+    fn outcome(
+        &self,
+        (load, finished): (&Loaded, &[OrderRecord]),
+        (order_dlq, processed_dlq): (usize, usize),
+        bill: Option<&Summary>,
+    ) -> Outcome {
+        let latencies = orderflow_client::Latencies::of(
+            finished.iter().map(|o| (o.created_at, o.processed_at)),
+        );
+        let counted = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let mut outcome = Outcome {
+            seed: self.seed,
+            accepted: load.sent.iter().filter(|s| s.status == 202).count() as u64,
+            refused: report::unexpected_answers(&load.sent),
+            p50_ms: latencies.percentile(0.50),
+            p99_ms: latencies.percentile(0.99),
+            order_dlq,
+            processed_dlq,
+            drained: load.drained,
+            bill: bill.map(report::outcome::Bill::of),
+            ..Outcome::default()
+        };
+        if let Some(shape) = &self.shape {
+            outcome.throttled_429 = counted(&shape.gateway.throttled);
+            outcome.answered_500 = counted(&shape.gateway.refused);
+            outcome.connections_refused = counted(&shape.rds.connections.refused);
+            outcome.connections_peak = load
+                .shape_samples
+                .iter()
+                .map(|s| s.connections)
+                .max()
+                .unwrap_or(0);
+        }
+        outcome
     }
 
     /// With the deployed shape: what its DLQs hold by cause, and its bill.

@@ -231,6 +231,21 @@ impl Line {
     }
 }
 
+/// A month of `usage`'s stack with no orders: the fixed items, and the
+/// mappings' `pollers` idle pollers long-polling ([`IDLE_POLL_SECS`]).
+pub fn idle_month(usage: &Usage, pollers: f64) -> Usage {
+    Usage {
+        seconds: MONTH_SECS,
+        sqs_requests: (pollers * MONTH_SECS / IDLE_POLL_SECS) as u64,
+        functions: Vec::new(),
+        api_requests: 0,
+        endpoint_bytes: 0,
+        log_bytes: 0,
+        secret_calls: 0,
+        ..usage.clone()
+    }
+}
+
 /// A duration as Lambda bills it: rounded up to the millisecond.
 pub fn billed_ms(d: Duration) -> u64 {
     let micros = d.as_micros();

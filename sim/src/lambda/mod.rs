@@ -29,7 +29,7 @@ use clap::{Args, ValueEnum};
 use engine::app::{QueueUse, Wrap};
 use engine::config::{Config, QueueKind};
 use engine::context::{Books, Context};
-use engine::deployment::DeploymentSettings;
+use engine::deployment::{Architecture, DeploymentSettings};
 use engine::lambda::{Environment, Startup};
 use engine::notifier::Notifier;
 use engine::queue::QueueBackend;
@@ -528,8 +528,7 @@ impl Shape {
     }
 
     /// What the shape used since it was built, in AWS's units, for its
-    /// bill ([`bill::bill`]). The functions run as x86_64 (what
-    /// `scripts/build-lambdas.sh` builds and the Pulumi program's default).
+    /// bill ([`bill::bill`]), on the settings' architecture.
     pub fn usage(&self) -> bill::Usage {
         let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         let functions: Vec<bill::FunctionUsage> = self
@@ -542,7 +541,7 @@ impl Shape {
                     .functions
                     .get(f.name)
                     .map_or(0, |s| s.memory_mb),
-                arm64: false,
+                arm64: self.settings.architecture == Architecture::Arm64,
                 requests: load(&f.stats.invocations),
                 billed_ms: load(&f.stats.billed_ms),
             })

@@ -3,7 +3,7 @@
 //! cost per million orders at the run's mix (`crate::lambda::bill` does the
 //! arithmetic).
 
-use crate::lambda::bill::{self, BillError, Line, Usage};
+use crate::lambda::bill::{self, BillError, Line};
 use crate::lambda::Shape;
 
 /// A run's bill, as the text report and the page show it.
@@ -28,7 +28,9 @@ pub fn summary(shape: &Shape, orders: u64) -> Result<Summary, BillError> {
     let prices = &shape.prices;
     let usage = shape.usage();
     let lines = bill::bill(&usage, prices)?;
-    let idle = bill::bill(&idle_month(&usage, shape), prices)?;
+    let pollers =
+        shape.mappings.len() as f64 * shape.model.v(&shape.model.c.esm_initial_concurrency);
+    let idle = bill::bill(&bill::idle_month(&usage, pollers), prices)?;
     let variable: f64 = lines.iter().filter(|l| !l.fixed).map(|l| l.usd).sum();
     Ok(Summary {
         region: shape.region.clone(),
@@ -77,22 +79,5 @@ pub fn quantity(q: f64) -> String {
     } else {
         let digits = (3 - q.abs().log10().floor() as i32).clamp(0, 12) as usize;
         format!("{q:.digits$}")
-    }
-}
-
-/// A month of `usage`'s stack with no orders: the fixed items, and each
-/// mapping's idle pollers long-polling ([`bill::IDLE_POLL_SECS`]).
-fn idle_month(usage: &Usage, shape: &Shape) -> Usage {
-    let pollers =
-        shape.mappings.len() as f64 * shape.model.v(&shape.model.c.esm_initial_concurrency);
-    Usage {
-        seconds: bill::MONTH_SECS,
-        sqs_requests: (pollers * bill::MONTH_SECS / bill::IDLE_POLL_SECS) as u64,
-        functions: Vec::new(),
-        api_requests: 0,
-        endpoint_bytes: 0,
-        log_bytes: 0,
-        secret_calls: 0,
-        ..usage.clone()
     }
 }

@@ -6,6 +6,7 @@
 pub mod bill;
 pub mod faults;
 pub mod html;
+pub mod outcome;
 pub mod shape;
 
 use orderflow_client::Latencies;

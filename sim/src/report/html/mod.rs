@@ -15,7 +15,7 @@ use crate::invariants::Check;
 use crate::load::Sent;
 use crate::timeline::Sample;
 
-mod charts;
+pub(crate) mod charts;
 
 use charts::{latency, queue_chart, shape_charts, stock_chart, throughput_chart};
 
@@ -93,7 +93,8 @@ pub fn render(p: &Page) -> anyhow::Result<String> {
     Ok(out)
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;\
+pub(crate) const STYLE: &str =
+    "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;\
 padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;\
 padding:.25em .6em;text-align:left;vertical-align:top}th{background:#f4f4f4}.pass{color:#1a7f37;\
 font-weight:bold}.fail{color:#cf222e;font-weight:bold}svg{max-width:100%;height:auto}\
@@ -225,7 +226,7 @@ fn secs(at: DateTime<Utc>, start: DateTime<Utc>) -> f64 {
 }
 
 /// Escapes text for HTML.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

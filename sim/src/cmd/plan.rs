@@ -1,0 +1,504 @@
+//! `sim plan`: search the deployed shape's settings for the cheapest that
+//! survives a load, confirm it in the sim, write its settings file and
+//! its page (the plan module does the work).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::Args;
+use engine::deployment::DeploymentSettings;
+
+use crate::lambda::bill::{self, Prices};
+use crate::lambda::model::{End, Model};
+use crate::load::Profile;
+use crate::plan::confirm::{self, Confirmed, Runner, Targets};
+use crate::plan::page::{self, PlanPage, Point};
+use crate::plan::screen::{Screen, Verdict};
+use crate::plan::{self, space, Load, Screening};
+
+#[derive(Args, Clone, Debug)]
+pub struct PlanArgs {
+    /// The load's shape: `flash-sale` (quiet, a surge to about 8 times the
+    /// quiet rate, a tail) or `even` (a steady rate).
+    #[arg(long, value_enum, default_value = "flash-sale")]
+    pub profile: Profile,
+    /// Requests in the load (orders, duplicates and invalid ones, as `sim
+    /// run` sends them). The default is the shipped flash sale: 5,000 over
+    /// 10 s, a peak of about 1,430 a second.
+    #[arg(long, default_value_t = 5000)]
+    pub orders: usize,
+    /// The load's peak, requests a second, instead of --orders: the
+    /// requests are worked out from the profile and --duration.
+    #[arg(long, value_name = "RATE")]
+    pub peak: Option<f64>,
+    /// Seconds the load lasts.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub duration: f64,
+    /// The p99 accept-to-processed target, ms. The other targets are
+    /// fixed: no refused customer, empty DLQs, no refused connection, and
+    /// the functions' connections inside max_connections less the reserve.
+    #[arg(long, value_name = "MS", default_value_t = 2000.0)]
+    pub p99_ms: f64,
+    /// The end of the model's ranges to plan under (README, "The model").
+    #[arg(long, value_enum, default_value = "central")]
+    pub model: End,
+    /// A model file to read instead of deploy/model.json.
+    #[arg(long, value_name = "PATH")]
+    pub model_file: Option<PathBuf>,
+    /// Plan for a Multi-AZ database (the production preset): its standby's
+    /// commit in every batch, and its instance billed twice.
+    #[arg(long)]
+    pub multi_az: bool,
+    /// The region whose prices (deploy/prices.json) the plan uses.
+    #[arg(long, value_name = "REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// The settings the plan starts from (what it does not search is kept):
+    /// default deploy/settings.json as shipped.
+    #[arg(long, value_name = "PATH")]
+    pub settings: Option<PathBuf>,
+    /// How many of the cheapest screened shapes to run in the sim. If none
+    /// meets the targets, as many more are tried before the plan gives up.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub confirm: usize,
+    /// Screen everything, confirm only the cheapest (for CI).
+    #[arg(long)]
+    pub quick: bool,
+    /// Sales a month, for the cost a month: the stack idle plus this many
+    /// sales' traffic.
+    #[arg(long, value_name = "N", default_value_t = 30.0)]
+    pub sales_per_month: f64,
+    /// Where the plan writes its files: each confirmed candidate's settings,
+    /// outcome and log, candidates.csv (every candidate screened and why it
+    /// was kept or dropped), plan.html, and the chosen settings.json.
+    #[arg(long, value_name = "DIR", default_value = "reports/plan")]
+    pub dir: PathBuf,
+    /// The confirming runs' time scale (as `sim run --time-scale`).
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Requests in flight in the confirming runs.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Seed of the model's draws and the confirming runs' loads.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+pub async fn plan(args: PlanArgs) -> ExitCode {
+    crate::console::init_tracing("warn,engine=off,sqlx=off");
+    match plan_inner(args).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("sim plan: {}", engine::report::error_chain(e.as_ref()));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// What a plan is given, checked.
+struct Given {
+    load: Load,
+    model: Model,
+    prices: Prices,
+    base: DeploymentSettings,
+}
+
+fn given(args: &PlanArgs) -> anyhow::Result<Given> {
+    if !(args.duration > 0.0 && args.duration.is_finite()) {
+        anyhow::bail!("--duration must be a positive number of seconds");
+    }
+    let positive = |x: f64| x > 0.0 && x.is_finite();
+    if !positive(args.p99_ms) || args.confirm == 0 || args.sales_per_month < 0.0 {
+        anyhow::bail!(
+            "--p99-ms must be positive, --confirm at least 1, --sales-per-month not negative"
+        );
+    }
+    let orders = match args.peak {
+        Some(peak) if peak > 0.0 && peak.is_finite() => {
+            args.profile.requests_for_peak(peak, args.duration)
+        }
+        Some(_) => anyhow::bail!("--peak must be a positive rate"),
+        None => args.orders,
+    };
+    if orders == 0 {
+        anyhow::bail!("the load has no requests: raise --orders or --peak");
+    }
+    if std::env::var_os("DATABASE_URL").is_none() && std::env::var_os("DB_HOST").is_none() {
+        anyhow::bail!(
+            "sim plan confirms its candidates with `sim run --topology lambda`, which needs MySQL: \
+             set DATABASE_URL (or DB_HOST)"
+        );
+    }
+    let base = match &args.settings {
+        Some(path) => DeploymentSettings::load(path)?,
+        None => DeploymentSettings::shipped()?,
+    };
+    Ok(Given {
+        load: Load {
+            orders,
+            duration: args.duration,
+            profile: args.profile,
+        },
+        model: Model::load(args.model_file.as_deref(), args.model, args.seed)?,
+        prices: Prices::of(bill::SHIPPED, &args.region)?,
+        base,
+    })
+}
+
+async fn plan_inner(args: PlanArgs) -> anyhow::Result<bool> {
+    let g = given(&args)?;
+    let screen = Screen {
+        model: &g.model,
+        prices: &g.prices,
+        base: &g.base,
+        multi_az: args.multi_az,
+        p99_target_ms: args.p99_ms,
+        sales_per_month: args.sales_per_month,
+        cache: Default::default(),
+    };
+    println!(
+        "sim plan: {} requests over {} s shaped as {} (peak {:.0}/s), p99 target {} ms, model {}, {}, prices {}",
+        g.load.orders,
+        g.load.duration,
+        g.load.profile.describe(),
+        g.load.peak(),
+        args.p99_ms,
+        args.model.as_str(),
+        if args.multi_az { "Multi-AZ" } else { "single-AZ" },
+        args.region,
+    );
+    let started = Instant::now();
+    let classes = space::classes()?;
+    for (name, c) in &classes {
+        println!(
+            "  {name}: {} GiB, {} vCPUs, max_connections {} (deploy/instance-classes.json), ${}/hour",
+            c.memory_gib,
+            c.vcpus,
+            c.max_connections,
+            g.prices.rds_instance_hour.classes.get(name).copied().unwrap_or(f64::NAN)
+        );
+    }
+    let candidates = space::Space::full().candidates(&classes, g.load.peak());
+    let screening = plan::screen_all(&screen, candidates, &g.load);
+    print_screening(&screening, started.elapsed().as_secs_f64());
+    write_csv(&args, &screening)?;
+    let runner = Runner {
+        load: g.load,
+        seed: args.seed,
+        model: args.model,
+        model_file: args.model_file.clone(),
+        multi_az: args.multi_az,
+        region: args.region.clone(),
+        time_scale: args.time_scale,
+        concurrency: args.concurrency,
+        dir: args.dir.clone(),
+    };
+    let targets = Targets {
+        p99_ms: args.p99_ms,
+    };
+    let confirmed = confirm_cheapest(&args, &runner, &screening, &g.base, targets).await?;
+    let baseline = match args.quick {
+        true => None,
+        false => Some(baseline(&runner, &screen, &g).await?),
+    };
+    conclude(
+        &args,
+        &screen,
+        &g,
+        &screening,
+        (&confirmed, baseline.as_ref()),
+    )
+    .await
+}
+
+/// The settings the plan started from, run the same way: what the chosen
+/// shape is set beside.
+pub struct Baseline {
+    pub confirmed: Confirmed,
+    /// The screen's month for them, if they are settings a plan could write.
+    pub month_usd: Option<f64>,
+}
+
+async fn baseline(runner: &Runner, screen: &Screen<'_>, g: &Given) -> anyhow::Result<Baseline> {
+    let confirmed = runner.confirm("start", &g.base).await?;
+    let o = &confirmed.outcome;
+    let month_usd = space::Candidate::of(&g.base).map(|c| screen.judge(&c, &g.load).1.month_usd);
+    println!(
+        "  the settings the plan started from, run the same way: p99 {} ms, refused {}, DLQ {}, connections at most {}, the run's bill ${:.4}{}",
+        o.p99_ms,
+        o.refused,
+        o.order_dlq + o.processed_dlq,
+        o.connections_peak,
+        o.bill.as_ref().map_or(0.0, |b| b.total),
+        month_usd.map_or(String::new(), |m| format!(", ${m:.2} a month"))
+    );
+    Ok(Baseline {
+        confirmed,
+        month_usd,
+    })
+}
+
+/// The screen's summary: how many candidates, why each dropped one went,
+/// and the cheapest kept.
+fn print_screening(s: &Screening, secs: f64) {
+    let kept = s.all.iter().filter(|c| c.verdict == Verdict::Kept).count();
+    println!(
+        "\nscreened {} candidates by arithmetic in {secs:.1} s: {kept} kept ({} shapes once the settings that cost nothing are set frugally), {} dropped:",
+        s.all.len(),
+        s.ranked.len(),
+        s.all.len() - kept
+    );
+    for (reason, n) in plan::dropped_by_reason(&s.all) {
+        println!("  {n:>7}  {}", reason.describe());
+    }
+    println!("\nthe cheapest kept, one per class and processor mapping (estimates; a month = idle + the sales):");
+    println!(
+        "  {:>3}  {:>9}  {:>9}  {:>8}  shape",
+        "#", "$/month", "est. p99", "conns"
+    );
+    for (rank, &i) in plan::distinct(s).iter().take(10).enumerate() {
+        let c = &s.all[i];
+        println!(
+            "  {:>3}  {:>9.2}  {:>6.0} ms  {:>3} of {:<3}  {}",
+            rank + 1,
+            c.estimate.month_usd,
+            c.estimate.p99_ms,
+            c.estimate.connections.0,
+            c.estimate.connections.1,
+            c.candidate.describe()
+        );
+    }
+}
+
+/// Every candidate screened, one CSV row each, at `<dir>/candidates.csv`.
+fn write_csv(args: &PlanArgs, s: &Screening) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.dir).with_context(|| args.dir.display().to_string())?;
+    let path = args.dir.join("candidates.csv");
+    let file = std::fs::File::create(&path).with_context(|| path.display().to_string())?;
+    let mut w = std::io::BufWriter::new(file);
+    writeln!(
+        w,
+        "class,max_connections,ingest_reserved,throttle_rate,ingest_memory_mb,consumer_memory_mb,architecture,\
+         processor_batch,processor_window_s,processor_max_concurrency,processor_pool,notifier_batch,\
+         notifier_window_s,notifier_max_concurrency,connections_needed,est_p99_ms,est_month_usd,verdict"
+    )?;
+    for x in &s.all {
+        let c = &x.candidate;
+        let e = &x.estimate;
+        let verdict = match x.verdict {
+            Verdict::Kept => "kept".to_owned(),
+            Verdict::Dropped(r) => format!("dropped: {}", r.describe()),
+        };
+        writeln!(
+            w,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.0},{:.2},\"{verdict}\"",
+            c.class,
+            c.max_connections,
+            c.ingest_reserved,
+            c.throttle.rate,
+            c.ingest_memory,
+            c.processor_memory,
+            c.architecture.as_str(),
+            c.processor.batch_size,
+            c.processor.window_secs,
+            c.processor.maximum_concurrency,
+            c.processor_pool,
+            c.notifier.batch_size,
+            c.notifier.window_secs,
+            c.notifier.maximum_concurrency,
+            e.connections.0,
+            e.p99_ms.min(1e9),
+            e.month_usd,
+        )?;
+    }
+    w.flush()?;
+    println!("  every candidate and its verdict: {}", path.display());
+    Ok(())
+}
+
+/// A candidate run in the sim: its rank among the screened, the run, and
+/// the first target it missed (none: it meets them all).
+pub struct Tried {
+    pub index: usize,
+    pub confirmed: Confirmed,
+    pub missed: Option<String>,
+}
+
+/// Runs the cheapest screened shapes in the sim, cheapest first, until
+/// `--confirm` have run and one met the targets (or twice that ran).
+async fn confirm_cheapest(
+    args: &PlanArgs,
+    runner: &Runner,
+    s: &Screening,
+    base: &DeploymentSettings,
+    targets: Targets,
+) -> anyhow::Result<Vec<Tried>> {
+    let wanted = if args.quick { 1 } else { args.confirm };
+    println!(
+        "\nconfirming in the sim (`sim run --topology lambda --settings <file>`, logs in {}):",
+        args.dir.display()
+    );
+    let mut tried: Vec<Tried> = Vec::new();
+    for (n, index) in plan::distinct(s).into_iter().enumerate() {
+        let passed = tried.iter().any(|t| t.missed.is_none());
+        if n >= 2 * wanted || (n >= wanted && passed) {
+            break;
+        }
+        let c = &s.all[index].candidate;
+        let name = format!("candidate-{}", n + 1);
+        let confirmed = runner.confirm(&name, &c.settings(base)).await?;
+        let missed = targets.missed(&confirmed.outcome);
+        let o = &confirmed.outcome;
+        println!(
+            "  #{:<2} p99 {:>5} ms (est. {:>5.0}), refused {}, DLQ {}, connections at most {} ({} refused), the run's bill ${:.4}: {}",
+            n + 1,
+            o.p99_ms,
+            s.all[index].estimate.p99_ms,
+            o.refused,
+            o.order_dlq + o.processed_dlq,
+            o.connections_peak,
+            o.connections_refused,
+            o.bill.as_ref().map_or(0.0, |b| b.total),
+            missed.as_deref().unwrap_or("meets the targets")
+        );
+        println!(
+            "       {} (log: {})",
+            confirmed.settings.display(),
+            confirmed.log.display()
+        );
+        tried.push(Tried {
+            index,
+            confirmed,
+            missed,
+        });
+    }
+    Ok(tried)
+}
+
+/// Writes the chosen settings and the page, prints the choice, its
+/// headroom and its bill; answers whether a shape was chosen.
+async fn conclude(
+    args: &PlanArgs,
+    screen: &Screen<'_>,
+    g: &Given,
+    s: &Screening,
+    (tried, baseline): (&[Tried], Option<&Baseline>),
+) -> anyhow::Result<bool> {
+    let chosen = tried.iter().find(|t| t.missed.is_none());
+    let mut headroom = String::from("-");
+    let out = args.dir.join("settings.json");
+    if let Some(t) = chosen {
+        let c = &s.all[t.index].candidate;
+        confirm::write_settings(&out, &c.settings(&g.base))?;
+        let throttle = format!(
+            "the stage throttle admits {:.2} times the peak ({}/s) and refuses the rest with 429, by design",
+            plan::throttle_headroom(c, &g.load),
+            c.throttle.rate
+        );
+        headroom = match plan::headroom(screen, c, &g.load) {
+            Some((k, reason)) => format!(
+                "{throttle}; raised with the load, the first to break is at {k:.2} times the peak ({:.0} requests/s): {} (the screen's arithmetic)",
+                g.load.peak() * k,
+                reason.describe()
+            ),
+            None => format!("{throttle}; raised with the load, nothing else breaks below 10 times the peak (the screen's arithmetic)"),
+        };
+        print_chosen(t, c, &out, &headroom);
+    } else {
+        println!(
+            "\nno candidate met the targets in the sim; see the logs in {}",
+            args.dir.display()
+        );
+    }
+    let html = args.dir.join("plan.html");
+    let mut page = page_of(args, g, s, tried, chosen, &headroom);
+    if let Some(b) = baseline {
+        page.baseline = Some((b.month_usd, &b.confirmed));
+    }
+    page::write(&html, &page)?;
+    println!("\nplan page: {} (open it in a browser)", html.display());
+    Ok(chosen.is_some())
+}
+
+fn print_chosen(t: &Tried, c: &space::Candidate, out: &std::path::Path, headroom: &str) {
+    println!("\nchosen: {}", c.describe());
+    println!("  settings: {}", out.display());
+    println!("  headroom: {headroom}");
+    if let Some(b) = &t.confirmed.outcome.bill {
+        println!(
+            "  its run's bill ${:.4} ({:.0} s of the stack); idle month ${:.2}; per million orders {}",
+            b.total,
+            b.seconds,
+            b.idle_month,
+            b.per_million.map_or("-".into(), |m| format!("${m:.2}"))
+        );
+        for l in b.lines.iter().filter(|l| l.usd > 0.0) {
+            println!("    {:<16} {:<44} ${:.6}", l.service, l.item, l.usd);
+        }
+    }
+    let from_pulumi = match out.is_absolute() {
+        true => out.display().to_string(),
+        false => format!("../{}", out.display()),
+    };
+    println!(
+        "  run it again: sim --topology lambda --settings {}\n  deploy it: cd pulumi && pulumi config set settingsFile {from_pulumi}",
+        out.display()
+    );
+}
+
+fn page_of<'a>(
+    args: &PlanArgs,
+    g: &Given,
+    s: &Screening,
+    tried: &'a [Tried],
+    chosen: Option<&'a Tried>,
+    headroom: &str,
+) -> PlanPage<'a> {
+    let month = |i: usize| s.all[i].estimate.month_usd;
+    let label = |i: usize| {
+        let c = &s.all[i].candidate;
+        format!("{} {} MB", c.class, c.processor_memory)
+    };
+    let mut points: Vec<Point> = s
+        .ranked
+        .iter()
+        .take(60)
+        .map(|&i| Point {
+            label: label(i),
+            month_usd: month(i),
+            p99_ms: s.all[i].estimate.p99_ms,
+            confirmed: false,
+            chosen: false,
+        })
+        .collect();
+    points.extend(tried.iter().map(|t| Point {
+        label: label(t.index),
+        month_usd: month(t.index),
+        p99_ms: t.confirmed.outcome.p99_ms as f64,
+        confirmed: true,
+        chosen: chosen.is_some_and(|c| c.index == t.index),
+    }));
+    PlanPage {
+        title: format!("orderflow plan: {} requests over {} s", g.load.orders, g.load.duration),
+        facts: vec![
+            ("load".into(), format!("{} ({:.0} requests/s at the peak)", g.load.profile.describe(), g.load.peak())),
+            ("targets".into(), format!("p99 accept-to-processed ≤ {} ms, no refused customer, empty DLQs, no refused connection, inside the connection budget", args.p99_ms)),
+            ("model".into(), format!("{} end of deploy/model.json{}", args.model.as_str(), if args.multi_az { ", Multi-AZ" } else { "" })),
+            ("prices".into(), format!("{}, read {}; a month is the stack idle plus {} sales", args.region, g.prices.read, args.sales_per_month)),
+            ("screened".into(), format!("{} candidates, {} shapes kept", s.all.len(), s.ranked.len())),
+        ],
+        points,
+        target_p99_ms: args.p99_ms,
+        chosen: chosen.map(|t| (s.all[t.index].candidate.describe(), &t.confirmed)),
+        headroom: headroom.to_owned(),
+        baseline: None,
+        dropped: plan::dropped_by_reason(&s.all).into_iter().collect(),
+        confirmed: tried
+            .iter()
+            .map(|t| (s.all[t.index].candidate.describe(), &t.confirmed, t.missed.clone()))
+            .collect(),
+    }
+}

@@ -1,0 +1,166 @@
+//! The costly half of a plan: a candidate run in the sim exactly as a user
+//! would run it, `sim run --topology lambda --settings <its file> --json`,
+//! in a process of its own (its output to a log beside the file), and its
+//! outcome read back.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::Context as _;
+use engine::deployment::DeploymentSettings;
+
+use super::Load;
+use crate::report::outcome::Outcome;
+
+/// How a confirming run is started: the load, the model end and the rest
+/// of `sim run`'s flags that a plan passes on.
+pub struct Runner {
+    pub load: Load,
+    pub seed: u64,
+    pub model: crate::lambda::model::End,
+    pub model_file: Option<PathBuf>,
+    pub multi_az: bool,
+    pub region: String,
+    pub time_scale: f64,
+    pub concurrency: usize,
+    pub dir: PathBuf,
+}
+
+/// A confirmed candidate: where its files are and what its run showed.
+#[derive(Debug, Clone)]
+pub struct Confirmed {
+    pub settings: PathBuf,
+    pub log: PathBuf,
+    pub outcome: Outcome,
+}
+
+/// What a plan asks of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Targets {
+    pub p99_ms: f64,
+}
+
+impl Targets {
+    /// Whether `o` meets the targets, and if not, the first it missed.
+    pub fn missed(&self, o: &Outcome) -> Option<String> {
+        if o.refused > 0 {
+            Some(format!("{} customers refused", o.refused))
+        } else if o.order_dlq + o.processed_dlq > 0 {
+            Some(format!(
+                "{} messages in the DLQs",
+                o.order_dlq + o.processed_dlq
+            ))
+        } else if o.connections_refused > 0 {
+            Some(format!(
+                "{} database connections refused",
+                o.connections_refused
+            ))
+        } else if !o.drained {
+            Some("the queues did not drain".into())
+        } else if o.p99_ms as f64 > self.p99_ms {
+            Some(format!(
+                "p99 {} ms over the target {} ms",
+                o.p99_ms, self.p99_ms
+            ))
+        } else if !o.passed {
+            Some("a scenario or invariant failed (see the log)".into())
+        } else {
+            None
+        }
+    }
+}
+
+impl Runner {
+    /// The arguments of `sim run` for the settings file at `settings`,
+    /// writing its outcome to `json`.
+    pub fn args(&self, settings: &Path, json: &Path) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "run",
+            "--topology",
+            "lambda",
+            "--no-html",
+            "--profile",
+            match self.load.profile {
+                crate::load::Profile::FlashSale => "flash-sale",
+                crate::load::Profile::Even => "even",
+            },
+            "--model",
+            self.model.as_str(),
+        ]
+        .map(str::to_owned)
+        .into();
+        args.extend([
+            "--settings".into(),
+            settings.display().to_string(),
+            "--json".into(),
+            json.display().to_string(),
+            "--orders".into(),
+            self.load.orders.to_string(),
+            "--duration".into(),
+            self.load.duration.to_string(),
+            "--seed".into(),
+            self.seed.to_string(),
+            "--region".into(),
+            self.region.clone(),
+            "--time-scale".into(),
+            self.time_scale.to_string(),
+            "--concurrency".into(),
+            self.concurrency.to_string(),
+        ]);
+        if let Some(f) = &self.model_file {
+            args.extend(["--model-file".into(), f.display().to_string()]);
+        }
+        if self.multi_az {
+            args.push("--multi-az".into());
+        }
+        args
+    }
+
+    /// Writes `settings` as `<dir>/<name>.json` and runs it in the sim.
+    pub async fn confirm(
+        &self,
+        name: &str,
+        settings: &DeploymentSettings,
+    ) -> anyhow::Result<Confirmed> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        let file = self.dir.join(format!("{name}.json"));
+        write_settings(&file, settings)?;
+        let json = self.dir.join(format!("{name}.outcome.json"));
+        let log = self.dir.join(format!("{name}.log"));
+        let _ = std::fs::remove_file(&json);
+        let out =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let err = out.try_clone()?;
+        let exe = std::env::current_exe().context("finding the sim's own binary")?;
+        let status = tokio::process::Command::new(exe)
+            .args(self.args(&file, &json))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .status()
+            .await
+            .context("starting a confirming run")?;
+        let outcome = Outcome::read(&json).with_context(|| {
+            format!(
+                "the confirming run of {} ended ({status}) without an outcome; its log: {}",
+                file.display(),
+                log.display()
+            )
+        })?;
+        Ok(Confirmed {
+            settings: file,
+            log,
+            outcome,
+        })
+    }
+}
+
+/// Writes a settings file as the Pulumi program and the sim read it.
+pub fn write_settings(path: &Path, settings: &DeploymentSettings) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text = serde_json::to_string_pretty(settings)? + "\n";
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,587 @@
+//! The cheap half of a plan: each candidate judged by arithmetic on the
+//! model's per-operation costs (SQS calls, round trips, the CPU share a
+//! function's memory buys, the mappings' scaling), the load's shape and
+//! the connection budget, and priced by the same bill a run gets. Only the
+//! survivors are run in the sim ([`super::confirm`]); an estimate here
+//! decides nothing on its own.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use engine::deployment::{Architecture, DeploymentSettings};
+
+use super::space::{Candidate, MappingChoice};
+use super::Load;
+use crate::lambda::bill::{self, FunctionUsage, Prices, Usage};
+use crate::lambda::model::Model;
+
+/// This machine's core's CPU time for one ingest request (parse, validate,
+/// derive the order id, encode the event): *assumed* from the processor
+/// bench's local shape and a profile of the handler; the confirming runs
+/// measure the real figure, stretched by the function's CPU share.
+const INGEST_CPU_MS: f64 = 0.15;
+/// The processor's CPU time per order of a batch, *assumed* from `sim
+/// bench`'s local shape (about 42,000 orders/s on one core, database
+/// included: 24 µs an order).
+const PROCESSOR_CPU_MS: f64 = 0.025;
+/// The notifier's CPU time per message, *assumed* (decode and log).
+const NOTIFIER_CPU_MS: f64 = 0.01;
+/// The database's own time for a batch's statements and its commit (the
+/// log flushed to disk), ms: *assumed* from the sim's MariaDB on this
+/// machine, which the confirming runs use.
+const PROCESSOR_DB_MS: f64 = 3.0;
+/// The hot product's row lock, held by each batch from its `SELECT ...
+/// FOR UPDATE` to its commit: the batches that touch it (in a flash sale,
+/// nearly all) take it one at a time, so a mapping's throughput is at most
+/// a batch's orders per hold whatever its concurrency. A hold is its round
+/// trips under the lock ([`LOCK_ROUND_TRIPS`]), the commit's flush and a
+/// fixed part ([`LOCK_FIXED_MS`]) and a part per order
+/// ([`LOCK_PER_ORDER_MS`], stretched by the function's CPU share). *Assumed*,
+/// fitted to this machine's MariaDB (whose commit flushes its log to
+/// disk, `innodb_flush_log_at_trx_commit=1`): `sim bench --topology lambda`
+/// (15 batches of 200: 12,678 orders/s, a hold of 16 ms, BENCHMARKS.md)
+/// and confirming runs of batches of about 7 (5 at once, 80 ms each: a
+/// hold of 16 ms). The sim runs against the same server, so the screen
+/// must match it; on RDS the flush differs, which the model does not
+/// claim to know.
+const LOCK_FIXED_MS: f64 = 12.0;
+const LOCK_PER_ORDER_MS: f64 = 0.005;
+const LOCK_ROUND_TRIPS: f64 = 4.0;
+/// The processor's round trips to the database a batch: begin, the
+/// orders' idempotency read, the inventory lock, the decrements, the
+/// orders' writes, commit (engine/src/store/mysql).
+const PROCESSOR_ROUND_TRIPS: f64 = 6.0;
+/// A message's payload through the VPC endpoints, sent and received:
+/// *assumed* from the events' JSON (about 400 bytes an order, three trips).
+const ENDPOINT_BYTES_PER_ORDER: u64 = 1_200;
+/// Step of the queue arithmetic over the sale, seconds.
+const STEP: f64 = 0.02;
+/// How long after the sale the queues may take to drain before a
+/// candidate counts as unable to keep up, seconds.
+const DRAIN_SECS: f64 = 60.0;
+/// How much above what Little's law needs at the throttle's rate ingest's
+/// reserved concurrency must be: the margin for the surge's cold starts
+/// (an environment is busy for its init too) and the SQS calls' tail.
+/// *Assumed*, from confirming runs: at 1.25 the central model's surge met
+/// a throttled ingest (500s, retried).
+const INGEST_MARGIN: f64 = 2.0;
+
+/// What the arithmetic says of one candidate.
+#[derive(Debug, Clone, Default)]
+pub struct Estimate {
+    /// Ingest environments busy at the throttle's rate.
+    pub ingest_needed: f64,
+    /// Orders a second the processor's mapping can take at its cap.
+    pub processor_capacity: f64,
+    pub notifier_capacity: f64,
+    /// Accept-to-processed at the worst moment of the sale, ms.
+    pub p99_ms: f64,
+    /// Seconds after the sale's end until the order queue is empty.
+    pub drain_secs: f64,
+    /// The connection budget: (needed, available).
+    pub connections: (u32, u32),
+    /// What one sale costs on this shape, and its month idle.
+    pub sale_usd: f64,
+    pub idle_month_usd: f64,
+    /// A month: idle, plus the load's sales.
+    pub month_usd: f64,
+}
+
+/// Whether a candidate goes on to be confirmed, and if not, why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Kept,
+    Dropped(Reason),
+}
+
+/// Why the arithmetic drops a candidate: each is a target or a rule the
+/// shape breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    /// A batch over 10 messages needs a batching window (AWS).
+    WindowRequired,
+    /// The functions could open more connections than the instance allows.
+    ConnectionBudget,
+    /// The stage throttle refuses the peak.
+    Throttle,
+    /// Ingest's reserved concurrency is below what the throttle admits.
+    IngestConcurrency,
+    /// The processor cannot keep up: the queue does not drain in time.
+    ProcessorCapacity,
+    NotifierCapacity,
+    /// The estimated p99 is above the target.
+    P99,
+}
+
+impl Reason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reason::WindowRequired => {
+                "a batch over 10 messages without a batching window (AWS refuses it)"
+            }
+            Reason::ConnectionBudget => {
+                "the functions could open more connections than max_connections less the reserve"
+            }
+            Reason::Throttle => "the stage throttle is below the peak (customers get 429)",
+            Reason::IngestConcurrency => {
+                "ingest's reserved concurrency is below what the throttle admits (customers get 500)"
+            }
+            Reason::ProcessorCapacity => {
+                "the processor's mapping cannot drain the sale's queue within a minute"
+            }
+            Reason::NotifierCapacity => {
+                "the notifier's mapping cannot drain the processed queue within a minute"
+            }
+            Reason::P99 => "the estimated p99 accept-to-processed is above the target",
+        }
+    }
+}
+
+/// What the screen needs besides the candidate.
+pub struct Screen<'a> {
+    pub model: &'a Model,
+    pub prices: &'a Prices,
+    pub base: &'a DeploymentSettings,
+    pub multi_az: bool,
+    pub p99_target_ms: f64,
+    pub sales_per_month: f64,
+    /// What many candidates share, worked out once.
+    pub cache: Cache,
+}
+
+/// The queues' flow depends on the mappings and the consumers' memory
+/// only; the connection budget on the limit and the consumers' caps; the
+/// bill on the class, architecture, ingest memory and the flow.
+type FlowKey = (MappingChoice, MappingChoice, u32, LoadKey);
+/// A load, as a key: its requests, its duration's bits, its profile.
+type LoadKey = (usize, u64, bool);
+type BudgetKey = (u32, u32, u32, u32);
+type BillKey = (String, Architecture, u32, FlowKey);
+
+#[derive(Default)]
+pub struct Cache {
+    flows: RefCell<HashMap<FlowKey, Flow>>,
+    budgets: RefCell<HashMap<BudgetKey, (u32, u32)>>,
+    bills: RefCell<HashMap<BillKey, (f64, f64, f64)>>,
+}
+
+/// One mapping's arithmetic: how long a full batch takes from its first
+/// receive to its delete, ms.
+struct Cycle {
+    gather_ms: f64,
+    handler_ms: f64,
+    delete_ms: f64,
+}
+
+impl Cycle {
+    fn ms(&self) -> f64 {
+        self.gather_ms + self.handler_ms + self.delete_ms
+    }
+}
+
+impl Screen<'_> {
+    /// One SQS call's mean latency: the model's lognormal (p50 and p99)
+    /// has a mean above its median.
+    fn sqs_ms(&self) -> f64 {
+        let c = &self.model.c;
+        let (p50, p99) = (
+            self.model.v(&c.sqs_api_p50_ms),
+            self.model.v(&c.sqs_api_p99_ms),
+        );
+        let sigma = (p99 / p50.max(1e-9)).ln().max(0.0) / 2.326;
+        p50 * (sigma * sigma / 2.0).exp()
+    }
+
+    fn rtt_ms(&self) -> f64 {
+        let c = &self.model.c;
+        let far = self.model.v(&c.cross_az_share);
+        (1.0 - far) * self.model.v(&c.rtt_same_az_ms) + far * self.model.v(&c.rtt_cross_az_ms)
+    }
+
+    /// A full batch's gathering with messages waiting: one receive, then
+    /// rounds of the model's parallel receives until the batch is full
+    /// (crate::lambda::esm).
+    fn gather_ms(&self, batch: u32) -> f64 {
+        let more = f64::from(batch.div_ceil(10).saturating_sub(1));
+        let parallel = self.model.v(&self.model.c.esm_parallel_receives).max(1.0);
+        (1.0 + (more / parallel).ceil()) * self.sqs_ms()
+    }
+
+    fn processor_cycle(&self, c: &Candidate, batch: f64) -> Cycle {
+        let m = self.model;
+        let commit = match self.multi_az {
+            true => m.v(&m.c.multi_az_commit_ms),
+            false => 0.0,
+        };
+        Cycle {
+            gather_ms: self.gather_ms(batch.ceil() as u32),
+            handler_ms: batch * PROCESSOR_CPU_MS * m.cpu_stretch(c.processor_memory)
+                + PROCESSOR_ROUND_TRIPS * self.rtt_ms()
+                + PROCESSOR_DB_MS
+                + commit
+                + self.sqs_ms(),
+            delete_ms: self.sqs_ms(),
+        }
+    }
+
+    /// How long a batch of `batch` orders holds the hot row's lock, ms.
+    fn lock_hold_ms(&self, c: &Candidate, batch: f64) -> f64 {
+        let m = self.model;
+        let commit = match self.multi_az {
+            true => m.v(&m.c.multi_az_commit_ms),
+            false => 0.0,
+        };
+        LOCK_FIXED_MS
+            + LOCK_ROUND_TRIPS * self.rtt_ms()
+            + commit
+            + batch * LOCK_PER_ORDER_MS * m.cpu_stretch(c.processor_memory)
+    }
+
+    fn notifier_cycle(&self, c: &Candidate, batch: f64) -> Cycle {
+        Cycle {
+            gather_ms: self.gather_ms(batch.ceil() as u32),
+            handler_ms: batch * NOTIFIER_CPU_MS * self.model.cpu_stretch(c.processor_memory),
+            delete_ms: self.sqs_ms(),
+        }
+    }
+
+    fn ingest_ms(&self, c: &Candidate) -> f64 {
+        INGEST_CPU_MS * self.model.cpu_stretch(c.ingest_memory) + self.sqs_ms()
+    }
+
+    /// A cold start's init, ms: the runtime, the secrets it reads, and the
+    /// connection's round trips if it has a pool.
+    fn init_ms(&self, secrets: f64, pool: bool) -> f64 {
+        let c = &self.model.c;
+        let connect = match pool {
+            true => self.model.v(&c.connect_round_trips) * self.rtt_ms(),
+            false => 0.0,
+        };
+        self.model.v(&c.runtime_start_ms) + secrets * self.model.v(&c.secret_read_ms) + connect
+    }
+
+    /// The candidate's estimate under `load`, and whether it is kept.
+    pub fn judge(&self, c: &Candidate, load: &Load) -> (Verdict, Estimate) {
+        let connections = self.budget(c);
+        let mut e = Estimate {
+            connections,
+            ingest_needed: f64::from(c.throttle.rate) * self.ingest_ms(c) / 1000.0,
+            ..Estimate::default()
+        };
+        let full = f64::from(c.processor.batch_size);
+        e.processor_capacity = (f64::from(c.processor.maximum_concurrency) * full
+            / self.processor_cycle(c, full).ms())
+        .min(full / self.lock_hold_ms(c, full))
+            * 1000.0;
+        let nfull = f64::from(c.notifier.batch_size);
+        e.notifier_capacity = f64::from(c.notifier.maximum_concurrency) * nfull
+            / self.notifier_cycle(c, nfull).ms()
+            * 1000.0;
+        let flow = self.cached_flow(c, load);
+        e.p99_ms = flow.worst_ms;
+        e.drain_secs = flow.drain_secs;
+        (e.sale_usd, e.idle_month_usd, e.month_usd) = self.cached_bill(c, load, &flow);
+        let reason = self.reason(c, load, &e, &flow);
+        (reason.map_or(Verdict::Kept, Verdict::Dropped), e)
+    }
+
+    /// The first rule or target the candidate breaks, in the order a
+    /// deployment meets them.
+    fn reason(&self, c: &Candidate, load: &Load, e: &Estimate, flow: &Flow) -> Option<Reason> {
+        let peak = load.peak();
+        if [c.processor, c.notifier]
+            .iter()
+            .any(|m| m.batch_size > 10 && m.window_secs == 0)
+        {
+            Some(Reason::WindowRequired)
+        } else if e.connections.0 > e.connections.1 {
+            Some(Reason::ConnectionBudget)
+        } else if f64::from(c.throttle.rate) < peak * 1.1 {
+            Some(Reason::Throttle)
+        } else if f64::from(c.ingest_reserved) < e.ingest_needed * INGEST_MARGIN {
+            Some(Reason::IngestConcurrency)
+        } else if flow.drain_secs > DRAIN_SECS {
+            Some(Reason::ProcessorCapacity)
+        } else if e.notifier_capacity < load.mean() || flow.notifier_drain_secs > DRAIN_SECS {
+            Some(Reason::NotifierCapacity)
+        } else if e.p99_ms > self.p99_target_ms {
+            Some(Reason::P99)
+        } else {
+            None
+        }
+    }
+
+    /// The connection budget of the candidate's settings (the engine's
+    /// rule, the one Pulumi checks): (needed, available).
+    fn budget(&self, c: &Candidate) -> (u32, u32) {
+        let key = (
+            c.max_connections,
+            c.processor.maximum_concurrency,
+            c.processor_pool,
+            c.notifier.maximum_concurrency,
+        );
+        *self
+            .cache
+            .budgets
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| {
+                let b = c.settings(self.base).connection_budget();
+                (b.needed(), b.available)
+            })
+    }
+
+    fn flow_key(c: &Candidate, load: &Load) -> FlowKey {
+        let even = load.profile == crate::load::Profile::Even;
+        let load = (load.orders, load.duration.to_bits(), even);
+        (c.processor, c.notifier, c.processor_memory, load)
+    }
+
+    fn cached_flow(&self, c: &Candidate, load: &Load) -> Flow {
+        let key = Self::flow_key(c, load);
+        if let Some(f) = self.cache.flows.borrow().get(&key) {
+            return f.clone();
+        }
+        let f = self.flow(c, load);
+        self.cache.flows.borrow_mut().insert(key, f.clone());
+        f
+    }
+
+    /// (one sale, the month idle, a month with the load's sales), USD.
+    fn cached_bill(&self, c: &Candidate, load: &Load, flow: &Flow) -> (f64, f64, f64) {
+        let key = (
+            c.class.clone(),
+            c.architecture,
+            c.ingest_memory,
+            Self::flow_key(c, load),
+        );
+        if let Some(b) = self.cache.bills.borrow().get(&key) {
+            return *b;
+        }
+        let b = self.price(&self.usage(c, load, flow));
+        self.cache.bills.borrow_mut().insert(key, b);
+        b
+    }
+
+    fn price(&self, usage: &Usage) -> (f64, f64, f64) {
+        let pollers = 2.0 * self.model.v(&self.model.c.esm_initial_concurrency);
+        let (Ok(sale), Ok(idle)) = (
+            bill::bill(usage, self.prices),
+            bill::bill(&bill::idle_month(usage, pollers), self.prices),
+        ) else {
+            return (f64::INFINITY, f64::INFINITY, f64::INFINITY);
+        };
+        // The sale's hours of the fixed items are in the idle month
+        // already; a month adds what the sales use beyond them.
+        let variable: f64 = sale.iter().filter(|l| !l.fixed).map(|l| l.usd).sum();
+        let idle = bill::total(&idle);
+        (
+            bill::total(&sale),
+            idle,
+            idle + self.sales_per_month * variable,
+        )
+    }
+}
+
+/// The queues over the sale, step by step.
+#[derive(Debug, Clone, Default)]
+struct Flow {
+    /// The longest an order waits from accept to processed, ms.
+    worst_ms: f64,
+    drain_secs: f64,
+    notifier_drain_secs: f64,
+    processor_batches: f64,
+    notifier_batches: f64,
+    /// Most of each mapping's environments at once.
+    processor_envs: f64,
+    notifier_envs: f64,
+}
+
+impl Screen<'_> {
+    /// A fluid model of the two queues over the sale and after it: orders
+    /// arrive at the profile's rate; a mapping's batches run at its scaling
+    /// concurrency (the model's initial batches, growing by its rate a
+    /// minute, up to `maximumConcurrency`), each taking its cycle; a batch
+    /// closes full or at its window.
+    fn flow(&self, c: &Candidate, load: &Load) -> Flow {
+        let m = self.model;
+        let initial = m.v(&m.c.esm_initial_concurrency);
+        let per_sec = m.v(&m.c.esm_scale_per_minute) / 60.0;
+        let end = load.duration + DRAIN_SECS + 1.0;
+        let mut f = Flow::default();
+        let (mut orders, mut processed) = (0.0_f64, 0.0_f64);
+        let (mut p_conc, mut n_conc) = (initial, initial);
+        let mut t = 0.0;
+        while t < end {
+            let arriving = load.rate_at(t) * STEP;
+            orders += arriving;
+            let (served, batches, wait_ms) = self.serve(
+                c,
+                (orders, load.rate_at(t)),
+                p_conc.min(f64::from(c.processor.maximum_concurrency)),
+                true,
+            );
+            orders -= served;
+            processed += served;
+            f.processor_batches += batches;
+            if orders > served {
+                p_conc += per_sec * STEP;
+            }
+            if arriving > 0.0 {
+                f.worst_ms = f.worst_ms.max(wait_ms);
+            }
+            let (n_served, n_batches, _) = self.serve(
+                c,
+                (processed, load.rate_at(t)),
+                n_conc.min(f64::from(c.notifier.maximum_concurrency)),
+                false,
+            );
+            processed -= n_served;
+            f.notifier_batches += n_batches;
+            if processed > n_served {
+                n_conc += per_sec * STEP;
+            }
+            f.processor_envs = f
+                .processor_envs
+                .max(p_conc.min(f64::from(c.processor.maximum_concurrency)));
+            f.notifier_envs = f
+                .notifier_envs
+                .max(n_conc.min(f64::from(c.notifier.maximum_concurrency)));
+            if t >= load.duration && orders <= 0.5 && processed <= 0.5 {
+                break;
+            }
+            if t >= load.duration {
+                if orders > 0.5 {
+                    f.drain_secs = t - load.duration;
+                }
+                if processed > 0.5 {
+                    f.notifier_drain_secs = t - load.duration;
+                }
+            }
+            t += STEP;
+        }
+        if orders > 0.5 {
+            f.drain_secs = f64::INFINITY;
+        }
+        if processed > 0.5 {
+            f.notifier_drain_secs = f64::INFINITY;
+        }
+        f
+    }
+
+    /// One step of a mapping: of `waiting` messages arriving at `rate` a
+    /// second, what `conc` concurrent batches take in a step, how many
+    /// batches that is, and how long a message arriving now waits, ms.
+    fn serve(
+        &self,
+        c: &Candidate,
+        (waiting, rate): (f64, f64),
+        conc: f64,
+        processor: bool,
+    ) -> (f64, f64, f64) {
+        let (batch, window) = match processor {
+            true => (c.processor.batch_size, c.processor.window_secs),
+            false => (c.notifier.batch_size, c.notifier.window_secs),
+        };
+        let full = f64::from(batch);
+        // A batch closes at its size or its window, whichever comes first:
+        // what is waiting fills it at once, the rest arrives at the rate;
+        // with no window, a batch is what one round of receives finds.
+        let per_batch_rate = rate / conc.max(1.0);
+        let at_once = waiting / conc.max(1.0);
+        let fill_ms = match window {
+            0 => 0.0,
+            w => (f64::from(w) * 1000.0)
+                .min((full - at_once).max(0.0) / per_batch_rate.max(1e-9) * 1000.0),
+        };
+        let size = full
+            .min(at_once + per_batch_rate * fill_ms / 1000.0)
+            .max(1.0);
+        let cycle = match processor {
+            true => self.processor_cycle(c, size),
+            false => self.notifier_cycle(c, size),
+        };
+        let turn_ms = cycle.ms() + fill_ms;
+        let mut capacity = conc * size / turn_ms * 1000.0;
+        if processor {
+            // The batches queue for the hot row one at a time.
+            capacity = capacity.min(size / self.lock_hold_ms(c, size) * 1000.0);
+        }
+        let served = waiting.min(capacity * STEP);
+        let batches = served / size;
+        let backlog_ms = (waiting - served).max(0.0) / capacity.max(1e-9) * 1000.0;
+        (served, batches, backlog_ms + fill_ms + cycle.ms())
+    }
+
+    /// The sale's use of the shape, in AWS's units, for its bill.
+    fn usage(&self, c: &Candidate, load: &Load, f: &Flow) -> Usage {
+        let orders = load.orders as f64;
+        let ingest_envs = (load.peak() * self.ingest_ms(c) / 1000.0).ceil();
+        let arm64 = c.architecture == Architecture::Arm64;
+        let size = |batches: f64| orders / batches.max(1.0);
+        let p_cycle = self.processor_cycle(c, size(f.processor_batches));
+        let n_cycle = self.notifier_cycle(c, size(f.notifier_batches));
+        let function =
+            |name: &str, memory_mb, requests: f64, each_ms: f64, inits: f64, init_ms: f64| {
+                FunctionUsage {
+                    name: name.to_owned(),
+                    memory_mb,
+                    arm64,
+                    requests: requests.round() as u64,
+                    billed_ms: (requests * each_ms.ceil() + inits * init_ms.ceil()).round() as u64,
+                }
+            };
+        let receives = |batches: f64, batch: u32| batches * f64::from(batch.div_ceil(10));
+        let seconds = load.duration + f.drain_secs.min(DRAIN_SECS) + 5.0;
+        let pollers = 2.0 * self.model.v(&self.model.c.esm_initial_concurrency);
+        let sqs = orders
+            + f.processor_batches * 2.0
+            + receives(f.processor_batches, c.processor.batch_size)
+            + f.notifier_batches
+            + receives(f.notifier_batches, c.notifier.batch_size)
+            + pollers * seconds / bill::IDLE_POLL_SECS;
+        let invocations = orders + f.processor_batches + f.notifier_batches;
+        let inits = ingest_envs + f.processor_envs + f.notifier_envs;
+        Usage {
+            seconds,
+            api_requests: load.orders as u64,
+            functions: vec![
+                function(
+                    "ingest",
+                    c.ingest_memory,
+                    orders,
+                    self.ingest_ms(c),
+                    ingest_envs,
+                    self.init_ms(2.0, false),
+                ),
+                function(
+                    "processor",
+                    c.processor_memory,
+                    f.processor_batches,
+                    p_cycle.handler_ms,
+                    f.processor_envs,
+                    self.init_ms(1.0, true),
+                ),
+                function(
+                    "notifier",
+                    c.processor_memory,
+                    f.notifier_batches,
+                    n_cycle.handler_ms,
+                    f.notifier_envs,
+                    self.init_ms(1.0, true),
+                ),
+            ],
+            sqs_requests: sqs.round() as u64,
+            instance_class: c.class.clone(),
+            multi_az: self.multi_az,
+            storage_gb: bill::STORAGE_GB,
+            endpoints: bill::ENDPOINTS,
+            zones: bill::ZONES,
+            endpoint_bytes: load.orders as u64 * ENDPOINT_BYTES_PER_ORDER,
+            log_bytes: invocations as u64 * bill::LOG_BYTES_PER_INVOCATION,
+            alarms: bill::ALARMS,
+            secrets: bill::SECRETS,
+            secret_calls: inits as u64,
+        }
+    }
+}
