@@ -139,6 +139,16 @@ pub struct EventSource {
 /// environment, as every environment can be starting at once in a surge.
 pub const INIT_EXTRA_CONNECTIONS: u32 = 0;
 
+/// The concurrency Lambda keeps unreserved in an account: reservations
+/// may take all but this (AWS Lambda Developer Guide, "Configuring
+/// reserved concurrency", read 2026-12-02). pulumi/infra.ts checks the
+/// same against the account's quota.
+pub const UNRESERVED_MINIMUM: u32 = 100;
+
+/// The migration step's function, reserved at 1 (pulumi/infra.ts
+/// `MIGRATION_FUNCTION`): not in the settings file, but in the account.
+pub const MIGRATION_RESERVED: u32 = 1;
+
 /// How many connections the functions could hold at once, beside what the
 /// instance allows.
 #[derive(Debug, Clone, PartialEq)]
@@ -336,6 +346,22 @@ impl DeploymentSettings {
         }
     }
 
+    /// Concurrency the stack reserves in the account: every function's
+    /// reservation and the migration step's.
+    pub fn reserved_concurrency(&self) -> u32 {
+        self.functions
+            .values()
+            .filter_map(|f| f.reserved_concurrency)
+            .sum::<u32>()
+            + MIGRATION_RESERVED
+    }
+
+    /// Whether the account's concurrency holds the reservations and what
+    /// Lambda keeps unreserved.
+    pub fn fits_account(&self) -> bool {
+        self.reserved_concurrency() + UNRESERVED_MINIMUM <= self.account_concurrency
+    }
+
     /// The connection alarm's threshold: 80 % of `max_connections`.
     pub fn connection_alarm_threshold(&self) -> u32 {
         self.max_connections * 4 / 5
@@ -358,6 +384,18 @@ impl DeploymentSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_account_must_hold_the_reservations_and_the_unreserved_hundred() {
+        // 100 ingest + 10 read + 15 processor + 5 notifier + 1 migrate: the
+        // same 231 pulumi/tests/infra.test.ts asks the quota for.
+        let mut s = DeploymentSettings::shipped().unwrap();
+        assert_eq!(s.reserved_concurrency(), 131);
+        s.account_concurrency = 231;
+        assert!(s.fits_account());
+        s.account_concurrency = 230;
+        assert!(!s.fits_account());
+    }
 
     #[test]
     fn the_shipped_settings_fit_the_explicit_connection_limit_with_the_reserve() {

@@ -275,6 +275,32 @@ describe("the orderflow stack", () => {
         }
     });
 
+    it("deploys the settings file `sim plan` chose (settingsFile), whose connection budget it accepts", async () => {
+        const infra = await import("../infra");
+        const config = (values: Record<string, string>) =>
+            pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(values).map(([k, v]) => [`orderflow:${k}`, v])));
+        for (const file of ["../deploy/planned/flash-sale.json", "../deploy/planned/flash-sale-pessimistic.json"]) {
+            try {
+                config({ preset: "dev", settingsFile: file });
+                const s = infra.settings();
+                const planned = JSON.parse(fs.readFileSync(path.resolve(process.cwd(), file), "utf8"));
+                assert.deepEqual(s.shape, planned, `${file} is the shape deployed`);
+                assert.equal(s.architecture, planned.architecture ?? "x86_64", "the file's architecture, unless the stack says otherwise");
+                infra.checkShape(s.shape);
+                const budget = infra.connectionBudget(s.shape);
+                assert.ok(budget.needed <= budget.available, `${file}: ${budget.needed} of ${budget.available}`);
+            } finally {
+                config({ preset: "dev" });
+            }
+        }
+        config({ preset: "dev", settingsFile: "../deploy/planned/flash-sale.json", architecture: "x86_64" });
+        try {
+            assert.equal(infra.settings().architecture, "x86_64", "the stack's config overrides the file");
+        } finally {
+            config({ preset: "dev" });
+        }
+    });
+
     it("refuses an account whose Lambda concurrency quota cannot hold the reservations and AWS's unreserved 100", async () => {
         const infra = await import("../infra");
         const shape = infra.readShape();

@@ -105,3 +105,25 @@ fn the_readme_shows_the_model_the_sim_runs_under() {
         "README.md's model table is not deploy/model.json's: paste `cargo run -p sim -- model --markdown` into it"
     );
 }
+
+#[test]
+fn plan_refuses_a_load_it_cannot_plan_for_and_says_it_needs_mysql() {
+    for (args, says) in [
+        (&["plan", "--peak=-5"][..], "--peak must be a positive rate"),
+        (
+            &["plan", "--duration", "0"][..],
+            "--duration must be a positive",
+        ),
+        (&["plan", "--orders", "0"][..], "the load has no requests"),
+        (
+            &["plan", "--region", "mars-north-1"][..],
+            "no prices for mars-north-1",
+        ),
+        (&["plan"][..], "which needs MySQL: set DATABASE_URL"),
+    ] {
+        let out = sim(args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let e = stderr(&out);
+        assert!(e.contains(says), "{args:?}: {e}");
+    }
+}

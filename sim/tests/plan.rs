@@ -70,9 +70,13 @@ async fn a_quick_plan_chooses_a_shape_its_run_confirms_and_writes_its_settings_a
     let settings = DeploymentSettings::parse(&chosen).unwrap();
     assert!(settings.connection_budget().fits());
     assert!(
-        stdout.contains("headroom: breaks first at") || stdout.contains("nothing breaks"),
+        stdout.contains("headroom: the stage throttle admits")
+            && (stdout.contains("the first to break is at")
+                || stdout.contains("nothing else breaks")),
         "{stdout}"
     );
+    // --quick does not run the settings it started from.
+    assert!(!dir.join("start.json").exists());
 
     // The page: the frontier as SVG, the chosen point, its bill.
     let html = std::fs::read_to_string(dir.join("plan.html")).unwrap();

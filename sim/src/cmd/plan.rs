@@ -66,6 +66,12 @@ pub struct PlanArgs {
     /// Screen everything, confirm only the cheapest (for CI).
     #[arg(long)]
     pub quick: bool,
+    /// Search one architecture only: `x86_64` (what this machine's
+    /// toolchain builds) or `arm64` (Graviton: about 20 % less a GB-second;
+    /// its CPU is *assumed* as fast as x86_64's, inside the model's
+    /// `lambda_cpu_slowdown` range). Default: both.
+    #[arg(long, value_name = "ARCH", value_parser = ["x86_64", "arm64"])]
+    pub architecture: Option<String>,
     /// Sales a month, for the cost a month: the stack idle plus this many
     /// sales' traffic.
     #[arg(long, value_name = "N", default_value_t = 30.0)]
@@ -126,16 +132,18 @@ fn given(args: &PlanArgs) -> anyhow::Result<Given> {
     if orders == 0 {
         anyhow::bail!("the load has no requests: raise --orders or --peak");
     }
-    if std::env::var_os("DATABASE_URL").is_none() && std::env::var_os("DB_HOST").is_none() {
+    let base = match &args.settings {
+        Some(path) => DeploymentSettings::load(path)?,
+        None => DeploymentSettings::shipped()?,
+    };
+    let prices = Prices::of(bill::SHIPPED, &args.region)?;
+    let set = |name| std::env::var(name).is_ok_and(|v| !v.is_empty());
+    if !set("DATABASE_URL") && !set("DB_HOST") {
         anyhow::bail!(
             "sim plan confirms its candidates with `sim run --topology lambda`, which needs MySQL: \
              set DATABASE_URL (or DB_HOST)"
         );
     }
-    let base = match &args.settings {
-        Some(path) => DeploymentSettings::load(path)?,
-        None => DeploymentSettings::shipped()?,
-    };
     Ok(Given {
         load: Load {
             orders,
@@ -143,7 +151,7 @@ fn given(args: &PlanArgs) -> anyhow::Result<Given> {
             profile: args.profile,
         },
         model: Model::load(args.model_file.as_deref(), args.model, args.seed)?,
-        prices: Prices::of(bill::SHIPPED, &args.region)?,
+        prices,
         base,
     })
 }
@@ -181,7 +189,11 @@ async fn plan_inner(args: PlanArgs) -> anyhow::Result<bool> {
             g.prices.rds_instance_hour.classes.get(name).copied().unwrap_or(f64::NAN)
         );
     }
-    let candidates = space::Space::full().candidates(&classes, g.load.peak());
+    let mut searched = space::Space::full();
+    if let Some(arch) = &args.architecture {
+        searched.architecture.retain(|a| a.as_str() == arch);
+    }
+    let candidates = searched.candidates(&classes, g.load.peak());
     let screening = plan::screen_all(&screen, candidates, &g.load);
     print_screening(&screening, started.elapsed().as_secs_f64());
     write_csv(&args, &screening)?;
@@ -394,17 +406,18 @@ async fn conclude(
         let c = &s.all[t.index].candidate;
         confirm::write_settings(&out, &c.settings(&g.base))?;
         let throttle = format!(
-            "the stage throttle admits {:.2} times the peak ({}/s) and refuses the rest with 429, by design",
+            "the stage throttle admits {:.2} times the peak ({}/s, the rest get 429) and ingest's {} reserved environments cover it",
             plan::throttle_headroom(c, &g.load),
-            c.throttle.rate
+            c.throttle.rate,
+            c.ingest_reserved
         );
         headroom = match plan::headroom(screen, c, &g.load) {
             Some((k, reason)) => format!(
-                "{throttle}; raised with the load, the first to break is at {k:.2} times the peak ({:.0} requests/s): {} (the screen's arithmetic)",
+                "{throttle}; with both raised (they cost nothing), the first to break is at {k:.2} times the peak ({:.0} requests/s): {} (the screen's arithmetic)",
                 g.load.peak() * k,
                 reason.describe()
             ),
-            None => format!("{throttle}; raised with the load, nothing else breaks below 10 times the peak (the screen's arithmetic)"),
+            None => format!("{throttle}; with both raised, nothing else breaks below 10 times the peak (the screen's arithmetic)"),
         };
         print_chosen(t, c, &out, &headroom);
     } else {
@@ -460,13 +473,16 @@ fn page_of<'a>(
     let month = |i: usize| s.all[i].estimate.month_usd;
     let label = |i: usize| {
         let c = &s.all[i].candidate;
-        format!("{} {} MB", c.class, c.processor_memory)
+        format!(
+            "{}, batches of {} at most {} at once",
+            c.class, c.processor.batch_size, c.processor.maximum_concurrency
+        )
     };
-    let mut points: Vec<Point> = s
-        .ranked
-        .iter()
-        .take(60)
-        .map(|&i| Point {
+    // One point per class and processor mapping: the frontier, each class
+    // a band of cost, each mapping its speed.
+    let mut points: Vec<Point> = plan::distinct(s)
+        .into_iter()
+        .map(|i| Point {
             label: label(i),
             month_usd: month(i),
             p99_ms: s.all[i].estimate.p99_ms,

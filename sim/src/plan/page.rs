@@ -253,16 +253,15 @@ fn points(chart: &mut Chart<'_, '_>, p: &PlanPage) -> anyhow::Result<()> {
     }
     let chosen = COLOURS[3];
     chart
-        .draw_series(p.points.iter().filter(|pt| pt.chosen).flat_map(|pt| {
-            [
-                Circle::new((pt.p99_ms, pt.month_usd), 10, chosen.stroke_width(3)).into_dyn(),
-                Text::new(
+        .draw_series(p.points.iter().filter(|pt| pt.chosen).map(|pt| {
+            // The label sits above and right of its ring, clear of the axis.
+            EmptyElement::at((pt.p99_ms, pt.month_usd))
+                + Circle::new((0, 0), 10, chosen.stroke_width(3))
+                + Text::new(
                     format!("chosen: {}", pt.label),
-                    (pt.p99_ms, pt.month_usd),
+                    (14, -28),
                     ("sans-serif", 14).into_font().color(&chosen),
                 )
-                .into_dyn(),
-            ]
         }))
         .map_err(chart_error)?
         .label("chosen")

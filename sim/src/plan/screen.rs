@@ -102,6 +102,9 @@ pub enum Reason {
     WindowRequired,
     /// The functions could open more connections than the instance allows.
     ConnectionBudget,
+    /// The reservations and what Lambda keeps unreserved exceed the
+    /// account's concurrency.
+    AccountConcurrency,
     /// The stage throttle refuses the peak.
     Throttle,
     /// Ingest's reserved concurrency is below what the throttle admits.
@@ -121,6 +124,9 @@ impl Reason {
             }
             Reason::ConnectionBudget => {
                 "the functions could open more connections than max_connections less the reserve"
+            }
+            Reason::AccountConcurrency => {
+                "the reservations leave the account less than the 100 unreserved Lambda keeps"
             }
             Reason::Throttle => "the stage throttle is below the peak (customers get 429)",
             Reason::IngestConcurrency => {
@@ -155,13 +161,13 @@ pub struct Screen<'a> {
 type FlowKey = (MappingChoice, MappingChoice, u32, LoadKey);
 /// A load, as a key: its requests, its duration's bits, its profile.
 type LoadKey = (usize, u64, bool);
-type BudgetKey = (u32, u32, u32, u32);
+type BudgetKey = (u32, u32, u32, u32, u32);
 type BillKey = (String, Architecture, u32, FlowKey);
 
 #[derive(Default)]
 pub struct Cache {
     flows: RefCell<HashMap<FlowKey, Flow>>,
-    budgets: RefCell<HashMap<BudgetKey, (u32, u32)>>,
+    budgets: RefCell<HashMap<BudgetKey, ((u32, u32), bool)>>,
     bills: RefCell<HashMap<BillKey, (f64, f64, f64)>>,
 }
 
@@ -262,7 +268,7 @@ impl Screen<'_> {
 
     /// The candidate's estimate under `load`, and whether it is kept.
     pub fn judge(&self, c: &Candidate, load: &Load) -> (Verdict, Estimate) {
-        let connections = self.budget(c);
+        let (connections, fits_account) = self.budget(c);
         let mut e = Estimate {
             connections,
             ingest_needed: f64::from(c.throttle.rate) * self.ingest_ms(c) / 1000.0,
@@ -281,7 +287,10 @@ impl Screen<'_> {
         e.p99_ms = flow.worst_ms;
         e.drain_secs = flow.drain_secs;
         (e.sale_usd, e.idle_month_usd, e.month_usd) = self.cached_bill(c, load, &flow);
-        let reason = self.reason(c, load, &e, &flow);
+        let reason = match fits_account {
+            true => self.reason(c, load, &e, &flow),
+            false => Some(Reason::AccountConcurrency),
+        };
         (reason.map_or(Verdict::Kept, Verdict::Dropped), e)
     }
 
@@ -312,13 +321,15 @@ impl Screen<'_> {
     }
 
     /// The connection budget of the candidate's settings (the engine's
-    /// rule, the one Pulumi checks): (needed, available).
-    fn budget(&self, c: &Candidate) -> (u32, u32) {
+    /// rule, the one Pulumi checks): (needed, available); and whether the
+    /// account's concurrency holds its reservations.
+    fn budget(&self, c: &Candidate) -> ((u32, u32), bool) {
         let key = (
             c.max_connections,
             c.processor.maximum_concurrency,
             c.processor_pool,
             c.notifier.maximum_concurrency,
+            c.ingest_reserved,
         );
         *self
             .cache
@@ -326,8 +337,9 @@ impl Screen<'_> {
             .borrow_mut()
             .entry(key)
             .or_insert_with(|| {
-                let b = c.settings(self.base).connection_budget();
-                (b.needed(), b.available)
+                let s = c.settings(self.base);
+                let b = s.connection_budget();
+                ((b.needed(), b.available), s.fits_account())
             })
     }
 
