@@ -162,12 +162,15 @@ type FlowKey = (MappingChoice, MappingChoice, u32, LoadKey);
 /// A load, as a key: its requests, its duration's bits, its profile.
 type LoadKey = (usize, u64, bool);
 type BudgetKey = (u32, u32, u32, u32, u32);
+/// The connection budget (needed, available), and whether the account
+/// holds the reservations.
+type Fits = ((u32, u32), bool);
 type BillKey = (String, Architecture, u32, FlowKey);
 
 #[derive(Default)]
 pub struct Cache {
     flows: RefCell<HashMap<FlowKey, Flow>>,
-    budgets: RefCell<HashMap<BudgetKey, ((u32, u32), bool)>>,
+    budgets: RefCell<HashMap<BudgetKey, Fits>>,
     bills: RefCell<HashMap<BillKey, (f64, f64, f64)>>,
 }
 
@@ -323,7 +326,7 @@ impl Screen<'_> {
     /// The connection budget of the candidate's settings (the engine's
     /// rule, the one Pulumi checks): (needed, available); and whether the
     /// account's concurrency holds its reservations.
-    fn budget(&self, c: &Candidate) -> ((u32, u32), bool) {
+    fn budget(&self, c: &Candidate) -> Fits {
         let key = (
             c.max_connections,
             c.processor.maximum_concurrency,
