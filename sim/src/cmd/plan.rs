@@ -43,7 +43,11 @@ pub struct PlanArgs {
     #[arg(long, value_name = "MS", default_value_t = 2000.0)]
     pub p99_ms: f64,
     /// The end of the model's ranges to plan under (README, "The model").
-    #[arg(long, value_enum, default_value = "central")]
+    /// Pessimistic by default: the settings a team ships should hold
+    /// wherever AWS falls in the model's ranges. The chosen shape is run
+    /// once more at the other end (central, or pessimistic if planned at
+    /// another), to say whether it holds there too.
+    #[arg(long, value_enum, default_value = "pessimistic")]
     pub model: End,
     /// A model file to read instead of deploy/model.json.
     #[arg(long, value_name = "PATH")]
@@ -216,14 +220,53 @@ async fn plan_inner(args: PlanArgs) -> anyhow::Result<bool> {
         true => None,
         false => Some(baseline(&runner, &screen, &g).await?),
     };
+    let other_end = match args.quick {
+        true => None,
+        false => at_the_other_end(&runner, &screening, &confirmed, &g, targets).await?,
+    };
     conclude(
         &args,
         &screen,
         &g,
         &screening,
-        (&confirmed, baseline.as_ref()),
+        (&confirmed, baseline.as_ref(), other_end),
     )
     .await
+}
+
+/// The chosen shape run once more at the other end of the model (central
+/// for a plan made at the pessimistic end, else pessimistic): whether the
+/// choice holds there too.
+async fn at_the_other_end(
+    runner: &Runner,
+    s: &Screening,
+    tried: &[Tried],
+    g: &Given,
+    targets: Targets,
+) -> anyhow::Result<Option<String>> {
+    let Some(t) = tried.iter().find(|t| t.missed.is_none()) else {
+        return Ok(None);
+    };
+    let other = match runner.model {
+        End::Pessimistic => End::Central,
+        _ => End::Pessimistic,
+    };
+    let at_other = Runner {
+        model: other,
+        ..runner.clone()
+    };
+    let settings = s.all[t.index].candidate.settings(&g.base);
+    let name = format!("chosen-{}", other.as_str());
+    let run = at_other.confirm(&name, &settings).await?;
+    let verdict = match targets.missed(&run.outcome) {
+        None => format!("holds at the {} end (p99 {} ms)", other.as_str(), run.outcome.p99_ms),
+        Some(missed) => format!(
+            "does not hold at the {} end: {missed}; plan with --model pessimistic for a shape that holds at both",
+            other.as_str()
+        ),
+    };
+    println!("  the chosen shape, run at the other end of the model: {verdict}");
+    Ok(Some(verdict))
 }
 
 /// The settings the plan started from, run the same way: what the chosen
@@ -397,7 +440,7 @@ async fn conclude(
     screen: &Screen<'_>,
     g: &Given,
     s: &Screening,
-    (tried, baseline): (&[Tried], Option<&Baseline>),
+    (tried, baseline, other_end): (&[Tried], Option<&Baseline>, Option<String>),
 ) -> anyhow::Result<bool> {
     let chosen = tried.iter().find(|t| t.missed.is_none());
     let mut headroom = String::from("-");
@@ -430,6 +473,12 @@ async fn conclude(
     let mut page = page_of(args, g, s, tried, chosen, &headroom);
     if let Some(b) = baseline {
         page.baseline = Some((b.month_usd, &b.confirmed));
+    }
+    if let Some(verdict) = other_end {
+        page.facts.push((
+            "at the pessimistic end".into(),
+            format!("the chosen shape {verdict}"),
+        ));
     }
     page::write(&html, &page)?;
     println!("\nplan page: {} (open it in a browser)", html.display());

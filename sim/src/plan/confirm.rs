@@ -14,6 +14,7 @@ use crate::report::outcome::Outcome;
 
 /// How a confirming run is started: the load, the model end and the rest
 /// of `sim run`'s flags that a plan passes on.
+#[derive(Clone)]
 pub struct Runner {
     pub load: Load,
     pub seed: u64,
