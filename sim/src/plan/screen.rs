@@ -26,24 +26,25 @@ const INGEST_CPU_MS: f64 = 0.15;
 const PROCESSOR_CPU_MS: f64 = 0.025;
 /// The notifier's CPU time per message, *assumed* (decode and log).
 const NOTIFIER_CPU_MS: f64 = 0.01;
-/// The database's own time for a batch's statements and its commit (the
-/// log flushed to disk), ms: *assumed* from the sim's MariaDB on this
-/// machine, which the confirming runs use.
+/// The database's own time for a batch's statements and its commit, ms:
+/// *assumed* from the sim's MariaDB on this machine, which the confirming
+/// runs use.
 const PROCESSOR_DB_MS: f64 = 3.0;
 /// The hot product's row lock, held by each batch from its `SELECT ...
 /// FOR UPDATE` to its commit: the batches that touch it (in a flash sale,
 /// nearly all) take it one at a time, so a mapping's throughput is at most
 /// a batch's orders per hold whatever its concurrency. A hold is its round
-/// trips under the lock ([`LOCK_ROUND_TRIPS`]), the commit's flush and a
-/// fixed part ([`LOCK_FIXED_MS`]) and a part per order
-/// ([`LOCK_PER_ORDER_MS`], stretched by the function's CPU share). *Assumed*,
-/// fitted to this machine's MariaDB (whose commit flushes its log to
-/// disk, `innodb_flush_log_at_trx_commit=1`): `sim bench --topology lambda`
-/// (15 batches of 200: 12,678 orders/s, a hold of 16 ms, BENCHMARKS.md)
-/// and confirming runs of batches of about 7 (5 at once, 80 ms each: a
-/// hold of 16 ms). The sim runs against the same server, so the screen
-/// must match it; on RDS the flush differs, which the model does not
-/// claim to know.
+/// trips under the lock ([`LOCK_ROUND_TRIPS`]), a fixed part
+/// ([`LOCK_FIXED_MS`]: the statements and the commit) and a part per order
+/// ([`LOCK_PER_ORDER_MS`], stretched by the function's CPU share).
+/// *Assumed*, fitted to the sim against this machine's MariaDB through the
+/// modelled network's proxies (on 2 cores the statements, the proxies and
+/// the functions share the CPU; the parts are not told apart): `sim bench
+/// --topology lambda` (15 batches of 200: 12,678 orders/s, a hold of 16
+/// ms, BENCHMARKS.md) and confirming runs of batches of about 7 (5 at
+/// once, 80 ms each: a hold of 16 ms). The confirming runs use the same
+/// server, so the screen must match it; what RDS's hold is, the model
+/// does not claim to know.
 const LOCK_FIXED_MS: f64 = 12.0;
 const LOCK_PER_ORDER_MS: f64 = 0.005;
 const LOCK_ROUND_TRIPS: f64 = 4.0;
