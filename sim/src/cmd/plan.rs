@@ -476,7 +476,7 @@ async fn conclude(
     }
     if let Some(verdict) = other_end {
         page.facts.push((
-            "at the pessimistic end".into(),
+            "at the other end".into(),
             format!("the chosen shape {verdict}"),
         ));
     }
