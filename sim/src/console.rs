@@ -1,20 +1,84 @@
 //! What every subcommand says on the console: logs on stderr (so a report
 //! on stdout stays clean), and its exit status with the error's causes.
 
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 /// Logs to stderr, filtered by `RUST_LOG` or `default`; colour only on a
 /// terminal.
 pub fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // Logs go to stderr, so a report on stdout stays clean; colour only on a
-    // terminal.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let _ = tracing_subscriber::registry()
+        .with(console(default))
+        .try_init();
+}
+
+/// [`init_tracing`], and beside it every event the engine's code emits at
+/// the level the deployed functions log at, formatted as they format it
+/// and its bytes counted ([`function_log_bytes`]): the deployed shape's
+/// CloudWatch Logs, for its bill. (Only there: formatting every
+/// notification's line costs the local pipeline time its benchmarks would
+/// count.)
+pub fn init_tracing_counting_function_logs(default: &str) {
+    let _ = tracing_subscriber::registry()
+        .with(console(default))
+        .with(function_logs())
+        .try_init();
+}
+
+/// Logs go to stderr, so a report on stdout stays clean; colour only on a
+/// terminal.
+fn console<S>(default: &str) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_filter(filter)
+}
+
+/// What the functions' logger (`lambda::init_logs`, with the `RUST_LOG=info`
+/// and JSON log format the Pulumi program deploys) would write of the
+/// engine's events, counted, not kept.
+fn function_logs<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .without_time()
+        .with_ansi(false)
+        .with_writer(|| Counted)
+        .with_filter(EnvFilter::new("off,engine=info,orderflow=info"))
+}
+
+static FUNCTION_LOG_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes the engine's code has logged so far as the deployed functions
+/// would log them (one JSON object a line).
+pub fn function_log_bytes() -> u64 {
+    FUNCTION_LOG_BYTES.load(Ordering::Relaxed)
+}
+
+/// A writer that counts what it is given.
+struct Counted;
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        FUNCTION_LOG_BYTES.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A subcommand's exit: 0, or 1 with the error and its causes on one line
@@ -26,5 +90,26 @@ pub fn exit_status(command: &str, result: anyhow::Result<()>) -> ExitCode {
             eprintln!("{command}: {}", engine::report::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_functions_log_lines_are_counted_as_the_deployed_logger_writes_them() {
+        let subscriber = tracing_subscriber::registry().with(function_logs());
+        tracing::subscriber::with_default(subscriber, || {
+            let before = function_log_bytes();
+            tracing::info!(target: "orderflow::notification", order_id = "o-1", "notification dispatched");
+            let line = function_log_bytes() - before;
+            // {"level":"INFO","message":"notification dispatched","order_id":"o-1","target":"orderflow::notification"}
+            assert!((90..160).contains(&line), "{line} bytes");
+            // The sim's own events and the engine's debug ones are not the functions' logs.
+            tracing::warn!(target: "sim::lambda::esm", "init failed");
+            tracing::debug!(target: "engine::processor", "a batch");
+            assert_eq!(function_log_bytes() - before, line);
+        });
     }
 }

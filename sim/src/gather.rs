@@ -9,23 +9,28 @@ use engine::domain::ProductId;
 use engine::events::OrderProcessed;
 use engine::harness::faults::{FaultKind, Faults};
 use engine::harness::Harness;
-use engine::notifier::Notifier;
+use engine::notifier::{LogNotifier, Notifier};
 use engine::queue::Message;
 use engine::store::StoreAdmin;
 
 use crate::invariants::Facts;
 use crate::load::{Kind, Sent};
 
-/// Counts notifications per order instead of logging them, so the run can
-/// check that each finished order was notified exactly once.
+/// Counts notifications per order, so the run can check that each finished
+/// order was notified exactly once, then dispatches them as the deployed
+/// notifier does (a log line: the console filters it out, the deployed
+/// shape's bill counts its bytes).
 #[derive(Default)]
 pub struct CountingNotifier(Mutex<HashMap<String, u32>>);
 
 #[async_trait]
 impl Notifier for CountingNotifier {
     async fn dispatch(&self, event: &OrderProcessed) {
-        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *counts.entry(event.order_id.to_string()).or_default() += 1;
+        {
+            let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            *counts.entry(event.order_id.to_string()).or_default() += 1;
+        }
+        LogNotifier.dispatch(event).await;
     }
 }
 

@@ -107,8 +107,13 @@ pub struct RunArgs {
 }
 
 pub async fn run(args: RunArgs) -> ExitCode {
-    // The engine's own logs stay quiet: the report counts what they would say.
-    crate::console::init_tracing("warn,engine=off,sqlx=off");
+    // The engine's own logs stay quiet: the report counts what they would
+    // say, and in the deployed shape the bill counts their bytes.
+    let quiet = "warn,engine=off,sqlx=off";
+    match args.shape.is_lambda() {
+        true => crate::console::init_tracing_counting_function_logs(quiet),
+        false => crate::console::init_tracing(quiet),
+    }
     match run_inner(args).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

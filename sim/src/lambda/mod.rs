@@ -238,6 +238,9 @@ pub struct Shape {
     pub multi_az: bool,
     /// When the shape was built: the start of what its bill covers.
     pub built: Instant,
+    /// The functions' log bytes counted before it was built
+    /// ([`crate::console::function_log_bytes`]).
+    logged_before: u64,
     /// The prices its bill uses, and their region (`--region`).
     pub prices: bill::Prices,
     pub region: String,
@@ -421,6 +424,7 @@ impl Shape {
             visibility: config.visibility_timeout(),
             multi_az: args.multi_az,
             built: Instant::now(),
+            logged_before: crate::console::function_log_bytes(),
             prices,
             region: args.region.clone(),
             wiring: around.wiring,
@@ -552,6 +556,21 @@ impl Shape {
             .map(|f| load(&f.stats.cold_starts))
             .sum();
         let invocations: u64 = functions.iter().map(|f| f.requests).sum();
+        // The queue functions' EMF record after each batch (the lambda
+        // binaries print it), as long as the engine writes it.
+        let emf_line = |name: &str| {
+            let function = format!("orderflow-dev-{name}");
+            engine::lambda::BatchMetrics::default()
+                .record(&function, engine::events::now_millis().timestamp_millis())
+                .to_string()
+                .len() as u64
+                + 1
+        };
+        let emf: u64 = [&self.functions.processor, &self.functions.notifier]
+            .into_iter()
+            .map(|f| load(&f.stats.invocations) * emf_line(f.name))
+            .sum();
+        let logged = crate::console::function_log_bytes().saturating_sub(self.logged_before);
         bill::Usage {
             seconds: self.built.elapsed().as_secs_f64(),
             api_requests: load(&self.gateway.requests),
@@ -563,7 +582,7 @@ impl Shape {
             endpoints: bill::ENDPOINTS,
             zones: bill::ZONES,
             endpoint_bytes: load(&self.sqs.bytes),
-            log_bytes: invocations * bill::LOG_BYTES_PER_INVOCATION,
+            log_bytes: invocations * bill::LOG_BYTES_PER_INVOCATION + emf + logged,
             alarms: bill::ALARMS,
             secrets: bill::SECRETS,
             secret_calls: cold_starts,
