@@ -231,6 +231,17 @@ impl Line {
     }
 }
 
+/// The bytes of the EMF record a queue function named `function` prints
+/// after each batch (`engine::lambda::BatchMetrics::record`), with its
+/// newline.
+pub fn emf_line_bytes(function: &str) -> u64 {
+    engine::lambda::BatchMetrics::default()
+        .record(function, engine::events::now_millis().timestamp_millis())
+        .to_string()
+        .len() as u64
+        + 1
+}
+
 /// A month of `usage`'s stack with no orders: the fixed items, and the
 /// mappings' `pollers` idle pollers long-polling ([`IDLE_POLL_SECS`]).
 pub fn idle_month(usage: &Usage, pollers: f64) -> Usage {

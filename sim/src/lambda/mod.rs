@@ -557,15 +557,8 @@ impl Shape {
             .sum();
         let invocations: u64 = functions.iter().map(|f| f.requests).sum();
         // The queue functions' EMF record after each batch (the lambda
-        // binaries print it), as long as the engine writes it.
-        let emf_line = |name: &str| {
-            let function = format!("orderflow-dev-{name}");
-            engine::lambda::BatchMetrics::default()
-                .record(&function, engine::events::now_millis().timestamp_millis())
-                .to_string()
-                .len() as u64
-                + 1
-        };
+        // binaries print it).
+        let emf_line = |name: &str| bill::emf_line_bytes(&format!("orderflow-dev-{name}"));
         let emf: u64 = [&self.functions.processor, &self.functions.notifier]
             .into_iter()
             .map(|f| load(&f.stats.invocations) * emf_line(f.name))

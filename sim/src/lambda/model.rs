@@ -261,9 +261,18 @@ impl Model {
 /// The value at `z` standard deviations of the log-normal distribution
 /// whose median is `p50` and 99th percentile `p99`.
 pub fn lognormal(p50: f64, p99: f64, z: f64) -> f64 {
+    p50 * (lognormal_sigma(p50, p99) * z).exp()
+}
+
+/// The mean of that distribution (above its median).
+pub fn lognormal_mean(p50: f64, p99: f64) -> f64 {
+    let sigma = lognormal_sigma(p50, p99);
+    p50 * (sigma * sigma / 2.0).exp()
+}
+
+fn lognormal_sigma(p50: f64, p99: f64) -> f64 {
     const Z99: f64 = 2.326_347_874;
-    let sigma = ((p99.max(p50) / p50.max(1e-9)).ln() / Z99).max(0.0);
-    p50 * (sigma * z).exp()
+    ((p99.max(p50) / p50.max(1e-9)).ln() / Z99).max(0.0)
 }
 
 /// A standard normal draw (Box-Muller).

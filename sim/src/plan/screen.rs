@@ -13,7 +13,7 @@ use engine::deployment::{Architecture, DeploymentSettings};
 use super::space::{Candidate, MappingChoice};
 use super::Load;
 use crate::lambda::bill::{self, FunctionUsage, Prices, Usage};
-use crate::lambda::model::Model;
+use crate::lambda::model::{lognormal_mean, Model};
 
 /// This machine's core's CPU time for one ingest request (parse, validate,
 /// derive the order id, encode the event): *assumed* from the processor
@@ -55,6 +55,10 @@ const PROCESSOR_ROUND_TRIPS: f64 = 6.0;
 /// A message's payload through the VPC endpoints, sent and received:
 /// *assumed* from the events' JSON (about 400 bytes an order, three trips).
 const ENDPOINT_BYTES_PER_ORDER: u64 = 1_200;
+/// The notifier's log line per notification, bytes, as the functions'
+/// JSON logger writes it (`crate::console`'s test: about 130 with short
+/// ids; with an order id, a customer id and the status, *assumed* 200).
+const NOTIFICATION_LOG_BYTES: u64 = 200;
 /// Step of the queue arithmetic over the sale, seconds.
 const STEP: f64 = 0.02;
 /// How long after the sale the queues may take to drain before a
@@ -190,16 +194,22 @@ impl Cycle {
 }
 
 impl Screen<'_> {
-    /// One SQS call's mean latency: the model's lognormal (p50 and p99)
-    /// has a mean above its median.
+    /// One SQS call's mean latency: the mean of the lognormal the sim
+    /// draws each call from, above its median.
     fn sqs_ms(&self) -> f64 {
         let c = &self.model.c;
-        let (p50, p99) = (
+        lognormal_mean(
             self.model.v(&c.sqs_api_p50_ms),
             self.model.v(&c.sqs_api_p99_ms),
-        );
-        let sigma = (p99 / p50.max(1e-9)).ln().max(0.0) / 2.326;
-        p50 * (sigma * sigma / 2.0).exp()
+        )
+    }
+
+    /// What Multi-AZ adds to a commit, ms.
+    fn commit_ms(&self) -> f64 {
+        match self.multi_az {
+            true => self.model.v(&self.model.c.multi_az_commit_ms),
+            false => 0.0,
+        }
     }
 
     fn rtt_ms(&self) -> f64 {
@@ -219,16 +229,12 @@ impl Screen<'_> {
 
     fn processor_cycle(&self, c: &Candidate, batch: f64) -> Cycle {
         let m = self.model;
-        let commit = match self.multi_az {
-            true => m.v(&m.c.multi_az_commit_ms),
-            false => 0.0,
-        };
         Cycle {
             gather_ms: self.gather_ms(batch.ceil() as u32),
             handler_ms: batch * PROCESSOR_CPU_MS * m.cpu_stretch(c.processor_memory)
                 + PROCESSOR_ROUND_TRIPS * self.rtt_ms()
                 + PROCESSOR_DB_MS
-                + commit
+                + self.commit_ms()
                 + self.sqs_ms(),
             delete_ms: self.sqs_ms(),
         }
@@ -236,15 +242,10 @@ impl Screen<'_> {
 
     /// How long a batch of `batch` orders holds the hot row's lock, ms.
     fn lock_hold_ms(&self, c: &Candidate, batch: f64) -> f64 {
-        let m = self.model;
-        let commit = match self.multi_az {
-            true => m.v(&m.c.multi_az_commit_ms),
-            false => 0.0,
-        };
         LOCK_FIXED_MS
             + LOCK_ROUND_TRIPS * self.rtt_ms()
-            + commit
-            + batch * LOCK_PER_ORDER_MS * m.cpu_stretch(c.processor_memory)
+            + self.commit_ms()
+            + batch * LOCK_PER_ORDER_MS * self.model.cpu_stretch(c.processor_memory)
     }
 
     fn notifier_cycle(&self, c: &Candidate, batch: f64) -> Cycle {
@@ -594,10 +595,18 @@ impl Screen<'_> {
             endpoints: bill::ENDPOINTS,
             zones: bill::ZONES,
             endpoint_bytes: load.orders as u64 * ENDPOINT_BYTES_PER_ORDER,
-            log_bytes: invocations as u64 * bill::LOG_BYTES_PER_INVOCATION,
+            log_bytes: invocations as u64 * bill::LOG_BYTES_PER_INVOCATION
+                + load.orders as u64 * NOTIFICATION_LOG_BYTES
+                + (f.processor_batches + f.notifier_batches) as u64 * emf_line_bytes(),
             alarms: bill::ALARMS,
             secrets: bill::SECRETS,
             secret_calls: inits as u64,
         }
     }
+}
+
+/// One EMF record's line, as the engine writes it after a queue function's
+/// batch (the bill of a run counts the same).
+fn emf_line_bytes() -> u64 {
+    crate::lambda::bill::emf_line_bytes("orderflow-dev-processor")
 }
