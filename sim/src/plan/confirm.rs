@@ -123,8 +123,6 @@ impl Runner {
         name: &str,
         settings: &DeploymentSettings,
     ) -> anyhow::Result<Confirmed> {
-        std::fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating {}", self.dir.display()))?;
         let file = self.dir.join(format!("{name}.json"));
         write_settings(&file, settings)?;
         let json = self.dir.join(format!("{name}.outcome.json"));
@@ -159,9 +157,5 @@ impl Runner {
 
 /// Writes a settings file as the Pulumi program and the sim read it.
 pub fn write_settings(path: &Path, settings: &DeploymentSettings) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let text = serde_json::to_string_pretty(settings)? + "\n";
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    crate::report::write_file(path, &(serde_json::to_string_pretty(settings)? + "\n"))
 }

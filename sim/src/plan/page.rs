@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::Context as _;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
@@ -41,11 +40,7 @@ pub struct PlanPage<'a> {
 }
 
 pub fn write(path: &Path, page: &PlanPage) -> anyhow::Result<()> {
-    let html = render(page)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-    }
-    std::fs::write(path, html).with_context(|| path.display().to_string())
+    crate::report::write_file(path, &render(page)?)
 }
 
 pub fn render(p: &PlanPage) -> anyhow::Result<String> {

@@ -22,6 +22,16 @@ use crate::invariants::{self, Check};
 use crate::lambda::Shape;
 use crate::load::{Kind, Sent};
 
+/// Writes `text` to `path`, creating its folder if needed: every file a
+/// run or a plan leaves (pages, outcomes, settings files).
+pub fn write_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
 pub struct Report<'a> {
     pub sent: &'a [Sent],
     pub send_time: Duration,

@@ -84,11 +84,7 @@ impl Bill {
 
 impl Outcome {
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(path, serde_json::to_string_pretty(self)? + "\n")?;
-        Ok(())
+        super::write_file(path, &(serde_json::to_string_pretty(self)? + "\n"))
     }
 
     pub fn read(path: &Path) -> anyhow::Result<Outcome> {

@@ -2,7 +2,6 @@
 //! (inline SVG drawn with plotters, no scripts, nothing fetched) and the
 //! verdicts of the scenarios and invariants.
 
-use anyhow::Context;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -42,11 +41,7 @@ pub struct Page<'a> {
 
 /// Writes the page to `path`, creating its folder if needed.
 pub fn write(path: &Path, page: &Page) -> anyhow::Result<()> {
-    let html = render(page)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-    }
-    std::fs::write(path, html).with_context(|| path.display().to_string())
+    crate::report::write_file(path, &render(page)?)
 }
 
 pub fn render(p: &Page) -> anyhow::Result<String> {
