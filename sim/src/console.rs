@@ -93,6 +93,23 @@ pub fn exit_status(command: &str, result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// For `--json -`: points this process's standard output at its standard
+/// error, so the text report (and everything else printed) goes there and
+/// the JSON alone reaches the real standard output, which the answer keeps.
+pub fn stdout_to_stderr() -> std::io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd as _;
+    std::io::stdout().flush()?;
+    // SAFETY: dup and dup2 on the process's own standard descriptors; the
+    // duplicate is owned by the File from here on.
+    unsafe {
+        let saved = libc::dup(libc::STDOUT_FILENO);
+        if saved < 0 || libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(std::fs::File::from_raw_fd(saved))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

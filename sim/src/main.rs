@@ -11,6 +11,7 @@
 //! - `sim bench`: the processor against MySQL, beside reference points.
 //! - `sim deployment`, `sim model`: the deployed shape and the model of AWS.
 //! - `sim plan`: the cheapest deployed shape that survives a load, and its bill.
+//! - `sim compare`: two results' metrics side by side, failing on a regression.
 //!
 //! Each subcommand is a module of [`cmd`]; ARCHITECTURE.md maps the rest.
 
@@ -26,13 +27,14 @@ mod pipeline;
 mod plan;
 mod report;
 mod scenarios;
+mod targets;
 mod timeline;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use cmd::{bench, check, deployment, dlq, migrate, model, plan as plan_cmd, run, serve};
+use cmd::{bench, check, compare, deployment, dlq, migrate, model, plan as plan_cmd, run, serve};
 
 #[derive(Parser)]
 #[command(
@@ -60,7 +62,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// The main job (the default): scenarios, load, invariants, report.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Serve the API and run all workers until Ctrl-C or SIGTERM, then stop
     /// taking orders (503) and drain every accepted one before exiting; a
     /// second Ctrl-C stops at once, saying what was left.
@@ -87,6 +89,9 @@ enum Command {
     /// Measure the processor against MySQL beside reference points (autocommit
     /// UPDATEs, the bare SQL of batched transactions) in the same run.
     Bench(bench::BenchArgs),
+    /// Compare two results (`--json` of run, bench or plan) metric by
+    /// metric; exit 1 on a regression beyond the tolerance (a CI gate).
+    Compare(compare::CompareArgs),
 }
 
 // The pipeline allocates for every request, event and row; mimalloc makes
@@ -125,7 +130,8 @@ fn main() -> ExitCode {
             Some(Command::Model(args)) => model::model(args),
             Some(Command::Bench(args)) => bench::bench(args).await,
             Some(Command::Plan(args)) => plan_cmd::plan(args).await,
-            Some(Command::Run(args)) => run::run(args).await,
+            Some(Command::Compare(args)) => compare::compare(args),
+            Some(Command::Run(args)) => run::run(*args).await,
             None => run::run(cli.run).await,
         }
     })

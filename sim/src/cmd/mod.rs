@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod compare;
 pub mod deployment;
 pub mod dlq;
 pub mod migrate;

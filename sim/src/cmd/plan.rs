@@ -14,16 +14,20 @@ use engine::deployment::DeploymentSettings;
 use crate::lambda::bill::{self, Prices};
 use crate::lambda::model::{End, Model};
 use crate::load::Profile;
-use crate::plan::confirm::{self, Confirmed, Runner, Targets};
+use crate::plan::confirm::{self, Confirmed, Runner};
 use crate::plan::page::{self, PlanPage, Point};
 use crate::plan::screen::{Screen, Verdict};
 use crate::plan::{self, space, Load, Screening};
+use crate::report::result::{Confirmation, PlanReport, RunResult};
+use crate::targets::{self, Target};
 
 #[derive(Args, Clone, Debug)]
 pub struct PlanArgs {
-    /// The load's shape: `flash-sale` (quiet, a surge to about 8 times the
-    /// quiet rate, a tail) or `even` (a steady rate).
-    #[arg(long, value_enum, default_value = "flash-sale")]
+    /// The load's profile, as `sim run --profile` takes it: `flash-sale`
+    /// (an opening burst, a quiet start, a surge to about 8 times the quiet
+    /// rate, a tail, with the buyers' reads), `even` (a steady rate), or a
+    /// profile file of your own.
+    #[arg(long, default_value = "flash-sale", value_parser = |s: &str| Profile::from_arg(s))]
     pub profile: Profile,
     /// Requests in the load (orders, duplicates and invalid ones, as `sim
     /// run` sends them). The default is the shipped flash sale: 5,000 over
@@ -37,11 +41,12 @@ pub struct PlanArgs {
     /// Seconds the load lasts.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub duration: f64,
-    /// The p99 accept-to-processed target, ms. The other targets are
-    /// fixed: no refused customer, empty DLQs, no refused connection, and
-    /// the functions' connections inside max_connections less the reserve.
-    #[arg(long, value_name = "MS", default_value_t = 2000.0)]
-    pub p99_ms: f64,
+    /// A target each confirming run must meet, as `sim run --target` takes
+    /// it; repeat for more. Default: the sale's defaults (`sim run --help`).
+    /// The screen estimates `p99_accept_to_processed` alone (2 s if no
+    /// target names it); every shape must also fit its connection budget.
+    #[arg(long = "target", value_name = "EXPR", value_parser = |s: &str| s.parse::<Target>())]
+    pub targets: Vec<Target>,
     /// The end of the model's ranges to plan under (README, "The model").
     /// Pessimistic by default: the settings a team ships should hold
     /// wherever AWS falls in the model's ranges. The chosen shape is run
@@ -88,9 +93,10 @@ pub struct PlanArgs {
     /// The confirming runs' time scale (as `sim run --time-scale`).
     #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
     pub time_scale: f64,
-    /// Requests in flight in the confirming runs.
-    #[arg(long, default_value_t = 64)]
-    pub concurrency: usize,
+    /// Also write the plan's result as JSON (schema results.schema.json):
+    /// the chosen settings, each confirming run's metrics and verdict.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
     /// Seed of the model's draws and the confirming runs' loads.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -120,11 +126,8 @@ fn given(args: &PlanArgs) -> anyhow::Result<Given> {
     if !(args.duration > 0.0 && args.duration.is_finite()) {
         anyhow::bail!("--duration must be a positive number of seconds");
     }
-    let positive = |x: f64| x > 0.0 && x.is_finite();
-    if !positive(args.p99_ms) || args.confirm == 0 || args.sales_per_month < 0.0 {
-        anyhow::bail!(
-            "--p99-ms must be positive, --confirm at least 1, --sales-per-month not negative"
-        );
+    if args.confirm == 0 || args.sales_per_month < 0.0 {
+        anyhow::bail!("--confirm must be at least 1, --sales-per-month not negative");
     }
     let orders = match args.peak {
         Some(peak) if peak > 0.0 && peak.is_finite() => {
@@ -152,7 +155,7 @@ fn given(args: &PlanArgs) -> anyhow::Result<Given> {
         load: Load {
             orders,
             duration: args.duration,
-            profile: args.profile,
+            profile: args.profile.clone(),
         },
         model: Model::load(args.model_file.as_deref(), args.model, args.seed)?,
         prices,
@@ -160,24 +163,46 @@ fn given(args: &PlanArgs) -> anyhow::Result<Given> {
     })
 }
 
+/// The targets each confirming run is held to: those given, or the sale's
+/// defaults.
+fn targets_of(args: &PlanArgs) -> Vec<Target> {
+    match args.targets.is_empty() {
+        false => args.targets.clone(),
+        true => targets::SALE_DEFAULTS
+            .iter()
+            .filter_map(|t| t.parse().ok())
+            .collect(),
+    }
+}
+
+/// The p99 the screen plans for: the `p99_accept_to_processed` target's.
+fn p99_target_ms(targets: &[Target]) -> f64 {
+    targets
+        .iter()
+        .find(|t| t.metric == "p99_accept_to_processed")
+        .map_or(2000.0, |t| t.value)
+}
+
 async fn plan_inner(args: PlanArgs) -> anyhow::Result<bool> {
     let g = given(&args)?;
+    let targets = targets_of(&args);
+    let p99_ms = p99_target_ms(&targets);
     let screen = Screen {
         model: &g.model,
         prices: &g.prices,
         base: &g.base,
         multi_az: args.multi_az,
-        p99_target_ms: args.p99_ms,
+        p99_target_ms: p99_ms,
         sales_per_month: args.sales_per_month,
         cache: Default::default(),
     };
     println!(
-        "sim plan: {} requests over {} s shaped as {} (peak {:.0}/s), p99 target {} ms, model {}, {}, prices {}",
+        "sim plan: {} requests over {} s, {} (peak {:.0}/s), p99 target {} ms, model {}, {}, prices {}",
         g.load.orders,
         g.load.duration,
         g.load.profile.describe(),
         g.load.peak(),
-        args.p99_ms,
+        p99_ms,
         args.model.as_str(),
         if args.multi_az { "Multi-AZ" } else { "single-AZ" },
         args.region,
@@ -202,27 +227,24 @@ async fn plan_inner(args: PlanArgs) -> anyhow::Result<bool> {
     print_screening(&screening, started.elapsed().as_secs_f64());
     write_csv(&args, &screening)?;
     let runner = Runner {
-        load: g.load,
+        load: g.load.clone(),
         seed: args.seed,
         model: args.model,
         model_file: args.model_file.clone(),
         multi_az: args.multi_az,
         region: args.region.clone(),
         time_scale: args.time_scale,
-        concurrency: args.concurrency,
+        targets: targets.clone(),
         dir: args.dir.clone(),
     };
-    let targets = Targets {
-        p99_ms: args.p99_ms,
-    };
-    let confirmed = confirm_cheapest(&args, &runner, &screening, &g.base, targets).await?;
+    let confirmed = confirm_cheapest(&args, &runner, &screening, &g.base).await?;
     let baseline = match args.quick {
         true => None,
         false => Some(baseline(&runner, &screen, &g).await?),
     };
     let other_end = match args.quick {
         true => None,
-        false => at_the_other_end(&runner, &screening, &confirmed, &g, targets).await?,
+        false => at_the_other_end(&runner, &screening, &confirmed, &g).await?,
     };
     conclude(
         &args,
@@ -242,7 +264,6 @@ async fn at_the_other_end(
     s: &Screening,
     tried: &[Tried],
     g: &Given,
-    targets: Targets,
 ) -> anyhow::Result<Option<String>> {
     let Some(t) = tried.iter().find(|t| t.missed.is_none()) else {
         return Ok(None);
@@ -258,8 +279,8 @@ async fn at_the_other_end(
     let settings = s.all[t.index].candidate.settings(&g.base);
     let name = format!("chosen-{}", other.as_str());
     let run = at_other.confirm(&name, &settings).await?;
-    let verdict = match targets.missed(&run.outcome) {
-        None => format!("holds at the {} end (p99 {} ms)", other.as_str(), run.outcome.p99_ms),
+    let verdict = match confirm::missed(&run.outcome) {
+        None => format!("holds at the {} end (p99 {} ms)", other.as_str(), run.outcome.p99_ms()),
         Some(missed) => format!(
             "does not hold at the {} end: {missed}; plan with --model pessimistic for a shape that holds at both",
             other.as_str()
@@ -283,10 +304,10 @@ async fn baseline(runner: &Runner, screen: &Screen<'_>, g: &Given) -> anyhow::Re
     let month_usd = space::Candidate::of(&g.base).map(|c| screen.judge(&c, &g.load).1.month_usd);
     println!(
         "  the settings the plan started from, run the same way: p99 {} ms, refused {}, DLQ {}, connections at most {}, the run's bill ${:.4}{}",
-        o.p99_ms,
-        o.refused,
-        o.order_dlq + o.processed_dlq,
-        o.connections_peak,
+        o.p99_ms(),
+        o.refused(),
+        o.dlq(),
+        o.metric("connections_peak"),
         o.bill.as_ref().map_or(0.0, |b| b.total),
         month_usd.map_or(String::new(), |m| format!(", ${m:.2} a month"))
     );
@@ -389,7 +410,6 @@ async fn confirm_cheapest(
     runner: &Runner,
     s: &Screening,
     base: &DeploymentSettings,
-    targets: Targets,
 ) -> anyhow::Result<Vec<Tried>> {
     let wanted = if args.quick { 1 } else { args.confirm };
     println!(
@@ -405,17 +425,17 @@ async fn confirm_cheapest(
         let c = &s.all[index].candidate;
         let name = format!("candidate-{}", n + 1);
         let confirmed = runner.confirm(&name, &c.settings(base)).await?;
-        let missed = targets.missed(&confirmed.outcome);
+        let missed = confirm::missed(&confirmed.outcome);
         let o = &confirmed.outcome;
         println!(
             "  #{:<2} p99 {:>5} ms (est. {:>5.0}), refused {}, DLQ {}, connections at most {} ({} refused), the run's bill ${:.4}: {}",
             n + 1,
-            o.p99_ms,
+            o.p99_ms(),
             s.all[index].estimate.p99_ms,
-            o.refused,
-            o.order_dlq + o.processed_dlq,
-            o.connections_peak,
-            o.connections_refused,
+            o.refused(),
+            o.dlq(),
+            o.metric("connections_peak"),
+            o.metric("connections_refused"),
             o.bill.as_ref().map_or(0.0, |b| b.total),
             missed.as_deref().unwrap_or("meets the targets")
         );
@@ -482,7 +502,52 @@ async fn conclude(
     }
     page::write(&html, &page)?;
     println!("\nplan page: {} (open it in a browser)", html.display());
+    if let Some(path) = &args.json {
+        plan_result(
+            args,
+            s,
+            tried,
+            chosen.map(|t| (t, out.as_path())),
+            &headroom,
+        )
+        .write(path)?;
+    }
     Ok(chosen.is_some())
+}
+
+/// The plan as a result (`--json`): the chosen candidate's run, with every
+/// confirming run's metrics and verdict.
+fn plan_result(
+    args: &PlanArgs,
+    s: &Screening,
+    tried: &[Tried],
+    chosen: Option<(&Tried, &std::path::Path)>,
+    headroom: &str,
+) -> RunResult {
+    let mut r = match chosen {
+        Some((t, _)) => t.confirmed.outcome.clone(),
+        None => RunResult::new("plan", Some(args.seed)),
+    };
+    r.command = "plan".into();
+    r.passed = chosen.is_some();
+    r.plan = Some(PlanReport {
+        chosen: chosen.map(|(_, out)| out.display().to_string()),
+        chosen_shape: chosen.map(|(t, _)| s.all[t.index].candidate.describe()),
+        headroom: headroom.to_owned(),
+        confirmed: tried
+            .iter()
+            .map(|t| Confirmation {
+                name: t.confirmed.settings.display().to_string(),
+                shape: s.all[t.index].candidate.describe(),
+                settings: t.confirmed.settings.display().to_string(),
+                model: args.model.as_str().to_owned(),
+                passed: t.missed.is_none(),
+                missed: t.missed.clone(),
+                metrics: t.confirmed.outcome.metrics.clone(),
+            })
+            .collect(),
+    });
+    r
 }
 
 fn print_chosen(t: &Tried, c: &space::Candidate, out: &std::path::Path, headroom: &str) {
@@ -542,28 +607,70 @@ fn page_of<'a>(
     points.extend(tried.iter().map(|t| Point {
         label: label(t.index),
         month_usd: month(t.index),
-        p99_ms: t.confirmed.outcome.p99_ms as f64,
+        p99_ms: t.confirmed.outcome.p99_ms() as f64,
         confirmed: true,
         chosen: chosen.is_some_and(|c| c.index == t.index),
     }));
     PlanPage {
-        title: format!("orderflow plan: {} requests over {} s", g.load.orders, g.load.duration),
+        title: format!(
+            "orderflow plan: {} requests over {} s",
+            g.load.orders, g.load.duration
+        ),
         facts: vec![
-            ("load".into(), format!("{} ({:.0} requests/s at the peak)", g.load.profile.describe(), g.load.peak())),
-            ("targets".into(), format!("p99 accept-to-processed ≤ {} ms, no refused customer, empty DLQs, no refused connection, inside the connection budget", args.p99_ms)),
-            ("model".into(), format!("{} end of deploy/model.json{}", args.model.as_str(), if args.multi_az { ", Multi-AZ" } else { "" })),
-            ("prices".into(), format!("{}, read {}; a month is the stack idle plus {} sales", args.region, g.prices.read, args.sales_per_month)),
-            ("screened".into(), format!("{} candidates, {} shapes kept", s.all.len(), s.ranked.len())),
+            (
+                "load".into(),
+                format!(
+                    "{} ({:.0} requests/s at the peak)",
+                    g.load.profile.describe(),
+                    g.load.peak()
+                ),
+            ),
+            (
+                "targets".into(),
+                format!(
+                    "{}, inside the connection budget",
+                    targets_of(args)
+                        .iter()
+                        .map(|t| t.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            (
+                "model".into(),
+                format!(
+                    "{} end of deploy/model.json{}",
+                    args.model.as_str(),
+                    if args.multi_az { ", Multi-AZ" } else { "" }
+                ),
+            ),
+            (
+                "prices".into(),
+                format!(
+                    "{}, read {}; a month is the stack idle plus {} sales",
+                    args.region, g.prices.read, args.sales_per_month
+                ),
+            ),
+            (
+                "screened".into(),
+                format!("{} candidates, {} shapes kept", s.all.len(), s.ranked.len()),
+            ),
         ],
         points,
-        target_p99_ms: args.p99_ms,
+        target_p99_ms: p99_target_ms(&targets_of(args)),
         chosen: chosen.map(|t| (s.all[t.index].candidate.describe(), &t.confirmed)),
         headroom: headroom.to_owned(),
         baseline: None,
         dropped: plan::dropped_by_reason(&s.all).into_iter().collect(),
         confirmed: tried
             .iter()
-            .map(|t| (s.all[t.index].candidate.describe(), &t.confirmed, t.missed.clone()))
+            .map(|t| {
+                (
+                    s.all[t.index].candidate.describe(),
+                    &t.confirmed,
+                    t.missed.clone(),
+                )
+            })
             .collect(),
     }
 }

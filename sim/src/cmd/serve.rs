@@ -122,7 +122,7 @@ pub async fn serve(mut args: ServeArgs) -> ExitCode {
     let status = graceful_stop(app, &mut signals).await;
     if let Some(shape) = shape {
         shape.stop().await;
-        crate::report::shape::print(&shape, &[], None);
+        crate::report::shape::print(&crate::report::shape::ShapeReport::of(&shape, &[], None));
     }
     status
 }

@@ -10,7 +10,8 @@ use anyhow::Context as _;
 use engine::deployment::DeploymentSettings;
 
 use super::Load;
-use crate::report::outcome::Outcome;
+use crate::report::result::RunResult;
+use crate::targets::Target;
 
 /// How a confirming run is started: the load, the model end and the rest
 /// of `sim run`'s flags that a plan passes on.
@@ -23,7 +24,8 @@ pub struct Runner {
     pub multi_az: bool,
     pub region: String,
     pub time_scale: f64,
-    pub concurrency: usize,
+    /// The targets each run is held to (`sim run --target`).
+    pub targets: Vec<Target>,
     pub dir: PathBuf,
 }
 
@@ -32,43 +34,15 @@ pub struct Runner {
 pub struct Confirmed {
     pub settings: PathBuf,
     pub log: PathBuf,
-    pub outcome: Outcome,
+    pub outcome: RunResult,
 }
 
-/// What a plan asks of a run.
-#[derive(Debug, Clone, Copy)]
-pub struct Targets {
-    pub p99_ms: f64,
-}
-
-impl Targets {
-    /// Whether `o` meets the targets, and if not, the first it missed.
-    pub fn missed(&self, o: &Outcome) -> Option<String> {
-        if o.refused > 0 {
-            Some(format!("{} customers refused", o.refused))
-        } else if o.order_dlq + o.processed_dlq > 0 {
-            Some(format!(
-                "{} messages in the DLQs",
-                o.order_dlq + o.processed_dlq
-            ))
-        } else if o.connections_refused > 0 {
-            Some(format!(
-                "{} database connections refused",
-                o.connections_refused
-            ))
-        } else if !o.drained {
-            Some("the queues did not drain".into())
-        } else if o.p99_ms as f64 > self.p99_ms {
-            Some(format!(
-                "p99 {} ms over the target {} ms",
-                o.p99_ms, self.p99_ms
-            ))
-        } else if !o.passed {
-            Some("a scenario or invariant failed (see the log)".into())
-        } else {
-            None
-        }
-    }
+/// The first target or check a confirming run missed (none: it met them).
+pub fn missed(o: &RunResult) -> Option<String> {
+    (!o.passed).then(|| {
+        o.first_miss()
+            .unwrap_or_else(|| "the run failed (see its log)".into())
+    })
 }
 
 impl Runner {
@@ -80,17 +54,14 @@ impl Runner {
             "--topology",
             "lambda",
             "--no-html",
-            "--profile",
-            match self.load.profile {
-                crate::load::Profile::FlashSale => "flash-sale",
-                crate::load::Profile::Even => "even",
-            },
             "--model",
             self.model.as_str(),
         ]
         .map(str::to_owned)
         .into();
         args.extend([
+            "--profile".into(),
+            self.load.profile.source.clone(),
             "--settings".into(),
             settings.display().to_string(),
             "--json".into(),
@@ -105,9 +76,10 @@ impl Runner {
             self.region.clone(),
             "--time-scale".into(),
             self.time_scale.to_string(),
-            "--concurrency".into(),
-            self.concurrency.to_string(),
         ]);
+        for t in &self.targets {
+            args.extend(["--target".into(), t.text.clone()]);
+        }
         if let Some(f) = &self.model_file {
             args.extend(["--model-file".into(), f.display().to_string()]);
         }
@@ -125,7 +97,7 @@ impl Runner {
     ) -> anyhow::Result<Confirmed> {
         let file = self.dir.join(format!("{name}.json"));
         write_settings(&file, settings)?;
-        let json = self.dir.join(format!("{name}.outcome.json"));
+        let json = self.dir.join(format!("{name}.result.json"));
         let log = self.dir.join(format!("{name}.log"));
         let _ = std::fs::remove_file(&json);
         let out =
@@ -140,9 +112,9 @@ impl Runner {
             .status()
             .await
             .context("starting a confirming run")?;
-        let outcome = Outcome::read(&json).with_context(|| {
+        let outcome = RunResult::read(&json).with_context(|| {
             format!(
-                "the confirming run of {} ended ({status}) without an outcome; its log: {}",
+                "the confirming run of {} ended ({status}) without a result; its log: {}",
                 file.display(),
                 log.display()
             )

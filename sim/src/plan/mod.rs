@@ -18,7 +18,7 @@ use screen::{Estimate, Reason, Screen, Verdict};
 use space::Candidate;
 
 /// The load a plan must carry.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Load {
     pub orders: usize,
     pub duration: f64,
@@ -43,7 +43,7 @@ impl Load {
     pub fn scaled(&self, k: f64) -> Load {
         Load {
             orders: (self.orders as f64 * k).round() as usize,
-            ..*self
+            ..self.clone()
         }
     }
 }
@@ -215,7 +215,7 @@ mod tests {
         Load {
             orders: 5000,
             duration: 10.0,
-            profile: Profile::FlashSale,
+            profile: Profile::shipped("flash-sale"),
         }
     }
 
@@ -233,9 +233,10 @@ mod tests {
         assert!(e.p99_ms > 0.0 && e.p99_ms < 2000.0, "{e:?}");
         // The month is mostly the idle stack: BENCHMARKS' $47.51.
         assert!((47.0..49.0).contains(&e.idle_month_usd), "{e:?}");
-        // The throttle admits 1.4 times the peak; past it (raised with
-        // ingest's reservation), something that costs money breaks.
-        assert!((1.39..1.41).contains(&throttle_headroom(&shipped, &flash_sale())));
+        // The throttle admits 1.56 times the peak (the surge's 1,286/s: the
+        // opening burst's tenth is taken from the shape); past it (raised
+        // with ingest's reservation), something that costs money breaks.
+        assert!((1.55..1.56).contains(&throttle_headroom(&shipped, &flash_sale())));
         let (k, reason) = headroom(&screen, &shipped, &flash_sale()).unwrap();
         assert!(k > 1.0, "{k}");
         assert!(
@@ -273,7 +274,7 @@ mod tests {
         let steady = Load {
             orders: 100_000,
             duration: 100.0,
-            profile: Profile::Even,
+            profile: Profile::shipped("even"),
         };
         let (verdict, e) = screen.judge(tiny, &steady);
         assert_eq!(

@@ -12,7 +12,7 @@ use super::confirm::Confirmed;
 use super::screen::Reason;
 use crate::report::html::charts::{chart_error, COLOURS};
 use crate::report::html::{esc, STYLE};
-use crate::report::outcome::Bill;
+use crate::report::result::Bill;
 
 /// One point of the frontier.
 pub struct Point {
@@ -57,9 +57,9 @@ pub fn render(p: &PlanPage) -> anyhow::Result<String> {
                 out,
                 "<p class=\"pass\">Chosen: {} — p99 {} ms measured, {} refused, DLQ {}.</p><p>Headroom: {}</p>",
                 esc(what),
-                c.outcome.p99_ms,
-                c.outcome.refused,
-                c.outcome.order_dlq + c.outcome.processed_dlq,
+                c.outcome.p99_ms(),
+                c.outcome.refused(),
+                c.outcome.dlq(),
                 esc(&p.headroom)
             );
         }
@@ -109,11 +109,11 @@ fn confirmed_table(out: &mut String, p: &PlanPage) {
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{} / {}</td><td class=\"num\">${:.4}</td><td class=\"{}\">{}</td></tr>",
             esc(&what),
-            o.p99_ms,
-            o.refused,
-            o.order_dlq + o.processed_dlq,
-            o.connections_peak,
-            o.connections_refused,
+            o.p99_ms(),
+            o.refused(),
+            o.dlq(),
+            o.metric("connections_peak"),
+            o.metric("connections_refused"),
             o.bill.as_ref().map_or(0.0, |b| b.total),
             if missed.is_none() { "pass" } else { "fail" },
             esc(missed.as_deref().unwrap_or("meets the targets"))
@@ -157,7 +157,7 @@ fn bill_table(out: &mut String, b: &Bill) {
 fn frontier(p: &PlanPage) -> anyhow::Result<String> {
     let start = p
         .baseline
-        .and_then(|(month, c)| Some((c.outcome.p99_ms as f64, month?)));
+        .and_then(|(month, c)| Some((c.outcome.p99_ms() as f64, month?)));
     let all: Vec<(f64, f64)> = p
         .points
         .iter()
@@ -237,7 +237,7 @@ fn points(chart: &mut Chart<'_, '_>, p: &PlanPage) -> anyhow::Result<()> {
         .label("run in the sim (measured p99)")
         .legend(move |(x, y)| Circle::new((x + 10, y), 5, measured.filled()));
     if let Some((Some(month), c)) = p.baseline {
-        let at = (c.outcome.p99_ms as f64, month);
+        let at = (c.outcome.p99_ms() as f64, month);
         chart
             .draw_series(
                 [EmptyElement::at(at) + Rectangle::new([(-6, -6), (6, 6)], BLACK.filled())],

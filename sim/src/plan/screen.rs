@@ -165,7 +165,7 @@ pub struct Screen<'a> {
 /// bill on the class, architecture, ingest memory and the flow.
 type FlowKey = (MappingChoice, MappingChoice, u32, LoadKey);
 /// A load, as a key: its requests, its duration's bits, its profile.
-type LoadKey = (usize, u64, bool);
+type LoadKey = (usize, u64, String);
 type BudgetKey = (u32, u32, u32, u32, u32);
 /// The connection budget (needed, available), and whether the account
 /// holds the reservations.
@@ -349,8 +349,8 @@ impl Screen<'_> {
     }
 
     fn flow_key(c: &Candidate, load: &Load) -> FlowKey {
-        let even = load.profile == crate::load::Profile::Even;
-        let load = (load.orders, load.duration.to_bits(), even);
+        let profile = format!("{:?}{:?}", load.profile.shape, load.profile.burst);
+        let load = (load.orders, load.duration.to_bits(), profile);
         (c.processor, c.notifier, c.processor_memory, load)
     }
 

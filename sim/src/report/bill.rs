@@ -6,6 +6,8 @@
 use crate::lambda::bill::{self, BillError, Line};
 use crate::lambda::Shape;
 
+use super::result::{Bill, BillLine};
+
 /// A run's bill, as the text report and the page show it.
 pub struct Summary {
     /// What the prices are: region, the day read, currency.
@@ -44,8 +46,35 @@ pub fn summary(shape: &Shape, orders: u64) -> Result<Summary, BillError> {
     })
 }
 
+impl Summary {
+    /// The bill as the result carries it.
+    pub fn owned(&self) -> Bill {
+        Bill {
+            region: self.region.clone(),
+            read: self.read.clone(),
+            currency: self.currency.clone(),
+            seconds: self.seconds,
+            total: self.total,
+            per_million: self.per_million,
+            idle_month: self.idle_month,
+            lines: self
+                .lines
+                .iter()
+                .map(|l| BillLine {
+                    service: l.service.to_owned(),
+                    item: l.item.clone(),
+                    quantity: l.quantity,
+                    unit: l.unit.to_owned(),
+                    usd: l.usd,
+                    fixed: l.fixed,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Prints a run's bill.
-pub fn print(s: &Summary) {
+pub fn print(s: &Bill) {
     println!(
         "\nwhat this run would cost on AWS ({}, deploy/prices.json read {}, {}; {:.0} s of the stack):",
         s.region, s.read, s.currency, s.seconds

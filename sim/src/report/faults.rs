@@ -1,21 +1,34 @@
-//! The fault section of the run report: each kind injected, how often, and
+//! The fault section of the result: each kind injected, how often, and
 //! what became of it.
 
 use engine::harness::faults::{FaultKind, Faults};
 use engine::metrics::Metrics;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-/// The fault section of the report.
-pub fn print(faults: &Faults, metrics: &Metrics, poison_in_dlq: usize, mysql: bool) {
-    if faults.plan().is_empty() {
-        return;
-    }
-    println!("\nfaults injected (and what became of them):");
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRow {
+    pub kind: String,
+    pub rate: f64,
+    pub injected: u64,
+    /// What became of the faults injected, in words.
+    pub outcome: String,
+}
+
+/// One row for each kind of fault the run injected.
+pub fn rows(
+    faults: &Faults,
+    metrics: &Metrics,
+    poison_in_dlq: usize,
+    mysql: bool,
+) -> Vec<FaultRow> {
+    let mut rows = Vec::new();
     for kind in FaultKind::ALL {
         let rate = faults.plan().rate(kind);
         if rate == 0.0 || (kind == FaultKind::KilledConnection && !mysql) {
             continue;
         }
-        let n = faults.injected(kind);
         let outcome = match kind {
             FaultKind::DuplicateDelivery => format!(
                 "{} deliveries of already-recorded orders answered from the store, none re-applied",
@@ -39,11 +52,26 @@ pub fn print(faults: &Faults, metrics: &Metrics, poison_in_dlq: usize, mysql: bo
                 metrics.store_retries.get()
             ),
         };
-        println!(
-            "  {:<20} rate {:<5} {:>5} injected: {outcome}",
-            kind.name(),
+        rows.push(FaultRow {
+            kind: kind.name().to_owned(),
             rate,
-            n
+            injected: faults.injected(kind),
+            outcome,
+        });
+    }
+    rows
+}
+
+/// The fault section of the report.
+pub fn print(rows: &[FaultRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    println!("\nfaults injected (and what became of them):");
+    for r in rows {
+        println!(
+            "  {:<20} rate {:<5} {:>5} injected: {}",
+            r.kind, r.rate, r.injected, r.outcome
         );
     }
 }

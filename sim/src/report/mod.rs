@@ -1,29 +1,23 @@
-//! The run report, all of it: what was sent, what became of it, how fast
-//! (here); the faults injected ([`faults`]); the deployed shape's functions,
-//! queues and connections ([`shape`]); and the same as one HTML page
-//! ([`html`]).
+//! The run report, all of it: the result as one value ([`result`]), and
+//! the ways it is shown: the text printed here, what the load was and what
+//! became of it; the faults injected ([`faults`]); the deployed shape's
+//! functions, queues and connections ([`shape`]); its bill ([`bill`]); the
+//! same as one HTML page ([`html`]) and as a Markdown summary
+//! ([`markdown`]).
 
 pub mod bill;
 pub mod faults;
 pub mod html;
-pub mod outcome;
+pub mod markdown;
+pub mod result;
 pub mod shape;
 
-use orderflow_client::Latencies;
-use std::collections::BTreeMap;
-use std::time::Duration;
+use result::{CheckRow, PipelineReport, RunResult};
 
-use engine::domain::{InventoryItem, OrderRecord, OrderStatus, ProductId};
-use engine::metrics::Metrics;
-
-use engine::harness::faults::Faults;
-
-use crate::invariants::{self, Check};
-use crate::lambda::Shape;
-use crate::load::{Kind, Sent};
+use crate::load::measure::{LoadReport, ReadsReport};
 
 /// Writes `text` to `path`, creating its folder if needed: every file a
-/// run or a plan leaves (pages, outcomes, settings files).
+/// run or a plan leaves (pages, results, settings files).
 pub fn write_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     use anyhow::Context as _;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -32,192 +26,198 @@ pub fn write_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-pub struct Report<'a> {
-    pub sent: &'a [Sent],
-    pub send_time: Duration,
-    pub drain_time: Duration,
-    pub finished: &'a [OrderRecord],
-    pub dead_lettered: usize,
-    pub processed_dlq: usize,
-    pub metrics: &'a Metrics,
-    pub hot: Vec<String>,
-    pub inventory: &'a [InventoryItem],
-    pub initial: &'a BTreeMap<ProductId, i64>,
+/// The whole text report of a run after its load, in the order it is
+/// printed (the scenarios are printed as they run).
+pub fn print(r: &RunResult) {
+    if let Some(load) = &r.load {
+        print_load(load);
+    }
+    if let Some(reads) = r.reads.as_ref().filter(|r| r.requests > 0) {
+        print_reads(reads);
+    }
+    if let Some(p) = &r.pipeline {
+        print_pipeline(p);
+    }
+    if let Some(s) = &r.shape {
+        shape::print(s);
+    }
+    if let Some(b) = &r.bill {
+        bill::print(b);
+    }
+    faults::print(&r.faults);
+    println!("\ninvariants:");
+    print_checks(r.checks.iter().filter(|c| c.group == "invariant"));
+    print_verdict(r);
 }
 
-/// Whether a kind of request got the answer it should.
-fn expected(s: &Sent) -> bool {
-    match s.kind {
-        Kind::Invalid => s.status == 400,
-        _ => s.status == 202,
+pub fn print_checks<'a>(checks: impl Iterator<Item = &'a CheckRow>) {
+    for c in checks {
+        let verdict = if c.passed { "PASS" } else { "FAIL" };
+        println!("  {verdict} {}: {}", c.name, c.detail);
     }
 }
 
-pub fn unexpected_answers(sent: &[Sent]) -> usize {
-    sent.iter().filter(|s| !expected(s)).count()
-}
-
-/// The whole text report of a run, in the order it is printed.
-pub struct RunReport<'a> {
-    pub main: Report<'a>,
-    /// The deployed shape, its samples, and what its DLQs hold by cause.
-    pub shape: Option<(
-        &'a Shape,
-        &'a [crate::lambda::ShapeSample],
-        Option<&'a shape::DlqCauses>,
-    )>,
-    pub faults: &'a Faults,
-    /// Undecodable messages in the order DLQ (the poison fault's).
-    pub undecodable: usize,
-    pub mysql: bool,
-    pub invariants: &'a [Check],
-    /// The deployed shape's bill ([`bill::summary`]), or why there is none.
-    pub bill: Option<&'a Result<bill::Summary, crate::lambda::bill::BillError>>,
-}
-
-impl RunReport<'_> {
-    pub fn print(&self) {
-        print(&self.main);
-        if let Some((shape, samples, causes)) = self.shape {
-            shape::print(shape, samples, causes);
-        }
-        match self.bill {
-            Some(Ok(summary)) => bill::print(summary),
-            Some(Err(e)) => println!("\nbill: {e}"),
-            None => {}
-        }
-        faults::print(self.faults, self.main.metrics, self.undecodable, self.mysql);
-        println!("\ninvariants:");
-        invariants::print(self.invariants);
+/// The run's own conditions that failed, the targets, and the result line.
+fn print_verdict(r: &RunResult) {
+    let run_failed: Vec<&CheckRow> = r
+        .checks
+        .iter()
+        .filter(|c| c.group == "run" && !c.passed)
+        .collect();
+    if !run_failed.is_empty() {
+        println!();
+        print_checks(run_failed.into_iter());
     }
-}
-
-/// Prints the result lines and answers whether the run passed.
-pub fn verdict(scenarios: &[Check], checks: &[Check], drained: bool, unexpected: usize) -> bool {
-    let failed = |c: &[Check]| c.iter().filter(|c| !c.passed).count();
-    let ok = failed(scenarios) == 0 && failed(checks) == 0 && drained && unexpected == 0;
-    if ok {
-        println!("\nresult: every scenario passed and every invariant held");
+    if !r.targets.is_empty() {
+        println!("\ntargets:");
+        for t in &r.targets {
+            println!("  {t}");
+        }
+    }
+    let failed = |group: &str| {
+        r.checks
+            .iter()
+            .filter(|c| c.group == group && !c.passed)
+            .count()
+    };
+    let missed = r.targets.iter().filter(|t| !t.passed).count();
+    if r.passed {
+        println!("\nresult: every scenario passed, every invariant held and every target was met");
     } else {
+        let refused = r.load.as_ref().map_or(0, |l| l.refused);
         println!(
-            "\nresult: FAILED ({} scenarios failed, {} invariants failed, {unexpected} unexpected answers{})",
-            failed(scenarios),
-            failed(checks),
-            if drained { "" } else { ", queues not drained" }
+            "\nresult: FAILED ({} scenarios failed, {} invariants failed, {missed} targets missed, {} run checks failed, {refused} unexpected answers)",
+            failed("scenario"),
+            failed("invariant"),
+            failed("run"),
         );
     }
     // A closing line in the common "N passed, N failed" shape, for CI logs.
-    let total = scenarios.len() + checks.len();
-    let bad = failed(scenarios) + failed(checks);
+    let total = r.checks.len() + r.targets.len();
+    let bad = r.checks.iter().filter(|c| !c.passed).count() + missed;
     println!("sim: {} passed, {bad} failed", total - bad);
-    ok
 }
 
-/// The load's and the pipeline's sections of the report.
-pub fn print(r: &Report) {
-    print_load(r);
-    print_pipeline(r);
-}
-
-/// What was sent, by kind, with the answers each got.
-fn print_load(r: &Report) {
-    let secs = r.send_time.as_secs_f64().max(1e-9);
+/// What was sent, when, and what each kind of request got.
+fn print_load(l: &LoadReport) {
     println!(
-        "  sent {} requests in {:.2} s ({:.0} requests/s)",
-        r.sent.len(),
-        secs,
-        r.sent.len() as f64 / secs
+        "  sent {} order requests in {:.2} s ({:.0} a second on average, {:.0} in the busiest second)",
+        l.requests, l.send_secs, l.achieved_mean_rps, l.achieved_peak_rps
     );
-    let mut by_kind: BTreeMap<Kind, (usize, BTreeMap<u16, usize>)> = BTreeMap::new();
-    for s in r.sent {
-        let e = by_kind.entry(s.kind).or_default();
-        e.0 += 1;
-        *e.1.entry(s.status).or_default() += 1;
+    match (l.planned_peak_rps, l.offered) {
+        (Some(planned), Some(offered)) => println!(
+            "  open loop: planned peak {planned:.0}/s, sent {:.0}/s ({:.1} % offered); sent late by p50 {:.1} ms, p99 {:.1} ms, at most {:.1} ms{}",
+            l.achieved_peak_rps,
+            offered * 100.0,
+            l.send_lag_ms.p50,
+            l.send_lag_ms.p99,
+            l.send_lag_ms.max,
+            if l.kept_up { "" } else { ": THE CLIENT COULD NOT KEEP UP" }
+        ),
+        _ => println!("  closed loop: a fixed number in flight, as fast as answered (no schedule, no offered rate)"),
     }
-    for (kind, (n, statuses)) in &by_kind {
-        let answers: Vec<String> = statuses
-            .iter()
-            .map(|(st, n)| format!("{st}: {n}"))
-            .collect();
+    let statuses = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("  first try              {}", statuses(&l.first_try));
+    println!(
+        "                         5xx {:.2} %, 429 {:.2} %, timeout or no connection {:.2} %, anything unexpected {:.2} %",
+        l.first_try_5xx * 100.0,
+        l.first_try_429 * 100.0,
+        l.first_try_timeout * 100.0,
+        l.first_try_errors * 100.0
+    );
+    println!("  after retries          {}", statuses(&l.after_retries));
+    let p = &l.submit_to_202_ms;
+    println!(
+        "  submit-to-202          p50 {:.0} ms, p90 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms (the client's side, from when each was due)",
+        p.p50, p.p90, p.p95, p.p99, p.max
+    );
+    for k in &l.by_kind {
         println!(
             "    {:<24} {:>6}  ({})",
-            kind.label(),
-            n,
-            answers.join(", ")
+            k.kind,
+            k.requests,
+            statuses(&k.answers)
         );
     }
-    for s in r.sent.iter().filter(|s| !expected(s)).take(5) {
+    for u in &l.unexpected {
+        println!("    unexpected: {u}");
+    }
+}
+
+fn print_reads(r: &ReadsReport) {
+    println!(
+        "  reads                  {} ({:.2} % 5xx or no answer, {:.2} % 429 on the first try), due-to-answer p50 {:.0} ms, p99 {:.0} ms",
+        r.requests,
+        r.first_try_5xx * 100.0,
+        r.first_try_429 * 100.0,
+        r.latency_ms.p50,
+        r.latency_ms.p99
+    );
+    for route in &r.routes {
+        let answers: Vec<String> = route
+            .answers
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
         println!(
-            "    unexpected: {} answered {} {}",
-            s.kind.label(),
-            s.status,
-            s.message
+            "    {:<24} {:>6}  ({}), p99 {:.0} ms",
+            route.route,
+            route.requests,
+            answers.join(", "),
+            route.latency_ms.p99
+        );
+    }
+    if r.pollers > 0 {
+        println!(
+            "    {} of {} buyers who polled saw their order final",
+            r.saw_final, r.pollers
         );
     }
 }
 
-/// What became of the orders: outcomes, throughput, latency, DLQs,
-/// deliveries, the hot products' stock.
-fn print_pipeline(r: &Report) {
-    let processed = r
-        .finished
+/// What became of the orders.
+fn print_pipeline(p: &PipelineReport) {
+    let reasons: Vec<String> = p
+        .failure_reasons
         .iter()
-        .filter(|o| o.status == OrderStatus::Processed)
-        .count();
-    let failed: Vec<&OrderRecord> = r
-        .finished
-        .iter()
-        .filter(|o| o.status == OrderStatus::Failed)
+        .map(|(r, n)| format!("{r} {n}"))
         .collect();
-    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
-    for o in &failed {
-        *reasons
-            .entry(o.failure_reason.map_or("-", |r| r.as_str()))
-            .or_default() += 1;
-    }
-    let reasons: Vec<String> = reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
     println!("\npipeline:");
     println!(
-        "  finished orders        {} (PROCESSED {processed}, FAILED {}: {})",
-        r.finished.len(),
-        failed.len(),
+        "  finished orders        {} (PROCESSED {}, FAILED {}: {})",
+        p.finished,
+        p.processed,
+        p.failed,
         reasons.join(", ")
     );
-    let drain = r.drain_time.as_secs_f64().max(1e-9);
     println!(
         "  throughput             {:.0} orders/s finished (first load request to queues drained, {:.2} s)",
-        r.finished.len() as f64 / drain,
-        drain
+        p.throughput, p.drain_secs
     );
-    let latencies = Latencies::of(r.finished.iter().map(|o| (o.created_at, o.processed_at)));
-    if !latencies.is_empty() {
-        let pct = |q| latencies.percentile(q);
+    if p.finished > 0 {
+        let l = &p.accept_to_processed_ms;
         println!(
-            "  accept-to-processed    p50 {} ms, p95 {} ms, p99 {} ms, max {} ms",
-            pct(0.50),
-            pct(0.95),
-            pct(0.99),
-            pct(1.0)
+            "  accept-to-processed    p50 {:.0} ms, p90 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            l.p50, l.p90, l.p95, l.p99, l.max
         );
     }
     println!(
         "  DLQ                    {} in the order DLQ, {} in the processed DLQ",
-        r.dead_lettered, r.processed_dlq
+        p.order_dlq, p.processed_dlq
     );
     println!(
         "  deliveries             {} duplicates answered from the store, {} store retries, {} undecodable receives",
-        r.metrics.duplicate_deliveries.get(),
-        r.metrics.store_retries.get(),
-        r.metrics.poison_messages.get()
+        p.duplicates_answered, p.store_retries, p.undecodable_receives
     );
-    let stock: Vec<String> = r
-        .inventory
+    let stock: Vec<String> = p
+        .hot_stock
         .iter()
-        .filter(|i| r.hot.iter().any(|h| h == i.product_id.as_str()))
-        .map(|i| {
-            let from = r.initial.get(&i.product_id).copied().unwrap_or(0);
-            format!("{} {} -> {}", i.product_id, from, i.quantity_available)
-        })
+        .map(|s| format!("{} {} -> {}", s.product_id, s.from.unwrap_or(0), s.to))
         .collect();
     println!("  hot products           {}", stock.join(", "));
 }

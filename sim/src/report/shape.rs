@@ -1,87 +1,240 @@
-//! The deployed shape's part of the report: environments and cold starts,
+//! The deployed shape's part of the result: environments and cold starts,
 //! throttles, connections in use and refused, the queue's age, and what
-//! reached the DLQ and why.
+//! reached the DLQ and why; gathered once ([`ShapeReport::of`]) and
+//! printed from there.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::lambda::{Shape, ShapeSample};
 
 /// The DLQ's messages by their last error.
 pub type DlqCauses = BTreeMap<String, usize>;
 
-/// Prints the shape's section; `dlq`: what the DLQs hold by cause, if known.
-pub fn print(shape: &Shape, samples: &[ShapeSample], dlq: Option<&DlqCauses>) {
-    let s = &shape.settings;
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShapeReport {
+    /// The model it ran under, in words.
+    pub model: String,
+    pub instance_class: String,
+    pub max_connections: u32,
+    /// What RDS's own connections leave the functions' user.
+    pub connection_limit: u32,
+    /// The round trip added in the database's zone and from the other, ms.
+    pub rtt_ms: (f64, f64),
+    /// Each commit's wait for a Multi-AZ standby, ms (0: single-AZ).
+    pub multi_az_commit_ms: f64,
+    pub budget_needed: u32,
+    pub budget_available: u32,
+    pub budget_fits: bool,
+    pub functions: Vec<FunctionRow>,
+    pub mappings: Vec<MappingRow>,
+    pub stage_throttle: (u32, u32),
+    pub throttled_429: u64,
+    pub answered_500: u64,
+    pub function_throttled: u64,
+    /// SQS calls by action, `total` among them.
+    pub sqs_calls: BTreeMap<String, u64>,
+    pub connections_opened: u64,
+    pub connections_refused: u64,
+    /// Sockets open at once, at most, refused ones included.
+    pub connections_socket_peak: u64,
+    /// Connections open at once, at most (a sample every 250 ms).
+    pub connections_peak: u64,
+    /// The read function's environments at once, at most, times its pool.
+    pub read_connections_peak: u64,
+    pub lingering: u64,
+    /// The oldest message in the order queue waited this long, at most.
+    pub oldest_order_secs: Option<f64>,
+    pub dlq_causes: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionRow {
+    pub name: String,
+    pub invocations: u64,
+    pub cold_starts: u64,
+    pub init_ms: f64,
+    pub peak_environments: u64,
+    pub throttles: u64,
+    pub timeouts: u64,
+    pub init_failures: u64,
+    /// The handlers' CPU time on this machine, ms, and how much longer it
+    /// takes at the function's share of a vCPU.
+    pub cpu_ms: f64,
+    pub cpu_stretch: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MappingRow {
+    pub function: String,
+    pub batches: u64,
+    pub messages: u64,
+    pub item_failures: u64,
+    pub throttled_invokes: u64,
+    pub throttled_batches: u64,
+    pub init_failed_batches: u64,
+    pub timed_out_batches: u64,
+}
+
+fn load(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+impl ShapeReport {
+    /// What `shape` did, with its samples and its DLQs' causes.
+    pub fn of(shape: &Shape, samples: &[ShapeSample], dlq: Option<&DlqCauses>) -> ShapeReport {
+        let s = &shape.settings;
+        let b = s.connection_budget();
+        let q = &shape.sqs;
+        let c = &shape.rds.connections;
+        let reader = shape.functions.reader();
+        let read_pool = s.functions.get(reader.name).map_or(0, |f| f.pool_size);
+        ShapeReport {
+            model: shape.model.describe(),
+            instance_class: s.instance_class.clone(),
+            max_connections: s.max_connections,
+            connection_limit: shape.rds.max_connections,
+            rtt_ms: shape.rtt_ms,
+            multi_az_commit_ms: shape.rds.commit_extra.as_secs_f64() * 1000.0,
+            budget_needed: b.needed(),
+            budget_available: b.available,
+            budget_fits: b.fits(),
+            functions: shape.functions.all().map(|f| function_row(f)).collect(),
+            mappings: shape
+                .mappings
+                .iter()
+                .map(|(name, m)| mapping_row(name, m))
+                .collect(),
+            stage_throttle: (s.stage_throttle.rate, s.stage_throttle.burst),
+            throttled_429: load(&shape.gateway.throttled),
+            answered_500: load(&shape.gateway.refused),
+            function_throttled: load(&shape.gateway.function_throttled),
+            sqs_calls: [
+                ("total", q.total()),
+                ("SendMessage", load(&q.send)),
+                ("SendMessageBatch", load(&q.send_batch)),
+                ("ReceiveMessage", load(&q.receive)),
+                ("ReceiveMessage empty", load(&q.empty_receive)),
+                ("DeleteMessageBatch", load(&q.delete_batch)),
+                ("ChangeMessageVisibility", load(&q.change_visibility)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+            connections_opened: load(&c.opened),
+            connections_refused: load(&c.refused),
+            connections_socket_peak: load(&c.peak),
+            connections_peak: samples.iter().map(|s| s.connections).max().unwrap_or(0),
+            read_connections_peak: load(&reader.stats.peak_environments) * u64::from(read_pool),
+            lingering: shape
+                .functions
+                .all()
+                .map(|f| load(&f.stats.lingering))
+                .sum(),
+            oldest_order_secs: (!samples.is_empty()).then(|| {
+                samples
+                    .iter()
+                    .filter_map(|s| s.oldest_order_secs)
+                    .fold(0.0, f64::max)
+            }),
+            dlq_causes: dlq.cloned().unwrap_or_default(),
+        }
+    }
+}
+
+fn function_row(f: &crate::lambda::function::Function) -> FunctionRow {
+    let st = &f.stats;
+    let cold = load(&st.cold_starts);
+    FunctionRow {
+        name: f.name.to_owned(),
+        invocations: load(&st.invocations),
+        cold_starts: cold,
+        init_ms: load(&st.init_micros) as f64 / 1000.0 / cold.max(1) as f64,
+        peak_environments: load(&st.peak_environments),
+        throttles: load(&st.throttles),
+        timeouts: load(&st.timeouts),
+        init_failures: load(&st.init_failures),
+        cpu_ms: load(&st.cpu_micros) as f64 / 1000.0,
+        cpu_stretch: f.costs.cpu_stretch,
+    }
+}
+
+fn mapping_row(name: &str, m: &crate::lambda::esm::Mapping) -> MappingRow {
+    let st = &m.stats;
+    MappingRow {
+        function: name.to_owned(),
+        batches: load(&st.batches),
+        messages: load(&st.messages),
+        item_failures: load(&st.item_failures),
+        throttled_invokes: load(&st.throttled_invokes),
+        throttled_batches: load(&st.throttled_batches),
+        init_failed_batches: load(&st.init_failed_batches),
+        timed_out_batches: load(&st.timed_out_batches),
+    }
+}
+
+/// Prints the shape's section.
+pub fn print(r: &ShapeReport) {
+    println!("\ndeployed shape (--topology lambda), {}:", r.model);
     println!(
-        "\ndeployed shape (--topology lambda), {}:",
-        shape.model.describe()
-    );
-    let b = s.connection_budget();
-    let limit = shape.rds.max_connections;
-    println!(
-        "  database: {} (max_connections {} set in the parameter group; {limit} left by RDS's own for the functions' user), round trip +{} ms in its zone, +{} ms from the other; {}",
-        s.instance_class,
-        s.max_connections,
-        shape.rtt_ms.0,
-        shape.rtt_ms.1,
-        match shape.rds.commit_extra.is_zero() {
+        "  database: {} (max_connections {} set in the parameter group; {} left by RDS's own for the functions' user), round trip +{} ms in its zone, +{} ms from the other; {}",
+        r.instance_class,
+        r.max_connections,
+        r.connection_limit,
+        r.rtt_ms.0,
+        r.rtt_ms.1,
+        match r.multi_az_commit_ms == 0.0 {
             true => "single-AZ".to_owned(),
-            false => format!(
-                "Multi-AZ: each commit +{} ms",
-                shape.rds.commit_extra.as_secs_f64() * 1000.0
-            ),
+            false => format!("Multi-AZ: each commit +{} ms", r.multi_az_commit_ms),
         }
     );
     println!(
         "  connection budget: the functions may open {} of {} ({})",
-        b.needed(),
-        b.available,
-        if b.fits() { "fits" } else { "OVER BUDGET" }
+        r.budget_needed,
+        r.budget_available,
+        if r.budget_fits { "fits" } else { "OVER BUDGET" }
     );
-    print_functions(shape);
+    print_functions(r);
     println!(
         "  API Gateway: {} requests throttled (429) by the routes' throttles (the stage's: {} requests/s, burst {}); {} answered 500 ({} for a function's concurrency)",
-        shape.gateway.throttled.load(Ordering::Relaxed),
-        s.stage_throttle.rate,
-        s.stage_throttle.burst,
-        shape.gateway.refused.load(Ordering::Relaxed),
-        shape.gateway.function_throttled.load(Ordering::Relaxed),
+        r.throttled_429, r.stage_throttle.0, r.stage_throttle.1, r.answered_500, r.function_throttled,
     );
-    let q = &shape.sqs;
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let q = |k: &str| r.sqs_calls.get(k).copied().unwrap_or(0);
     println!(
         "  SQS calls: {} in all ({} SendMessage, {} SendMessageBatch, {} ReceiveMessage of which {} empty, {} DeleteMessageBatch, {} ChangeMessageVisibility)",
-        q.total(),
-        load(&q.send),
-        load(&q.send_batch),
-        load(&q.receive),
-        load(&q.empty_receive),
-        load(&q.delete_batch),
-        load(&q.change_visibility),
+        q("total"),
+        q("SendMessage"),
+        q("SendMessageBatch"),
+        q("ReceiveMessage"),
+        q("ReceiveMessage empty"),
+        q("DeleteMessageBatch"),
+        q("ChangeMessageVisibility"),
     );
-    let c = &shape.rds.connections;
-    let lingering: u64 = shape
-        .functions
-        .all()
-        .map(|f| f.stats.lingering.load(Ordering::Relaxed))
-        .sum();
     println!(
-        "  database connections: {} opened, {} refused; at most {} sockets open at once, refused ones included (server limit {limit}); {lingering} reaped environments' connections still open",
-        c.opened.load(Ordering::Relaxed),
-        c.refused.load(Ordering::Relaxed),
-        c.peak.load(Ordering::Relaxed),
+        "  database connections: {} opened, {} refused; at most {} sockets open at once, refused ones included (server limit {}); {} reaped environments' connections still open; the read function's at most {}",
+        r.connections_opened, r.connections_refused, r.connections_socket_peak, r.connection_limit, r.lingering, r.read_connections_peak,
     );
-    if !samples.is_empty() {
-        print_oldest(samples);
+    if let Some(oldest) = r.oldest_order_secs {
+        println!("  order queue: oldest message waited at most {oldest:.1} s");
     }
-    if let Some(dlq) = dlq {
-        print_dlq(dlq);
+    if r.dlq_causes.is_empty() {
+        println!("  DLQ arrivals: none");
+    } else {
+        println!("  DLQ arrivals by cause:");
+        for (why, n) in &r.dlq_causes {
+            println!("    {n:>6}  {why}");
+        }
     }
 }
 
 /// Each function's invocations, cold starts and costs, and each mapping's batches.
-fn print_functions(shape: &Shape) {
+fn print_functions(r: &ShapeReport) {
     println!(
         "  {:<10} {:>11} {:>11} {:>9} {:>10} {:>9} {:>8} {:>13} {:>13}",
         "function",
@@ -94,59 +247,33 @@ fn print_functions(shape: &Shape) {
         "init failures",
         "CPU ms (x)"
     );
-    for f in shape.functions.all() {
-        let st = &f.stats;
-        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-        let cold = load(&st.cold_starts);
-        let init_ms = load(&st.init_micros) as f64 / 1000.0 / cold.max(1) as f64;
-        let cpu_ms = load(&st.cpu_micros) as f64 / 1000.0;
+    for f in &r.functions {
         println!(
             "  {:<10} {:>11} {:>11} {:>9.1} {:>10} {:>9} {:>8} {:>13} {:>8.0} ({:.1})",
             f.name,
-            load(&st.invocations),
-            cold,
-            init_ms,
-            load(&st.peak_environments),
-            load(&st.throttles),
-            load(&st.timeouts),
-            load(&st.init_failures),
-            cpu_ms,
-            f.costs.cpu_stretch,
+            f.invocations,
+            f.cold_starts,
+            f.init_ms,
+            f.peak_environments,
+            f.throttles,
+            f.timeouts,
+            f.init_failures,
+            f.cpu_ms,
+            f.cpu_stretch,
         );
     }
     println!("  (CPU ms: the handlers' CPU time on this machine; x: how much longer it takes at the function's share of a vCPU)");
-    for (name, m) in &shape.mappings {
-        let st = &m.stats;
-        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-        let batches = load(&st.batches);
+    for m in &r.mappings {
         println!(
-            "  {name} event source: {batches} batches of {:.1} on average, {} messages reported failed, {} invokes throttled ({} batches left for the visibility timeout), {} left by a failed init, {} timed out",
-            load(&st.messages) as f64 / batches.max(1) as f64,
-            load(&st.item_failures),
-            load(&st.throttled_invokes),
-            load(&st.throttled_batches),
-            load(&st.init_failed_batches),
-            load(&st.timed_out_batches),
+            "  {} event source: {} batches of {:.1} on average, {} messages reported failed, {} invokes throttled ({} batches left for the visibility timeout), {} left by a failed init, {} timed out",
+            m.function,
+            m.batches,
+            m.messages as f64 / m.batches.max(1) as f64,
+            m.item_failures,
+            m.throttled_invokes,
+            m.throttled_batches,
+            m.init_failed_batches,
+            m.timed_out_batches,
         );
     }
-}
-
-/// What reached the DLQs, by cause.
-fn print_dlq(dlq: &DlqCauses) {
-    if dlq.is_empty() {
-        println!("  DLQ arrivals: none");
-    } else {
-        println!("  DLQ arrivals by cause:");
-        for (why, n) in dlq {
-            println!("    {n:>6}  {why}");
-        }
-    }
-}
-
-fn print_oldest(samples: &[ShapeSample]) {
-    let oldest = samples
-        .iter()
-        .filter_map(|s| s.oldest_order_secs)
-        .fold(0.0, f64::max);
-    println!("  order queue: oldest message waited at most {oldest:.1} s");
 }

@@ -258,7 +258,7 @@ async fn bench_deployed_shape(args: &BenchArgs, store: &Arc<MySqlStore>) -> anyh
             f.map_or(0, |f| f.pool_size),
             f.map_or(0, |f| f.memory_mb),
         );
-        crate::report::shape::print(&shape, &[], None);
+        crate::report::shape::print(&crate::report::shape::ShapeReport::of(&shape, &[], None));
     }
     reset(store, &pool).await
 }

@@ -2,41 +2,30 @@
 //! (inline SVG drawn with plotters, no scripts, nothing fetched) and the
 //! verdicts of the scenarios and invariants.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use engine::domain::{OrderRecord, OrderStatus};
-use engine::harness::faults::{FaultKind, Faults};
+use engine::domain::OrderRecord;
 
-use crate::invariants::Check;
-use crate::load::Sent;
+use super::result::{Bill, CheckRow, RunResult};
+use crate::targets::show;
 use crate::timeline::Sample;
 
 pub(crate) mod charts;
 
 use charts::{latency, queue_chart, shape_charts, stock_chart, throughput_chart};
 
+/// The page: the run's result, and the series its charts draw.
 pub struct Page<'a> {
     pub title: String,
-    pub seed: u64,
-    pub store: &'a str,
-    pub queue: &'a str,
-    pub faults: &'a Faults,
-    pub sent: &'a [Sent],
-    pub send_secs: f64,
-    pub drain_secs: f64,
+    pub result: &'a RunResult,
     pub load_start: DateTime<Utc>,
     pub finished: &'a [OrderRecord],
     pub samples: &'a [Sample],
     pub hot: &'a [String],
-    pub scenarios: &'a [Check],
-    pub invariants: &'a [Check],
     /// With `--topology lambda`: the deployed shape over time.
     pub shape: &'a [crate::lambda::ShapeSample],
-    /// With `--topology lambda`: what the run would have cost on AWS.
-    pub bill: Option<&'a crate::report::bill::Summary>,
 }
 
 /// Writes the page to `path`, creating its folder if needed.
@@ -45,7 +34,7 @@ pub fn write(path: &Path, page: &Page) -> anyhow::Result<()> {
 }
 
 pub fn render(p: &Page) -> anyhow::Result<String> {
-    let all_passed = p.scenarios.iter().chain(p.invariants).all(|c| c.passed);
+    let r = p.result;
     let mut out = String::with_capacity(256 * 1024);
     let _ = write!(
         out,
@@ -53,14 +42,16 @@ pub fn render(p: &Page) -> anyhow::Result<String> {
          <title>{title}</title><style>{STYLE}</style></head><body>\
          <h1>{title}</h1><p class=\"{cls}\">{verdict}</p>",
         title = esc(&p.title),
-        cls = if all_passed { "pass" } else { "fail" },
-        verdict = if all_passed {
-            "Every scenario passed and every invariant held."
+        cls = if r.passed { "pass" } else { "fail" },
+        verdict = if r.passed {
+            "Every scenario passed, every invariant held and every target was met."
         } else {
-            "FAILED: see the scenarios and invariants below."
+            "FAILED: see the targets and checks below."
         },
     );
-    summary(&mut out, p);
+    summary(&mut out, r);
+    targets(&mut out, r);
+    customers(&mut out, r);
     out.push_str("<h2>Throughput</h2>");
     out.push_str(&throughput_chart(p)?);
     out.push_str("<h2>Accept-to-processed latency</h2>");
@@ -75,15 +66,17 @@ pub fn render(p: &Page) -> anyhow::Result<String> {
             out.push_str(&chart);
         }
     }
-    if let Some(bill) = p.bill {
+    if let Some(bill) = &r.bill {
         bill_table(&mut out, bill);
     }
+    let group = |g: &'static str| r.checks.iter().filter(move |c| c.group == g);
     checks(
         &mut out,
         "Scenarios (the seed's verification tests)",
-        p.scenarios,
+        group("scenario"),
     );
-    checks(&mut out, "Invariants", p.invariants);
+    checks(&mut out, "Invariants", group("invariant"));
+    checks(&mut out, "The run itself", group("run"));
     out.push_str("</body></html>\n");
     Ok(out)
 }
@@ -95,68 +88,123 @@ padding:.25em .6em;text-align:left;vertical-align:top}th{background:#f4f4f4}.pas
 font-weight:bold}.fail{color:#cf222e;font-weight:bold}svg{max-width:100%;height:auto}\
 .num{text-align:right;font-variant-numeric:tabular-nums}";
 
-fn summary(out: &mut String, p: &Page) {
-    let processed = p
-        .finished
-        .iter()
-        .filter(|o| o.status == OrderStatus::Processed)
-        .count();
-    let faults: Vec<String> = FaultKind::ALL
-        .iter()
-        .filter(|k| p.faults.plan().rate(**k) > 0.0)
-        .map(|k| format!("{k} {} injected", p.faults.injected(*k)))
-        .collect();
-    let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
-    for s in p.sent {
-        *by_status.entry(s.status).or_default() += 1;
-    }
-    let answers: Vec<String> = by_status
-        .iter()
-        .map(|(st, n)| format!("{st}: {n}"))
-        .collect();
-    let rows = [
-        ("seed", format!("{} (replay with --seed {})", p.seed, p.seed)),
-        ("store", p.store.to_owned()),
-        ("queues", p.queue.to_owned()),
-        (
-            "faults",
-            if faults.is_empty() {
-                "none".to_owned()
-            } else {
-                faults.join(", ")
-            },
-        ),
-        (
-            "load",
-            format!(
-                "{} requests in {:.2} s ({:.0}/s); answers {}",
-                p.sent.len(),
-                p.send_secs,
-                p.sent.len() as f64 / p.send_secs.max(1e-9),
-                answers.join(", ")
-            ),
-        ),
-        (
-            "finished orders",
-            format!(
-                "{} ({processed} PROCESSED, {} FAILED), {:.0} orders/s from the first load request to drained ({:.2} s)",
-                p.finished.len(),
-                p.finished.len() - processed,
-                p.finished.len() as f64 / p.drain_secs.max(1e-9),
-                p.drain_secs
-            ),
-        ),
-    ];
+fn table(out: &mut String, rows: &[(&str, String)]) {
     out.push_str("<table>");
     for (k, v) in rows {
-        let _ = write!(out, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
+        let _ = write!(out, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
     }
     out.push_str("</table>");
 }
 
+fn summary(out: &mut String, r: &RunResult) {
+    let s = &r.setup;
+    let mut rows = vec![
+        (
+            "seed",
+            r.seed.map_or("-".into(), |seed| {
+                format!("{seed} (replay with --seed {seed})")
+            }),
+        ),
+        ("commit", r.commit.clone().unwrap_or_else(|| "-".into())),
+        ("store", s.store.clone()),
+        ("queues", s.queues.clone()),
+        ("faults", s.faults.clone()),
+    ];
+    if let Some(p) = &s.profile {
+        rows.push((
+            "load",
+            format!(
+                "{} requests over {} s: {}",
+                p.requests, p.duration_secs, p.description
+            ),
+        ));
+    }
+    if let Some(settings) = &s.settings {
+        rows.push((
+            "settings",
+            format!("{} (sha256 {})", settings.file, settings.sha256),
+        ));
+    }
+    if let Some(p) = &r.pipeline {
+        rows.push((
+            "finished orders",
+            format!(
+                "{} ({} PROCESSED, {} FAILED), {:.0} orders/s from the first load request to drained ({:.2} s)",
+                p.finished, p.processed, p.failed, p.throughput, p.drain_secs
+            ),
+        ));
+    }
+    table(out, &rows);
+}
+
+fn targets(out: &mut String, r: &RunResult) {
+    if r.targets.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Targets</h2><table><tr><th></th><th>target</th><th>measured</th></tr>");
+    for t in &r.targets {
+        let _ = write!(
+            out,
+            "<tr><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
+            if t.passed { "pass" } else { "fail" },
+            if t.passed { "PASS" } else { "MISS" },
+            esc(&t.target),
+            esc(&t.detail)
+        );
+    }
+    out.push_str("</table>");
+}
+
+/// What the customers saw: the load as planned and sent, first tries,
+/// the client's latency, the reads.
+fn customers(out: &mut String, r: &RunResult) {
+    let Some(l) = &r.load else { return };
+    let join = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let p = &l.submit_to_202_ms;
+    let mut rows = vec![
+        (
+            "sent",
+            match (l.planned_peak_rps, l.offered) {
+                (Some(planned), Some(offered)) => format!(
+                    "open loop: {} requests, planned peak {planned:.0}/s, sent {:.0}/s ({:.1} % offered), late by p99 {:.1} ms",
+                    l.requests, l.achieved_peak_rps, offered * 100.0, l.send_lag_ms.p99
+                ),
+                _ => format!("closed loop: {} requests as fast as answered", l.requests),
+            },
+        ),
+        ("first try", join(&l.first_try)),
+        ("after retries", join(&l.after_retries)),
+        (
+            "submit-to-202",
+            format!("p50 {:.0} ms, p90 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms", p.p50, p.p90, p.p95, p.p99, p.max),
+        ),
+    ];
+    if let Some(reads) = r.reads.as_ref().filter(|r| r.requests > 0) {
+        for route in &reads.routes {
+            rows.push((
+                "reads",
+                format!(
+                    "{}: {} ({}), p99 {}",
+                    route.route,
+                    route.requests,
+                    join(&route.answers),
+                    show("p99_read", route.latency_ms.p99)
+                ),
+            ));
+        }
+    }
+    out.push_str("<h2>What the customers saw</h2>");
+    table(out, &rows);
+}
+
 /// The bill as a table: each item, its quantity and cost, the total, and
 /// the two figures a team plans with.
-fn bill_table(out: &mut String, b: &crate::report::bill::Summary) {
+fn bill_table(out: &mut String, b: &Bill) {
     let _ = write!(
         out,
         "<h2>What this run would cost on AWS</h2><p>{} prices from deploy/prices.json, read {}, in {}; \
@@ -171,10 +219,10 @@ fn bill_table(out: &mut String, b: &crate::report::bill::Summary) {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">${:.6}</td></tr>",
-            esc(l.service),
+            esc(&l.service),
             esc(&l.item),
             crate::report::bill::quantity(l.quantity),
-            esc(l.unit),
+            esc(&l.unit),
             l.usd
         );
     }
@@ -196,7 +244,11 @@ fn bill_table(out: &mut String, b: &crate::report::bill::Summary) {
     );
 }
 
-fn checks(out: &mut String, title: &str, checks: &[Check]) {
+fn checks<'a>(out: &mut String, title: &str, checks: impl Iterator<Item = &'a CheckRow>) {
+    let checks: Vec<&CheckRow> = checks.collect();
+    if checks.is_empty() {
+        return;
+    }
     let _ = write!(
         out,
         "<h2>{}</h2><table><tr><th></th><th>check</th><th>detail</th></tr>",
@@ -208,7 +260,7 @@ fn checks(out: &mut String, title: &str, checks: &[Check]) {
             "<tr><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
             if c.passed { "pass" } else { "fail" },
             if c.passed { "PASS" } else { "FAIL" },
-            esc(c.name),
+            esc(&c.name),
             esc(&c.detail)
         );
     }
@@ -238,8 +290,7 @@ pub(crate) fn esc(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::Kind;
-    use engine::domain::{CustomerId, OrderId};
+    use engine::domain::{CustomerId, OrderId, OrderStatus};
 
     fn order(i: u32, start: DateTime<Utc>, latency_ms: i64) -> OrderRecord {
         let created = start + chrono::Duration::milliseconds(i64::from(i) * 10);
@@ -272,36 +323,23 @@ mod tests {
                 stock: vec![Some(i64::from(100 - k)), None],
             })
             .collect();
-        let sent = vec![Sent {
-            kind: Kind::Invalid,
-            status: 400,
-            order_id: None,
-            repeats: None,
-            message: "<bad>".into(),
-        }];
-        let checks = [Check {
-            name: "1. no oversell",
+        let mut result = RunResult::new("run", Some(9));
+        result.checks.push(CheckRow {
+            group: "invariant".into(),
+            name: "1. no oversell".into(),
             passed: false,
             detail: "sim-hot-1 -1 < 0".into(),
-        }];
-        let faults = Faults::none();
+        });
+        result.derive_metrics();
+        result.judge(&[], true);
         let page = Page {
             title: "orderflow sim, seed 9".into(),
-            seed: 9,
-            store: "in-memory",
-            queue: "in-process channels",
-            faults: &faults,
-            sent: &sent,
-            send_secs: 1.0,
-            drain_secs: 2.0,
+            result: &result,
             load_start: start,
             finished: &finished,
             samples: &samples,
             hot: &["sim-hot-1".to_owned(), "sim-hot-2".to_owned()],
-            scenarios: &[],
-            invariants: &checks,
             shape: &[],
-            bill: None,
         };
         let html = render(&page).expect("renders");
         assert!(html.starts_with("<!doctype html>"));
@@ -318,7 +356,7 @@ mod tests {
         ] {
             assert!(html.contains(heading), "{heading}");
         }
-        assert!(html.contains("FAILED: see the scenarios and invariants below."));
+        assert!(html.contains("FAILED: see the targets and checks below."));
         assert!(html.contains("sim-hot-1 -1 &lt; 0"), "details are escaped");
         assert!(
             !html.contains("<script"),

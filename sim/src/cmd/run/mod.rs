@@ -2,58 +2,98 @@
 //! faults, if asked), wait for the queues to drain, check the invariants,
 //! print the report.
 
+mod conclude;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::Args;
-use engine::app::{App, Stopped};
-use engine::config::{Config, QueueKind};
+use engine::app::App;
+use engine::config::Config;
 use engine::dlq;
-use engine::domain::{seed_products, OrderRecord, ProductId};
+use engine::domain::{seed_products, ProductId};
 use engine::events::now_millis;
 use engine::harness::faults::{FaultPlan, Faults};
 use engine::harness::Harness;
 use engine::store::OpenedStore;
 
 use crate::chaos;
-use crate::gather::{self, CountingNotifier, RunRecord};
+use crate::gather::CountingNotifier;
 use crate::invariants::{self, Check};
-use crate::lambda::bill::BillError;
 use crate::lambda::{self, Shape};
-use crate::load::{self, Sent};
+use crate::load::{self, send, Profile, Sends};
 use crate::pipeline::{Pipeline, Start};
-use crate::report::bill::Summary;
-use crate::report::outcome::Outcome;
+use crate::report::result::RunResult;
 use crate::report::shape::DlqCauses;
-use crate::report::{self, html, Report, RunReport};
 use crate::scenarios;
+use crate::targets::Target;
 use crate::timeline;
 use orderflow_client::Client;
 
+/// What `sim run --help` says after the options.
+const AFTER_HELP: &str = "\
+Targets (--target, repeatable; the run fails if any is missed):
+  METRIC<VALUE, <=, >, >= or ==, with the metric's unit: 'p99_accept_to_processed<2s',
+  'first_try_5xx<0.1%', 'refused==0', 'dlq==0', 'offered>=95%'. Without --target, a
+  --topology lambda run is held to the sale's defaults:
+    p99_accept_to_processed<2s first_try_5xx<0.1% first_try_429<1% read_first_try_5xx<0.1%
+    refused==0 dlq==0 connections_refused==0 offered>=95%
+  and a local run to its checks alone. Every metric, its unit and meaning: README, \"Targets\".
+
+Exit status:
+  0  every scenario passed, every invariant held, the client kept its schedule, the queues
+     drained and every target was met
+  1  something of that failed: the report (and --json) says which, and by how much
+  2  the run could not be made: bad arguments, no database, a settings or profile file refused";
+
 #[derive(Args, Clone)]
+#[command(after_help = AFTER_HELP)]
 pub struct RunArgs {
-    /// Requests in the generated load (orders, duplicates and invalid ones).
-    #[arg(long, default_value_t = 5000)]
-    pub orders: usize,
-    /// Seconds the load is spread over, shaped as a flash sale (a quiet
-    /// start, a surge to about 8 times the quiet rate, a tail), so the
-    /// report shows the surge and the hot products selling out. 0 sends as
-    /// fast as the server answers.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    pub duration: f64,
+    /// The load's profile: `flash-sale` (a burst of a tenth of the requests
+    /// in the first second, a quiet start, a surge to about 8 times the
+    /// quiet rate, a tail; buyers poll their order, a fifth read the
+    /// stock), `even` (a steady rate, orders only), or a profile file of
+    /// your own (README, "Describing your own sale").
+    #[arg(long, default_value = "flash-sale", value_parser = |s: &str| Profile::from_arg(s))]
+    pub profile: Profile,
+    /// Requests in the generated load (orders, duplicates and invalid
+    /// ones); default: the profile's (5,000 for the shipped ones).
+    #[arg(long)]
+    pub orders: Option<usize>,
+    /// Seconds the load is spread over, as its profile shapes it; default:
+    /// the profile's (10 for the shipped ones). 0 sends as fast as answered,
+    /// --concurrency at a time (a closed loop: no schedule, no offered rate).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
     /// Seed of the generated load and of the fault decisions; a run prints
     /// its seed, and the same seed replays the same workload and faults.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Requests in flight at once.
+    /// With --duration 0: requests in flight at once.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// Requests in flight at most in an open-loop load: far above a healthy
+    /// run's (the flash sale's 2,857 a second at 20,000 over 20 s, answered
+    /// within 3.5 s); a run that reaches it falls behind its schedule and
+    /// fails, saying so.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_in_flight: usize,
+    /// How often a client tries an order again after a 429, a 5xx or a
+    /// timeout (0: never, as a browser's POST); default: the profile's.
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Seconds a request waits for its answer before the client counts a
+    /// timeout (API Gateway's own limit for an HTTP API is 30 s).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub request_timeout: f64,
+    /// A target the run must meet, e.g. 'p99_accept_to_processed<2s';
+    /// repeat for more. See below for the metrics and the defaults.
+    #[arg(long = "target", value_name = "EXPR", value_parser = |s: &str| s.parse::<Target>())]
+    pub targets: Vec<Target>,
     /// Seconds to wait for the queues to drain after the load.
     #[arg(long, default_value_t = 120)]
     pub drain_timeout: u64,
@@ -71,11 +111,6 @@ pub struct RunArgs {
     /// both).
     #[arg(long, value_name = "MS")]
     pub db_rtt_ms: Option<f64>,
-    /// The load's shape over `--duration`: `flash-sale` (a quiet start, a
-    /// ramp to a peak of about 8 times the quiet rate on the hot products,
-    /// a tail) or `even` (the same rate throughout).
-    #[arg(long, value_enum, default_value = "flash-sale")]
-    pub profile: load::Profile,
     #[command(flatten)]
     pub shape: lambda::ShapeArgs,
     /// Stop the database server for this many seconds while the load runs
@@ -90,20 +125,35 @@ pub struct RunArgs {
     #[arg(long, default_value = chaos::DEFAULT_DB_START)]
     pub db_start_cmd: String,
     /// Where to write the report as a self-contained HTML page (charts of
-    /// throughput, latency, queue depths and hot stock over time, and the
-    /// verdicts).
+    /// throughput, latency, queue depths and hot stock over time, what the
+    /// customers saw, the targets and verdicts).
     #[arg(long, value_name = "PATH", default_value = "reports/sim-report.html")]
     pub html: PathBuf,
     /// Do not write the HTML report.
     #[arg(long)]
     pub no_html: bool,
-    /// Also write the run's outcome as JSON to this file: the verdict,
-    /// refused customers, p99 accept-to-processed, the DLQs, the deployed
-    /// shape's throttles and connections, the bill (what `sim plan` reads).
+    /// Also write the run's result as JSON (schema results.schema.json) to
+    /// this file, or to standard output for `-` (the text report then goes
+    /// to standard error): the setup, every metric, each target's and
+    /// check's verdict, the bill. `sim compare` and `sim plan` read it.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Also write a Markdown summary of the result to this file (for a CI
+    /// job's page, e.g. $GITHUB_STEP_SUMMARY).
+    #[arg(long, value_name = "PATH")]
+    pub summary: Option<PathBuf>,
     #[command(flatten)]
     pub config: Config,
+}
+
+impl RunArgs {
+    pub fn orders(&self) -> usize {
+        self.orders.unwrap_or(self.profile.requests)
+    }
+
+    pub fn duration(&self) -> f64 {
+        self.duration.unwrap_or(self.profile.duration_secs)
+    }
 }
 
 pub async fn run(args: RunArgs) -> ExitCode {
@@ -114,7 +164,24 @@ pub async fn run(args: RunArgs) -> ExitCode {
         true => crate::console::init_tracing_counting_function_logs(quiet),
         false => crate::console::init_tracing(quiet),
     }
-    match run_inner(args).await {
+    // `--json -`: the JSON alone on standard output, the report on stderr.
+    let json_to_stdout = match args.json.as_deref() == Some(std::path::Path::new("-")) {
+        true => match crate::console::stdout_to_stderr() {
+            Ok(out) => Some(out),
+            Err(e) => {
+                eprintln!("sim: cannot keep standard output for the JSON: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        false => None,
+    };
+    let (json, summary) = (args.json.clone(), args.summary.clone());
+    let written = match run_inner(args).await {
+        Ok(result) => conclude::write(&result, json.as_deref(), json_to_stdout, summary.as_deref())
+            .map(|()| result.passed),
+        Err(e) => Err(e),
+    };
+    match written {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -126,7 +193,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
 
 /// The main job, phase by phase: start the pipeline, run the scenarios,
 /// send the load and drain, then check and report.
-async fn run_inner(mut args: RunArgs) -> anyhow::Result<bool> {
+async fn run_inner(mut args: RunArgs) -> anyhow::Result<RunResult> {
     let run = Started::start(&mut args).await?;
     let (scenarios, scenario_ids) = run.scenarios().await?;
     let load = run.load(&args).await?;
@@ -134,7 +201,7 @@ async fn run_inner(mut args: RunArgs) -> anyhow::Result<bool> {
 }
 
 /// A started run: its seed, the pipeline, and what it was started with.
-struct Started {
+pub(crate) struct Started {
     seed: u64,
     /// Makes this run's customer ids unique.
     tag: String,
@@ -155,14 +222,13 @@ struct Started {
 }
 
 /// What the load did.
-struct Loaded {
-    sent: Vec<Sent>,
-    send_time: Duration,
-    drain_time: Duration,
-    drained: bool,
-    load_start: DateTime<Utc>,
-    samples: Vec<timeline::Sample>,
-    shape_samples: Vec<lambda::ShapeSample>,
+pub(crate) struct Loaded {
+    pub sends: Sends,
+    pub drain_time: Duration,
+    pub drained: bool,
+    pub load_start: DateTime<Utc>,
+    pub samples: Vec<timeline::Sample>,
+    pub shape_samples: Vec<lambda::ShapeSample>,
 }
 
 impl Started {
@@ -267,23 +333,31 @@ impl Started {
     /// database outage beside it, as asked), waits for the queues to drain,
     /// and redrives the DLQs after a faulty run.
     async fn load(&self, args: &RunArgs) -> anyhow::Result<Loaded> {
-        let due = (args.duration > 0.0).then(|| {
-            args.profile
-                .due(args.orders, Duration::from_secs_f64(args.duration))
-        });
+        let (orders, duration) = (args.orders(), args.duration());
+        let due =
+            (duration > 0.0).then(|| args.profile.due(orders, Duration::from_secs_f64(duration)));
         match due {
             Some(_) => println!(
-                "\nload: {} requests over {} s shaped as {}, up to {} in flight",
-                args.orders,
-                args.duration,
-                args.profile.describe(),
-                args.concurrency
+                "\nload: {orders} requests over {duration} s, open loop (each sent when due, at most {} in flight): {}",
+                args.max_in_flight,
+                args.profile.describe()
             ),
             None => println!(
-                "\nload: {} requests as fast as answered, {} in flight",
-                args.orders, args.concurrency
+                "\nload: {orders} requests as fast as answered, {} in flight (closed loop)",
+                args.concurrency
             ),
         }
+        let options = send::Options {
+            max_in_flight: match due {
+                Some(_) => args.max_in_flight,
+                None => args.concurrency,
+            },
+            due,
+            retries: args.retries.unwrap_or(args.profile.retries),
+            timeout: Duration::from_secs_f64(args.request_timeout.max(0.001)),
+            reads: args.profile.reads,
+            seed: self.seed,
+        };
         let (stop_killer, killer_stop) = tokio::sync::watch::channel(false);
         let killer = match &self.store {
             OpenedStore::MySql(s) => Some(chaos::spawn_connection_killer(
@@ -293,7 +367,7 @@ impl Started {
             )),
             OpenedStore::Memory(_) => None,
         };
-        let planned = load::plan(args.orders, self.seed, &self.tag);
+        let planned = load::plan(orders, self.seed, &self.tag);
         let load_started = Instant::now();
         let load_start = now_millis();
         let sampler = timeline::spawn(
@@ -306,8 +380,8 @@ impl Started {
             .shape
             .as_ref()
             .map(|s| s.sampler(load_started, Duration::from_millis(250)));
-        let ((sent, send_time), outage) = tokio::join!(
-            load::send(&self.client, planned, due, args.concurrency),
+        let (sends, outage) = tokio::join!(
+            send::send(&self.client, planned, options),
             self.outage(args)
         );
         outage?;
@@ -327,8 +401,7 @@ impl Started {
             redrive(&self.app, &self.faults, args).await?;
         }
         Ok(Loaded {
-            sent,
-            send_time,
+            sends,
             drain_time,
             drained,
             load_start,
@@ -357,188 +430,10 @@ impl Started {
             (None, _) => Ok(None),
         }
     }
-
-    /// Gathers the facts, checks the invariants, prints the report and
-    /// writes its page, stops the pipeline, and answers whether the run
-    /// passed.
-    async fn conclude(
-        self,
-        args: &RunArgs,
-        scenarios: Vec<Check>,
-        scenario_ids: &[String],
-        load: Loaded,
-    ) -> anyhow::Result<bool> {
-        let order_dlq = peek_all(self.app.queues.order_dlq.as_ref()).await?;
-        let processed_dlq = peek_all(self.app.queues.processed_dlq.as_ref()).await?;
-        let record = RunRecord {
-            initial: &self.initial,
-            run_start: self.run_start,
-            sent: &load.sent,
-            scenario_ids,
-            scenario_accepts: 3,
-            scenario_refusals: 1,
-            faults: &self.faults,
-            db_outage: args.db_outage.is_some(),
-            order_dlq: &order_dlq,
-            processed_dlq: &processed_dlq,
-        };
-        let admin = self.store.admin();
-        let facts = gather::gather(&*admin, &self.harness, &self.notifier, record).await?;
-        let checks = invariants::check(&facts);
-        let (causes, bill) = self.shape_report(&load).await?;
-        let whole = RunReport {
-            main: Report {
-                sent: &load.sent,
-                send_time: load.send_time,
-                drain_time: load.drain_time,
-                finished: &facts.finished,
-                dead_lettered: order_dlq.len(),
-                processed_dlq: processed_dlq.len(),
-                metrics: &self.app.metrics,
-                hot: load::HOT.iter().map(|(p, _)| p.to_string()).collect(),
-                inventory: &facts.inventory,
-                initial: &self.initial,
-            },
-            shape: self
-                .shape
-                .as_ref()
-                .map(|shape| (&**shape, load.shape_samples.as_slice(), causes.as_ref())),
-            faults: &self.faults,
-            undecodable: gather::undecodable_in(&order_dlq),
-            mysql: matches!(self.store, OpenedStore::MySql(_)),
-            invariants: &checks,
-            bill: bill.as_ref(),
-        };
-        whole.print();
-        if !args.no_html {
-            let bill = bill.as_ref().and_then(|b| b.as_ref().ok());
-            self.write_page(args, (&load, bill), &facts.finished, &scenarios, &checks);
-        }
-        let outcome = args.json.is_some().then(|| {
-            let dlqs = (order_dlq.len(), processed_dlq.len());
-            let bill = bill.as_ref().and_then(|b| b.as_ref().ok());
-            self.outcome((&load, &facts.finished), dlqs, bill)
-        });
-        // The queues drained above (or the run failed for it); the graceful
-        // stop drains once more, for as long as a drain may take.
-        let limit = tokio::time::sleep(Duration::from_secs(args.drain_timeout));
-        if let Stopped::Abandoned(left) = self.app.shutdown(|_| {}, limit).await {
-            println!(
-                "  stopped with {} orders unprocessed and {} notifications unsent",
-                left.orders, left.notifications
-            );
-        }
-        if let Some(shape) = &self.shape {
-            shape.stop().await;
-        }
-        let unexpected = report::unexpected_answers(&load.sent);
-        let passed = report::verdict(&scenarios, &checks, load.drained, unexpected);
-        if let (Some(path), Some(mut outcome)) = (&args.json, outcome) {
-            outcome.passed = passed;
-            outcome
-                .write(path)
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-        Ok(passed)
-    }
-
-    /// The run's outcome, for `--json`.
-    fn outcome(
-        &self,
-        (load, finished): (&Loaded, &[OrderRecord]),
-        (order_dlq, processed_dlq): (usize, usize),
-        bill: Option<&Summary>,
-    ) -> Outcome {
-        let latencies = orderflow_client::Latencies::of(
-            finished.iter().map(|o| (o.created_at, o.processed_at)),
-        );
-        let counted = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-        let mut outcome = Outcome {
-            seed: self.seed,
-            accepted: load.sent.iter().filter(|s| s.status == 202).count() as u64,
-            refused: report::unexpected_answers(&load.sent),
-            p50_ms: latencies.percentile(0.50),
-            p99_ms: latencies.percentile(0.99),
-            order_dlq,
-            processed_dlq,
-            drained: load.drained,
-            bill: bill.map(report::outcome::Bill::of),
-            ..Outcome::default()
-        };
-        if let Some(shape) = &self.shape {
-            outcome.throttled_429 = counted(&shape.gateway.throttled);
-            outcome.answered_500 = counted(&shape.gateway.refused);
-            outcome.connections_refused = counted(&shape.rds.connections.refused);
-            outcome.connections_peak = load
-                .shape_samples
-                .iter()
-                .map(|s| s.connections)
-                .max()
-                .unwrap_or(0);
-        }
-        outcome
-    }
-
-    /// With the deployed shape: what its DLQs hold by cause, and its bill.
-    async fn shape_report(
-        &self,
-        load: &Loaded,
-    ) -> anyhow::Result<(Option<DlqCauses>, Option<Result<Summary, BillError>>)> {
-        let Some(shape) = &self.shape else {
-            return Ok((None, None));
-        };
-        let accepted = load.sent.iter().filter(|s| s.status == 202).count() as u64;
-        let bill = report::bill::summary(shape, accepted);
-        Ok((Some(dlq_causes(&self.app).await?), Some(bill)))
-    }
-
-    /// The report as one HTML page, at `--html`.
-    fn write_page(
-        &self,
-        args: &RunArgs,
-        (load, bill): (&Loaded, Option<&report::bill::Summary>),
-        finished: &[OrderRecord],
-        scenarios: &[Check],
-        checks: &[Check],
-    ) {
-        let hot: Vec<String> = hot_products()
-            .iter()
-            .map(|p| p.as_str().to_owned())
-            .collect();
-        let page = html::Page {
-            title: format!("orderflow sim, seed {}", self.seed),
-            seed: self.seed,
-            store: &self.store_label,
-            queue: match (args.config.queue, &self.shape) {
-                (_, Some(_)) => {
-                    "in-process channels behind emulated SQS event source mappings, invoking the \
-                     Lambda handlers (--topology lambda)"
-                }
-                (QueueKind::Channel, None) => "in-process channels",
-                (QueueKind::Sqs, None) => "SQS",
-            },
-            faults: &self.faults,
-            sent: &load.sent,
-            send_secs: load.send_time.as_secs_f64(),
-            drain_secs: load.drain_time.as_secs_f64(),
-            load_start: load.load_start,
-            finished,
-            samples: &load.samples,
-            hot: &hot,
-            scenarios,
-            invariants: checks,
-            shape: &load.shape_samples,
-            bill,
-        };
-        match html::write(&args.html, &page) {
-            Ok(()) => println!("\nreport: {} (open it in a browser)", args.html.display()),
-            Err(e) => println!("\nreport: could not write the HTML page: {e:#}"),
-        }
-    }
 }
 
 /// What the DLQs hold, by the last error of each message.
-async fn dlq_causes(app: &App) -> anyhow::Result<DlqCauses> {
+pub(crate) async fn dlq_causes(app: &App) -> anyhow::Result<DlqCauses> {
     let mut why = DlqCauses::new();
     for q in app.queues.dead_letters() {
         for l in dlq::list(&q, &app.failures, usize::MAX).await? {
@@ -550,7 +445,7 @@ async fn dlq_causes(app: &App) -> anyhow::Result<DlqCauses> {
 }
 
 /// The load's hot products, whose stock the report follows.
-fn hot_products() -> Vec<ProductId> {
+pub(crate) fn hot_products() -> Vec<ProductId> {
     load::products()
         .into_iter()
         .map(|p| p.product_id)
@@ -559,7 +454,7 @@ fn hot_products() -> Vec<ProductId> {
 }
 
 /// Every message in a DLQ (none where there is no DLQ).
-async fn peek_all(
+pub(crate) async fn peek_all(
     dlq: Option<&Arc<dyn engine::queue::QueueBackend>>,
 ) -> anyhow::Result<Vec<engine::queue::Message>> {
     match dlq {

@@ -1,0 +1,291 @@
+//! The end of a run: gather what it left, check the invariants, make the
+//! result (one value: [`RunResult`]), stop the pipeline, print the report,
+//! write the page; then the JSON and the Markdown summary, if asked.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use engine::app::Stopped;
+use engine::config::QueueKind;
+use engine::domain::{OrderRecord, OrderStatus};
+use engine::harness::faults::FaultKind;
+use engine::store::OpenedStore;
+use orderflow_client::Latencies;
+
+use super::{dlq_causes, hot_products, peek_all, Loaded, RunArgs, Started};
+use crate::gather::{self, RunRecord};
+use crate::invariants::{self, Check};
+use crate::load::measure::{self, LoadReport, Percentiles, ReadsReport};
+use crate::report::result::{
+    settings_ref, CheckRow, PipelineReport, ProfileSetup, RunResult, Setup, StockRow,
+};
+use crate::report::shape::ShapeReport;
+use crate::report::{self, faults, html, markdown};
+
+impl Started {
+    /// Gathers the facts, checks the invariants, makes the result, stops
+    /// the pipeline, prints the report and writes its page.
+    pub(super) async fn conclude(
+        self,
+        args: &RunArgs,
+        scenarios: Vec<Check>,
+        scenario_ids: &[String],
+        load: Loaded,
+    ) -> anyhow::Result<RunResult> {
+        let order_dlq = peek_all(self.app.queues.order_dlq.as_ref()).await?;
+        let processed_dlq = peek_all(self.app.queues.processed_dlq.as_ref()).await?;
+        let record = RunRecord {
+            initial: &self.initial,
+            run_start: self.run_start,
+            sent: &load.sends.orders,
+            scenario_ids,
+            scenario_accepts: 3,
+            scenario_refusals: 1,
+            faults: &self.faults,
+            db_outage: args.db_outage.is_some(),
+            order_dlq: &order_dlq,
+            processed_dlq: &processed_dlq,
+        };
+        let admin = self.store.admin();
+        let facts = gather::gather(&*admin, &self.harness, &self.notifier, record).await?;
+        let invariants = invariants::check(&facts);
+        let mut result = RunResult::new("run", Some(self.seed));
+        result.setup = self.setup(args);
+        result.load = Some(LoadReport::of(&load.sends));
+        result.reads = Some(ReadsReport::of(&load.sends));
+        let mut pipeline = pipeline_report(
+            &facts.finished,
+            &load,
+            (order_dlq.len(), processed_dlq.len()),
+        );
+        pipeline.duplicates_answered = self.app.metrics.duplicate_deliveries.get();
+        pipeline.store_retries = self.app.metrics.store_retries.get();
+        pipeline.undecodable_receives = self.app.metrics.poison_messages.get();
+        pipeline.hot_stock = facts
+            .inventory
+            .iter()
+            .filter(|i| {
+                crate::load::HOT
+                    .iter()
+                    .any(|(h, _)| *h == i.product_id.as_str())
+            })
+            .map(|i| StockRow {
+                product_id: i.product_id.to_string(),
+                from: self.initial.get(&i.product_id).copied(),
+                to: i.quantity_available,
+            })
+            .collect();
+        result.pipeline = Some(pipeline);
+        if let Some(shape) = &self.shape {
+            let causes = dlq_causes(&self.app).await?;
+            result.shape = Some(ShapeReport::of(shape, &load.shape_samples, Some(&causes)));
+            let accepted = load.sends.orders.iter().filter(|s| s.status == 202).count() as u64;
+            match report::bill::summary(shape, accepted) {
+                Ok(bill) => result.bill = Some(bill.owned()),
+                Err(e) => println!("\nbill: {e}"),
+            }
+        }
+        let poison = gather::undecodable_in(&order_dlq);
+        let mysql = matches!(self.store, OpenedStore::MySql(_));
+        result.faults = faults::rows(&self.faults, &self.app.metrics, poison, mysql);
+        result.checks = checks(&scenarios, &invariants, &result);
+        result.derive_metrics();
+        result.judge(&args.targets, args.shape.is_lambda());
+        report::print(&result);
+        if !args.no_html {
+            self.write_page(args, &load, &facts.finished, &result);
+        }
+        self.stop(args).await;
+        Ok(result)
+    }
+
+    /// What the run was made with.
+    fn setup(&self, args: &RunArgs) -> Setup {
+        let lambda = args.shape.is_lambda();
+        Setup {
+            topology: if lambda { "lambda" } else { "local" }.into(),
+            store: self.store_label.clone(),
+            queues: match (args.config.queue, lambda) {
+                (_, true) => "in-process channels behind emulated SQS event source mappings, invoking the Lambda handlers (--topology lambda)",
+                (QueueKind::Channel, false) => "in-process channels",
+                (QueueKind::Sqs, false) => "SQS",
+            }
+            .into(),
+            profile: Some(ProfileSetup {
+                name: args.profile.name.clone(),
+                requests: args.orders(),
+                duration_secs: args.duration(),
+                description: args.profile.describe(),
+            }),
+            settings: lambda.then(|| settings_ref(args.shape.settings.as_deref())),
+            model: lambda.then(|| match &args.shape.model_file {
+                Some(f) => format!("{} end of {}", args.shape.model.as_str(), f.display()),
+                None => format!("{} end of deploy/model.json", args.shape.model.as_str()),
+            }),
+            multi_az: lambda && args.shape.multi_az,
+            region: lambda.then(|| args.shape.region.clone()),
+            faults: faults_text(&self.faults),
+        }
+    }
+
+    /// Stops the pipeline: the queues drained above (or the run failed for
+    /// it); the graceful stop drains once more, for as long as a drain may
+    /// take.
+    async fn stop(self, args: &RunArgs) {
+        let limit = tokio::time::sleep(Duration::from_secs(args.drain_timeout));
+        if let Stopped::Abandoned(left) = self.app.shutdown(|_| {}, limit).await {
+            println!(
+                "  stopped with {} orders unprocessed and {} notifications unsent",
+                left.orders, left.notifications
+            );
+        }
+        if let Some(shape) = &self.shape {
+            shape.stop().await;
+        }
+    }
+
+    /// The report as one HTML page, at `--html`.
+    fn write_page(
+        &self,
+        args: &RunArgs,
+        load: &Loaded,
+        finished: &[OrderRecord],
+        result: &RunResult,
+    ) {
+        let hot: Vec<String> = hot_products()
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        let page = html::Page {
+            title: format!("orderflow sim, seed {}", self.seed),
+            result,
+            load_start: load.load_start,
+            finished,
+            samples: &load.samples,
+            hot: &hot,
+            shape: &load.shape_samples,
+        };
+        match html::write(&args.html, &page) {
+            Ok(()) => println!("\nreport: {} (open it in a browser)", args.html.display()),
+            Err(e) => println!("\nreport: could not write the HTML page: {e:#}"),
+        }
+    }
+}
+
+fn faults_text(faults: &engine::harness::faults::Faults) -> String {
+    let on: Vec<String> = FaultKind::ALL
+        .iter()
+        .filter(|k| faults.plan().rate(**k) > 0.0)
+        .map(|k| format!("{k}={}", faults.plan().rate(*k)))
+        .collect();
+    match on.is_empty() {
+        true => "none".into(),
+        false => on.join(","),
+    }
+}
+
+fn pipeline_report(
+    finished: &[OrderRecord],
+    load: &Loaded,
+    dlqs: (usize, usize),
+) -> PipelineReport {
+    let processed = finished
+        .iter()
+        .filter(|o| o.status == OrderStatus::Processed)
+        .count();
+    let mut failure_reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for o in finished.iter().filter(|o| o.status == OrderStatus::Failed) {
+        *failure_reasons
+            .entry(o.failure_reason.map_or("-", |r| r.as_str()).to_owned())
+            .or_default() += 1;
+    }
+    let latencies = Latencies::of(finished.iter().map(|o| (o.created_at, o.processed_at)));
+    let drain = load.drain_time.as_secs_f64().max(1e-9);
+    PipelineReport {
+        finished: finished.len(),
+        processed,
+        failed: finished.len() - processed,
+        failure_reasons,
+        throughput: finished.len() as f64 / drain,
+        drain_secs: drain,
+        drained: load.drained,
+        accept_to_processed_ms: Percentiles::of(
+            latencies.sorted().iter().map(|ms| *ms as f64).collect(),
+        ),
+        order_dlq: dlqs.0,
+        processed_dlq: dlqs.1,
+        ..PipelineReport::default()
+    }
+}
+
+/// The scenarios, the invariants, and the run's own conditions: the client
+/// kept its schedule, the queues drained, every request got its answer.
+fn checks(scenarios: &[Check], invariants: &[Check], result: &RunResult) -> Vec<CheckRow> {
+    let row = |group: &str, c: &Check| CheckRow {
+        group: group.into(),
+        name: c.name.into(),
+        passed: c.passed,
+        detail: c.detail.clone(),
+    };
+    let mut rows: Vec<CheckRow> = scenarios.iter().map(|c| row("scenario", c)).collect();
+    rows.extend(invariants.iter().map(|c| row("invariant", c)));
+    let mut run = |name: &str, passed: bool, detail: String| {
+        rows.push(CheckRow {
+            group: "run".into(),
+            name: name.into(),
+            passed,
+            detail,
+        })
+    };
+    if let Some(l) = result.load.as_ref().filter(|l| l.open_loop) {
+        run(
+            "the client kept its schedule",
+            l.kept_up,
+            format!(
+                "requests went out late by p99 {:.1} ms (at most {:.0} ms allowed), {:.1} % of the planned peak offered",
+                l.send_lag_ms.p99,
+                measure::MAX_SEND_LAG_P99_MS,
+                l.offered.unwrap_or(0.0) * 100.0
+            ),
+        );
+    }
+    if let Some(p) = &result.pipeline {
+        run(
+            "the queues drained",
+            p.drained,
+            format!("{:.2} s from the first load request", p.drain_secs),
+        );
+    }
+    if let Some(l) = &result.load {
+        run(
+            "every request got the answer it should",
+            l.refused == 0,
+            format!("{} did not, after the client's retries", l.refused),
+        );
+    }
+    rows
+}
+
+/// Writes the result as JSON (to `json`, or to `stdout` for `-`) and its
+/// Markdown summary, as asked.
+pub(super) fn write(
+    result: &RunResult,
+    json: Option<&Path>,
+    stdout: Option<std::fs::File>,
+    summary: Option<&Path>,
+) -> anyhow::Result<()> {
+    match (json, stdout) {
+        (Some(_), Some(mut out)) => {
+            std::io::stdout().flush()?;
+            out.write_all(result.to_json()?.as_bytes())?;
+        }
+        (Some(path), None) => result.write(path)?,
+        (None, _) => {}
+    }
+    if let Some(path) = summary {
+        report::write_file(path, &markdown::render(result))?;
+    }
+    Ok(())
+}
