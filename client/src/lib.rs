@@ -1,7 +1,9 @@
 //! A small HTTP client for the orderflow API: `sim`'s scenarios and load,
 //! `loadtest`'s verification and the tests speak to a running server
 //! through it. An [`Answer`] is a status, headers and a JSON body, whatever
-//! the status: callers decide what they expected.
+//! the status: callers decide what they expected. A deployed API behind a
+//! gateway that wants a bearer token gets it on every request from
+//! [`Client::with_bearer`].
 
 mod latencies;
 
@@ -10,7 +12,12 @@ pub use latencies::Latencies;
 use anyhow::Context;
 use std::time::Duration;
 
+use reqwest::header::{HeaderMap, AUTHORIZATION};
 use serde_json::Value;
+
+/// The type of a header's value, as [`bearer`] answers it: the `http`
+/// crate's, which every reqwest of the workspace (Goose's too) takes.
+pub use reqwest::header::HeaderValue;
 
 /// The order id a queue message's body names (an `OrderCreated` or an
 /// `OrderProcessed`, as a DLQ listing shows it); none for a body that is not
@@ -21,6 +28,19 @@ pub fn order_id_in(body: &str) -> Option<String> {
         .get("order_id")?
         .as_str()
         .map(str::to_owned)
+}
+
+/// The `Authorization: Bearer TOKEN` value, marked sensitive so that no
+/// `Debug` print or request log shows the token. The error never quotes the
+/// token either.
+pub fn bearer(token: &str) -> anyhow::Result<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+        anyhow::anyhow!(
+            "the token is not a valid HTTP header value (printable ASCII only, no line breaks)"
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 #[derive(Clone)]
@@ -61,11 +81,18 @@ impl Client {
     /// trailing slash needed).
     pub fn new(base: impl Into<String>) -> anyhow::Result<Self> {
         let base = base.into().trim_end_matches('/').to_owned();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(256)
-            .build()?;
+        let http = http_client(HeaderMap::new())?;
         Ok(Client { http, base })
+    }
+
+    /// The same client, sending `Authorization: Bearer TOKEN` with every
+    /// request (an API Gateway authorizer's token, say).
+    pub fn with_bearer(self, token: &str) -> anyhow::Result<Self> {
+        let headers = HeaderMap::from_iter([(AUTHORIZATION, bearer(token)?)]);
+        Ok(Client {
+            http: http_client(headers)?,
+            base: self.base,
+        })
     }
 
     pub fn base(&self) -> &str {
@@ -153,6 +180,15 @@ impl Client {
     }
 }
 
+/// The HTTP client every [`Client`] uses, sending `headers` on every request.
+fn http_client(headers: HeaderMap) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(256)
+        .default_headers(headers)
+        .build()?)
+}
+
 async fn answer(r: reqwest::Response) -> anyhow::Result<Answer> {
     let status = r.status().as_u16();
     let headers = r.headers().clone();
@@ -168,7 +204,16 @@ async fn answer(r: reqwest::Response) -> anyhow::Result<Answer> {
 
 #[cfg(test)]
 mod tests {
-    use super::order_id_in;
+    use super::{bearer, order_id_in};
+
+    #[test]
+    fn a_bearer_token_is_sent_but_never_shown() {
+        let value = bearer("s3cret-token").unwrap();
+        assert_eq!(value.to_str().unwrap(), "Bearer s3cret-token");
+        assert!(!format!("{value:?}").contains("s3cret"));
+        let refused = bearer("s3cret\ntoken").unwrap_err().to_string();
+        assert!(!refused.contains("s3cret"), "{refused}");
+    }
 
     #[test]
     fn a_message_body_names_its_order_unless_it_is_poison() {
