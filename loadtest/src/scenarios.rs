@@ -2,19 +2,25 @@
 //!
 //! Every new order has a customer id of its own (`lt-<run>-<n>`), so its
 //! payload-derived id is new; a duplicate resubmission sends the same body
-//! again and must get the same id back.
+//! again and must get the same id back. Every request carries the bearer
+//! token when one was given; a throttled answer (429 or 503) is counted as
+//! such, and is neither a failure in Goose's figures nor a wrong answer.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use goose::goose::GooseResponse;
 use goose::metrics::GooseRequestMetric;
 use goose::prelude::*;
+use orderflow_client::HeaderValue;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
+
+use crate::throttle::{is_throttled, Throttled};
 
 /// What the scenarios share, across every Goose user.
 pub struct Shared {
@@ -23,6 +29,8 @@ pub struct Shared {
     pub others: Vec<String>,
     run: String,
     seed: u64,
+    /// `Bearer TOKEN`, sent with every request when a token was given.
+    bearer: Option<HeaderValue>,
     next: AtomicU64,
     /// Ids answered 202 to a new order, with when.
     pub accepted: Mutex<Vec<(Instant, String)>>,
@@ -30,8 +38,11 @@ pub struct Shared {
     pub duplicate_mismatches: AtomicU64,
     /// An invalid request answered 202.
     pub invalid_accepted: AtomicU64,
-    /// 503: the queue was full (back-pressure; nothing was enqueued).
-    pub backpressure: AtomicU64,
+    /// 429 (rate limited) and 503 (a full queue, a busy function): nothing
+    /// was done, and that is not an error.
+    pub throttled: Throttled,
+    /// 401 or 403: the token is missing or not accepted.
+    pub refused: AtomicU64,
     /// Any other answer an order should not get (5xx, or 4xx to a valid one).
     pub wrong_answers: AtomicU64,
 }
@@ -41,6 +52,7 @@ impl Shared {
         hot: &str,
         catalog: &[String],
         seed: u64,
+        bearer: Option<HeaderValue>,
         informational: bool,
     ) -> Result<Shared, String> {
         if !informational && !catalog.iter().any(|p| p == hot) {
@@ -57,11 +69,13 @@ impl Shared {
             others,
             run,
             seed,
+            bearer,
             next: AtomicU64::new(0),
             accepted: Mutex::new(Vec::new()),
             duplicate_mismatches: AtomicU64::new(0),
             invalid_accepted: AtomicU64::new(0),
-            backpressure: AtomicU64::new(0),
+            throttled: Throttled::default(),
+            refused: AtomicU64::new(0),
             wrong_answers: AtomicU64::new(0),
         })
     }
@@ -225,7 +239,7 @@ async fn invalid_request(user: &mut GooseUser) -> TransactionResult {
         return user.set_failure(&why, &mut request, None, Some(body));
     }
     if status != 400 {
-        s.wrong_answers.fetch_add(1, Ordering::Relaxed);
+        count_unexpected(status);
     }
     Ok(())
 }
@@ -246,16 +260,23 @@ async fn poll_status(user: &mut GooseUser) -> TransactionResult {
             .choose(&mut rng)
             .map(|(_, id)| id.clone())
     };
-    match id {
-        Some(id) => {
-            user.get_named(&format!("/api/orders/{id}"), "order status")
-                .await?;
-        }
+    let goose = match id {
+        Some(id) => get(user, &format!("/api/orders/{id}"), "order status").await?,
         // Nothing old enough yet: look at the hot product's stock instead.
         None => {
-            user.get_named(&format!("/api/inventory/{}", s.hot), "hot product stock")
-                .await?;
+            get(
+                user,
+                &format!("/api/inventory/{}", s.hot),
+                "hot product stock",
+            )
+            .await?
         }
+    };
+    // Other answers than 200 show in Goose's figures; only a refused token
+    // is worth its own check.
+    let status = goose.response.as_ref().map_or(0, |r| r.status().as_u16());
+    if matches!(status, 401 | 403) {
+        s.refused.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
 }
@@ -281,12 +302,15 @@ async fn new_order(
     Ok(id.filter(|_| status == 202))
 }
 
+/// Counts an answer an order did not expect: throttled answers were
+/// counted where they came back ([`send`]).
 fn count_unexpected(status: u16) {
     let s = shared();
     match status {
         202 => {}
-        503 => {
-            s.backpressure.fetch_add(1, Ordering::Relaxed);
+        status if is_throttled(status) => {}
+        401 | 403 => {
+            s.refused.fetch_add(1, Ordering::Relaxed);
         }
         _ => {
             s.wrong_answers.fetch_add(1, Ordering::Relaxed);
@@ -302,18 +326,15 @@ async fn post(
     body: String,
     expect: u16,
 ) -> Result<(u16, Option<String>, GooseRequestMetric), Box<TransactionError>> {
-    let builder = user
-        .get_request_builder(&GooseMethod::Post, "/api/orders")?
-        .header("content-type", "application/json")
-        .body(body);
-    let request = GooseRequest::builder()
-        .method(GooseMethod::Post)
-        .path("/api/orders")
-        .name(name)
-        .expect_status_code(expect)
-        .set_request_builder(builder)
-        .build();
-    let goose = user.request(request).await?;
+    let goose = send(
+        user,
+        GooseMethod::Post,
+        "/api/orders",
+        name,
+        Some(body),
+        Some(expect),
+    )
+    .await?;
     let (status, id) = match goose.response {
         Ok(response) => {
             let status = response.status().as_u16();
@@ -327,4 +348,52 @@ async fn post(
         Err(_) => (0, None),
     };
     Ok((status, id, goose.request))
+}
+
+/// GETs `path`, expecting 200.
+async fn get(
+    user: &mut GooseUser,
+    path: &str,
+    name: &str,
+) -> Result<GooseResponse, Box<TransactionError>> {
+    send(user, GooseMethod::Get, path, name, None, None).await
+}
+
+/// Every request of the load goes through here: it carries the bearer token
+/// (if any; the header is marked sensitive, so Goose's logs do not show
+/// it), and a throttled answer is counted as throttled and marked a success
+/// in Goose's figures (Goose's error table still lists it as it came).
+async fn send(
+    user: &mut GooseUser,
+    method: GooseMethod,
+    path: &str,
+    name: &str,
+    json_body: Option<String>,
+    expect: Option<u16>,
+) -> Result<GooseResponse, Box<TransactionError>> {
+    let mut builder = user.get_request_builder(&method, path)?;
+    if let Some(bearer) = &shared().bearer {
+        builder = builder.header("authorization", bearer.clone());
+    }
+    if let Some(body) = json_body {
+        builder = builder
+            .header("content-type", "application/json")
+            .body(body);
+    }
+    let mut request = GooseRequest::builder()
+        .method(method)
+        .path(path)
+        .name(name)
+        .set_request_builder(builder);
+    if let Some(status) = expect {
+        request = request.expect_status_code(status);
+    }
+    let mut goose = user.request(request.build()).await?;
+    let status = goose.response.as_ref().map(|r| r.status().as_u16());
+    if status.is_ok_and(|status| shared().throttled.count(status)) {
+        // Cleared, so that the update does not list the error a second time.
+        goose.request.error.clear();
+        user.set_success(&mut goose.request)?;
+    }
+    Ok(goose)
 }

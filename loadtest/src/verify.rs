@@ -1,98 +1,19 @@
 //! After the load: read the API back and check what the load did.
 
-use anyhow::Context;
-use orderflow_client::Client;
-use orderflow_client::Latencies;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde::Deserialize;
+use orderflow_client::Latencies;
+use tokio::time::Instant;
 
+use crate::api::{Api, Order, Product, Read};
 use crate::scenarios::Shared;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Product {
-    pub product_id: String,
-    pub quantity_available: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Line {
-    product_id: String,
-    quantity: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Order {
-    items: Vec<Line>,
-    status: String,
-    created_at: DateTime<Utc>,
-    processed_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct DeadLetter {
-    body: String,
-}
-
-/// The API, read with a plain HTTP client (not through Goose, so the
-/// verification's reads do not count in the load's figures).
-pub struct Api {
-    client: Client,
-}
-
-/// Reads of the verification in flight at once.
+/// Reads of the verification in flight at once (the pacer still spaces
+/// them).
 const READS_IN_FLIGHT: usize = 32;
-
-impl Api {
-    pub fn new(base: &str) -> anyhow::Result<Api> {
-        Ok(Api {
-            client: Client::new(base).context("cannot build an HTTP client")?,
-        })
-    }
-
-    async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str) -> anyhow::Result<Option<T>> {
-        let url = format!("{}{path}", self.client.base());
-        let answer = self
-            .client
-            .get(path)
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        match answer.status {
-            200 => serde_json::from_value(answer.body)
-                .map(Some)
-                .with_context(|| format!("GET {url}: unexpected body")),
-            404 => Ok(None),
-            status => Err(anyhow::anyhow!("GET {url}: answered {status}")),
-        }
-    }
-
-    pub async fn inventory(&self) -> anyhow::Result<Vec<Product>> {
-        self.get("/api/inventory")
-            .await?
-            .with_context(|| format!("GET {}/api/inventory answered 404", self.client.base()))
-    }
-
-    /// The order, if it has finished (PROCESSED or FAILED).
-    async fn finished(&self, id: &str) -> anyhow::Result<Option<Order>> {
-        Ok(self
-            .get::<Order>(&format!("/api/orders/{id}"))
-            .await?
-            .filter(|o| o.status == "PROCESSED" || o.status == "FAILED"))
-    }
-
-    /// The order ids in the dead-letter queues.
-    async fn dead_lettered(&self) -> anyhow::Result<HashSet<String>> {
-        let letters: Vec<DeadLetter> = self.get("/api/dlq").await?.unwrap_or_default();
-        Ok(letters
-            .iter()
-            .filter_map(|l| orderflow_client::order_id_in(&l.body))
-            .collect())
-    }
-}
 
 struct Check {
     passed: bool,
@@ -118,40 +39,30 @@ pub async fn verify(
         deadline.as_secs()
     );
     let started = Instant::now();
-    let (finished, pending) = read_back(api, ids, deadline).await?;
-    let in_dlq: Vec<&String> = if pending.is_empty() {
-        Vec::new()
+    let read = read_back(api, ids, started + deadline).await?;
+    let in_dlq = if read.pending.is_empty() {
+        0
     } else {
         let dead = api.dead_lettered().await?;
-        pending.iter().filter(|id| dead.contains(*id)).collect()
+        read.pending.iter().filter(|id| dead.contains(*id)).count()
     };
     let after = api.inventory().await?;
 
-    let unfinished = pending.len() - in_dlq.len();
-    let checks = vec![
-        check(
-            unfinished == 0,
-            format!(
-                "every accepted order finished: {} PROCESSED or FAILED, {} in a DLQ, {unfinished} not finished after {:.1} s{}",
-                finished.len(),
-                in_dlq.len(),
-                started.elapsed().as_secs_f64(),
-                pending
-                    .iter()
-                    .take(3)
-                    .map(|id| format!(" {id}"))
-                    .collect::<String>()
-            ),
-        ),
+    let checks = [
+        all_finished(&read, in_dlq, started.elapsed()),
         no_negative_stock(&after),
-        conservation(before, &after, &finished),
+        conservation(before, &after, &read.finished),
     ];
     let checks = checks
         .into_iter()
         .chain(answers(shared))
         .collect::<Vec<_>>();
 
-    print_latency(&finished);
+    print_latency(&read.finished);
+    println!(
+        "  throttled during the verification: {}, each waited for and retried",
+        api.throttled.describe("reads")
+    );
     let failed = checks.iter().filter(|c| !c.passed).count();
     for c in &checks {
         println!("  {} {}", if c.passed { "ok  " } else { "FAIL" }, c.what);
@@ -163,37 +74,73 @@ pub async fn verify(
     Ok(failed == 0)
 }
 
+/// The accepted orders read back.
+struct ReadBack {
+    /// PROCESSED or FAILED, by id.
+    finished: HashMap<String, Order>,
+    /// Not finished at the deadline (or not readable then).
+    pending: Vec<String>,
+    /// Of the pending, those whose last read was still throttled.
+    throttled: usize,
+}
+
 /// Reads the orders `ids` back until each has finished or `deadline`
-/// passes; answers the finished ones and the ids still pending.
-async fn read_back(
-    api: &Api,
-    ids: Vec<String>,
-    deadline: Duration,
-) -> anyhow::Result<(HashMap<String, Order>, Vec<String>)> {
-    let started = Instant::now();
-    let mut finished: HashMap<String, Order> = HashMap::with_capacity(ids.len());
-    let mut pending = ids;
+/// passes.
+async fn read_back(api: &Api, ids: Vec<String>, deadline: Instant) -> anyhow::Result<ReadBack> {
+    let mut read = ReadBack {
+        finished: HashMap::with_capacity(ids.len()),
+        pending: ids,
+        throttled: 0,
+    };
     loop {
-        let reads = futures::stream::iter(pending.iter().cloned())
-            .map(|id| async move { (api.finished(&id).await, id) })
+        let reads = futures::stream::iter(std::mem::take(&mut read.pending))
+            .map(|id| async move { (api.order(&id, deadline).await, id) })
             .buffer_unordered(READS_IN_FLIGHT)
             .collect::<Vec<_>>()
             .await;
-        let mut still = Vec::new();
-        for (read, id) in reads {
-            match read? {
-                Some(order) => {
-                    finished.insert(id, order);
+        read.throttled = 0;
+        for (answer, id) in reads {
+            match answer? {
+                Read::Finished(order) => {
+                    read.finished.insert(id, order);
                 }
-                None => still.push(id),
+                Read::Pending => read.pending.push(id),
+                Read::Throttled => {
+                    read.throttled += 1;
+                    read.pending.push(id);
+                }
             }
         }
-        pending = still;
-        if pending.is_empty() || started.elapsed() >= deadline {
-            return Ok((finished, pending));
+        if read.pending.is_empty() || Instant::now() >= deadline {
+            return Ok(read);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+fn all_finished(read: &ReadBack, in_dlq: usize, took: Duration) -> Check {
+    let unfinished = read.pending.len() - in_dlq;
+    let throttled = if read.throttled > 0 {
+        format!(
+            " ({} of them still throttled at the deadline: lower --verify-rate or raise --verify-deadline)",
+            read.throttled
+        )
+    } else {
+        String::new()
+    };
+    check(
+        unfinished == 0,
+        format!(
+            "every accepted order finished: {} PROCESSED or FAILED, {in_dlq} in a DLQ, {unfinished} not finished after {:.1} s{}{throttled}",
+            read.finished.len(),
+            took.as_secs_f64(),
+            read.pending
+                .iter()
+                .take(3)
+                .map(|id| format!(" {id}"))
+                .collect::<String>()
+        ),
+    )
 }
 
 fn no_negative_stock(after: &[Product]) -> Check {
@@ -217,9 +164,10 @@ fn no_negative_stock(after: &[Product]) -> Check {
 }
 
 /// The checks of what the load's requests got back.
-fn answers(shared: &Shared) -> [Check; 3] {
+fn answers(shared: &Shared) -> [Check; 4] {
     let mismatches = shared.duplicate_mismatches.load(Ordering::Relaxed);
     let invalid = shared.invalid_accepted.load(Ordering::Relaxed);
+    let refused = shared.refused.load(Ordering::Relaxed);
     let wrong = shared.wrong_answers.load(Ordering::Relaxed);
     [
         check(
@@ -231,10 +179,17 @@ fn answers(shared: &Shared) -> [Check; 3] {
             format!("no invalid request accepted ({invalid} were)"),
         ),
         check(
+            refused == 0,
+            format!(
+                "no request refused as unauthorized ({refused} answered 401 or 403: is the token \
+                 given with --token or ORDERFLOW_TOKEN current?)"
+            ),
+        ),
+        check(
             wrong == 0,
             format!(
-                "no other wrong answer or server error ({wrong}; {} 503s from a full queue are back-pressure, not errors)",
-                shared.backpressure.load(Ordering::Relaxed)
+                "no other wrong answer or server error ({wrong}; throttled answers, 429 and 503, \
+                 are not errors and are counted apart)"
             ),
         ),
     ]
@@ -315,6 +270,8 @@ fn print_latency(finished: &HashMap<String, Order>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::Line;
+    use chrono::Utc;
 
     fn product(id: &str, qty: i64) -> Product {
         Product {
