@@ -60,7 +60,8 @@ pub struct Api {
     client: Client,
     /// Whether a token is sent, for the message of a 401 or 403.
     with_token: bool,
-    pacer: Pacer,
+    /// None: unpaced.
+    pacer: Option<Pacer>,
     /// How long one read outside the read-back (the inventory, the DLQs)
     /// keeps retrying while throttled.
     patience: Duration,
@@ -70,12 +71,12 @@ pub struct Api {
 
 impl Api {
     /// The API at `base`, sending `token` as a bearer token if given, read
-    /// at most `rate` requests a second; a read throttled for `patience`
-    /// fails.
+    /// at most `rate` requests a second (unpaced if none); a read throttled
+    /// for `patience` fails.
     pub fn new(
         base: &str,
         token: Option<&str>,
-        rate: u32,
+        rate: Option<u32>,
         patience: Duration,
     ) -> anyhow::Result<Api> {
         let client = Client::new(base).context("cannot build an HTTP client")?;
@@ -86,7 +87,7 @@ impl Api {
         Ok(Api {
             client,
             with_token: token.is_some(),
-            pacer: Pacer::new(rate),
+            pacer: rate.filter(|r| *r > 0).map(Pacer::new),
             patience,
             throttled: Throttled::default(),
         })
@@ -100,7 +101,9 @@ impl Api {
         let url = format!("{}{path}", self.client.base());
         let mut attempt = 0;
         let answer = loop {
-            self.pacer.turn().await;
+            if let Some(pacer) = &self.pacer {
+                pacer.turn().await;
+            }
             let answer = self
                 .client
                 .get(path)
@@ -142,6 +145,13 @@ impl Api {
                 self.patience.as_secs()
             )),
         }
+    }
+
+    /// How long `reads` take at the pace, at least.
+    pub fn time_to_read(&self, reads: usize) -> Duration {
+        self.pacer
+            .as_ref()
+            .map_or(Duration::ZERO, |p| p.time_for(reads))
     }
 
     pub async fn inventory(&self) -> anyhow::Result<Vec<Product>> {

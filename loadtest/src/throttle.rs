@@ -66,9 +66,40 @@ pub fn wait_before_retry(retry_after: Option<&str>, attempt: u32) -> Duration {
     asked.unwrap_or(backoff).min(MAX_WAIT)
 }
 
+/// The verification's pace against a deployed API, in reads a second. Its
+/// busiest route, `GET /api/orders/{order_id}`, is throttled at 500/s
+/// (burst 1000) in deploy/settings.json's `route_throttles` as shipped: 200
+/// stays well under that, and leaves room for anyone else reading through
+/// the same route meanwhile (the throttle is the route's, not the client's).
+pub const DEPLOYED_READ_RATE: u32 = 200;
+
+/// The verification's pace when none is given: none against a loopback
+/// host (a local `sim serve` has no gateway and no throttle, and a local run
+/// accepts tens of thousands of orders to read back), else
+/// [`DEPLOYED_READ_RATE`].
+pub fn default_read_rate(base: &str) -> Option<u32> {
+    let authority = base
+        .split_once("://")
+        .map_or(base, |(_, rest)| rest)
+        .split(['/', '?'])
+        .next()
+        .unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        // [::1]:3000
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then_some(DEPLOYED_READ_RATE)
+}
+
 /// Lets requests through at most `rate` a second, evenly spaced, across
 /// every task that shares it: no bursts, even after a pause.
 pub struct Pacer {
+    period: Duration,
     ticks: Mutex<Interval>,
 }
 
@@ -80,8 +111,15 @@ impl Pacer {
         // After a pause, carry on at the rate rather than catch up at once.
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Pacer {
+            period,
             ticks: Mutex::new(ticks),
         }
+    }
+
+    /// How long `requests` take at this pace, at least.
+    pub fn time_for(&self, requests: usize) -> Duration {
+        self.period
+            .saturating_mul(u32::try_from(requests).unwrap_or(u32::MAX))
     }
 
     /// Waits for the next request's turn.
@@ -119,6 +157,29 @@ mod tests {
         assert_eq!(wait_before_retry(None, 40), MAX_WAIT);
     }
 
+    #[test]
+    fn only_a_remote_api_is_paced_by_default() {
+        for local in [
+            "http://127.0.0.1:3000",
+            "http://localhost:3000/",
+            "http://[::1]:3000",
+            "127.0.0.1",
+        ] {
+            assert_eq!(default_read_rate(local), None, "{local}");
+        }
+        for remote in [
+            "https://abc123.execute-api.eu-west-1.amazonaws.com",
+            "https://api.example.com/prod",
+            "http://10.0.0.7:3000",
+        ] {
+            assert_eq!(
+                default_read_rate(remote),
+                Some(DEPLOYED_READ_RATE),
+                "{remote}"
+            );
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_pacer_spaces_requests_evenly() {
         let pacer = Pacer::new(10);
@@ -128,5 +189,6 @@ mod tests {
         }
         // The first goes at once, the next ten 100 ms apart.
         assert_eq!(started.elapsed(), Duration::from_secs(1));
+        assert_eq!(pacer.time_for(10), Duration::from_secs(1));
     }
 }
