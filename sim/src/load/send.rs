@@ -354,3 +354,110 @@ fn progress(n: usize) -> ProgressBar {
     );
     bar
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::routing::post;
+    use axum::Router;
+
+    use super::*;
+    use crate::load::measure::LoadReport;
+
+    /// A server that answers every order 202, and every fifth only after
+    /// sleeping `stall`.
+    async fn stalling_server(stall: Duration) -> Client {
+        let count = Arc::new(AtomicUsize::new(0));
+        let app = Router::new().route(
+            "/api/orders",
+            post(move || {
+                let n = count.fetch_add(1, Ordering::Relaxed);
+                async move {
+                    if n % 5 == 0 {
+                        tokio::time::sleep(stall).await;
+                    }
+                    (
+                        axum::http::StatusCode::ACCEPTED,
+                        axum::Json(serde_json::json!({"message": "Order accepted", "order_id": format!("id-{n}")})),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Client::new(format!("http://{addr}")).unwrap()
+    }
+
+    fn planned(n: usize) -> Vec<Planned> {
+        (0..n)
+            .map(|i| Planned {
+                kind: Kind::Hot,
+                body: format!(r#"{{"customer_id":"c{i}","items":[{{"product_id":"sim-hot-1","quantity":1}}]}}"#),
+                repeats: None,
+            })
+            .collect()
+    }
+
+    fn options(due: Vec<Duration>, max_in_flight: usize) -> Options {
+        Options {
+            due: Some(due),
+            max_in_flight,
+            retries: 0,
+            timeout: Duration::from_secs(30),
+            reads: Reads::default(),
+            seed: 1,
+        }
+    }
+
+    /// While the server sleeps 2 s on every fifth request, the open-loop
+    /// client still sends each request when it is due, and a stalled
+    /// request's latency counts the whole wait from then. (The margins are
+    /// wide: a busy machine's timers fire late by milliseconds, not by the
+    /// seconds a closed loop would fall behind.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_open_loop_client_keeps_its_schedule_while_the_server_stalls() {
+        let stall = Duration::from_secs(2);
+        let client = stalling_server(stall).await;
+        let n = 200;
+        let due: Vec<Duration> = (0..n)
+            .map(|i| Duration::from_millis(10 * i as u64))
+            .collect();
+        let sends = send(&client, planned(n), options(due, 10_000)).await;
+        assert_eq!(sends.orders.len(), n);
+        for s in &sends.orders {
+            let late = s.sent.saturating_sub(s.due);
+            assert!(late < Duration::from_millis(500), "sent {late:?} late");
+        }
+        let stalled: Vec<&Sent> = sends
+            .orders
+            .iter()
+            .filter(|s| s.first_ms >= stall.as_secs_f64() * 1e3)
+            .collect();
+        assert_eq!(
+            stalled.len(),
+            n / 5,
+            "every stalled request counts its wait"
+        );
+        let report = LoadReport::of(&sends);
+        assert!(report.kept_up, "{report:?}");
+        assert!(report.offered.unwrap() > 0.9, "{report:?}");
+        assert!(report.submit_to_202_ms.max >= 2000.0, "{report:?}");
+    }
+
+    /// The same schedule with 4 requests in flight at most: the stalls hold
+    /// the client back, it falls seconds behind, and says so.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_cannot_keep_up_says_so() {
+        let client = stalling_server(Duration::from_secs(2)).await;
+        let n = 100;
+        let due: Vec<Duration> = (0..n)
+            .map(|i| Duration::from_millis(10 * i as u64))
+            .collect();
+        let sends = send(&client, planned(n), options(due, 4)).await;
+        let report = LoadReport::of(&sends);
+        assert!(!report.kept_up, "{report:?}");
+        assert!(report.send_lag_ms.p99 > 1000.0, "{report:?}");
+    }
+}

@@ -289,3 +289,27 @@ pub(super) fn write(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run whose client fell behind its schedule fails, whatever else
+    /// held: its figures describe a lighter load than it claims.
+    #[test]
+    fn a_run_whose_client_fell_behind_fails() {
+        let mut result = RunResult::new("run", Some(1));
+        result.load = Some(LoadReport {
+            open_loop: true,
+            kept_up: false,
+            offered: Some(0.4),
+            ..LoadReport::default()
+        });
+        result.checks = checks(&[], &[], &result);
+        result.derive_metrics();
+        result.judge(&[], false);
+        assert!(!result.passed);
+        let miss = result.first_miss().unwrap();
+        assert!(miss.starts_with("the client kept its schedule"), "{miss}");
+    }
+}
