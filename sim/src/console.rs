@@ -93,7 +93,17 @@ pub fn exit_status(command: &str, result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// For `--json -`: points this process's standard output at its standard
+/// For `--json -`: the real standard output, kept for the JSON alone,
+/// everything printed going to standard error instead; none for any other
+/// `--json`.
+pub fn keep_stdout_for(json: Option<&std::path::Path>) -> std::io::Result<Option<std::fs::File>> {
+    match json == Some(std::path::Path::new("-")) {
+        true => stdout_to_stderr().map(Some),
+        false => Ok(None),
+    }
+}
+
+/// Points this process's standard output at its standard
 /// error, so the text report (and everything else printed) goes there and
 /// the JSON alone reaches the real standard output, which the answer keeps.
 pub fn stdout_to_stderr() -> std::io::Result<std::fs::File> {

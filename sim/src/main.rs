@@ -11,6 +11,7 @@
 //! - `sim bench`: the processor against MySQL, beside reference points.
 //! - `sim deployment`, `sim model`: the deployed shape and the model of AWS.
 //! - `sim plan`: the cheapest deployed shape that survives a load, and its bill.
+//! - `sim load --url URL`: the sim's open-loop customers against any API.
 //! - `sim compare`: two results' metrics side by side, failing on a regression.
 //!
 //! Each subcommand is a module of [`cmd`]; ARCHITECTURE.md maps the rest.
@@ -34,7 +35,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use cmd::{bench, check, compare, deployment, dlq, migrate, model, plan as plan_cmd, run, serve};
+use cmd::{
+    bench, check, compare, deployment, dlq, load as load_cmd, migrate, model, plan as plan_cmd,
+    run, serve,
+};
 
 #[derive(Parser)]
 #[command(
@@ -89,6 +93,9 @@ enum Command {
     /// Measure the processor against MySQL beside reference points (autocommit
     /// UPDATEs, the bare SQL of batched transactions) in the same run.
     Bench(bench::BenchArgs),
+    /// Send the sim's open-loop customers (a profile's orders and reads) to
+    /// an API it does not host: a `sim serve`, or a deployed stage.
+    Load(load_cmd::LoadArgs),
     /// Compare two results (`--json` of run, bench or plan) metric by
     /// metric; exit 1 on a regression beyond the tolerance (a CI gate).
     Compare(compare::CompareArgs),
@@ -131,6 +138,7 @@ fn main() -> ExitCode {
             Some(Command::Bench(args)) => bench::bench(args).await,
             Some(Command::Plan(args)) => plan_cmd::plan(args).await,
             Some(Command::Compare(args)) => compare::compare(args),
+            Some(Command::Load(args)) => load_cmd::load(args).await,
             Some(Command::Run(args)) => run::run(*args).await,
             None => run::run(cli.run).await,
         }

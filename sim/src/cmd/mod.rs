@@ -10,6 +10,7 @@ pub mod check;
 pub mod compare;
 pub mod deployment;
 pub mod dlq;
+pub mod load;
 pub mod migrate;
 pub mod model;
 pub mod plan;

@@ -45,8 +45,10 @@ pub fn print(r: &RunResult) {
         bill::print(b);
     }
     faults::print(&r.faults);
-    println!("\ninvariants:");
-    print_checks(r.checks.iter().filter(|c| c.group == "invariant"));
+    if r.checks.iter().any(|c| c.group == "invariant") {
+        println!("\ninvariants:");
+        print_checks(r.checks.iter().filter(|c| c.group == "invariant"));
+    }
     print_verdict(r);
 }
 

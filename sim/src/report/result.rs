@@ -24,7 +24,7 @@ pub const SCHEMA: &str = "orderflow.result/1";
 pub struct RunResult {
     /// `orderflow.result/1`.
     pub schema: String,
-    /// The subcommand that wrote it: `run`, `bench`, `plan` or `check`.
+    /// The subcommand that wrote it: `run`, `load`, `bench`, `plan` or `check`.
     pub command: String,
     /// The checkout's commit (`git describe --always --dirty`), if any.
     pub commit: Option<String>,
@@ -331,6 +331,30 @@ impl RunResult {
             }
             false => super::write_file(path, &self.to_json()?),
         }
+    }
+
+    /// Writes the JSON (to `json`, or for `-` to `stdout`, the real standard
+    /// output [`crate::console::stdout_to_stderr`] kept) and the Markdown
+    /// summary, as asked.
+    pub fn emit(
+        &self,
+        json: Option<&Path>,
+        stdout: Option<std::fs::File>,
+        summary: Option<&Path>,
+    ) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        match (json, stdout) {
+            (Some(_), Some(mut out)) => {
+                std::io::stdout().flush()?;
+                out.write_all(self.to_json()?.as_bytes())?;
+            }
+            (Some(path), None) => self.write(path)?,
+            (None, _) => {}
+        }
+        if let Some(path) = summary {
+            super::write_file(path, &super::markdown::render(self))?;
+        }
+        Ok(())
     }
 
     /// Reads a result back, refusing another schema.

@@ -3,8 +3,6 @@
 //! write the page; then the JSON and the Markdown summary, if asked.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::path::Path;
 use std::time::Duration;
 
 use engine::app::Stopped;
@@ -22,7 +20,7 @@ use crate::report::result::{
     settings_ref, CheckRow, PipelineReport, ProfileSetup, RunResult, Setup, StockRow,
 };
 use crate::report::shape::ShapeReport;
-use crate::report::{self, faults, html, markdown};
+use crate::report::{self, faults, html};
 
 impl Started {
     /// Gathers the facts, checks the invariants, makes the result, stops
@@ -266,28 +264,6 @@ fn checks(scenarios: &[Check], invariants: &[Check], result: &RunResult) -> Vec<
         );
     }
     rows
-}
-
-/// Writes the result as JSON (to `json`, or to `stdout` for `-`) and its
-/// Markdown summary, as asked.
-pub(super) fn write(
-    result: &RunResult,
-    json: Option<&Path>,
-    stdout: Option<std::fs::File>,
-    summary: Option<&Path>,
-) -> anyhow::Result<()> {
-    match (json, stdout) {
-        (Some(_), Some(mut out)) => {
-            std::io::stdout().flush()?;
-            out.write_all(result.to_json()?.as_bytes())?;
-        }
-        (Some(path), None) => result.write(path)?,
-        (None, _) => {}
-    }
-    if let Some(path) = summary {
-        report::write_file(path, &markdown::render(result))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

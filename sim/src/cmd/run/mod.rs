@@ -164,20 +164,17 @@ pub async fn run(args: RunArgs) -> ExitCode {
         true => crate::console::init_tracing_counting_function_logs(quiet),
         false => crate::console::init_tracing(quiet),
     }
-    // `--json -`: the JSON alone on standard output, the report on stderr.
-    let json_to_stdout = match args.json.as_deref() == Some(std::path::Path::new("-")) {
-        true => match crate::console::stdout_to_stderr() {
-            Ok(out) => Some(out),
-            Err(e) => {
-                eprintln!("sim: cannot keep standard output for the JSON: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        false => None,
+    let json_to_stdout = match crate::console::keep_stdout_for(args.json.as_deref()) {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("sim: cannot keep standard output for the JSON: {e}");
+            return ExitCode::from(2);
+        }
     };
     let (json, summary) = (args.json.clone(), args.summary.clone());
     let written = match run_inner(args).await {
-        Ok(result) => conclude::write(&result, json.as_deref(), json_to_stdout, summary.as_deref())
+        Ok(result) => result
+            .emit(json.as_deref(), json_to_stdout, summary.as_deref())
             .map(|()| result.passed),
         Err(e) => Err(e),
     };
