@@ -387,13 +387,13 @@ mod tests {
 
     #[test]
     fn the_account_must_hold_the_reservations_and_the_unreserved_hundred() {
-        // 100 ingest + 10 read + 15 processor + 5 notifier + 1 migrate: the
-        // same 231 pulumi/tests/infra.test.ts asks the quota for.
+        // 800 ingest + 25 read + 15 processor + 5 notifier + 1 migrate: the
+        // same 946 pulumi/tests/infra.test.ts asks the quota for.
         let mut s = DeploymentSettings::shipped().unwrap();
-        assert_eq!(s.reserved_concurrency(), 131);
-        s.account_concurrency = 231;
+        assert_eq!(s.reserved_concurrency(), 846);
+        s.account_concurrency = 946;
         assert!(s.fits_account());
-        s.account_concurrency = 230;
+        s.account_concurrency = 945;
         assert!(!s.fits_account());
     }
 
@@ -409,8 +409,8 @@ mod tests {
         );
         assert_eq!(budget.available, s.max_connections - s.reserved_connections);
         // The same figures pulumi/tests/infra.test.ts computes from the file.
-        assert_eq!((budget.needed(), budget.available), (30, 50));
-        assert_eq!(budget.functions["ingest"], (100, 0), "ingest has no pool");
+        assert_eq!((budget.needed(), budget.available), (45, 50));
+        assert_eq!(budget.functions["ingest"], (800, 0), "ingest has no pool");
         assert_eq!(s.connection_alarm_threshold(), 48);
         assert_eq!(s.lock_wait_secs(), 10);
     }

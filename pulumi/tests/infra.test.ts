@@ -304,9 +304,9 @@ describe("the orderflow stack", () => {
     it("refuses an account whose Lambda concurrency quota cannot hold the reservations and AWS's unreserved 100", async () => {
         const infra = await import("../infra");
         const shape = infra.readShape();
-        // 100 ingest + 10 read + 15 processor + 5 notifier + 1 migrate.
-        assert.equal(infra.checkAccountConcurrency(231, shape), 231);
-        assert.throws(() => infra.checkAccountConcurrency(230, shape), /ask for at least 231/);
+        // 800 ingest + 25 read + 15 processor + 5 notifier + 1 migrate.
+        assert.equal(infra.checkAccountConcurrency(946, shape), 946);
+        assert.throws(() => infra.checkAccountConcurrency(945, shape), /ask for at least 946/);
         assert.throws(() => infra.checkAccountConcurrency(10, shape), /quota is 10/, "a new account's");
     });
 
@@ -434,7 +434,7 @@ describe("the orderflow stack", () => {
         for (const q of ["orders", "processed"]) assert.ok(byName(`${q}-oldest-message`).inputs.threshold <= 120, "minutes, not ten");
         for (const n of ["db-cpu", "db-freeable-memory"]) assert.equal(byName(n).inputs.treatMissingData, "breaching", `${n}: silence means the instance is down`);
         assert.equal(byName("db-freeable-memory").inputs.threshold, 0.1 * 2 ** 30, "10% of db.t4g.micro's 1 GiB");
-        assert.equal(byName("ingest-concurrency").inputs.threshold, 80, "80% of ingest's 100");
+        assert.equal(byName("ingest-concurrency").inputs.threshold, 640, "80% of ingest's 800");
         assert.equal(byName("processor-duration").inputs.threshold, 24000, "80% of the 30 s timeout");
         assert.equal(byName("processor-duration").inputs.extendedStatistic, "p99");
         for (const f of ["ingest", "read", "processor", "notifier"]) {
@@ -577,7 +577,7 @@ describe("the orderflow stack", () => {
         const infra = await import("../infra");
         const shape = infra.readShape();
         // The same figures engine/src/deployment.rs computes from the same file.
-        assert.deepEqual(infra.connectionBudget(shape), { needed: 30, available: 50 });
+        assert.deepEqual(infra.connectionBudget(shape), { needed: 45, available: 50 });
         const fns = Object.fromEntries(ofType("aws:lambda/function:Function").map((f) => [f.name, f]));
         for (const fname of ["ingest", "read", "processor", "notifier"] as const) {
             const f = fns[`orderflow-${fname}`];

@@ -260,7 +260,7 @@ pub const SALE_DEFAULTS: [&str; 8] = [
     "p99_accept_to_processed<2s",
     "first_try_5xx<0.1%",
     "first_try_429<1%",
-    "read_first_try_5xx<0.1%",
+    "read_first_try_5xx<1%",
     "refused==0",
     "dlq==0",
     "connections_refused==0",

@@ -58,7 +58,7 @@ fn deployment_shows_the_shipped_shape_fits_and_an_uncapped_one_does_not() {
     let out = sim(&["deployment"], &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", stderr(&out));
-    assert!(stdout.contains("total 30 of 50: fits"), "{stdout}");
+    assert!(stdout.contains("total 45 of 50: fits"), "{stdout}");
 
     // The first deployment: no concurrency caps.
     let file = concat!(

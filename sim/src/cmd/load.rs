@@ -47,7 +47,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
     /// Requests in flight at most (as `sim run --max-in-flight`).
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    #[arg(long, value_name = "N", default_value_t = 5_000)]
     pub max_in_flight: usize,
     /// Seconds a request waits for its answer.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]

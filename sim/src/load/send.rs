@@ -24,9 +24,9 @@ pub struct Options {
     /// When each request is due, from the start (open loop); none: a
     /// closed loop, `max_in_flight` at once, as fast as answered.
     pub due: Option<Vec<Duration>>,
-    /// Requests in flight at most. Open-loop, a ceiling far above what a
-    /// healthy run needs; a run that reaches it falls behind its schedule,
-    /// and its send lag says so.
+    /// Requests (orders and reads) in flight at most. Open-loop, a ceiling
+    /// far above what a healthy run needs; a run that reaches it falls
+    /// behind its schedule, and its send lag says so.
     pub max_in_flight: usize,
     /// Tries after the first, for a 429, a 5xx, a timeout or no connection.
     pub retries: u32,
@@ -196,20 +196,28 @@ async fn schedule(
         let due = due.unwrap_or_else(|| start.elapsed());
         let reads_stock = rng.gen_bool(opts.reads.stock_readers.clamp(0.0, 1.0));
         if reads_stock && p.kind != Kind::Invalid {
-            let (client, tx, path) = (client.clone(), tx.clone(), stock_path(&p.body));
+            let (client, tx, gate) = (client.clone(), tx.clone(), gate.clone());
+            let path = stock_path(&p.body);
             tokio::spawn(async move {
-                let read = read(&client, ReadRoute::Stock, &path, start, start + due).await;
+                let read = read(
+                    &client,
+                    &gate,
+                    ReadRoute::Stock,
+                    &path,
+                    (start, start + due),
+                )
+                .await;
                 let _ = tx.send(Done::Read(read.0));
             });
         }
-        let (client, tx, opts) = (client.clone(), tx.clone(), opts.clone());
+        let (client, tx, opts, gate) = (client.clone(), tx.clone(), opts.clone(), gate.clone());
         tokio::spawn(async move {
             let sent = order(&client, p, &opts, start, start + due).await;
             drop(permit);
             let (polls, saw_final) = match (&sent.order_id, opts.reads.status_polls) {
                 (Some(id), Some(polls)) if sent.status == 202 => {
                     let accepted = start + sent.due + Duration::from_secs_f64(sent.done_ms / 1e3);
-                    let (reads, saw) = poll(&client, id, polls, start, accepted).await;
+                    let (reads, saw) = poll(&client, &gate, id, polls, (start, accepted)).await;
                     (reads, Some(saw))
                 }
                 _ => (Vec::new(), None),
@@ -281,16 +289,18 @@ async fn order(client: &Client, p: Planned, opts: &Options, start: Instant, due:
     }
 }
 
-/// One read at its due time.
+/// One read at its due time (once one of the requests in flight is free).
 async fn read(
     client: &Client,
+    gate: &Semaphore,
     route: ReadRoute,
     path: &str,
-    start: Instant,
-    due: Instant,
+    (start, due): (Instant, Instant),
 ) -> (ReadSent, Option<Answer>) {
     tokio::time::sleep_until(due).await;
+    let permit = gate.acquire().await.ok();
     let (answer, body) = try_once(client, None, path, Duration::from_secs(30)).await;
+    drop(permit);
     let read = ReadSent {
         route,
         due: due - start,
@@ -300,21 +310,23 @@ async fn read(
     (read, body)
 }
 
-/// A buyer polling its order on schedule until it is PROCESSED or FAILED
-/// or the buyer gives up; answers the polls and whether it saw it final.
+/// A buyer polling its order until it is PROCESSED or FAILED or the buyer
+/// gives up: the first poll when the profile says, each next one its
+/// interval after the last answer (as a page that polls does); answers the
+/// polls and whether it saw the order final.
 async fn poll(
     client: &Client,
+    gate: &Semaphore,
     order_id: &str,
     polls: Polls,
-    start: Instant,
-    accepted: Instant,
+    (start, accepted): (Instant, Instant),
 ) -> (Vec<ReadSent>, bool) {
     let path = format!("/api/orders/{order_id}");
     let give_up = accepted + Duration::from_secs_f64(polls.for_secs);
     let mut next = accepted + Duration::from_millis(polls.first_after_ms);
     let mut reads = Vec::new();
     while next <= give_up {
-        let (read, answer) = read(client, ReadRoute::OrderStatus, &path, start, next).await;
+        let (read, answer) = read(client, gate, ReadRoute::OrderStatus, &path, (start, next)).await;
         reads.push(read);
         let status = answer
             .as_ref()
@@ -322,7 +334,7 @@ async fn poll(
         if matches!(status.as_deref(), Some("PROCESSED" | "FAILED")) {
             return (reads, true);
         }
-        next += Duration::from_millis(polls.every_ms);
+        next = Instant::now() + Duration::from_millis(polls.every_ms);
     }
     (reads, false)
 }

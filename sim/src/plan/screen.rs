@@ -74,7 +74,8 @@ const INGEST_MARGIN: f64 = 2.0;
 /// What the arithmetic says of one candidate.
 #[derive(Debug, Clone, Default)]
 pub struct Estimate {
-    /// Ingest environments busy at the throttle's rate.
+    /// Ingest environments busy at the throttle's rate (with the margin),
+    /// or while the sale's opening starts them cold, whichever is more.
     pub ingest_needed: f64,
     /// Orders a second the processor's mapping can take at its cap.
     pub processor_capacity: f64,
@@ -260,6 +261,19 @@ impl Screen<'_> {
         INGEST_CPU_MS * self.model.cpu_stretch(c.ingest_memory) + self.sqs_ms()
     }
 
+    /// Ingest environments the sale needs: at the throttle's rate, warm
+    /// (with [`INGEST_MARGIN`]); and at its opening, when every request the
+    /// stage's bucket admits in the first second meets an environment that
+    /// is still starting (its init, then its handler), whichever is more.
+    fn ingest_needed(&self, c: &Candidate, load: &Load) -> f64 {
+        let warm = f64::from(c.throttle.rate) * self.ingest_ms(c) / 1000.0 * INGEST_MARGIN;
+        let opening = load
+            .rate_at(0.0)
+            .min(f64::from(c.throttle.rate + c.throttle.burst));
+        let cold = opening * (self.init_ms(1.0, false) + self.ingest_ms(c)) / 1000.0;
+        warm.max(cold)
+    }
+
     /// A cold start's init, ms: the runtime, the secrets it reads, and the
     /// connection's round trips if it has a pool.
     fn init_ms(&self, secrets: f64, pool: bool) -> f64 {
@@ -276,7 +290,7 @@ impl Screen<'_> {
         let (connections, fits_account) = self.budget(c);
         let mut e = Estimate {
             connections,
-            ingest_needed: f64::from(c.throttle.rate) * self.ingest_ms(c) / 1000.0,
+            ingest_needed: self.ingest_needed(c, load),
             ..Estimate::default()
         };
         let full = f64::from(c.processor.batch_size);
@@ -312,7 +326,7 @@ impl Screen<'_> {
             Some(Reason::ConnectionBudget)
         } else if f64::from(c.throttle.rate) < peak * 1.1 {
             Some(Reason::Throttle)
-        } else if f64::from(c.ingest_reserved) < e.ingest_needed * INGEST_MARGIN {
+        } else if f64::from(c.ingest_reserved) < e.ingest_needed {
             Some(Reason::IngestConcurrency)
         } else if flow.drain_secs > DRAIN_SECS {
             Some(Reason::ProcessorCapacity)

@@ -81,7 +81,7 @@ pub struct Space {
 impl Space {
     pub fn full() -> Space {
         Space {
-            ingest_reserved: vec![25, 50, 100, 200],
+            ingest_reserved: vec![25, 50, 100, 200, 400, 800],
             throttle: vec![1.25, 1.5, 2.0],
             memory: vec![128, 256, 512, 1024],
             architecture: vec![Architecture::X86_64, Architecture::Arm64],

@@ -424,9 +424,8 @@ mod tests {
     #[test]
     fn the_committed_schema_is_the_results_own() {
         let committed = include_str!("../../../results.schema.json");
-        assert_eq!(
-            committed,
-            schema().unwrap(),
+        assert!(
+            committed == schema().unwrap(),
             "results.schema.json is stale: run `cargo run -p sim -- compare --schema > results.schema.json`"
         );
     }
