@@ -247,10 +247,82 @@ pub const METRICS: &[(&str, Unit, Better, &str)] = &[
         "what the run would have cost on AWS (deployed shape)",
     ),
     (
-        "orders_per_s",
+        "echo_rps",
+        Unit::Rate,
+        Better::Neither,
+        "sim bench: a bare axum JSON echo handler, requests/s",
+    ),
+    (
+        "ingest_rps",
         Unit::Rate,
         Better::Higher,
-        "sim bench: the figure measured",
+        "sim bench: ingest alone, requests/s",
+    ),
+    (
+        "ingest_vs_echo",
+        Unit::Share,
+        Better::Higher,
+        "sim bench: ingest over the echo handler measured beside it",
+    ),
+    (
+        "autocommit_updates_per_s",
+        Unit::Rate,
+        Better::Neither,
+        "sim bench: the reference of autocommit UPDATEs of one row",
+    ),
+    (
+        "bare_sql_orders_per_s",
+        Unit::Rate,
+        Better::Neither,
+        "sim bench: the reference of the bare SQL of batched transactions",
+    ),
+    (
+        "processor_store_orders_per_s",
+        Unit::Rate,
+        Better::Higher,
+        "sim bench: the processor's store step",
+    ),
+    (
+        "processor_orders_per_s",
+        Unit::Rate,
+        Better::Higher,
+        "sim bench: the whole processor on a full queue",
+    ),
+    (
+        "e2e_orders_per_s",
+        Unit::Rate,
+        Better::Higher,
+        "sim bench: end to end over HTTP at the offered rate",
+    ),
+    (
+        "p99_e2e",
+        Unit::Ms,
+        Better::Lower,
+        "sim bench: end-to-end accept-to-processed, 99th percentile",
+    ),
+    (
+        "local_shape_orders_per_s",
+        Unit::Rate,
+        Better::Neither,
+        "sim bench --topology lambda: the local shape's processor",
+    ),
+    (
+        "deployed_central_orders_per_s",
+        Unit::Rate,
+        Better::Higher,
+        "sim bench --topology lambda: the processor function, central model",
+    ),
+    (
+        "deployed_optimistic_orders_per_s",
+        Unit::Rate,
+        Better::Higher,
+        "sim bench --topology lambda: the same, optimistic model",
+    ),
+    (
+        "deployed_pessimistic_orders_per_s",
+        Unit::Rate,
+        Better::Higher,
+        "sim bench --topology lambda: the same, pessimistic model",
     ),
 ];
 
@@ -516,6 +588,19 @@ mod tests {
             .to_string();
         assert!(e.contains("ms or s"), "{e}");
         assert!("refused==zero".parse::<Target>().is_err());
+    }
+
+    /// The README's table of metrics lists every one, so a team can look
+    /// up what a target may name.
+    #[test]
+    fn the_readme_lists_every_metric() {
+        let readme = include_str!("../../README.md");
+        for (name, ..) in METRICS {
+            assert!(
+                readme.contains(&format!("| `{name}` |")),
+                "README.md lacks the metric {name}"
+            );
+        }
     }
 
     #[test]

@@ -6,13 +6,21 @@ use std::process::ExitCode;
 use clap::Args;
 use engine::config::Config;
 use engine::events::millis;
+use engine::domain::{InventoryItem, OrderRecord};
 use engine::store::StoreOptions;
+
+use crate::report::result::{OrderRow, RunResult, StockRow};
 
 #[derive(Args)]
 pub struct CheckArgs {
     /// How many of the newest orders to list.
     #[arg(long, default_value_t = 20)]
     limit: u32,
+    /// Write the inventory and the orders as a result (schema
+    /// results.schema.json) to this file, or `-` for standard output
+    /// instead of the tables.
+    #[arg(long, value_name = "PATH")]
+    json: Option<std::path::PathBuf>,
     #[command(flatten)]
     config: Config,
 }
@@ -46,6 +54,15 @@ pub async fn check(args: CheckArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(path) = &args.json {
+        return match as_result(&inventory, &orders).write(path) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sim check: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     println!("--- inventory ---");
     println!(
         "{:<16} {:<24} {:>10}",
@@ -83,4 +100,32 @@ pub async fn check(args: CheckArgs) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// The inventory and the orders as a result, for `--json`.
+fn as_result(inventory: &[InventoryItem], orders: &[OrderRecord]) -> RunResult {
+    let mut r = RunResult::new("check", None);
+    r.passed = true;
+    r.setup.store = "MySQL".into();
+    r.setup.faults = "none".into();
+    r.inventory = inventory
+        .iter()
+        .map(|i| StockRow {
+            product_id: i.product_id.to_string(),
+            from: None,
+            to: i.quantity_available,
+        })
+        .collect();
+    r.orders = orders
+        .iter()
+        .map(|o| OrderRow {
+            order_id: o.order_id.to_string(),
+            customer_id: o.customer_id.to_string(),
+            status: o.status.to_string(),
+            failure_reason: o.failure_reason.map(|f| f.as_str().to_owned()),
+            created_at: millis::format(&o.created_at),
+            processed_at: o.processed_at.as_ref().map(millis::format),
+        })
+        .collect();
+    r
 }

@@ -74,6 +74,20 @@ pub struct Reads {
     /// (`GET /api/inventory/{product_id}`) as they place the order.
     #[serde(default)]
     pub stock_readers: f64,
+    /// Visitors on the hot products' page before the sale opens, reading
+    /// their stock: the sale's first orders then meet a read function that
+    /// is already warm, as a real opening's would.
+    #[serde(default)]
+    pub browse_before: Option<Browse>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Browse {
+    /// Seconds before the opening.
+    pub secs: f64,
+    /// Stock reads a second over those seconds.
+    pub per_sec: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -154,6 +168,12 @@ impl Profile {
         if !share(self.reads.stock_readers) {
             return Err("reads.stock_readers must be a share, 0 to 1".into());
         }
+        if let Some(b) = self.reads.browse_before {
+            let ok = |x: f64| x >= 0.0 && x.is_finite();
+            if !(ok(b.secs) && ok(b.per_sec)) || b.secs * b.per_sec > 1e6 {
+                return Err("reads.browse_before: secs and per_sec must be 0 or more (a million reads at most)".into());
+            }
+        }
         if let Some(p) = self.reads.status_polls {
             if p.every_ms == 0 || !(p.for_secs > 0.0 && p.for_secs.is_finite()) {
                 return Err("reads.status_polls: every_ms and for_secs must be above 0".into());
@@ -231,6 +251,12 @@ impl Profile {
         }
         if let Some(p) = self.reads.status_polls {
             parts.push(format!("buyers poll their order every {} ms", p.every_ms));
+        }
+        if let Some(b) = self.reads.browse_before {
+            parts.push(format!(
+                "{} stock reads a second for {} s before it opens",
+                b.per_sec, b.secs
+            ));
         }
         if self.reads.stock_readers > 0.0 {
             parts.push(format!(

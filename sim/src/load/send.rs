@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
-use super::profile::{Polls, Reads};
+use super::profile::{Browse, Polls, Reads};
 use super::{Kind, Planned};
 
 /// How a load is sent.
@@ -143,8 +143,16 @@ enum Done {
 pub async fn send(client: &Client, planned: Vec<Planned>, opts: Options) -> Sends {
     let n = planned.len();
     let bar = progress(n);
-    let start = Instant::now();
+    // The sale opens once the visitors who wait for it have browsed.
+    let browse = opts
+        .reads
+        .browse_before
+        .filter(|b| b.secs > 0.0 && b.per_sec > 0.0);
+    let start = Instant::now() + browse.map_or(Duration::ZERO, |b| Duration::from_secs_f64(b.secs));
     let (tx, mut rx) = mpsc::unbounded_channel::<Done>();
+    if let Some(b) = browse {
+        browse_before(client, b, start, tx.clone());
+    }
     let schedule = schedule(client, planned, &opts, start, tx);
     let collect = async {
         let mut orders: Vec<Option<Sent>> = vec![None; n];
@@ -223,6 +231,27 @@ async fn schedule(
                 _ => (Vec::new(), None),
             };
             let _ = tx.send(Done::Order(i, sent, polls, saw_final));
+        });
+    }
+}
+
+/// The visitors waiting on the hot products' page before the sale opens
+/// at `opening`: `per_sec` stock reads a second over `secs`, each at its
+/// due time.
+fn browse_before(client: &Client, b: Browse, opening: Instant, tx: mpsc::UnboundedSender<Done>) {
+    let n = (b.secs * b.per_sec).round() as u64;
+    let from = opening - Duration::from_secs_f64(b.secs);
+    let gate = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
+    for k in 0..n {
+        let due = from + Duration::from_secs_f64(k as f64 / b.per_sec);
+        let path = format!(
+            "/api/inventory/{}",
+            super::HOT[k as usize % super::HOT.len()].0
+        );
+        let (client, tx, gate) = (client.clone(), tx.clone(), gate.clone());
+        tokio::spawn(async move {
+            let read = read(&client, &gate, ReadRoute::Stock, &path, (opening, due)).await;
+            let _ = tx.send(Done::Read(read.0));
         });
     }
 }

@@ -8,7 +8,7 @@ use super::result::RunResult;
 use crate::targets::show;
 
 /// The figures the summary shows, in order, where the result has them.
-const SHOWN: [&str; 14] = [
+const SHOWN: &[&str] = &[
     "requests",
     "offered",
     "first_try_5xx",
@@ -22,7 +22,11 @@ const SHOWN: [&str; 14] = [
     "dlq",
     "connections_refused",
     "bill_usd",
-    "orders_per_s",
+    "processor_orders_per_s",
+    "e2e_orders_per_s",
+    "p99_e2e",
+    "deployed_central_orders_per_s",
+    "deployed_pessimistic_orders_per_s",
 ];
 
 pub fn render(r: &RunResult) -> String {

@@ -51,8 +51,20 @@ pub struct RunResult {
     pub bench: Vec<BenchRow>,
     /// `sim plan`: the chosen settings file and each confirming run.
     pub plan: Option<PlanReport>,
-    /// `sim check`: the inventory.
+    /// `sim check`: the inventory, and the newest orders.
     pub inventory: Vec<StockRow>,
+    pub orders: Vec<OrderRow>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRow {
+    pub order_id: String,
+    pub customer_id: String,
+    pub status: String,
+    pub failure_reason: Option<String>,
+    pub created_at: String,
+    pub processed_at: Option<String>,
 }
 
 /// What the result was measured with.
@@ -213,6 +225,7 @@ impl RunResult {
             bench: Vec::new(),
             plan: None,
             inventory: Vec::new(),
+            orders: Vec::new(),
         }
     }
 
@@ -269,9 +282,7 @@ impl RunResult {
             put("bill_usd", b.total);
         }
         for b in &self.bench {
-            if b.unit == "orders/s" {
-                put(&b.name, b.value);
-            }
+            put(&b.name, b.value);
         }
         self.metrics.extend(m);
     }

@@ -21,6 +21,8 @@ use std::time::Duration;
 use clap::Args;
 use engine::config::Config;
 
+use crate::report::result::{BenchRow, RunResult};
+
 use engine::store::{MySqlStore, StoreOptions};
 use sqlx::MySqlPool;
 
@@ -88,6 +90,16 @@ pub struct BenchArgs {
     /// the emulated event source mapping) beside the local shape.
     #[command(flatten)]
     shape: crate::lambda::ShapeArgs,
+    /// A target a figure must meet, as `sim run --target` takes it, e.g.
+    /// 'processor_orders_per_s>=30000' (the floors: README, "Benchmarks");
+    /// a missed one exits 1.
+    #[arg(long = "target", value_name = "EXPR", value_parser = |s: &str| s.parse::<crate::targets::Target>())]
+    targets: Vec<crate::targets::Target>,
+    /// Also write the figures as a result (schema results.schema.json) to
+    /// this file, or `-` for standard output (the report then goes to
+    /// standard error); `sim compare` reads two of them.
+    #[arg(long, value_name = "PATH")]
+    json: Option<std::path::PathBuf>,
     #[command(flatten)]
     config: Config,
 }
@@ -105,10 +117,58 @@ const HOT: &str = "bench-hot";
 
 pub async fn bench(args: BenchArgs) -> ExitCode {
     crate::console::init_tracing("warn,sqlx=off");
-    crate::console::exit_status("sim bench", run(args).await)
+    let stdout = match crate::console::keep_stdout_for(args.json.as_deref()) {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("sim bench: cannot keep standard output for the JSON: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut figures = Vec::new();
+    let done = run(&args, &mut figures).await.and_then(|()| {
+        let mut result = RunResult::new("bench", None);
+        result.setup.topology = if args.shape.is_lambda() {
+            "lambda"
+        } else {
+            "local"
+        }
+        .into();
+        result.setup.store = "MySQL".into();
+        result.setup.faults = "none".into();
+        result.bench = figures;
+        result.derive_metrics();
+        result.judge(&args.targets, false);
+        result.passed = result.targets.iter().all(|t| t.passed);
+        if !result.targets.is_empty() {
+            println!("\ntargets:");
+            for t in &result.targets {
+                println!("  {t}");
+            }
+        }
+        result.emit(args.json.as_deref(), stdout, None)?;
+        Ok(result.passed)
+    });
+    match done {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("sim bench: {}", engine::report::error_chain(e.as_ref()));
+            ExitCode::from(2)
+        }
+    }
 }
 
-async fn run(args: BenchArgs) -> anyhow::Result<()> {
+/// Records a figure for the result.
+fn figure(rows: &mut Vec<BenchRow>, name: &str, value: f64, unit: &str, note: &str) {
+    rows.push(BenchRow {
+        name: name.into(),
+        value,
+        unit: unit.into(),
+        note: note.into(),
+    });
+}
+
+async fn run(args: &BenchArgs, rows: &mut Vec<BenchRow>) -> anyhow::Result<()> {
     let options = args
         .config
         .mysql()
@@ -139,25 +199,51 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
 
     if args.shape.is_lambda() {
-        return bench_deployed_shape(&args, &store).await;
+        return bench_deployed_shape(args, &store, rows).await;
     }
     let only = |part: Part| args.only == Part::All || args.only == part;
     if only(Part::Ingest) {
         // First, while the database is idle: ingest alone, no database.
-        bench_ingest(&args, secs).await?;
+        bench_ingest(args, secs, rows).await?;
     }
     if only(Part::Processor) {
-        bench_processor(&args, &store, &pool, secs).await?;
+        bench_processor(args, (&store, &pool), secs, rows).await?;
     }
     if only(Part::EndToEnd) {
-        bench_end_to_end(&args, &store).await?;
+        bench_end_to_end(args, &store, rows).await?;
     }
     Ok(())
 }
 
 /// Ingest alone beside a bare axum echo handler.
-async fn bench_ingest(args: &BenchArgs, secs: Duration) -> anyhow::Result<()> {
+async fn bench_ingest(
+    args: &BenchArgs,
+    secs: Duration,
+    rows: &mut Vec<BenchRow>,
+) -> anyhow::Result<()> {
     let ie = ingest_beside_echo(args.concurrency, secs).await?;
+    let ratio = ie.ratios[ie.ratios.len() / 2];
+    figure(
+        rows,
+        "echo_rps",
+        ie.echo,
+        "requests/s",
+        "a bare axum JSON echo handler",
+    );
+    figure(
+        rows,
+        "ingest_rps",
+        ie.ingest,
+        "requests/s",
+        "ingest alone, in-process queue",
+    );
+    figure(
+        rows,
+        "ingest_vs_echo",
+        ratio,
+        "share",
+        "ingest over the echo handler, median of alternating rounds",
+    );
     println!(
         "  reference: bare axum JSON echo handler            {:>9.0} requests/s",
         ie.echo
@@ -176,9 +262,9 @@ async fn bench_ingest(args: &BenchArgs, secs: Duration) -> anyhow::Result<()> {
 /// references measured in the same run.
 async fn bench_processor(
     args: &BenchArgs,
-    store: &Arc<MySqlStore>,
-    pool: &MySqlPool,
+    (store, pool): (&Arc<MySqlStore>, &MySqlPool),
     secs: Duration,
+    rows: &mut Vec<BenchRow>,
 ) -> anyhow::Result<()> {
     let updates = autocommit_updates(pool, args.workers, secs).await?;
     println!(
@@ -200,8 +286,30 @@ async fn bench_processor(
         engine / updates.max(1.0),
         engine / bare.max(1.0)
     );
+    figure(
+        rows,
+        "autocommit_updates_per_s",
+        updates,
+        "statements/s",
+        "reference",
+    );
+    figure(rows, "bare_sql_orders_per_s", bare, "orders/s", "reference");
+    figure(
+        rows,
+        "processor_store_orders_per_s",
+        engine,
+        "orders/s",
+        "the store step",
+    );
     reset(store, pool).await?;
     let whole = whole_processor(store, &args.config, args.orders).await?;
+    figure(
+        rows,
+        "processor_orders_per_s",
+        whole,
+        "orders/s",
+        "queue, store, publish",
+    );
     println!(
         "  processor: queue -> store -> publish, {} orders {:>9.0} orders/s  ({:.2}x the bare SQL)",
         args.orders,
@@ -214,7 +322,11 @@ async fn bench_processor(
 /// The processor in the deployed shape, under the chosen model and under
 /// its pessimistic end, beside the local shape over the same zone's round
 /// trip to the database, all in one run.
-async fn bench_deployed_shape(args: &BenchArgs, store: &Arc<MySqlStore>) -> anyhow::Result<()> {
+async fn bench_deployed_shape(
+    args: &BenchArgs,
+    store: &Arc<MySqlStore>,
+    rows: &mut Vec<BenchRow>,
+) -> anyhow::Result<()> {
     use crate::lambda::model::End;
     let model = args.shape.model(1)?;
     let rtt = args.db_rtt_ms.unwrap_or(model.v(&model.c.rtt_same_az_ms));
@@ -225,6 +337,13 @@ async fn bench_deployed_shape(args: &BenchArgs, store: &Arc<MySqlStore>) -> anyh
     );
     reset(store, &pool).await?;
     let local = local_processor(store, &args.config, args.orders, rtt).await?;
+    figure(
+        rows,
+        "local_shape_orders_per_s",
+        local,
+        "orders/s",
+        "the local shape, same round trip",
+    );
     println!(
         "  local shape: {} processor loops, one pool of {}, round trip +{rtt} ms {:>9.0} orders/s",
         args.config.processor_workers, args.config.db_max_connections, local
@@ -245,6 +364,14 @@ async fn bench_deployed_shape(args: &BenchArgs, store: &Arc<MySqlStore>) -> anyh
             args.db_rtt_ms,
         )
         .await?;
+        let name = format!("deployed_{}_orders_per_s", end.as_str());
+        figure(
+            rows,
+            &name,
+            deployed,
+            "orders/s",
+            "the processor function behind the mapping",
+        );
         let es = shape.settings.event_sources.get("processor");
         let f = shape.settings.functions.get("processor");
         println!(
@@ -264,7 +391,11 @@ async fn bench_deployed_shape(args: &BenchArgs, store: &Arc<MySqlStore>) -> anyh
 }
 
 /// The pipeline end to end over HTTP at the offered rate.
-async fn bench_end_to_end(args: &BenchArgs, store: &Arc<MySqlStore>) -> anyhow::Result<()> {
+async fn bench_end_to_end(
+    args: &BenchArgs,
+    store: &Arc<MySqlStore>,
+    rows: &mut Vec<BenchRow>,
+) -> anyhow::Result<()> {
     let e2e = end_to_end(
         store,
         &args.config,
@@ -283,6 +414,20 @@ async fn bench_end_to_end(args: &BenchArgs, store: &Arc<MySqlStore>) -> anyhow::
         "  end to end: HTTP -> queue -> processor -> MySQL   {:>9.0} orders/s  ({offered}, {:.0} accepted/s; accept-to-processed p50 {} ms, p99 {} ms \
          after a {:.1} s warm-up; {:.0} orders per transaction; the load generator shares the machine)",
         e2e.finished_rate, e2e.accepted_rate, e2e.p50, e2e.p99, e2e.warm_up, e2e.batch
+    );
+    figure(
+        rows,
+        "e2e_orders_per_s",
+        e2e.finished_rate,
+        "orders/s",
+        &offered,
+    );
+    figure(
+        rows,
+        "p99_e2e",
+        e2e.p99 as f64,
+        "ms",
+        "accept-to-processed after the warm-up",
     );
     Ok(())
 }
