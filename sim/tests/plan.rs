@@ -17,6 +17,16 @@ async fn a_quick_plan_chooses_a_shape_its_run_confirms_and_writes_its_settings_a
     let dir = std::env::temp_dir().join(format!("orderflow-plan-{}", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_sim"))
         .args(["plan", "--quick", "--orders", "1500", "--duration", "3"])
+        // The targets that do not depend on this machine's speed, and the
+        // p99 the screen plans for (the read and offered-rate verdicts of
+        // a debug build on a busy machine are BENCHMARKS.md's to give).
+        .args(["--target", "refused==0", "--target", "dlq==0"])
+        .args([
+            "--target",
+            "first_try_5xx<0.1%",
+            "--target",
+            "p99_accept_to_processed<2s",
+        ])
         .args(["--dir", dir.to_str().unwrap()])
         .env("DATABASE_URL", &url)
         .env("DB_HOST", "")
@@ -56,7 +66,7 @@ async fn a_quick_plan_chooses_a_shape_its_run_confirms_and_writes_its_settings_a
     .unwrap();
     assert_eq!(result["schema"], "orderflow.result/1", "{result}");
     assert_eq!(result["passed"], true, "{result}");
-    // It was held to the sale's targets, and met each.
+    // It was held to the targets given, and met each.
     let targets = result["targets"].as_array().unwrap();
     for t in [
         "refused==0",

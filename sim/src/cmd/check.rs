@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 use engine::config::Config;
-use engine::events::millis;
 use engine::domain::{InventoryItem, OrderRecord};
+use engine::events::millis;
 use engine::store::StoreOptions;
 
 use crate::report::result::{OrderRow, RunResult, StockRow};

@@ -576,6 +576,50 @@ fn print_chosen(t: &Tried, c: &space::Candidate, out: &std::path::Path, headroom
     );
 }
 
+/// What a plan was made for, one line each, for its page.
+fn facts_of(args: &PlanArgs, g: &Given, s: &Screening) -> Vec<(String, String)> {
+    vec![
+        (
+            "load".into(),
+            format!(
+                "{} ({:.0} requests/s at the peak)",
+                g.load.profile.describe(),
+                g.load.peak()
+            ),
+        ),
+        (
+            "targets".into(),
+            format!(
+                "{}, inside the connection budget",
+                targets_of(args)
+                    .iter()
+                    .map(|t| t.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        (
+            "model".into(),
+            format!(
+                "{} end of deploy/model.json{}",
+                args.model.as_str(),
+                if args.multi_az { ", Multi-AZ" } else { "" }
+            ),
+        ),
+        (
+            "prices".into(),
+            format!(
+                "{}, read {}; a month is the stack idle plus {} sales",
+                args.region, g.prices.read, args.sales_per_month
+            ),
+        ),
+        (
+            "screened".into(),
+            format!("{} candidates, {} shapes kept", s.all.len(), s.ranked.len()),
+        ),
+    ]
+}
+
 fn page_of<'a>(
     args: &PlanArgs,
     g: &Given,
@@ -616,46 +660,7 @@ fn page_of<'a>(
             "orderflow plan: {} requests over {} s",
             g.load.orders, g.load.duration
         ),
-        facts: vec![
-            (
-                "load".into(),
-                format!(
-                    "{} ({:.0} requests/s at the peak)",
-                    g.load.profile.describe(),
-                    g.load.peak()
-                ),
-            ),
-            (
-                "targets".into(),
-                format!(
-                    "{}, inside the connection budget",
-                    targets_of(args)
-                        .iter()
-                        .map(|t| t.text.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ),
-            (
-                "model".into(),
-                format!(
-                    "{} end of deploy/model.json{}",
-                    args.model.as_str(),
-                    if args.multi_az { ", Multi-AZ" } else { "" }
-                ),
-            ),
-            (
-                "prices".into(),
-                format!(
-                    "{}, read {}; a month is the stack idle plus {} sales",
-                    args.region, g.prices.read, args.sales_per_month
-                ),
-            ),
-            (
-                "screened".into(),
-                format!("{} candidates, {} shapes kept", s.all.len(), s.ranked.len()),
-            ),
-        ],
+        facts: facts_of(args, g, s),
         points,
         target_p99_ms: p99_target_ms(&targets_of(args)),
         chosen: chosen.map(|t| (s.all[t.index].candidate.describe(), &t.confirmed)),
