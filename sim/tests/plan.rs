@@ -71,8 +71,8 @@ async fn a_quick_plan_chooses_a_shape_its_run_confirms_and_writes_its_settings_a
     for t in [
         "refused==0",
         "dlq==0",
+        "first_try_5xx<0.1%",
         "p99_accept_to_processed<2s",
-        "offered>=95%",
     ] {
         let verdict = targets
             .iter()

@@ -62,6 +62,9 @@ pub struct LoadArgs {
     /// the report then going to standard error).
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Also write a Markdown summary of the result to this file.
+    #[arg(long, value_name = "PATH")]
+    pub summary: Option<PathBuf>,
 }
 
 pub async fn load(args: LoadArgs) -> ExitCode {
@@ -144,5 +147,6 @@ async fn load_inner(args: LoadArgs) -> anyhow::Result<RunResult> {
     result.derive_metrics();
     result.judge(&args.targets, true);
     crate::report::print(&result);
+    crate::report::print_verdict(&result);
     Ok(result)
 }

@@ -22,6 +22,10 @@ use crate::report::result::{Confirmation, PlanReport, RunResult};
 use crate::targets::{self, Target};
 
 #[derive(Args, Clone, Debug)]
+#[command(after_help = "\
+Exit status: 0 a shape met every target in its confirming run and its settings file was \
+written; 1 no candidate did (the logs of each run say why); 2 the plan could not be made \
+(no MySQL, bad arguments, a settings, profile or price file refused).")]
 pub struct PlanArgs {
     /// The load's profile, as `sim run --profile` takes it: `flash-sale`
     /// (an opening burst, a quiet start, a surge to about 8 times the quiet
@@ -97,6 +101,9 @@ pub struct PlanArgs {
     /// the chosen settings, each confirming run's metrics and verdict.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Also write a Markdown summary of the plan's result to this file.
+    #[arg(long, value_name = "PATH")]
+    pub summary: Option<PathBuf>,
     /// Seed of the model's draws and the confirming runs' loads.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -104,7 +111,21 @@ pub struct PlanArgs {
 
 pub async fn plan(args: PlanArgs) -> ExitCode {
     crate::console::init_tracing("warn,engine=off,sqlx=off");
-    match plan_inner(args).await {
+    // `--json -`: the JSON alone on standard output, the plan's text on stderr.
+    let stdout = match crate::console::keep_stdout_for(args.json.as_deref()) {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("sim plan: cannot keep standard output for the JSON: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let done = plan_inner(args).await.and_then(|(chosen, result)| {
+        if let Some((result, json, summary)) = result {
+            result.emit(json.as_deref(), stdout, summary.as_deref())?;
+        }
+        Ok(chosen)
+    });
+    match done {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -113,6 +134,9 @@ pub async fn plan(args: PlanArgs) -> ExitCode {
         }
     }
 }
+
+/// The plan's result and where it goes (`--json`, `--summary`), if asked.
+type Written = Option<(RunResult, Option<PathBuf>, Option<PathBuf>)>;
 
 /// What a plan is given, checked.
 struct Given {
@@ -183,7 +207,7 @@ fn p99_target_ms(targets: &[Target]) -> f64 {
         .map_or(2000.0, |t| t.value)
 }
 
-async fn plan_inner(args: PlanArgs) -> anyhow::Result<bool> {
+async fn plan_inner(args: PlanArgs) -> anyhow::Result<(bool, Written)> {
     let g = given(&args)?;
     let targets = targets_of(&args);
     let p99_ms = p99_target_ms(&targets);
@@ -461,7 +485,7 @@ async fn conclude(
     g: &Given,
     s: &Screening,
     (tried, baseline, other_end): (&[Tried], Option<&Baseline>, Option<String>),
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<(bool, Written)> {
     let chosen = tried.iter().find(|t| t.missed.is_none());
     let mut headroom = String::from("-");
     let out = args.dir.join("settings.json");
@@ -502,17 +526,17 @@ async fn conclude(
     }
     page::write(&html, &page)?;
     println!("\nplan page: {} (open it in a browser)", html.display());
-    if let Some(path) = &args.json {
-        plan_result(
+    let written = (args.json.is_some() || args.summary.is_some()).then(|| {
+        let result = plan_result(
             args,
             s,
             tried,
             chosen.map(|t| (t, out.as_path())),
             &headroom,
-        )
-        .write(path)?;
-    }
-    Ok(chosen.is_some())
+        );
+        (result, args.json.clone(), args.summary.clone())
+    });
+    Ok((chosen.is_some(), written))
 }
 
 /// The plan as a result (`--json`): the chosen candidate's run, with every

@@ -26,8 +26,9 @@ pub fn write_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-/// The whole text report of a run after its load, in the order it is
-/// printed (the scenarios are printed as they run).
+/// The text report of a run after its load, in the order it is printed
+/// (the scenarios are printed as they run), up to its verdict
+/// ([`print_verdict`]).
 pub fn print(r: &RunResult) {
     if let Some(load) = &r.load {
         print_load(load);
@@ -49,7 +50,6 @@ pub fn print(r: &RunResult) {
         println!("\ninvariants:");
         print_checks(r.checks.iter().filter(|c| c.group == "invariant"));
     }
-    print_verdict(r);
 }
 
 pub fn print_checks<'a>(checks: impl Iterator<Item = &'a CheckRow>) {
@@ -60,7 +60,7 @@ pub fn print_checks<'a>(checks: impl Iterator<Item = &'a CheckRow>) {
 }
 
 /// The run's own conditions that failed, the targets, and the result line.
-fn print_verdict(r: &RunResult) {
+pub fn print_verdict(r: &RunResult) {
     let run_failed: Vec<&CheckRow> = r
         .checks
         .iter()
@@ -83,8 +83,11 @@ fn print_verdict(r: &RunResult) {
             .count()
     };
     let missed = r.targets.iter().filter(|t| !t.passed).count();
-    if r.passed {
+    let scenarios = r.checks.iter().any(|c| c.group == "scenario");
+    if r.passed && scenarios {
         println!("\nresult: every scenario passed, every invariant held and every target was met");
+    } else if r.passed {
+        println!("\nresult: the client kept its schedule and every target was met");
     } else {
         let refused = r.load.as_ref().map_or(0, |l| l.refused);
         println!(

@@ -44,6 +44,10 @@ use processor::whole_processor;
 use server::reset;
 
 #[derive(Args)]
+#[command(after_help = "\
+Exit status: 0 every figure measured and every --target met; 1 a target missed (each is \
+listed with the figure and by how much); 2 the benchmark could not run (no MySQL, bad \
+arguments).")]
 pub struct BenchArgs {
     /// Seconds each measurement runs.
     #[arg(long, default_value_t = 5)]
@@ -100,6 +104,9 @@ pub struct BenchArgs {
     /// standard error); `sim compare` reads two of them.
     #[arg(long, value_name = "PATH")]
     json: Option<std::path::PathBuf>,
+    /// Also write a Markdown summary of the figures and targets to this file.
+    #[arg(long, value_name = "PATH")]
+    summary: Option<std::path::PathBuf>,
     #[command(flatten)]
     config: Config,
 }
@@ -145,7 +152,7 @@ pub async fn bench(args: BenchArgs) -> ExitCode {
                 println!("  {t}");
             }
         }
-        result.emit(args.json.as_deref(), stdout, None)?;
+        result.emit(args.json.as_deref(), stdout, args.summary.as_deref())?;
         Ok(result.passed)
     });
     match done {

@@ -95,6 +95,7 @@ impl Started {
         if !args.no_html {
             self.write_page(args, &load, &facts.finished, &result);
         }
+        report::print_verdict(&result);
         self.stop(args).await;
         Ok(result)
     }

@@ -388,7 +388,14 @@ impl Started {
             .app
             .wait_drained(Duration::from_secs(args.drain_timeout))
             .await;
-        let drain_time = load_started.elapsed();
+        // From the sale's opening: the visitors who browse before it are
+        // not its orders' time.
+        let browsing = args
+            .profile
+            .reads
+            .browse_before
+            .map_or(Duration::ZERO, |b| Duration::from_secs_f64(b.secs.max(0.0)));
+        let drain_time = load_started.elapsed().saturating_sub(browsing);
         let _ = stop_killer.send(true);
         if let Some(k) = killer {
             let _ = k.await;
