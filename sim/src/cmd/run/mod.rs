@@ -332,31 +332,7 @@ impl Started {
     /// database outage beside it, as asked), waits for the queues to drain,
     /// and redrives the DLQs after a faulty run.
     async fn load(&self, args: &RunArgs) -> anyhow::Result<Loaded> {
-        let (orders, duration) = (args.orders(), args.duration());
-        let due =
-            (duration > 0.0).then(|| args.profile.due(orders, Duration::from_secs_f64(duration)));
-        match due {
-            Some(_) => println!(
-                "\nload: {orders} requests over {duration} s, open loop (each sent when due, at most {} in flight): {}",
-                args.max_in_flight,
-                args.profile.describe()
-            ),
-            None => println!(
-                "\nload: {orders} requests as fast as answered, {} in flight (closed loop)",
-                args.concurrency
-            ),
-        }
-        let options = send::Options {
-            max_in_flight: match due {
-                Some(_) => args.max_in_flight,
-                None => args.concurrency,
-            },
-            due,
-            retries: args.retries.unwrap_or(args.profile.retries),
-            timeout: Duration::from_secs_f64(args.request_timeout.max(0.001)),
-            reads: args.profile.reads,
-            seed: self.seed,
-        };
+        let options = self.send_options(args);
         let (stop_killer, killer_stop) = tokio::sync::watch::channel(false);
         let killer = match &self.store {
             OpenedStore::MySql(s) => Some(chaos::spawn_connection_killer(
@@ -366,7 +342,7 @@ impl Started {
             )),
             OpenedStore::Memory(_) => None,
         };
-        let planned = load::plan(orders, self.seed, &self.tag);
+        let planned = load::plan(args.orders(), self.seed, &self.tag);
         let load_started = Instant::now();
         let load_start = now_millis();
         let sampler = timeline::spawn(
@@ -417,6 +393,36 @@ impl Started {
                 None => Vec::new(),
             },
         })
+    }
+
+    /// How the load is sent (open loop on the profile's schedule, or closed
+    /// with `--duration 0`), said as it starts.
+    fn send_options(&self, args: &RunArgs) -> send::Options {
+        let (orders, duration) = (args.orders(), args.duration());
+        let due =
+            (duration > 0.0).then(|| args.profile.due(orders, Duration::from_secs_f64(duration)));
+        match due {
+            Some(_) => println!(
+                "\nload: {orders} requests over {duration} s, open loop (each sent when due, at most {} in flight): {}",
+                args.max_in_flight,
+                args.profile.describe()
+            ),
+            None => println!(
+                "\nload: {orders} requests as fast as answered, {} in flight (closed loop)",
+                args.concurrency
+            ),
+        }
+        send::Options {
+            max_in_flight: match due {
+                Some(_) => args.max_in_flight,
+                None => args.concurrency,
+            },
+            due,
+            retries: args.retries.unwrap_or(args.profile.retries),
+            timeout: Duration::from_secs_f64(args.request_timeout.max(0.001)),
+            reads: args.profile.reads,
+            seed: self.seed,
+        }
     }
 
     /// The database outage `--db-outage` asks for, if any.
