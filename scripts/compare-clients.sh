@@ -5,7 +5,8 @@
 # lambda` (the shipped settings, ingest starting cold, as a sale that opens
 # at a set time): first-try statuses and submit latency side by side.
 #   DATABASE_URL=mysql://root@127.0.0.1:3306/orderflow_clients scripts/compare-clients.sh
-# RATE (default 2857, the flash sale's peak at 20,000 over 20 s) and SECS
+# RATE (default 2857, the peak of the 20,000 / 20 s sale without its opening
+# burst) and SECS
 # (default 10) set the load; OHA names an oha binary (else it is installed
 # with `cargo install oha --locked` into target/oha). Results land in
 # reports/clients/. BENCHMARKS.md, "The sim's client beside oha".

@@ -72,7 +72,7 @@ struct Cli {
     /// throttled read (429 or 503) waits (its Retry-After, else a backoff)
     /// and is tried again until the deadline, which grows by the time the
     /// pace needs to read every accepted order once. Default: 200 against a
-    /// deployed API, well under the shipped 500/s throttle of its busiest
+    /// deployed API, well under the shipped 1,000/s throttle of its busiest
     /// route, GET /api/orders/{order_id} (deploy/settings.json's
     /// route_throttles), with room for anyone else reading through it;
     /// unpaced against a loopback host (a local sim serve has no throttle).

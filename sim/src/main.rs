@@ -48,8 +48,8 @@ use cmd::{
     long_about = "Runs the orderflow pipeline (ingest -> order queue -> processor -> store -> \
 processed queue -> notifier) in one process.\n\n\
 With no subcommand, `sim` runs the main job: the seed's four verification scenarios over \
-HTTP, a generated load, the invariant checks and a report; it exits non-zero if a scenario \
-or an invariant fails.\n\n\
+HTTP, a generated load, the invariant checks and a report; it exits non-zero if a scenario, \
+an invariant or a target fails, or the client could not keep its schedule.\n\n\
 The store is in memory unless DATABASE_URL (or DB_HOST and the other DB_* variables) is \
 set, in the environment or in a .env file; then it is MySQL/MariaDB, and the database is \
 created, migrated and seeded as needed (a database made by someone else, such as the \

@@ -34,17 +34,18 @@ pub struct PlanArgs {
     #[arg(long, default_value = "flash-sale", value_parser = |s: &str| Profile::from_arg(s))]
     pub profile: Profile,
     /// Requests in the load (orders, duplicates and invalid ones, as `sim
-    /// run` sends them). The default is the shipped flash sale: 5,000 over
-    /// 10 s, a peak of about 1,430 a second.
-    #[arg(long, default_value_t = 5000)]
-    pub orders: usize,
+    /// run` sends them); default: the profile's (the shipped flash sale:
+    /// 5,000 over 10 s, a peak of about 1,290 a second).
+    #[arg(long)]
+    pub orders: Option<usize>,
     /// The load's peak, requests a second, instead of --orders: the
     /// requests are worked out from the profile and --duration.
     #[arg(long, value_name = "RATE")]
     pub peak: Option<f64>,
-    /// Seconds the load lasts.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    pub duration: f64,
+    /// Seconds the load lasts; default: the profile's (10 for the shipped
+    /// ones).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
     /// A target each confirming run must meet, as `sim run --target` takes
     /// it; repeat for more. Default: the sale's defaults (`sim run --help`).
     /// The screen estimates `p99_accept_to_processed` alone (2 s if no
@@ -90,7 +91,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "N", default_value_t = 30.0)]
     pub sales_per_month: f64,
     /// Where the plan writes its files: each confirmed candidate's settings,
-    /// outcome and log, candidates.csv (every candidate screened and why it
+    /// result (`.result.json`) and log, candidates.csv (every candidate screened and why it
     /// was kept or dropped), plan.html, and the chosen settings.json.
     #[arg(long, value_name = "DIR", default_value = "reports/plan")]
     pub dir: PathBuf,
@@ -147,7 +148,8 @@ struct Given {
 }
 
 fn given(args: &PlanArgs) -> anyhow::Result<Given> {
-    if !(args.duration > 0.0 && args.duration.is_finite()) {
+    let duration = args.duration.unwrap_or(args.profile.duration_secs);
+    if !(duration > 0.0 && duration.is_finite()) {
         anyhow::bail!("--duration must be a positive number of seconds");
     }
     if args.confirm == 0 || args.sales_per_month < 0.0 {
@@ -155,10 +157,10 @@ fn given(args: &PlanArgs) -> anyhow::Result<Given> {
     }
     let orders = match args.peak {
         Some(peak) if peak > 0.0 && peak.is_finite() => {
-            args.profile.requests_for_peak(peak, args.duration)
+            args.profile.requests_for_peak(peak, duration)
         }
         Some(_) => anyhow::bail!("--peak must be a positive rate"),
-        None => args.orders,
+        None => args.orders.unwrap_or(args.profile.requests),
     };
     if orders == 0 {
         anyhow::bail!("the load has no requests: raise --orders or --peak");
@@ -178,7 +180,7 @@ fn given(args: &PlanArgs) -> anyhow::Result<Given> {
     Ok(Given {
         load: Load {
             orders,
-            duration: args.duration,
+            duration,
             profile: args.profile.clone(),
         },
         model: Model::load(args.model_file.as_deref(), args.model, args.seed)?,
@@ -258,7 +260,9 @@ async fn plan_inner(args: PlanArgs) -> anyhow::Result<(bool, Written)> {
         multi_az: args.multi_az,
         region: args.region.clone(),
         time_scale: args.time_scale,
-        targets: targets.clone(),
+        // None given: each run applies the sale's defaults that its load
+        // measures (an `even` load has no reads to hold to a target).
+        targets: args.targets.clone(),
         dir: args.dir.clone(),
     };
     let confirmed = confirm_cheapest(&args, &runner, &screening, &g.base).await?;

@@ -5,10 +5,12 @@
 //! ([`profile`]); sent open-loop over HTTP ([`send`]) and summed up
 //! ([`measure`]).
 
+pub mod args;
 pub mod measure;
 pub mod profile;
 pub mod send;
 
+pub use args::SaleArgs;
 pub use profile::Profile;
 pub use send::{Sends, Sent};
 

@@ -1,4 +1,4 @@
-//! The processor against MySQL: the two reference points DESIGN.md names
+//! The processor against MySQL: the two reference points the performance targets name
 //! (autocommit UPDATEs of one row, the bare SQL of batched transactions), the
 //! store step, and the whole processor on a full order queue.
 

@@ -90,7 +90,7 @@ impl Started {
         result.faults = faults::rows(&self.faults, &self.app.metrics, poison, mysql);
         result.checks = checks(&scenarios, &invariants, &result);
         result.derive_metrics();
-        result.judge(&args.targets, args.shape.is_lambda());
+        result.judge(&args.sale.targets, args.shape.is_lambda());
         report::print(&result);
         if !args.no_html {
             self.write_page(args, &load, &facts.finished, &result);
@@ -113,10 +113,10 @@ impl Started {
             }
             .into(),
             profile: Some(ProfileSetup {
-                name: args.profile.name.clone(),
-                requests: args.orders(),
-                duration_secs: args.duration(),
-                description: args.profile.describe(),
+                name: args.sale.profile.name.clone(),
+                requests: args.sale.orders(),
+                duration_secs: args.sale.duration(),
+                description: args.sale.profile.describe(),
             }),
             settings: lambda.then(|| settings_ref(args.shape.settings.as_deref())),
             model: lambda.then(|| match &args.shape.model_file {
