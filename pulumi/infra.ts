@@ -460,7 +460,7 @@ export const ENDPOINT_SERVICES = ["sqs", "secretsmanager"];
 /**
  * Zone ids never picked: use1-az3, where VPC Lambda and several interface
  * endpoints have historically been unavailable and new instance types do not
- * come (the pre-production review, m6).
+ * come (README, "Deployment risks, one by one", m6).
  */
 export const AVOIDED_ZONE_IDS = ["use1-az3"];
 
