@@ -8,25 +8,9 @@ use crate::lambda::Shape;
 
 use super::result::{Bill, BillLine};
 
-/// A run's bill, as the text report and the page show it.
-pub struct Summary {
-    /// What the prices are: region, the day read, currency.
-    pub region: String,
-    pub read: String,
-    pub currency: String,
-    /// The stack's time the bill covers.
-    pub seconds: f64,
-    pub lines: Vec<Line>,
-    pub total: f64,
-    /// What the items that grow with traffic cost per million accepted
-    /// orders, if any were.
-    pub per_million: Option<f64>,
-    /// The same shape for a month with no orders.
-    pub idle_month: f64,
-}
-
-/// The bill of `shape`'s run, in which `orders` were accepted.
-pub fn summary(shape: &Shape, orders: u64) -> Result<Summary, BillError> {
+/// The bill of `shape`'s run, in which `orders` were accepted, as the
+/// result carries it.
+pub fn summary(shape: &Shape, orders: u64) -> Result<Bill, BillError> {
     let prices = &shape.prices;
     let usage = shape.usage();
     let lines = bill::bill(&usage, prices)?;
@@ -34,42 +18,26 @@ pub fn summary(shape: &Shape, orders: u64) -> Result<Summary, BillError> {
         shape.mappings.len() as f64 * shape.model.v(&shape.model.c.esm_initial_concurrency);
     let idle = bill::bill(&bill::idle_month(&usage, pollers), prices)?;
     let variable: f64 = lines.iter().filter(|l| !l.fixed).map(|l| l.usd).sum();
-    Ok(Summary {
+    Ok(Bill {
         region: shape.region.clone(),
         read: prices.read.clone(),
         currency: prices.currency.clone(),
         seconds: usage.seconds,
         total: bill::total(&lines),
-        lines,
         per_million: (orders > 0).then(|| variable / orders as f64 * 1e6),
         idle_month: bill::total(&idle),
+        lines: lines.iter().map(owned).collect(),
     })
 }
 
-impl Summary {
-    /// The bill as the result carries it.
-    pub fn owned(&self) -> Bill {
-        Bill {
-            region: self.region.clone(),
-            read: self.read.clone(),
-            currency: self.currency.clone(),
-            seconds: self.seconds,
-            total: self.total,
-            per_million: self.per_million,
-            idle_month: self.idle_month,
-            lines: self
-                .lines
-                .iter()
-                .map(|l| BillLine {
-                    service: l.service.to_owned(),
-                    item: l.item.clone(),
-                    quantity: l.quantity,
-                    unit: l.unit.to_owned(),
-                    usd: l.usd,
-                    fixed: l.fixed,
-                })
-                .collect(),
-        }
+fn owned(l: &Line) -> BillLine {
+    BillLine {
+        service: l.service.to_owned(),
+        item: l.item.clone(),
+        quantity: l.quantity,
+        unit: l.unit.to_owned(),
+        usd: l.usd,
+        fixed: l.fixed,
     }
 }
 

@@ -81,7 +81,7 @@ impl Started {
             result.shape = Some(ShapeReport::of(shape, &load.shape_samples, Some(&causes)));
             let accepted = load.sends.orders.iter().filter(|s| s.status == 202).count() as u64;
             match report::bill::summary(shape, accepted) {
-                Ok(bill) => result.bill = Some(bill.owned()),
+                Ok(bill) => result.bill = Some(bill),
                 Err(e) => println!("\nbill: {e}"),
             }
         }
