@@ -68,6 +68,12 @@ pub struct Config {
     /// Connections in the database pool.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = defaults::DB_MAX_CONNECTIONS)]
     pub db_max_connections: u32,
+    /// Seconds a statement waits for a row lock before it fails (error
+    /// 1205, retried), set on each session (`innodb_lock_wait_timeout`);
+    /// unset: the server's own. The deployed stack sets it in the parameter
+    /// group as well, to a third of the processor's timeout.
+    #[arg(long, env = "DB_LOCK_WAIT_TIMEOUT_SECS")]
+    pub db_lock_wait_timeout_secs: Option<u32>,
 
     /// Concurrent processor loops (each receives up to 10 orders and tops
     /// the batch up with what else waits, up to 200).
@@ -171,6 +177,7 @@ impl Default for Config {
             db_ssl_mode: None,
             db_ssl_ca: None,
             db_max_connections: defaults::DB_MAX_CONNECTIONS,
+            db_lock_wait_timeout_secs: None,
             processor_workers: defaults::PROCESSOR_WORKERS,
             notifier_workers: defaults::NOTIFIER_WORKERS,
             visibility_timeout_secs: defaults::VISIBILITY_TIMEOUT_SECS,

@@ -43,7 +43,8 @@ pub struct ProcessorConfig {
     /// topped up from the queue while messages are waiting.
     pub max_batch: usize,
     /// When orders left unfinished by a transient failure or the deadline
-    /// come back (their visibility is changed to this).
+    /// come back after their first receive; each later receive waits three
+    /// times longer ([`hand_back`]).
     pub retry_after: Duration,
     /// Time kept back from a deadline for publishing and deleting.
     pub deadline_margin: Duration,
@@ -81,6 +82,21 @@ pub struct BatchReport {
 
 /// Decodes an `OrderCreated`: its type holds the order's rules, so a body
 /// that breaks them does not decode.
+/// The longest visibility SQS allows a message (12 hours).
+const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// How long an order left unfinished on its `receive_count`th receive stays
+/// invisible: `base` after the first, three times longer after each later
+/// one (5, 15, 45, 135 s from the 5 s default), at most SQS's 12 hours. A
+/// brief failure costs an order seconds; a long one does not use up its
+/// receives: with `maxReceiveCount` 5 an order is handed back four times,
+/// 200 s in all, before its last receive, so a Multi-AZ failover (60-120 s,
+/// RDS User Guide) sends nothing to the DLQ.
+pub fn hand_back(base: Duration, receive_count: u32) -> Duration {
+    let grown = 3u32.saturating_pow(receive_count.saturating_sub(1).min(20));
+    base.saturating_mul(grown).min(MAX_VISIBILITY)
+}
+
 pub fn decode_order_created(body: &str) -> Result<OrderCreated, serde_json::Error> {
     serde_json::from_str(body)
 }
@@ -207,13 +223,14 @@ impl Processor {
     }
 
     /// Reports `message` unfinished for `why`, and makes it visible again
-    /// after [`ProcessorConfig::retry_after`] rather than the queue's whole
-    /// visibility timeout.
+    /// after [`hand_back`]'s wait rather than the queue's whole visibility
+    /// timeout.
     async fn retry_later(&self, message: Message, why: &str, report: &mut BatchReport) {
         self.ctx.failures.record(&message.message_id, why);
+        let after = hand_back(self.config.retry_after, message.receive_count);
         let _ = self
             .orders
-            .change_visibility(&message.receipt_handle, self.config.retry_after)
+            .change_visibility(&message.receipt_handle, after)
             .await;
         report.failed_message_ids.push(message.message_id);
     }
@@ -348,4 +365,23 @@ enum Unfinished {
     Publish(#[source] QueueError),
     #[error("delete: {0}")]
     Delete(#[source] QueueError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unfinished_order_waits_longer_at_each_receive_and_outlasts_a_failover() {
+        let base = Duration::from_secs(5);
+        let waits: Vec<u64> = (1..=5).map(|n| hand_back(base, n).as_secs()).collect();
+        assert_eq!(waits, [5, 15, 45, 135, 405]);
+        // With maxReceiveCount 5 an order is handed back after receives 1-4
+        // before its last: a 120 s failover (and the attempts inside it)
+        // ends well before.
+        let before_last: u64 = waits[..4].iter().sum();
+        assert!(before_last >= 200, "{before_last}");
+        assert_eq!(hand_back(base, 0), base, "a count SQS did not give");
+        assert_eq!(hand_back(base, 40), Duration::from_secs(12 * 3600), "SQS's limit");
+    }
 }

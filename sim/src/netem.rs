@@ -12,12 +12,18 @@
 //! server's first packets). A commit may cost more than a round trip
 //! (`commit_extra`: a Multi-AZ instance writes it to its standby in the
 //! other zone before it answers): the proxy holds a client's `COMMIT`
-//! that much longer.
+//! that much longer. And a statement may take the database longer than it
+//! takes this machine's server (`statement_stretch`): the proxy measures
+//! each answer's server time and holds the answer back by the difference,
+//! except a locking read's (`... FOR UPDATE`), whose time is mostly the wait
+//! for another transaction's lock, not work. A failover ([`Connections::cut`])
+//! drops every open connection and refuses new ones until it ends.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
@@ -34,6 +40,56 @@ pub struct Connections {
     pub peak: AtomicU64,
     /// Connections the server refused for a connection limit.
     pub refused: AtomicU64,
+    /// Connections refused or dropped because the database was failing over.
+    pub cut: AtomicU64,
+    /// While true, the database is unreachable ([`Connections::cut`]).
+    down: AtomicBool,
+    /// The server side of every open connection, to drop them at a failover.
+    live: Mutex<Vec<(u64, TcpStream)>>,
+}
+
+impl Connections {
+    /// A failover begins: every open connection is dropped, and new ones are
+    /// refused until [`Connections::restore`].
+    pub fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        let live = std::mem::take(&mut *self.live_lock());
+        for (_, server) in live {
+            let _ = server.shutdown(Shutdown::Both);
+            self.cut.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The failover is over: connections are accepted again.
+    pub fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::SeqCst)
+    }
+
+    fn live_lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, TcpStream)>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What the database costs beyond the network: each commit's extra time,
+/// and how much longer a statement's own server time is than this
+/// machine's (1: as here).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ServerCosts {
+    pub commit_extra: Duration,
+    pub statement_stretch: f64,
+}
+
+impl Default for ServerCosts {
+    fn default() -> Self {
+        ServerCosts {
+            commit_extra: Duration::ZERO,
+            statement_stretch: 1.0,
+        }
+    }
 }
 
 /// A running proxy; dropping it stops accepting (open connections end with
@@ -50,13 +106,13 @@ impl Drop for LatencyProxy {
 }
 
 /// Listens on a free loopback port and forwards each connection to
-/// `upstream`, each direction delayed by `one_way` (a `COMMIT` by
-/// `commit_extra` more), counting into `connections` (which several
-/// proxies may share).
+/// `upstream`, each direction delayed by `one_way` (and the server's
+/// answers by what `costs` adds), counting into `connections` (which
+/// several proxies may share).
 pub async fn start(
     upstream: SocketAddr,
     one_way: Duration,
-    commit_extra: Duration,
+    costs: ServerCosts,
     connections: Arc<Connections>,
 ) -> std::io::Result<LatencyProxy> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -64,11 +120,17 @@ pub async fn start(
     let counted = connections.clone();
     let accept = tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
+            if counted.is_down() {
+                // Failing over: the endpoint answers nothing.
+                counted.cut.fetch_add(1, Ordering::Relaxed);
+                drop(client);
+                continue;
+            }
             let counted = counted.clone();
             let relayed = client.into_std().and_then(|client| {
                 client.set_nonblocking(false)?;
                 let server = TcpStream::connect(upstream)?;
-                relay(client, server, (one_way, commit_extra), counted)
+                relay(client, server, (one_way, costs), counted)
             });
             if let Err(e) = relayed {
                 tracing::warn!(error = %e, %upstream, "proxy: could not relay a connection");
@@ -84,15 +146,15 @@ pub async fn in_front_of(
     options: &sqlx::mysql::MySqlConnectOptions,
     rtt: Duration,
 ) -> anyhow::Result<(LatencyProxy, sqlx::mysql::MySqlConnectOptions)> {
-    in_front_of_counting(options, rtt, Duration::ZERO, Arc::default()).await
+    in_front_of_counting(options, rtt, ServerCosts::default(), Arc::default()).await
 }
 
-/// [`in_front_of`], a commit costing `commit_extra` more, counting into
-/// `connections`.
+/// [`in_front_of`], the server's answers costing what `costs` adds,
+/// counting into `connections`.
 pub async fn in_front_of_counting(
     options: &sqlx::mysql::MySqlConnectOptions,
     rtt: Duration,
-    commit_extra: Duration,
+    costs: ServerCosts,
     connections: Arc<Connections>,
 ) -> anyhow::Result<(LatencyProxy, sqlx::mysql::MySqlConnectOptions)> {
     use anyhow::Context as _;
@@ -100,7 +162,7 @@ pub async fn in_front_of_counting(
         .await?
         .next()
         .context("the database host has no address")?;
-    let proxy = start(upstream, rtt / 2, commit_extra, connections).await?;
+    let proxy = start(upstream, rtt / 2, costs, connections).await?;
     let through = options.clone().host("127.0.0.1").port(proxy.addr.port());
     Ok((proxy, through))
 }
@@ -110,7 +172,7 @@ pub async fn in_front_of_counting(
 fn relay(
     client: TcpStream,
     server: TcpStream,
-    (one_way, commit_extra): (Duration, Duration),
+    (one_way, costs): (Duration, ServerCosts),
     connections: Arc<Connections>,
 ) -> std::io::Result<()> {
     client.set_nodelay(true)?;
@@ -118,47 +180,122 @@ fn relay(
     connections.opened.fetch_add(1, Ordering::Relaxed);
     let open = connections.open.fetch_add(1, Ordering::Relaxed) + 1;
     connections.peak.fetch_max(open, Ordering::Relaxed);
+    let id = connections.opened.load(Ordering::Relaxed);
+    connections.live_lock().push((id, server.try_clone()?));
+    let exchange = Arc::new(Exchange::default());
     let up = (client.try_clone()?, server.try_clone()?);
-    spawn_delayed(up.0, up.1, (one_way, commit_extra), None)?;
-    let closed = Closed(connections.clone());
+    spawn_delayed(
+        up.0,
+        up.1,
+        Direction::Up { one_way, costs },
+        exchange.clone(),
+    )?;
+    let closed = Closed(connections.clone(), id);
     spawn_delayed(
         server,
         client,
-        (one_way, Duration::ZERO),
-        Some((connections, closed)),
+        Direction::Down {
+            one_way,
+            costs,
+            server: (connections, closed),
+        },
+        exchange,
     )
 }
 
 /// Decrements the open count when the server's side of a connection ends.
-struct Closed(Arc<Connections>);
+struct Closed(Arc<Connections>, u64);
 
 impl Drop for Closed {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::Relaxed);
+        self.0.live_lock().retain(|(id, _)| *id != self.1);
     }
 }
 
-/// Copies `from` to `to`, each chunk written `delay` after it was read (a
-/// chunk that is a `COMMIT` `commit_extra` later still): reading goes on
-/// meanwhile, so the delay adds latency, not a bandwidth cap; order is
-/// kept. `server`: this is the server's direction, whose first packets
-/// tell whether it refused the connection.
+/// One connection's last request, as both directions see it: when it
+/// reached the server, and whether its answer's time is work to stretch.
+#[derive(Default)]
+struct Exchange {
+    /// Nanoseconds since [`epoch`] the request was written to the server;
+    /// 0 once its answer has come.
+    sent: AtomicU64,
+    stretch: AtomicBool,
+    /// The request was the prepare of a locking read: its answer names the
+    /// statement id to remember.
+    preparing_lock: AtomicBool,
+    /// Prepared statements that are locking reads.
+    locking: Mutex<HashSet<u32>>,
+}
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn nanos_since_epoch(at: Instant) -> u64 {
+    u64::try_from(at.duration_since(epoch()).as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// What a client's command is, for what its answer costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Request {
+    /// Not a command (the handshake's packets), or one without an answer.
+    Other,
+    Commit,
+    /// A locking read (text or prepared), whose time is mostly a lock wait.
+    Locking,
+    /// The prepare of a locking read.
+    PrepareLocking,
+    /// Any other command: its answer's server time is work.
+    Work,
+}
+
+enum Direction {
+    /// Client to server.
+    Up { one_way: Duration, costs: ServerCosts },
+    /// Server to client: its first packets tell whether it refused the
+    /// connection.
+    Down {
+        one_way: Duration,
+        costs: ServerCosts,
+        server: (Arc<Connections>, Closed),
+    },
+}
+
+/// Copies `from` to `to`, each chunk written a delay after it was read:
+/// `one_way`, a `COMMIT` the commit's extra more, a server's answer its
+/// stretched server time more. Reading goes on meanwhile, so the delay adds
+/// latency, not a bandwidth cap; order is kept.
 fn spawn_delayed(
     mut from: TcpStream,
     mut to: TcpStream,
-    (delay, commit_extra): (Duration, Duration),
-    server: Option<(Arc<Connections>, Closed)>,
+    direction: Direction,
+    exchange: Arc<Exchange>,
 ) -> std::io::Result<()> {
-    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>, Request)>();
     let thread = || std::thread::Builder::new().stack_size(64 * 1024);
+    let up = matches!(direction, Direction::Up { .. });
+    let written = exchange.clone();
     thread().name("db-proxy-write".into()).spawn(move || {
-        while let Ok((due, chunk)) = rx.recv() {
+        while let Ok((due, chunk, request)) = rx.recv() {
             let now = Instant::now();
             if due > now {
                 std::thread::sleep(due - now);
             }
             if to.write_all(&chunk).is_err() {
                 break;
+            }
+            if up && request != Request::Other {
+                written.stretch.store(request == Request::Work, Ordering::SeqCst);
+                written
+                    .preparing_lock
+                    .store(request == Request::PrepareLocking, Ordering::SeqCst);
+                written
+                    .sent
+                    .store(nanos_since_epoch(Instant::now()), Ordering::SeqCst);
             }
         }
         let _ = to.shutdown(Shutdown::Both);
@@ -167,28 +304,98 @@ fn spawn_delayed(
         let mut buf = vec![0u8; 64 * 1024];
         let mut packets_seen = 0;
         loop {
-            match from.read(&mut buf) {
+            let n = match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if let Some((connections, _)) = &server {
-                        if packets_seen < 4 && refuses_for_a_limit(&buf[..n]) {
-                            connections.refused.fetch_add(1, Ordering::Relaxed);
-                        }
-                        packets_seen += 1;
-                    }
-                    let due = match commit_extra.is_zero() || !is_commit(&buf[..n]) {
-                        true => Instant::now() + delay,
-                        false => Instant::now() + delay + commit_extra,
+                Ok(n) => n,
+            };
+            let chunk = &buf[..n];
+            let now = Instant::now();
+            let (due, request) = match &direction {
+                Direction::Up { one_way, costs } => {
+                    let request = classify(chunk, &exchange);
+                    let extra = match request {
+                        Request::Commit => costs.commit_extra,
+                        _ => Duration::ZERO,
                     };
-                    if tx.send((due, buf[..n].to_vec())).is_err() {
-                        break;
-                    }
+                    (now + *one_way + extra, request)
                 }
+                Direction::Down {
+                    one_way,
+                    costs,
+                    server: (connections, _),
+                } => {
+                    if packets_seen < 4 && refuses_for_a_limit(chunk) {
+                        connections.refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    packets_seen += 1;
+                    let extra = answered(chunk, now, costs.statement_stretch, &exchange);
+                    (now + *one_way + extra, Request::Other)
+                }
+            };
+            if tx.send((due, chunk.to_vec(), request)).is_err() {
+                break;
             }
         }
-        drop(server);
+        drop(direction);
     })?;
     Ok(())
+}
+
+/// What the client's `chunk` asks (a command packet has sequence id 0).
+fn classify(chunk: &[u8], exchange: &Exchange) -> Request {
+    if chunk.len() < 5 || chunk[3] != 0 {
+        return Request::Other;
+    }
+    let text = |chunk: &[u8]| {
+        String::from_utf8_lossy(&chunk[5..chunk.len().min(4096)]).to_ascii_uppercase()
+    };
+    match chunk[4] {
+        // COM_QUERY
+        0x03 if is_commit(chunk) => Request::Commit,
+        0x03 if text(chunk).contains("FOR UPDATE") => Request::Locking,
+        // COM_STMT_PREPARE
+        0x16 if text(chunk).contains("FOR UPDATE") => Request::PrepareLocking,
+        // COM_STMT_EXECUTE, with the statement's id
+        0x17 if chunk.len() >= 9 => {
+            let id = u32::from_le_bytes([chunk[5], chunk[6], chunk[7], chunk[8]]);
+            let locking = exchange
+                .locking
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&id);
+            match locking {
+                true => Request::Locking,
+                false => Request::Work,
+            }
+        }
+        // COM_STMT_CLOSE and COM_QUIT have no answer.
+        0x19 | 0x01 => Request::Other,
+        _ => Request::Work,
+    }
+}
+
+/// The time to add to the server's answer `chunk`, read at `now`: its
+/// server time stretched by `stretch`, if it answers work; and a prepared
+/// locking read's id remembered.
+fn answered(chunk: &[u8], now: Instant, stretch: f64, exchange: &Exchange) -> Duration {
+    let sent = exchange.sent.swap(0, Ordering::SeqCst);
+    if sent == 0 {
+        return Duration::ZERO;
+    }
+    // COM_STMT_PREPARE_OK: 0x00, then the statement id.
+    if exchange.preparing_lock.swap(false, Ordering::SeqCst) && chunk.len() >= 9 && chunk[4] == 0 {
+        let id = u32::from_le_bytes([chunk[5], chunk[6], chunk[7], chunk[8]]);
+        exchange
+            .locking
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id);
+    }
+    if !exchange.stretch.load(Ordering::SeqCst) || stretch <= 1.0 {
+        return Duration::ZERO;
+    }
+    let server_time = Duration::from_nanos(nanos_since_epoch(now).saturating_sub(sent));
+    server_time.mul_f64(stretch - 1.0)
 }
 
 /// Whether `chunk` is a client's `COMMIT` (a text-protocol query, as sqlx
@@ -243,7 +450,7 @@ mod tests {
         let proxy = start(
             echo().await,
             Duration::from_millis(20),
-            Duration::ZERO,
+            ServerCosts::default(),
             Arc::default(),
         )
         .await
@@ -289,7 +496,10 @@ mod tests {
         let proxy = start(
             echo().await,
             Duration::from_millis(5),
-            Duration::from_millis(100),
+            ServerCosts {
+                commit_extra: Duration::from_millis(100),
+                statement_stretch: 1.0,
+            },
             Arc::default(),
         )
         .await

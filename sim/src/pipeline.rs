@@ -64,12 +64,15 @@ impl Pipeline {
         s: Start<'_>,
         announce: impl FnOnce(&OpenedStore),
     ) -> anyhow::Result<Pipeline> {
-        let faulty = !s.faults.plan().is_empty() || s.db_outage;
-        if faulty {
-            s.config.visibility_timeout_secs = s.config.visibility_timeout_secs.min(2);
+        if s.shape.is_lambda() && !s.faults.plan().is_empty() {
+            anyhow::bail!(
+                "--faults run with --topology local only; the deployed shape's incident is \
+                 --db-outage (or --failover)"
+            );
         }
-        if s.shape.is_lambda() && faulty {
-            anyhow::bail!("--faults and --db-outage run with --topology local only");
+        let faulty = !s.faults.plan().is_empty() || s.db_outage;
+        if faulty && !s.shape.is_lambda() {
+            s.config.visibility_timeout_secs = s.config.visibility_timeout_secs.min(2);
         }
         let settings = s.shape.prepare(s.config)?;
         // The deployed shape's functions reach the database through their

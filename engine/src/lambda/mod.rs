@@ -165,6 +165,7 @@ impl Environment {
             seed: startup.migrate || mysql.is_none(),
             mysql,
             pool_size: config.db_max_connections,
+            lock_wait_timeout_secs: config.db_lock_wait_timeout_secs,
             schema: match startup.migrate {
                 true => Schema::Migrate,
                 false => Schema::Current,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use sqlx::mysql::MySqlConnectOptions;
 
+use super::mysql::Pool;
 use super::{MemoryStore, MySqlStore, OrderStore, StoreAdmin, StoreError};
 use crate::config::{Config, ConfigError};
 use crate::domain::seed_products;
@@ -35,6 +36,9 @@ pub struct StoreOptions {
     pub mysql: Option<MySqlConnectOptions>,
     /// Connections in the MySQL pool.
     pub pool_size: u32,
+    /// Each session's `innodb_lock_wait_timeout`, seconds (none: the
+    /// server's).
+    pub lock_wait_timeout_secs: Option<u32>,
     pub schema: Schema,
     /// Seeds the demo products into an empty inventory.
     pub seed: bool,
@@ -46,6 +50,7 @@ impl StoreOptions {
         StoreOptions {
             mysql: Some(options),
             pool_size: 5,
+            lock_wait_timeout_secs: None,
             schema: Schema::Migrate,
             seed: false,
         }
@@ -58,6 +63,7 @@ impl StoreOptions {
         Ok(StoreOptions {
             mysql: config.mysql()?,
             pool_size: config.db_max_connections,
+            lock_wait_timeout_secs: config.db_lock_wait_timeout_secs,
             schema: Schema::Migrate,
             seed: true,
         })
@@ -65,6 +71,20 @@ impl StoreOptions {
 
     pub fn pool_size(self, pool_size: u32) -> Self {
         StoreOptions { pool_size, ..self }
+    }
+
+    pub fn lock_wait_timeout(self, secs: Option<u32>) -> Self {
+        StoreOptions {
+            lock_wait_timeout_secs: secs,
+            ..self
+        }
+    }
+
+    fn pool(&self) -> Pool {
+        Pool {
+            size: self.pool_size,
+            lock_wait_timeout_secs: self.lock_wait_timeout_secs,
+        }
     }
 
     pub fn schema(self, schema: Schema) -> Self {
@@ -92,11 +112,12 @@ impl StoreOptions {
 
     /// Opens the MySQL store; options without MySQL's are refused.
     pub async fn open_mysql(self) -> Result<MySqlStore, StoreError> {
+        let pool = self.pool();
         let options = self.mysql.ok_or(StoreError::NotMySql)?;
         let store = match self.schema {
-            Schema::Migrate => MySqlStore::connect(options, self.pool_size).await?,
-            Schema::Current => MySqlStore::connect_migrated(options, self.pool_size).await?,
-            Schema::AsIs => MySqlStore::open(options, self.pool_size).await?,
+            Schema::Migrate => MySqlStore::connect(options, pool).await?,
+            Schema::Current => MySqlStore::connect_migrated(options, pool).await?,
+            Schema::AsIs => MySqlStore::open(options, pool).await?,
         };
         if self.seed {
             store.seed_if_empty(&seed_products()).await?;

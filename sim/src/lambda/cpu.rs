@@ -1,12 +1,32 @@
-//! The CPU time a future spends being polled, read from the polling
-//! thread's CPU clock around each poll: what a handler's own work costs on
-//! this machine's core (waiting on the database or a queue costs nothing),
-//! which [`super::function`] stretches to the function's share of a vCPU.
+//! A function's CPU share, charged where the work happens: the CPU time of
+//! each poll of a handler's future is read from the polling thread's CPU
+//! clock, turned into what it costs in the function's share of a vCPU, and
+//! the difference is slept before the future is polled again. Work inside a
+//! transaction (deciding a batch, binding its INSERT) so holds the row lock
+//! as long as it would on Lambda; waiting on the database or a queue costs
+//! nothing.
+//!
+//! The charge does not depend on the machine that runs the sim: the CPU
+//! time measured here is first scaled by this host's speed against the
+//! reference host the model's `lambda_cpu_slowdown` is stated for
+//! ([`host_speed`]: a fixed piece of the handlers' kind of work, timed on
+//! this build and compared with its time on the reference host's release
+//! build). A debug build, or a slower core, so charges what the reference
+//! host would. Where this host is too slow to emulate the share (its own
+//! time for the work is already longer than Lambda's), the shortfall is
+//! counted and the report says so ([`Metered`]'s `short`).
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The reference work's CPU time on the reference host, a release build,
+/// µs: measured with `cargo run --release -p sim -- model --host` on a
+/// 2-vCPU cloud VM (AMD EPYC, 2026-12-05, commit 428aac9), the smallest of
+/// 9 runs. `lambda_cpu_slowdown` compares Lambda's vCPU with that core.
+pub const REFERENCE_WORK_MICROS: f64 = 1_000.0;
 
 /// This thread's CPU time so far.
 pub fn thread_cpu() -> Duration {
@@ -26,32 +46,138 @@ pub fn thread_cpu() -> Duration {
     )
 }
 
-/// A future that adds up the CPU time its polls take.
-pub struct Metered<F> {
+/// The reference work: what a processor's handler does most of, outside
+/// the database: decode a batch of 200 `OrderCreated` messages and encode
+/// them again. Answers a checksum, so none of it is optimised away.
+pub fn reference_work() -> usize {
+    let mut total = 0;
+    for i in 0..200u32 {
+        let body = format!(
+            r#"{{"order_id":"3b1f16d4-37da-40c2-a24a-{i:012}","customer_id":"cust-{i}","items":[{{"product_id":"prod-101","quantity":2}},{{"product_id":"prod-{i}","quantity":1}}],"timestamp":"2026-02-13T10:00:00.123Z"}}"#
+        );
+        if let Ok(event) = engine::processor::decode_order_created(&body) {
+            total += serde_json::to_string(&event).map_or(0, |s| s.len());
+        }
+    }
+    total
+}
+
+/// How fast this host runs the reference work against the reference host
+/// (above 1: faster; a debug build is well below), the smallest of 9 timed
+/// runs so a busy moment does not count; measured once per process.
+pub fn host_speed() -> f64 {
+    static SPEED: OnceLock<f64> = OnceLock::new();
+    *SPEED.get_or_init(|| REFERENCE_WORK_MICROS / reference_micros())
+}
+
+/// The reference work's CPU time on this host and build, µs (the smallest
+/// of 9 runs).
+pub fn reference_micros() -> f64 {
+    (0..9)
+        .map(|_| {
+            let before = thread_cpu();
+            std::hint::black_box(reference_work());
+            (thread_cpu() - before).as_secs_f64() * 1e6
+        })
+        .fold(f64::INFINITY, f64::min)
+        .max(1.0)
+}
+
+/// Whether this is a debug build (whose verdicts rest on [`host_speed`]'s
+/// scaling more than a release build's do).
+pub fn is_debug_build() -> bool {
+    cfg!(debug_assertions)
+}
+
+/// What a future's polls cost.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Charge {
+    /// CPU time on this host.
+    pub cpu: Duration,
+    /// Time slept for the function's share beyond it.
+    pub slept: Duration,
+    /// Time the function owes still (under a millisecond: a sleep is at
+    /// least one), or less than nothing where a sleep overran.
+    pub debt: f64,
+    /// Time this host took beyond what the share allows, seconds: it could
+    /// not run the work as fast as Lambda would.
+    pub short: f64,
+}
+
+/// A future whose polls are charged at `factor` (Lambda's time for a
+/// second of this host's CPU): after each poll, the time owed beyond the
+/// poll itself is slept before the next, once it reaches a millisecond.
+pub struct Metered<F: Future> {
     inner: Pin<Box<F>>,
-    cpu: Duration,
+    factor: f64,
+    charge: Charge,
+    sleep: Option<(Pin<Box<tokio::time::Sleep>>, Instant, f64)>,
+    done: Option<Box<F::Output>>,
 }
 
 impl<F: Future> Metered<F> {
-    pub fn new(inner: F) -> Self {
+    /// `inner`, charged at `factor`, owing `debt` seconds already.
+    pub fn new(inner: F, factor: f64, debt: f64) -> Self {
         Metered {
             inner: Box::pin(inner),
-            cpu: Duration::ZERO,
+            factor,
+            charge: Charge {
+                debt,
+                ..Charge::default()
+            },
+            sleep: None,
+            done: None,
+        }
+    }
+
+    /// Counts `cpu` of this host's time, and what it owes beyond it.
+    fn charge(&mut self, cpu: Duration) {
+        let owed = cpu.as_secs_f64() * (self.factor - 1.0);
+        self.charge.cpu += cpu;
+        if owed < 0.0 {
+            self.charge.short -= owed;
+        } else {
+            self.charge.debt += owed;
         }
     }
 }
 
 impl<F: Future> Future for Metered<F> {
-    /// The future's output, and the CPU time its polls took.
-    type Output = (F::Output, Duration);
+    /// The future's output, and what its polls cost.
+    type Output = (F::Output, Charge);
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let before = thread_cpu();
-        let polled = self.inner.as_mut().poll(cx);
-        self.cpu += thread_cpu().saturating_sub(before);
-        match polled {
-            Poll::Ready(out) => Poll::Ready((out, self.cpu)),
-            Poll::Pending => Poll::Pending,
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Every field is Unpin: the inner future and its output are boxed.
+        let this = self.get_mut();
+        loop {
+            if let Some((sleep, started, owed)) = &mut this.sleep {
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let took = started.elapsed();
+                this.charge.slept += took;
+                this.charge.debt += *owed - took.as_secs_f64();
+                this.sleep = None;
+            }
+            if let Some(out) = this.done.take() {
+                return Poll::Ready((*out, this.charge));
+            }
+            let before = thread_cpu();
+            let polled = this.inner.as_mut().poll(cx);
+            this.charge(thread_cpu().saturating_sub(before));
+            if let Poll::Ready(out) = polled {
+                this.done = Some(Box::new(out));
+            }
+            if this.charge.debt >= 0.001 {
+                let owed = std::mem::take(&mut this.charge.debt);
+                let sleep = tokio::time::sleep(Duration::from_secs_f64(owed));
+                this.sleep = Some((Box::pin(sleep), Instant::now(), owed));
+                continue;
+            }
+            return match this.done.take() {
+                Some(out) => Poll::Ready((*out, this.charge)),
+                None => Poll::Pending,
+            };
         }
     }
 }
@@ -71,16 +197,72 @@ mod tests {
 
     #[tokio::test]
     async fn counts_the_work_of_its_polls_and_not_its_waits() {
-        let ((), cpu) = Metered::new(async {
-            std::hint::black_box(spin(Duration::from_millis(20)));
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            std::hint::black_box(spin(Duration::from_millis(20)));
-        })
+        let ((), charge) = Metered::new(
+            async {
+                std::hint::black_box(spin(Duration::from_millis(20)));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                std::hint::black_box(spin(Duration::from_millis(20)));
+            },
+            1.0,
+            0.0,
+        )
         .await;
-        assert!(cpu >= Duration::from_millis(40), "{cpu:?}");
+        assert!(charge.cpu >= Duration::from_millis(40), "{charge:?}");
         assert!(
-            cpu < Duration::from_millis(90),
-            "the sleep is not CPU: {cpu:?}"
+            charge.cpu < Duration::from_millis(90),
+            "the sleep is not CPU: {charge:?}"
         );
+        assert_eq!(charge.slept, Duration::ZERO, "charged at this host's speed");
+    }
+
+    /// The stretch is slept right after the work, before the future goes
+    /// on: work done holding a lock holds it for the stretched time. Here
+    /// the "lock" is the span between the two marks around the work.
+    #[tokio::test]
+    async fn the_stretch_lands_inside_the_span_that_did_the_work() {
+        let marks = std::sync::Mutex::new(Vec::new());
+        let mark = |what: &'static str| marks.lock().unwrap().push((what, Instant::now()));
+        let ((), charge) = Metered::new(
+            async {
+                mark("locked");
+                std::hint::black_box(spin(Duration::from_millis(10)));
+                // The next step (the commit) waits on I/O.
+                tokio::task::yield_now().await;
+                mark("committed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            },
+            5.0,
+            0.0,
+        )
+        .await;
+        let marks = marks.into_inner().unwrap();
+        let held = marks[1].1 - marks[0].1;
+        // 10 ms of work at 5x: the span holds at least 50 ms of it, though
+        // the sleep after it costs nothing.
+        assert!(held >= Duration::from_millis(48), "held {held:?}");
+        assert!(charge.slept >= Duration::from_millis(38), "{charge:?}");
+        assert_eq!(charge.short, 0.0);
+    }
+
+    /// Charged below this host's own time (a host too slow for the share),
+    /// the shortfall is counted rather than slept.
+    #[tokio::test]
+    async fn a_host_slower_than_the_share_counts_its_shortfall() {
+        let ((), charge) = Metered::new(
+            async {
+                std::hint::black_box(spin(Duration::from_millis(20)));
+            },
+            0.5,
+            0.0,
+        )
+        .await;
+        assert!(charge.short >= 0.009, "{charge:?}");
+        assert_eq!(charge.slept, Duration::ZERO);
+    }
+
+    #[test]
+    fn the_reference_work_decodes_every_order() {
+        assert!(reference_work() > 200 * 100, "each of the 200 decoded and encoded");
+        assert!(host_speed() > 0.0);
     }
 }

@@ -24,7 +24,7 @@ use futures::future::BoxFuture;
 use tokio::sync::Semaphore;
 
 use super::bill;
-use super::cpu::Metered;
+use super::cpu::{self, Metered};
 use super::model::Model;
 
 /// The availability zone an environment runs in: the database's, or the
@@ -99,13 +99,17 @@ pub struct FunctionStats {
     pub init_micros: AtomicU64,
     /// Environments started in the far zone.
     pub far_zone: AtomicU64,
-    /// The handlers' CPU time on this machine, and the time added for the
-    /// function's share of a vCPU, µs.
+    /// The handlers' CPU time on this machine, and the time slept for the
+    /// function's share of a vCPU (charged at the reference host's speed,
+    /// [`cpu::host_speed`]), µs.
     pub cpu_micros: AtomicU64,
     /// What Lambda bills: each invocation's duration, its init's included
     /// (a custom runtime's init is billed), rounded up to the millisecond.
     pub billed_ms: AtomicU64,
     pub stretch_micros: AtomicU64,
+    /// Time this host's own run of the handlers took beyond what the
+    /// function's share allows (it could not emulate Lambda), µs.
+    pub short_micros: AtomicU64,
     /// Reaped environments whose connections are still open on the server.
     pub lingering: AtomicU64,
     pub reaped: AtomicU64,
@@ -187,10 +191,16 @@ impl Function {
             None => self.cold_start().await?,
         };
         let Warm { env, debt, .. } = warm;
+        let factor = cpu::host_speed() * self.costs.cpu_stretch;
         let run = async {
-            let (out, cpu) = Metered::new(call(env.clone())).await;
-            let debt = self.stretch(cpu, debt).await;
-            (out, debt)
+            let (out, charge) = Metered::new(call(env.clone()), factor, debt).await;
+            s.cpu_micros
+                .fetch_add(charge.cpu.as_micros() as u64, Ordering::Relaxed);
+            s.stretch_micros
+                .fetch_add(charge.slept.as_micros() as u64, Ordering::Relaxed);
+            s.short_micros
+                .fetch_add((charge.short * 1e6) as u64, Ordering::Relaxed);
+            (out, charge.debt)
         };
         match tokio::time::timeout(self.costs.timeout, run).await {
             Ok((out, debt)) => {
@@ -207,26 +217,6 @@ impl Function {
                 Err(InvokeError::TimedOut)
             }
         }
-    }
-
-    /// Sleeps what `cpu` of work costs beyond this machine's core at the
-    /// function's share, with what the environment already owed; answers
-    /// what it still owes (under a millisecond, or less than nothing if a
-    /// sleep overran).
-    async fn stretch(&self, cpu: Duration, debt: f64) -> f64 {
-        let extra = cpu.as_secs_f64() * (self.costs.cpu_stretch - 1.0).max(0.0);
-        let s = &self.stats;
-        s.cpu_micros
-            .fetch_add(cpu.as_micros() as u64, Ordering::Relaxed);
-        s.stretch_micros
-            .fetch_add((extra * 1e6) as u64, Ordering::Relaxed);
-        let owed = debt + extra;
-        if owed < 0.001 {
-            return owed;
-        }
-        let started = Instant::now();
-        tokio::time::sleep(Duration::from_secs_f64(owed)).await;
-        owed - started.elapsed().as_secs_f64()
     }
 
     async fn cold_start(&self) -> Result<Warm, InvokeError> {
@@ -380,7 +370,7 @@ mod tests {
                 &admin_options,
                 1,
                 (Duration::ZERO, Duration::ZERO),
-                Duration::ZERO,
+                crate::netem::ServerCosts::default(),
                 false,
             )
             .await

@@ -276,16 +276,12 @@ async fn start_rds(
         ),
     };
     let rtt = |ms: f64| Duration::from_secs_f64(ms / 1000.0);
-    let commit_extra = match args.multi_az {
-        true => model.ms(&model.c.multi_az_commit_ms),
-        false => Duration::ZERO,
-    };
     let rds = rds::start(
         admin,
         admin_options,
         settings.max_connections.saturating_sub(internal),
         (rtt(rtt_ms.0), rtt(rtt_ms.1)),
-        commit_extra,
+        model.server_costs(&settings.instance_class, args.multi_az),
         settings.migrate_on_cold_start,
     )
     .await?;
@@ -319,6 +315,21 @@ fn costs(
         idle,
         linger_share: model.v(&c.linger_share),
         wait_timeout: Duration::from_secs(u64::from(settings.wait_timeout_secs)).div_f64(scale),
+    }
+}
+
+/// What a function's environments run with: `config`, with the function's
+/// pool size and each session's lock-wait timeout as the parameter group
+/// sets it (`innodb_lock_wait_timeout`, a third of the processor's timeout).
+fn function_config(
+    config: &Config,
+    settings: &DeploymentSettings,
+    f: &engine::deployment::Function,
+) -> Config {
+    Config {
+        db_max_connections: f.pool_size,
+        db_lock_wait_timeout_secs: Some(settings.lock_wait_secs()),
+        ..config.clone()
     }
 }
 
@@ -388,10 +399,8 @@ impl Shape {
                 None => unreserved.clone(),
             };
             let costs = costs(&model, &settings, (name, f), rtt_ms, (idle, scale));
-            let mut fn_config = config.clone();
-            fn_config.db_max_connections = f.pool_size;
             let init = init(
-                fn_config,
+                function_config(config, &settings, f),
                 rds.clone(),
                 around.wiring.clone(),
                 (model.clone(), sqs.clone()),
@@ -472,7 +481,7 @@ impl Shape {
             };
             let m = &self.model;
             let mapping = Mapping::new(
-                Latent::wrap(queue.clone(), m.clone(), self.sqs.clone()),
+                Latent::for_mapping(queue.clone(), m.clone(), self.sqs.clone()),
                 function,
                 handler,
                 MappingSettings {
@@ -482,6 +491,7 @@ impl Shape {
                     time_scale,
                     scaling: Scaling::of(m),
                     parallel_receives: m.v(&m.c.esm_parallel_receives) as usize,
+                    overlap: m.v(&m.c.esm_gather_overlaps) >= 0.5,
                     backoff_first: m.ms(&m.c.esm_backoff_first_ms),
                     backoff_max: m.ms(&m.c.esm_backoff_max_ms),
                     visibility: self.visibility,
@@ -723,4 +733,48 @@ fn init(
         }
         .boxed()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use sqlx::Row;
+
+    use super::*;
+
+    /// The parameter group's `innodb_lock_wait_timeout` is the deployed
+    /// stack's; the sim's functions set it on each session, so a batch
+    /// waiting on the hot row gives up when a deployed one would (not at
+    /// the server's default of 50 s).
+    #[tokio::test]
+    async fn a_functions_session_waits_for_a_lock_as_long_as_the_deployed_one() {
+        let url = std::env::var("TEST_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
+        let database = format!("orderflow_test_lockwait_{}", std::process::id());
+        let options =
+            MySqlConnectOptions::from_str(&format!("{}/{database}", url.trim_end_matches('/')))
+                .unwrap();
+        let settings = DeploymentSettings::shipped().unwrap();
+        let processor = &settings.functions["processor"];
+        let config = function_config(&Config::default(), &settings, processor);
+        let store = engine::store::StoreOptions::mysql(options)
+            .pool_size(config.db_max_connections)
+            .lock_wait_timeout(config.db_lock_wait_timeout_secs)
+            .open_mysql()
+            .await
+            .expect("the MySQL server at TEST_MYSQL_URL");
+        let row = sqlx::query("SELECT @@SESSION.innodb_lock_wait_timeout, @@GLOBAL.innodb_lock_wait_timeout")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let (session, global): (u64, u64) = (row.get(0), row.get(1));
+        assert_eq!(session, u64::from(settings.lock_wait_secs()));
+        assert_eq!(session, 10, "a third of the processor's 30 s timeout");
+        assert_ne!(session, global, "set on the session, not left to the server");
+        sqlx::query(&format!("DROP DATABASE `{database}`"))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
 }

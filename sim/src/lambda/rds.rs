@@ -3,8 +3,11 @@
 //! `max_connections` less what RDS holds itself (the model's
 //! `rds_internal_connections`), so the server itself refuses a connection
 //! past the limit; through one proxy per availability zone, each adding its
-//! zone's modelled round trip, and for a Multi-AZ instance the standby's
-//! write to every commit.
+//! zone's modelled round trip, each commit RDS's storage flush (and for a
+//! Multi-AZ instance the standby's write), each statement's server time
+//! stretched to the instance class's speed; and a failover
+//! ([`Rds::fail_over`]) that drops the functions' connections and refuses
+//! new ones while it lasts.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +17,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use sqlx::Executor;
 
 use super::function::Zone;
-use crate::netem::{self, Connections, LatencyProxy};
+use crate::netem::{self, Connections, LatencyProxy, ServerCosts};
 
 /// The user the functions connect as, one per database: two runs on one
 /// server (two tests, two terminals) must not reset each other's user.
@@ -36,8 +39,8 @@ pub struct Rds {
     pub connections: Arc<Connections>,
     /// The connections the functions' user may open.
     pub max_connections: u32,
-    /// What a commit costs beyond a round trip (a Multi-AZ standby's write).
-    pub commit_extra: Duration,
+    /// What a commit and a statement cost beyond the round trip.
+    pub costs: ServerCosts,
 }
 
 impl Rds {
@@ -48,18 +51,27 @@ impl Rds {
             Zone::Far => &self.far.1,
         }
     }
+
+    /// A failover of `outage`: the endpoint answers nothing, every open
+    /// connection is dropped, and connections succeed again after it.
+    pub async fn fail_over(&self, outage: Duration) {
+        self.connections.cut();
+        tokio::time::sleep(outage).await;
+        self.connections.restore();
+    }
 }
 
 /// Creates (or resets) the functions' user with data rights on the
 /// database of `admin` (all rights if `schema_owner`) and a connection
 /// limit of `max_connections`, and starts a proxy for each zone with its
-/// round trip, `(near, far)`, each commit costing `commit_extra` more.
+/// round trip, `(near, far)`, each commit and statement costing what
+/// `costs` adds.
 pub async fn start(
     admin: &MySqlPool,
     admin_options: &MySqlConnectOptions,
     max_connections: u32,
     rtt: (Duration, Duration),
-    commit_extra: Duration,
+    costs: ServerCosts,
     schema_owner: bool,
 ) -> anyhow::Result<Rds> {
     let database = admin_options
@@ -98,7 +110,7 @@ pub async fn start(
     let mut zones = Vec::new();
     for rtt in [rtt.0, rtt.1] {
         let (proxy, through) =
-            netem::in_front_of_counting(admin_options, rtt, commit_extra, connections.clone())
+            netem::in_front_of_counting(admin_options, rtt, costs, connections.clone())
                 .await?;
         zones.push((proxy, through.username(&name).password(&password)));
     }
@@ -109,6 +121,6 @@ pub async fn start(
         far,
         connections,
         max_connections,
-        commit_extra,
+        costs,
     })
 }

@@ -53,9 +53,16 @@ pub struct Latent {
     inner: Arc<dyn QueueBackend>,
     model: Arc<Model>,
     calls: Arc<SqsCalls>,
+    /// A function's calls pass the VPC endpoint (their bytes are billed
+    /// there); an event source mapping polls from Lambda's side.
+    through_endpoint: bool,
+    /// The depth below which a receive returns fewer messages than asked
+    /// (an event source mapping's polls; none: as asked).
+    full_depth: Option<f64>,
 }
 
 impl Latent {
+    /// A function's queue, reached through the VPC endpoint.
     pub fn wrap(
         inner: Arc<dyn QueueBackend>,
         model: Arc<Model>,
@@ -65,7 +72,41 @@ impl Latent {
             inner,
             model,
             calls,
+            through_endpoint: true,
+            full_depth: None,
         })
+    }
+
+    /// An event source mapping's queue: polled from Lambda's side, a
+    /// receive from a shallow queue returning fewer messages than asked.
+    pub fn for_mapping(
+        inner: Arc<dyn QueueBackend>,
+        model: Arc<Model>,
+        calls: Arc<SqsCalls>,
+    ) -> Arc<dyn QueueBackend> {
+        let full_depth = model.v(&model.c.sqs_full_receive_depth);
+        Arc::new(Latent {
+            inner,
+            model,
+            calls,
+            through_endpoint: false,
+            full_depth: Some(full_depth),
+        })
+    }
+
+    /// How many messages a receive asking `max` takes.
+    async fn asked(&self, max: usize) -> usize {
+        match self.full_depth {
+            Some(full) if full > 0.0 => {
+                let visible = self
+                    .inner
+                    .depth()
+                    .await
+                    .map_or(max, |d| usize::try_from(d.visible).unwrap_or(usize::MAX));
+                messages_per_receive(max, visible, full, self.model.uniform())
+            }
+            _ => max,
+        }
     }
 
     async fn call(&self, counter: &AtomicU64, bytes: usize) {
@@ -78,8 +119,24 @@ impl Latent {
         let c = &self.calls;
         c.billed
             .fetch_add(bill::sqs_requests(bytes), Ordering::Relaxed);
-        c.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        if self.through_endpoint {
+            c.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        }
     }
+}
+
+/// How many of `asked` messages a receive returns from a queue with
+/// `visible` waiting: all it can once the queue is `full_depth` deep; below
+/// that, the depth's share of them (a draw `u` in [0, 1) rounds it), at
+/// least one. SQS documents that a receive from a queue of fewer than 1,000
+/// messages most likely returns fewer than asked.
+pub fn messages_per_receive(asked: usize, visible: usize, full_depth: f64, u: f64) -> usize {
+    let most = asked.min(visible).max(1);
+    if full_depth <= 0.0 || visible as f64 >= full_depth {
+        return most;
+    }
+    let share = visible as f64 / full_depth;
+    ((most as f64 * share + u).floor() as usize).clamp(1, most)
 }
 
 #[async_trait]
@@ -98,7 +155,8 @@ impl QueueDecorator for Latent {
     }
     /// The messages come back one call's latency after the queue has them.
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, QueueError> {
-        let got = self.inner.receive(max, wait).await?;
+        let asked = self.asked(max).await;
+        let got = self.inner.receive(asked, wait).await?;
         self.calls.receive.fetch_add(1, Ordering::Relaxed);
         self.bill(got.iter().map(|m| m.body.len()).sum());
         if got.is_empty() {
@@ -154,5 +212,27 @@ mod tests {
         assert_eq!(calls.receive.load(Ordering::Relaxed), 1);
         assert_eq!(calls.delete_batch.load(Ordering::Relaxed), 1);
         assert_eq!(calls.total(), 22);
+    }
+
+    #[test]
+    fn a_shallow_queue_answers_a_receive_with_fewer_messages_than_asked() {
+        // Deep enough: all asked.
+        assert_eq!(messages_per_receive(10, 5_000, 1000.0, 0.0), 10);
+        assert_eq!(messages_per_receive(10, 1_000, 1000.0, 0.99), 10);
+        // Fewer waiting than asked: at most what waits.
+        assert_eq!(messages_per_receive(10, 3, 0.0, 0.5), 3);
+        // Shallow: the depth's share, rounded by the draw, at least one.
+        assert_eq!(messages_per_receive(10, 500, 1000.0, 0.0), 5);
+        assert_eq!(messages_per_receive(10, 550, 1000.0, 0.6), 6);
+        assert_eq!(messages_per_receive(10, 10, 1000.0, 0.0), 1);
+        assert_eq!(messages_per_receive(10, 0, 1000.0, 0.0), 1, "a long poll waits for one");
+        // On average the share: 10 asked at depth 250 of 1,000 gives 2.5.
+        let mean = (0..1000)
+            .map(|i| messages_per_receive(10, 250, 1000.0, f64::from(i) / 1000.0))
+            .sum::<usize>() as f64
+            / 1000.0;
+        assert!((mean - 2.5).abs() < 0.01, "{mean}");
+        // The optimistic end (0) always answers in full.
+        assert_eq!(messages_per_receive(10, 20, 0.0, 0.0), 10);
     }
 }

@@ -13,7 +13,8 @@ use engine::deployment::{Architecture, DeploymentSettings};
 use super::space::{Candidate, MappingChoice};
 use super::Load;
 use crate::lambda::bill::{self, FunctionUsage, Prices, Usage};
-use crate::lambda::model::{lognormal_mean, Model};
+use crate::lambda::esm::{next_concurrency, Scaling};
+use crate::lambda::model::{lognormal_max_mean, lognormal_mean, Model};
 
 /// This machine's core's CPU time for one ingest request (parse, validate,
 /// derive the order id, encode the event): *assumed* from the processor
@@ -46,15 +47,19 @@ const PROCESSOR_DB_MS: f64 = 3.0;
 /// server, so the screen must match it; what RDS's hold is, the model
 /// does not claim to know.
 const LOCK_FIXED_MS: f64 = 12.0;
+/// The database's own work inside the hold (the statements after the lock),
+/// ms: the part of [`LOCK_FIXED_MS`] the class's speed stretches, *assumed*.
+const LOCK_DB_MS: f64 = 1.5;
 const LOCK_PER_ORDER_MS: f64 = 0.005;
 const LOCK_ROUND_TRIPS: f64 = 4.0;
 /// The processor's round trips to the database a batch: begin, the
 /// orders' idempotency read, the inventory lock, the decrements, the
 /// orders' writes, commit (engine/src/store/mysql).
 const PROCESSOR_ROUND_TRIPS: f64 = 6.0;
-/// A message's payload through the VPC endpoints, sent and received:
-/// *assumed* from the events' JSON (about 400 bytes an order, three trips).
-const ENDPOINT_BYTES_PER_ORDER: u64 = 1_200;
+/// A message's payload through the VPC endpoints: *assumed* from the
+/// events' JSON (about 400 bytes an order, two sends: ingest's and the
+/// processor's publish; the mappings poll from Lambda's side, not the VPC).
+const ENDPOINT_BYTES_PER_ORDER: u64 = 800;
 /// The notifier's log line per notification, bytes, as the functions'
 /// JSON logger writes it (`crate::console`'s test: about 130 with short
 /// ids; with an order id, a customer id and the status, *assumed* 200).
@@ -205,12 +210,15 @@ impl Screen<'_> {
         )
     }
 
-    /// What Multi-AZ adds to a commit, ms.
-    fn commit_ms(&self) -> f64 {
-        match self.multi_az {
-            true => self.model.v(&self.model.c.multi_az_commit_ms),
-            false => 0.0,
-        }
+    /// What RDS adds to a commit on the candidate's class (its storage
+    /// flush, and the standby's write if Multi-AZ), ms; and how much longer
+    /// a statement's work takes there than on this machine's server.
+    fn server(&self, c: &Candidate) -> (f64, f64) {
+        let costs = self.model.server_costs(&c.class, self.multi_az);
+        (
+            costs.commit_extra.as_secs_f64() * 1000.0,
+            costs.statement_stretch.max(1.0),
+        )
     }
 
     fn rtt_ms(&self) -> f64 {
@@ -219,13 +227,38 @@ impl Screen<'_> {
         (1.0 - far) * self.model.v(&c.rtt_same_az_ms) + far * self.model.v(&c.rtt_cross_az_ms)
     }
 
+    /// How often a mapping's slot finishes a batch, ms: its gathering (and
+    /// `fill_ms` of its window) beside its invocation and delete where the
+    /// model's pollers overlap them, one after the other where not (the
+    /// simulated mapping's own structure, `esm_gather_overlaps`).
+    fn turn_ms(&self, cycle: &Cycle, fill_ms: f64) -> f64 {
+        let gathering = cycle.gather_ms + fill_ms;
+        let invoking = cycle.handler_ms + cycle.delete_ms;
+        match self.model.v(&self.model.c.esm_gather_overlaps) >= 0.5 {
+            true => gathering.max(invoking),
+            false => gathering + invoking,
+        }
+    }
+
     /// A full batch's gathering with messages waiting: one receive, then
     /// rounds of the model's parallel receives until the batch is full
     /// (crate::lambda::esm).
     fn gather_ms(&self, batch: u32) -> f64 {
-        let more = f64::from(batch.div_ceil(10).saturating_sub(1));
-        let parallel = self.model.v(&self.model.c.esm_parallel_receives).max(1.0);
-        (1.0 + (more / parallel).ceil()) * self.sqs_ms()
+        let more = batch.div_ceil(10).saturating_sub(1);
+        let parallel = (self.model.v(&self.model.c.esm_parallel_receives).max(1.0)) as u32;
+        let rounds = more.div_ceil(parallel);
+        self.sqs_ms() + f64::from(rounds) * self.sqs_max_ms(parallel.min(more.max(1)))
+    }
+
+    /// The slowest of `k` parallel SQS calls, mean, ms: what the sim waits
+    /// for when it makes them at once.
+    fn sqs_max_ms(&self, k: u32) -> f64 {
+        let c = &self.model.c;
+        lognormal_max_mean(
+            self.model.v(&c.sqs_api_p50_ms),
+            self.model.v(&c.sqs_api_p99_ms),
+            k,
+        )
     }
 
     fn processor_cycle(&self, c: &Candidate, batch: f64) -> Cycle {
@@ -234,18 +267,20 @@ impl Screen<'_> {
             gather_ms: self.gather_ms(batch.ceil() as u32),
             handler_ms: batch * PROCESSOR_CPU_MS * m.cpu_stretch(c.processor_memory)
                 + PROCESSOR_ROUND_TRIPS * self.rtt_ms()
-                + PROCESSOR_DB_MS
-                + self.commit_ms()
-                + self.sqs_ms(),
-            delete_ms: self.sqs_ms(),
+                + PROCESSOR_DB_MS * self.server(c).1
+                + self.server(c).0
+                + self.sqs_max_ms((batch / 10.0).ceil() as u32),
+            delete_ms: self.sqs_max_ms((batch / 10.0).ceil() as u32),
         }
     }
 
     /// How long a batch of `batch` orders holds the hot row's lock, ms.
     fn lock_hold_ms(&self, c: &Candidate, batch: f64) -> f64 {
+        let (commit, stretch) = self.server(c);
         LOCK_FIXED_MS
+            + LOCK_DB_MS * (stretch - 1.0)
             + LOCK_ROUND_TRIPS * self.rtt_ms()
-            + self.commit_ms()
+            + commit
             + batch * LOCK_PER_ORDER_MS * self.model.cpu_stretch(c.processor_memory)
     }
 
@@ -253,7 +288,7 @@ impl Screen<'_> {
         Cycle {
             gather_ms: self.gather_ms(batch.ceil() as u32),
             handler_ms: batch * NOTIFIER_CPU_MS * self.model.cpu_stretch(c.processor_memory),
-            delete_ms: self.sqs_ms(),
+            delete_ms: self.sqs_max_ms((batch / 10.0).ceil() as u32),
         }
     }
 
@@ -295,12 +330,12 @@ impl Screen<'_> {
         };
         let full = f64::from(c.processor.batch_size);
         e.processor_capacity = (f64::from(c.processor.maximum_concurrency) * full
-            / self.processor_cycle(c, full).ms())
+            / self.turn_ms(&self.processor_cycle(c, full), 0.0))
         .min(full / self.lock_hold_ms(c, full))
             * 1000.0;
         let nfull = f64::from(c.notifier.batch_size);
         e.notifier_capacity = f64::from(c.notifier.maximum_concurrency) * nfull
-            / self.notifier_cycle(c, nfull).ms()
+            / self.turn_ms(&self.notifier_cycle(c, nfull), 0.0)
             * 1000.0;
         let flow = self.cached_flow(c, load);
         e.p99_ms = flow.worst_ms;
@@ -435,49 +470,40 @@ impl Screen<'_> {
     /// minute, up to `maximumConcurrency`), each taking its cycle; a batch
     /// closes full or at its window.
     fn flow(&self, c: &Candidate, load: &Load) -> Flow {
-        let m = self.model;
-        let initial = m.v(&m.c.esm_initial_concurrency);
-        let per_sec = m.v(&m.c.esm_scale_per_minute) / 60.0;
+        // The mappings scale by the simulated AWS's own rule
+        // (`esm::next_concurrency`), step by step.
+        let scaling = Scaling::of(self.model);
+        let cap = |m: &MappingChoice| scaling.cap(Some(m.maximum_concurrency as usize));
+        let (p_cap, n_cap) = (cap(&c.processor), cap(&c.notifier));
+        let tick = scaling.tick().as_secs_f64();
         let end = load.duration + DRAIN_SECS + 1.0;
         let mut f = Flow::default();
         let (mut orders, mut processed) = (0.0_f64, 0.0_f64);
-        let (mut p_conc, mut n_conc) = (initial, initial);
+        let (mut p_conc, mut n_conc) = (scaling.initial.min(p_cap), scaling.initial.min(n_cap));
+        let (mut next_step, mut n) = (tick, 0);
         let mut t = 0.0;
         while t < end {
             let arriving = load.rate_at(t) * STEP;
             orders += arriving;
-            let (served, batches, wait_ms) = self.serve(
-                c,
-                (orders, load.rate_at(t)),
-                p_conc.min(f64::from(c.processor.maximum_concurrency)),
-                true,
-            );
+            let (served, batches, wait_ms) =
+                self.serve(c, (orders, load.rate_at(t)), p_conc as f64, true);
             orders -= served;
             processed += served;
             f.processor_batches += batches;
-            if orders > served {
-                p_conc += per_sec * STEP;
-            }
             if arriving > 0.0 {
                 f.worst_ms = f.worst_ms.max(wait_ms);
             }
-            let (n_served, n_batches, _) = self.serve(
-                c,
-                (processed, load.rate_at(t)),
-                n_conc.min(f64::from(c.notifier.maximum_concurrency)),
-                false,
-            );
+            let (n_served, n_batches, _) =
+                self.serve(c, (processed, load.rate_at(t)), n_conc as f64, false);
             processed -= n_served;
             f.notifier_batches += n_batches;
-            if processed > n_served {
-                n_conc += per_sec * STEP;
+            if t >= next_step {
+                p_conc = next_concurrency(&scaling, p_cap, p_conc, orders > 0.5, n);
+                n_conc = next_concurrency(&scaling, n_cap, n_conc, processed > 0.5, n);
+                (next_step, n) = (next_step + tick, n + 1);
             }
-            f.processor_envs = f
-                .processor_envs
-                .max(p_conc.min(f64::from(c.processor.maximum_concurrency)));
-            f.notifier_envs = f
-                .notifier_envs
-                .max(n_conc.min(f64::from(c.notifier.maximum_concurrency)));
+            f.processor_envs = f.processor_envs.max(p_conc as f64);
+            f.notifier_envs = f.notifier_envs.max(n_conc as f64);
             if t >= load.duration && orders <= 0.5 && processed <= 0.5 {
                 break;
             }
@@ -532,7 +558,7 @@ impl Screen<'_> {
             true => self.processor_cycle(c, size),
             false => self.notifier_cycle(c, size),
         };
-        let turn_ms = cycle.ms() + fill_ms;
+        let turn_ms = self.turn_ms(&cycle, fill_ms);
         let mut capacity = conc * size / turn_ms * 1000.0;
         if processor {
             // The batches queue for the hot row one at a time.
@@ -565,10 +591,13 @@ impl Screen<'_> {
         let receives = |batches: f64, batch: u32| batches * f64::from(batch.div_ceil(10));
         let seconds = load.duration + f.drain_secs.min(DRAIN_SECS) + 5.0;
         let pollers = 2.0 * self.model.v(&self.model.c.esm_initial_concurrency);
+        // A batch's publishes and deletes go out in calls of ten, as the
+        // engine and the mapping make them.
+        let chunks = |batches: f64| batches * (size(batches) / 10.0).ceil();
         let sqs = orders
-            + f.processor_batches * 2.0
+            + 2.0 * chunks(f.processor_batches)
             + receives(f.processor_batches, c.processor.batch_size)
-            + f.notifier_batches
+            + chunks(f.notifier_batches)
             + receives(f.notifier_batches, c.notifier.batch_size)
             + pollers * seconds / bill::IDLE_POLL_SECS;
         let invocations = orders + f.processor_batches + f.notifier_batches;
@@ -583,7 +612,7 @@ impl Screen<'_> {
                     orders,
                     self.ingest_ms(c),
                     ingest_envs,
-                    self.init_ms(2.0, false),
+                    self.init_ms(1.0, false),
                 ),
                 function(
                     "processor",

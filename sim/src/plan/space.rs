@@ -5,40 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context as _;
 use engine::deployment::{Architecture, DeploymentSettings, EventSource, Throttle};
-use serde::Deserialize;
 
-/// `deploy/instance-classes.json`, as shipped.
-pub const CLASSES: &str = include_str!("../../../deploy/instance-classes.json");
-
-/// One instance class a plan may choose.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Class {
-    pub memory_gib: f64,
-    pub vcpus: u32,
-    /// The `max_connections` a settings file sets for this class.
-    pub max_connections: u32,
-}
-
-#[derive(Debug, Deserialize)]
-struct ClassFile {
-    #[allow(dead_code)]
-    about: String,
-    #[allow(dead_code)]
-    source: String,
-    #[allow(dead_code)]
-    read: String,
-    classes: BTreeMap<String, Class>,
-}
-
-/// The classes of `deploy/instance-classes.json`, by name.
-pub fn classes() -> anyhow::Result<BTreeMap<String, Class>> {
-    let file: ClassFile =
-        serde_json::from_str(CLASSES).context("deploy/instance-classes.json is not readable")?;
-    Ok(file.classes)
-}
+pub use crate::lambda::model::{classes, Class};
 
 /// One mapping's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

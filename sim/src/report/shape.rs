@@ -25,8 +25,13 @@ pub struct ShapeReport {
     pub connection_limit: u32,
     /// The round trip added in the database's zone and from the other, ms.
     pub rtt_ms: (f64, f64),
-    /// Each commit's wait for a Multi-AZ standby, ms (0: single-AZ).
-    pub multi_az_commit_ms: f64,
+    /// What each commit waits beyond the round trip, ms: RDS's storage
+    /// flush, and a Multi-AZ standby's write.
+    pub commit_ms: f64,
+    pub multi_az: bool,
+    /// How much longer a statement's own work takes than on this machine's
+    /// server (the model's `rds_cpu_slowdown` over the class's speed).
+    pub statement_stretch: f64,
     pub budget_needed: u32,
     pub budget_available: u32,
     pub budget_fits: bool,
@@ -50,6 +55,7 @@ pub struct ShapeReport {
     /// The oldest message in the order queue waited this long, at most.
     pub oldest_order_secs: Option<f64>,
     pub dlq_causes: BTreeMap<String, usize>,
+    pub host: HostRow,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -67,6 +73,25 @@ pub struct FunctionRow {
     /// takes at the function's share of a vCPU.
     pub cpu_ms: f64,
     pub cpu_stretch: f64,
+    /// Time slept for the share, ms; and the time this host took beyond
+    /// what the share allows (it could not emulate Lambda), ms.
+    pub cpu_slept_ms: f64,
+    pub cpu_short_ms: f64,
+}
+
+/// The machine that ran the sim, as the CPU charge sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostRow {
+    /// Its speed at the reference work against the reference host's
+    /// release build (a debug build is well below 1).
+    pub speed: f64,
+    pub debug_build: bool,
+    /// Whether every function's CPU was charged as the model says: false
+    /// when this host ran some of it slower than Lambda's share would
+    /// (then those functions' times are this host's, longer than the
+    /// model's, and the verdicts are pessimistic).
+    pub emulated: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -101,7 +126,9 @@ impl ShapeReport {
             max_connections: s.max_connections,
             connection_limit: shape.rds.max_connections,
             rtt_ms: shape.rtt_ms,
-            multi_az_commit_ms: shape.rds.commit_extra.as_secs_f64() * 1000.0,
+            commit_ms: shape.rds.costs.commit_extra.as_secs_f64() * 1000.0,
+            multi_az: shape.multi_az,
+            statement_stretch: shape.rds.costs.statement_stretch,
             budget_needed: b.needed(),
             budget_available: b.available,
             budget_fits: b.fits(),
@@ -144,7 +171,25 @@ impl ShapeReport {
                     .fold(0.0, f64::max)
             }),
             dlq_causes: dlq.cloned().unwrap_or_default(),
+            host: host_row(shape),
         }
+    }
+}
+
+/// A function whose shortfall passes this share of its charged CPU time
+/// was not emulated.
+const SHORT_SHARE: f64 = 0.05;
+
+fn host_row(shape: &crate::lambda::Shape) -> HostRow {
+    let emulated = shape.functions.all().all(|f| {
+        let charged = load(&f.stats.cpu_micros) as f64 * crate::lambda::cpu::host_speed()
+            * f.costs.cpu_stretch;
+        load(&f.stats.short_micros) as f64 <= SHORT_SHARE * charged
+    });
+    HostRow {
+        speed: crate::lambda::cpu::host_speed(),
+        debug_build: crate::lambda::cpu::is_debug_build(),
+        emulated,
     }
 }
 
@@ -162,6 +207,8 @@ fn function_row(f: &crate::lambda::function::Function) -> FunctionRow {
         init_failures: load(&st.init_failures),
         cpu_ms: load(&st.cpu_micros) as f64 / 1000.0,
         cpu_stretch: f.costs.cpu_stretch,
+        cpu_slept_ms: load(&st.stretch_micros) as f64 / 1000.0,
+        cpu_short_ms: load(&st.short_micros) as f64 / 1000.0,
     }
 }
 
@@ -183,16 +230,18 @@ fn mapping_row(name: &str, m: &crate::lambda::esm::Mapping) -> MappingRow {
 pub fn print(r: &ShapeReport) {
     println!("\ndeployed shape (--topology lambda), {}:", r.model);
     println!(
-        "  database: {} (max_connections {} set in the parameter group; {} left by RDS's own for the functions' user), round trip +{} ms in its zone, +{} ms from the other; {}",
+        "  database: {} (max_connections {} set in the parameter group; {} left by RDS's own for the functions' user), round trip +{} ms in its zone, +{} ms from the other; {}: each commit +{} ms, each statement's work x{:.2}",
         r.instance_class,
         r.max_connections,
         r.connection_limit,
         r.rtt_ms.0,
         r.rtt_ms.1,
-        match r.multi_az_commit_ms == 0.0 {
-            true => "single-AZ".to_owned(),
-            false => format!("Multi-AZ: each commit +{} ms", r.multi_az_commit_ms),
-        }
+        match r.multi_az {
+            true => "Multi-AZ",
+            false => "single-AZ",
+        },
+        r.commit_ms,
+        r.statement_stretch,
     );
     println!(
         "  connection budget: the functions may open {} of {} ({})",
@@ -263,6 +312,16 @@ fn print_functions(r: &ShapeReport) {
         );
     }
     println!("  (CPU ms: the handlers' CPU time on this machine; x: how much longer it takes at the function's share of a vCPU)");
+    let h = &r.host;
+    println!(
+        "  this machine runs the handlers' kind of work at {:.2}x the reference host's speed ({} build); the share is charged at the reference host's",
+        h.speed,
+        if h.debug_build { "a debug" } else { "a release" },
+    );
+    if !h.emulated {
+        println!("  NOT EMULATED: this machine ran some functions' work slower than Lambda's share would (CPU ms short of the model, per function: {}); their times are this machine's, longer than the model's, and the verdicts pessimistic. Run a release build (cargo run --release -p sim) on a machine at rest for the model's figures.",
+            r.functions.iter().filter(|f| f.cpu_short_ms > 0.0).map(|f| format!("{} {:.0}", f.name, f.cpu_short_ms)).collect::<Vec<_>>().join(", "));
+    }
     for m in &r.mappings {
         println!(
             "  {} event source: {} batches of {:.1} on average, {} messages reported failed, {} invokes throttled ({} batches left for the visibility timeout), {} left by a failed init, {} timed out",

@@ -93,6 +93,14 @@ pub struct MySqlStore {
     pool: MySqlPool,
 }
 
+/// A pool's size, and what each of its sessions sets.
+#[derive(Debug, Clone, Copy)]
+pub struct Pool {
+    pub size: u32,
+    /// `innodb_lock_wait_timeout`, seconds (none: the server's).
+    pub lock_wait_timeout_secs: Option<u32>,
+}
+
 impl MySqlStore {
     /// Connects with a pool of `max_connections`, creating the database
     /// named in `options` if it is missing, applies the migrations to a
@@ -101,10 +109,10 @@ impl MySqlStore {
     /// system is refused, with a message saying how to migrate it.
     pub(in crate::store) async fn connect(
         options: MySqlConnectOptions,
-        max_connections: u32,
+        pool: Pool,
     ) -> Result<Self, StoreError> {
         let database = options.get_database().unwrap_or_default().to_owned();
-        let store = Self::open(options, max_connections).await?;
+        let store = Self::open(options, pool).await?;
         let found = schema::found(&store.pool).await?;
         match found {
             Found::Empty | Found::Ours => {
@@ -133,10 +141,10 @@ impl MySqlStore {
     /// is refused with the problems found.
     pub(in crate::store) async fn connect_migrated(
         options: MySqlConnectOptions,
-        max_connections: u32,
+        pool: Pool,
     ) -> Result<Self, StoreError> {
         let database = options.get_database().unwrap_or_default().to_owned();
-        let store = Self::pool_only(options, max_connections).await?;
+        let store = Self::pool_only(options, pool).await?;
         let problems = schema::problems(&store.pool).await?;
         if !problems.is_empty() {
             return Err(match schema::found(&store.pool).await? {
@@ -166,7 +174,7 @@ impl MySqlStore {
     /// named in `options` if it is missing; leaves the schema alone.
     pub(in crate::store) async fn open(
         options: MySqlConnectOptions,
-        max_connections: u32,
+        pool: Pool,
     ) -> Result<Self, StoreError> {
         // A user with data rights only (an application user, a limited one)
         // may not run CREATE DATABASE even for a database that exists: the
@@ -183,25 +191,29 @@ impl MySqlStore {
             }
             Err(e) => return Err(e.into()),
         }
-        Self::pool_only(options, max_connections).await
+        Self::pool_only(options, pool).await
     }
 
     /// A pool of `max_connections` to the database `options` name, and no
     /// other connection: what an execution environment opens (the
     /// deployed shape's connection budget counts on it).
-    async fn pool_only(
-        options: MySqlConnectOptions,
-        max_connections: u32,
-    ) -> Result<Self, StoreError> {
+    async fn pool_only(options: MySqlConnectOptions, pool: Pool) -> Result<Self, StoreError> {
+        let lock_wait = pool.lock_wait_timeout_secs;
         let pool = MySqlPoolOptions::new()
-            .max_connections(max_connections)
+            .max_connections(pool.size)
             .acquire_timeout(Duration::from_secs(5))
-            .after_connect(|conn, _| {
+            .after_connect(move |conn, _| {
                 Box::pin(async move {
                     // Each batch reads the orders table after taking its
                     // locks and must see what committed before them.
                     conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
                         .await?;
+                    if let Some(secs) = lock_wait {
+                        conn.execute(
+                            format!("SET SESSION innodb_lock_wait_timeout = {secs}").as_str(),
+                        )
+                        .await?;
+                    }
                     Ok(())
                 })
             })

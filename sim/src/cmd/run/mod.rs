@@ -85,6 +85,17 @@ pub struct RunArgs {
     /// resumes without a restart of the sim. Stops and starts your server!
     #[arg(long, value_name = "SECS")]
     pub db_outage: Option<u64>,
+    /// Seconds after the load starts that --db-outage begins.
+    #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+    pub db_outage_at: f64,
+    /// A Multi-AZ failover in the sale (`--topology lambda`): the database
+    /// unreachable for the model's `rds_failover_secs` (60-120 s, the RDS
+    /// User Guide) from --db-outage-at (default here: 5 s), every open
+    /// connection dropped; with --multi-az. In the deployed shape an outage
+    /// cuts the functions' network path to the database (your server keeps
+    /// running); in the local topology --db-outage stops the server.
+    #[arg(long)]
+    pub failover: bool,
     /// Shell command that stops the database server, for --db-outage.
     #[arg(long, default_value = chaos::DEFAULT_DB_STOP)]
     pub db_stop_cmd: String,
@@ -192,6 +203,7 @@ impl Started {
         let seed = args.seed.unwrap_or_else(|| {
             u64::from(now_millis().timestamp_subsec_nanos()) ^ u64::from(std::process::id())
         });
+        resolve_outage(args)?;
         let faults = Faults::new(args.faults.clone(), seed);
         let notifier = Arc::new(CountingNotifier::default());
         let mysql = args.config.mysql()?;
@@ -373,8 +385,24 @@ impl Started {
         sale.send_options(due, args.concurrency, self.seed)
     }
 
-    /// The database outage `--db-outage` asks for, if any.
+    /// The database outage `--db-outage` asks for, if any, from
+    /// `--db-outage-at`: in the deployed shape a failover of the functions'
+    /// path to the database, in the local one a stop of the server.
     async fn outage(&self, args: &RunArgs) -> anyhow::Result<Option<Duration>> {
+        let Some(secs) = args.db_outage else {
+            return Ok(None);
+        };
+        tokio::time::sleep(Duration::from_secs_f64(args.db_outage_at.max(0.0))).await;
+        if let Some(shape) = &self.shape {
+            let outage = Duration::from_secs(secs);
+            println!(
+                "  failover: the database is unreachable for {secs} s (at {:.1} s), every open connection dropped",
+                args.db_outage_at
+            );
+            shape.rds.fail_over(outage).await;
+            println!("  failover: the database answers again");
+            return Ok(Some(outage));
+        }
         match (args.db_outage, &self.store) {
             (Some(secs), OpenedStore::MySql(_)) => chaos::db_outage(
                 &*self.app.store,
@@ -390,6 +418,38 @@ impl Started {
             (None, _) => Ok(None),
         }
     }
+}
+
+/// `--failover` as the options it stands for (`--multi-az`, the model's
+/// failover time from second 5), and a drain timeout long enough for the
+/// orders an outage handed back to come back after it.
+fn resolve_outage(args: &mut RunArgs) -> anyhow::Result<()> {
+    if args.failover {
+        anyhow::ensure!(
+            args.shape.is_lambda(),
+            "--failover is the deployed shape's: add --topology lambda (the local topology's \
+             outage is --db-outage, which stops your server)"
+        );
+        args.shape.multi_az = true;
+        if args.db_outage.is_none() {
+            let model = args.shape.model(0)?;
+            args.db_outage = Some(model.v(&model.c.rds_failover_secs).round() as u64);
+        }
+        if args.db_outage_at == 0.0 {
+            args.db_outage_at = 5.0;
+        }
+    }
+    if let Some(secs) = args.db_outage {
+        // The last hand-back before an order's final receive is 135 s.
+        let needed = (args.db_outage_at.max(0.0) + secs as f64).ceil() as u64 + 240;
+        if args.drain_timeout < needed {
+            println!(
+                "  the drain timeout is {needed} s: the outage's orders come back up to 135 s after it"
+            );
+            args.drain_timeout = needed;
+        }
+    }
+    Ok(())
 }
 
 /// What the DLQs hold, by the last error of each message.
