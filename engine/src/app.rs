@@ -219,7 +219,14 @@ fn spawn_workers(
         wrap(QueueUse::ProcessorIn, &queues.orders),
         wrap(QueueUse::ProcessorOut, &queues.processed),
         ctx.clone(),
-        ProcessorConfig::default(),
+        ProcessorConfig {
+            // An unfinished order is not held back longer than the queue's
+            // own visibility timeout would hold it at its first receive.
+            retry_after: ProcessorConfig::default()
+                .retry_after
+                .min(config.visibility_timeout()),
+            ..ProcessorConfig::default()
+        },
     );
     let (processors, notifiers) = match hooks.loops {
         true => (config.processor_workers.max(1), config.notifier_workers),

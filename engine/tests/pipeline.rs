@@ -240,7 +240,8 @@ both_stores!(
 
 async fn a_redriven_dead_letter_is_processed_once(store: Arc<dyn StoreAdmin>) {
     // The database is down for good: the order's message fails its three
-    // receives, a second apart.
+    // receives, handed back 1 s and then 3 s (the queue's 1 s visibility
+    // timeout is the hand-back's first wait, tripled each receive).
     let flaky = Flaky::new(store.clone(), u32::MAX);
     let config = Config {
         processor_workers: 1,
