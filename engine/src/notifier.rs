@@ -47,6 +47,9 @@ pub const MAX_NOTIFY_BATCH: usize = 200;
 /// When a claim is held by another delivery, how soon to look again.
 const HELD_RETRY: Duration = Duration::from_secs(1);
 
+/// The first wait of a message the database could not serve.
+const HAND_BACK: Duration = Duration::from_secs(5);
+
 /// Where notifications go. The default writes a structured log line.
 #[async_trait]
 pub trait Notifier: Send + Sync + 'static {
@@ -133,6 +136,7 @@ impl NotificationWorker {
             Ok(claims) => claims,
             Err(e) => {
                 for (m, _) in &events {
+                    self.hand_back(m).await;
                     left.add(m, e.to_string());
                 }
                 return left.ids;
@@ -144,6 +148,19 @@ impl NotificationWorker {
             self.delete(&finished, &mut left).await;
         }
         left.ids
+    }
+
+    /// A message the database could not serve comes back as an unfinished
+    /// order does ([`crate::processor::hand_back`]: 5 s, then three times
+    /// longer each receive, never longer at first than the queue's
+    /// visibility timeout), not after the whole visibility timeout.
+    async fn hand_back(&self, m: &Message) {
+        let base = HAND_BACK.min(self.lease);
+        let after = crate::processor::hand_back(base, m.receive_count);
+        let _ = self
+            .processed
+            .change_visibility(&m.receipt_handle, after)
+            .await;
     }
 
     /// The batch's events; an undecodable one is made visible again at once
@@ -206,6 +223,7 @@ impl NotificationWorker {
         for (m, e) in events {
             match claims.of(e) {
                 Claim::Granted if !confirmed => {
+                    self.hand_back(m).await;
                     left.add(m, "dispatched, confirmation failed".into())
                 }
                 Claim::Granted | Claim::AlreadySent => finished.push(m),

@@ -382,6 +382,10 @@ mod tests {
         let before_last: u64 = waits[..4].iter().sum();
         assert!(before_last >= 200, "{before_last}");
         assert_eq!(hand_back(base, 0), base, "a count SQS did not give");
-        assert_eq!(hand_back(base, 40), Duration::from_secs(12 * 3600), "SQS's limit");
+        assert_eq!(
+            hand_back(base, 40),
+            Duration::from_secs(12 * 3600),
+            "SQS's limit"
+        );
     }
 }

@@ -19,9 +19,9 @@
 //! for another transaction's lock, not work. A failover ([`Connections::cut`])
 //! drops every open connection and refuses new ones until it ends.
 
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -255,7 +255,10 @@ enum Request {
 
 enum Direction {
     /// Client to server.
-    Up { one_way: Duration, costs: ServerCosts },
+    Up {
+        one_way: Duration,
+        costs: ServerCosts,
+    },
     /// Server to client: its first packets tell whether it refused the
     /// connection.
     Down {
@@ -289,7 +292,9 @@ fn spawn_delayed(
                 break;
             }
             if up && request != Request::Other {
-                written.stretch.store(request == Request::Work, Ordering::SeqCst);
+                written
+                    .stretch
+                    .store(request == Request::Work, Ordering::SeqCst);
                 written
                     .preparing_lock
                     .store(request == Request::PrepareLocking, Ordering::SeqCst);

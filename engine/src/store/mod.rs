@@ -78,6 +78,24 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database could not be reached at all (a refused or lost
+    /// connection, no connection within the pool's wait): a failover or a
+    /// network fault, not a limit or a refusal of the server's.
+    pub fn is_unreachable(&self) -> bool {
+        let StoreError::Unavailable(e) = self else {
+            return false;
+        };
+        match &**e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+            sqlx::Error::Database(d) => matches!(
+                d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .map(|d| d.number()),
+                Some(2006 | 2013)
+            ),
+            _ => false,
+        }
+    }
+
     pub fn is_transient(&self) -> bool {
         matches!(
             self,

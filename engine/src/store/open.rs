@@ -148,3 +148,36 @@ impl OpenedStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    /// A function's cold start while the database fails over: the store
+    /// opens without it (rather than failing the init), and answers
+    /// "unavailable", a transient error, until the database is back.
+    #[tokio::test]
+    async fn a_function_starts_without_an_unreachable_database() {
+        // Nothing listens on port 1.
+        let options =
+            MySqlConnectOptions::from_str("mysql://orderflow@127.0.0.1:1/orderflow").unwrap();
+        let store = StoreOptions::mysql(options.clone())
+            .pool_size(1)
+            .schema(Schema::Current)
+            .open_mysql()
+            .await
+            .expect("a lazy pool");
+        let e = store.ping().await.unwrap_err();
+        assert!(e.is_unreachable() && e.is_transient(), "{e}");
+        // A start that migrates (the sim, a tool) still refuses.
+        let e = StoreOptions::mysql(options)
+            .pool_size(1)
+            .open_mysql()
+            .await
+            .err()
+            .expect("no database to migrate");
+        assert!(e.is_unreachable(), "{e}");
+    }
+}

@@ -262,7 +262,10 @@ mod tests {
 
     #[test]
     fn the_reference_work_decodes_every_order() {
-        assert!(reference_work() > 200 * 100, "each of the 200 decoded and encoded");
+        assert!(
+            reference_work() > 200 * 100,
+            "each of the 200 decoded and encoded"
+        );
         assert!(host_speed() > 0.0);
     }
 }

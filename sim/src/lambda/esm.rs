@@ -79,7 +79,6 @@ impl Scaling {
         let by = |n: u64| (n as f64 * rate).floor() as usize;
         by(n + 1) - by(n)
     }
-
 }
 
 /// The mapping's concurrency after step `n` from `now`: the step's worth
@@ -432,7 +431,9 @@ mod tests {
     /// The concurrency after `secs` of steps with messages waiting (or not).
     fn after(scaling: &Scaling, cap: usize, from: usize, secs: u64, waiting: bool) -> usize {
         let steps = secs * 1000 / scaling.tick().as_millis() as u64;
-        (0..steps).fold(from, |now, n| next_concurrency(scaling, cap, now, waiting, n))
+        (0..steps).fold(from, |now, n| {
+            next_concurrency(scaling, cap, now, waiting, n)
+        })
     }
 
     fn scaling(end: End) -> Scaling {

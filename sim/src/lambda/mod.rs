@@ -764,14 +764,19 @@ mod tests {
             .open_mysql()
             .await
             .expect("the MySQL server at TEST_MYSQL_URL");
-        let row = sqlx::query("SELECT @@SESSION.innodb_lock_wait_timeout, @@GLOBAL.innodb_lock_wait_timeout")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
+        let row = sqlx::query(
+            "SELECT @@SESSION.innodb_lock_wait_timeout, @@GLOBAL.innodb_lock_wait_timeout",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
         let (session, global): (u64, u64) = (row.get(0), row.get(1));
         assert_eq!(session, u64::from(settings.lock_wait_secs()));
         assert_eq!(session, 10, "a third of the processor's 30 s timeout");
-        assert_ne!(session, global, "set on the session, not left to the server");
+        assert_ne!(
+            session, global,
+            "set on the session, not left to the server"
+        );
         sqlx::query(&format!("DROP DATABASE `{database}`"))
             .execute(store.pool())
             .await

@@ -524,7 +524,10 @@ mod tests {
                 .sum::<f64>()
                 / f64::from(n);
             let screen = lognormal_max_mean(8.0, 40.0, k);
-            assert!((screen / mean - 1.0).abs() < 0.1, "k {k}: {screen} against {mean}");
+            assert!(
+                (screen / mean - 1.0).abs() < 0.1,
+                "k {k}: {screen} against {mean}"
+            );
         }
         assert!(lognormal_max_mean(8.0, 40.0, 20) > lognormal_max_mean(8.0, 40.0, 5));
         assert_eq!(lognormal_max_mean(8.0, 40.0, 1), lognormal_mean(8.0, 40.0));

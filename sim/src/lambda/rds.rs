@@ -110,8 +110,7 @@ pub async fn start(
     let mut zones = Vec::new();
     for rtt in [rtt.0, rtt.1] {
         let (proxy, through) =
-            netem::in_front_of_counting(admin_options, rtt, costs, connections.clone())
-                .await?;
+            netem::in_front_of_counting(admin_options, rtt, costs, connections.clone()).await?;
         zones.push((proxy, through.username(&name).password(&password)));
     }
     let far = zones.pop().context("two zones")?;

@@ -225,7 +225,11 @@ mod tests {
         assert_eq!(messages_per_receive(10, 500, 1000.0, 0.0), 5);
         assert_eq!(messages_per_receive(10, 550, 1000.0, 0.6), 6);
         assert_eq!(messages_per_receive(10, 10, 1000.0, 0.0), 1);
-        assert_eq!(messages_per_receive(10, 0, 1000.0, 0.0), 1, "a long poll waits for one");
+        assert_eq!(
+            messages_per_receive(10, 0, 1000.0, 0.0),
+            1,
+            "a long poll waits for one"
+        );
         // On average the share: 10 asked at depth 250 of 1,000 gives 2.5.
         let mean = (0..1000)
             .map(|i| messages_per_receive(10, 250, 1000.0, f64::from(i) / 1000.0))

@@ -182,7 +182,8 @@ const SHORT_SHARE: f64 = 0.05;
 
 fn host_row(shape: &crate::lambda::Shape) -> HostRow {
     let emulated = shape.functions.all().all(|f| {
-        let charged = load(&f.stats.cpu_micros) as f64 * crate::lambda::cpu::host_speed()
+        let charged = load(&f.stats.cpu_micros) as f64
+            * crate::lambda::cpu::host_speed()
             * f.costs.cpu_stretch;
         load(&f.stats.short_micros) as f64 <= SHORT_SHARE * charged
     });

@@ -93,6 +93,28 @@ pub struct MySqlStore {
     pool: MySqlPool,
 }
 
+/// How a pool of `pool` connects: each session's isolation level and lock
+/// wait, and a 5 s wait for a connection.
+fn pool_options(pool: Pool) -> MySqlPoolOptions {
+    let lock_wait = pool.lock_wait_timeout_secs;
+    MySqlPoolOptions::new()
+        .max_connections(pool.size)
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                // Each batch reads the orders table after taking its
+                // locks and must see what committed before them.
+                conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    .await?;
+                if let Some(secs) = lock_wait {
+                    conn.execute(format!("SET SESSION innodb_lock_wait_timeout = {secs}").as_str())
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+}
+
 /// A pool's size, and what each of its sessions sets.
 #[derive(Debug, Clone, Copy)]
 pub struct Pool {
@@ -144,7 +166,25 @@ impl MySqlStore {
         pool: Pool,
     ) -> Result<Self, StoreError> {
         let database = options.get_database().unwrap_or_default().to_owned();
-        let store = Self::pool_only(options, pool).await?;
+        let store = match Self::pool_only(options.clone(), pool).await {
+            Ok(store) => store,
+            // A failover (or a network fault) at a cold start: the function
+            // starts without the database rather than failing its init, which
+            // would leave its first batch on the queue for the whole
+            // visibility timeout; its batches hand their orders back until the
+            // database answers. The schema is not checked this time.
+            Err(e) if e.is_unreachable() => {
+                tracing::warn!(
+                    error = %e,
+                    "the database is unreachable at start (a failover?): starting without it; \
+                     the pool connects once it answers, and the schema check is skipped"
+                );
+                return Ok(MySqlStore {
+                    pool: pool_options(pool).connect_lazy_with(options),
+                });
+            }
+            Err(e) => return Err(e),
+        };
         let problems = schema::problems(&store.pool).await?;
         if !problems.is_empty() {
             return Err(match schema::found(&store.pool).await? {
@@ -198,27 +238,7 @@ impl MySqlStore {
     /// other connection: what an execution environment opens (the
     /// deployed shape's connection budget counts on it).
     async fn pool_only(options: MySqlConnectOptions, pool: Pool) -> Result<Self, StoreError> {
-        let lock_wait = pool.lock_wait_timeout_secs;
-        let pool = MySqlPoolOptions::new()
-            .max_connections(pool.size)
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    // Each batch reads the orders table after taking its
-                    // locks and must see what committed before them.
-                    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                        .await?;
-                    if let Some(secs) = lock_wait {
-                        conn.execute(
-                            format!("SET SESSION innodb_lock_wait_timeout = {secs}").as_str(),
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
+        let pool = pool_options(pool).connect_with(options).await?;
         Ok(MySqlStore { pool })
     }
 
