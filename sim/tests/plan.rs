@@ -17,16 +17,14 @@ async fn a_quick_plan_chooses_a_shape_its_run_confirms_and_writes_its_settings_a
     let dir = std::env::temp_dir().join(format!("orderflow-plan-{}", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_sim"))
         .args(["plan", "--quick", "--orders", "1500", "--duration", "3"])
-        // The targets that do not depend on this machine's speed, and the
-        // p99 the screen plans for (the read and offered-rate verdicts of
-        // a debug build on a busy machine are BENCHMARKS.md's to give).
+        // The targets that do not depend on this machine's speed: the
+        // screen still plans for a 2 s p99, but whether a debug build on a
+        // busy machine meets it is not this test's to say (a debug build
+        // cannot run a function's CPU as fast as Lambda's share, and its
+        // report says so; the p99 verdicts are BENCHMARKS.md's, from a
+        // release build).
         .args(["--target", "refused==0", "--target", "dlq==0"])
-        .args([
-            "--target",
-            "first_try_5xx<0.1%",
-            "--target",
-            "p99_accept_to_processed<2s",
-        ])
+        .args(["--target", "first_try_5xx<0.1%"])
         .args(["--dir", dir.to_str().unwrap()])
         .env("DATABASE_URL", &url)
         .env("DB_HOST", "")
@@ -68,12 +66,7 @@ async fn a_quick_plan_chooses_a_shape_its_run_confirms_and_writes_its_settings_a
     assert_eq!(result["passed"], true, "{result}");
     // It was held to the targets given, and met each.
     let targets = result["targets"].as_array().unwrap();
-    for t in [
-        "refused==0",
-        "dlq==0",
-        "first_try_5xx<0.1%",
-        "p99_accept_to_processed<2s",
-    ] {
+    for t in ["refused==0", "dlq==0", "first_try_5xx<0.1%"] {
         let verdict = targets
             .iter()
             .find(|v| v["target"] == t)

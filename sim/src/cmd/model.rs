@@ -17,9 +17,23 @@ pub struct ModelArgs {
     /// Print the table as Markdown (as README.md shows it).
     #[arg(long)]
     markdown: bool,
+    /// Time the reference work on this machine and build instead: what the
+    /// CPU charge scales this host's CPU time by (README, "The model").
+    #[arg(long)]
+    host: bool,
 }
 
 pub fn model(args: ModelArgs) -> ExitCode {
+    if args.host {
+        let micros = crate::lambda::cpu::reference_micros();
+        println!(
+            "reference work: {micros:.0} µs of CPU on this machine ({} build), {:.0} µs on the reference host: this host runs at {:.2}x its speed",
+            if crate::lambda::cpu::is_debug_build() { "a debug" } else { "a release" },
+            crate::lambda::cpu::REFERENCE_WORK_MICROS,
+            crate::lambda::cpu::REFERENCE_WORK_MICROS / micros,
+        );
+        return ExitCode::SUCCESS;
+    }
     let text = match &args.model_file {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => text,

@@ -24,9 +24,11 @@ use std::time::{Duration, Instant};
 
 /// The reference work's CPU time on the reference host, a release build,
 /// µs: measured with `cargo run --release -p sim -- model --host` on a
-/// 2-vCPU cloud VM (AMD EPYC, 2026-12-05, commit 428aac9), the smallest of
-/// 9 runs. `lambda_cpu_slowdown` compares Lambda's vCPU with that core.
-pub const REFERENCE_WORK_MICROS: f64 = 1_000.0;
+/// 2-vCPU cloud VM ("Intel(R) Xeon(R) Processor", 24 GiB), 2026-12-05, on
+/// the commit that added the reference work: 259-260 µs in three runs, each
+/// the smallest of 9. `lambda_cpu_slowdown` compares Lambda's vCPU with
+/// that core, and every figure in BENCHMARKS.md was measured on it.
+pub const REFERENCE_WORK_MICROS: f64 = 260.0;
 
 /// This thread's CPU time so far.
 pub fn thread_cpu() -> Duration {

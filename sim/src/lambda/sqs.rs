@@ -125,6 +125,17 @@ impl Latent {
     }
 }
 
+/// On average, how many of `asked` messages a receive returns from a queue
+/// with `visible` waiting ([`messages_per_receive`]'s mean; what the
+/// screen of `sim plan` uses).
+pub fn mean_messages_per_receive(asked: usize, visible: usize, full_depth: f64) -> f64 {
+    let most = asked.min(visible).max(1) as f64;
+    if full_depth <= 0.0 || visible as f64 >= full_depth {
+        return most;
+    }
+    (most * visible as f64 / full_depth).clamp(1.0, most)
+}
+
 /// How many of `asked` messages a receive returns from a queue with
 /// `visible` waiting: all it can once the queue is `full_depth` deep; below
 /// that, the depth's share of them (a draw `u` in [0, 1) rounds it), at
@@ -236,6 +247,7 @@ mod tests {
             .sum::<usize>() as f64
             / 1000.0;
         assert!((mean - 2.5).abs() < 0.01, "{mean}");
+        assert!((mean_messages_per_receive(10, 250, 1000.0) - mean).abs() < 0.01);
         // The optimistic end (0) always answers in full.
         assert_eq!(messages_per_receive(10, 20, 0.0, 0.0), 10);
     }

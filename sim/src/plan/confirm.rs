@@ -95,6 +95,20 @@ impl Runner {
         name: &str,
         settings: &DeploymentSettings,
     ) -> anyhow::Result<Confirmed> {
+        self.confirm_with_seed(name, settings, self.seed).await
+    }
+
+    /// [`Runner::confirm`], the run's load and draws seeded by `seed`.
+    pub async fn confirm_with_seed(
+        &self,
+        name: &str,
+        settings: &DeploymentSettings,
+        seed: u64,
+    ) -> anyhow::Result<Confirmed> {
+        let runner = Runner {
+            seed,
+            ..self.clone()
+        };
         let file = self.dir.join(format!("{name}.json"));
         write_settings(&file, settings)?;
         let json = self.dir.join(format!("{name}.result.json"));
@@ -105,7 +119,7 @@ impl Runner {
         let err = out.try_clone()?;
         let exe = std::env::current_exe().context("finding the sim's own binary")?;
         let status = tokio::process::Command::new(exe)
-            .args(self.args(&file, &json))
+            .args(runner.args(&file, &json))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -15,6 +15,7 @@ use super::Load;
 use crate::lambda::bill::{self, FunctionUsage, Prices, Usage};
 use crate::lambda::esm::{next_concurrency, Scaling};
 use crate::lambda::model::{lognormal_max_mean, lognormal_mean, Model};
+use crate::lambda::sqs::mean_messages_per_receive;
 
 /// This machine's core's CPU time for one ingest request (parse, validate,
 /// derive the order id, encode the event): *assumed* from the processor
@@ -243,8 +244,13 @@ impl Screen<'_> {
     /// A full batch's gathering with messages waiting: one receive, then
     /// rounds of the model's parallel receives until the batch is full
     /// (crate::lambda::esm).
-    fn gather_ms(&self, batch: u32) -> f64 {
-        let more = batch.div_ceil(10).saturating_sub(1);
+    fn gather_ms(&self, batch: u32, depth: f64) -> f64 {
+        // A receive from a shallow queue returns fewer than asked, as the
+        // simulated mapping's does (`sqs::mean_messages_per_receive`).
+        let full = self.model.v(&self.model.c.sqs_full_receive_depth);
+        let visible = depth.max(f64::from(batch)).min(1e9) as usize;
+        let each = mean_messages_per_receive(10, visible, full);
+        let more = ((f64::from(batch) - each).max(0.0) / each).ceil() as u32;
         let parallel = (self.model.v(&self.model.c.esm_parallel_receives).max(1.0)) as u32;
         let rounds = more.div_ceil(parallel);
         self.sqs_ms() + f64::from(rounds) * self.sqs_max_ms(parallel.min(more.max(1)))
@@ -261,10 +267,10 @@ impl Screen<'_> {
         )
     }
 
-    fn processor_cycle(&self, c: &Candidate, batch: f64) -> Cycle {
+    fn processor_cycle(&self, c: &Candidate, batch: f64, depth: f64) -> Cycle {
         let m = self.model;
         Cycle {
-            gather_ms: self.gather_ms(batch.ceil() as u32),
+            gather_ms: self.gather_ms(batch.ceil() as u32, depth),
             handler_ms: batch * PROCESSOR_CPU_MS * m.cpu_stretch(c.processor_memory)
                 + PROCESSOR_ROUND_TRIPS * self.rtt_ms()
                 + PROCESSOR_DB_MS * self.server(c).1
@@ -284,9 +290,9 @@ impl Screen<'_> {
             + batch * LOCK_PER_ORDER_MS * self.model.cpu_stretch(c.processor_memory)
     }
 
-    fn notifier_cycle(&self, c: &Candidate, batch: f64) -> Cycle {
+    fn notifier_cycle(&self, c: &Candidate, batch: f64, depth: f64) -> Cycle {
         Cycle {
-            gather_ms: self.gather_ms(batch.ceil() as u32),
+            gather_ms: self.gather_ms(batch.ceil() as u32, depth),
             handler_ms: batch * NOTIFIER_CPU_MS * self.model.cpu_stretch(c.processor_memory),
             delete_ms: self.sqs_max_ms((batch / 10.0).ceil() as u32),
         }
@@ -330,12 +336,12 @@ impl Screen<'_> {
         };
         let full = f64::from(c.processor.batch_size);
         e.processor_capacity = (f64::from(c.processor.maximum_concurrency) * full
-            / self.turn_ms(&self.processor_cycle(c, full), 0.0))
+            / self.turn_ms(&self.processor_cycle(c, full, f64::INFINITY), 0.0))
         .min(full / self.lock_hold_ms(c, full))
             * 1000.0;
         let nfull = f64::from(c.notifier.batch_size);
         e.notifier_capacity = f64::from(c.notifier.maximum_concurrency) * nfull
-            / self.turn_ms(&self.notifier_cycle(c, nfull), 0.0)
+            / self.turn_ms(&self.notifier_cycle(c, nfull, f64::INFINITY), 0.0)
             * 1000.0;
         let flow = self.cached_flow(c, load);
         e.p99_ms = flow.worst_ms;
@@ -555,8 +561,8 @@ impl Screen<'_> {
             .min(at_once + per_batch_rate * fill_ms / 1000.0)
             .max(1.0);
         let cycle = match processor {
-            true => self.processor_cycle(c, size),
-            false => self.notifier_cycle(c, size),
+            true => self.processor_cycle(c, size, waiting),
+            false => self.notifier_cycle(c, size, waiting),
         };
         let turn_ms = self.turn_ms(&cycle, fill_ms);
         let mut capacity = conc * size / turn_ms * 1000.0;
@@ -576,8 +582,8 @@ impl Screen<'_> {
         let ingest_envs = (load.peak() * self.ingest_ms(c) / 1000.0).ceil();
         let arm64 = c.architecture == Architecture::Arm64;
         let size = |batches: f64| orders / batches.max(1.0);
-        let p_cycle = self.processor_cycle(c, size(f.processor_batches));
-        let n_cycle = self.notifier_cycle(c, size(f.notifier_batches));
+        let p_cycle = self.processor_cycle(c, size(f.processor_batches), f64::INFINITY);
+        let n_cycle = self.notifier_cycle(c, size(f.notifier_batches), f64::INFINITY);
         let function =
             |name: &str, memory_mb, requests: f64, each_ms: f64, inits: f64, init_ms: f64| {
                 FunctionUsage {
