@@ -79,11 +79,13 @@ DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim -- --topology lambda --pr
 
 # A Multi-AZ failover in the middle of the sale, at a short size: the
 # functions' path to the database cut for 10 s from second 1 (every open
-# connection dropped); the orders handed back come back after it, nothing
-# reaches the DLQ, every invariant holds.
-step "sim --topology lambda --multi-az --db-outage 10: a failover mid-sale leaves the DLQ empty"
+# connection dropped), and a code update at second 2 (every warm
+# environment replaced, the mappings over their maximumConcurrency); the
+# orders handed back come back after it, nothing reaches the DLQ, every
+# invariant holds.
+step "sim --topology lambda --multi-az --db-outage 10 --deploy-at 2: a failover and a deploy mid-sale leave the DLQ empty"
 DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim -- --topology lambda --profile flash-sale --seed 7 --orders 600 --duration 3 \
-  --multi-az --db-outage 10 --db-outage-at 1 --target dlq==0 --target refused==0 --no-html
+  --multi-az --db-outage 10 --db-outage-at 1 --deploy-at 2 --target dlq==0 --target refused==0 --no-html
 
 step "the run's result follows results.schema.json; sim compare passes it against itself"
 "$ORDERFLOW_VENV/bin/python" scripts/check-result.py results.schema.json reports/ci-lambda.json

@@ -134,7 +134,7 @@ mod tests {
             // {"level":"INFO","message":"notification dispatched","order_id":"o-1","target":"orderflow::notification"}
             assert!((90..160).contains(&line), "{line} bytes");
             // The sim's own events and the engine's debug ones are not the functions' logs.
-            tracing::warn!(target: "sim::lambda::esm", "init failed");
+            tracing::warn!(target: "sim::aws::esm", "init failed");
             tracing::debug!(target: "engine::processor", "a batch");
             assert_eq!(function_log_bytes() - before, line);
         });

@@ -16,12 +16,12 @@
 //!
 //! Each subcommand is a module of [`cmd`]; ARCHITECTURE.md maps the rest.
 
+mod aws;
 mod chaos;
 mod cmd;
 mod console;
 mod gather;
 mod invariants;
-mod lambda;
 mod load;
 mod netem;
 mod pipeline;

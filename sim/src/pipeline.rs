@@ -16,7 +16,7 @@ use engine::notifier::Notifier;
 use engine::queues::Queues;
 use engine::store::{OpenedStore, StoreOptions};
 
-use crate::lambda::{Shape, ShapeArgs, Wiring};
+use crate::aws::{Shape, ShapeArgs, Wiring};
 use crate::netem;
 
 /// The workers' runtime, which `main` keeps running.
@@ -76,7 +76,7 @@ impl Pipeline {
         }
         let settings = s.shape.prepare(s.config)?;
         // The deployed shape's functions reach the database through their
-        // own proxies (see `lambda::rds`); the pipeline's own reads go direct.
+        // own proxies (see `aws::rds`); the pipeline's own reads go direct.
         let direct = match settings {
             Some(_) => 0.0,
             None => s.db_rtt_ms.unwrap_or(0.0),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::lambda::model::{self, End, Model};
+use crate::aws::model::{self, End, Model};
 
 #[derive(Args)]
 pub struct ModelArgs {
@@ -25,12 +25,12 @@ pub struct ModelArgs {
 
 pub fn model(args: ModelArgs) -> ExitCode {
     if args.host {
-        let micros = crate::lambda::cpu::reference_micros();
+        let micros = crate::aws::cpu::reference_micros(9);
         println!(
             "reference work: {micros:.0} µs of CPU on this machine ({} build), {:.0} µs on the reference host: this host runs at {:.2}x its speed",
-            if crate::lambda::cpu::is_debug_build() { "a debug" } else { "a release" },
-            crate::lambda::cpu::REFERENCE_WORK_MICROS,
-            crate::lambda::cpu::REFERENCE_WORK_MICROS / micros,
+            if crate::aws::cpu::is_debug_build() { "a debug" } else { "a release" },
+            crate::aws::cpu::REFERENCE_WORK_MICROS,
+            crate::aws::cpu::REFERENCE_WORK_MICROS / micros,
         );
         return ExitCode::SUCCESS;
     }

@@ -11,8 +11,8 @@ use anyhow::Context as _;
 use clap::Args;
 use engine::deployment::DeploymentSettings;
 
-use crate::lambda::bill::{self, Prices};
-use crate::lambda::model::{End, Model};
+use crate::aws::bill::{self, Prices};
+use crate::aws::model::{End, Model};
 use crate::load::Profile;
 use crate::plan::confirm::{self, Confirmed, Runner};
 use crate::plan::page::{self, PlanPage, Point};

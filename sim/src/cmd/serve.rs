@@ -13,7 +13,7 @@ use engine::store::OpenedStore;
 
 use crate::console::init_tracing;
 use crate::pipeline::{warn_of_queues_without_dlq, Pipeline, Start};
-use crate::{chaos, lambda, load};
+use crate::{chaos, load};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -45,7 +45,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS")]
     db_rtt_ms: Option<f64>,
     #[command(flatten)]
-    shape: lambda::ShapeArgs,
+    shape: crate::aws::ShapeArgs,
     #[command(flatten)]
     config: Config,
 }

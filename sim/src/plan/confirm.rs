@@ -19,7 +19,7 @@ use crate::targets::Target;
 pub struct Runner {
     pub load: Load,
     pub seed: u64,
-    pub model: crate::lambda::model::End,
+    pub model: crate::aws::model::End,
     pub model_file: Option<PathBuf>,
     pub multi_az: bool,
     pub region: String,

@@ -191,8 +191,8 @@ pub fn throttle_headroom(c: &Candidate, load: &Load) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lambda::bill::{Prices, SHIPPED};
-    use crate::lambda::model::{End, Model};
+    use crate::aws::bill::{Prices, SHIPPED};
+    use crate::aws::model::{End, Model};
     use engine::deployment::DeploymentSettings;
 
     fn screen_of<'a>(

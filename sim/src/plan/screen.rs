@@ -12,70 +12,16 @@ use engine::deployment::{Architecture, DeploymentSettings};
 
 use super::space::{Candidate, MappingChoice};
 use super::Load;
-use crate::lambda::bill::{self, FunctionUsage, Prices, Usage};
-use crate::lambda::esm::{next_concurrency, Scaling};
-use crate::lambda::model::{lognormal_max_mean, lognormal_mean, Model};
-use crate::lambda::sqs::mean_messages_per_receive;
+use crate::aws::bill::{self, FunctionUsage, Prices, Usage};
+use crate::aws::esm::{next_concurrency, Scaling};
+use crate::aws::model::{lognormal_max_mean, lognormal_mean, CodeCosts, Cost, Model};
+use crate::aws::sqs::mean_messages_per_receive;
 
-/// This machine's core's CPU time for one ingest request (parse, validate,
-/// derive the order id, encode the event): *assumed* from the processor
-/// bench's local shape and a profile of the handler; the confirming runs
-/// measure the real figure, stretched by the function's CPU share.
-const INGEST_CPU_MS: f64 = 0.15;
-/// The processor's CPU time per order of a batch, *assumed* from `sim
-/// bench`'s local shape (about 42,000 orders/s on one core, database
-/// included: 24 µs an order).
-const PROCESSOR_CPU_MS: f64 = 0.025;
-/// The notifier's CPU time per message, *assumed* (decode and log).
-const NOTIFIER_CPU_MS: f64 = 0.01;
-/// The database's own time for a batch's statements and its commit, ms:
-/// *assumed* from the sim's MariaDB on this machine, which the confirming
-/// runs use.
-const PROCESSOR_DB_MS: f64 = 3.0;
-/// The hot product's row lock, held by each batch from its `SELECT ...
-/// FOR UPDATE` to its commit: the batches that touch it (in a flash sale,
-/// nearly all) take it one at a time, so a mapping's throughput is at most
-/// a batch's orders per hold whatever its concurrency. A hold is its round
-/// trips under the lock ([`LOCK_ROUND_TRIPS`]), a fixed part
-/// ([`LOCK_FIXED_MS`]: the statements and the commit) and a part per order
-/// ([`LOCK_PER_ORDER_MS`], stretched by the function's CPU share).
-/// *Assumed*, fitted to the sim against this machine's MariaDB through the
-/// modelled network's proxies (on 2 cores the statements, the proxies and
-/// the functions share the CPU; the parts are not told apart): `sim bench
-/// --topology lambda` (15 batches of 200: 12,678 orders/s, a hold of 16
-/// ms, BENCHMARKS.md) and confirming runs of batches of about 7 (5 at
-/// once, 80 ms each: a hold of 16 ms). The confirming runs use the same
-/// server, so the screen must match it; what RDS's hold is, the model
-/// does not claim to know.
-const LOCK_FIXED_MS: f64 = 12.0;
-/// The database's own work inside the hold (the statements after the lock),
-/// ms: the part of [`LOCK_FIXED_MS`] the class's speed stretches, *assumed*.
-const LOCK_DB_MS: f64 = 1.5;
-const LOCK_PER_ORDER_MS: f64 = 0.005;
-const LOCK_ROUND_TRIPS: f64 = 4.0;
-/// The processor's round trips to the database a batch: begin, the
-/// orders' idempotency read, the inventory lock, the decrements, the
-/// orders' writes, commit (engine/src/store/mysql).
-const PROCESSOR_ROUND_TRIPS: f64 = 6.0;
-/// A message's payload through the VPC endpoints: *assumed* from the
-/// events' JSON (about 400 bytes an order, two sends: ingest's and the
-/// processor's publish; the mappings poll from Lambda's side, not the VPC).
-const ENDPOINT_BYTES_PER_ORDER: u64 = 800;
-/// The notifier's log line per notification, bytes, as the functions'
-/// JSON logger writes it (`crate::console`'s test: about 130 with short
-/// ids; with an order id, a customer id and the status, *assumed* 200).
-const NOTIFICATION_LOG_BYTES: u64 = 200;
 /// Step of the queue arithmetic over the sale, seconds.
 const STEP: f64 = 0.02;
 /// How long after the sale the queues may take to drain before a
 /// candidate counts as unable to keep up, seconds.
 const DRAIN_SECS: f64 = 60.0;
-/// How much above what Little's law needs at the throttle's rate ingest's
-/// reserved concurrency must be: the margin for the surge's cold starts
-/// (an environment is busy for its init too) and the SQS calls' tail.
-/// *Assumed*, from confirming runs: at 1.25 the central model's surge met
-/// a throttled ingest (500s, retried).
-const INGEST_MARGIN: f64 = 2.0;
 
 /// What the arithmetic says of one candidate.
 #[derive(Debug, Clone, Default)]
@@ -201,6 +147,11 @@ impl Cycle {
 }
 
 impl Screen<'_> {
+    /// A cost of the code on the reference host, from the model file.
+    fn code(&self, cost: impl Fn(&CodeCosts) -> &Cost) -> f64 {
+        cost(&self.model.code).value
+    }
+
     /// One SQS call's mean latency: the mean of the lognormal the sim
     /// draws each call from, above its median.
     fn sqs_ms(&self) -> f64 {
@@ -243,7 +194,7 @@ impl Screen<'_> {
 
     /// A full batch's gathering with messages waiting: one receive, then
     /// rounds of the model's parallel receives until the batch is full
-    /// (crate::lambda::esm).
+    /// (crate::aws::esm).
     fn gather_ms(&self, batch: u32, depth: f64) -> f64 {
         // A receive from a shallow queue returns fewer than asked, as the
         // simulated mapping's does (`sqs::mean_messages_per_receive`).
@@ -271,9 +222,11 @@ impl Screen<'_> {
         let m = self.model;
         Cycle {
             gather_ms: self.gather_ms(batch.ceil() as u32, depth),
-            handler_ms: batch * PROCESSOR_CPU_MS * m.cpu_stretch(c.processor_memory)
-                + PROCESSOR_ROUND_TRIPS * self.rtt_ms()
-                + PROCESSOR_DB_MS * self.server(c).1
+            handler_ms: batch
+                * self.code(|k| &k.processor_cpu_ms)
+                * m.cpu_stretch(c.processor_memory)
+                + self.code(|k| &k.processor_round_trips) * self.rtt_ms()
+                + self.code(|k| &k.processor_db_ms) * self.server(c).1
                 + self.server(c).0
                 + self.sqs_max_ms((batch / 10.0).ceil() as u32),
             delete_ms: self.sqs_max_ms((batch / 10.0).ceil() as u32),
@@ -283,31 +236,36 @@ impl Screen<'_> {
     /// How long a batch of `batch` orders holds the hot row's lock, ms.
     fn lock_hold_ms(&self, c: &Candidate, batch: f64) -> f64 {
         let (commit, stretch) = self.server(c);
-        LOCK_FIXED_MS
-            + LOCK_DB_MS * (stretch - 1.0)
-            + LOCK_ROUND_TRIPS * self.rtt_ms()
+        self.code(|k| &k.lock_fixed_ms)
+            + self.code(|k| &k.lock_db_ms) * (stretch - 1.0)
+            + self.code(|k| &k.lock_round_trips) * self.rtt_ms()
             + commit
-            + batch * LOCK_PER_ORDER_MS * self.model.cpu_stretch(c.processor_memory)
+            + batch
+                * self.code(|k| &k.lock_per_order_ms)
+                * self.model.cpu_stretch(c.processor_memory)
     }
 
     fn notifier_cycle(&self, c: &Candidate, batch: f64, depth: f64) -> Cycle {
         Cycle {
             gather_ms: self.gather_ms(batch.ceil() as u32, depth),
-            handler_ms: batch * NOTIFIER_CPU_MS * self.model.cpu_stretch(c.processor_memory),
+            handler_ms: batch
+                * self.code(|k| &k.notifier_cpu_ms)
+                * self.model.cpu_stretch(c.processor_memory),
             delete_ms: self.sqs_max_ms((batch / 10.0).ceil() as u32),
         }
     }
 
     fn ingest_ms(&self, c: &Candidate) -> f64 {
-        INGEST_CPU_MS * self.model.cpu_stretch(c.ingest_memory) + self.sqs_ms()
+        self.code(|k| &k.ingest_cpu_ms) * self.model.cpu_stretch(c.ingest_memory) + self.sqs_ms()
     }
 
     /// Ingest environments the sale needs: at the throttle's rate, warm
-    /// (with [`INGEST_MARGIN`]); and at its opening, when every request the
+    /// (with the model's `ingest_margin`); and at its opening, when every request the
     /// stage's bucket admits in the first second meets an environment that
     /// is still starting (its init, then its handler), whichever is more.
     fn ingest_needed(&self, c: &Candidate, load: &Load) -> f64 {
-        let warm = f64::from(c.throttle.rate) * self.ingest_ms(c) / 1000.0 * INGEST_MARGIN;
+        let warm = f64::from(c.throttle.rate) * self.ingest_ms(c) / 1000.0
+            * self.code(|k| &k.ingest_margin);
         let opening = load
             .rate_at(0.0)
             .min(f64::from(c.throttle.rate + c.throttle.burst));
@@ -323,7 +281,16 @@ impl Screen<'_> {
             true => self.model.v(&c.connect_round_trips) * self.rtt_ms(),
             false => 0.0,
         };
-        self.model.v(&c.runtime_start_ms) + secrets * self.model.v(&c.secret_read_ms) + connect
+        // The deployed init's queue checks: ingest checks one queue, the
+        // others two (as the simulated cold start charges them).
+        let checks = match pool {
+            true => 2.0,
+            false => 1.0,
+        };
+        self.model.v(&c.runtime_start_ms)
+            + secrets * self.model.v(&c.secret_read_ms)
+            + connect
+            + checks * self.sqs_ms()
     }
 
     /// The candidate's estimate under `load`, and whether it is kept.
@@ -643,9 +610,9 @@ impl Screen<'_> {
             storage_gb: bill::STORAGE_GB,
             endpoints: bill::ENDPOINTS,
             zones: bill::ZONES,
-            endpoint_bytes: load.orders as u64 * ENDPOINT_BYTES_PER_ORDER,
+            endpoint_bytes: load.orders as u64 * self.code(|k| &k.endpoint_bytes_per_order) as u64,
             log_bytes: invocations as u64 * bill::LOG_BYTES_PER_INVOCATION
-                + load.orders as u64 * NOTIFICATION_LOG_BYTES
+                + load.orders as u64 * self.code(|k| &k.notification_log_bytes) as u64
                 + (f.processor_batches + f.notifier_batches) as u64 * emf_line_bytes(),
             alarms: bill::ALARMS,
             secrets: bill::SECRETS,
@@ -657,5 +624,5 @@ impl Screen<'_> {
 /// One EMF record's line, as the engine writes it after a queue function's
 /// batch (the bill of a run counts the same).
 fn emf_line_bytes() -> u64 {
-    crate::lambda::bill::emf_line_bytes("orderflow-dev-processor")
+    crate::aws::bill::emf_line_bytes("orderflow-dev-processor")
 }

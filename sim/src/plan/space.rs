@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use engine::deployment::{Architecture, DeploymentSettings, EventSource, Throttle};
 
-pub use crate::lambda::model::{classes, Class};
+pub use crate::aws::model::{classes, Class};
 
 /// One mapping's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -238,8 +238,7 @@ mod tests {
 
     #[test]
     fn every_class_has_a_price_in_the_shipped_table() {
-        let prices =
-            crate::lambda::bill::Prices::of(crate::lambda::bill::SHIPPED, "us-east-1").unwrap();
+        let prices = crate::aws::bill::Prices::of(crate::aws::bill::SHIPPED, "us-east-1").unwrap();
         for (name, class) in classes().unwrap() {
             assert!(
                 prices.rds_instance_hour.classes.contains_key(&name),

@@ -1,10 +1,10 @@
 //! The bill section of a deployed-shape run's report: what the run would
 //! have cost on AWS, item by item, the same shape's month idle, and the
-//! cost per million orders at the run's mix (`crate::lambda::bill` does the
+//! cost per million orders at the run's mix (`crate::aws::bill` does the
 //! arithmetic).
 
-use crate::lambda::bill::{self, BillError, Line};
-use crate::lambda::Shape;
+use crate::aws::bill::{self, BillError, Line};
+use crate::aws::Shape;
 
 use super::result::{Bill, BillLine};
 

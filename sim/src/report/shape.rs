@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::lambda::{Shape, ShapeSample};
+use crate::aws::{Shape, ShapeSample};
 
 /// The DLQ's messages by their last error.
 pub type DlqCauses = BTreeMap<String, usize>;
@@ -84,8 +84,10 @@ pub struct FunctionRow {
 #[serde(deny_unknown_fields)]
 pub struct HostRow {
     /// Its speed at the reference work against the reference host's
-    /// release build (a debug build is well below 1).
+    /// release build (a debug build is well below 1): at the end of the
+    /// run, and the least and most seen during it.
     pub speed: f64,
+    pub speed_range: (f64, f64),
     pub debug_build: bool,
     /// Whether every function's CPU was charged as the model says: false
     /// when this host ran some of it slower than Lambda's share would
@@ -180,21 +182,21 @@ impl ShapeReport {
 /// was not emulated.
 const SHORT_SHARE: f64 = 0.05;
 
-fn host_row(shape: &crate::lambda::Shape) -> HostRow {
+fn host_row(shape: &crate::aws::Shape) -> HostRow {
     let emulated = shape.functions.all().all(|f| {
-        let charged = load(&f.stats.cpu_micros) as f64
-            * crate::lambda::cpu::host_speed()
-            * f.costs.cpu_stretch;
+        let charged =
+            load(&f.stats.cpu_micros) as f64 * crate::aws::cpu::host_speed() * f.costs.cpu_stretch;
         load(&f.stats.short_micros) as f64 <= SHORT_SHARE * charged
     });
     HostRow {
-        speed: crate::lambda::cpu::host_speed(),
-        debug_build: crate::lambda::cpu::is_debug_build(),
+        speed: crate::aws::cpu::host_speed(),
+        speed_range: crate::aws::cpu::host_speed_range(),
+        debug_build: crate::aws::cpu::is_debug_build(),
         emulated,
     }
 }
 
-fn function_row(f: &crate::lambda::function::Function) -> FunctionRow {
+fn function_row(f: &crate::aws::function::Function) -> FunctionRow {
     let st = &f.stats;
     let cold = load(&st.cold_starts);
     FunctionRow {
@@ -213,7 +215,7 @@ fn function_row(f: &crate::lambda::function::Function) -> FunctionRow {
     }
 }
 
-fn mapping_row(name: &str, m: &crate::lambda::esm::Mapping) -> MappingRow {
+fn mapping_row(name: &str, m: &crate::aws::esm::Mapping) -> MappingRow {
     let st = &m.stats;
     MappingRow {
         function: name.to_owned(),
@@ -315,8 +317,9 @@ fn print_functions(r: &ShapeReport) {
     println!("  (CPU ms: the handlers' CPU time on this machine; x: how much longer it takes at the function's share of a vCPU)");
     let h = &r.host;
     println!(
-        "  this machine runs the handlers' kind of work at {:.2}x the reference host's speed ({} build); the share is charged at the reference host's",
-        h.speed,
+        "  this machine ran the handlers' kind of work at {:.2}-{:.2}x the reference host's speed ({} build, timed every 200 ms); the share is charged at the reference host's",
+        h.speed_range.0,
+        h.speed_range.1,
         if h.debug_build { "a debug" } else { "a release" },
     );
     if !h.emulated {

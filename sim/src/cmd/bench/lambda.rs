@@ -15,7 +15,7 @@ use engine::store::{MySqlStore, StoreOptions};
 
 use super::end_to_end::Quiet;
 use super::processor::{filled, whole_processor};
-use crate::lambda::{self, Shape, ShapeArgs};
+use crate::aws::{self, Shape, ShapeArgs};
 
 /// Waits until `queues`' order queue is empty; answers how long it took
 /// from `started`.
@@ -44,10 +44,10 @@ pub(crate) async fn lambda_processor(
         .context("a MySQL store")?
         .database(store_database(store).await?.as_str());
     let queues = filled(&config, "lambda", orders).await?;
-    let around = lambda::Surroundings {
+    let around = aws::Surroundings {
         admin: store.pool(),
         admin_options: &options,
-        wiring: lambda::Wiring {
+        wiring: aws::Wiring {
             queues: queues.clone(),
             books: engine::context::Books::default(),
             notifier: Arc::new(Quiet),

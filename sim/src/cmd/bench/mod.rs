@@ -94,7 +94,7 @@ pub struct BenchArgs {
     /// (the order queue filled beforehand, the processor function behind
     /// the emulated event source mapping) beside the local shape.
     #[command(flatten)]
-    shape: crate::lambda::ShapeArgs,
+    shape: crate::aws::ShapeArgs,
     /// A target a figure must meet, as `sim run --target` takes it, e.g.
     /// 'processor_orders_per_s>=30000' (the floors: README, "Benchmarks");
     /// a missed one exits 1.
@@ -335,7 +335,7 @@ async fn bench_deployed_shape(
     store: &Arc<MySqlStore>,
     rows: &mut Vec<BenchRow>,
 ) -> anyhow::Result<()> {
-    use crate::lambda::model::End;
+    use crate::aws::model::End;
     let model = args.shape.model(1)?;
     let rtt = args.db_rtt_ms.unwrap_or(model.v(&model.c.rtt_same_az_ms));
     let pool = store.pool().clone();

@@ -21,10 +21,10 @@ use engine::harness::faults::{FaultPlan, Faults};
 use engine::harness::Harness;
 use engine::store::OpenedStore;
 
+use crate::aws::{self, Shape};
 use crate::chaos;
 use crate::gather::CountingNotifier;
 use crate::invariants::{self, Check};
-use crate::lambda::{self, Shape};
 use crate::load::{self, send, SaleArgs, Sends};
 use crate::pipeline::{Pipeline, Start};
 use crate::report::result::RunResult;
@@ -79,7 +79,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "MS")]
     pub db_rtt_ms: Option<f64>,
     #[command(flatten)]
-    pub shape: lambda::ShapeArgs,
+    pub shape: aws::ShapeArgs,
     /// Stop the database server for this many seconds while the load runs
     /// (MySQL only), then start it again: the pool reconnects and the work
     /// resumes without a restart of the sim. Stops and starts your server!
@@ -96,6 +96,13 @@ pub struct RunArgs {
     /// running); in the local topology --db-outage stops the server.
     #[arg(long)]
     pub failover: bool,
+    /// A code update this many seconds after the load starts
+    /// (`--topology lambda`): every function's warm environments replaced,
+    /// and each event source mapping above its `maximumConcurrency` for a
+    /// while (the model's `esm_deploy_overshoot`, as measured on AWS): a
+    /// function reserved at the cap throttles the excess.
+    #[arg(long, value_name = "SECS")]
+    pub deploy_at: Option<f64>,
     /// Shell command that stops the database server, for --db-outage.
     #[arg(long, default_value = chaos::DEFAULT_DB_STOP)]
     pub db_stop_cmd: String,
@@ -193,7 +200,7 @@ pub(crate) struct Loaded {
     pub drained: bool,
     pub load_start: DateTime<Utc>,
     pub samples: Vec<timeline::Sample>,
-    pub shape_samples: Vec<lambda::ShapeSample>,
+    pub shape_samples: Vec<aws::ShapeSample>,
 }
 
 impl Started {
@@ -322,9 +329,10 @@ impl Started {
             .shape
             .as_ref()
             .map(|s| s.sampler(load_started, Duration::from_millis(250)));
-        let (sends, outage) = tokio::join!(
+        let (sends, outage, ()) = tokio::join!(
             send::send(&self.client, planned, options),
-            self.outage(args)
+            self.outage(args),
+            self.deploy(args)
         );
         outage?;
         let drained = self
@@ -385,6 +393,20 @@ impl Started {
         sale.send_options(due, args.concurrency, self.seed)
     }
 
+    /// The code update `--deploy-at` asks for, if any.
+    async fn deploy(&self, args: &RunArgs) {
+        let (Some(at), Some(shape)) = (args.deploy_at, &self.shape) else {
+            return;
+        };
+        tokio::time::sleep(Duration::from_secs_f64(at.max(0.0))).await;
+        let (share, lasting) = shape.redeploy();
+        println!(
+            "  deploy: a code update at {at:.1} s: warm environments replaced; the mappings {:.0} % over maximumConcurrency for {:.0} s",
+            share * 100.0,
+            lasting.as_secs_f64()
+        );
+    }
+
     /// The database outage `--db-outage` asks for, if any, from
     /// `--db-outage-at`: in the deployed shape a failover of the functions'
     /// path to the database, in the local one a stop of the server.
@@ -424,6 +446,10 @@ impl Started {
 /// failover time from second 5), and a drain timeout long enough for the
 /// orders an outage handed back to come back after it.
 fn resolve_outage(args: &mut RunArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.deploy_at.is_none() || args.shape.is_lambda(),
+        "--deploy-at is the deployed shape's: add --topology lambda"
+    );
     if args.failover {
         anyhow::ensure!(
             args.shape.is_lambda(),

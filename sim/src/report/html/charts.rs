@@ -7,7 +7,7 @@ use orderflow_client::Latencies;
 use plotters::prelude::*;
 
 use super::{secs, Page};
-use crate::lambda::ShapeSample;
+use crate::aws::ShapeSample;
 use crate::timeline::{Sample, QUEUE_NAMES};
 
 pub(crate) const COLOURS: [RGBColor; 6] = [

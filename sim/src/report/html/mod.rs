@@ -25,7 +25,7 @@ pub struct Page<'a> {
     pub samples: &'a [Sample],
     pub hot: &'a [String],
     /// With `--topology lambda`: the deployed shape over time.
-    pub shape: &'a [crate::lambda::ShapeSample],
+    pub shape: &'a [crate::aws::ShapeSample],
 }
 
 /// Writes the page to `path`, creating its folder if needed.

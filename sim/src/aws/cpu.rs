@@ -18,6 +18,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -64,18 +65,58 @@ pub fn reference_work() -> usize {
     total
 }
 
-/// How fast this host runs the reference work against the reference host
-/// (above 1: faster; a debug build is well below), the smallest of 9 timed
-/// runs so a busy moment does not count; measured once per process.
+/// How fast this host runs the reference work now, against the reference
+/// host (above 1: faster; a debug build is well below). The first call
+/// times it (the smallest of 9 runs) and starts a thread that times it again
+/// every 200 ms and follows it: a machine whose other work slows its cores
+/// (two busy vCPUs of a VM run each other's work slower, in CPU time as
+/// well as in wall time) slows the handlers the same way, and the charge
+/// divides it out.
 pub fn host_speed() -> f64 {
-    static SPEED: OnceLock<f64> = OnceLock::new();
-    *SPEED.get_or_init(|| REFERENCE_WORK_MICROS / reference_micros())
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        store_speed(REFERENCE_WORK_MICROS / reference_micros(9));
+        let _ = std::thread::Builder::new()
+            .name("host-speed".into())
+            .stack_size(256 * 1024)
+            .spawn(|| loop {
+                std::thread::sleep(Duration::from_millis(200));
+                let now = REFERENCE_WORK_MICROS / reference_micros(3);
+                store_speed(0.7 * f64::from_bits(SPEED.load(Ordering::Relaxed)) + 0.3 * now);
+            });
+    });
+    f64::from_bits(SPEED.load(Ordering::Relaxed))
+}
+
+/// The host's speed as last timed, and the least and most seen.
+static SPEED: AtomicU64 = AtomicU64::new(0);
+static SLOWEST: AtomicU64 = AtomicU64::new(u64::MAX);
+static FASTEST: AtomicU64 = AtomicU64::new(0);
+
+fn store_speed(speed: f64) {
+    SPEED.store(speed.to_bits(), Ordering::Relaxed);
+    // Positive f64s order as their bits do.
+    SLOWEST.fetch_min(speed.to_bits(), Ordering::Relaxed);
+    FASTEST.fetch_max(speed.to_bits(), Ordering::Relaxed);
+}
+
+/// The least and most [`host_speed`] seen so far.
+pub fn host_speed_range() -> (f64, f64) {
+    let speed = host_speed();
+    let (lo, hi) = (
+        SLOWEST.load(Ordering::Relaxed),
+        FASTEST.load(Ordering::Relaxed),
+    );
+    match lo == u64::MAX {
+        true => (speed, speed),
+        false => (f64::from_bits(lo), f64::from_bits(hi)),
+    }
 }
 
 /// The reference work's CPU time on this host and build, µs (the smallest
-/// of 9 runs).
-pub fn reference_micros() -> f64 {
-    (0..9)
+/// of `runs`).
+pub fn reference_micros(runs: usize) -> f64 {
+    (0..runs.max(1))
         .map(|_| {
             let before = thread_cpu();
             std::hint::black_box(reference_work());

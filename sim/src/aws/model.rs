@@ -120,6 +120,8 @@ pub struct Constants {
     pub esm_scale_step_secs: Constant,
     pub esm_error_backoff: Constant,
     pub esm_gather_overlaps: Constant,
+    pub esm_deploy_overshoot: Constant,
+    pub esm_deploy_overshoot_secs: Constant,
     pub esm_max_concurrency: Constant,
     pub esm_backoff_first_ms: Constant,
     pub esm_backoff_max_ms: Constant,
@@ -147,12 +149,44 @@ pub struct Constants {
     pub gateway_throttled_function_status: Constant,
 }
 
+/// What the code itself costs on the reference host, one number each: the
+/// simulated functions measure these as they run; `sim plan`'s screen,
+/// which runs nothing, reads them here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cost {
+    pub what: String,
+    pub unit: String,
+    pub value: f64,
+    /// How it was measured or counted, or `assumed` and why.
+    pub source: String,
+}
+
+/// Every code cost the screen uses, by name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeCosts {
+    pub ingest_cpu_ms: Cost,
+    pub processor_cpu_ms: Cost,
+    pub notifier_cpu_ms: Cost,
+    pub processor_db_ms: Cost,
+    pub processor_round_trips: Cost,
+    pub lock_fixed_ms: Cost,
+    pub lock_db_ms: Cost,
+    pub lock_per_order_ms: Cost,
+    pub lock_round_trips: Cost,
+    pub endpoint_bytes_per_order: Cost,
+    pub notification_log_bytes: Cost,
+    pub ingest_margin: Cost,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ModelFile {
     #[allow(dead_code)]
     about: String,
     constants: Constants,
+    code: CodeCosts,
 }
 
 /// The model a run takes: the file's constants at one end of their range.
@@ -162,6 +196,8 @@ pub struct Model {
     /// Where the constants came from (for the report).
     pub origin: String,
     pub c: Constants,
+    /// What the code costs on the reference host (the screen's).
+    pub code: CodeCosts,
     rng: Mutex<StdRng>,
 }
 
@@ -217,6 +253,7 @@ impl Model {
             end,
             origin: origin.to_owned(),
             c: file.constants,
+            code: file.code,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
         })
     }
@@ -407,6 +444,16 @@ fn standard_normal(rng: &mut impl Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
+/// Every code cost of a model file, by name.
+pub fn code_table(text: &str) -> anyhow::Result<BTreeMap<String, Cost>> {
+    #[derive(Deserialize)]
+    struct Loose {
+        code: BTreeMap<String, Cost>,
+    }
+    let loose: Loose = serde_json::from_str(text).context("the model file")?;
+    Ok(loose.code)
+}
+
 /// Every constant of a model file, by name, in the file's order of names.
 pub fn table(text: &str) -> anyhow::Result<BTreeMap<String, Constant>> {
     #[derive(Deserialize)]
@@ -433,6 +480,17 @@ pub fn markdown(text: &str) -> anyhow::Result<String> {
         out.push_str(&format!(
             "| `{name}` | {} | {values} | {source} | {} |\n",
             c.what, c.if_aws_differs
+        ));
+    }
+    out.push_str(
+        "\nWhat the code costs on the reference host (`sim plan`'s screen reads these; the \
+         simulated functions measure the real figures as they run):\n\n\
+         | cost | what | value | source |\n|---|---|---|---|\n",
+    );
+    for (name, c) in code_table(text)? {
+        out.push_str(&format!(
+            "| `{name}` | {} | {} {} | {} |\n",
+            c.what, c.value, c.unit, c.source
         ));
     }
     Ok(out)

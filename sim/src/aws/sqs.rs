@@ -197,7 +197,7 @@ impl QueueDecorator for Latent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lambda::model::End;
+    use crate::aws::model::End;
     use engine::queue::{ChannelQueue, QueueConfig};
 
     #[tokio::test]

@@ -201,7 +201,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::lambda::model::{End, Model};
+    use crate::aws::model::{End, Model};
 
     #[test]
     fn the_stage_throttle_admits_its_burst_then_its_rate() {

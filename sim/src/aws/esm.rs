@@ -164,6 +164,9 @@ pub struct Mapping {
     pub stats: MappingStats,
     /// Wakes the inactive pollers when the concurrency goes up.
     raised: tokio::sync::Notify,
+    /// A code update is rolling out: the concurrency may stand above the
+    /// cap, and the scaler leaves it.
+    overshooting: std::sync::atomic::AtomicBool,
 }
 
 impl Mapping {
@@ -185,6 +188,7 @@ impl Mapping {
             settings,
             stats,
             raised: tokio::sync::Notify::new(),
+            overshooting: Default::default(),
         })
     }
 
@@ -195,7 +199,9 @@ impl Mapping {
     /// Starts the scaler and the pollers; they stop when `stop` turns true.
     pub fn spawn(self: &Arc<Self>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         let mut tasks = vec![tokio::spawn(self.clone().scale(stop.clone()))];
-        for slot in 0..Self::cap(&self.settings) {
+        // Twice the cap: the slots past it run only while a code update
+        // overshoots it ([`Mapping::overshoot`]).
+        for slot in 0..2 * Self::cap(&self.settings) {
             tasks.push(tokio::spawn(self.clone().poll(slot, stop.clone())));
         }
         tasks
@@ -208,6 +214,9 @@ impl Mapping {
         let mut n = 0;
         while !*stop.borrow() {
             tokio::time::sleep(tick).await;
+            if self.overshooting.load(Ordering::Relaxed) {
+                continue;
+            }
             let waiting = self.queue.depth().await.map(|d| d.visible).unwrap_or(0);
             let now = self.stats.pollers.load(Ordering::Relaxed);
             let next = next_concurrency(&scaling, cap, now, waiting > 0, n);
@@ -362,6 +371,31 @@ impl Mapping {
             });
     }
 
+    /// A code update rolls out: for `lasting`, the mapping's concurrency
+    /// stands `share` of its cap above it (at most twice the cap), as AWS's
+    /// did in measurements; then the scaler brings it back to the cap.
+    pub fn overshoot(self: &Arc<Self>, share: f64, lasting: Duration) {
+        let cap = Self::cap(&self.settings);
+        let extra = (cap as f64 * share.clamp(0.0, 1.0)).ceil() as usize;
+        if extra == 0 {
+            return;
+        }
+        self.overshooting.store(true, Ordering::Relaxed);
+        let _ = self
+            .stats
+            .pollers
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                Some((p.max(cap) + extra).min(2 * cap))
+            });
+        self.raised.notify_waiters();
+        let mapping = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(lasting).await;
+            mapping.overshooting.store(false, Ordering::Relaxed);
+            let _ = mapping.stats.pollers.fetch_min(cap, Ordering::Relaxed);
+        });
+    }
+
     /// A failed invocation: the model's share of the concurrency given up.
     fn back_off(&self) {
         let (scaling, cap) = (self.settings.scaling, Self::cap(&self.settings));
@@ -426,7 +460,7 @@ pub fn event(queue: &str, batch: &[Message]) -> SqsEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lambda::model::End;
+    use crate::aws::model::End;
 
     /// The concurrency after `secs` of steps with messages waiting (or not).
     fn after(scaling: &Scaling, cap: usize, from: usize, secs: u64, waiting: bool) -> usize {
@@ -573,6 +607,7 @@ mod tests {
         };
         let costs = Costs {
             start: Duration::ZERO,
+            queue_checks: 0,
             connect_round_trips: 0.0,
             rtt_near: Duration::ZERO,
             rtt_far: Duration::ZERO,

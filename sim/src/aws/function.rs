@@ -46,6 +46,8 @@ pub struct Costs {
     /// A cold start before the init runs: the runtime's start and the
     /// secret reads.
     pub start: Duration,
+    /// The queues the deployed init checks, one SQS call each.
+    pub queue_checks: u32,
     /// Round trips a cold start's connect takes beyond those the plain
     /// connection through the modelled network already pays (TLS and full
     /// authentication).
@@ -229,7 +231,10 @@ impl Function {
             Zone::Near
         };
         let started = Instant::now();
-        tokio::time::sleep(self.costs.cold_start(zone)).await;
+        let checks: Duration = (0..self.costs.queue_checks)
+            .map(|_| self.model.sqs_call())
+            .sum();
+        tokio::time::sleep(self.costs.cold_start(zone) + checks).await;
         let env = (self.init)(zone).await;
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         s.init_micros.fetch_add(micros, Ordering::Relaxed);
@@ -282,6 +287,15 @@ impl Function {
         lingering.retain(|(_, since)| since.elapsed() < self.costs.wait_timeout);
         s.lingering.store(lingering.len() as u64, Ordering::Relaxed);
         reaped.len()
+    }
+
+    /// A new version of the code: the warm environments are dropped (their
+    /// connections closed), so the next invocations start cold.
+    pub fn redeploy(&self) {
+        let n = std::mem::take(&mut *self.lock()).len();
+        self.stats
+            .environments
+            .fetch_sub(n as u64, Ordering::Relaxed);
     }
 
     /// Drops every environment, warm or lingering (the end of a run).
@@ -338,8 +352,8 @@ mod tests {
     use sqlx::{ConnectOptions, Executor};
 
     use super::*;
-    use crate::lambda::model::End;
-    use crate::lambda::rds;
+    use crate::aws::model::End;
+    use crate::aws::rds;
 
     fn server_url() -> String {
         std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
@@ -392,6 +406,7 @@ mod tests {
         };
         let costs = Costs {
             start: Duration::ZERO,
+            queue_checks: 0,
             connect_round_trips: 0.0,
             rtt_near: Duration::ZERO,
             rtt_far: Duration::ZERO,

@@ -1,5 +1,8 @@
-//! `--topology lambda`: the pipeline in the shape `pulumi up` deploys, in
-//! one process. API Gateway's route throttles in front of the ingest
+//! The AWS the deployed shape runs on, modelled: `--topology lambda` runs
+//! the pipeline in the shape `pulumi up` deploys, in one process, over
+//! simulated API Gateway, Lambda, SQS event source mappings and RDS; `sim
+//! plan`'s screen uses the same model's rules ([`model`], [`esm`]'s
+//! scaling, [`sqs`]'s receives) without running anything. API Gateway's route throttles in front of the ingest
 //! function (orders) and the read function (the reads); an SQS event source mapping per queue ([`esm`]) invoking the
 //! processor and notifier functions, whose execution environments
 //! ([`function`]) run the real handlers of `engine::lambda` with their own
@@ -288,6 +291,22 @@ async fn start_rds(
     Ok((rds, rtt_ms))
 }
 
+/// The secrets a cold start of function `name` reads: the database's if it
+/// has a pool; ingest also the order id key.
+fn secret_reads(name: &str, f: &engine::deployment::Function) -> u32 {
+    u32::from(f.pool_size > 0) + u32::from(name == "ingest")
+}
+
+/// The queues the deployed init of function `name` checks, one
+/// `GetQueueAttributes` each, one after the other (the Pulumi program's
+/// `SQS_CHECK_QUEUES`: ingest its queue, the others both they use).
+fn queue_checks(name: &str) -> u32 {
+    match name {
+        "ingest" | "notifier" => 1,
+        _ => 2,
+    }
+}
+
 /// What the model charges function `name` for: its cold start, connecting,
 /// each round trip, its CPU share, its timeout, how long it idles and
 /// lingers. `(idle, scale)`: the idle time before reclaiming, and the time
@@ -300,12 +319,10 @@ fn costs(
     (idle, scale): (Duration, f64),
 ) -> Costs {
     let rtt = |ms: f64| Duration::from_secs_f64(ms / 1000.0);
-    // A cold start reads the database secret if the function has a
-    // pool; ingest also reads the order id key.
-    let secret_reads = u32::from(f.pool_size > 0) + u32::from(name == "ingest");
     let c = &model.c;
     Costs {
-        start: model.ms(&c.runtime_start_ms) + model.ms(&c.secret_read_ms) * secret_reads,
+        start: model.ms(&c.runtime_start_ms) + model.ms(&c.secret_read_ms) * secret_reads(name, f),
+        queue_checks: queue_checks(name),
         connect_round_trips: model.v(&c.connect_round_trips) - PLAIN_CONNECT_ROUND_TRIPS,
         rtt_near: rtt(rtt_ms.0),
         rtt_far: rtt(rtt_ms.1),
@@ -528,6 +545,24 @@ impl Shape {
         })
     }
 
+    /// A code update during the run: every function's warm environments
+    /// are replaced (the next invocations start cold), and each mapping
+    /// overshoots its `maximumConcurrency` by the model's share for the
+    /// model's time, as measured on AWS; a function reserved at the cap
+    /// throttles the excess. Answers the share and how long.
+    pub fn redeploy(&self) -> (f64, Duration) {
+        let m = &self.model;
+        let share = m.v(&m.c.esm_deploy_overshoot);
+        let lasting = Duration::from_secs_f64(m.v(&m.c.esm_deploy_overshoot_secs).max(0.0));
+        for f in self.functions.all() {
+            f.redeploy();
+        }
+        for (_, mapping) in &self.mappings {
+            mapping.overshoot(share, lasting);
+        }
+        (share, lasting)
+    }
+
     /// Stops the mappings (after their batches in hand) and retires every
     /// environment.
     pub async fn stop(&self) {
@@ -560,10 +595,17 @@ impl Shape {
                 billed_ms: load(&f.stats.billed_ms),
             })
             .collect();
-        let cold_starts: u64 = self
+        let secret_calls: u64 = self
             .functions
             .all()
-            .map(|f| load(&f.stats.cold_starts))
+            .map(|f| {
+                let reads = self
+                    .settings
+                    .functions
+                    .get(f.name)
+                    .map_or(0, |s| secret_reads(f.name, s));
+                load(&f.stats.cold_starts) * u64::from(reads)
+            })
             .sum();
         let invocations: u64 = functions.iter().map(|f| f.requests).sum();
         // The queue functions' EMF record after each batch (the lambda
@@ -588,7 +630,7 @@ impl Shape {
             log_bytes: invocations * bill::LOG_BYTES_PER_INVOCATION + emf + logged,
             alarms: bill::ALARMS,
             secrets: bill::SECRETS,
-            secret_calls: cold_starts,
+            secret_calls,
         }
     }
 

@@ -32,8 +32,7 @@ pub const ALARMS: u32 = 26;
 /// Bytes an invocation writes to CloudWatch Logs: Lambda's START, END and
 /// REPORT lines. *Assumed* (about 350 bytes, from the lines' documented
 /// form: https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html);
-/// the functions' own lines (the processor's EMF metrics, warnings) are not
-/// counted yet.
+/// the functions' own lines (the EMF records, warnings) are counted apart.
 pub const LOG_BYTES_PER_INVOCATION: u64 = 350;
 
 /// How long an idle mapping's poller waits in one ReceiveMessage: SQS's
@@ -188,8 +187,8 @@ pub struct FunctionUsage {
 /// What a run used, in AWS's units.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Usage {
-    /// How long the stack ran, in AWS's time (a time-compressed run's
-    /// seconds times its scale).
+    /// How long the stack ran: the run's wall clock (a `--time-scale`
+    /// run's compressed seconds are not scaled back).
     pub seconds: f64,
     pub api_requests: u64,
     pub functions: Vec<FunctionUsage>,
