@@ -45,6 +45,9 @@ pub struct ShapeReport {
     pub sqs_calls: BTreeMap<String, u64>,
     pub connections_opened: u64,
     pub connections_refused: u64,
+    /// Connections dropped or refused while the database failed over
+    /// (`--db-outage`, `--failover`).
+    pub connections_cut: u64,
     /// Sockets open at once, at most, refused ones included.
     pub connections_socket_peak: u64,
     /// Connections open at once, at most (a sample every 250 ms).
@@ -158,6 +161,7 @@ impl ShapeReport {
             .collect(),
             connections_opened: load(&c.opened),
             connections_refused: load(&c.refused),
+            connections_cut: load(&c.cut),
             connections_socket_peak: load(&c.peak),
             connections_peak: samples.iter().map(|s| s.connections).max().unwrap_or(0),
             read_connections_peak: load(&reader.stats.peak_environments) * u64::from(read_pool),
@@ -272,6 +276,12 @@ pub fn print(r: &ShapeReport) {
         "  database connections: {} opened, {} refused; at most {} sockets open at once, refused ones included (server limit {}); {} reaped environments' connections still open; the read function's at most {}",
         r.connections_opened, r.connections_refused, r.connections_socket_peak, r.connection_limit, r.lingering, r.read_connections_peak,
     );
+    if r.connections_cut > 0 {
+        println!(
+            "  failover: {} connections dropped or refused while the database was unreachable",
+            r.connections_cut
+        );
+    }
     if let Some(oldest) = r.oldest_order_secs {
         println!("  order queue: oldest message waited at most {oldest:.1} s");
     }
