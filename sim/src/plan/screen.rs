@@ -140,12 +140,6 @@ struct Cycle {
     delete_ms: f64,
 }
 
-impl Cycle {
-    fn ms(&self) -> f64 {
-        self.gather_ms + self.handler_ms + self.delete_ms
-    }
-}
-
 impl Screen<'_> {
     /// A cost of the code on the reference host, from the model file.
     fn code(&self, cost: impl Fn(&CodeCosts) -> &Cost) -> f64 {
@@ -184,7 +178,8 @@ impl Screen<'_> {
     /// model's pollers overlap them, one after the other where not (the
     /// simulated mapping's own structure, `esm_gather_overlaps`).
     fn turn_ms(&self, cycle: &Cycle, fill_ms: f64) -> f64 {
-        let gathering = cycle.gather_ms + fill_ms;
+        // The receives wait for arrivals: gathering and filling overlap.
+        let gathering = cycle.gather_ms.max(fill_ms);
         let invoking = cycle.handler_ms + cycle.delete_ms;
         match self.model.v(&self.model.c.esm_gather_overlaps) >= 0.5 {
             true => gathering.max(invoking),
@@ -524,13 +519,22 @@ impl Screen<'_> {
             w => (f64::from(w) * 1000.0)
                 .min((full - at_once).max(0.0) / per_batch_rate.max(1e-9) * 1000.0),
         };
-        let size = full
+        let mut size = full
             .min(at_once + per_batch_rate * fill_ms / 1000.0)
             .max(1.0);
-        let cycle = match processor {
+        let cycle_of = |size: f64| match processor {
             true => self.processor_cycle(c, size, waiting),
             false => self.notifier_cycle(c, size, waiting),
         };
+        let mut cycle = cycle_of(size);
+        // The window closes a batch whose receives are slower than it (a
+        // shallow queue's): it holds what they gathered by then.
+        let window_ms = f64::from(window) * 1000.0;
+        if window > 0 && cycle.gather_ms > window_ms {
+            size = (size * window_ms / cycle.gather_ms).max(1.0);
+            cycle = cycle_of(size);
+            cycle.gather_ms = cycle.gather_ms.min(window_ms);
+        }
         let turn_ms = self.turn_ms(&cycle, fill_ms);
         let mut capacity = conc * size / turn_ms * 1000.0;
         if processor {
@@ -540,7 +544,9 @@ impl Screen<'_> {
         let served = waiting.min(capacity * STEP);
         let batches = served / size;
         let backlog_ms = (waiting - served).max(0.0) / capacity.max(1e-9) * 1000.0;
-        (served, batches, backlog_ms + fill_ms + cycle.ms())
+        let gathering = cycle.gather_ms.max(fill_ms);
+        let wait_ms = backlog_ms + gathering + cycle.handler_ms + cycle.delete_ms;
+        (served, batches, wait_ms)
     }
 
     /// The sale's use of the shape, in AWS's units, for its bill.
