@@ -522,4 +522,135 @@ mod tests {
             sent.elapsed()
         );
     }
+
+    /// A MySQL packet with `command` and `payload`.
+    fn packet(command: u8, payload: &[u8]) -> Vec<u8> {
+        let len = (payload.len() + 1) as u32;
+        let mut p = len.to_le_bytes()[..3].to_vec();
+        p.push(0);
+        p.push(command);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    /// Which answers are stretched: a statement's work is, a locking
+    /// read's (mostly a wait for another transaction's lock) is not, text
+    /// or prepared; a commit has its own term.
+    #[test]
+    fn a_locking_read_is_told_from_work_text_or_prepared() {
+        let x = Exchange::default();
+        assert_eq!(classify(&com_query("COMMIT"), &x), Request::Commit);
+        let lock = com_query("SELECT quantity FROM inventory WHERE product_id = ? for update");
+        assert_eq!(classify(&lock, &x), Request::Locking);
+        assert_eq!(
+            classify(&com_query("INSERT INTO orders VALUES (1)"), &x),
+            Request::Work
+        );
+        let prepare = packet(0x16, b"SELECT 1 FROM inventory FOR UPDATE");
+        assert_eq!(classify(&prepare, &x), Request::PrepareLocking);
+        // The server's PREPARE_OK names statement 7: its executes are locking.
+        x.preparing_lock.store(true, Ordering::SeqCst);
+        x.sent
+            .store(nanos_since_epoch(Instant::now()), Ordering::SeqCst);
+        let ok = packet(0x00, &[7, 0, 0, 0, 1, 0, 0, 0, 0]);
+        answered(&ok, Instant::now(), 2.0, &x);
+        let execute = |id: u8| packet(0x17, &[id, 0, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(classify(&execute(7), &x), Request::Locking);
+        assert_eq!(classify(&execute(8), &x), Request::Work);
+        // Not a command (a handshake packet, sequence 1), and a close that
+        // has no answer.
+        let mut handshake = com_query("SELECT 1");
+        handshake[3] = 1;
+        assert_eq!(classify(&handshake, &x), Request::Other);
+        assert_eq!(classify(&packet(0x19, &[7, 0, 0, 0]), &x), Request::Other);
+    }
+
+    /// An answer to work is held back by its server time times the stretch
+    /// less one; a locking read's, or any at a stretch of 1, is not.
+    #[test]
+    fn an_answer_is_held_back_by_its_stretched_server_time() {
+        let x = Exchange::default();
+        let asked = Instant::now();
+        x.sent.store(nanos_since_epoch(asked), Ordering::SeqCst);
+        x.stretch.store(true, Ordering::SeqCst);
+        let extra = answered(b"answer", asked + Duration::from_millis(10), 1.5, &x);
+        assert!(
+            (extra.as_secs_f64() - 0.005).abs() < 1e-4,
+            "half of 10 ms: {extra:?}"
+        );
+        // Its answer has come: a second chunk of it adds nothing.
+        assert_eq!(
+            answered(b"more", asked + Duration::from_millis(20), 1.5, &x),
+            Duration::ZERO
+        );
+        x.sent.store(nanos_since_epoch(asked), Ordering::SeqCst);
+        x.stretch.store(false, Ordering::SeqCst);
+        assert_eq!(
+            answered(b"locked", asked + Duration::from_millis(50), 1.5, &x),
+            Duration::ZERO
+        );
+    }
+
+    /// The commit's extra time is inside the row lock: a second transaction
+    /// waiting on the row gets it only once the delayed COMMIT has reached
+    /// the server (MySQL at `TEST_MYSQL_URL`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_holds_the_row_lock_for_its_extra_time() {
+        use sqlx::{ConnectOptions, Connection, Executor};
+        use std::str::FromStr;
+        let url = std::env::var("TEST_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
+        let database = format!("orderflow_test_commit_{}", std::process::id());
+        let server = sqlx::mysql::MySqlConnectOptions::from_str(&url).unwrap();
+        let mut admin = server
+            .connect()
+            .await
+            .expect("the MySQL server at TEST_MYSQL_URL");
+        admin
+            .execute(format!("CREATE DATABASE IF NOT EXISTS `{database}`").as_str())
+            .await
+            .unwrap();
+        let options = server.clone().database(&database);
+        let mut direct = options.connect().await.unwrap();
+        direct
+            .execute("CREATE TABLE row_lock (id INT PRIMARY KEY, n INT); INSERT INTO row_lock VALUES (1, 0)")
+            .await
+            .unwrap();
+        let costs = ServerCosts {
+            commit_extra: Duration::from_millis(300),
+            statement_stretch: 1.0,
+        };
+        let (_proxy, through) =
+            in_front_of_counting(&options, Duration::ZERO, costs, Arc::default())
+                .await
+                .unwrap();
+        let mut holder = through.connect().await.unwrap();
+        holder.execute("BEGIN").await.unwrap();
+        holder
+            .execute("SELECT n FROM row_lock WHERE id = 1 FOR UPDATE")
+            .await
+            .unwrap();
+        let committing = tokio::spawn(async move {
+            holder.execute("COMMIT").await.unwrap();
+            holder.close().await.unwrap();
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let asked = Instant::now();
+        direct.execute("BEGIN").await.unwrap();
+        direct
+            .execute("SELECT n FROM row_lock WHERE id = 1 FOR UPDATE")
+            .await
+            .unwrap();
+        let waited = asked.elapsed();
+        direct.execute("COMMIT").await.unwrap();
+        committing.await.unwrap();
+        admin
+            .execute(format!("DROP DATABASE `{database}`").as_str())
+            .await
+            .unwrap();
+        assert!(
+            waited >= Duration::from_millis(200),
+            "the lock was held through the commit's 300 ms: waited {waited:?}"
+        );
+    }
 }

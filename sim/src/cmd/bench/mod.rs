@@ -327,9 +327,9 @@ async fn bench_processor(
     reset(store, pool).await
 }
 
-/// The processor in the deployed shape, under the chosen model and under
-/// its pessimistic end, beside the local shape over the same zone's round
-/// trip to the database, all in one run.
+/// The processor in the deployed shape at each end of the model
+/// (optimistic, central, pessimistic), beside the local shape over the same
+/// zone's round trip to the database, all in one run.
 async fn bench_deployed_shape(
     args: &BenchArgs,
     store: &Arc<MySqlStore>,
@@ -356,11 +356,9 @@ async fn bench_deployed_shape(
         "  local shape: {} processor loops, one pool of {}, round trip +{rtt} ms {:>9.0} orders/s",
         args.config.processor_workers, args.config.db_max_connections, local
     );
-    let mut ends = vec![args.shape.model];
-    if args.shape.model != End::Pessimistic {
-        ends.push(End::Pessimistic);
-    }
-    for end in ends {
+    // Every end of the model, beside the one local figure: the hot row's
+    // range in one run.
+    for end in [End::Optimistic, End::Central, End::Pessimistic] {
         reset(store, &pool).await?;
         let mut shape_args = args.shape.clone();
         shape_args.model = end;
