@@ -546,9 +546,9 @@ describe("the orderflow stack", () => {
     });
 
     it("deploys the alarms, endpoints and secrets the sim's bill charges for", () => {
-        // sim/src/lambda/bill.rs charges a run for what the stack keeps
+        // sim/src/aws/bill.rs charges a run for what the stack keeps
         // running beside the functions; these are the counts it uses.
-        const rs = fs.readFileSync(path.resolve("..", "sim", "src", "lambda", "bill.rs"), "utf8");
+        const rs = fs.readFileSync(path.resolve("..", "sim", "src", "aws", "bill.rs"), "utf8");
         const constant = (name: string) => Number(new RegExp(`pub const ${name}: u32 = (\\d+);`).exec(rs)?.[1]);
         assert.equal(ofType("aws:cloudwatch/metricAlarm:MetricAlarm").length, constant("ALARMS"), "alarms");
         const endpoints = ofType("aws:ec2/vpcEndpoint:VpcEndpoint");
