@@ -6,7 +6,9 @@
 //! batch): a redelivered or re-published event
 //! finds the confirmation and is only deleted. If a claim's outcome is in
 //! doubt (the connection died around it, or its holder crashed), the same
-//! message retries it at once, and any other after the claim's lease; so no
+//! message comes back (handed back 5 s, then three times longer at each
+//! receive, while the database cannot serve it) and retries it, and any
+//! other after the claim's lease; so no
 //! notification is lost, and the only repeat is a dispatch whose
 //! confirmation was lost. Dispatch targets should therefore treat `order_id`
 //! as an idempotency key (the log line carries it).

@@ -80,8 +80,6 @@ pub struct BatchReport {
     pub failed_message_ids: Vec<String>,
 }
 
-/// Decodes an `OrderCreated`: its type holds the order's rules, so a body
-/// that breaks them does not decode.
 /// The longest visibility SQS allows a message (12 hours).
 const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 
@@ -97,6 +95,8 @@ pub fn hand_back(base: Duration, receive_count: u32) -> Duration {
     base.saturating_mul(grown).min(MAX_VISIBILITY)
 }
 
+/// Decodes an `OrderCreated`: its type holds the order's rules, so a body
+/// that breaks them does not decode.
 pub fn decode_order_created(body: &str) -> Result<OrderCreated, serde_json::Error> {
     serde_json::from_str(body)
 }

@@ -121,7 +121,7 @@ pub async fn start(
     let accept = tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             if counted.is_down() {
-                // Failing over: the endpoint answers nothing.
+                // Failing over: the connection is refused at once.
                 counted.cut.fetch_add(1, Ordering::Relaxed);
                 drop(client);
                 continue;
@@ -177,10 +177,9 @@ fn relay(
 ) -> std::io::Result<()> {
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;
-    connections.opened.fetch_add(1, Ordering::Relaxed);
+    let id = connections.opened.fetch_add(1, Ordering::Relaxed) + 1;
     let open = connections.open.fetch_add(1, Ordering::Relaxed) + 1;
     connections.peak.fetch_max(open, Ordering::Relaxed);
-    let id = connections.opened.load(Ordering::Relaxed);
     connections.live_lock().push((id, server.try_clone()?));
     let exchange = Arc::new(Exchange::default());
     let up = (client.try_clone()?, server.try_clone()?);
@@ -288,9 +287,7 @@ fn spawn_delayed(
             if due > now {
                 std::thread::sleep(due - now);
             }
-            if to.write_all(&chunk).is_err() {
-                break;
-            }
+            // Noted before the write: the server cannot answer before it.
             if up && request != Request::Other {
                 written
                     .stretch
@@ -301,6 +298,9 @@ fn spawn_delayed(
                 written
                     .sent
                     .store(nanos_since_epoch(Instant::now()), Ordering::SeqCst);
+            }
+            if to.write_all(&chunk).is_err() {
+                break;
             }
         }
         let _ = to.shutdown(Shutdown::Both);

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 /// 2-vCPU cloud VM ("Intel(R) Xeon(R) Processor", 24 GiB), 2026-12-05, on
 /// the commit that added the reference work: 259-260 µs in three runs, each
 /// the smallest of 9. `lambda_cpu_slowdown` compares Lambda's vCPU with
-/// that core, and every figure in BENCHMARKS.md was measured on it.
+/// that core; BENCHMARKS.md's figures from 6 December on were measured on it.
 pub const REFERENCE_WORK_MICROS: f64 = 260.0;
 
 /// This thread's CPU time so far.

@@ -104,6 +104,23 @@ pub fn after_error(scaling: &Scaling, cap: usize, now: usize, u: f64) -> usize {
     now.saturating_sub(cut).max(floor)
 }
 
+/// A gathered batch, and when its first messages were received (their
+/// visibility timeout runs from then, however long the batch waits for its
+/// slot).
+pub struct Batch {
+    messages: Vec<Message>,
+    received: Instant,
+}
+
+impl Batch {
+    fn none() -> Batch {
+        Batch {
+            messages: Vec::new(),
+            received: Instant::now(),
+        }
+    }
+}
+
 /// Calls the function's handler on one batch.
 pub type Handler =
     Arc<dyn Fn(Environment, SqsEvent) -> BoxFuture<'static, BatchResponse> + Send + Sync>;
@@ -231,7 +248,7 @@ impl Mapping {
     /// One concurrent batch: active while `slot` is below the mapping's
     /// current concurrency.
     async fn poll(self: Arc<Self>, slot: usize, stop: watch::Receiver<bool>) {
-        let mut ready: Option<Vec<Message>> = None;
+        let mut ready: Option<Batch> = None;
         while !*stop.borrow() {
             // An inactive slot sleeps until the scaler raises the mapping's
             // concurrency (a thousand of them cost nothing while they wait);
@@ -247,7 +264,7 @@ impl Mapping {
                 Some(batch) => batch,
                 None => self.gather().await,
             };
-            if batch.is_empty() {
+            if batch.messages.is_empty() {
                 continue;
             }
             if !self.settings.overlap {
@@ -260,11 +277,11 @@ impl Mapping {
                 let active = slot < self.stats.pollers.load(Ordering::Relaxed);
                 match active && !*stop.borrow() {
                     true => self.gather().await,
-                    false => Vec::new(),
+                    false => Batch::none(),
                 }
             };
             let ((), next) = tokio::join!(self.invoke(batch), next);
-            ready = Some(next).filter(|b| !b.is_empty());
+            ready = Some(next).filter(|b| !b.messages.is_empty());
         }
         // A batch gathered as the mapping stopped is still invoked.
         if let Some(batch) = ready {
@@ -274,7 +291,7 @@ impl Mapping {
 
     /// A batch: the first message by long poll, then more until the batch
     /// size or the end of the batching window.
-    async fn gather(&self) -> Vec<Message> {
+    async fn gather(&self) -> Batch {
         let size = self.settings.batch_size.max(1);
         // SQS long polls up to 20 s; a shorter poll lets a stop be seen sooner
         // and changes nothing else (a poll returns as soon as messages come).
@@ -284,12 +301,13 @@ impl Mapping {
             .await
         else {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            return Vec::new();
+            return Batch::none();
         };
+        let received = Instant::now();
         if batch.is_empty() {
-            return batch;
+            return Batch::none();
         }
-        let closes = Instant::now() + self.settings.window;
+        let closes = received + self.settings.window;
         while batch.len() < size {
             let left = closes.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -313,17 +331,27 @@ impl Mapping {
                 break;
             }
         }
-        batch
+        Batch {
+            messages: batch,
+            received,
+        }
     }
 
-    async fn invoke(&self, batch: Vec<Message>) {
+    async fn invoke(
+        &self,
+        Batch {
+            messages: batch,
+            received,
+        }: Batch,
+    ) {
         let s = &self.stats;
         s.batches.fetch_add(1, Ordering::Relaxed);
         s.messages.fetch_add(batch.len() as u64, Ordering::Relaxed);
         let event = event(self.queue.name(), &batch);
-        // The batch's messages come back once its visibility timeout ends;
-        // a throttled invoke is tried again until then (less a back-off).
-        let visible_again = Instant::now() + self.settings.visibility;
+        // The batch's messages come back once their visibility timeout, from
+        // their receive, ends; a throttled invoke is tried again until then
+        // (less a back-off).
+        let visible_again = received + self.settings.visibility;
         let mut backoff = self.settings.backoff_first;
         loop {
             let handler = self.handler.clone();
@@ -371,9 +399,10 @@ impl Mapping {
             });
     }
 
-    /// A code update rolls out: for `lasting`, the mapping's concurrency
-    /// stands `share` of its cap above it (at most twice the cap), as AWS's
-    /// did in measurements; then the scaler brings it back to the cap.
+    /// A code update rolls out: for `lasting`, the mapping runs `share` of
+    /// its cap more batches than it did (the old version's and the new
+    /// one's at once, at most twice the cap), as AWS's did in measurements;
+    /// the scaler holds meanwhile, then brings it back under the cap.
     pub fn overshoot(self: &Arc<Self>, share: f64, lasting: Duration) {
         let cap = Self::cap(&self.settings);
         let extra = (cap as f64 * share.clamp(0.0, 1.0)).ceil() as usize;
@@ -385,7 +414,7 @@ impl Mapping {
             .stats
             .pollers
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
-                Some((p.max(cap) + extra).min(2 * cap))
+                Some((p + extra).min(2 * cap))
             });
         self.raised.notify_waiters();
         let mapping = self.clone();

@@ -130,6 +130,8 @@ pub enum InvokeError {
 
 struct Warm {
     env: Environment,
+    /// The code version it started with ([`Function::redeploy`]).
+    version: u64,
     since: Instant,
     /// Time the environment owes for its CPU share, not yet slept (a sleep
     /// is at least a millisecond; smaller debts add up).
@@ -145,6 +147,8 @@ pub struct Function {
     pub costs: Costs,
     model: Arc<Model>,
     warm: Mutex<Vec<Warm>>,
+    /// The code version new environments start with.
+    version: AtomicU64,
     /// Reaped environments kept (with their connections) until the server
     /// would close them.
     lingering: Mutex<Vec<(Environment, Instant)>>,
@@ -166,6 +170,7 @@ impl Function {
             costs,
             model,
             warm: Mutex::new(Vec::new()),
+            version: AtomicU64::new(0),
             lingering: Mutex::new(Vec::new()),
             stats: FunctionStats::default(),
         })
@@ -192,7 +197,9 @@ impl Function {
             Some(warm) => warm,
             None => self.cold_start().await?,
         };
-        let Warm { env, debt, .. } = warm;
+        let Warm {
+            env, debt, version, ..
+        } = warm;
         let factor = cpu::host_speed() * self.costs.cpu_stretch;
         let run = async {
             let (out, charge) = Metered::new(call(env.clone()), factor, debt).await;
@@ -205,12 +212,19 @@ impl Function {
             (out, charge.debt)
         };
         match tokio::time::timeout(self.costs.timeout, run).await {
-            Ok((out, debt)) => {
+            // An environment of an older version is not kept warm: a
+            // deploy replaced it while it ran.
+            Ok((out, debt)) if version == self.version.load(Ordering::Relaxed) => {
                 self.lock().push(Warm {
                     env,
+                    version,
                     since: Instant::now(),
                     debt,
                 });
+                Ok(out)
+            }
+            Ok((out, _)) => {
+                s.environments.fetch_sub(1, Ordering::Relaxed);
                 Ok(out)
             }
             Err(_) => {
@@ -244,6 +258,7 @@ impl Function {
                 s.peak_environments.fetch_max(alive, Ordering::Relaxed);
                 Ok(Warm {
                     env,
+                    version: self.version.load(Ordering::Relaxed),
                     since: Instant::now(),
                     debt: 0.0,
                 })
@@ -290,8 +305,10 @@ impl Function {
     }
 
     /// A new version of the code: the warm environments are dropped (their
-    /// connections closed), so the next invocations start cold.
+    /// connections closed), and those busy now are dropped when their
+    /// invocation ends, so the next invocations start cold.
     pub fn redeploy(&self) {
+        self.version.fetch_add(1, Ordering::Relaxed);
         let n = std::mem::take(&mut *self.lock()).len();
         self.stats
             .environments

@@ -300,7 +300,7 @@ fn secret_reads(name: &str, f: &engine::deployment::Function) -> u32 {
 /// The queues the deployed init of function `name` checks, one
 /// `GetQueueAttributes` each, one after the other (the Pulumi program's
 /// `SQS_CHECK_QUEUES`: ingest its queue, the others both they use).
-fn queue_checks(name: &str) -> u32 {
+pub fn queue_checks(name: &str) -> u32 {
     match name {
         "ingest" | "notifier" => 1,
         _ => 2,

@@ -264,24 +264,21 @@ impl Screen<'_> {
         let opening = load
             .rate_at(0.0)
             .min(f64::from(c.throttle.rate + c.throttle.burst));
-        let cold = opening * (self.init_ms(1.0, false) + self.ingest_ms(c)) / 1000.0;
+        let cold = opening * (self.init_ms("ingest", 1.0, false) + self.ingest_ms(c)) / 1000.0;
         warm.max(cold)
     }
 
     /// A cold start's init, ms: the runtime, the secrets it reads, and the
     /// connection's round trips if it has a pool.
-    fn init_ms(&self, secrets: f64, pool: bool) -> f64 {
+    fn init_ms(&self, function: &str, secrets: f64, pool: bool) -> f64 {
         let c = &self.model.c;
         let connect = match pool {
             true => self.model.v(&c.connect_round_trips) * self.rtt_ms(),
             false => 0.0,
         };
-        // The deployed init's queue checks: ingest checks one queue, the
-        // others two (as the simulated cold start charges them).
-        let checks = match pool {
-            true => 2.0,
-            false => 1.0,
-        };
+        // The deployed init's queue checks, as the simulated cold start
+        // charges them.
+        let checks = f64::from(crate::aws::queue_checks(function));
         self.model.v(&c.runtime_start_ms)
             + secrets * self.model.v(&c.secret_read_ms)
             + connect
@@ -591,7 +588,7 @@ impl Screen<'_> {
                     orders,
                     self.ingest_ms(c),
                     ingest_envs,
-                    self.init_ms(1.0, false),
+                    self.init_ms("ingest", 1.0, false),
                 ),
                 function(
                     "processor",
@@ -599,7 +596,7 @@ impl Screen<'_> {
                     f.processor_batches,
                     p_cycle.handler_ms,
                     f.processor_envs,
-                    self.init_ms(1.0, true),
+                    self.init_ms("processor", 1.0, true),
                 ),
                 function(
                     "notifier",
@@ -607,7 +604,7 @@ impl Screen<'_> {
                     f.notifier_batches,
                     n_cycle.handler_ms,
                     f.notifier_envs,
-                    self.init_ms(1.0, true),
+                    self.init_ms("notifier", 1.0, true),
                 ),
             ],
             sqs_requests: sqs.round() as u64,

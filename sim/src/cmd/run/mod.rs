@@ -80,9 +80,13 @@ pub struct RunArgs {
     pub db_rtt_ms: Option<f64>,
     #[command(flatten)]
     pub shape: aws::ShapeArgs,
-    /// Stop the database server for this many seconds while the load runs
-    /// (MySQL only), then start it again: the pool reconnects and the work
-    /// resumes without a restart of the sim. Stops and starts your server!
+    /// A database outage of this many seconds while the load runs (MySQL
+    /// only). In the local topology the server is stopped and started again
+    /// (stops and starts your server!): the pool reconnects and the work
+    /// resumes without a restart of the sim. With `--topology lambda` the
+    /// functions' path to the database is cut instead (a failover: open
+    /// connections dropped, new ones refused), and your server keeps
+    /// running.
     #[arg(long, value_name = "SECS")]
     pub db_outage: Option<u64>,
     /// Seconds after the load starts that --db-outage begins.
