@@ -86,8 +86,8 @@ pub fn quiet_injected_crashes() {
     }));
 }
 
-/// Default commands for a local MariaDB started by start-stop-daemon, as on
-/// the project's build machines; pass your own for a systemd MySQL.
+/// Default commands for a local MariaDB started by start-stop-daemon, as
+/// `.ci/run` starts it; pass your own for a systemd MySQL.
 pub const DEFAULT_DB_STOP: &str =
     "start-stop-daemon --stop --oknodo --retry 30 --exec \"$(command -v mariadbd)\"";
 pub const DEFAULT_DB_START: &str =
