@@ -15,9 +15,11 @@
 //! invocation (a failed init, a timeout), as AWS backs a mapping off when
 //! function code fails. A throttled batch is invoked again after a back-off
 //! that doubles, for as long as its messages stay invisible; a batch whose
-//! invocation failed or timed out stays on the queue. Each slot gathers its
-//! next batch while its current one is invoked, or (the model's pessimistic
-//! end) one after the other. `time_scale` runs the ramp faster (and the sim
+//! invocation failed or timed out stays on the queue. A fleet of pollers,
+//! as many as the concurrency, gathers batches apart from the invocation
+//! slots, and a slot that frees takes the next ready batch, whichever
+//! poller gathered it; or (the model's pessimistic end) each slot gathers
+//! its batch and then invokes it, one after the other. `time_scale` runs the ramp faster (and the sim
 //! shortens the visibility timeout by the same factor). Every receive and
 //! delete is an SQS call with the model's latency (the queue given is
 //! wrapped by [`super::sqs::Latent`]), and a receive from a shallow queue
@@ -213,13 +215,39 @@ impl Mapping {
         settings.scaling.cap(settings.maximum_concurrency)
     }
 
-    /// Starts the scaler and the pollers; they stop when `stop` turns true.
+    /// Starts the scaler, the pollers and the invocation slots; they stop
+    /// when `stop` turns true. With `overlap`, as AWS runs a mapping: a
+    /// fleet of pollers, as many as the mapping's concurrency, each
+    /// gathering a batch and handing it to the first free slot, then the
+    /// next; so a batch is ready whenever a slot frees, whichever slot.
+    /// Without (the model's pessimistic end), each slot gathers its batch
+    /// and then invokes it, one after the other.
     pub fn spawn(self: &Arc<Self>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         let mut tasks = vec![tokio::spawn(self.clone().scale(stop.clone()))];
         // Twice the cap: the slots past it run only while a code update
         // overshoots it ([`Mapping::overshoot`]).
-        for slot in 0..2 * Self::cap(&self.settings) {
-            tasks.push(tokio::spawn(self.clone().poll(slot, stop.clone())));
+        let slots = 2 * Self::cap(&self.settings);
+        if !self.settings.overlap {
+            for slot in 0..slots {
+                tasks.push(tokio::spawn(self.clone().serial(slot, stop.clone())));
+            }
+            return tasks;
+        }
+        // One batch waits in the channel; each poller holds the next it
+        // gathered until a slot takes it.
+        let (ready, batches) = tokio::sync::mpsc::channel::<Batch>(1);
+        let batches = Arc::new(tokio::sync::Mutex::new(batches));
+        for n in 0..slots {
+            tasks.push(tokio::spawn(self.clone().poller(
+                n,
+                ready.clone(),
+                stop.clone(),
+            )));
+            tasks.push(tokio::spawn(self.clone().slot(
+                n,
+                batches.clone(),
+                stop.clone(),
+            )));
         }
         tasks
     }
@@ -245,47 +273,71 @@ impl Mapping {
         }
     }
 
-    /// One concurrent batch: active while `slot` is below the mapping's
-    /// current concurrency.
-    async fn poll(self: Arc<Self>, slot: usize, stop: watch::Receiver<bool>) {
-        let mut ready: Option<Batch> = None;
-        while !*stop.borrow() {
-            // An inactive slot sleeps until the scaler raises the mapping's
-            // concurrency (a thousand of them cost nothing while they wait);
-            // it looks at `stop` again at least every 200 ms.
-            let raised = self.raised.notified();
-            tokio::pin!(raised);
-            raised.as_mut().enable();
-            if ready.is_none() && slot >= self.stats.pollers.load(Ordering::Relaxed) {
-                let _ = tokio::time::timeout(Duration::from_millis(200), raised).await;
-                continue;
-            }
-            let batch = match ready.take() {
-                Some(batch) => batch,
-                None => self.gather().await,
-            };
-            if batch.messages.is_empty() {
-                continue;
-            }
-            if !self.settings.overlap {
-                self.invoke(batch).await;
-                continue;
-            }
-            // The next batch gathers while this one is invoked (unless the
-            // slot is being wound down or the mapping stopped).
-            let next = async {
-                let active = slot < self.stats.pollers.load(Ordering::Relaxed);
-                match active && !*stop.borrow() {
-                    true => self.gather().await,
-                    false => Batch::none(),
-                }
-            };
-            let ((), next) = tokio::join!(self.invoke(batch), next);
-            ready = Some(next).filter(|b| !b.messages.is_empty());
+    /// Whether `n` is below the mapping's current concurrency; if not,
+    /// waits until the scaler raises it, or 200 ms (so that a stop is seen).
+    /// A thousand waiting cost nothing.
+    async fn active(&self, n: usize) -> bool {
+        let raised = self.raised.notified();
+        tokio::pin!(raised);
+        raised.as_mut().enable();
+        if n < self.stats.pollers.load(Ordering::Relaxed) {
+            return true;
         }
-        // A batch gathered as the mapping stopped is still invoked.
-        if let Some(batch) = ready {
-            self.invoke(batch).await;
+        let _ = tokio::time::timeout(Duration::from_millis(200), raised).await;
+        false
+    }
+
+    /// Poller `n` of the fleet: while active, gathers a batch and hands it
+    /// to a slot.
+    async fn poller(
+        self: Arc<Self>,
+        n: usize,
+        ready: tokio::sync::mpsc::Sender<Batch>,
+        stop: watch::Receiver<bool>,
+    ) {
+        while !*stop.borrow() {
+            if !self.active(n).await {
+                continue;
+            }
+            let batch = self.gather().await;
+            if !batch.messages.is_empty() && ready.send(batch).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Invocation slot `n`: while active, invokes the next ready batch. Once
+    /// the mapping stops, every slot invokes what the pollers still hold,
+    /// until the last poller has stopped.
+    async fn slot(
+        self: Arc<Self>,
+        n: usize,
+        batches: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Batch>>>,
+        stop: watch::Receiver<bool>,
+    ) {
+        loop {
+            if !*stop.borrow() && !self.active(n).await {
+                continue;
+            }
+            let next = batches.lock().await.recv().await;
+            match next {
+                Some(batch) => self.invoke(batch).await,
+                None => return,
+            }
+        }
+    }
+
+    /// One concurrent batch, gathered and then invoked, while `slot` is
+    /// below the mapping's current concurrency.
+    async fn serial(self: Arc<Self>, slot: usize, stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            if !self.active(slot).await {
+                continue;
+            }
+            let batch = self.gather().await;
+            if !batch.messages.is_empty() {
+                self.invoke(batch).await;
+            }
         }
     }
 
@@ -605,24 +657,19 @@ mod tests {
         assert_eq!(after_error(&s, 60, 60, 0.5), 58);
     }
 
-    /// A batch whose invocation runs past the function's timeout stays on
-    /// the queue, comes back once its visibility timeout ends (a second
-    /// receive), and is then processed: nothing lost, nothing in the DLQ.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_batch_over_the_function_timeout_comes_back_after_the_visibility_timeout() {
-        use engine::config::Config;
+    /// A processor function over `queues` with `permits` environments and
+    /// `timeout`, costing nothing but its own time.
+    fn function(
+        config: &engine::config::Config,
+        queues: &engine::queues::Queues,
+        permits: usize,
+        timeout: Duration,
+    ) -> Arc<Function> {
         use engine::lambda::Startup;
-        use engine::queues::Queues;
         use futures::FutureExt;
 
         use super::super::function::{Costs, Init};
 
-        let config = Config {
-            visibility_timeout_secs: 1,
-            max_receive_count: 5,
-            ..Config::default()
-        };
-        let queues = Queues::channel(&config);
         let init: Init = {
             let (config, queues) = (config.clone(), queues.clone());
             Box::new(move |_zone| {
@@ -642,19 +689,129 @@ mod tests {
             rtt_far: Duration::ZERO,
             far_share: 0.0,
             cpu_stretch: 1.0,
-            timeout: Duration::from_millis(200),
+            timeout,
             idle: Duration::from_secs(60),
             linger_share: 0.0,
             wait_timeout: Duration::from_secs(60),
         };
         let model = Arc::new(Model::shipped(End::Central, 1).unwrap());
-        let function = Function::new(
+        Function::new(
             "processor",
-            Arc::new(tokio::sync::Semaphore::new(1)),
+            Arc::new(tokio::sync::Semaphore::new(permits)),
             costs,
-            model.clone(),
+            model,
             init,
+        )
+    }
+
+    /// A mapping's settings at the central end: batches of `batch_size`, no
+    /// window, at most `cap` at once.
+    fn settings(
+        batch_size: usize,
+        cap: usize,
+        overlap: bool,
+        visibility: Duration,
+    ) -> MappingSettings {
+        MappingSettings {
+            batch_size,
+            window: Duration::ZERO,
+            maximum_concurrency: Some(cap),
+            time_scale: 1.0,
+            scaling: scaling(End::Central),
+            parallel_receives: 1,
+            overlap,
+            backoff_first: Duration::from_millis(10),
+            backoff_max: Duration::from_millis(100),
+            visibility,
+        }
+    }
+
+    /// The poller fleet: a batch gathered while every slot was busy goes to
+    /// the first slot that frees, not to the slot whose poller gathered it.
+    /// With two slots and the first held by a batch that does not finish,
+    /// the other two messages are both handled by the second slot.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_ready_batch_goes_to_the_first_free_slot() {
+        use engine::config::Config;
+        use engine::queues::Queues;
+        use futures::FutureExt;
+
+        let config = Config {
+            visibility_timeout_secs: 60,
+            ..Config::default()
+        };
+        let queues = Queues::channel(&config);
+        let function = function(&config, &queues, 2, Duration::from_secs(60));
+        let (release, released) = watch::channel(false);
+        let handled: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let handler: Handler = {
+            let handled = handled.clone();
+            Arc::new(move |_env, event: SqsEvent| {
+                let (handled, mut released) = (handled.clone(), released.clone());
+                async move {
+                    let body = event.records[0].body.clone().unwrap_or_default();
+                    handled.lock().unwrap().push(body.clone());
+                    if body == "held" {
+                        let _ = released.wait_for(|r| *r).await;
+                    }
+                    BatchResponse::default()
+                }
+                .boxed()
+            })
+        };
+        let mapping = Mapping::new(
+            queues.orders.clone(),
+            function,
+            handler,
+            settings(1, 2, true, config.visibility_timeout()),
         );
+        let (stop, stopped) = watch::channel(false);
+        let tasks = mapping.spawn(stopped);
+        queues.orders.send("held".into()).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while handled.lock().unwrap().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for body in ["second", "third"] {
+            queues.orders.send(body.into()).await.unwrap();
+        }
+        while handled.lock().unwrap().len() < 3 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let seen = handled.lock().unwrap().clone();
+        release.send(true).unwrap();
+        stop.send(true).unwrap();
+        for t in tasks {
+            let _ = t.await;
+        }
+        assert_eq!(
+            seen,
+            ["held", "second", "third"],
+            "handled while the first slot was held"
+        );
+        assert_eq!(
+            queues.orders.depth().await.unwrap().total(),
+            0,
+            "all deleted"
+        );
+    }
+
+    /// A batch whose invocation runs past the function's timeout stays on
+    /// the queue, comes back once its visibility timeout ends (a second
+    /// receive), and is then processed: nothing lost, nothing in the DLQ.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_over_the_function_timeout_comes_back_after_the_visibility_timeout() {
+        use engine::config::Config;
+        use engine::queues::Queues;
+        use futures::FutureExt;
+
+        let config = Config {
+            visibility_timeout_secs: 1,
+            max_receive_count: 5,
+            ..Config::default()
+        };
+        let queues = Queues::channel(&config);
+        let function = function(&config, &queues, 1, Duration::from_millis(200));
         // The first invocation hangs past the timeout; later ones succeed,
         // noting each receive count they were handed.
         let seen: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
@@ -685,18 +842,7 @@ mod tests {
             queues.orders.clone(),
             function.clone(),
             handler,
-            MappingSettings {
-                batch_size: 10,
-                window: Duration::ZERO,
-                maximum_concurrency: Some(1),
-                time_scale: 1.0,
-                scaling: Scaling::of(&model),
-                parallel_receives: 1,
-                overlap: false,
-                backoff_first: Duration::from_millis(10),
-                backoff_max: Duration::from_millis(100),
-                visibility: config.visibility_timeout(),
-            },
+            settings(10, 1, false, config.visibility_timeout()),
         );
         queues.orders.send("an order".into()).await.unwrap();
         let (stop, stopped) = watch::channel(false);
