@@ -490,13 +490,22 @@ pub struct Verdict {
     /// None: the run did not measure it (a miss).
     pub measured: Option<f64>,
     pub passed: bool,
+    /// Missed on a host that could not keep the model, on a figure that
+    /// depends on the host's speed: no verdict (the result's `no_verdict`
+    /// says why).
+    #[serde(default)]
+    pub withheld: bool,
     /// The measured value and how far from the limit, in words.
     pub detail: String,
 }
 
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mark = if self.passed { "PASS" } else { "MISS" };
+        let mark = match (self.passed, self.withheld) {
+            (true, _) => "PASS",
+            (false, true) => "NO VERDICT",
+            (false, false) => "MISS",
+        };
         write!(f, "{mark} {}: {}", self.target, self.detail)
     }
 }
@@ -530,8 +539,32 @@ impl Target {
             limit: self.value,
             measured,
             passed,
+            withheld: false,
             detail,
         }
+    }
+}
+
+/// Whether a metric's value depends on the speed of the machine that ran
+/// the sim: every time, rate, share and price does, and the counts that
+/// timing drives (500s, connections at once, what did not drain). What was
+/// lost or refused outright (refused, DLQ, connections refused), what was
+/// sent, and API Gateway's 429s do not: a throttle's token bucket answers
+/// the client's schedule, which the run checks it kept.
+pub fn depends_on_host(name: &str) -> bool {
+    if matches!(
+        name,
+        "first_try_429" | "read_first_try_429" | "throttled_429"
+    ) {
+        return false;
+    }
+    match metric(name) {
+        Some((_, Unit::Count, _, _)) => matches!(
+            name,
+            "answered_500" | "connections_peak" | "read_connections_peak" | "undrained"
+        ),
+        Some(_) => true,
+        None => false,
     }
 }
 

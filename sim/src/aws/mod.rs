@@ -18,6 +18,7 @@ pub mod cpu;
 pub mod esm;
 pub mod function;
 pub mod gateway;
+pub mod lag;
 pub mod model;
 pub mod rds;
 pub mod sqs;
@@ -247,6 +248,8 @@ pub struct Shape {
     /// The prices its bill uses, and their region (`--region`).
     pub prices: bill::Prices,
     pub region: String,
+    /// How late this host woke the shape's timers while it ran.
+    pub timer_lag: Arc<lag::TimerLag>,
     wiring: Wiring,
     stop: watch::Sender<bool>,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
@@ -453,6 +456,7 @@ impl Shape {
             logged_before: crate::console::function_log_bytes(),
             prices,
             region: args.region.clone(),
+            timer_lag: Arc::default(),
             wiring: around.wiring,
             stop: watch::channel(false).0,
             tasks: std::sync::Mutex::new(Vec::new()),
@@ -518,6 +522,9 @@ impl Shape {
                 .extend(mapping.spawn(self.stop.subscribe()));
             self.mappings.push((name, mapping));
         }
+        let (timer_lag, probe) = lag::TimerLag::spawn(self.stop.subscribe());
+        self.timer_lag = timer_lag;
+        self.tasks_mut().push(probe);
         let functions: Vec<_> = self.functions.all().cloned().collect();
         let mut stop = self.stop.subscribe();
         self.tasks_mut().push(tokio::spawn(async move {

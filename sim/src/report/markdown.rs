@@ -31,7 +31,11 @@ const SHOWN: &[&str] = &[
 
 pub fn render(r: &RunResult) -> String {
     let mut out = String::new();
-    let verdict = if r.passed { "passed" } else { "FAILED" };
+    let verdict = match r.exit_status() {
+        0 => "passed",
+        2 => "NO VERDICT (this machine could not keep the model)",
+        _ => "FAILED",
+    };
     let _ = writeln!(out, "## orderflow `sim {}`: {verdict}\n", r.command);
     let mut setup = vec![format!("topology `{}`", r.setup.topology)];
     if let Some(p) = &r.setup.profile {

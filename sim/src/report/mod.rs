@@ -88,6 +88,12 @@ pub fn print_verdict(r: &RunResult) {
         println!("\nresult: every scenario passed, every invariant held and every target was met");
     } else if r.passed {
         println!("\nresult: the client kept its schedule and every target was met");
+    } else if r.exit_status() == 2 {
+        let withheld = r.targets.iter().filter(|t| t.withheld).count();
+        println!(
+            "\nresult: NO VERDICT: nothing failed outright, but {withheld} targets were missed on a machine that could not keep the model: {}",
+            r.no_verdict.as_deref().unwrap_or("")
+        );
     } else {
         let refused = r.load.as_ref().map_or(0, |l| l.refused);
         println!(

@@ -41,6 +41,11 @@ pub struct RunResult {
     pub checks: Vec<CheckRow>,
     /// Every check and every target passed: the exit status is 0.
     pub passed: bool,
+    /// Why the machine that ran it could not keep the model, if it could
+    /// not: its missed targets on figures that depend on its speed are
+    /// withheld (no verdict, exit status 2 unless something else failed).
+    #[serde(default)]
+    pub no_verdict: Option<String>,
     pub load: Option<LoadReport>,
     pub reads: Option<ReadsReport>,
     pub pipeline: Option<PipelineReport>,
@@ -216,6 +221,7 @@ impl RunResult {
             targets: Vec::new(),
             checks: Vec::new(),
             passed: false,
+            no_verdict: None,
             load: None,
             reads: None,
             pipeline: None,
@@ -298,6 +304,29 @@ impl RunResult {
         self.passed = self.checks.iter().all(|c| c.passed) && self.targets.iter().all(|t| t.passed);
     }
 
+    /// The machine that ran it could not keep the model (`why`): a missed
+    /// target on a figure that depends on the machine's speed gets no
+    /// verdict. A met one stands, since such a machine only slows the
+    /// simulated AWS down.
+    pub fn withhold(&mut self, why: String) {
+        for t in &mut self.targets {
+            t.withheld = !t.passed && targets::depends_on_host(&t.metric);
+        }
+        self.no_verdict = Some(why);
+    }
+
+    /// 0 when everything passed; 1 when a check or a target failed outright;
+    /// 2 when nothing failed outright but a target got no verdict.
+    pub fn exit_status(&self) -> u8 {
+        let failed = self.checks.iter().any(|c| !c.passed)
+            || self.targets.iter().any(|t| !t.passed && !t.withheld);
+        match (self.passed, failed) {
+            (true, _) => 0,
+            (false, true) => 1,
+            (false, false) => 2,
+        }
+    }
+
     /// A metric's value, 0 if the result lacks it.
     pub fn metric(&self, name: &str) -> f64 {
         self.metrics.get(name).copied().unwrap_or(0.0)
@@ -320,7 +349,10 @@ impl RunResult {
         self.targets
             .iter()
             .find(|t| !t.passed)
-            .map(|t| format!("{}: {}", t.target, t.detail))
+            .map(|t| match (t.withheld, &self.no_verdict) {
+                (true, Some(why)) => format!("no verdict on {}: {} ({why})", t.target, t.detail),
+                _ => format!("{}: {}", t.target, t.detail),
+            })
             .or_else(|| {
                 self.checks
                     .iter()
@@ -464,5 +496,71 @@ mod tests {
         let e = RunResult::read(&path).unwrap_err().to_string();
         assert!(e.contains("orderflow.result/2"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// On a machine that could not keep the model, a missed target on a
+    /// figure that depends on its speed gets no verdict (exit 2), a met one
+    /// stands, and a miss of what was lost or refused fails the run (exit 1)
+    /// on any machine.
+    #[test]
+    fn a_busy_machine_withholds_only_its_speed_dependent_misses() {
+        let judged = |metrics: &[(&str, f64)]| {
+            let mut r = RunResult::new("run", Some(1));
+            r.metrics = metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+            let targets: Vec<Target> = [
+                "p99_accept_to_processed<2s",
+                "read_first_try_5xx<1%",
+                "dlq==0",
+            ]
+            .iter()
+            .map(|t| t.parse().unwrap())
+            .collect();
+            r.judge(&targets, false);
+            r
+        };
+        let at_rest = judged(&[
+            ("p99_accept_to_processed", 900.0),
+            ("read_first_try_5xx", 0.02),
+            ("dlq", 0.0),
+        ]);
+        assert_eq!(at_rest.exit_status(), 1, "a miss at rest is a miss");
+
+        let mut busy = at_rest.clone();
+        busy.withhold("too busy".into());
+        assert_eq!(busy.exit_status(), 2);
+        let marks: Vec<String> = busy.targets.iter().map(|t| t.to_string()).collect();
+        assert!(
+            marks[0].starts_with("PASS p99_accept_to_processed"),
+            "{marks:?}"
+        );
+        assert!(
+            marks[1].starts_with("NO VERDICT read_first_try_5xx"),
+            "{marks:?}"
+        );
+        assert!(
+            busy.first_miss().unwrap().contains("no verdict"),
+            "{:?}",
+            busy.first_miss()
+        );
+
+        let mut lost = judged(&[
+            ("p99_accept_to_processed", 900.0),
+            ("read_first_try_5xx", 0.02),
+            ("dlq", 3.0),
+        ]);
+        lost.withhold("too busy".into());
+        assert_eq!(
+            lost.exit_status(),
+            1,
+            "the DLQ's count does not depend on the machine"
+        );
+
+        let mut met = judged(&[
+            ("p99_accept_to_processed", 900.0),
+            ("read_first_try_5xx", 0.0),
+            ("dlq", 0.0),
+        ]);
+        met.withhold("too busy".into());
+        assert_eq!(met.exit_status(), 0, "what was met stands");
     }
 }

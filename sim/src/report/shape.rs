@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{Shape, ShapeSample};
+use crate::load::measure::Percentiles;
 
 /// The DLQ's messages by their last error.
 pub type DlqCauses = BTreeMap<String, usize>;
@@ -48,6 +49,9 @@ pub struct ShapeReport {
     /// Connections dropped or refused while the database failed over
     /// (`--db-outage`, `--failover`).
     pub connections_cut: u64,
+    /// The database's outage (`--db-outage`, `--failover`), if the run
+    /// had one: when, how long, and how the order queue came through it.
+    pub outage: Option<OutageRow>,
     /// Sockets open at once, at most, refused ones included.
     pub connections_socket_peak: u64,
     /// Connections open at once, at most (a sample every 250 ms).
@@ -97,6 +101,67 @@ pub struct HostRow {
     /// (then those functions' times are this host's, longer than the
     /// model's, and the verdicts are pessimistic).
     pub emulated: bool,
+    /// How late this host woke the simulated AWS's timers, ms (a probe
+    /// sleeping 10 ms at a time through the run).
+    pub timer_lag_ms: Percentiles,
+    /// The share of the run some task on this host waited for a CPU
+    /// (Linux's pressure stall information; none elsewhere).
+    pub cpu_pressure: Option<f64>,
+}
+
+impl HostRow {
+    /// Why this host could not keep the model, if it could not: then a
+    /// missed target on a figure that depends on the host's speed gets no
+    /// verdict (a met one stands: such a host only slows the simulated
+    /// AWS down).
+    pub fn no_verdict(&self) -> Option<String> {
+        use crate::aws::lag::{LIMIT_CPU_PRESSURE, LIMIT_P99_MS};
+        let lag = self.timer_lag_ms.p99;
+        let pressure = self.cpu_pressure.unwrap_or(0.0);
+        if !self.emulated {
+            Some("this machine ran some functions' work slower than Lambda's share would (NOT EMULATED)".into())
+        } else if lag > LIMIT_P99_MS {
+            Some(format!("this machine woke the simulated AWS's timers late (p99 {lag:.1} ms, at most {LIMIT_P99_MS:.0} ms allowed): it was too busy to keep the model's time"))
+        } else if pressure > LIMIT_CPU_PRESSURE {
+            Some(format!("tasks on this machine waited for a CPU {:.0} % of the run (at most {:.0} % allowed): it was too busy to keep the model's time", pressure * 100.0, LIMIT_CPU_PRESSURE * 100.0))
+        } else {
+            None
+        }
+    }
+}
+
+/// A database outage in the run, and the order queue through it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutageRow {
+    /// When it began, seconds from the load's start, and how long it lasted.
+    pub at_secs: f64,
+    pub lasted_secs: f64,
+    /// The oldest message in the order queue, at most, from the outage's
+    /// start on, s.
+    pub oldest_order_secs: f64,
+    /// Seconds from the outage's end until the order queue was first empty
+    /// (none: not within the run).
+    pub cleared_after_secs: Option<f64>,
+}
+
+impl OutageRow {
+    /// The outage from `at_secs` for `lasted_secs`, read from the shape's
+    /// samples.
+    pub fn of(at_secs: f64, lasted_secs: f64, samples: &[ShapeSample]) -> OutageRow {
+        let after = || samples.iter().filter(move |s| s.t >= at_secs);
+        let end = at_secs + lasted_secs;
+        OutageRow {
+            at_secs,
+            lasted_secs,
+            oldest_order_secs: after()
+                .filter_map(|s| s.oldest_order_secs)
+                .fold(0.0, f64::max),
+            cleared_after_secs: after()
+                .find(|s| s.t >= end && s.oldest_order_secs.is_none())
+                .map(|s| s.t - end),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -162,6 +227,7 @@ impl ShapeReport {
             connections_opened: load(&c.opened),
             connections_refused: load(&c.refused),
             connections_cut: load(&c.cut),
+            outage: None,
             connections_socket_peak: load(&c.peak),
             connections_peak: samples.iter().map(|s| s.connections).max().unwrap_or(0),
             read_connections_peak: load(&reader.stats.peak_environments) * u64::from(read_pool),
@@ -197,6 +263,8 @@ fn host_row(shape: &crate::aws::Shape) -> HostRow {
         speed_range: crate::aws::cpu::host_speed_range(),
         debug_build: crate::aws::cpu::is_debug_build(),
         emulated,
+        timer_lag_ms: Percentiles::of(shape.timer_lag.late_ms()),
+        cpu_pressure: shape.timer_lag.cpu_pressure(),
     }
 }
 
@@ -282,6 +350,15 @@ pub fn print(r: &ShapeReport) {
             r.connections_cut
         );
     }
+    if let Some(o) = &r.outage {
+        println!(
+            "  outage: the database unreachable from {:.1} s for {:.0} s; the oldest order waited {:.1} s at most from then; the order queue {}",
+            o.at_secs,
+            o.lasted_secs,
+            o.oldest_order_secs,
+            o.cleared_after_secs.map_or("did not empty within the run".into(), |s| format!("was empty {s:.1} s after the database came back")),
+        );
+    }
     if let Some(oldest) = r.oldest_order_secs {
         println!("  order queue: oldest message waited at most {oldest:.1} s");
     }
@@ -332,9 +409,26 @@ fn print_functions(r: &ShapeReport) {
         h.speed_range.1,
         if h.debug_build { "a debug" } else { "a release" },
     );
+    println!(
+        "  it woke the simulated AWS's timers late by p50 {:.1} ms, p99 {:.1} ms, at most {:.0} ms (p99 up to {:.0} ms keeps the model's time)",
+        h.timer_lag_ms.p50,
+        h.timer_lag_ms.p99,
+        h.timer_lag_ms.max,
+        crate::aws::lag::LIMIT_P99_MS
+    );
+    if let Some(p) = h.cpu_pressure {
+        println!(
+            "  tasks on it waited for a CPU {:.0} % of the run (up to {:.0} % keeps the model's time)",
+            p * 100.0,
+            crate::aws::lag::LIMIT_CPU_PRESSURE * 100.0
+        );
+    }
     if !h.emulated {
-        println!("  NOT EMULATED: this machine ran some functions' work slower than Lambda's share would (CPU ms short of the model, per function: {}); their times are this machine's, longer than the model's, and the verdicts pessimistic. Run a release build (cargo run --release -p sim) on a machine at rest for the model's figures.",
+        println!("  NOT EMULATED: this machine ran some functions' work slower than Lambda's share would (CPU ms short of the model, per function: {}); their times are this machine's, longer than the model's.",
             r.functions.iter().filter(|f| f.cpu_short_ms > 0.0).map(|f| format!("{} {:.0}", f.name, f.cpu_short_ms)).collect::<Vec<_>>().join(", "));
+    }
+    if h.no_verdict().is_some() {
+        println!("  A target met here stands (this machine only slowed the simulated AWS down); one missed on a figure that depends on its speed gets no verdict. Run a release build (cargo run --release -p sim) on a machine at rest for the model's figures.");
     }
     for m in &r.mappings {
         println!(
@@ -348,5 +442,68 @@ fn print_functions(r: &ShapeReport) {
             m.init_failed_batches,
             m.timed_out_batches,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host keeps the model when it emulated every function's share, woke
+    /// the timers on time and its tasks seldom waited for a CPU; each of
+    /// the three failing is a reason for no verdict.
+    #[test]
+    fn a_host_that_emulated_on_time_and_at_rest_gives_a_verdict() {
+        let at_rest = HostRow {
+            emulated: true,
+            timer_lag_ms: Percentiles::of(vec![1.0; 100]),
+            cpu_pressure: Some(0.09),
+            ..HostRow::default()
+        };
+        assert_eq!(at_rest.no_verdict(), None);
+        let unknown_pressure = HostRow {
+            cpu_pressure: None,
+            ..at_rest.clone()
+        };
+        assert_eq!(unknown_pressure.no_verdict(), None);
+        let short = HostRow {
+            emulated: false,
+            ..at_rest.clone()
+        };
+        assert!(short.no_verdict().unwrap().contains("NOT EMULATED"));
+        let late = HostRow {
+            timer_lag_ms: Percentiles::of(vec![30.0; 100]),
+            ..at_rest.clone()
+        };
+        assert!(late.no_verdict().unwrap().contains("p99 30.0 ms"));
+        let pressed = HostRow {
+            cpu_pressure: Some(0.29),
+            ..at_rest
+        };
+        assert!(pressed.no_verdict().unwrap().contains("29 %"));
+    }
+
+    /// The outage's row reads the samples from its start: the oldest order
+    /// then, and when the queue was first empty after the database came
+    /// back.
+    #[test]
+    fn an_outage_is_read_from_the_samples_after_it() {
+        let sample = |t: f64, oldest: Option<f64>| ShapeSample {
+            t,
+            oldest_order_secs: oldest,
+            ..ShapeSample::default()
+        };
+        let samples = [
+            sample(0.5, Some(9.0)),
+            sample(1.0, Some(0.2)),
+            sample(5.0, Some(4.0)),
+            sample(11.0, Some(10.0)),
+            sample(12.0, None),
+            sample(14.0, None),
+        ];
+        let o = OutageRow::of(1.0, 10.0, &samples);
+        assert_eq!(o.oldest_order_secs, 10.0, "from the outage's start on");
+        assert_eq!(o.cleared_after_secs, Some(1.0));
+        assert_eq!(OutageRow::of(1.0, 20.0, &samples).cleared_after_secs, None);
     }
 }

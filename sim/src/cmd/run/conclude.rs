@@ -19,7 +19,7 @@ use crate::load::measure::{self, LoadReport, Percentiles, ReadsReport};
 use crate::report::result::{
     settings_ref, CheckRow, PipelineReport, ProfileSetup, RunResult, Setup, StockRow,
 };
-use crate::report::shape::ShapeReport;
+use crate::report::shape::{OutageRow, ShapeReport};
 use crate::report::{self, faults, html};
 
 impl Started {
@@ -76,21 +76,16 @@ impl Started {
             })
             .collect();
         result.pipeline = Some(pipeline);
-        if let Some(shape) = &self.shape {
-            let causes = dlq_causes(&self.app).await?;
-            result.shape = Some(ShapeReport::of(shape, &load.shape_samples, Some(&causes)));
-            let accepted = load.sends.orders.iter().filter(|s| s.status == 202).count() as u64;
-            match report::bill::summary(shape, accepted) {
-                Ok(bill) => result.bill = Some(bill),
-                Err(e) => println!("\nbill: {e}"),
-            }
-        }
+        self.shape_part(args, &load, &mut result).await?;
         let poison = gather::undecodable_in(&order_dlq);
         let mysql = matches!(self.store, OpenedStore::MySql(_));
         result.faults = faults::rows(&self.faults, &self.app.metrics, poison, mysql);
         result.checks = checks(&scenarios, &invariants, &result);
         result.derive_metrics();
         result.judge(&args.sale.targets, args.shape.is_lambda());
+        if let Some(why) = result.shape.as_ref().and_then(|s| s.host.no_verdict()) {
+            result.withhold(why);
+        }
         report::print(&result);
         if !args.no_html {
             self.write_page(args, &load, &facts.finished, &result);
@@ -98,6 +93,30 @@ impl Started {
         report::print_verdict(&result);
         self.stop(args).await;
         Ok(result)
+    }
+
+    /// The deployed shape's part of the result, its outage and its bill.
+    async fn shape_part(
+        &self,
+        args: &RunArgs,
+        load: &Loaded,
+        result: &mut RunResult,
+    ) -> anyhow::Result<()> {
+        let Some(shape) = &self.shape else {
+            return Ok(());
+        };
+        let causes = dlq_causes(&self.app).await?;
+        let mut report = ShapeReport::of(shape, &load.shape_samples, Some(&causes));
+        report.outage = args
+            .db_outage
+            .map(|secs| OutageRow::of(args.db_outage_at, secs as f64, &load.shape_samples));
+        result.shape = Some(report);
+        let accepted = load.sends.orders.iter().filter(|s| s.status == 202).count() as u64;
+        match report::bill::summary(shape, accepted) {
+            Ok(bill) => result.bill = Some(bill),
+            Err(e) => println!("\nbill: {e}"),
+        }
+        Ok(())
     }
 
     /// What the run was made with.

@@ -43,10 +43,13 @@ pub fn render(p: &Page) -> anyhow::Result<String> {
          <h1>{title}</h1><p class=\"{cls}\">{verdict}</p>",
         title = esc(&p.title),
         cls = if r.passed { "pass" } else { "fail" },
-        verdict = if r.passed {
-            "Every scenario passed, every invariant held and every target was met."
-        } else {
-            "FAILED: see the targets and checks below."
+        verdict = match r.exit_status() {
+            0 => "Every scenario passed, every invariant held and every target was met.".into(),
+            2 => format!(
+                "NO VERDICT: nothing failed outright, but targets were missed on a machine that could not keep the model ({}).",
+                esc(r.no_verdict.as_deref().unwrap_or(""))
+            ),
+            _ => "FAILED: see the targets and checks below.".to_owned(),
         },
     );
     summary(&mut out, r);
@@ -147,7 +150,11 @@ fn targets(out: &mut String, r: &RunResult) {
             out,
             "<tr><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
             if t.passed { "pass" } else { "fail" },
-            if t.passed { "PASS" } else { "MISS" },
+            match (t.passed, t.withheld) {
+                (true, _) => "PASS",
+                (false, true) => "NO VERDICT",
+                (false, false) => "MISS",
+            },
             esc(&t.target),
             esc(&t.detail)
         );
