@@ -920,6 +920,18 @@ function functionEnv(st: Stack, db: aws.rds.Instance, secrets: Secrets, orders: 
     };
 }
 
+/** A zip's SHA-256, base64: what Lambda reports as the code's `CodeSha256`
+ * and the provider's `sourceCodeHash` takes. The provider only echoes
+ * `sourceCodeHash` when the program sets it, so the program computes it:
+ * set on each function, a new zip shows in the preview, and in the
+ * migration step's trigger, a new migrate zip re-runs the step. Undefined
+ * for a zip not built yet (the deploy then fails at the archive, naming
+ * its path). */
+export function zipSha256(file: string): string | undefined {
+    if (!fs.existsSync(file)) return undefined;
+    return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("base64");
+}
+
 /** One function: its log group, its role with every statement inline, the function itself. */
 function lambdaFunction(st: Stack, net: Network, env: Env, fname: string, f: FunctionShape, statements: object[], extra: FunctionExtra = {}) {
     const { s, name, physical, tags } = st;
@@ -927,6 +939,7 @@ function lambdaFunction(st: Stack, net: Network, env: Env, fname: string, f: Fun
     // A function without a pool (ingest, when a read function serves the
     // reads) is not told where the database secret is: it reads none.
     const { DB_SECRET_ARN: _dbSecret, ...withoutDb } = env;
+    const zip = `${s.lambdaDir}/${extra.zip ?? fname}/bootstrap.zip`;
     const logGroup = new aws.cloudwatch.LogGroup(`${name}-${fname}`, {
         name: `/aws/lambda/${physical}-${fname}`,
         retentionInDays: s.db.logRetentionDays,
@@ -961,7 +974,8 @@ function lambdaFunction(st: Stack, net: Network, env: Env, fname: string, f: Fun
             runtime: "provided.al2023",
             handler: "bootstrap",
             architectures: [s.architecture],
-            code: new pulumi.asset.FileArchive(`${s.lambdaDir}/${extra.zip ?? fname}/bootstrap.zip`),
+            code: new pulumi.asset.FileArchive(zip),
+            sourceCodeHash: zipSha256(zip),
             role: role.arn,
             memorySize: f.memory_mb,
             timeout: f.timeout_secs,
@@ -1043,7 +1057,14 @@ function migrationStep(st: Stack, net: Network, db: aws.rds.Instance, secrets: S
             readSecrets(masterSecretArn),
             {
                 Effect: "Allow",
-                Action: ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"],
+                // Every Secrets Manager call of engine/src/secrets.rs: reading,
+                // writing, and a rotation's pending label cleared at its end.
+                Action: [
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:UpdateSecretVersionStage",
+                ],
                 Resource: [appSecret.arn, idKeySecret.arn],
             },
         ],

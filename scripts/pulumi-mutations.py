@@ -17,7 +17,8 @@ database without a pinned maintenance window, the application user allowed
 from anywhere, the API calling $LATEST instead of the live alias,
 network-interface changes outside the VPC, subnets placed by zone name,
 orders for any customer behind the JWT authorizer, no alarms on the
-functions' own metrics),
+functions' own metrics, a migrate role without the rotation's last Secrets
+Manager call, functions deployed without their zips' hash),
 runs `npm test` on it, and fails unless some test fails for each; the
 program is restored afterwards, whatever happens. Needs `npm ci` done in
 pulumi/.
@@ -69,6 +70,14 @@ BREAKS = {
     "alarms without OK actions": ("            okActions: [topic.arn],", "            okActions: [],"),
     "a migrate step that does not re-run for new migrate code": (
         "            code: migrate.sourceCodeHash,\n",
+        "",
+    ),
+    "a migrate role without the rotation's last call": (
+        '                    "secretsmanager:UpdateSecretVersionStage",\n',
+        "",
+    ),
+    "functions deployed without their zips' hash": (
+        "            sourceCodeHash: zipSha256(zip),\n",
         "",
     ),
     "a migrate step not told the digest its binary must carry": (

@@ -5,6 +5,7 @@
 // alarm email. tests/production.test.ts deploys a production stack.
 
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -159,6 +160,26 @@ describe("the orderflow stack", () => {
         assert.ok(migrate["secretsmanager:GetSecretValue"].has("arn:aws:secretsmanager:mock:secret:db"), "the owner's secret: migrate only");
         for (const f of ["ingest", "read", "processor", "notifier"]) {
             assert.ok(!grants(f)["secretsmanager:GetSecretValue"].has("arn:aws:secretsmanager:mock:secret:db"), `${f} never reads the master secret`);
+        }
+    });
+
+    it("allows the migration step every Secrets Manager call the code makes, on both secrets it fills", () => {
+        // Each `client.<operation>()` of engine/src/secrets.rs is an IAM
+        // action: a call added there without its action here fails this
+        // test, not the first rotation on AWS (moto enforces no IAM).
+        const rs = fs.readFileSync(path.resolve(process.cwd(), "..", "engine", "src", "secrets.rs"), "utf8");
+        const calls = [...rs.matchAll(/\bclient\s*\.\s*([a-z_]+)\(\)/g)].map((m) => m[1]);
+        const actions = [...new Set(calls)].map((op) => "secretsmanager:" + op.split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join(""));
+        assert.ok(actions.includes("secretsmanager:UpdateSecretVersionStage"), `${actions}`);
+        assert.ok(actions.length >= 4, `${actions}`);
+        const filled = ["arn:aws:mock:::orderflow-app-db", "arn:aws:mock:::orderflow-order-id-key"];
+        for (const action of actions) {
+            for (const secret of filled) {
+                const allowed = statements()["orderflow-migrate"].some(
+                    (st) => st.Effect === "Allow" && asList(st.Action).includes(action) && asList(st.Resource).includes(secret),
+                );
+                assert.ok(allowed, `the migrate role may not ${action} on ${secret}`);
+            }
         }
     });
 
@@ -634,7 +655,17 @@ describe("the orderflow stack", () => {
         const step = invocations[0].inputs;
         assert.equal(step.triggers.migrations, infra.migrationsDigest(), "re-run when db/migrations changes");
         assert.deepEqual(JSON.parse(step.input), { migrations: infra.migrationsDigest() }, "the binary checks it carries the same");
-        assert.equal(step.triggers.code, "hash-of-orderflow-migrate", "re-run when the migrate zip changes");
+        // The migrate zip's own SHA-256, computed by the program: a new zip
+        // is a new trigger (the provider echoes no hash the program does not set).
+        const [migrateFn] = ofType("aws:lambda/function:Function").filter((f) => f.name.endsWith("-migrate"));
+        const zip: string = await migrateFn.inputs.code.path;
+        const sha = crypto.createHash("sha256").update(fs.readFileSync(zip)).digest("base64");
+        assert.equal(step.triggers.code, sha, "re-run when the migrate zip changes");
+        assert.equal(migrateFn.inputs.sourceCodeHash, sha, "the function's sourceCodeHash is the zip's, known at preview");
+        for (const f of ofType("aws:lambda/function:Function")) {
+            const own = crypto.createHash("sha256").update(fs.readFileSync(await f.inputs.code.path)).digest("base64");
+            assert.equal(f.inputs.sourceCodeHash, own, `${f.name}'s sourceCodeHash is its own zip's`);
+        }
         assert.equal(step.triggers.database, "db-MOCKRESOURCEID", "re-run on a replaced database");
         for (const k of ["masterSecret", "appSecret", "orderIdKeySecret"]) assert.match(step.triggers[k], /^arn:/, k);
         assert.equal(step.triggers.accountConcurrency, "1000", "the account's quota, checked before the step runs");

@@ -3,6 +3,10 @@
 // --test runs each file in its own process).
 
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 
 export interface Recorded {
     type: string;
@@ -15,12 +19,25 @@ export const resources: Recorded[] = [];
 /** Each resource's explicit `dependsOn`, as `type name`, by `type name` (mocks do not see options; a stack transformation does). */
 export const dependsOn: Record<string, string[]> = {};
 
-/** Mocks for a stack named `stack` with the given `orderflow:` config. */
+/** A directory of stand-in function zips, one per function, each with its
+ * own bytes, as `scripts/build-lambdas.sh` lays the real ones out. */
+export function fakeZips(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orderflow-zips-"));
+    for (const name of ["ingest", "read", "processor", "notifier", "migrate"]) {
+        fs.mkdirSync(path.join(dir, name));
+        fs.writeFileSync(path.join(dir, name, "bootstrap.zip"), `the ${name} function's zip`);
+    }
+    return dir;
+}
+
+/** Mocks for a stack named `stack` with the given `orderflow:` config (and
+ * stand-in zips, unless the config names a `lambdaDir`). */
 export function mockStack(stack: string, config: Record<string, string> = {}) {
+    config = { lambdaDir: fakeZips(), ...config };
     pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`orderflow:${k}`, v])));
     pulumi.runtime.setMocks(
         {
-            newResource(args: pulumi.runtime.MockResourceArgs) {
+            async newResource(args: pulumi.runtime.MockResourceArgs) {
                 resources.push({ type: args.type, name: args.name, inputs: args.inputs });
                 const state: Record<string, any> = { name: args.name, ...args.inputs, arn: `arn:aws:mock:::${args.name}` };
                 if (args.type === "aws:sqs/queue:Queue") state.url = `https://sqs.mock/123456789012/${args.name}`;
@@ -37,7 +54,12 @@ export function mockStack(stack: string, config: Record<string, string> = {}) {
                 }
                 if (args.type === "aws:lambda/function:Function") {
                     state.invokeArn = `arn:aws:lambda:mock:${args.name}/invocations`;
-                    state.sourceCodeHash = `hash-of-${args.name}`;
+                    // As the provider: `sourceCodeHash` only as the program
+                    // set it; `codeSha256` from the uploaded zip.
+                    const zip = await args.inputs.code?.path;
+                    if (typeof zip === "string" && fs.existsSync(zip)) {
+                        state.codeSha256 = crypto.createHash("sha256").update(fs.readFileSync(zip)).digest("base64");
+                    }
                     state.version = "7";
                 }
                 if (args.type === "aws:lambda/alias:Alias") state.invokeArn = `arn:aws:lambda:mock:${args.name}/invocations`;
