@@ -1249,17 +1249,27 @@ function httpApi(st: Stack, { ingest, read }: Pipeline) {
             }),
     );
     const stage = apiStage(st, api, routeResources);
-    for (const [fname, func] of [["ingest", ingest], ["read", read]] as const) {
-        if (!func) continue;
-        new aws.lambda.Permission(`${name}-api-invokes-${fname}`, {
+    // Each function's live alias may be invoked by API Gateway only for
+    // the routes it serves, on the $default stage: one permission a route.
+    ROUTES.forEach((routeKey, i) => {
+        const [fname, func] = routeKey === "POST /api/orders" || !read ? (["ingest", ingest] as const) : (["read", read] as const);
+        new aws.lambda.Permission(`${name}-api-invokes-${fname}-${i}`, {
             action: "lambda:InvokeFunction",
             function: func.name,
             qualifier: "live",
             principal: "apigateway.amazonaws.com",
-            sourceArn: pulumi.interpolate`${api.executionArn}/*/*`,
+            sourceArn: pulumi.interpolate`${api.executionArn}/${routeSourceArn(routeKey)}`,
         });
-    }
+    });
     return { api, stage };
+}
+
+/** The part of an invoke permission's source ARN after the API's execution
+ * ARN for `routeKey` on the $default stage: `$default/GET/api/orders/*` for
+ * `GET /api/orders/{order_id}` (a path parameter matches one segment). */
+export function routeSourceArn(routeKey: string): string {
+    const [method, path] = routeKey.split(" ");
+    return `$default/${method}${path.replace(/\{[^}]+\}/g, "*")}`;
 }
 
 /** The stage: its throttles, its access log, its alarms. */
