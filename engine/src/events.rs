@@ -2,16 +2,26 @@
 //! Timestamps are written RFC 3339 UTC with milliseconds
 //! (`2026-02-13T10:00:00.000Z`) and read liberally (see [`millis`]), so
 //! events from the original Python system decode too.
+//!
+//! Events are read tolerantly: a field this version does not know is
+//! ignored, at the top and in an order's lines. While a deploy moves the
+//! `live` alias, processors still on the old version read the new
+//! version's events; a strict read would send every new order to the DLQ.
+//! The values themselves are checked as strictly as ever, and requests and
+//! settings stay strict (`crate::validation`, `crate::deployment`).
+//! `engine/tests/data/events/` holds each version's events, frozen; a test
+//! decodes every one with this code.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::{CustomerId, FailureReason, Lines, OrderId, OrderLine, OrderStatus};
+use crate::domain::{
+    CustomerId, FailureReason, Lines, OrderId, OrderLine, OrderStatus, ProductId, Quantity,
+};
 
 /// Published by ingest once an order is accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct OrderCreated {
     #[schema(value_type = String, format = Uuid)]
     pub order_id: OrderId,
@@ -20,6 +30,7 @@ pub struct OrderCreated {
     /// 1 to 100 lines, each product once, sorted by product (decoding
     /// refuses anything else: [`Lines`]).
     #[schema(value_type = Vec<OrderLine>)]
+    #[serde(deserialize_with = "tolerant_lines")]
     pub items: Lines,
     /// The accept time; becomes `orders.created_at`.
     #[serde(with = "millis")]
@@ -39,6 +50,25 @@ pub struct OrderProcessed {
     pub processed_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<FailureReason>,
+}
+
+/// An order's lines as an event carries them: each line's fields read
+/// tolerantly (a request's lines are not: `crate::validation`), the lines
+/// checked as [`Lines`] checks any.
+fn tolerant_lines<'de, D: Deserializer<'de>>(d: D) -> Result<Lines, D::Error> {
+    #[derive(Deserialize)]
+    struct Line {
+        product_id: ProductId,
+        quantity: Quantity,
+    }
+    let lines = Vec::<Line>::deserialize(d)?
+        .into_iter()
+        .map(|l| OrderLine {
+            product_id: l.product_id,
+            quantity: l.quantity,
+        })
+        .collect();
+    Lines::new(lines).map_err(serde::de::Error::custom)
 }
 
 /// Now, truncated to the millisecond the events and the schema carry, so a
@@ -201,5 +231,48 @@ mod tests {
             millis::format(&event.processed_at),
             "2026-02-13T10:00:05.000Z"
         );
+    }
+
+    /// Each version's events, frozen in engine/tests/data/events/: `v1` is
+    /// what this version writes (byte for byte), `next` what a later
+    /// version that adds fields would write. This code decodes both, so a
+    /// rolling deploy's old processors read the new version's events and
+    /// the new ones read the old; a change to what is written fails the
+    /// first check and asks for a new frozen version.
+    #[test]
+    fn every_versions_events_decode_and_this_version_writes_v1() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/events");
+        let read = |name: &str| {
+            std::fs::read_to_string(format!("{dir}/{name}"))
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .trim_end()
+                .to_owned()
+        };
+        let created_v1 = read("order-created.v1.json");
+        let processed_v1 = read("order-processed.v1.json");
+        let created: OrderCreated = serde_json::from_str(&created_v1).unwrap();
+        let processed: OrderProcessed = serde_json::from_str(&processed_v1).unwrap();
+        assert_eq!(serde_json::to_string(&created).unwrap(), created_v1);
+        assert_eq!(serde_json::to_string(&processed).unwrap(), processed_v1);
+
+        let created_next: OrderCreated =
+            serde_json::from_str(&read("order-created.next.json")).unwrap();
+        assert_eq!(
+            created_next, created,
+            "the later version's fields are ignored"
+        );
+        let processed_next: OrderProcessed =
+            serde_json::from_str(&read("order-processed.next.json")).unwrap();
+        assert_eq!(processed_next, processed);
+    }
+
+    /// Tolerance is for fields, not values: a later version's event whose
+    /// values break this version's rules still does not decode.
+    #[test]
+    fn an_unknown_field_is_ignored_but_a_bad_value_is_not() {
+        let next = r#"{"order_id":"00000000-0000-0000-0000-000000000000","customer_id":"c","items":[{"product_id":"p","quantity":0,"unit_price_cents":100}],"timestamp":"2026-02-13T10:00:00.000Z","channel":"web"}"#;
+        assert!(serde_json::from_str::<OrderCreated>(next).is_err());
+        let repeated = r#"{"order_id":"00000000-0000-0000-0000-000000000000","customer_id":"c","items":[{"product_id":"p","quantity":1,"x":1},{"product_id":"p","quantity":2}],"timestamp":"2026-02-13T10:00:00.000Z"}"#;
+        assert!(serde_json::from_str::<OrderCreated>(repeated).is_err());
     }
 }
