@@ -327,6 +327,8 @@ export interface Settings {
     lambdaDir: string;
     /** The zips' architecture: x86_64 (what scripts/build-lambdas.sh builds) or arm64. */
     architecture: "x86_64" | "arm64";
+    /** Warm ingest environments kept on its live alias (0: none): for a sale's window. */
+    saleProvisionedConcurrency: number;
 }
 
 /** The retention periods CloudWatch Logs accepts, in days. */
@@ -337,7 +339,8 @@ export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 36
  * `preset` (production or dev, required: a stack never gets a preset by
  * accident), `alarmEmail`, `jwtIssuer` with `jwtAudience`
  * (comma-separated) and `jwtCustomerClaim` (default `sub`), `dbAllocatedStorage`, `logRetentionDays`, `lambdaDir`,
- * `architecture` (default: the settings file's), `settingsFile` (default: deploy/settings.json).
+ * `architecture` (default: the settings file's), `settingsFile` (default: deploy/settings.json),
+ * `saleProvisionedConcurrency` (default 0).
  */
 export function settings(given?: Shape): Settings {
     const c = new pulumi.Config();
@@ -375,6 +378,31 @@ export function settings(given?: Shape): Settings {
     }
     const architecture = c.get("architecture") ?? shape.architecture ?? "x86_64";
     if (architecture !== "x86_64" && architecture !== "arm64") throw new Error(`architecture must be x86_64 or arm64`);
+    // The zips say what they were built for (scripts/build-lambdas.sh
+    // writes manifest.json): an arm64 plan deployed with x86_64 zips would
+    // fail every cold start with an exec format error.
+    const lambdaDir = c.get("lambdaDir") ?? "../target/lambda";
+    const manifest = path.join(lambdaDir, "manifest.json");
+    if (fs.existsSync(manifest)) {
+        const built = JSON.parse(fs.readFileSync(manifest, "utf8")).architecture;
+        if (built !== architecture) {
+            throw new Error(
+                `the zips in ${lambdaDir} were built for ${built}, and this stack deploys ${architecture}: ` +
+                    `rebuild them with ORDERFLOW_SETTINGS=<the settings file> ./scripts/build-lambdas.sh, or pulumi config set architecture ${built}`,
+            );
+        }
+    }
+    // Provisioned concurrency on ingest's live alias for a sale's window
+    // (`saleProvisionedConcurrency`; about $0.0000041667 a GB-second while
+    // set), taken from ingest's reserved concurrency, so it needs no more
+    // of the account's.
+    const provisioned = c.getNumber("saleProvisionedConcurrency") ?? 0;
+    const ingestReserved = shape.functions.ingest.reserved_concurrency;
+    if (!Number.isInteger(provisioned) || provisioned < 0 || (ingestReserved !== null && provisioned > ingestReserved)) {
+        throw new Error(
+            `saleProvisionedConcurrency must be a whole number from 0 to ingest's reserved concurrency (${ingestReserved ?? "the account's"}), not ${provisioned}`,
+        );
+    }
     // A production stack takes orders from the internet: anonymous only
     // when someone said so.
     if (preset === "production" && !(issuer && audience) && !c.getBoolean("allowAnonymous")) {
@@ -410,8 +438,9 @@ export function settings(given?: Shape): Settings {
                       customerClaim: c.get("jwtCustomerClaim") ?? "sub",
                   }
                 : undefined,
-        lambdaDir: c.get("lambdaDir") ?? "../target/lambda",
+        lambdaDir,
         architecture,
+        saleProvisionedConcurrency: provisioned,
         dbInstanceClass: preset === "production" ? (shape.production_instance_class ?? shape.instance_class) : shape.instance_class,
         dbApplyImmediately: c.getBoolean("dbApplyImmediately") ?? false,
         dbMaintenanceWindow,
@@ -1076,7 +1105,8 @@ function migrationStep(st: Stack, net: Network, db: aws.rds.Instance, secrets: S
                 APP_DB_USER_HOST: "10.20.%",
                 ORDER_ID_KEY_SECRET_ARN: idKeySecret.arn,
                 DB_MIGRATE_ON_START: "false",
-                DEMO_INVENTORY: String(pulumi.getStack() === "dev"),
+                // On the dev preset only, whatever the stack is named.
+                DEMO_INVENTORY: String(st.s.preset === "dev"),
             },
         },
     );
@@ -1217,6 +1247,13 @@ function live(st: Stack, fname: string, func: aws.lambda.Function) {
 function httpApi(st: Stack, { ingest, read }: Pipeline) {
     const { s, name, tags } = st;
     const liveIngest = live(st, "ingest", ingest);
+    if (s.saleProvisionedConcurrency > 0) {
+        new aws.lambda.ProvisionedConcurrencyConfig(`${name}-ingest-provisioned`, {
+            functionName: ingest.name,
+            qualifier: liveIngest.name,
+            provisionedConcurrentExecutions: s.saleProvisionedConcurrency,
+        });
+    }
     const liveRead = read ? live(st, "read", read) : undefined;
     const api = new aws.apigatewayv2.Api(`${name}-api`, { protocolType: "HTTP", tags });
     const integrationOf = (fname: string, alias: aws.lambda.Alias) =>

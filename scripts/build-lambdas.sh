@@ -24,10 +24,15 @@ export PATH="$venv/bin:$PATH"
 # overrides the file.
 settings="${ORDERFLOW_SETTINGS:-deploy/settings.json}"
 from_file=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("architecture", "x86_64"))' "$settings")
-case "${ORDERFLOW_LAMBDA_ARCH:-$from_file}" in
+built_for="${ORDERFLOW_LAMBDA_ARCH:-$from_file}"
+case "$built_for" in
   x86_64) arch=--x86-64 ;;
   arm64) arch=--arm64 ;;
   *) echo "ORDERFLOW_LAMBDA_ARCH must be x86_64 or arm64" >&2; exit 2 ;;
 esac
 cargo lambda build --release "$arch" --output-format zip -p orderflow-lambda "$@"
-ls -l "${CARGO_TARGET_DIR:-target}"/lambda/*/bootstrap.zip
+# What the zips were built for: the Pulumi program refuses to deploy them
+# as another architecture.
+out="${CARGO_TARGET_DIR:-target}/lambda"
+printf '{"architecture": "%s", "settings": "%s"}\n' "$built_for" "$settings" >"$out/manifest.json"
+ls -l "$out"/*/bootstrap.zip "$out/manifest.json"

@@ -124,6 +124,10 @@ BREAKS = {
         "            dimensions: { FunctionName: func.name },\n",
         "            dimensions: { FunctionName: func.name.apply((n) => n.replace(/-[a-z]+$/, \"-ingest\")) },\n",
     ),
+    "demo stock keyed on the stack's name, not its preset": (
+        'DEMO_INVENTORY: String(st.s.preset === "dev"),',
+        'DEMO_INVENTORY: String(pulumi.getStack() === "dev"),',
+    ),
     "a migrate step not told the digest its binary must carry": (
         "input: JSON.stringify({ migrations: digest }),",
         "input: JSON.stringify({}),",

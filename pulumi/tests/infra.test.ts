@@ -276,7 +276,7 @@ describe("the orderflow stack", () => {
         assert.ok(!fnDeps("orderflow-migrate").includes(step));
     });
 
-    it("refuses config a deploy would fail on: no preset, a log retention CloudWatch lacks, too little storage", async () => {
+    it("refuses config a deploy would fail on: no preset, a log retention CloudWatch lacks, too little storage, zips of another architecture, more provisioned than reserved", async () => {
         const infra = await import("../infra");
         const config = (values: Record<string, string>) =>
             pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(values).map(([k, v]) => [`orderflow:${k}`, v])));
@@ -291,6 +291,18 @@ describe("the orderflow stack", () => {
             assert.throws(() => infra.settings(), /at least 20/);
             config({ preset: "dev", logRetentionDays: "14", dbAllocatedStorage: "50" });
             assert.equal(infra.settings().db.logRetentionDays, 14);
+            // Zips built for one architecture, deployed as another.
+            const zips = fs.mkdtempSync(path.join(os.tmpdir(), "orderflow-manifest-"));
+            fs.writeFileSync(path.join(zips, "manifest.json"), JSON.stringify({ architecture: "x86_64" }));
+            config({ preset: "dev", lambdaDir: zips, architecture: "arm64" });
+            assert.throws(() => infra.settings(), /built for x86_64, and this stack deploys arm64/);
+            config({ preset: "dev", lambdaDir: zips, architecture: "x86_64" });
+            assert.equal(infra.settings().architecture, "x86_64");
+            // Provisioned concurrency comes out of ingest's reservation.
+            config({ preset: "dev", saleProvisionedConcurrency: "801" });
+            assert.throws(() => infra.settings(), /from 0 to ingest's reserved concurrency \(800\)/);
+            config({ preset: "dev", saleProvisionedConcurrency: "100" });
+            assert.equal(infra.settings().saleProvisionedConcurrency, 100);
         } finally {
             config({ preset: "dev" });
         }
@@ -681,7 +693,9 @@ describe("the orderflow stack", () => {
         }
         const migrate = fns["orderflow-migrate"];
         assert.equal(migrate.inputs.reservedConcurrentExecutions, 1);
-        assert.equal(migrate.inputs.environment.variables.DEMO_INVENTORY, "false", "no demo stock outside a dev stack");
+        // This stack is named `test`, on the dev preset: the preset decides
+        // (a production-preset stack named `dev` seeds nothing: production.test.ts).
+        assert.equal(migrate.inputs.environment.variables.DEMO_INVENTORY, "true", "demo stock on the dev preset, whatever the stack's name");
     });
 
     it("exports the endpoints a user needs", async () => {

@@ -1,16 +1,18 @@
-// A `production` stack, with an alarm email and a JWT issuer configured:
-// what the production preset and the identity settings deploy.
+// A stack of the `production` preset, with an alarm email and a JWT issuer
+// configured: what the production preset and the identity settings deploy.
+// It is named `dev` on purpose: the preset decides, not the name.
 
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { deployed, mockStack, ofType } from "./mocks";
 
-mockStack("production", {
+mockStack("dev", {
     preset: "production",
     alarmEmail: "ops@example.com",
     alarmHttpsEndpoint: "https://hooks.example.com/orderflow",
     jwtIssuer: "https://auth.example.com/",
     jwtAudience: "orderflow-api, orderflow-admin",
+    saleProvisionedConcurrency: "100",
 });
 
 describe("a production stack", () => {
@@ -23,7 +25,7 @@ describe("a production stack", () => {
         assert.equal(db.inputs.multiAz, true);
         assert.equal(db.inputs.deletionProtection, true, "a production database cannot be deleted by accident");
         assert.equal(db.inputs.skipFinalSnapshot, false);
-        assert.equal(db.inputs.finalSnapshotIdentifier, "orderflow-production-final");
+        assert.equal(db.inputs.finalSnapshotIdentifier, "orderflow-dev-final");
         assert.equal(db.inputs.backupRetentionPeriod, 14);
         for (const s of ofType("aws:secretsmanager/secret:Secret")) assert.equal(s.inputs.recoveryWindowInDays, 30, s.name);
     });
@@ -76,10 +78,18 @@ describe("a production stack", () => {
         }
     });
 
+    it("keeps ingest's live alias warm for the sale when asked (saleProvisionedConcurrency)", () => {
+        const configs = ofType("aws:lambda/provisionedConcurrencyConfig:ProvisionedConcurrencyConfig");
+        assert.equal(configs.length, 1);
+        assert.equal(configs[0].inputs.provisionedConcurrentExecutions, 100);
+        assert.equal(configs[0].inputs.qualifier, "live", "on the alias the API calls");
+        assert.equal(configs[0].inputs.functionName, "orderflow-dev-ingest");
+    });
+
     it("keeps logs for 90 days and seeds no demo stock", () => {
         for (const g of ofType("aws:cloudwatch/logGroup:LogGroup")) assert.equal(g.inputs.retentionInDays, 90, g.name);
         const migrate = ofType("aws:lambda/function:Function").find((f) => f.name === "orderflow-migrate")!;
-        assert.equal(migrate.inputs.environment.variables.DEMO_INVENTORY, "false");
+        assert.equal(migrate.inputs.environment.variables.DEMO_INVENTORY, "false", "a production stack named dev seeds nothing");
     });
 
     it("refuses a production stack without a JWT issuer unless anonymous orders are allowed on purpose", async () => {
