@@ -8,6 +8,12 @@
 //! the id keyed with that key; then the user's password is rotated, and
 //! rotations stopped half-way are finished by the next deploy. One test in
 //! this file: it sets the process's environment.
+//!
+//! moto checks every request against IAM here: the migration step runs
+//! under the policy the Pulumi program gives the migrate role, and the
+//! ingest function under ingest's (`deploy/iam-policies.json`), so an AWS
+//! call the code makes and the role does not allow fails this test. The
+//! test's own setup and checks use an admin user.
 
 mod common;
 
@@ -18,12 +24,40 @@ use std::str::FromStr;
 
 use sqlx::{ConnectOptions, Executor};
 
+/// Runs the code that follows as `key`'s user (the SDK reads the keys from
+/// the environment at each client's making).
+fn act_as(key: &common::moto::AccessKey) {
+    std::env::set_var("AWS_ACCESS_KEY_ID", &key.id);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", &key.secret);
+}
+
 #[tokio::test]
 async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
-    let moto = common::moto::moto().await;
-    let sm = common::secrets_client(&moto.url);
+    use common::moto::{deployed_policy, queue_arn, sqs_client_as};
+    let queue = |q: &str| format!("deploy-step-{q}");
+    let (moto, keys) = common::moto::moto_with_iam(&[
+        ("migrate", deployed_policy("migrate", &[])),
+        (
+            "ingest",
+            deployed_policy("ingest", &[("orders", &queue_arn(&queue("orders")))]),
+        ),
+    ])
+    .await;
+    let sm = common::moto::secrets_client_as(&moto.url, &keys["admin"]);
     for name in ["app", "order-id-key"] {
         sm.create_secret().name(name).send().await.unwrap();
+    }
+    // The queues, as the stack makes them; the functions are given their URLs.
+    let sqs = sqs_client_as(&moto.url, &keys["admin"]);
+    let mut urls = std::collections::HashMap::new();
+    for q in ["orders", "orders-dlq", "processed", "processed-dlq"] {
+        let made = sqs
+            .create_queue()
+            .queue_name(queue(q))
+            .send()
+            .await
+            .unwrap();
+        urls.insert(q, made.queue_url.unwrap());
     }
     let server =
         std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
@@ -33,16 +67,18 @@ async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
     for (k, v) in [
         ("AWS_ENDPOINT_URL", moto.url.as_str()),
         ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
         ("DATABASE_URL", url.as_str()),
         ("APP_DB_SECRET_ARN", "app"),
         ("ORDER_ID_KEY_SECRET_ARN", "order-id-key"),
         ("DEMO_INVENTORY", "true"),
-        ("SQS_QUEUE_PREFIX", "deploy-step"),
+        ("ORDER_QUEUE_URL", urls["orders"].as_str()),
+        ("ORDER_DLQ_URL", urls["orders-dlq"].as_str()),
+        ("PROCESSED_QUEUE_URL", urls["processed"].as_str()),
+        ("PROCESSED_DLQ_URL", urls["processed-dlq"].as_str()),
     ] {
         std::env::set_var(k, v);
     }
+    act_as(&keys["migrate"]);
 
     // A zip built from other migrations than the deploy's refuses to run,
     // before it touches the database (which does not exist yet).
@@ -116,6 +152,9 @@ async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
     std::env::remove_var("APP_DB_SECRET_ARN");
     std::env::remove_var("DEMO_INVENTORY");
     std::env::set_var("DB_SECRET_ARN", "app");
+    // As the program configures ingest: it checks its own queue only.
+    std::env::set_var("SQS_CHECK_QUEUES", "orders");
+    act_as(&keys["ingest"]);
     let env = Environment::from_env().await.expect("the function starts");
     assert!(!env.ctx.order_ids.is_development());
     let body = r#"{"customer_id":"cust-deploy","items":[{"product_id":"prod-101","quantity":1}]}"#;
@@ -174,6 +213,7 @@ async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
         .unwrap();
     assert!(who.starts_with("orderflow_app@"), "{who}");
 
+    act_as(&keys["migrate"]);
     rotation_never_leaves_a_password_nobody_knows(&sm, &url).await;
 
     let admin = sqlx::MySqlPool::connect(&server).await.unwrap();
