@@ -1164,7 +1164,16 @@ function pipelineFunctions(st: Stack, secrets: Secrets, orders: Queue, processed
               "read",
               readFn,
               [readSecrets(appSecret.arn), { Effect: "Allow", Action: ["sqs:GetQueueAttributes"], Resource: [orders.main.arn, processed.main.arn] }],
-              { ...after, zip: "ingest", env: { SQS_CHECK_QUEUES: "orders,processed", API_ROUTES: "reads" } },
+              {
+                  ...after,
+                  zip: "ingest",
+                  env: {
+                      SQS_CHECK_QUEUES: "orders,processed",
+                      API_ROUTES: "reads",
+                      // With the authorizer on, an order is read by its own customer only.
+                      ...(s.jwt ? { CUSTOMER_CLAIM: s.jwt.customerClaim } : {}),
+                  },
+              },
           )
         : undefined;
     const processor = fn(

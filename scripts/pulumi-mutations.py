@@ -128,6 +128,10 @@ BREAKS = {
         'DEMO_INVENTORY: String(st.s.preset === "dev"),',
         'DEMO_INVENTORY: String(pulumi.getStack() === "dev"),',
     ),
+    "any signed-in customer reading any order": (
+        "                      ...(s.jwt ? { CUSTOMER_CLAIM: s.jwt.customerClaim } : {}),\n                  },",
+        "                  },",
+    ),
     "a migrate step not told the digest its binary must carry": (
         "input: JSON.stringify({ migrations: digest }),",
         "input: JSON.stringify({}),",

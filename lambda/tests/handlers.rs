@@ -281,3 +281,59 @@ async fn behind_a_jwt_authorizer_an_order_is_the_callers_own() {
         .unwrap();
     assert_eq!(env.router().oneshot(health).await.unwrap().status(), 200);
 }
+
+/// Behind the authorizer, an order is read by its own customer only: the
+/// same signed GET for another customer's order is a 404, as an unknown
+/// order is (its id may travel in URLs and logs).
+#[tokio::test]
+async fn behind_a_jwt_authorizer_a_customer_reads_only_their_own_orders() {
+    let (env, store) = environment().await;
+    let order = |customer: &str| {
+        let body = format!(
+            r#"{{"customer_id":"{customer}","items":[{{"product_id":"prod-103","quantity":1}}]}}"#
+        );
+        let valid = engine::validation::parse_order(body.as_bytes()).unwrap();
+        engine::ingest::order_created(
+            &valid,
+            None,
+            &engine::idempotency::OrderIdKey::development(),
+            engine::events::now_millis(),
+        )
+    };
+    let (mine, theirs) = (order("test_user_001"), order("someone_else"));
+    store.apply(&[mine.clone(), theirs.clone()]).await.unwrap();
+    // The signed POST sample, made a GET of one order (sub: test_user_001).
+    let signed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/tests/events/apigw-v2-post-order-jwt.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let get = |env: &Environment, id: &OrderId, token: bool| {
+        let mut raw = signed.clone();
+        let path = format!("/api/orders/{id}");
+        raw["routeKey"] = "GET /api/orders/{order_id}".into();
+        raw["rawPath"] = path.clone().into();
+        raw["requestContext"]["http"]["method"] = "GET".into();
+        raw["requestContext"]["http"]["path"] = path.into();
+        raw["pathParameters"] = serde_json::json!({ "order_id": id.to_string() });
+        raw.as_object_mut().unwrap().remove("body");
+        if !token {
+            raw["requestContext"]
+                .as_object_mut()
+                .unwrap()
+                .remove("authorizer");
+        }
+        let request = lambda_http::request::from_str(&raw.to_string()).unwrap();
+        let router = env.router();
+        async move { router.oneshot(request).await.unwrap().status().as_u16() }
+    };
+    let env = Environment {
+        customer_claim: Some("sub".into()),
+        ..env
+    };
+    assert_eq!(get(&env, &mine.order_id, true).await, 200, "their own");
+    assert_eq!(get(&env, &theirs.order_id, true).await, 404, "another's");
+}

@@ -69,11 +69,12 @@ describe("a production stack", () => {
         }
     });
 
-    it("tells the ingest function which claim names the order's customer, and no other function", () => {
+    it("tells the ingest and read functions which claim names the order's customer, and no other function", () => {
         const fns = ofType("aws:lambda/function:Function");
-        const ingest = fns.find((f) => f.name === "orderflow-ingest")!;
-        assert.equal(ingest.inputs.environment.variables.CUSTOMER_CLAIM, "sub", "the token's subject by default");
-        for (const f of fns.filter((f) => f !== ingest)) {
+        const api = fns.filter((f) => f.name === "orderflow-ingest" || f.name === "orderflow-read");
+        assert.equal(api.length, 2);
+        for (const f of api) assert.equal(f.inputs.environment.variables.CUSTOMER_CLAIM, "sub", `${f.name}: the token's subject by default`);
+        for (const f of fns.filter((f) => !api.includes(f))) {
             assert.equal(f.inputs.environment.variables.CUSTOMER_CLAIM, undefined, f.name);
         }
     });

@@ -90,20 +90,29 @@ pub async fn create(
     ))
 }
 
-/// The order's recorded outcome. 404 until the processor has recorded it.
+/// The order's recorded outcome. 404 until the processor has recorded it;
+/// behind a JWT authorizer, 404 too for another customer's order (an id
+/// travels in URLs and logs; knowing one is not owning it).
 #[utoipa::path(
     get, path = "/api/orders/{order_id}", tag = "orders",
     params(("order_id" = String, Path, description = "The id `POST /api/orders` answered")),
     responses(
         (status = 200, description = "The order", body = OrderRecord),
-        (status = 404, description = "Unknown, or accepted and not processed yet", body = ErrorBody),
+        (status = 404, description = "Unknown, accepted and not processed yet, or (behind a JWT authorizer) another customer's", body = ErrorBody),
     )
 )]
 pub async fn show(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     Path(order_id): Path<String>,
 ) -> Result<Json<OrderRecord>, ApiError> {
     let not_found = || ApiError::NotFound(format!("order {order_id} not found"));
     let id = OrderId::parse(&order_id).ok_or_else(not_found)?;
-    state.store.order(id).await?.map(Json).ok_or_else(not_found)
+    let order = state.store.order(id).await?.ok_or_else(not_found)?;
+    match caller {
+        Some(Extension(Caller(customer))) if customer != order.customer_id.as_str() => {
+            Err(not_found())
+        }
+        _ => Ok(Json(order)),
+    }
 }
