@@ -166,6 +166,23 @@ pub fn deployed_policy(function: &str, arns: &[(&str, &str)]) -> serde_json::Val
         .unwrap_or_else(|| panic!("no policy for {function} in {file}"))
         .clone();
     for statement in policy["Statement"].as_array_mut().into_iter().flatten() {
+        // AWS authorizes SQS's batch calls by their single action
+        // (SendMessageBatch by sqs:SendMessage); moto asks for the batch
+        // call's own name, so it is added beside each.
+        if let Some(actions) = statement["Action"].as_array_mut() {
+            let batches: Vec<serde_json::Value> = actions
+                .iter()
+                .filter_map(|a| a.as_str())
+                .filter(|a| {
+                    matches!(
+                        *a,
+                        "sqs:SendMessage" | "sqs:DeleteMessage" | "sqs:ChangeMessageVisibility"
+                    )
+                })
+                .map(|a| format!("{a}Batch").into())
+                .collect();
+            actions.extend(batches);
+        }
         let secrets = statement["Action"]
             .as_array()
             .into_iter()
