@@ -730,6 +730,7 @@ function securityGroups(st: Stack, vpc: aws.ec2.Vpc, subnetIds: pulumi.Output<st
         });
     }
     const region = aws.getRegionOutput();
+    const account = aws.getCallerIdentityOutput().accountId;
     const endpoints = ENDPOINT_SERVICES.map((service) =>
         new aws.ec2.VpcEndpoint(`${name}-${service}`, {
             vpcId: vpc.id,
@@ -738,10 +739,32 @@ function securityGroups(st: Stack, vpc: aws.ec2.Vpc, subnetIds: pulumi.Output<st
             privateDnsEnabled: true,
             subnetIds,
             securityGroupIds: [endpointsSg.id],
+            // Only this account's queues and secrets through the endpoint:
+            // nothing in the VPC can carry data to another account's.
+            policy: endpointPolicy(service, account),
             tags,
         }),
     );
     return { functionsSg, dbSg, endpoints };
+}
+
+/** A VPC endpoint's policy: the service's calls, on the stack's account's
+ * resources only (`aws:ResourceAccount`). */
+export function endpointPolicy(service: string, account: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.output(account).apply((id) =>
+        JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+                {
+                    Effect: "Allow",
+                    Principal: "*",
+                    Action: `${service}:*`,
+                    Resource: "*",
+                    Condition: { StringEquals: { "aws:ResourceAccount": id } },
+                },
+            ],
+        }),
+    );
 }
 
 /** MySQL 8.4: private, encrypted, TLS only, its limits explicit. */
@@ -870,6 +893,24 @@ function databaseAlarms(st: Stack, db: aws.rds.Instance) {
         treatMissingData: "breaching",
     });
     if (isBurstable(s.dbInstanceClass)) {
+        // A burstable instance's EBS bursts run out too: its storage then
+        // falls to the baseline, and every commit waits longer.
+        for (const [id, metricName] of [
+            ["db-ebs-io-balance", "EBSIOBalance%"],
+            ["db-ebs-byte-balance", "EBSByteBalance%"],
+        ]) {
+            alarm(id, {
+                alarmDescription: `The database's ${metricName} under 20 %: a burstable instance's storage bursts are running out, and commits will slow to its baseline; a larger class for sales`,
+                namespace: "AWS/RDS",
+                metricName,
+                dimensions: { DBInstanceIdentifier: db.identifier },
+                statistic: "Minimum",
+                period: 300,
+                evaluationPeriods: 1,
+                threshold: 20,
+                comparisonOperator: "LessThanThreshold",
+            });
+        }
         alarm("db-cpu-credits", {
             alarmDescription: "Database CPU credits under 20: a burstable class at its baseline slows the sale (or bills surplus credits); a non-burstable class for sales",
             namespace: "AWS/RDS",
@@ -1381,6 +1422,24 @@ function apiStage(st: Stack, api: aws.apigatewayv2.Api, routeResources: aws.apig
         evaluationPeriods: 1,
         threshold: 1000,
         comparisonOperator: "GreaterThanThreshold",
+    });
+    // API Gateway counts 429s inside 4xx; the access log tells them apart.
+    const namespace = `orderflow/${physical}`;
+    new aws.cloudwatch.LogMetricFilter(`${name}-api-429`, {
+        logGroupName: accessLogs.name,
+        pattern: '{ $.status = "429" }',
+        metricTransformation: { name: "Throttled429", namespace, value: "1", defaultValue: "0" },
+    });
+    alarm("api-429", {
+        alarmDescription: "The API answered over 100 429s in 5 minutes (from its access log): a throttle below the traffic; clients retry them, but a sale's customers wait. The stage and route throttles in deploy/settings.json, and ingest's reservation behind them",
+        namespace,
+        metricName: "Throttled429",
+        statistic: "Sum",
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 100,
+        comparisonOperator: "GreaterThanThreshold",
+        treatMissingData: "notBreaching",
     });
     alarm("api-latency-p99", {
         alarmDescription: "The API's p99 latency above 1 s for 3 minutes: ingest is cold-starting or SQS is slow; ingest's concurrency and the stage throttle",

@@ -132,6 +132,18 @@ BREAKS = {
         "                      ...(s.jwt ? { CUSTOMER_CLAIM: s.jwt.customerClaim } : {}),\n                  },",
         "                  },",
     ),
+    "endpoints open to any account's queues and secrets": (
+        '{ "aws:ResourceAccount": id } }',
+        '{ "aws:ResourceAccount": id ? "*" : "*" } }',
+    ),
+    "429s counted with every other 4xx": (
+        "pattern: '{ $.status = \"429\" }',",
+        "pattern: '{ $.status = \"4*\" }',",
+    ),
+    "no alarm on a burstable instance's storage bursts": (
+        '            ["db-ebs-io-balance", "EBSIOBalance%"],\n',
+        "",
+    ),
     "a migrate step not told the digest its binary must carry": (
         "input: JSON.stringify({ migrations: digest }),",
         "input: JSON.stringify({}),",

@@ -31,6 +31,7 @@ describe("the orderflow stack, by class", () => {
             "aws:apigatewayv2/route:Route",
             "aws:apigatewayv2/stage:Stage",
             "aws:cloudwatch/logGroup:LogGroup",
+            "aws:cloudwatch/logMetricFilter:LogMetricFilter",
             "aws:cloudwatch/metricAlarm:MetricAlarm",
             "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
             "aws:ec2/securityGroup:SecurityGroup",

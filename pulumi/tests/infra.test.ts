@@ -47,6 +47,14 @@ describe("the orderflow stack", () => {
     it("reaches SQS and Secrets Manager through VPC endpoints, with no NAT gateway or internet gateway", () => {
         const endpoints = ofType("aws:ec2/vpcEndpoint:VpcEndpoint").map((e) => e.inputs.serviceName);
         assert.deepEqual(endpoints.sort(), ["com.amazonaws.us-east-1.secretsmanager", "com.amazonaws.us-east-1.sqs"]);
+        // Each endpoint carries its own service's calls to this account's resources only.
+        for (const e of ofType("aws:ec2/vpcEndpoint:VpcEndpoint")) {
+            const service = (e.inputs.serviceName as string).split(".").pop();
+            const [statement, ...more] = JSON.parse(e.inputs.policy).Statement;
+            assert.equal(more.length, 0, e.name);
+            assert.equal(statement.Action, `${service}:*`, e.name);
+            assert.deepEqual(statement.Condition, { StringEquals: { "aws:ResourceAccount": "123456789012" } }, e.name);
+        }
         assert.equal(ofType("aws:ec2/natGateway:NatGateway").length, 0);
         assert.equal(ofType("aws:ec2/internetGateway:InternetGateway").length, 0);
         for (const s of ofType("aws:ec2/subnet:Subnet")) assert.equal(s.inputs.mapPublicIpOnLaunch, false);
@@ -455,6 +463,8 @@ describe("the orderflow stack", () => {
             // What a sale runs out of.
             "AWS/RDS CPUUtilization",
             "AWS/RDS CPUCreditBalance",
+            "AWS/RDS EBSIOBalance%",
+            "AWS/RDS EBSByteBalance%",
             "AWS/RDS FreeableMemory",
             "AWS/ApiGateway 4xx",
             "AWS/ApiGateway Latency",
@@ -473,6 +483,11 @@ describe("the orderflow stack", () => {
         for (const f of ["ingest", "read", "processor", "notifier"]) {
             assert.ok(alarms.some((a) => a.name === `orderflow-${f}-errors`) && alarms.some((a) => a.name === `orderflow-${f}-throttles`), f);
         }
+        // 429s apart from the other 4xx, from the access log.
+        const [filter] = ofType("aws:cloudwatch/logMetricFilter:LogMetricFilter");
+        assert.equal(filter.inputs.pattern, '{ $.status = "429" }');
+        const throttled = byName("api-429").inputs;
+        assert.deepEqual([throttled.namespace, throttled.metricName], [filter.inputs.metricTransformation.namespace, filter.inputs.metricTransformation.name]);
         const connections = alarms.find((a) => a.inputs.metricName === "DatabaseConnections")!;
         assert.equal(connections.inputs.threshold, 48, "80% of the explicit max_connections 60");
         assert.equal(ofType("aws:sns/topicSubscription:TopicSubscription").length, 0, "no email configured on this stack");

@@ -76,6 +76,9 @@ export function mockStack(stack: string, config: Record<string, string> = {}) {
                     return { ...args.inputs, availabilityZones: args.inputs.service === "secretsmanager" ? zones.slice(0, 3) : zones };
                 }
                 if (args.token === "aws:index/getRegion:getRegion") return { name: "us-east-1", region: "us-east-1" };
+                if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") {
+                    return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/deployer", userId: "AIDAMOCK" };
+                }
                 if (args.token === "aws:servicequotas/getServiceQuota:getServiceQuota") return { ...args.inputs, value: 1000 };
                 return args.inputs;
             },

@@ -27,7 +27,7 @@ pub const STORAGE_GB: f64 = 20.0;
 pub const ENDPOINTS: u32 = 2;
 pub const ZONES: u32 = 2;
 pub const SECRETS: u32 = 3;
-pub const ALARMS: u32 = 26;
+pub const ALARMS: u32 = 29;
 
 /// Bytes an invocation writes to CloudWatch Logs: Lambda's START, END and
 /// REPORT lines. *Assumed* (about 350 bytes, from the lines' documented
