@@ -110,11 +110,25 @@ async fn a_password_rotated_mid_run_loses_no_order_and_sends_none_to_the_dlq() {
         }])
         .await
         .unwrap();
+    // An account of the same user an earlier deploy made from another host
+    // goes when the rights are granted: it would keep its old password.
+    owner
+        .pool()
+        .execute(format!("CREATE USER '{user}'@'10.99.%' IDENTIFIED BY 'an-old-password'").as_str())
+        .await
+        .unwrap();
     owner
         .grant_data_rights((&user, "%"), "first-password-1", &database)
         .await
         .unwrap();
     let admin = owner.pool().clone();
+    let hosts: Vec<(String,)> =
+        sqlx::query_as("SELECT CAST(host AS CHAR) FROM mysql.user WHERE user = ?")
+            .bind(&user)
+            .fetch_all(&admin)
+            .await
+            .unwrap();
+    assert_eq!(hosts, [("%".to_owned(),)], "one account of the user left");
 
     // The secret, in moto's Secrets Manager.
     let moto = common::moto::moto().await;

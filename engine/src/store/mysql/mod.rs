@@ -308,6 +308,21 @@ impl MySqlStore {
             )
             .await?;
         }
+        // The same user from another host (an earlier deploy's `'%'`) would
+        // keep its old password and rights, which no rotation changes:
+        // dropped.
+        let others: Vec<(String,)> = sqlx::query_as(
+            "SELECT CAST(host AS CHAR) FROM mysql.user WHERE user = ? AND host <> ?",
+        )
+        .bind(user.0)
+        .bind(user.1)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (host,) in others {
+            let other = self::account((user.0, &host))?;
+            conn.execute(format!("DROP USER IF EXISTS {other}").as_str())
+                .await?;
+        }
         Ok(())
     }
 
