@@ -6,7 +6,7 @@
 # deployed (Lambda) shape with the shipped settings held to the sale's
 # targets, its JSON result checked against its schema, a short
 # Goose load test against `sim serve` with its verification; and the Pulumi
-# program's type check and tests. Needs a MySQL 8 or MariaDB 10.11 server at TEST_MYSQL_URL
+# program's type check and tests, on the Node.js 24 the virtualenv holds. Needs a MySQL 8 or MariaDB 10.11 server at TEST_MYSQL_URL
 # (default mysql://root@127.0.0.1:3306); the MySQL tests fail, never skip,
 # without one.
 set -euo pipefail
