@@ -334,6 +334,52 @@ export interface Settings {
 /** The retention periods CloudWatch Logs accepts, in days. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
+/** The database's maintenance and backup windows, UTC: the stack's, or at night. */
+function windowsOf(c: pulumi.Config): { dbMaintenanceWindow: string; dbBackupWindow: string } {
+    const dbMaintenanceWindow = c.get("dbMaintenanceWindow") ?? "sun:03:00-sun:04:00";
+    const dbBackupWindow = c.get("dbBackupWindow") ?? "02:00-02:30";
+    if (!/^(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d-(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d$/.test(dbMaintenanceWindow)) {
+        throw new Error(`dbMaintenanceWindow must read like sun:03:00-sun:04:00 (UTC), not ${dbMaintenanceWindow}`);
+    }
+    if (!/^\d\d:\d\d-\d\d:\d\d$/.test(dbBackupWindow)) {
+        throw new Error(`dbBackupWindow must read like 02:00-02:30 (UTC), not ${dbBackupWindow}`);
+    }
+    return { dbMaintenanceWindow, dbBackupWindow };
+}
+
+/** The architecture the stack deploys, if the zips in `lambdaDir` were
+ * built for it: they say what they were built for (scripts/build-lambdas.sh
+ * writes manifest.json), and an arm64 plan deployed with x86_64 zips would
+ * fail every cold start with an exec format error. */
+function zipsFor(architecture: string, lambdaDir: string): "x86_64" | "arm64" {
+    if (architecture !== "x86_64" && architecture !== "arm64") throw new Error(`architecture must be x86_64 or arm64`);
+    const manifest = path.join(lambdaDir, "manifest.json");
+    if (!fs.existsSync(manifest)) return architecture;
+    const built = JSON.parse(fs.readFileSync(manifest, "utf8")).architecture;
+    if (built !== architecture) {
+        throw new Error(
+            `the zips in ${lambdaDir} were built for ${built}, and this stack deploys ${architecture}: ` +
+                `rebuild them with ORDERFLOW_SETTINGS=<the settings file> ./scripts/build-lambdas.sh, or pulumi config set architecture ${built}`,
+        );
+    }
+    return architecture;
+}
+
+/** Provisioned concurrency on ingest's live alias for a sale's window
+ * (`saleProvisionedConcurrency`; about $0.0000041667 a GB-second while
+ * set), taken from ingest's reserved concurrency, so it needs no more of
+ * the account's. */
+function provisionedOf(c: pulumi.Config, shape: Shape): number {
+    const provisioned = c.getNumber("saleProvisionedConcurrency") ?? 0;
+    const reserved = shape.functions.ingest.reserved_concurrency;
+    if (!Number.isInteger(provisioned) || provisioned < 0 || (reserved !== null && provisioned > reserved)) {
+        throw new Error(
+            `saleProvisionedConcurrency must be a whole number from 0 to ingest's reserved concurrency (${reserved ?? "the account's"}), not ${provisioned}`,
+        );
+    }
+    return provisioned;
+}
+
 /**
  * The shape from deploy/settings.json; the stack's config sets the rest:
  * `preset` (production or dev, required: a stack never gets a preset by
@@ -376,33 +422,8 @@ export function settings(given?: Shape): Settings {
     if (httpsEndpoint !== undefined && !/^https:\/\/[^\s/]+/.test(httpsEndpoint)) {
         throw new Error(`alarmHttpsEndpoint must be an https:// URL, not ${httpsEndpoint}`);
     }
-    const architecture = c.get("architecture") ?? shape.architecture ?? "x86_64";
-    if (architecture !== "x86_64" && architecture !== "arm64") throw new Error(`architecture must be x86_64 or arm64`);
-    // The zips say what they were built for (scripts/build-lambdas.sh
-    // writes manifest.json): an arm64 plan deployed with x86_64 zips would
-    // fail every cold start with an exec format error.
     const lambdaDir = c.get("lambdaDir") ?? "../target/lambda";
-    const manifest = path.join(lambdaDir, "manifest.json");
-    if (fs.existsSync(manifest)) {
-        const built = JSON.parse(fs.readFileSync(manifest, "utf8")).architecture;
-        if (built !== architecture) {
-            throw new Error(
-                `the zips in ${lambdaDir} were built for ${built}, and this stack deploys ${architecture}: ` +
-                    `rebuild them with ORDERFLOW_SETTINGS=<the settings file> ./scripts/build-lambdas.sh, or pulumi config set architecture ${built}`,
-            );
-        }
-    }
-    // Provisioned concurrency on ingest's live alias for a sale's window
-    // (`saleProvisionedConcurrency`; about $0.0000041667 a GB-second while
-    // set), taken from ingest's reserved concurrency, so it needs no more
-    // of the account's.
-    const provisioned = c.getNumber("saleProvisionedConcurrency") ?? 0;
-    const ingestReserved = shape.functions.ingest.reserved_concurrency;
-    if (!Number.isInteger(provisioned) || provisioned < 0 || (ingestReserved !== null && provisioned > ingestReserved)) {
-        throw new Error(
-            `saleProvisionedConcurrency must be a whole number from 0 to ingest's reserved concurrency (${ingestReserved ?? "the account's"}), not ${provisioned}`,
-        );
-    }
+    const architecture = zipsFor(c.get("architecture") ?? shape.architecture ?? "x86_64", lambdaDir);
     // A production stack takes orders from the internet: anonymous only
     // when someone said so.
     if (preset === "production" && !(issuer && audience) && !c.getBoolean("allowAnonymous")) {
@@ -411,14 +432,7 @@ export function settings(given?: Shape): Settings {
                 "or pulumi config set allowAnonymous true to take anonymous orders on purpose",
         );
     }
-    const dbMaintenanceWindow = c.get("dbMaintenanceWindow") ?? "sun:03:00-sun:04:00";
-    const dbBackupWindow = c.get("dbBackupWindow") ?? "02:00-02:30";
-    if (!/^(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d-(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d$/.test(dbMaintenanceWindow)) {
-        throw new Error(`dbMaintenanceWindow must read like sun:03:00-sun:04:00 (UTC), not ${dbMaintenanceWindow}`);
-    }
-    if (!/^\d\d:\d\d-\d\d:\d\d$/.test(dbBackupWindow)) {
-        throw new Error(`dbBackupWindow must read like 02:00-02:30 (UTC), not ${dbBackupWindow}`);
-    }
+    const { dbMaintenanceWindow, dbBackupWindow } = windowsOf(c);
     const dbMaxAllocatedStorage = c.getNumber("dbMaxAllocatedStorage") ?? Math.max(100, 5 * dbAllocatedStorage);
     if (dbMaxAllocatedStorage < dbAllocatedStorage) {
         throw new Error(`dbMaxAllocatedStorage (${dbMaxAllocatedStorage}) must be at least dbAllocatedStorage (${dbAllocatedStorage})`);
@@ -440,7 +454,7 @@ export function settings(given?: Shape): Settings {
                 : undefined,
         lambdaDir,
         architecture,
-        saleProvisionedConcurrency: provisioned,
+        saleProvisionedConcurrency: provisionedOf(c, shape),
         dbInstanceClass: preset === "production" ? (shape.production_instance_class ?? shape.instance_class) : shape.instance_class,
         dbApplyImmediately: c.getBoolean("dbApplyImmediately") ?? false,
         dbMaintenanceWindow,
@@ -893,14 +907,16 @@ function databaseAlarms(st: Stack, db: aws.rds.Instance) {
         treatMissingData: "breaching",
     });
     if (isBurstable(s.dbInstanceClass)) {
-        // A burstable instance's EBS bursts run out too: its storage then
-        // falls to the baseline, and every commit waits longer.
-        for (const [id, metricName] of [
-            ["db-ebs-io-balance", "EBSIOBalance%"],
-            ["db-ebs-byte-balance", "EBSByteBalance%"],
-        ]) {
+        // A burstable class runs out of CPU credits, and of its storage's
+        // bursts: then it falls to its baseline, and every commit waits longer.
+        const bursts = {
+            "db-cpu-credits": ["CPUCreditBalance", "Database CPU credits under 20: a burstable class at its baseline slows the sale (or bills surplus credits); a non-burstable class for sales"],
+            "db-ebs-io-balance": ["EBSIOBalance%", "The database's EBSIOBalance% under 20 %: a burstable instance's storage bursts are running out, and commits will slow to its baseline; a larger class for sales"],
+            "db-ebs-byte-balance": ["EBSByteBalance%", "The database's EBSByteBalance% under 20 %: a burstable instance's storage bursts are running out, and commits will slow to its baseline; a larger class for sales"],
+        };
+        for (const [id, [metricName, alarmDescription]] of Object.entries(bursts)) {
             alarm(id, {
-                alarmDescription: `The database's ${metricName} under 20 %: a burstable instance's storage bursts are running out, and commits will slow to its baseline; a larger class for sales`,
+                alarmDescription,
                 namespace: "AWS/RDS",
                 metricName,
                 dimensions: { DBInstanceIdentifier: db.identifier },
@@ -911,17 +927,6 @@ function databaseAlarms(st: Stack, db: aws.rds.Instance) {
                 comparisonOperator: "LessThanThreshold",
             });
         }
-        alarm("db-cpu-credits", {
-            alarmDescription: "Database CPU credits under 20: a burstable class at its baseline slows the sale (or bills surplus credits); a non-burstable class for sales",
-            namespace: "AWS/RDS",
-            metricName: "CPUCreditBalance",
-            dimensions: { DBInstanceIdentifier: db.identifier },
-            statistic: "Minimum",
-            period: 300,
-            evaluationPeriods: 1,
-            threshold: 20,
-            comparisonOperator: "LessThanThreshold",
-        });
     }
 }
 
@@ -1361,7 +1366,7 @@ export function routeSourceArn(routeKey: string): string {
 
 /** The stage: its throttles, its access log, its alarms. */
 function apiStage(st: Stack, api: aws.apigatewayv2.Api, routeResources: aws.apigatewayv2.Route[]) {
-    const { s, shape, name, physical, tags, alarm } = st;
+    const { s, shape, name, physical, tags } = st;
     const accessLogs = new aws.cloudwatch.LogGroup(`${name}-api-access`, {
         name: `/aws/apigateway/${physical}-access`,
         retentionInDays: s.db.logRetentionDays,
@@ -1401,6 +1406,14 @@ function apiStage(st: Stack, api: aws.apigatewayv2.Api, routeResources: aws.apig
         },
         { dependsOn: routeResources },
     );
+    apiAlarms(st, api, stage, accessLogs);
+    return stage;
+}
+
+/** The API's alarms: 5xx, 4xx, its own 429s (counted from the access log,
+ * apart from the other 4xx) and p99 latency. */
+function apiAlarms(st: Stack, api: aws.apigatewayv2.Api, stage: aws.apigatewayv2.Stage, accessLogs: aws.cloudwatch.LogGroup) {
+    const { name, physical, alarm } = st;
     alarm("api-5xx", {
         alarmDescription: "The API answered 5xx (503: the order queue could not take the order; 500: a bug or a queue that cannot be used): the ingest log group says which",
         namespace: "AWS/ApiGateway",
@@ -1452,5 +1465,5 @@ function apiStage(st: Stack, api: aws.apigatewayv2.Api, routeResources: aws.apig
         threshold: 1000,
         comparisonOperator: "GreaterThanThreshold",
     });
-    return stage;
 }
+

@@ -141,8 +141,8 @@ BREAKS = {
         "pattern: '{ $.status = \"4*\" }',",
     ),
     "no alarm on a burstable instance's storage bursts": (
-        '            ["db-ebs-io-balance", "EBSIOBalance%"],\n',
-        "",
+        '            "db-ebs-io-balance": ["EBSIOBalance%",',
+        '            "db-ebs-io-balance-unused": ["CPUCreditBalance",',
     ),
     "a migrate step not told the digest its binary must carry": (
         "input: JSON.stringify({ migrations: digest }),",
