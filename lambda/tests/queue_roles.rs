@@ -3,7 +3,8 @@
 //! under the policy the Pulumi program gives the function
 //! (`deploy/iam-policies.json`), with the queue URLs the stack gives it.
 //! The processor's init checks both queues and its batch publishes
-//! `OrderProcessed`; the notifier's init checks its queue. An action the
+//! `OrderProcessed`; the notifier's init checks its queue, the read
+//! function's both. An action the
 //! code calls and the role lacks fails here, not at the first sale. One
 //! test in this file: it sets the process's environment (the SDK reads the
 //! keys from it).
@@ -60,6 +61,7 @@ async fn the_queue_functions_calls_are_allowed_by_their_roles() {
     let (moto, keys) = moto_with_iam(&[
         ("processor", deployed_policy("processor", &arns)),
         ("notifier", deployed_policy("notifier", &arns)),
+        ("read", deployed_policy("read", &arns)),
     ])
     .await;
     let sqs = sqs_client_as(&moto.url, &keys["admin"]);
@@ -129,6 +131,18 @@ async fn the_queue_functions_calls_are_allowed_by_their_roles() {
     let env = Environment::new(Context::new(store.clone()), queues, cfg);
     let response = handle_processed(&env.notification_worker(), processed).await;
     assert!(response.batch_item_failures.is_empty());
+
+    // The read function's init, as its role allows: it checks both queues
+    // (the health route reports their depth).
+    act_as(&keys["read"]);
+    let queues = Queues::open(&config("orders,processed"))
+        .await
+        .expect("the read function's init may check both queues");
+    queues
+        .orders
+        .depth()
+        .await
+        .expect("the read function may read the order queue's depth");
 
     // And the roles are enforced: the notifier may not publish.
     let denied = sqs_client_as(&moto.url, &keys["notifier"])
