@@ -11,8 +11,8 @@
 //! queue, the whole pipeline end to end over HTTP, and ingest alone beside
 //! a bare axum JSON echo handler loaded by the same client.
 //!
-//! Everything runs in its own database (`orderflow_bench` unless
-//! `DATABASE_URL` names another), emptied first.
+//! Everything runs in its own database (`<name>_bench` beside the one
+//! `DATABASE_URL` names, which it never touches), emptied first.
 
 use anyhow::Context;
 use std::process::ExitCode;
@@ -176,17 +176,28 @@ fn figure(rows: &mut Vec<BenchRow>, name: &str, value: f64, unit: &str, note: &s
     });
 }
 
+/// The database the bench empties and fills: `<name>_bench` for the one
+/// DATABASE_URL names (`orderflow_bench` for none), or that one when its
+/// name already ends in `_bench`.
+fn bench_database(named: Option<&str>) -> String {
+    match named.filter(|d| !d.is_empty()) {
+        Some(d) if d.ends_with("_bench") => d.to_owned(),
+        Some(d) => format!("{d}_bench"),
+        None => "orderflow_bench".into(),
+    }
+}
+
 async fn run(args: &BenchArgs, rows: &mut Vec<BenchRow>) -> anyhow::Result<()> {
     let options = args
         .config
         .mysql()
         .map_err(anyhow::Error::msg)?
         .context("sim bench measures MySQL: set DATABASE_URL (or DB_HOST)")?;
-    let options = if options.get_database().is_some_and(|d| !d.is_empty()) {
-        options
-    } else {
-        options.database("orderflow_bench")
-    };
+    // Never the database DATABASE_URL names for the app (`.env`'s, say):
+    // the bench empties its tables.
+    let database = bench_database(options.get_database());
+    println!("sim bench: its own database `{database}` on that server (emptied before each part)");
+    let options = options.database(&database);
     let store = Arc::new(
         StoreOptions::mysql(options)
             .pool_size(args.config.db_max_connections)
@@ -436,4 +447,20 @@ async fn bench_end_to_end(
         "accept-to-processed after the warm-up",
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bench_database;
+
+    /// The bench never empties the app's database: `.env`'s `orderflow`
+    /// becomes `orderflow_bench` beside it.
+    #[test]
+    fn the_bench_uses_a_database_of_its_own() {
+        assert_eq!(bench_database(Some("orderflow")), "orderflow_bench");
+        assert_eq!(bench_database(Some("shop")), "shop_bench");
+        assert_eq!(bench_database(Some("orderflow_bench")), "orderflow_bench");
+        assert_eq!(bench_database(Some("")), "orderflow_bench");
+        assert_eq!(bench_database(None), "orderflow_bench");
+    }
 }
