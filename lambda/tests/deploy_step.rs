@@ -24,13 +24,6 @@ use std::str::FromStr;
 
 use sqlx::{ConnectOptions, Executor};
 
-/// Runs the code that follows as `key`'s user (the SDK reads the keys from
-/// the environment at each client's making).
-fn act_as(key: &common::moto::AccessKey) {
-    std::env::set_var("AWS_ACCESS_KEY_ID", &key.id);
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", &key.secret);
-}
-
 #[tokio::test]
 async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
     use common::moto::{deployed_policy, queue_arn, sqs_client_as};
@@ -78,7 +71,7 @@ async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
     ] {
         std::env::set_var(k, v);
     }
-    act_as(&keys["migrate"]);
+    keys["migrate"].act_as();
 
     // A zip built from other migrations than the deploy's refuses to run,
     // before it touches the database (which does not exist yet).
@@ -154,7 +147,7 @@ async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
     std::env::set_var("DB_SECRET_ARN", "app");
     // As the program configures ingest: it checks its own queue only.
     std::env::set_var("SQS_CHECK_QUEUES", "orders");
-    act_as(&keys["ingest"]);
+    keys["ingest"].act_as();
     let env = Environment::from_env().await.expect("the function starts");
     assert!(!env.ctx.order_ids.is_development());
     let body = r#"{"customer_id":"cust-deploy","items":[{"product_id":"prod-101","quantity":1}]}"#;
@@ -213,7 +206,7 @@ async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
         .unwrap();
     assert!(who.starts_with("orderflow_app@"), "{who}");
 
-    act_as(&keys["migrate"]);
+    keys["migrate"].act_as();
     rotation_never_leaves_a_password_nobody_knows(&sm, &url).await;
 
     let admin = sqlx::MySqlPool::connect(&server).await.unwrap();

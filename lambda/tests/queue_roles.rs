@@ -13,18 +13,13 @@ mod common;
 
 use std::sync::Arc;
 
-use common::moto::{deployed_policy, moto_with_iam, queue_arn, sqs_client_as, AccessKey};
+use common::moto::{deployed_policy, moto_with_iam, queue_arn, sqs_client_as};
 use engine::config::{Config, QueueKind};
 use engine::context::Context;
 use engine::domain::seed_products;
 use engine::lambda::{handle_orders, handle_processed, Environment, SqsEvent, SqsMessage};
 use engine::queues::Queues;
 use engine::store::{MemoryStore, OrderStore};
-
-fn act_as(key: &AccessKey) {
-    std::env::set_var("AWS_ACCESS_KEY_ID", &key.id);
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", &key.secret);
-}
 
 /// The messages on `url`, received (as the event source mapping would) by
 /// the test's admin, as the SQS event the function is handed.
@@ -102,7 +97,7 @@ async fn the_queue_functions_calls_are_allowed_by_their_roles() {
 
     // The processor, as its role allows: init checks both queues (as the
     // program configures it), the batch publishes OrderProcessed.
-    act_as(&keys["processor"]);
+    keys["processor"].act_as();
     let cfg = config("orders,processed");
     let queues = Queues::open(&cfg)
         .await
@@ -123,7 +118,7 @@ async fn the_queue_functions_calls_are_allowed_by_their_roles() {
     assert_eq!(processed.records.len(), 1, "OrderProcessed was published");
 
     // The notifier, as its role allows.
-    act_as(&keys["notifier"]);
+    keys["notifier"].act_as();
     let cfg = config("processed");
     let queues = Queues::open(&cfg)
         .await
@@ -134,7 +129,7 @@ async fn the_queue_functions_calls_are_allowed_by_their_roles() {
 
     // The read function's init, as its role allows: it checks both queues
     // (the health route reports their depth).
-    act_as(&keys["read"]);
+    keys["read"].act_as();
     let queues = Queues::open(&config("orders,processed"))
         .await
         .expect("the read function's init may check both queues");

@@ -197,6 +197,16 @@ pub fn deployed_policy(function: &str, arns: &[(&str, &str)]) -> serde_json::Val
     policy
 }
 
+impl AccessKey {
+    /// Makes the code that follows run as this key's user: the SDK reads
+    /// the keys from the process's environment each time a client is made
+    /// (so only for a test binary of one test).
+    pub fn act_as(&self) {
+        std::env::set_var("AWS_ACCESS_KEY_ID", &self.id);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", &self.secret);
+    }
+}
+
 /// A queue's ARN in moto's default account.
 pub fn queue_arn(name: &str) -> String {
     format!("arn:aws:sqs:us-east-1:123456789012:{name}")
