@@ -144,6 +144,51 @@ async fn every_malformed_request_is_refused_without_trace_mysql() {
     db.drop_db().await;
 }
 
+/// A client that sends a 2 MB body before it reads the answer gets the
+/// 413, not a reset: the server reads and drops what is past the limit
+/// before it closes the connection.
+#[tokio::test]
+async fn an_oversized_body_is_answered_413_not_reset() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(memory_store().await).await;
+    let addr = app.base_url().trim_start_matches("http://").to_owned();
+    let body = format!(
+        r#"{{"customer_id":"{}","items":[]}}"#,
+        "x".repeat(2_000_000)
+    );
+    for attempt in 0..3 {
+        let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /api/orders HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        conn.write_all(head.as_bytes()).await.unwrap();
+        // A client on a network sends its body over time, so the server
+        // answers while the rest is still on its way.
+        let mut sent = Ok(());
+        for chunk in body.as_bytes().chunks(64 * 1024) {
+            sent = conn.write_all(chunk).await;
+            if sent.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let mut answer = Vec::new();
+        let read = conn.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            sent.is_ok() && read.is_ok(),
+            "attempt {attempt}: {sent:?} {read:?}"
+        );
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "attempt {attempt}: {answer}"
+        );
+        assert!(answer.contains("request body is larger than"), "{answer}");
+    }
+    assert_eq!(app.enqueued(), 0);
+}
+
 #[tokio::test]
 async fn an_idempotency_key_lets_a_client_place_the_same_basket_twice() {
     let app = spawn_app(memory_store().await).await;

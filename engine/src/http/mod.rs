@@ -10,6 +10,7 @@ mod orders;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -32,6 +33,16 @@ pub use ops::ApiDoc;
 /// Largest request body accepted; larger ones get 413. A 100-line order is
 /// under 10 KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Past [`MAX_BODY_BYTES`], how much more of a body is read and thrown
+/// away, for how long in all, and how long a pause in it ends the wait, so
+/// that the 413 reaches a client still sending: a server that closes a
+/// connection with unread data in it makes the kernel answer with a reset,
+/// and the client sees that instead of the answer (nginx's "lingering
+/// close" does the same).
+pub const LINGER_BYTES: usize = 16 * 1024 * 1024;
+pub const LINGER: Duration = Duration::from_secs(5);
+pub const LINGER_PAUSE: Duration = Duration::from_secs(1);
 
 /// Longest a request may take, body upload included, before it is answered
 /// 408 and dropped: a slow client cannot hold a connection and its memory.
@@ -108,6 +119,43 @@ pub fn router_for(state: AppState, routes: Routes) -> Router {
             REQUEST_TIMEOUT,
         ))
         .with_state(state)
+}
+
+/// A request's body, at most [`MAX_BODY_BYTES`]; a larger one is
+/// [`ApiError::TooLarge`], after the rest of it was read and dropped
+/// (within [`LINGER_BYTES`], [`LINGER`] and [`LINGER_PAUSE`]), so the
+/// client reads the 413.
+pub(crate) async fn read_body(body: axum::body::Body) -> Result<Bytes, ApiError> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| unreadable(&e))?;
+        if buf.len() + chunk.len() > MAX_BODY_BYTES {
+            let mut dropped = buf.len() + chunk.len();
+            let drain = async {
+                while let Ok(Some(Ok(chunk))) =
+                    tokio::time::timeout(LINGER_PAUSE, stream.next()).await
+                {
+                    dropped += chunk.len();
+                    if dropped > LINGER_BYTES {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(LINGER, drain).await;
+            return Err(ApiError::TooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
+fn unreadable(e: &axum::Error) -> ApiError {
+    ApiError::Invalid(crate::validation::ValidationError {
+        field: None,
+        message: format!("could not read the body: {e}"),
+    })
 }
 
 /// The body of every error answer. `message` is the seed's key.

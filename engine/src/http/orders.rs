@@ -1,7 +1,6 @@
 //! `POST /api/orders` (ingest) and `GET /api/orders/{order_id}`.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Extension, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -50,18 +49,10 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let body = body.map_err(|rejection| {
+    let body = super::read_body(body).await.inspect_err(|_| {
         state.metrics.rejected.inc();
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge
-        } else {
-            ApiError::Invalid(crate::validation::ValidationError {
-                field: None,
-                message: format!("could not read the body: {rejection}"),
-            })
-        }
     })?;
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let json = ct.to_str().is_ok_and(|ct| {
