@@ -209,6 +209,13 @@ pub enum ConfigError {
     },
     #[error("DB_SSL_CA: {0} holds no PEM certificate")]
     CaNotPem(String),
+    /// The configuration requires an encrypted connection, and this build
+    /// has no TLS: refused before connecting, rather than by the driver.
+    #[error(
+        "{0} needs TLS to the database, which this build leaves out: build it with the \
+         engine's `tls` feature (the sim: cargo run -p sim --features tls)"
+    )]
+    TlsNotBuilt(String),
     #[error("ORDER_ID_KEY: {0}")]
     OrderIdKey(#[from] crate::idempotency::KeyTooShort),
 }
@@ -218,6 +225,11 @@ impl Config {
     /// first, then the `DB_*` variables.
     /// `DB_SSL_MODE` and `DB_SSL_CA` apply to either.
     pub fn mysql(&self) -> Result<Option<MySqlConnectOptions>, ConfigError> {
+        if !cfg!(feature = "tls") {
+            if let Some(asked) = self.tls_demand() {
+                return Err(ConfigError::TlsNotBuilt(asked));
+            }
+        }
         let options = if let Some(url) = self
             .database_url
             .as_deref()
@@ -259,6 +271,45 @@ impl Config {
         Ok(options)
     }
 
+    /// What, if anything, requires the database connection to be
+    /// encrypted, named as the user set it: an ssl mode of `required` or
+    /// stricter (DB_SSL_MODE, else the URL's `ssl-mode`), or a CA to verify
+    /// against (DB_SSL_CA). `preferred` requires nothing: it connects in
+    /// the clear where TLS is not to be had. None without a database.
+    pub fn tls_demand(&self) -> Option<String> {
+        let url = self
+            .database_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty());
+        let host = self.db_host.as_deref().filter(|h| !h.trim().is_empty());
+        if url.is_none() && host.is_none() {
+            return None;
+        }
+        let (mode, from) = match (self.db_ssl_mode, url) {
+            (Some(mode), _) => (mode.into(), "DB_SSL_MODE"),
+            (None, Some(url)) => match MySqlConnectOptions::from_str(url) {
+                Ok(options) => (options.get_ssl_mode(), "the database URL's ssl-mode"),
+                // Refused as it is parsed (ConfigError::DatabaseUrl).
+                Err(_) => return None,
+            },
+            (None, None) => (MySqlSslMode::Preferred, ""),
+        };
+        let mode = match mode {
+            MySqlSslMode::Disabled => return None,
+            MySqlSslMode::Preferred => None,
+            MySqlSslMode::Required => Some("required"),
+            MySqlSslMode::VerifyCa => Some("verify-ca"),
+            MySqlSslMode::VerifyIdentity => Some("verify-identity"),
+        };
+        if let Some(mode) = mode {
+            return Some(format!("{from}={mode}"));
+        }
+        match self.db_ssl_ca.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(ca) => Some(format!("DB_SSL_CA={ca}")),
+        }
+    }
+
     /// The key order ids are derived under: `ORDER_ID_KEY`, or the public
     /// development key when it is unset or empty.
     pub fn order_id_key(&self) -> Result<OrderIdKey, ConfigError> {
@@ -274,5 +325,55 @@ impl Config {
 
     pub fn visibility_timeout(&self) -> Duration {
         Duration::from_secs(self.visibility_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demand(url: &str, mode: Option<SslMode>, ca: Option<&str>) -> Option<String> {
+        Config {
+            database_url: Some(url.to_owned()),
+            db_ssl_mode: mode,
+            db_ssl_ca: ca.map(str::to_owned),
+            ..Config::default()
+        }
+        .tls_demand()
+    }
+
+    /// A build without TLS refuses what must be encrypted, by these names,
+    /// and connects in the clear only where the user left the choice open.
+    #[test]
+    fn what_requires_tls_is_named_as_the_user_set_it() {
+        let url = "mysql://root@db.example.com/orderflow";
+        assert_eq!(demand(url, None, None), None);
+        assert_eq!(demand(url, Some(SslMode::Preferred), None), None);
+        assert_eq!(
+            demand(url, Some(SslMode::VerifyIdentity), Some("rds")).as_deref(),
+            Some("DB_SSL_MODE=verify-identity")
+        );
+        assert_eq!(
+            demand(&format!("{url}?ssl-mode=REQUIRED"), None, None).as_deref(),
+            Some("the database URL's ssl-mode=required")
+        );
+        assert_eq!(
+            demand(url, None, Some("rds")).as_deref(),
+            Some("DB_SSL_CA=rds")
+        );
+        assert_eq!(demand(url, Some(SslMode::Disabled), Some("rds")), None);
+        assert_eq!(demand(url, None, Some(" ")), None);
+        // No database, nothing to encrypt.
+        let none = Config {
+            db_ssl_mode: Some(SslMode::Required),
+            ..Config::default()
+        };
+        assert_eq!(none.tls_demand(), None);
+        let host = Config {
+            db_host: Some("db.example.com".into()),
+            db_ssl_mode: Some(SslMode::VerifyCa),
+            ..Config::default()
+        };
+        assert_eq!(host.tls_demand().as_deref(), Some("DB_SSL_MODE=verify-ca"));
     }
 }
