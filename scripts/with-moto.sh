@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a command against a fresh local SQS (moto's server on a free port):
-#   scripts/with-moto.sh cargo run -p sim -- --queue sqs
+#   scripts/with-moto.sh cargo run -p sim --features aws -- --queue sqs
 # Sets AWS_ENDPOINT_URL, AWS_REGION and dummy credentials for the command,
 # and stops the server afterwards.
 set -euo pipefail

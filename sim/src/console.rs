@@ -62,7 +62,8 @@ where
 static FUNCTION_LOG_BYTES: AtomicU64 = AtomicU64::new(0);
 
 /// Bytes the engine's code has logged so far as the deployed functions
-/// would log them (one JSON object a line).
+/// would log them (one JSON object a line), for the deployed shape's bill.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 pub fn function_log_bytes() -> u64 {
     FUNCTION_LOG_BYTES.load(Ordering::Relaxed)
 }

@@ -23,8 +23,10 @@ mod console;
 mod gather;
 mod invariants;
 mod load;
+mod needs;
 mod netem;
 mod pipeline;
+#[cfg(feature = "aws")]
 mod plan;
 mod report;
 mod scenarios;
@@ -110,6 +112,15 @@ fn main() -> ExitCode {
     // `.env` fills in what the environment does not set; a missing file is fine.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    let line: Vec<String> = std::env::args().skip(1).collect();
+    let asked = asks(&cli);
+    if let Some(refusal) = needs::refusal(&asked, needs::Built::THIS, &line) {
+        eprintln!("sim: {refusal}");
+        return ExitCode::from(2);
+    }
+    if let Some(note) = needs::plaintext_note(&asked, needs::Built::THIS) {
+        eprintln!("sim: note: {note}");
+    }
     chaos::quiet_injected_crashes();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -134,13 +145,110 @@ fn main() -> ExitCode {
             Some(Command::Migrate(args)) => migrate::migrate(args).await,
             Some(Command::Dlq(args)) => dlq::dlq(args).await,
             Some(Command::Deployment(args)) => deployment::deployment(args),
+            #[cfg(feature = "aws")]
             Some(Command::Model(args)) => model::model(args),
             Some(Command::Bench(args)) => bench::bench(args).await,
+            #[cfg(feature = "aws")]
             Some(Command::Plan(args)) => plan_cmd::plan(args).await,
             Some(Command::Compare(args)) => compare::compare(args),
+            // Refused above, with the command that builds them.
+            #[cfg(not(feature = "aws"))]
+            Some(Command::Model(_) | Command::Plan(_)) => ExitCode::from(2),
             Some(Command::Load(args)) => load_cmd::load(args).await,
             Some(Command::Run(args)) => run::run(*args).await,
             None => run::run(cli.run).await,
         }
     })
+}
+
+/// What the command line asks of the build: the `aws` feature for SQS and
+/// the deployed shape, the `tls` feature for an encrypted database
+/// connection ([`needs`]).
+fn asks(cli: &Cli) -> needs::Asks<'_> {
+    use needs::Asks;
+    match &cli.command {
+        None => Asks::pipeline(cli.run.shape.is_lambda(), &cli.run.config),
+        Some(Command::Run(args)) => Asks::pipeline(args.shape.is_lambda(), &args.config),
+        Some(Command::Serve(args)) => Asks::pipeline(args.shape.is_lambda(), &args.config),
+        Some(Command::Bench(args)) => Asks::pipeline(args.shape.is_lambda(), &args.config),
+        Some(Command::Check(args)) => Asks::database(&args.config),
+        Some(Command::Migrate(args)) => Asks::database(&args.config),
+        Some(Command::Plan(_)) => Asks::aws("sim plan"),
+        Some(Command::Model(_)) => Asks::aws("sim model"),
+        Some(Command::Dlq(_) | Command::Deployment(_) | Command::Load(_) | Command::Compare(_)) => {
+            Asks::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod refusals {
+    use super::*;
+
+    /// What a build without the features says to each command line that
+    /// needs one, whichever features this build has.
+    fn refused(line: &str) -> Option<String> {
+        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        let cli = Cli::try_parse_from(std::iter::once("sim".to_owned()).chain(args.clone()))
+            .expect("the command line parses");
+        let plain = needs::Built {
+            aws: false,
+            tls: false,
+        };
+        needs::refusal(&asks(&cli), plain, &args)
+    }
+
+    #[test]
+    fn a_build_without_aws_refuses_sqs_and_the_deployed_shape_by_name() {
+        for (line, what) in [
+            ("--topology lambda --orders 10", "--topology lambda"),
+            ("run --topology lambda", "--topology lambda"),
+            ("serve --topology lambda", "--topology lambda"),
+            ("bench --topology lambda", "--topology lambda"),
+            ("--queue sqs", "--queue sqs (QUEUE_BACKEND=sqs)"),
+            ("serve --queue sqs", "--queue sqs (QUEUE_BACKEND=sqs)"),
+            ("plan --quick", "sim plan"),
+            ("model --markdown", "sim model"),
+        ] {
+            let said = refused(line).unwrap_or_else(|| panic!("{line}: not refused"));
+            assert_eq!(
+                said,
+                format!(
+                    "{what} needs the sim built with the aws feature: \
+                     cargo run -p sim --features aws -- {line}"
+                ),
+            );
+        }
+    }
+
+    #[test]
+    fn a_build_without_aws_runs_what_needs_none_of_it() {
+        for line in [
+            "--seed 1 --orders 10",
+            "run --faults all",
+            "serve --addr 127.0.0.1:0",
+            "check",
+            "migrate",
+            "deployment",
+            "dlq list",
+            "compare a.json b.json",
+            "load --url http://127.0.0.1:3000",
+        ] {
+            assert_eq!(refused(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_build_without_tls_refuses_a_connection_that_must_be_encrypted() {
+        let said = refused(
+            "check --database-url mysql://db.example.com/shop --db-ssl-mode verify-identity",
+        );
+        assert!(
+            said.as_deref().is_some_and(|s| s.starts_with(
+                "DB_SSL_MODE=verify-identity needs TLS to the database, and this sim is built \
+                 without it: build it with the tls feature: cargo run -p sim --features tls -- check"
+            )),
+            "{said:?}"
+        );
+    }
 }

@@ -50,7 +50,9 @@ pub struct Connections {
 
 impl Connections {
     /// A failover begins: every open connection is dropped, and new ones are
-    /// refused until [`Connections::restore`].
+    /// refused until [`Connections::restore`] (the deployed shape's
+    /// failover).
+    #[cfg(feature = "aws")]
     pub fn cut(&self) {
         self.down.store(true, Ordering::SeqCst);
         let live = std::mem::take(&mut *self.live_lock());
@@ -61,6 +63,7 @@ impl Connections {
     }
 
     /// The failover is over: connections are accepted again.
+    #[cfg(feature = "aws")]
     pub fn restore(&self) {
         self.down.store(false, Ordering::SeqCst);
     }

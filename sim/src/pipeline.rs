@@ -108,7 +108,7 @@ impl Pipeline {
                 None => harness.clone(),
             },
             loops: shape.is_none(),
-            front: shape.as_ref().map(|s| s.gateway.front()),
+            front: shape.as_ref().map(|s| s.front()),
             queues: Some(wiring.queues),
             books: Some(wiring.books),
             ..hooks()

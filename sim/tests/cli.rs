@@ -83,6 +83,7 @@ fn migrate_without_a_database_says_how_to_name_one() {
 }
 
 #[test]
+#[cfg(feature = "aws")]
 fn a_region_without_prices_is_refused_before_the_run_starts() {
     let out = sim(&["--topology", "lambda", "--region", "mars-north-1"], &[]);
     assert_ne!(out.status.code(), Some(0));
@@ -94,6 +95,7 @@ fn a_region_without_prices_is_refused_before_the_run_starts() {
 }
 
 #[test]
+#[cfg(feature = "aws")]
 fn the_readme_shows_the_model_the_sim_runs_under() {
     let out = sim(&["model", "--markdown"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -107,6 +109,7 @@ fn the_readme_shows_the_model_the_sim_runs_under() {
 }
 
 #[test]
+#[cfg(feature = "aws")]
 fn plan_refuses_a_load_it_cannot_plan_for_and_says_it_needs_mysql() {
     for (args, says) in [
         (&["plan", "--peak=-5"][..], "--peak must be a positive rate"),
@@ -125,5 +128,33 @@ fn plan_refuses_a_load_it_cannot_plan_for_and_says_it_needs_mysql() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let e = stderr(&out);
         assert!(e.contains(says), "{args:?}: {e}");
+    }
+}
+
+/// A sim built without the `aws` feature (`cargo test -p sim`) refuses what
+/// needs it before anything starts, naming the command that builds it.
+#[test]
+#[cfg(not(feature = "aws"))]
+fn a_sim_without_the_aws_feature_says_how_to_build_one_that_has_it() {
+    for (args, what) in [
+        (&["--topology", "lambda"][..], "--topology lambda"),
+        (&["plan", "--quick"][..], "sim plan"),
+        (
+            &["serve", "--queue", "sqs"][..],
+            "--queue sqs (QUEUE_BACKEND=sqs)",
+        ),
+    ] {
+        let out = sim(args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let e = stderr(&out);
+        assert!(
+            e.contains(&format!(
+                "{what} needs the sim built with the aws feature: \
+                 cargo run -p sim --features aws -- {}",
+                args.join(" ")
+            )),
+            "{args:?}: {e}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: started before refusing");
     }
 }

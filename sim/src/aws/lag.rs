@@ -5,12 +5,12 @@
 //! then this host's rather than the model's. A probe sleeps [`PERIOD`]
 //! again and again for the whole run and notes how late it woke; the
 //! report gives the percentiles, and a run whose 99th percentile passes
-//! [`LIMIT_P99_MS`] could not keep the model's time. Timers are not all: a
-//! busy host also slows the database server that plays RDS, and the
-//! handlers between their timers. So the probe also reads how much of the
-//! run some task on this host waited for a CPU (Linux's pressure stall
-//! information); past [`LIMIT_CPU_PRESSURE`] the host was too busy (see
-//! `report::shape::HostRow::no_verdict`).
+//! `report::shape::LIMIT_P99_MS` could not keep the model's time. Timers
+//! are not all: a busy host also slows the database server that plays RDS,
+//! and the handlers between their timers. So the probe also reads how much
+//! of the run some task on this host waited for a CPU (Linux's pressure
+//! stall information); past `report::shape::LIMIT_CPU_PRESSURE` the host
+//! was too busy (see `report::shape::HostRow::no_verdict`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,21 +21,6 @@ use tokio::time::Instant;
 
 /// How long the probe sleeps each time.
 pub const PERIOD: Duration = Duration::from_millis(10);
-
-/// The most a run's timers may be late at the 99th percentile for its
-/// timing figures to be the model's, ms. *Assumed*: a host at rest wakes
-/// the probe about 1 ms late (tokio's timer rounds up to its 1 ms tick);
-/// 20 ms is a tenth of a 200 ms hop of the sale's pipeline and a hundredth
-/// of its 2 s p99 target, so that lateness at every hop of an order's path
-/// (about ten) moves the p99 by no more than a tenth of its target.
-pub const LIMIT_P99_MS: f64 = 20.0;
-
-/// The most of a run's time some task on this host may wait for a CPU for
-/// its figures to be the model's. *Assumed*, from the reference host: the
-/// shipped flash sale alone (the sim and its MariaDB on two vCPUs) measured
-/// 9 %, and again 9 % beside one busy process; beside two, whose run missed
-/// a read target it met at rest and gained 800 ms of p99, 29 %.
-pub const LIMIT_CPU_PRESSURE: f64 = 0.2;
 
 /// The probe's findings: how late each wake was, ms; and the CPU pressure
 /// stall total when it started.

@@ -13,47 +13,68 @@
 //! behaviour and costs from the model file ([`model`]), at the end of its
 //! ranges `--model` picks.
 
+// The running shape needs the engine's Lambda handlers (the `aws`
+// feature); without it the command line is the same, and `main` refuses
+// what would run the shape before anything starts (`crate::needs`).
+#[cfg(feature = "aws")]
 pub mod bill;
+#[cfg(feature = "aws")]
 pub mod cpu;
+#[cfg(feature = "aws")]
 pub mod esm;
+#[cfg(feature = "aws")]
 pub mod function;
+#[cfg(feature = "aws")]
 pub mod gateway;
+#[cfg(feature = "aws")]
 pub mod lag;
+#[cfg(feature = "aws")]
 pub mod model;
+#[cfg(feature = "aws")]
 pub mod rds;
+#[cfg(feature = "aws")]
+mod shape;
+#[cfg(feature = "aws")]
 pub mod sqs;
 
+#[cfg(not(feature = "aws"))]
+mod absent;
+
+#[cfg(not(feature = "aws"))]
+pub use absent::Shape;
+#[cfg(feature = "aws")]
+pub use shape::{queue_checks, Shape, Surroundings};
+
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use engine::app::{QueueUse, Wrap};
-use engine::config::{Config, QueueKind};
-use engine::context::{Books, Context};
-use engine::deployment::{Architecture, DeploymentSettings};
-use engine::lambda::{Environment, Startup};
+use engine::context::Books;
 use engine::notifier::Notifier;
-use engine::queue::QueueBackend;
 use engine::queues::Queues;
-use engine::store::{OpenedStore, OrderStore};
-use futures::FutureExt;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinHandle;
 
-use esm::{Mapping, MappingSettings, Scaling};
-use function::{Costs, Function, Init, Zone};
-use gateway::Gateway;
-use model::{End, Model};
-use sqs::{Latent, SqsCalls};
+/// Which end of each uncertain constant's range a run takes (`--model`;
+/// the model itself is [`model`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum End {
+    /// Every uncertain constant at its cheapest plausible value.
+    Optimistic,
+    /// The sourced (or best assumed) value of each constant.
+    #[default]
+    Central,
+    /// Every uncertain constant at its costliest plausible value.
+    Pessimistic,
+}
 
-/// Round trips the plain connection through the modelled network already
-/// pays (the greeting, then authentication and its answer); the model's
-/// `connect_round_trips` beyond these are charged to a cold start.
-const PLAIN_CONNECT_ROUND_TRIPS: f64 = 2.0;
+impl End {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            End::Optimistic => "optimistic",
+            End::Central => "central",
+            End::Pessimistic => "pessimistic",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Topology {
@@ -109,80 +130,6 @@ impl ShapeArgs {
     pub fn is_lambda(&self) -> bool {
         self.topology == Topology::Lambda
     }
-
-    /// The settings file's values, or the shipped ones.
-    pub fn settings(&self) -> anyhow::Result<DeploymentSettings> {
-        match &self.settings {
-            Some(path) => DeploymentSettings::load(path).map_err(anyhow::Error::new),
-            None => DeploymentSettings::shipped().map_err(anyhow::Error::new),
-        }
-    }
-
-    /// The model at the chosen end, its draws seeded by `seed`.
-    pub fn model(&self, seed: u64) -> anyhow::Result<Arc<Model>> {
-        Ok(Arc::new(Model::load(
-            self.model_file.as_deref(),
-            self.model,
-            seed,
-        )?))
-    }
-
-    /// With `--topology lambda`, the settings to simulate, applied to
-    /// `config` ([`ShapeArgs::configure`]).
-    pub fn prepare(&self, config: &mut Config) -> anyhow::Result<Option<DeploymentSettings>> {
-        if !self.is_lambda() {
-            return Ok(None);
-        }
-        let settings = self.settings()?;
-        // A region without prices is refused before anything starts.
-        bill::Prices::of(bill::SHIPPED, &self.region)?;
-        self.configure(config, &settings);
-        Ok(Some(settings))
-    }
-
-    /// `config` as the deployment sets it: the queues' visibility timeout
-    /// (shortened by the time scale) and receive count.
-    /// The deployed shape of `settings` ([`ShapeArgs::prepare`]'s; none:
-    /// the local topology), built by [`Shape::build`] over the MySQL store
-    /// the sim opened for `config`, under the model `--model` names, its
-    /// draws seeded by `seed`, wired into the pipeline's `wiring`.
-    pub async fn open(
-        &self,
-        settings: Option<DeploymentSettings>,
-        seed: u64,
-        config: &Config,
-        (store, wiring): (&OpenedStore, Wiring),
-        rtt_ms: Option<f64>,
-    ) -> anyhow::Result<Option<Shape>> {
-        let Some(settings) = settings else {
-            return Ok(None);
-        };
-        let (OpenedStore::MySql(mysql), Some(options)) = (store, config.mysql()?) else {
-            anyhow::bail!("--topology lambda needs MySQL: set DATABASE_URL (or DB_HOST)");
-        };
-        if config.queue == QueueKind::Sqs {
-            anyhow::bail!(
-                "--topology lambda runs its event source mappings over the in-process queues; \
-                 drop --queue sqs"
-            );
-        }
-        let model = self.model(seed)?;
-        let around = Surroundings {
-            admin: mysql.pool(),
-            admin_options: &options,
-            wiring,
-            rtt_ms,
-        };
-        Shape::build(self, settings, model, config, around)
-            .await
-            .map(Some)
-    }
-
-    pub fn configure(&self, config: &mut Config, settings: &DeploymentSettings) {
-        let visibility = f64::from(settings.visibility_timeout_secs) / self.time_scale.max(1e-3);
-        config.visibility_timeout_secs = (visibility.ceil() as u64).max(1);
-        config.max_receive_count = settings.max_receive_count;
-    }
 }
 
 /// What the functions reach of the pipeline around them: its queues, the
@@ -192,502 +139,10 @@ impl ShapeArgs {
 pub struct Wiring {
     pub queues: Queues,
     pub books: Books,
+    // Read by the shape's functions alone, which only `aws` builds.
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
     pub notifier: Arc<dyn Notifier>,
 }
-
-/// The shape's functions, by part: ingest behind `POST /api/orders`, the
-/// read function if the read routes have their own, the queues' consumers.
-pub struct Functions {
-    pub ingest: Arc<Function>,
-    pub read: Option<Arc<Function>>,
-    pub processor: Arc<Function>,
-    pub notifier: Arc<Function>,
-}
-
-impl Functions {
-    /// Every function, in the report's order.
-    pub fn all(&self) -> impl Iterator<Item = &Arc<Function>> {
-        [
-            Some(&self.ingest),
-            self.read.as_ref(),
-            Some(&self.processor),
-            Some(&self.notifier),
-        ]
-        .into_iter()
-        .flatten()
-    }
-
-    /// The function that serves the read routes.
-    pub fn reader(&self) -> &Arc<Function> {
-        self.read.as_ref().unwrap_or(&self.ingest)
-    }
-}
-
-/// The deployed shape, running.
-pub struct Shape {
-    pub settings: DeploymentSettings,
-    pub model: Arc<Model>,
-    pub gateway: Arc<Gateway>,
-    pub functions: Functions,
-    /// (function name, mapping)
-    pub mappings: Vec<(&'static str, Arc<Mapping>)>,
-    pub rds: Arc<rds::Rds>,
-    /// The round trip from each zone, ms: (the database's, the other).
-    pub rtt_ms: (f64, f64),
-    /// Every SQS call the shape made.
-    pub sqs: Arc<SqsCalls>,
-    /// The queues' visibility timeout as the sim runs it.
-    visibility: Duration,
-    /// Whether the database runs Multi-AZ (`--multi-az`).
-    pub multi_az: bool,
-    /// When the shape was built: the start of what its bill covers.
-    pub built: Instant,
-    /// The functions' log bytes counted before it was built
-    /// ([`crate::console::function_log_bytes`]).
-    logged_before: u64,
-    /// The prices its bill uses, and their region (`--region`).
-    pub prices: bill::Prices,
-    pub region: String,
-    /// How late this host woke the shape's timers while it ran.
-    pub timer_lag: Arc<lag::TimerLag>,
-    wiring: Wiring,
-    stop: watch::Sender<bool>,
-    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
-}
-
-/// The database's side of the shape: its connection limit less RDS's own
-/// connections, behind a proxy per zone with the modelled round trips
-/// (`rtt_ms` given replaces both), Multi-AZ's commit if asked. Answers the
-/// round trips it used, ms: (the database's zone, the other).
-async fn start_rds(
-    args: &ShapeArgs,
-    settings: &DeploymentSettings,
-    model: &Model,
-    (admin, admin_options): (&MySqlPool, &MySqlConnectOptions),
-    rtt_ms: Option<f64>,
-) -> anyhow::Result<(rds::Rds, (f64, f64))> {
-    let internal = model.v(&model.c.rds_internal_connections) as u32;
-    if internal > settings.reserved_connections {
-        tracing::warn!(
-            internal,
-            reserved = settings.reserved_connections,
-            "RDS's own connections (the model) are more than reserved_connections leaves free"
-        );
-    }
-    let rtt_ms = match rtt_ms {
-        Some(ms) => (ms, ms),
-        None => (
-            model.v(&model.c.rtt_same_az_ms),
-            model.v(&model.c.rtt_cross_az_ms),
-        ),
-    };
-    let rtt = |ms: f64| Duration::from_secs_f64(ms / 1000.0);
-    let rds = rds::start(
-        admin,
-        admin_options,
-        settings.max_connections.saturating_sub(internal),
-        (rtt(rtt_ms.0), rtt(rtt_ms.1)),
-        model.server_costs(&settings.instance_class, args.multi_az),
-        settings.migrate_on_cold_start,
-    )
-    .await?;
-    Ok((rds, rtt_ms))
-}
-
-/// The secrets a cold start of function `name` reads: the database's if it
-/// has a pool; ingest also the order id key.
-fn secret_reads(name: &str, f: &engine::deployment::Function) -> u32 {
-    u32::from(f.pool_size > 0) + u32::from(name == "ingest")
-}
-
-/// The queues the deployed init of function `name` checks, one
-/// `GetQueueAttributes` each, one after the other (the Pulumi program's
-/// `SQS_CHECK_QUEUES`: ingest its queue, the others both they use).
-pub fn queue_checks(name: &str) -> u32 {
-    match name {
-        "ingest" | "notifier" => 1,
-        _ => 2,
-    }
-}
-
-/// What the model charges function `name` for: its cold start, connecting,
-/// each round trip, its CPU share, its timeout, how long it idles and
-/// lingers. `(idle, scale)`: the idle time before reclaiming, and the time
-/// compression.
-fn costs(
-    model: &Model,
-    settings: &DeploymentSettings,
-    (name, f): (&str, &engine::deployment::Function),
-    rtt_ms: (f64, f64),
-    (idle, scale): (Duration, f64),
-) -> Costs {
-    let rtt = |ms: f64| Duration::from_secs_f64(ms / 1000.0);
-    let c = &model.c;
-    Costs {
-        start: model.ms(&c.runtime_start_ms) + model.ms(&c.secret_read_ms) * secret_reads(name, f),
-        queue_checks: queue_checks(name),
-        connect_round_trips: model.v(&c.connect_round_trips) - PLAIN_CONNECT_ROUND_TRIPS,
-        rtt_near: rtt(rtt_ms.0),
-        rtt_far: rtt(rtt_ms.1),
-        far_share: model.v(&c.cross_az_share),
-        cpu_stretch: model.cpu_stretch(f.memory_mb),
-        timeout: Duration::from_secs(u64::from(f.timeout_secs)),
-        idle,
-        linger_share: model.v(&c.linger_share),
-        wait_timeout: Duration::from_secs(u64::from(settings.wait_timeout_secs)).div_f64(scale),
-    }
-}
-
-/// What a function's environments run with: `config`, with the function's
-/// pool size and each session's lock-wait timeout as the parameter group
-/// sets it (`innodb_lock_wait_timeout`, a third of the processor's timeout).
-fn function_config(
-    config: &Config,
-    settings: &DeploymentSettings,
-    f: &engine::deployment::Function,
-) -> Config {
-    Config {
-        db_max_connections: f.pool_size,
-        db_lock_wait_timeout_secs: Some(settings.lock_wait_secs()),
-        ..config.clone()
-    }
-}
-
-/// API Gateway in front of the ingest and read functions, refusing with the
-/// model's status when a function is throttled.
-fn gateway(
-    settings: &DeploymentSettings,
-    model: &Model,
-    functions: &Functions,
-) -> anyhow::Result<Arc<Gateway>> {
-    let refusal = model.v(&model.c.gateway_throttled_function_status) as u16;
-    Ok(Gateway::new(
-        settings,
-        (functions.ingest.clone(), functions.reader().clone()),
-        axum::http::StatusCode::from_u16(refusal)
-            .context("gateway_throttled_function_status is not an HTTP status")?,
-    ))
-}
-
-/// What [`Shape::build`] needs of the sim: the database's admin connection
-/// (to make the functions' user), the pipeline it wires into, and the
-/// round trip to the database if one replaces the model's.
-pub struct Surroundings<'a> {
-    pub admin: &'a MySqlPool,
-    pub admin_options: &'a MySqlConnectOptions,
-    pub wiring: Wiring,
-    pub rtt_ms: Option<f64>,
-}
-
-impl Shape {
-    /// Creates the functions' database user and proxies, the functions and
-    /// the gateway, over the pipeline's queues and books in `around`. The
-    /// mappings start with [`Shape::start`]. `around.rtt_ms`, if given,
-    /// replaces both zones' modelled round trips.
-    pub async fn build(
-        args: &ShapeArgs,
-        settings: DeploymentSettings,
-        model: Arc<Model>,
-        config: &Config,
-        around: Surroundings<'_>,
-    ) -> anyhow::Result<Shape> {
-        let prices = bill::Prices::of(bill::SHIPPED, &args.region)?;
-        let admin = (around.admin, around.admin_options);
-        let (rds, rtt_ms) = start_rds(args, &settings, &model, admin, around.rtt_ms).await?;
-        tracing::debug!(budget = ?settings.connection_budget(), "connection budget");
-        let rds = Arc::new(rds);
-        let sqs = Arc::new(SqsCalls::default());
-        let reserved: u32 = settings
-            .functions
-            .values()
-            .filter_map(|f| f.reserved_concurrency)
-            .sum();
-        let unreserved = Arc::new(Semaphore::new(
-            settings.account_concurrency.saturating_sub(reserved) as usize,
-        ));
-        let scale = args.time_scale.max(1e-3);
-        let idle = Duration::from_secs(
-            args.idle_secs
-                .unwrap_or(model.v(&model.c.environment_idle_secs) as u64),
-        )
-        .div_f64(scale);
-        let function = |name: &'static str| {
-            // DeploymentSettings::parse makes sure the three are there.
-            let f = settings.functions.get(name)?;
-            let concurrency = match f.reserved_concurrency {
-                Some(n) => Arc::new(Semaphore::new(n as usize)),
-                None => unreserved.clone(),
-            };
-            let costs = costs(&model, &settings, (name, f), rtt_ms, (idle, scale));
-            let init = init(
-                function_config(config, &settings, f),
-                rds.clone(),
-                around.wiring.clone(),
-                (model.clone(), sqs.clone()),
-                Startup {
-                    migrate: settings.migrate_on_cold_start,
-                    secret: None,
-                },
-            );
-            Some(Function::new(name, concurrency, costs, model.clone(), init))
-        };
-        let needed = |name| {
-            function(name).with_context(|| format!("the settings have no function `{name}`"))
-        };
-        let functions = Functions {
-            ingest: needed("ingest")?,
-            read: function("read"),
-            processor: needed("processor")?,
-            notifier: needed("notifier")?,
-        };
-        let gateway = gateway(&settings, &model, &functions)?;
-        Ok(Shape {
-            settings,
-            model,
-            gateway,
-            functions,
-            mappings: Vec::new(),
-            rds,
-            rtt_ms,
-            sqs,
-            visibility: config.visibility_timeout(),
-            multi_az: args.multi_az,
-            built: Instant::now(),
-            logged_before: crate::console::function_log_bytes(),
-            prices,
-            region: args.region.clone(),
-            timer_lag: Arc::default(),
-            wiring: around.wiring,
-            stop: watch::channel(false).0,
-            tasks: std::sync::Mutex::new(Vec::new()),
-        })
-    }
-
-    fn tasks_mut(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
-        self.tasks.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Starts the event source mappings over the pipeline's queues, and
-    /// the reaper of idle environments.
-    pub fn start(&mut self, time_scale: f64) -> anyhow::Result<()> {
-        let queues = self.wiring.queues.clone();
-        let pairs: [(&'static str, &Arc<dyn QueueBackend>, &Arc<Function>); 2] = [
-            ("processor", &queues.orders, &self.functions.processor),
-            ("notifier", &queues.processed, &self.functions.notifier),
-        ];
-        for (name, queue, function) in pairs {
-            let source = self
-                .settings
-                .event_sources
-                .get(name)
-                .with_context(|| format!("the settings have no event source for `{name}`"))?;
-            let function = function.clone();
-            let timeout = function.costs.timeout;
-            let handler: esm::Handler = match name {
-                // The handler is called as the invocation starts: its
-                // deadline is the function's timeout away, as Lambda's.
-                "processor" => Arc::new(move |env: Environment, event| {
-                    let deadline = tokio::time::Instant::now() + timeout;
-                    async move {
-                        engine::lambda::handle_orders(&env.processor(), event, Some(deadline)).await
-                    }
-                    .boxed()
-                }),
-                _ => Arc::new(|env: Environment, event| {
-                    async move {
-                        engine::lambda::handle_processed(&env.notification_worker(), event).await
-                    }
-                    .boxed()
-                }),
-            };
-            let m = &self.model;
-            let mapping = Mapping::new(
-                Latent::for_mapping(queue.clone(), m.clone(), self.sqs.clone()),
-                function,
-                handler,
-                MappingSettings {
-                    batch_size: source.batch_size as usize,
-                    window: Duration::from_secs(u64::from(source.batching_window_secs)),
-                    maximum_concurrency: source.maximum_concurrency.map(|n| n as usize),
-                    time_scale,
-                    scaling: Scaling::of(m),
-                    parallel_receives: m.v(&m.c.esm_parallel_receives) as usize,
-                    overlap: m.v(&m.c.esm_gather_overlaps) >= 0.5,
-                    backoff_first: m.ms(&m.c.esm_backoff_first_ms),
-                    backoff_max: m.ms(&m.c.esm_backoff_max_ms),
-                    visibility: self.visibility,
-                },
-            );
-            self.tasks_mut()
-                .extend(mapping.spawn(self.stop.subscribe()));
-            self.mappings.push((name, mapping));
-        }
-        let (timer_lag, probe) = lag::TimerLag::spawn(self.stop.subscribe());
-        self.timer_lag = timer_lag;
-        self.tasks_mut().push(probe);
-        let functions: Vec<_> = self.functions.all().cloned().collect();
-        let mut stop = self.stop.subscribe();
-        self.tasks_mut().push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = stop.changed() => return,
-                }
-                for f in &functions {
-                    f.reap();
-                }
-            }
-        }));
-        Ok(())
-    }
-
-    /// What the pipeline's parts are wrapped in for this shape: `inner`'s
-    /// decorators, and ingest's publishes as SQS calls with the model's
-    /// latency (ingest's own queue is the pipeline's; see [`gateway`]).
-    pub fn wrap(&self, inner: Arc<dyn Wrap>) -> Arc<dyn Wrap> {
-        Arc::new(ShapeWrap {
-            inner,
-            model: self.model.clone(),
-            sqs: self.sqs.clone(),
-        })
-    }
-
-    /// A code update during the run: every function's warm environments
-    /// are replaced (the next invocations start cold), and each mapping
-    /// overshoots its `maximumConcurrency` by the model's share for the
-    /// model's time, as measured on AWS; a function reserved at the cap
-    /// throttles the excess. Answers the share and how long.
-    pub fn redeploy(&self) -> (f64, Duration) {
-        let m = &self.model;
-        let share = m.v(&m.c.esm_deploy_overshoot);
-        let lasting = Duration::from_secs_f64(m.v(&m.c.esm_deploy_overshoot_secs).max(0.0));
-        for f in self.functions.all() {
-            f.redeploy();
-        }
-        for (_, mapping) in &self.mappings {
-            mapping.overshoot(share, lasting);
-        }
-        (share, lasting)
-    }
-
-    /// Stops the mappings (after their batches in hand) and retires every
-    /// environment.
-    pub async fn stop(&self) {
-        let _ = self.stop.send(true);
-        let tasks = std::mem::take(&mut *self.tasks_mut());
-        for task in tasks {
-            let _ = task.await;
-        }
-        for f in self.functions.all() {
-            f.retire_all();
-        }
-    }
-
-    /// What the shape used since it was built, in AWS's units, for its
-    /// bill ([`bill::bill`]), on the settings' architecture.
-    pub fn usage(&self) -> bill::Usage {
-        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-        let functions: Vec<bill::FunctionUsage> = self
-            .functions
-            .all()
-            .map(|f| bill::FunctionUsage {
-                name: f.name.to_owned(),
-                memory_mb: self
-                    .settings
-                    .functions
-                    .get(f.name)
-                    .map_or(0, |s| s.memory_mb),
-                arm64: self.settings.architecture == Architecture::Arm64,
-                requests: load(&f.stats.invocations),
-                billed_ms: load(&f.stats.billed_ms),
-            })
-            .collect();
-        let secret_calls: u64 = self
-            .functions
-            .all()
-            .map(|f| {
-                let reads = self
-                    .settings
-                    .functions
-                    .get(f.name)
-                    .map_or(0, |s| secret_reads(f.name, s));
-                load(&f.stats.cold_starts) * u64::from(reads)
-            })
-            .sum();
-        let invocations: u64 = functions.iter().map(|f| f.requests).sum();
-        // The queue functions' EMF record after each batch (the lambda
-        // binaries print it).
-        let emf_line = |name: &str| bill::emf_line_bytes(&format!("orderflow-dev-{name}"));
-        let emf: u64 = [&self.functions.processor, &self.functions.notifier]
-            .into_iter()
-            .map(|f| load(&f.stats.invocations) * emf_line(f.name))
-            .sum();
-        let logged = crate::console::function_log_bytes().saturating_sub(self.logged_before);
-        bill::Usage {
-            seconds: self.built.elapsed().as_secs_f64(),
-            api_requests: load(&self.gateway.requests),
-            functions,
-            sqs_requests: load(&self.sqs.billed),
-            instance_class: self.settings.instance_class.clone(),
-            multi_az: self.multi_az,
-            storage_gb: bill::STORAGE_GB,
-            endpoints: bill::ENDPOINTS,
-            zones: bill::ZONES,
-            endpoint_bytes: load(&self.sqs.bytes),
-            log_bytes: invocations * bill::LOG_BYTES_PER_INVOCATION + emf + logged,
-            alarms: bill::ALARMS,
-            secrets: bill::SECRETS,
-            secret_calls,
-        }
-    }
-
-    /// A sample of the shape's state now.
-    pub fn sample(&self, t: f64) -> ShapeSample {
-        let c = &self.rds.connections;
-        let load = |f: &Arc<Function>| {
-            (
-                f.stats.environments.load(Ordering::Relaxed),
-                f.stats.cold_starts.load(Ordering::Relaxed),
-            )
-        };
-        let oldest = self
-            .wiring
-            .queues
-            .channel
-            .as_ref()
-            .and_then(|c| c.orders.oldest_age())
-            .map(|a| a.as_secs_f64());
-        ShapeSample {
-            t,
-            environments: self.functions.all().map(|f| load(f).0).collect(),
-            cold_starts: self.functions.all().map(|f| load(f).1).collect(),
-            throttled: self.gateway.throttled.load(Ordering::Relaxed),
-            connections: c.open.load(Ordering::Relaxed),
-            refused: c.refused.load(Ordering::Relaxed),
-            oldest_order_secs: oldest,
-        }
-    }
-
-    /// Samples the shape every `every` until stopped; `started` is time zero.
-    pub fn sampler(self: &Arc<Self>, started: Instant, every: Duration) -> ShapeSampler {
-        let (stop, mut stopped) = watch::channel(false);
-        let shape = self.clone();
-        let task = tokio::spawn(async move {
-            let mut samples = Vec::new();
-            loop {
-                samples.push(shape.sample(started.elapsed().as_secs_f64()));
-                tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
-                    _ = stopped.changed() => break,
-                }
-            }
-            samples.push(shape.sample(started.elapsed().as_secs_f64()));
-            samples
-        });
-        ShapeSampler { stop, task }
-    }
-}
-
 /// The shape's state at one moment of a run.
 #[derive(Debug, Clone, Default)]
 pub struct ShapeSample {
@@ -705,130 +160,4 @@ pub struct ShapeSample {
     pub refused: u64,
     /// Age of the oldest message in the order queue, seconds.
     pub oldest_order_secs: Option<f64>,
-}
-
-pub struct ShapeSampler {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<Vec<ShapeSample>>,
-}
-
-impl ShapeSampler {
-    pub async fn finish(self) -> Vec<ShapeSample> {
-        let _ = self.stop.send(true);
-        self.task.await.unwrap_or_default()
-    }
-}
-
-/// The sim's decorators, and SQS's latency on ingest's publishes.
-struct ShapeWrap {
-    inner: Arc<dyn Wrap>,
-    model: Arc<Model>,
-    sqs: Arc<SqsCalls>,
-}
-
-impl Wrap for ShapeWrap {
-    fn store(&self, store: Arc<dyn OrderStore>) -> Arc<dyn OrderStore> {
-        self.inner.store(store)
-    }
-
-    fn queue(&self, used: QueueUse, queue: Arc<dyn QueueBackend>) -> Arc<dyn QueueBackend> {
-        let queue = self.inner.queue(used, queue);
-        match used {
-            QueueUse::Ingest => Latent::wrap(queue, self.model.clone(), self.sqs.clone()),
-            _ => queue,
-        }
-    }
-}
-
-/// The init of one of the functions' execution environments: the deployed
-/// init ([`Environment::init`]) with the function's pool size, connecting as
-/// the functions' user through its zone's proxy, its queues reached as SQS
-/// (with the model's latency), then sharing the sim's metrics, failure log
-/// and notifier.
-fn init(
-    config: Config,
-    rds: Arc<rds::Rds>,
-    wiring: Wiring,
-    (model, sqs): (Arc<Model>, Arc<SqsCalls>),
-    startup: Startup,
-) -> Init {
-    Box::new(move |zone: Zone| {
-        let (config, wiring) = (config.clone(), wiring.clone());
-        let options = rds.options(zone).clone();
-        let startup = startup.clone();
-        let latent = {
-            let (model, sqs) = (model.clone(), sqs.clone());
-            move |q: &Arc<dyn QueueBackend>| Latent::wrap(q.clone(), model.clone(), sqs.clone())
-        };
-        async move {
-            let Wiring {
-                queues,
-                books,
-                notifier,
-            } = wiring;
-            let queues = Queues {
-                orders: latent(&queues.orders),
-                processed: latent(&queues.processed),
-                ..queues
-            };
-            let mut env = Environment::init(config, Some(options), queues, startup).await?;
-            env.ctx = Context {
-                metrics: books.metrics,
-                failures: books.failures,
-                ..env.ctx
-            };
-            env.notifier = notifier;
-            Ok(env)
-        }
-        .boxed()
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use std::str::FromStr;
-
-    use sqlx::Row;
-
-    use super::*;
-
-    /// The parameter group's `innodb_lock_wait_timeout` is the deployed
-    /// stack's; the sim's functions set it on each session, so a batch
-    /// waiting on the hot row gives up when a deployed one would (not at
-    /// the server's default of 50 s).
-    #[tokio::test]
-    async fn a_functions_session_waits_for_a_lock_as_long_as_the_deployed_one() {
-        let url = std::env::var("TEST_MYSQL_URL")
-            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
-        let database = format!("orderflow_test_lockwait_{}", std::process::id());
-        let options =
-            MySqlConnectOptions::from_str(&format!("{}/{database}", url.trim_end_matches('/')))
-                .unwrap();
-        let settings = DeploymentSettings::shipped().unwrap();
-        let processor = &settings.functions["processor"];
-        let config = function_config(&Config::default(), &settings, processor);
-        let store = engine::store::StoreOptions::mysql(options)
-            .pool_size(config.db_max_connections)
-            .lock_wait_timeout(config.db_lock_wait_timeout_secs)
-            .open_mysql()
-            .await
-            .expect("the MySQL server at TEST_MYSQL_URL");
-        let row = sqlx::query(
-            "SELECT @@SESSION.innodb_lock_wait_timeout, @@GLOBAL.innodb_lock_wait_timeout",
-        )
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-        let (session, global): (u64, u64) = (row.get(0), row.get(1));
-        assert_eq!(session, u64::from(settings.lock_wait_secs()));
-        assert_eq!(session, 10, "a third of the processor's 30 s timeout");
-        assert_ne!(
-            session, global,
-            "set on the session, not left to the server"
-        );
-        sqlx::query(&format!("DROP DATABASE `{database}`"))
-            .execute(store.pool())
-            .await
-            .unwrap();
-    }
 }

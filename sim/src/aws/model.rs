@@ -12,7 +12,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::ValueEnum;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
@@ -20,27 +19,9 @@ use serde::Deserialize;
 /// `deploy/model.json`, as shipped.
 pub const SHIPPED: &str = include_str!("../../../deploy/model.json");
 
-/// Which end of each uncertain constant's range a run takes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum End {
-    /// Every uncertain constant at its cheapest plausible value.
-    Optimistic,
-    /// The sourced (or best assumed) value of each constant.
-    #[default]
-    Central,
-    /// Every uncertain constant at its costliest plausible value.
-    Pessimistic,
-}
-
-impl End {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            End::Optimistic => "optimistic",
-            End::Central => "central",
-            End::Pessimistic => "pessimistic",
-        }
-    }
-}
+/// Which end of each uncertain constant's range a run takes (beside the
+/// flags that take it, as those are built without the model).
+pub use super::End;
 
 /// One modelled number, as the file holds it.
 #[derive(Debug, Clone, Deserialize)]

@@ -22,7 +22,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "PATH")]
     json: Option<std::path::PathBuf>,
     #[command(flatten)]
-    config: Config,
+    pub config: Config,
 }
 
 pub async fn check(args: CheckArgs) -> ExitCode {

@@ -15,7 +15,7 @@ use engine::store::{Schema, StoreOptions};
 #[derive(Args)]
 pub struct MigrateArgs {
     #[command(flatten)]
-    config: Config,
+    pub config: Config,
 }
 
 pub async fn migrate(args: MigrateArgs) -> ExitCode {

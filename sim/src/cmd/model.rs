@@ -2,12 +2,16 @@
 //! (deploy/model.json), as a table: each constant's range and source.
 
 use std::path::PathBuf;
+#[cfg(feature = "aws")]
 use std::process::ExitCode;
 
 use clap::Args;
 
+#[cfg(feature = "aws")]
 use crate::aws::model::{self, End, Model};
 
+// Read by `model` alone, which a build without `aws` leaves out.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 #[derive(Args)]
 pub struct ModelArgs {
     /// A model file to read instead of the deploy/model.json this build
@@ -23,6 +27,7 @@ pub struct ModelArgs {
     host: bool,
 }
 
+#[cfg(feature = "aws")]
 pub fn model(args: ModelArgs) -> ExitCode {
     if args.host {
         let micros = crate::aws::cpu::reference_micros(9);
@@ -68,6 +73,7 @@ pub fn model(args: ModelArgs) -> ExitCode {
 }
 
 /// One block a constant: name, values, what it is, source.
+#[cfg(feature = "aws")]
 fn plain(text: &str) -> anyhow::Result<String> {
     let mut out = String::new();
     for (name, c) in model::table(text)? {

@@ -45,9 +45,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS")]
     db_rtt_ms: Option<f64>,
     #[command(flatten)]
-    shape: crate::aws::ShapeArgs,
+    pub shape: crate::aws::ShapeArgs,
     #[command(flatten)]
-    config: Config,
+    pub config: Config,
 }
 
 pub async fn serve(mut args: ServeArgs) -> ExitCode {
@@ -103,6 +103,7 @@ pub async fn serve(mut args: ServeArgs) -> ExitCode {
     println!(
         r#"    -d '{{"customer_id": "test_user_001", "items": [{{"product_id": "prod-101", "quantity": 1}}]}}'"#
     );
+    #[cfg(feature = "aws")]
     if let Some(shape) = &shape {
         println!(
             "  deployed shape: {} (stage throttle {} requests/s, burst {}) under the {}",
@@ -122,6 +123,7 @@ pub async fn serve(mut args: ServeArgs) -> ExitCode {
     let status = graceful_stop(app, &mut signals).await;
     if let Some(shape) = shape {
         shape.stop().await;
+        #[cfg(feature = "aws")]
         crate::report::shape::print(&crate::report::shape::ShapeReport::of(&shape, &[], None));
     }
     status

@@ -201,7 +201,11 @@ impl Profile {
         }
         due
     }
+}
 
+// The rates `sim plan` plans for (a build without `aws` has no plan).
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+impl Profile {
     /// Requests a second due `t` seconds into `n` requests over `duration`
     /// seconds.
     pub fn rate_at(&self, n: usize, duration: f64, t: f64) -> f64 {
@@ -238,7 +242,9 @@ impl Profile {
         let per_request = self.peak(1_000_000, duration) / 1e6;
         (peak / per_request).round() as usize
     }
+}
 
+impl Profile {
     /// One line for a report.
     pub fn describe(&self) -> String {
         let mut parts = vec![format!("the profile {}", self.name)];

@@ -3,13 +3,18 @@
 //! cost per million orders at the run's mix (`crate::aws::bill` does the
 //! arithmetic).
 
+#[cfg(feature = "aws")]
 use crate::aws::bill::{self, BillError, Line};
+#[cfg(feature = "aws")]
 use crate::aws::Shape;
 
-use super::result::{Bill, BillLine};
+use super::result::Bill;
+#[cfg(feature = "aws")]
+use super::result::BillLine;
 
 /// The bill of `shape`'s run, in which `orders` were accepted, as the
 /// result carries it.
+#[cfg(feature = "aws")]
 pub fn summary(shape: &Shape, orders: u64) -> Result<Bill, BillError> {
     let prices = &shape.prices;
     let usage = shape.usage();
@@ -30,6 +35,7 @@ pub fn summary(shape: &Shape, orders: u64) -> Result<Bill, BillError> {
     })
 }
 
+#[cfg(feature = "aws")]
 fn owned(l: &Line) -> BillLine {
     BillLine {
         service: l.service.to_owned(),

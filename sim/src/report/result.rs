@@ -326,7 +326,12 @@ impl RunResult {
             (false, false) => 2,
         }
     }
+}
 
+// What `sim plan` reads of its confirming runs (a build without `aws` has
+// no plan).
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+impl RunResult {
     /// A metric's value, 0 if the result lacks it.
     pub fn metric(&self, name: &str) -> f64 {
         self.metrics.get(name).copied().unwrap_or(0.0)
@@ -360,7 +365,9 @@ impl RunResult {
                     .map(|c| format!("{}: {}", c.name, c.detail))
             })
     }
+}
 
+impl RunResult {
     pub fn to_json(&self) -> anyhow::Result<String> {
         Ok(serde_json::to_string_pretty(self)? + "\n")
     }

@@ -29,6 +29,7 @@ use sqlx::MySqlPool;
 
 mod end_to_end;
 mod ingest;
+#[cfg(feature = "aws")]
 mod lambda;
 mod processor;
 mod server;
@@ -36,8 +37,8 @@ mod server;
 use end_to_end::end_to_end;
 use ingest::ingest_beside_echo;
 use ingest::ROUNDS;
-use lambda::lambda_processor;
-use lambda::local_processor;
+#[cfg(feature = "aws")]
+use lambda::{lambda_processor, local_processor};
 use processor::autocommit_updates;
 use processor::bare_sql;
 use processor::processor_store_step;
@@ -94,7 +95,7 @@ pub struct BenchArgs {
     /// (the order queue filled beforehand, the processor function behind
     /// the emulated event source mapping) beside the local shape.
     #[command(flatten)]
-    shape: crate::aws::ShapeArgs,
+    pub shape: crate::aws::ShapeArgs,
     /// A target a figure must meet, as `sim run --target` takes it, e.g.
     /// 'processor_orders_per_s>=30000' (the floors: README, "Benchmarks");
     /// a missed one exits 1.
@@ -109,7 +110,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "PATH")]
     summary: Option<std::path::PathBuf>,
     #[command(flatten)]
-    config: Config,
+    pub config: Config,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -217,6 +218,8 @@ async fn run(args: &BenchArgs, rows: &mut Vec<BenchRow>) -> anyhow::Result<()> {
         describe.0, describe.1, args.workers, args.seconds
     );
 
+    // A build without `aws` refuses --topology lambda before the bench.
+    #[cfg(feature = "aws")]
     if args.shape.is_lambda() {
         return bench_deployed_shape(args, &store, rows).await;
     }
@@ -341,6 +344,7 @@ async fn bench_processor(
 /// The processor in the deployed shape at each end of the model
 /// (optimistic, central, pessimistic), beside the local shape over the same
 /// zone's round trip to the database, all in one run.
+#[cfg(feature = "aws")]
 async fn bench_deployed_shape(
     args: &BenchArgs,
     store: &Arc<MySqlStore>,

@@ -12,13 +12,16 @@ use engine::harness::faults::FaultKind;
 use engine::store::OpenedStore;
 use orderflow_client::Latencies;
 
-use super::{dlq_causes, hot_products, peek_all, Loaded, RunArgs, Started};
+#[cfg(feature = "aws")]
+use super::dlq_causes;
+use super::{hot_products, peek_all, Loaded, RunArgs, Started};
 use crate::gather::{self, RunRecord};
 use crate::invariants::{self, Check};
 use crate::load::measure::{self, LoadReport, Percentiles, ReadsReport};
 use crate::report::result::{
     settings_ref, CheckRow, PipelineReport, ProfileSetup, RunResult, Setup, StockRow,
 };
+#[cfg(feature = "aws")]
 use crate::report::shape::{OutageRow, ShapeReport};
 use crate::report::{self, faults, html};
 
@@ -76,6 +79,7 @@ impl Started {
             })
             .collect();
         result.pipeline = Some(pipeline);
+        #[cfg(feature = "aws")]
         self.shape_part(args, &load, &mut result).await?;
         let poison = gather::undecodable_in(&order_dlq);
         let mysql = matches!(self.store, OpenedStore::MySql(_));
@@ -96,6 +100,7 @@ impl Started {
     }
 
     /// The deployed shape's part of the result, its outage and its bill.
+    #[cfg(feature = "aws")]
     async fn shape_part(
         &self,
         args: &RunArgs,

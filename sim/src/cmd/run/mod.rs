@@ -28,6 +28,7 @@ use crate::invariants::{self, Check};
 use crate::load::{self, send, SaleArgs, Sends};
 use crate::pipeline::{Pipeline, Start};
 use crate::report::result::RunResult;
+#[cfg(feature = "aws")]
 use crate::report::shape::DlqCauses;
 use crate::scenarios;
 use crate::timeline;
@@ -427,7 +428,7 @@ impl Started {
                 "  failover: the database is unreachable for {secs} s (at {:.1} s), every open connection dropped",
                 args.db_outage_at
             );
-            shape.rds.fail_over(outage).await;
+            shape.fail_over(outage).await;
             println!("  failover: the database answers again");
             return Ok(Some(outage));
         }
@@ -463,6 +464,9 @@ fn resolve_outage(args: &mut RunArgs) -> anyhow::Result<()> {
              outage is --db-outage, which stops your server)"
         );
         args.shape.multi_az = true;
+        // The model's failover time (a build without `aws` never gets
+        // here: it refuses --topology lambda before the run).
+        #[cfg(feature = "aws")]
         if args.db_outage.is_none() {
             let model = args.shape.model(0)?;
             args.db_outage = Some(model.v(&model.c.rds_failover_secs).round() as u64);
@@ -485,6 +489,7 @@ fn resolve_outage(args: &mut RunArgs) -> anyhow::Result<()> {
 }
 
 /// What the DLQs hold, by the last error of each message.
+#[cfg(feature = "aws")]
 pub(crate) async fn dlq_causes(app: &App) -> anyhow::Result<DlqCauses> {
     let mut why = DlqCauses::new();
     for q in app.queues.dead_letters() {
