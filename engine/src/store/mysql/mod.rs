@@ -19,10 +19,12 @@
 //! exist locks no row: if two batches race to record it, the second fails
 //! as a [`StoreError::Conflict`], to be retried. Never applied twice.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor, MySql, QueryBuilder};
 
@@ -60,8 +62,25 @@ enum Read {
     UnderLock,
 }
 
-/// The schema, embedded from `db/migrations` and applied on start.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../db/migrations");
+/// `db/migrations`, as `build.rs` embeds them: (version, description,
+/// type, SQL), in version order.
+const EMBEDDED: &[(i64, &str, MigrationType, &str)] =
+    include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+
+/// The schema, embedded from `db/migrations` and applied on start: the
+/// migrations sqlx's `migrate!` would make of the folder (each one's
+/// checksum the SHA-384 of its SQL), built as that macro builds them.
+pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| Migrator {
+    migrations: EMBEDDED
+        .iter()
+        .map(|&(version, description, kind, sql)| {
+            let no_tx = sql.starts_with("-- no-transaction");
+            Migration::new(version, description.into(), kind, sql.into(), no_tx)
+        })
+        .collect::<Vec<_>>()
+        .into(),
+    ..Migrator::DEFAULT
+});
 
 /// The tables the pipeline reads and writes: all the application user may
 /// change.
@@ -663,6 +682,25 @@ fn dual_passwords(version: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// The embedded migrations are sqlx's reading of the folder, checksums
+    /// and all: a database migrated by an earlier build (whose `migrate!`
+    /// recorded them) is up to date with this one.
+    #[tokio::test]
+    async fn the_embedded_migrations_are_what_sqlx_reads_from_the_folder() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../db/migrations"));
+        let read = sqlx::migrate::Migrator::new(dir).await.unwrap();
+        let embedded: Vec<_> = super::MIGRATOR.iter().collect();
+        assert_eq!(embedded.len(), read.iter().count());
+        for (e, r) in embedded.iter().zip(read.iter()) {
+            assert_eq!(
+                (e.version, &e.description, e.migration_type, e.no_tx),
+                (r.version, &r.description, r.migration_type, r.no_tx)
+            );
+            assert_eq!(e.sql, r.sql, "{}", e.version);
+            assert_eq!(e.checksum, r.checksum, "{}", e.version);
+        }
+    }
+
     #[test]
     fn dual_passwords_are_mysql_8_0_14_and_later() {
         for (version, dual) in [
