@@ -320,7 +320,7 @@ describe("the orderflow stack", () => {
         const infra = await import("../infra");
         const config = (values: Record<string, string>) =>
             pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(values).map(([k, v]) => [`orderflow:${k}`, v])));
-        for (const file of ["../deploy/planned/flash-sale.json", "../deploy/planned/flash-sale-pessimistic.json"]) {
+        for (const file of ["../deploy/planned/flash-sale-central.json", "../deploy/planned/flash-sale-pessimistic.json"]) {
             try {
                 config({ preset: "dev", settingsFile: file });
                 const s = infra.settings();
@@ -334,7 +334,7 @@ describe("the orderflow stack", () => {
                 config({ preset: "dev" });
             }
         }
-        config({ preset: "dev", settingsFile: "../deploy/planned/flash-sale.json", architecture: "x86_64" });
+        config({ preset: "dev", settingsFile: "../deploy/planned/flash-sale-central.json", architecture: "x86_64" });
         try {
             assert.equal(infra.settings().architecture, "x86_64", "the stack's config overrides the file");
         } finally {
