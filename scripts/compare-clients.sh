@@ -48,7 +48,7 @@ serve "$out/serve-oha.log"
 stop
 
 serve "$out/serve-sim.log"
-"$sim" load --url "http://127.0.0.1:$port" --profile even --orders $((RATE * SECS)) \
+"$sim" load --url "http://127.0.0.1:$port" --profile even --requests $((RATE * SECS)) \
   --duration "$SECS" --retries 0 --json "$out/sim-load.json" >"$out/sim-load.txt" || true
 stop
 

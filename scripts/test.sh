@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, unit, integration and
 # property tests (the MySQL-backed ones, and the SQS backend's against a
-# local moto server, included), a fuzz run of the API, the sim's main job
-# on both stores, with and without injected faults, over SQS, and in the
-# deployed (Lambda) shape with the shipped settings held to the sale's
-# targets, its JSON result checked against its schema, a short
-# Goose load test against `sim serve` with its verification; and the Pulumi
-# program's type check and tests, on the Node.js 24 the virtualenv holds. Needs a MySQL 8 or MariaDB 10.11 server at TEST_MYSQL_URL
-# (default mysql://root@127.0.0.1:3306); the MySQL tests fail, never skip,
-# without one.
+# local moto server, included), the book's build and links, a fuzz run of
+# the API, the sim's main job on both stores, with and without injected
+# faults, over SQS, and in the deployed (Lambda) shape with the shipped
+# settings held to the sale's targets, its JSON result checked against its
+# schema, a short Goose load test against `sim serve` with its
+# verification; and the Pulumi program's type check and tests, on the
+# Node.js 24 the virtualenv holds. Needs (CONTRIBUTING.md has the list): a
+# MySQL 8 or MariaDB 10.11 server at TEST_MYSQL_URL (default
+# mysql://root@127.0.0.1:3306; the MySQL tests fail, never skip, without
+# one), mariadbd, mariadb-install-db and openssl on the PATH, Python 3 with
+# PyPI, and the npm registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +44,11 @@ cargo test --workspace --locked --features sim/aws
 step "criterion benchmarks compile (run them with: cargo bench -p benches)"
 cargo test --locked -p benches --benches --no-run
 
+# Its reference pages are checked against the code by the sim's tests
+# (`sim docs --check`), above.
+step "the book (docs/): mdBook builds it, and every link and anchor in it and in the top-level Markdown resolves"
+./scripts/book.sh
+
 # On the Node.js the virtualenv holds (24; the pinned @pulumi/pulumi wants
 # 22 or later), whatever Node the machine has.
 step "Pulumi program: strict type check and unit tests on mocks (Node $("$ORDERFLOW_VENV/bin/node" --version))"
@@ -71,7 +79,7 @@ step "sim, MySQL store, every fault injected, killed connections included (seed 
 DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim -- --seed 4 --faults all --duration 0
 
 step "sim over SQS (a local moto server), MySQL store"
-DATABASE_URL="$mysql_sim" ./scripts/with-moto.sh cargo run --locked -q -p sim --features aws -- --queue sqs --seed 5 --orders 300 --duration 0
+DATABASE_URL="$mysql_sim" ./scripts/with-moto.sh cargo run --locked -q -p sim --features aws -- --queue sqs --seed 5 --requests 300 --duration 0
 
 step "sim, MySQL store"
 DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim -- --seed 2
@@ -82,7 +90,7 @@ DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim -- --seed 2
 # BENCHMARKS.md's); its result checked against the schema, and compared
 # with itself.
 step "sim --topology lambda --profile flash-sale: the deployed shape with the shipped settings (MySQL), held to the sale's targets"
-DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim --features aws -- --topology lambda --profile flash-sale --seed 6 --orders 2000 --duration 5 \
+DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim --features aws -- --topology lambda --profile flash-sale --seed 6 --requests 2000 --duration 5 \
   --target refused==0 --target dlq==0 --target 'first_try_5xx<0.1%' --target 'first_try_429<1%' --target connections_refused==0 \
   --json reports/ci-lambda.json --summary reports/ci-lambda.md
 
@@ -93,7 +101,7 @@ DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim --features aws -- --topol
 # orders handed back come back after it, nothing reaches the DLQ, every
 # invariant holds.
 step "sim --topology lambda --multi-az --db-outage 10 --deploy-at 2: a failover and a deploy mid-sale leave the DLQ empty"
-DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim --features aws -- --topology lambda --profile flash-sale --seed 7 --orders 600 --duration 3 \
+DATABASE_URL="$mysql_sim" cargo run --locked -q -p sim --features aws -- --topology lambda --profile flash-sale --seed 7 --requests 600 --duration 3 \
   --multi-az --db-outage 10 --db-outage-at 1 --deploy-at 2 --target dlq==0 --target refused==0 --no-html
 
 step "the run's result follows results.schema.json; sim compare passes it against itself"

@@ -28,21 +28,27 @@ pub struct Config {
     /// MySQL/MariaDB URL, e.g. mysql://root@127.0.0.1:3306/orderflow. The
     /// database is created if missing. Without it (and without DB_HOST) the
     /// in-memory store is used.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        help_heading = "Database",
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
 
-    /// Database host, the seed's way to configure the database (used when
+    /// Database host, the original system's way to configure the database (used when
     /// DATABASE_URL is not set).
-    #[arg(long, env = "DB_HOST")]
+    #[arg(help_heading = "Database", long, env = "DB_HOST")]
     pub db_host: Option<String>,
     /// Database port (with DB_HOST).
-    #[arg(long, env = "DB_PORT", default_value_t = defaults::DB_PORT)]
+    #[arg(help_heading = "Database", long, env = "DB_PORT", default_value_t = defaults::DB_PORT)]
     pub db_port: u16,
     /// Database user (with DB_HOST).
-    #[arg(long, env = "DB_USER", default_value = defaults::DB_USER)]
+    #[arg(help_heading = "Database", long, env = "DB_USER", default_value = defaults::DB_USER)]
     pub db_user: String,
     /// Read from the environment or `.env` only; never pass it as a flag.
     #[arg(
+        help_heading = "Database",
         long,
         env = "DB_PASSWORD",
         hide = true,
@@ -51,73 +57,79 @@ pub struct Config {
     )]
     pub db_password: String,
     /// Database name (with DB_HOST); created if missing.
-    #[arg(long, env = "DB_NAME", default_value = defaults::DB_NAME)]
+    #[arg(help_heading = "Database", long, env = "DB_NAME", default_value = defaults::DB_NAME)]
     pub db_name: String,
     /// TLS to the database: disabled, preferred (TLS if the server offers
     /// it, unverified), required (unverified), verify-ca, or verify-identity
     /// (the certificate chains to --db-ssl-ca and names the host). Unset:
     /// the URL's `ssl-mode`, else preferred. The Lambda functions use
     /// verify-identity with the RDS CA bundle.
-    #[arg(long, env = "DB_SSL_MODE", value_enum)]
+    #[arg(help_heading = "Database", long, env = "DB_SSL_MODE", value_enum)]
     pub db_ssl_mode: Option<SslMode>,
     /// The CA certificates (PEM) the server's certificate must chain to:
     /// a file, or `rds` for the Amazon RDS bundle built into the binary
     /// (deploy/rds-ca/global-bundle.pem, its SHA-256 pinned).
-    #[arg(long, env = "DB_SSL_CA")]
+    #[arg(help_heading = "Database", long, env = "DB_SSL_CA")]
     pub db_ssl_ca: Option<String>,
     /// Connections in the database pool.
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = defaults::DB_MAX_CONNECTIONS)]
+    #[arg(help_heading = "Database", long, env = "DB_MAX_CONNECTIONS", default_value_t = defaults::DB_MAX_CONNECTIONS)]
     pub db_max_connections: u32,
     /// Seconds a statement waits for a row lock before it fails (error
     /// 1205, retried), set on each session (`innodb_lock_wait_timeout`);
     /// unset: the server's own. The deployed stack sets it in the parameter
     /// group as well, to a third of the processor's timeout.
-    #[arg(long, env = "DB_LOCK_WAIT_TIMEOUT_SECS")]
+    #[arg(help_heading = "Database", long, env = "DB_LOCK_WAIT_TIMEOUT_SECS")]
     pub db_lock_wait_timeout_secs: Option<u32>,
 
     /// Concurrent processor loops (each receives up to 10 orders and tops
     /// the batch up with what else waits, up to 200).
-    #[arg(long, env = "PROCESSOR_WORKERS", default_value_t = defaults::PROCESSOR_WORKERS)]
+    #[arg(help_heading = "Queues", long, env = "PROCESSOR_WORKERS", default_value_t = defaults::PROCESSOR_WORKERS)]
     pub processor_workers: usize,
     /// Concurrent notifier loops; 0 runs none, leaving the processed queue
     /// to another notifier (the original system's, while it is replaced).
-    #[arg(long, env = "NOTIFIER_WORKERS", default_value_t = defaults::NOTIFIER_WORKERS)]
+    #[arg(help_heading = "Queues", long, env = "NOTIFIER_WORKERS", default_value_t = defaults::NOTIFIER_WORKERS)]
     pub notifier_workers: usize,
     /// Seconds a received message stays invisible before it is redelivered.
-    #[arg(long, env = "VISIBILITY_TIMEOUT_SECS", default_value_t = defaults::VISIBILITY_TIMEOUT_SECS)]
+    #[arg(help_heading = "Queues", long, env = "VISIBILITY_TIMEOUT_SECS", default_value_t = defaults::VISIBILITY_TIMEOUT_SECS)]
     pub visibility_timeout_secs: u64,
     /// Receives after which a message moves to the DLQ.
-    #[arg(long, env = "MAX_RECEIVE_COUNT", default_value_t = defaults::MAX_RECEIVE_COUNT)]
+    #[arg(help_heading = "Queues", long, env = "MAX_RECEIVE_COUNT", default_value_t = defaults::MAX_RECEIVE_COUNT)]
     pub max_receive_count: u32,
     /// Messages the order queue holds before ingest answers 503.
-    #[arg(long, env = "QUEUE_CAPACITY", default_value_t = defaults::QUEUE_CAPACITY)]
+    #[arg(help_heading = "Queues", long, env = "QUEUE_CAPACITY", default_value_t = defaults::QUEUE_CAPACITY)]
     pub queue_capacity: usize,
 
     /// Queue backend: `channel` (in-process) or `sqs` (AWS, or a local
     /// SQS-compatible server named by AWS_ENDPOINT_URL_SQS/AWS_ENDPOINT_URL).
-    #[arg(long, env = "QUEUE_BACKEND", value_enum, default_value = "channel")]
+    #[arg(
+        help_heading = "Queues",
+        long,
+        env = "QUEUE_BACKEND",
+        value_enum,
+        default_value = "channel"
+    )]
     pub queue: QueueKind,
     /// SQS: the order queue's URL. Unset: `<prefix>-orders` (and its DLQ)
     /// is created with a redrive policy.
-    #[arg(long, env = "ORDER_QUEUE_URL")]
+    #[arg(help_heading = "Queues", long, env = "ORDER_QUEUE_URL")]
     pub order_queue_url: Option<String>,
     /// SQS: the processed queue's URL. Unset: `<prefix>-processed` (and its
     /// DLQ) is created.
-    #[arg(long, env = "PROCESSED_QUEUE_URL")]
+    #[arg(help_heading = "Queues", long, env = "PROCESSED_QUEUE_URL")]
     pub processed_queue_url: Option<String>,
     /// SQS: the order DLQ's URL. Unset: read from the order queue's redrive
     /// policy.
-    #[arg(long, env = "ORDER_DLQ_URL")]
+    #[arg(help_heading = "Queues", long, env = "ORDER_DLQ_URL")]
     pub order_dlq_url: Option<String>,
     /// SQS: the processed DLQ's URL. Unset: read from the processed queue's
     /// redrive policy.
-    #[arg(long, env = "PROCESSED_DLQ_URL")]
+    #[arg(help_heading = "Queues", long, env = "PROCESSED_DLQ_URL")]
     pub processed_dlq_url: Option<String>,
     /// SQS, with queue URLs given: the queues checked at start (each must
     /// exist and be readable, or the start fails clearly), of `orders`,
     /// `order-dlq`, `processed`, `processed-dlq`. A Lambda function names
     /// only those it uses, as its role may read no other.
-    #[arg(
+    #[arg(help_heading = "Queues", 
         long,
         env = "SQS_CHECK_QUEUES",
         value_delimiter = ',',
@@ -126,7 +138,7 @@ pub struct Config {
     )]
     pub sqs_check_queues: Vec<String>,
     /// SQS: name prefix of the queues created when no URLs are given.
-    #[arg(long, env = "SQS_QUEUE_PREFIX", default_value = defaults::SQS_QUEUE_PREFIX)]
+    #[arg(help_heading = "Queues", long, env = "SQS_QUEUE_PREFIX", default_value = defaults::SQS_QUEUE_PREFIX)]
     pub sqs_queue_prefix: String,
 
     /// The secret key order ids are derived under (16+ characters), so

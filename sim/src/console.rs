@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -39,8 +39,14 @@ where
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(colour(&std::io::stderr()))
         .with_filter(filter)
+}
+
+/// Colour on a terminal only, and never when `NO_COLOR` is set
+/// (<https://no-color.org>).
+pub fn colour(stream: &impl std::io::IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// What the functions' logger (`lambda::init_logs`, with the `RUST_LOG=info`
@@ -82,14 +88,14 @@ impl Write for Counted {
     }
 }
 
-/// A subcommand's exit: 0, or 1 with the error and its causes on one line
-/// after `command`.
+/// A subcommand's exit: 0, or 2 (no verdict could be made) with the error
+/// and its causes on one line after `command`.
 pub fn exit_status(command: &str, result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{command}: {}", engine::report::error_chain(e.as_ref()));
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }
@@ -101,6 +107,32 @@ pub fn keep_stdout_for(json: Option<&std::path::Path>) -> std::io::Result<Option
     match json == Some(std::path::Path::new("-")) {
         true => stdout_to_stderr().map(Some),
         false => Ok(None),
+    }
+}
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Whether `--quiet` asked for nothing but the verdict (no progress bar).
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// `--quiet`: everything printed from here on goes nowhere, the progress
+/// bar is not drawn, and the answer (the real standard output) is kept for
+/// the verdict. Errors and logs still reach standard error.
+pub fn silence_stdout() -> std::io::Result<std::fs::File> {
+    use std::os::fd::{AsRawFd as _, FromRawFd as _};
+    QUIET.store(true, Ordering::Relaxed);
+    std::io::stdout().flush()?;
+    let nowhere = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+    // SAFETY: dup and dup2 on the process's own standard output; the
+    // duplicate is owned by the File from here on.
+    unsafe {
+        let saved = libc::dup(libc::STDOUT_FILENO);
+        if saved < 0 || libc::dup2(nowhere.as_raw_fd(), libc::STDOUT_FILENO) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(std::fs::File::from_raw_fd(saved))
     }
 }
 

@@ -1,7 +1,7 @@
 //! `sim`: the whole orderflow pipeline in one process.
 //!
-//! - `sim` (or `sim run`): start the pipeline, run the seed's four
-//!   verification scenarios over HTTP, a generated load, then check every
+//! - `sim` (or `sim run`): start the pipeline, run the original
+//!   system's four verification scenarios over HTTP, a generated load, then check every
 //!   invariant and print a report. Exits non-zero if anything failed.
 //! - `sim serve`: the API and all workers until Ctrl-C.
 //! - `sim check`: print the inventory and recent orders.
@@ -35,11 +35,13 @@ mod timeline;
 
 use std::process::ExitCode;
 
+#[cfg(feature = "aws")]
+use clap::CommandFactory;
 use clap::{Parser, Subcommand};
 
 use cmd::{
-    bench, check, compare, deployment, dlq, load as load_cmd, migrate, model, plan as plan_cmd,
-    run, serve,
+    bench, check, compare, deployment, dlq, docs, load as load_cmd, migrate, model,
+    plan as plan_cmd, run, serve,
 };
 
 #[derive(Parser)]
@@ -49,7 +51,7 @@ use cmd::{
     about = "Runs the orderflow pipeline in one process: scenarios, load, invariants, report.",
     long_about = "Runs the orderflow pipeline (ingest -> order queue -> processor -> store -> \
 processed queue -> notifier) in one process.\n\n\
-With no subcommand, `sim` runs the main job: the seed's four verification scenarios over \
+With no subcommand, `sim` runs the main job: the original system's four verification scenarios over \
 HTTP, a generated load, the invariant checks and a report; it exits non-zero if a scenario, \
 an invariant or a target fails, or the client could not keep its schedule.\n\n\
 The store is in memory unless DATABASE_URL (or DB_HOST and the other DB_* variables) is \
@@ -101,6 +103,10 @@ enum Command {
     /// Compare two results (`--json` of run, bench or plan) metric by
     /// metric; exit 1 on a regression beyond the tolerance (a CI gate).
     Compare(compare::CompareArgs),
+    /// Write the book's reference pages (docs/src/reference/) from this
+    /// build: the command line, exit codes, environment variables, HTTP
+    /// API, settings, model, prices and result schema.
+    Docs(docs::DocsArgs),
 }
 
 // The pipeline allocates for every request, event and row; mimalloc makes
@@ -126,7 +132,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sim: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     // The processor and notifier loops get a thread of their own.
@@ -134,7 +140,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sim: cannot start the workers' runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     let _ = pipeline::WORKERS.set(workers.handle().clone());
@@ -151,9 +157,11 @@ fn main() -> ExitCode {
             #[cfg(feature = "aws")]
             Some(Command::Plan(args)) => plan_cmd::plan(args).await,
             Some(Command::Compare(args)) => compare::compare(args),
+            #[cfg(feature = "aws")]
+            Some(Command::Docs(args)) => docs::docs(args, Cli::command()),
             // Refused above, with the command that builds them.
             #[cfg(not(feature = "aws"))]
-            Some(Command::Model(_) | Command::Plan(_)) => ExitCode::from(2),
+            Some(Command::Model(_) | Command::Plan(_) | Command::Docs(_)) => ExitCode::from(2),
             Some(Command::Load(args)) => load_cmd::load(args).await,
             Some(Command::Run(args)) => run::run(*args).await,
             None => run::run(cli.run).await,
@@ -175,6 +183,7 @@ fn asks(cli: &Cli) -> needs::Asks<'_> {
         Some(Command::Migrate(args)) => Asks::database(&args.config),
         Some(Command::Plan(_)) => Asks::aws("sim plan"),
         Some(Command::Model(_)) => Asks::aws("sim model"),
+        Some(Command::Docs(_)) => Asks::aws("sim docs"),
         Some(Command::Dlq(_) | Command::Deployment(_) | Command::Load(_) | Command::Compare(_)) => {
             Asks::default()
         }
@@ -201,7 +210,7 @@ mod refusals {
     #[test]
     fn a_build_without_aws_refuses_sqs_and_the_deployed_shape_by_name() {
         for (line, what) in [
-            ("--topology lambda --orders 10", "--topology lambda"),
+            ("--topology lambda --requests 10", "--topology lambda"),
             ("run --topology lambda", "--topology lambda"),
             ("serve --topology lambda", "--topology lambda"),
             ("bench --topology lambda", "--topology lambda"),
@@ -209,6 +218,7 @@ mod refusals {
             ("serve --queue sqs", "--queue sqs (QUEUE_BACKEND=sqs)"),
             ("plan --quick", "sim plan"),
             ("model --markdown", "sim model"),
+            ("docs --check", "sim docs"),
         ] {
             let said = refused(line).unwrap_or_else(|| panic!("{line}: not refused"));
             assert_eq!(
@@ -224,7 +234,7 @@ mod refusals {
     #[test]
     fn a_build_without_aws_runs_what_needs_none_of_it() {
         for line in [
-            "--seed 1 --orders 10",
+            "--seed 1 --requests 10",
             "run --faults all",
             "serve --addr 127.0.0.1:0",
             "check",
@@ -250,5 +260,49 @@ mod refusals {
             )),
             "{said:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command line as a shell splits it: quotes kept together, leading
+    /// `NAME=value` assignments and a trailing ` # comment` dropped.
+    fn words(line: &str) -> Vec<String> {
+        let line = line.split(" #").next().unwrap_or(line);
+        let (mut words, mut word, mut quote) = (vec![], String::new(), None);
+        for c in line.chars() {
+            match (quote, c) {
+                (None, '\'' | '"') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (None, ' ') => {
+                    if !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                }
+                _ => word.push(c),
+            }
+        }
+        words.push(word);
+        words.retain(|w| !w.is_empty());
+        let first = words.iter().position(|w| !w.contains('=')).unwrap_or(0);
+        words.split_off(first)
+    }
+
+    #[test]
+    fn every_example_in_the_help_parses() {
+        for (command, examples) in cmd::help::EXAMPLES {
+            for line in examples.lines() {
+                let words = words(line.trim());
+                assert_eq!(words.first().map(String::as_str), Some("sim"), "{line}");
+                if let Err(e) = Cli::try_parse_from(&words) {
+                    panic!(
+                        "sim {command}'s example `{}` does not parse: {e}",
+                        line.trim()
+                    );
+                }
+            }
+        }
     }
 }

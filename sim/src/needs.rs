@@ -153,13 +153,13 @@ mod tests {
 
     #[test]
     fn a_plain_build_names_the_feature_and_the_command_that_builds_it() {
-        let line = args("--topology lambda --orders 10 --target p99<2s");
+        let line = args("--topology lambda --requests 10 --target p99<2s");
         let refused = refusal(&Asks::aws("--topology lambda"), PLAIN, &line);
         assert_eq!(
             refused.as_deref(),
             Some(
                 "--topology lambda needs the sim built with the aws feature: cargo run -p sim \
-                 --features aws -- --topology lambda --orders 10 --target 'p99<2s'"
+                 --features aws -- --topology lambda --requests 10 --target 'p99<2s'"
             )
         );
         let built = Built {
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn arguments_are_quoted_as_a_shell_reads_them_back() {
-        assert_eq!(quoted("--orders"), "--orders");
+        assert_eq!(quoted("--requests"), "--requests");
         assert_eq!(quoted("first_try_5xx<0.1%"), "'first_try_5xx<0.1%'");
         assert_eq!(quoted("it's"), r"'it'\''s'");
         assert_eq!(quoted(""), "''");

@@ -22,7 +22,7 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn dlq_commands_say_when_no_server_answers() {
-    // Port 9 (discard) has no listener here. `--queue` of `sim dlq` once
+    // Port 9 (discard) has no listener here. `sim dlq`'s own flag once
     // collided with the pipeline's `--queue` and panicked while parsing.
     for args in [
         &["dlq", "list", "--url", "http://127.0.0.1:9"][..],
@@ -31,12 +31,12 @@ fn dlq_commands_say_when_no_server_answers() {
             "redrive",
             "--url",
             "http://127.0.0.1:9",
-            "--queue",
+            "--dlq",
             "processed",
         ],
     ] {
         let out = sim(args, &[]);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(
             stderr(&out).contains("cannot reach http://127.0.0.1:9"),
             "{}",
@@ -44,7 +44,7 @@ fn dlq_commands_say_when_no_server_answers() {
         );
         assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     }
-    let out = sim(&["dlq", "list", "--queue", "everything"], &[]);
+    let out = sim(&["dlq", "list", "--dlq", "everything"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("possible values: orders, processed"),
@@ -74,7 +74,7 @@ fn deployment_shows_the_shipped_shape_fits_and_an_uncapped_one_does_not() {
 #[test]
 fn migrate_without_a_database_says_how_to_name_one() {
     let out = sim(&["migrate"], &[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("no database configured: set DATABASE_URL"),
         "{}",
@@ -96,15 +96,18 @@ fn a_region_without_prices_is_refused_before_the_run_starts() {
 
 #[test]
 #[cfg(feature = "aws")]
-fn the_readme_shows_the_model_the_sim_runs_under() {
+fn the_book_shows_the_model_the_sim_runs_under() {
     let out = sim(&["model", "--markdown"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let table = String::from_utf8_lossy(&out.stdout);
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md");
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/src/reference/model.md"
+    ))
+    .expect("docs/src/reference/model.md");
     assert!(
-        readme.contains(table.trim()),
-        "README.md's model table is not deploy/model.json's: paste `cargo run -p sim -- model --markdown` into it"
+        page.contains(table.trim()),
+        "docs/src/reference/model.md is not deploy/model.json's model: write it again with `cargo run -p sim --features aws -- docs`"
     );
 }
 
@@ -117,7 +120,7 @@ fn plan_refuses_a_load_it_cannot_plan_for_and_says_it_needs_mysql() {
             &["plan", "--duration", "0"][..],
             "--duration must be a positive",
         ),
-        (&["plan", "--orders", "0"][..], "the load has no requests"),
+        (&["plan", "--requests", "0"][..], "the load has no requests"),
         (
             &["plan", "--region", "mars-north-1"][..],
             "no prices for mars-north-1",
@@ -157,4 +160,32 @@ fn a_sim_without_the_aws_feature_says_how_to_build_one_that_has_it() {
         );
         assert!(out.stdout.is_empty(), "{args:?}: started before refusing");
     }
+}
+
+/// The book's reference pages are what this build writes, and a page that
+/// drifted is named.
+#[test]
+#[cfg(feature = "aws")]
+fn the_books_reference_pages_are_what_the_code_writes() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/src/reference");
+    let out = sim(&["docs", "--check", "--dir", dir], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\nwrite them again with: cargo run -p sim --features aws -- docs",
+        stderr(&out)
+    );
+
+    let copy = std::env::temp_dir().join(format!("orderflow-docs-{}", std::process::id()));
+    std::fs::create_dir_all(&copy).unwrap();
+    let copy_str = copy.to_str().unwrap();
+    let out = sim(&["docs", "--dir", copy_str], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = copy.join("exit-codes.md");
+    let text = std::fs::read_to_string(&page).unwrap();
+    std::fs::write(&page, text.replace("| 1 |", "| 3 |")).unwrap();
+    let out = sim(&["docs", "--check", "--dir", copy_str], &[]);
+    std::fs::remove_dir_all(&copy).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("exit-codes.md"), "{}", stderr(&out));
 }

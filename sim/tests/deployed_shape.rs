@@ -46,7 +46,14 @@ async fn settings_over_the_connection_budget_get_connections_refused_and_lose_no
 
     let out = Command::new(env!("CARGO_BIN_EXE_sim"))
         .args(["--topology", "lambda", "--settings", file.to_str().unwrap()])
-        .args(["--time-scale", "30", "--orders", "3000", "--duration", "0"])
+        .args([
+            "--time-scale",
+            "30",
+            "--requests",
+            "3000",
+            "--duration",
+            "0",
+        ])
         .args(["--concurrency", "64", "--seed", "7", "--no-html"])
         .env("DATABASE_URL", &url)
         .env("DB_HOST", "")
@@ -86,7 +93,7 @@ async fn a_short_run_is_billed_item_by_item_for_every_service_it_used() {
     let page = std::env::temp_dir().join(format!("orderflow-bill-{}.html", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_sim"))
         .args(["--topology", "lambda", "--time-scale", "30", "--seed", "8"])
-        .args(["--orders", "300", "--duration", "0", "--target", "dlq==0"])
+        .args(["--requests", "300", "--duration", "0", "--target", "dlq==0"])
         .args(["--html", page.to_str().unwrap()])
         .env("DATABASE_URL", &url)
         .env("DB_HOST", "")
@@ -169,7 +176,7 @@ fn held_to_the_sale(settings: &str, database: &str) -> (Option<i32>, String) {
             "--seed",
             "9",
         ])
-        .args(["--orders", "1000", "--duration", "4", "--no-html"])
+        .args(["--requests", "1000", "--duration", "4", "--no-html"])
         // The first deployment's queues never drain in time; the verdict
         // is in by then.
         .args(["--drain-timeout", "20"])

@@ -16,7 +16,7 @@ async fn a_quick_plan_chooses_a_shape_its_run_confirms_and_writes_its_settings_a
     let url = format!("{}/{database}", common::server_url().trim_end_matches('/'));
     let dir = std::env::temp_dir().join(format!("orderflow-plan-{}", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args(["plan", "--quick", "--orders", "1500", "--duration", "3"])
+        .args(["plan", "--quick", "--requests", "1500", "--duration", "3"])
         // The targets that do not depend on this machine's speed: the
         // screen still plans for a 2 s p99, but whether a debug build on a
         // busy machine meets it is not this test's to say (a debug build

@@ -27,7 +27,7 @@ fn a_run_writes_its_result_and_compare_gates_on_it() {
     std::fs::create_dir_all(&dir).unwrap();
     let summary = dir.join("summary.md");
     let out = sim(&[
-        "--orders",
+        "--requests",
         "400",
         "--duration",
         "1",
@@ -131,7 +131,7 @@ fn a_bad_target_or_profile_is_refused_before_the_run() {
     let out = sim(&[
         "--profile",
         shipped.to_str().unwrap(),
-        "--orders",
+        "--requests",
         "50",
         "--duration",
         "1",

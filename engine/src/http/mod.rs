@@ -30,6 +30,11 @@ use crate::validation::ValidationError;
 
 pub use ops::ApiDoc;
 
+/// The OpenAPI document of the whole API, as `GET /openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <ApiDoc as utoipa::OpenApi>::openapi()
+}
+
 /// Largest request body accepted; larger ones get 413. A 100-line order is
 /// under 10 KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

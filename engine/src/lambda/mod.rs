@@ -40,6 +40,12 @@ pub use credentials::RotatingStore;
 pub use emf::{BatchMetrics, Meter};
 pub use identity::caller_from_claim;
 
+/// The variables a function reads, as clap describes them (the book's
+/// reference of environment variables is written from it).
+pub fn environment_command() -> clap::Command {
+    <LambdaConfig as clap::CommandFactory>::command()
+}
+
 /// The configuration of a function: the engine's flags, read from the
 /// function's environment variables only.
 #[derive(Parser, Clone)]

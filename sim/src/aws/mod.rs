@@ -88,10 +88,11 @@ pub enum Topology {
 }
 
 #[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Deployed shape")]
 pub struct ShapeArgs {
     /// `local`: one process, as fast as it goes. `lambda`: the shape
-    /// `pulumi up` deploys, with the deployment settings file (README,
-    /// "The deployed shape").
+    /// `pulumi up` deploys, with the deployment settings file (the book's
+    /// "Will it survive the sale?").
     #[arg(long, value_enum, default_value = "local")]
     pub topology: Topology,
     /// The deployment settings to simulate (`--topology lambda`); default:
@@ -109,7 +110,7 @@ pub struct ShapeArgs {
     pub idle_secs: Option<u64>,
     /// Which end of the model's ranges to run under: `central` (the sourced
     /// values), or every uncertain constant at its `optimistic` or
-    /// `pessimistic` end (README, "The model").
+    /// `pessimistic` end (the book's "The model of AWS").
     #[arg(long, value_enum, default_value = "central")]
     pub model: End,
     /// A model file to read instead of deploy/model.json as shipped.

@@ -12,6 +12,10 @@ use engine::store::StoreOptions;
 use crate::report::result::{OrderRow, RunResult, StockRow};
 
 #[derive(Args)]
+#[command(
+    after_help = super::help::short("check"),
+    after_long_help = super::help::long("check", "")
+)]
 pub struct CheckArgs {
     /// How many of the newest orders to list.
     #[arg(long, default_value_t = 20)]
@@ -31,7 +35,7 @@ pub async fn check(args: CheckArgs) -> ExitCode {
             "sim check: no database configured (set DATABASE_URL or DB_HOST); \
              the in-memory store lives only inside a running sim"
         );
-        return ExitCode::FAILURE;
+        return ExitCode::from(2);
     }
     let opened = match StoreOptions::from_config(&args.config) {
         Ok(options) => options.open().await.map_err(anyhow::Error::from),
@@ -41,7 +45,7 @@ pub async fn check(args: CheckArgs) -> ExitCode {
         Ok(s) => s.admin(),
         Err(e) => {
             eprintln!("sim check: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     let (inventory, orders) = match (
@@ -51,7 +55,7 @@ pub async fn check(args: CheckArgs) -> ExitCode {
         (Ok(i), Ok(o)) => (i, o),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("sim check: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     if let Some(path) = &args.json {
@@ -59,7 +63,7 @@ pub async fn check(args: CheckArgs) -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("sim check: {e:#}");
-                ExitCode::FAILURE
+                ExitCode::from(2)
             }
         };
     }

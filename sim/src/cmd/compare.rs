@@ -11,16 +11,19 @@ use clap::Args;
 use crate::report::result::{self, RunResult};
 use crate::targets::{better_of, show, unit_of, Better, Unit};
 
-#[derive(Args, Clone, Debug)]
-#[command(after_help = "\
+/// What `sim compare --help` says before its examples.
+const NOTES: &str = "\
 A metric regresses when it moved the wrong way (lower is better for latencies, errors, DLQ \
 and cost; higher for throughput and the offered rate) by more than the tolerance, relative \
 to the base, and by more than a floor of its unit: 5 ms for a latency, 0.1 percentage point \
 for a share, nothing for counts and rates. A metric that only describes the run (requests, \
-the planned peak) is shown, never judged.
+the planned peak) is shown, never judged.";
 
-Exit status: 0 no regression; 1 a regression (each is listed); 2 a file could not be read \
-or is not an orderflow result.")]
+#[derive(Args, Clone, Debug)]
+#[command(
+    after_help = super::help::short("compare"),
+    after_long_help = super::help::long("compare", NOTES)
+)]
 pub struct CompareArgs {
     /// The baseline result (e.g. kept from main).
     #[arg(required_unless_present = "schema")]

@@ -8,6 +8,10 @@ use clap::Args;
 use engine::deployment::{DeploymentSettings, INIT_EXTRA_CONNECTIONS};
 
 #[derive(Args)]
+#[command(
+    after_help = super::help::short("deployment"),
+    after_long_help = super::help::long("deployment", "")
+)]
 pub struct DeploymentArgs {
     /// A settings file to read instead of the `deploy/settings.json` this
     /// build carries.

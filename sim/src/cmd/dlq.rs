@@ -10,16 +10,19 @@ use serde_json::Value;
 use orderflow_client::Client;
 
 #[derive(Args)]
+#[command(
+    after_help = super::help::short("dlq"),
+    after_long_help = super::help::long("dlq", "")
+)]
 pub struct DlqArgs {
     #[command(subcommand)]
     command: DlqCommand,
     /// Base URL of the running `sim serve`.
     #[arg(long, global = true, default_value = "http://127.0.0.1:3000")]
     url: String,
-    /// Only this queue's DLQ: `orders` or `processed`. (Its own id: a
-    /// global argument's value reaches every command's matches, and the
-    /// pipeline's `--queue` names the backend.)
-    #[arg(long = "queue", id = "dlq_queue", global = true, value_parser = ["orders", "processed"])]
+    /// Only this DLQ: the order queue's (`orders`) or the processed
+    /// queue's (`processed`).
+    #[arg(long = "dlq", id = "dlq", value_name = "DLQ", global = true, value_parser = ["orders", "processed"])]
     queue: Option<String>,
 }
 

@@ -4,6 +4,7 @@
 //! client can measure. What became of the orders is the server's to say
 //! (`loadtest` verifies it through the API).
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,16 +15,19 @@ use crate::load::measure::{LoadReport, ReadsReport};
 use crate::load::{self, send, SaleArgs};
 use crate::report::result::{CheckRow, ProfileSetup, RunResult, Setup};
 
-#[derive(Args, Clone)]
-#[command(after_help = "\
+/// What `sim load --help` says before its examples.
+const NOTES: &str = "\
 The load's products must exist on the server: `sim serve --load-products` stocks them \
 (sim-hot-1, sim-hot-2, sim-item-01 to sim-item-20); on a deployed stack, insert them first.
 
 Without --target, the sale's defaults that a client can measure apply: first_try_5xx<0.1% \
-first_try_429<1% read_first_try_5xx<1% refused==0 offered>=95%.
+first_try_429<1% read_first_try_5xx<1% refused==0 offered>=95%.";
 
-Exit status: 0 the client kept its schedule and every target was met; 1 not; 2 the load \
-could not be sent (bad arguments, a profile refused).")]
+#[derive(Args, Clone)]
+#[command(
+    after_help = super::help::short("load"),
+    after_long_help = super::help::long("load", NOTES)
+)]
 pub struct LoadArgs {
     /// The API's base URL: `http://127.0.0.1:3000`, or a deployed stage's.
     #[arg(long)]
@@ -43,6 +47,10 @@ pub struct LoadArgs {
     /// Also write a Markdown summary of the result to this file.
     #[arg(long, value_name = "PATH")]
     pub summary: Option<PathBuf>,
+    /// Print only the verdict (each target missed, the result line) and
+    /// errors: no report, no progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 pub async fn load(args: LoadArgs) -> ExitCode {
@@ -54,11 +62,23 @@ pub async fn load(args: LoadArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let json = args.json.clone();
+    let mut verdict_to = match args.quiet.then(crate::console::silence_stdout).transpose() {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("sim load: cannot keep standard output for the verdict: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (json, summary) = (args.json.clone(), args.summary.clone());
     let done = match load_inner(args).await {
-        Ok(result) => result
-            .emit(json.as_deref(), stdout, None)
-            .map(|()| result.passed),
+        Ok(result) => {
+            if let Some(out) = &mut verdict_to {
+                let _ = out.write_all(crate::report::quiet_verdict(&result).as_bytes());
+            }
+            result
+                .emit(json.as_deref(), stdout, summary.as_deref())
+                .map(|()| result.passed)
+        }
         Err(e) => Err(e),
     };
     match done {
@@ -79,7 +99,9 @@ async fn load_inner(args: LoadArgs) -> anyhow::Result<RunResult> {
     let sale = &args.sale;
     let (orders, duration) = (sale.orders(), sale.duration());
     let Some(due) = sale.due().filter(|_| orders > 0) else {
-        anyhow::bail!("sim load sends an open-loop load: --duration and --orders must be above 0");
+        anyhow::bail!(
+            "sim load sends an open-loop load: --duration and --requests must be above 0"
+        );
     };
     println!(
         "sim load: {orders} requests over {duration} s to {}, open loop: {}",

@@ -13,6 +13,10 @@ use engine::store::schema::{self, Found};
 use engine::store::{Schema, StoreOptions};
 
 #[derive(Args)]
+#[command(
+    after_help = super::help::short("migrate"),
+    after_long_help = super::help::long("migrate", "")
+)]
 pub struct MigrateArgs {
     #[command(flatten)]
     pub config: Config,

@@ -10,6 +10,8 @@ pub mod check;
 pub mod compare;
 pub mod deployment;
 pub mod dlq;
+pub mod docs;
+pub mod help;
 pub mod load;
 pub mod migrate;
 pub mod model;

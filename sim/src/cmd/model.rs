@@ -13,16 +13,20 @@ use crate::aws::model::{self, End, Model};
 // Read by `model` alone, which a build without `aws` leaves out.
 #[cfg_attr(not(feature = "aws"), allow(dead_code))]
 #[derive(Args)]
+#[command(
+    after_help = super::help::short("model"),
+    after_long_help = super::help::long("model", "")
+)]
 pub struct ModelArgs {
     /// A model file to read instead of the deploy/model.json this build
     /// carries.
     #[arg(long, value_name = "PATH")]
     model_file: Option<PathBuf>,
-    /// Print the table as Markdown (as README.md shows it).
+    /// Print the table as Markdown (as the book's reference page shows it).
     #[arg(long)]
     markdown: bool,
     /// Time the reference work on this machine and build instead: what the
-    /// CPU charge scales this host's CPU time by (README, "The model").
+    /// CPU charge scales this host's CPU time by (the book's "The model of AWS").
     #[arg(long)]
     host: bool,
 }

@@ -22,10 +22,10 @@ pub use search::plan;
 // Read by the search alone, which a build without `aws` leaves out.
 #[cfg_attr(not(feature = "aws"), allow(dead_code))]
 #[derive(Args, Clone, Debug)]
-#[command(after_help = "\
-Exit status: 0 a shape met every target in its confirming run and its settings file was \
-written; 1 no candidate did (the logs of each run say why); 2 the plan could not be made \
-(no MySQL, bad arguments, a settings, profile or price file refused).")]
+#[command(
+    after_help = super::help::short("plan"),
+    after_long_help = super::help::long("plan", "")
+)]
 pub struct PlanArgs {
     /// The load's profile, as `sim run --profile` takes it: `flash-sale`
     /// (an opening burst, a quiet start, a surge to about 8 times the quiet
@@ -36,9 +36,9 @@ pub struct PlanArgs {
     /// Requests in the load (orders, duplicates and invalid ones, as `sim
     /// run` sends them); default: the profile's (the shipped flash sale:
     /// 5,000 over 10 s, a peak of about 1,290 a second).
-    #[arg(long)]
+    #[arg(long = "requests", value_name = "N")]
     pub orders: Option<usize>,
-    /// The load's peak, requests a second, instead of --orders: the
+    /// The load's peak, requests a second, instead of --requests: the
     /// requests are worked out from the profile and --duration.
     #[arg(long, value_name = "RATE")]
     pub peak: Option<f64>,
@@ -52,7 +52,7 @@ pub struct PlanArgs {
     /// target names it); every shape must also fit its connection budget.
     #[arg(long = "target", value_name = "EXPR", value_parser = |s: &str| s.parse::<Target>())]
     pub targets: Vec<Target>,
-    /// The end of the model's ranges to plan under (README, "The model").
+    /// The end of the model's ranges to plan under (the book's "The model of AWS").
     /// Pessimistic by default: the settings a team ships should hold
     /// wherever AWS falls in the model's ranges. The chosen shape is run
     /// once more at the other end (central, or pessimistic if planned at

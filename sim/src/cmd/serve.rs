@@ -16,6 +16,10 @@ use crate::pipeline::{warn_of_queues_without_dlq, Pipeline, Start};
 use crate::{chaos, load};
 
 #[derive(Args)]
+#[command(
+    after_help = super::help::short("serve"),
+    after_long_help = super::help::long("serve", "")
+)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
@@ -32,8 +36,8 @@ pub struct ServeArgs {
     /// sim-item-01 to sim-item-20), for `loadtest --hot-product sim-hot-1`.
     #[arg(long)]
     load_products: bool,
-    /// Set the stock of every product this serve stocks (the seed's five,
-    /// and the load's with --load-products) to QTY at start, e.g. 1000000
+    /// Set the stock of every product this serve stocks (the original
+    /// system's five, prod-101 to prod-105, and the load's with --load-products) to QTY at start, e.g. 1000000
     /// for a long benchmark that should not sell out.
     #[arg(long, value_name = "QTY", value_parser = clap::value_parser!(i64).range(0..=1_000_000_000))]
     stock: Option<i64>,
@@ -73,13 +77,13 @@ pub async fn serve(mut args: ServeArgs) -> ExitCode {
         Ok(started) => started,
         Err(e) => {
             eprintln!("sim serve: {}", engine::report::error_chain(e.as_ref()));
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     if let Err(e) = stock_products(&*store.admin(), args.load_products, args.stock).await {
         eprintln!("sim serve: cannot stock the products: {e}");
         app.stop().await;
-        return ExitCode::FAILURE;
+        return ExitCode::from(2);
     }
     let (stop_killer, killer_stop) = tokio::sync::watch::channel(false);
     let label = match &store {

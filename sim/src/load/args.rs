@@ -10,18 +10,20 @@ use super::{send, Profile};
 use crate::targets::Target;
 
 #[derive(Args, Clone)]
+#[command(next_help_heading = "Load")]
 pub struct SaleArgs {
     /// The load's profile: `flash-sale` (a burst of a tenth of the requests
     /// in the first second, a quiet start, a surge to about 8 times the
     /// quiet rate, a tail; buyers poll their order, a tenth read the
     /// stock, visitors browse for 5 s before it opens), `even` (a steady
-    /// rate, orders only), or a profile file of your own (README,
-    /// "Describing your own sale").
+    /// rate, orders only), or a profile file of your own (the book's Load testing
+    /// chapter, "Profiles").
     #[arg(long, default_value = "flash-sale", value_parser = |s: &str| Profile::from_arg(s))]
     pub profile: Profile,
-    /// Requests in the generated load (orders, duplicates and invalid
-    /// ones); default: the profile's (5,000 for the shipped ones).
-    #[arg(long)]
+    /// Order requests in the generated load (valid orders, duplicates and
+    /// invalid ones; the profile's reads come on top); default: the
+    /// profile's (5,000 for the shipped ones).
+    #[arg(long = "requests", value_name = "N")]
     pub orders: Option<usize>,
     /// Seconds the load is spread over, as its profile shapes it; default:
     /// the profile's (10 for the shipped ones). With `sim run`, 0 sends as

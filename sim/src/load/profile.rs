@@ -27,7 +27,7 @@ pub struct Profile {
     #[serde(default)]
     pub description: String,
     /// Requests in the sale (orders, resubmissions and invalid ones); `sim
-    /// run --orders` overrides it.
+    /// run --requests` overrides it.
     pub requests: usize,
     /// Seconds the sale lasts; `--duration` overrides it.
     pub duration_secs: f64,

@@ -385,6 +385,9 @@ fn stock_path(body: &str) -> String {
 }
 
 fn progress(n: usize) -> ProgressBar {
+    if crate::console::quiet() {
+        return ProgressBar::hidden();
+    }
     let bar = ProgressBar::new(n as u64);
     bar.set_style(
         ProgressStyle::with_template(

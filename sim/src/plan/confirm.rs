@@ -66,7 +66,7 @@ impl Runner {
             settings.display().to_string(),
             "--json".into(),
             json.display().to_string(),
-            "--orders".into(),
+            "--requests".into(),
             self.load.orders.to_string(),
             "--duration".into(),
             self.load.duration.to_string(),

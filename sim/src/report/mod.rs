@@ -76,6 +76,25 @@ pub fn print_verdict(r: &RunResult) {
             println!("  {t}");
         }
     }
+    print!("\n{}", result_lines(r));
+}
+
+/// What `--quiet` prints: each check that failed, each target missed, the
+/// result line and the closing count.
+pub fn quiet_verdict(r: &RunResult) -> String {
+    let mut out = String::new();
+    for c in r.checks.iter().filter(|c| !c.passed) {
+        out.push_str(&format!("FAIL {}: {}\n", c.name, c.detail));
+    }
+    for t in r.targets.iter().filter(|t| !t.passed) {
+        out.push_str(&format!("{t}\n"));
+    }
+    out + &result_lines(r)
+}
+
+/// The result line, and a closing line in the common "N passed, N failed"
+/// shape, for CI logs.
+fn result_lines(r: &RunResult) -> String {
     let failed = |group: &str| {
         r.checks
             .iter()
@@ -84,29 +103,31 @@ pub fn print_verdict(r: &RunResult) {
     };
     let missed = r.targets.iter().filter(|t| !t.passed).count();
     let scenarios = r.checks.iter().any(|c| c.group == "scenario");
-    if r.passed && scenarios {
-        println!("\nresult: every scenario passed, every invariant held and every target was met");
+    let result = if r.passed && scenarios {
+        "every scenario passed, every invariant held and every target was met".to_owned()
     } else if r.passed {
-        println!("\nresult: the client kept its schedule and every target was met");
+        "the client kept its schedule and every target was met".to_owned()
     } else if r.exit_status() == 2 {
         let withheld = r.targets.iter().filter(|t| t.withheld).count();
-        println!(
-            "\nresult: NO VERDICT: nothing failed outright, but {withheld} targets were missed on a machine that could not keep the model: {}",
+        format!(
+            "NO VERDICT: nothing failed outright, but {withheld} targets were missed on a machine that could not keep the model: {}",
             r.no_verdict.as_deref().unwrap_or("")
-        );
+        )
     } else {
         let refused = r.load.as_ref().map_or(0, |l| l.refused);
-        println!(
-            "\nresult: FAILED ({} scenarios failed, {} invariants failed, {missed} targets missed, {} run checks failed, {refused} unexpected answers)",
+        format!(
+            "FAILED ({} scenarios failed, {} invariants failed, {missed} targets missed, {} run checks failed, {refused} unexpected answers)",
             failed("scenario"),
             failed("invariant"),
             failed("run"),
-        );
-    }
-    // A closing line in the common "N passed, N failed" shape, for CI logs.
+        )
+    };
     let total = r.checks.len() + r.targets.len();
     let bad = r.checks.iter().filter(|c| !c.passed).count() + missed;
-    println!("sim: {} passed, {bad} failed", total - bad);
+    format!(
+        "result: {result}\nsim: {} passed, {bad} failed\n",
+        total - bad
+    )
 }
 
 /// What was sent, when, and what each kind of request got.

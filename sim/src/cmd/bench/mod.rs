@@ -46,10 +46,10 @@ use processor::whole_processor;
 use server::reset;
 
 #[derive(Args)]
-#[command(after_help = "\
-Exit status: 0 every figure measured and every --target met; 1 a target missed (each is \
-listed with the figure and by how much); 2 the benchmark could not run (no MySQL, bad \
-arguments).")]
+#[command(
+    after_help = super::help::short("bench"),
+    after_long_help = super::help::long("bench", "")
+)]
 pub struct BenchArgs {
     /// Seconds each measurement runs.
     #[arg(long, default_value_t = 5)]
@@ -97,7 +97,7 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub shape: crate::aws::ShapeArgs,
     /// A target a figure must meet, as `sim run --target` takes it, e.g.
-    /// 'processor_orders_per_s>=30000' (the floors: README, "Benchmarks");
+    /// 'processor_orders_per_s>=30000' (the floors: BENCHMARKS.md);
     /// a missed one exits 1.
     #[arg(long = "target", value_name = "EXPR", value_parser = |s: &str| s.parse::<crate::targets::Target>())]
     targets: Vec<crate::targets::Target>,

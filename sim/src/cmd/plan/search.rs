@@ -74,7 +74,7 @@ fn given(args: &PlanArgs) -> anyhow::Result<Given> {
         None => args.orders.unwrap_or(args.profile.requests),
     };
     if orders == 0 {
-        anyhow::bail!("the load has no requests: raise --orders or --peak");
+        anyhow::bail!("the load has no requests: raise --requests or --peak");
     }
     let base = match &args.settings {
         Some(path) => DeploymentSettings::load(path)?,

@@ -5,6 +5,7 @@
 mod conclude;
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -34,53 +35,48 @@ use crate::scenarios;
 use crate::timeline;
 use orderflow_client::Client;
 
-/// What `sim run --help` says after the options.
-const AFTER_HELP: &str = "\
+/// What `sim run --help` says about targets, before its examples.
+const TARGETS: &str = "\
 Targets (--target, repeatable; the run fails if any is missed):
   METRIC<VALUE, <=, >, >= or ==, with the metric's unit: 'p99_accept_to_processed<2s',
   'first_try_5xx<0.1%', 'refused==0', 'dlq==0', 'offered>=95%'. Without --target, a
   --topology lambda run is held to the sale's defaults:
     p99_accept_to_processed<2s first_try_5xx<0.1% first_try_429<1% read_first_try_5xx<1%
     refused==0 dlq==0 connections_refused==0 offered>=95%
-  and a local run to its checks alone. Every metric, its unit and meaning: README, \"Targets\".
-
-Exit status:
-  0  every scenario passed, every invariant held, the client kept its schedule, the queues
-     drained and every target was met
-  1  something of that failed: the report (and --json) says which, and by how much
-  2  the run could not be made (bad arguments, no database, a settings or profile file
-     refused), or gave no verdict: nothing failed outright, but a target on a figure that
-     depends on this machine's speed was missed while the machine could not keep the model
-     (NOT EMULATED, or its timers woke late), so the miss may be the machine's";
+  and a local run to its checks alone. Every metric, its unit and meaning: the book's
+  Load testing chapter, \"Targets\".";
 
 #[derive(Args, Clone)]
-#[command(after_help = AFTER_HELP)]
+#[command(
+    after_help = super::help::short("run"),
+    after_long_help = super::help::long("run", TARGETS)
+)]
 pub struct RunArgs {
     #[command(flatten)]
     pub sale: SaleArgs,
     /// Seed of the generated load and of the fault decisions; a run prints
     /// its seed, and the same seed replays the same workload and faults.
-    #[arg(long)]
+    #[arg(long, help_heading = "Load")]
     pub seed: Option<u64>,
     /// With --duration 0: requests in flight at once.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, help_heading = "Load")]
     pub concurrency: usize,
     /// Seconds to wait for the queues to drain after the load.
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, default_value_t = 120, help_heading = "Load")]
     pub drain_timeout: u64,
     /// Faults to inject: `none`, `all`, or a comma-separated list of
     /// `kind[=rate]` among duplicate-delivery, crash-before-commit,
     /// crash-after-commit, publish-failure, visibility-expiry,
     /// poison-message, kill-connection (MySQL only). With faults on, the
     /// visibility timeout is capped at 2 s so crashed batches return quickly.
-    #[arg(long, default_value = "none", value_parser = |s: &str| s.parse::<FaultPlan>())]
+    #[arg(long, default_value = "none", value_parser = |s: &str| s.parse::<FaultPlan>(), help_heading = "Faults")]
     pub faults: FaultPlan,
     /// Milliseconds added to every round trip to the database (MySQL only),
     /// by a proxy on loopback: what a network between the engine and the
     /// database costs. 0 connects directly. Default: 0; with `--topology
     /// lambda`, each zone's round trip from the model (given, it replaces
     /// both).
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", help_heading = "Faults")]
     pub db_rtt_ms: Option<f64>,
     #[command(flatten)]
     pub shape: aws::ShapeArgs,
@@ -91,10 +87,15 @@ pub struct RunArgs {
     /// functions' path to the database is cut instead (a failover: open
     /// connections dropped, new ones refused), and your server keeps
     /// running.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", help_heading = "Faults")]
     pub db_outage: Option<u64>,
     /// Seconds after the load starts that --db-outage begins.
-    #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 0.0,
+        help_heading = "Faults"
+    )]
     pub db_outage_at: f64,
     /// A Multi-AZ failover in the sale (`--topology lambda`): the database
     /// unreachable for the model's `rds_failover_secs` (60-120 s, the RDS
@@ -102,39 +103,49 @@ pub struct RunArgs {
     /// connection dropped; with --multi-az. In the deployed shape an outage
     /// cuts the functions' network path to the database (your server keeps
     /// running); in the local topology --db-outage stops the server.
-    #[arg(long)]
+    #[arg(long, help_heading = "Faults")]
     pub failover: bool,
     /// A code update this many seconds after the load starts
     /// (`--topology lambda`): every function's warm environments replaced,
     /// and each event source mapping above its `maximumConcurrency` for a
     /// while (the model's `esm_deploy_overshoot`, as measured on AWS): a
     /// function reserved at the cap throttles the excess.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", help_heading = "Faults")]
     pub deploy_at: Option<f64>,
     /// Shell command that stops the database server, for --db-outage.
-    #[arg(long, default_value = chaos::DEFAULT_DB_STOP)]
+    #[arg(long, default_value = chaos::DEFAULT_DB_STOP, help_heading = "Faults")]
     pub db_stop_cmd: String,
     /// Shell command that starts the database server, for --db-outage.
-    #[arg(long, default_value = chaos::DEFAULT_DB_START)]
+    #[arg(long, default_value = chaos::DEFAULT_DB_START, help_heading = "Faults")]
     pub db_start_cmd: String,
     /// Where to write the report as a self-contained HTML page (charts of
     /// throughput, latency, queue depths and hot stock over time, what the
     /// customers saw, the targets and verdicts).
-    #[arg(long, value_name = "PATH", default_value = "reports/sim-report.html")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "reports/sim-report.html",
+        help_heading = "Output"
+    )]
     pub html: PathBuf,
     /// Do not write the HTML report.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub no_html: bool,
     /// Also write the run's result as JSON (schema results.schema.json) to
     /// this file, or to standard output for `-` (the text report then goes
     /// to standard error): the setup, every metric, each target's and
     /// check's verdict, the bill. `sim compare` and `sim plan` read it.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub json: Option<PathBuf>,
     /// Also write a Markdown summary of the result to this file (for a CI
     /// job's page, e.g. $GITHUB_STEP_SUMMARY).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub summary: Option<PathBuf>,
+    /// Print only the verdict (each check failed, each target missed, the
+    /// result line) and errors: no report, no progress bar. The files asked
+    /// for (--html, --json, --summary) are still written.
+    #[arg(short, long, help_heading = "Output")]
+    pub quiet: bool,
     #[command(flatten)]
     pub config: Config,
 }
@@ -154,11 +165,23 @@ pub async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut verdict_to = match args.quiet.then(crate::console::silence_stdout).transpose() {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("sim: cannot keep standard output for the verdict: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let (json, summary) = (args.json.clone(), args.summary.clone());
     let written = match run_inner(args).await {
-        Ok(result) => result
-            .emit(json.as_deref(), json_to_stdout, summary.as_deref())
-            .map(|()| result.exit_status()),
+        Ok(result) => {
+            if let Some(out) = &mut verdict_to {
+                let _ = out.write_all(crate::report::quiet_verdict(&result).as_bytes());
+            }
+            result
+                .emit(json.as_deref(), json_to_stdout, summary.as_deref())
+                .map(|()| result.exit_status())
+        }
         Err(e) => Err(e),
     };
     match written {
@@ -288,11 +311,11 @@ impl Started {
         })
     }
 
-    /// The seed's four scenarios; answers their verdicts and the ids of the
+    /// The original system's four scenarios; answers their verdicts and the ids of the
     /// orders they placed.
     async fn scenarios(&self) -> anyhow::Result<(Vec<Check>, Vec<String>)> {
         println!(
-            "\nscenarios (the seed's verification tests, over HTTP at {}):",
+            "\nscenarios (the original system's verification tests, over HTTP at {}):",
             self.app.base_url()
         );
         let checks = scenarios::run_all(&self.app, &self.harness, &self.client, &self.tag).await;
