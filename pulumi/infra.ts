@@ -503,7 +503,7 @@ export const ENDPOINT_SERVICES = ["sqs", "secretsmanager"];
 /**
  * Zone ids never picked: use1-az3, where VPC Lambda and several interface
  * endpoints have historically been unavailable and new instance types do not
- * come (README, "Deployment risks, one by one", m6).
+ * come (the book's "Deployment risks", m6).
  */
 export const AVOIDED_ZONE_IDS = ["use1-az3"];
 
@@ -826,7 +826,7 @@ function database(st: Stack, net: Network) {
         maxAllocatedStorage: s.dbMaxAllocatedStorage,
         storageType: "gp3",
         // Changes wait for the maintenance window unless the stack says
-        // otherwise (README, "Before a sale": check pending modifications).
+        // otherwise (the book's "Operating the stack", "Before a sale": check pending modifications).
         applyImmediately: s.dbApplyImmediately,
         maintenanceWindow: s.dbMaintenanceWindow,
         backupWindow: s.dbBackupWindow,
@@ -1057,7 +1057,7 @@ function lambdaFunction(st: Stack, net: Network, env: Env, fname: string, f: Fun
             reservedConcurrentExecutions: f.reserved_concurrency ?? -1,
             // Each deploy publishes a version; the API and the mappings
             // call the `live` alias, so a bad deploy is rolled back by
-            // pointing it at the version before (README, "Rolling back").
+            // pointing it at the version before (the book's "Operating the stack", "Rolling back").
             publish: true,
             vpcConfig: { subnetIds, securityGroupIds: [functionsSg.id] },
             environment: { variables: { ...(f.pool_size > 0 ? env : withoutDb), ...extra.env, DB_MAX_CONNECTIONS: String(f.pool_size) } },
@@ -1076,7 +1076,7 @@ function watch(st: Stack, fname: string, func: aws.lambda.Function) {
     const { physical, alarm } = st;
     const what = {
         Errors: `had failed invocations: its log group /aws/lambda/${physical}-${fname} says why`,
-        Throttles: `was throttled at its reserved concurrency: see "The deployed shape" in the README before raising it`,
+        Throttles: `was throttled at its reserved concurrency: see "Will it survive the sale?" in the book (docs/src/survive.md) before raising it`,
     };
     for (const [metricName, description] of Object.entries(what)) {
         alarm(`${fname}-${metricName.toLowerCase()}`, {

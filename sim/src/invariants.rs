@@ -1,4 +1,4 @@
-//! The six invariants (README, "Guarantees"), checked against what a run left behind.
+//! The six invariants (the book's "The design" and "Guarantees"), checked against what a run left behind.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -1,4 +1,4 @@
-//! The seed's four verification scenarios, run over HTTP against the running
+//! The original system's four verification scenarios, run over HTTP against the running
 //! pipeline: happy path, duplicate, validation, insufficient stock.
 
 use anyhow::Context;

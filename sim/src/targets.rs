@@ -327,7 +327,7 @@ pub const METRICS: &[(&str, Unit, Better, &str)] = &[
 ];
 
 /// The targets a sale is held to when none is given (`sim run --topology
-/// lambda`, `sim plan`): README, "Targets".
+/// lambda`, `sim plan`): the book's Load testing chapter, "Targets".
 pub const SALE_DEFAULTS: [&str; 8] = [
     "p99_accept_to_processed<2s",
     "first_try_5xx<0.1%",

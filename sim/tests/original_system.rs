@@ -63,7 +63,7 @@ async fn the_originals_messages_through_its_queues_become_processed_and_failed_o
     let mut conn = options.connect().await.unwrap();
     conn.execute(ORIGINAL_DATABASE).await.unwrap();
 
-    // Step 0 of the README's guide: sim migrate.
+    // Step 0 of the book's migration guide: sim migrate.
     let url = format!("{}/{name}", server_url().trim_end_matches('/'));
     let migrated = Command::new(env!("CARGO_BIN_EXE_sim"))
         .arg("migrate")

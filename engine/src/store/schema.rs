@@ -132,7 +132,7 @@ pub fn refusal(database: &str, found: Found, problems: &[String]) -> StoreError 
              original system), so orderflow did not change it on its own. Back it up, then \
              bring it to orderflow's schema in place, keeping every row, with\n  \
              cargo run -p sim -- migrate      (with the same DATABASE_URL or DB_* settings)\n\
-             and start again. README, \"Moving from the original system\", says what changes."
+             and start again. The book's \"Moving from the original system\" says what changes."
         }
         Found::Ours | Found::Empty => {
             "Its migrations were applied, yet the tables differ from them: something changed \

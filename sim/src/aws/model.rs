@@ -445,7 +445,7 @@ pub fn table(text: &str) -> anyhow::Result<BTreeMap<String, Constant>> {
     Ok(loose.constants)
 }
 
-/// The model as a Markdown table, as README.md shows it.
+/// The model as a Markdown table, as the book's reference page shows it.
 pub fn markdown(text: &str) -> anyhow::Result<String> {
     let mut out = String::from(
         "| constant | what | optimistic / central / pessimistic | source (read) | if AWS differs |\n\

@@ -1,4 +1,4 @@
-//! `sim check`: the inventory and the newest orders, like the seed's
+//! `sim check`: the inventory and the newest orders, like the original system's
 //! `check_db.py`.
 
 use std::process::ExitCode;

@@ -2,7 +2,7 @@
 //! long, the shape of their arrival, the burst at the opening, what the
 //! customers read while they buy, and how often a client tries again.
 //! The shipped profiles are `profiles/*.json`; a team writes its own file
-//! in the same format (README, "Describing your own sale").
+//! in the same format (the book's Load testing chapter, "Profiles").
 
 use std::path::Path;
 use std::time::Duration;
@@ -111,7 +111,7 @@ pub enum ProfileError {
         source: std::io::Error,
     },
     #[error(
-        "the profile {path} is not a profile: {source} (README, \"Describing your own sale\")"
+        "the profile {path} is not a profile: {source} (the book's Load testing chapter, \"Profiles\")"
     )]
     Parse {
         path: String,

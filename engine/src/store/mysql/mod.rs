@@ -221,7 +221,7 @@ impl MySqlStore {
                      Run this build's migrations as the schema's owner (the stack's migration \
                      step, or `cargo run -p sim -- migrate`) before its functions; a database \
                      the original system made is migrated in place, keeping its rows \
-                     (README, \"Moving from the original system\")",
+                     (the book's \"Moving from the original system\")",
                     problems.join("; ")
                 )),
             });

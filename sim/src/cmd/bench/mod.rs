@@ -1,6 +1,6 @@
 //! `sim bench`: the processor at full speed against the configured MySQL,
-//! beside the reference points the performance targets name (README,
-//! "Benchmarks"), measured in the same run so
+//! beside the reference points the performance targets name (the book's
+//! "The design", "Performance targets"), measured in the same run so
 //! no figure stands alone:
 //! - single-statement autocommit `UPDATE`s of one row, from several
 //!   connections (what a design without batching is bounded by);

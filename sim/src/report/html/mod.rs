@@ -75,7 +75,7 @@ pub fn render(p: &Page) -> anyhow::Result<String> {
     let group = |g: &'static str| r.checks.iter().filter(move |c| c.group == g);
     checks(
         &mut out,
-        "Scenarios (the seed's verification tests)",
+        "Scenarios (the original system's verification tests)",
         group("scenario"),
     );
     checks(&mut out, "Invariants", group("invariant"));
