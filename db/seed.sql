@@ -1,4 +1,4 @@
--- The seed's five products. The engine inserts the same rows itself into an
+-- The original system's five products. The engine inserts the same rows itself into an
 -- empty inventory; this file is for loading them by hand (mysql < db/seed.sql).
 INSERT IGNORE INTO inventory (product_id, product_name, quantity_available) VALUES
     ('prod-101', 'Wireless Headphones', 50),
