@@ -188,24 +188,26 @@ fn bench_database(named: Option<&str>) -> String {
     }
 }
 
-async fn run(args: &BenchArgs, rows: &mut Vec<BenchRow>) -> anyhow::Result<()> {
-    let options = args
-        .config
+/// The bench's own store, in the database [`bench_database`] names beside
+/// the one `config` names for the app (`.env`'s, say), which the bench
+/// never touches: it empties its tables.
+async fn open_bench(config: &Config) -> anyhow::Result<(String, Arc<MySqlStore>)> {
+    let options = config
         .mysql()
         .map_err(anyhow::Error::msg)?
         .context("sim bench measures MySQL: set DATABASE_URL (or DB_HOST)")?;
-    // Never the database DATABASE_URL names for the app (`.env`'s, say):
-    // the bench empties its tables.
     let database = bench_database(options.get_database());
+    let store = StoreOptions::mysql(options.database(&database))
+        .pool_size(config.db_max_connections)
+        .seeded(true)
+        .open_mysql()
+        .await?;
+    Ok((database, Arc::new(store)))
+}
+
+async fn run(args: &BenchArgs, rows: &mut Vec<BenchRow>) -> anyhow::Result<()> {
+    let (database, store) = open_bench(&args.config).await?;
     println!("sim bench: its own database `{database}` on that server (emptied before each part)");
-    let options = options.database(&database);
-    let store = Arc::new(
-        StoreOptions::mysql(options)
-            .pool_size(args.config.db_max_connections)
-            .seeded(true)
-            .open_mysql()
-            .await?,
-    );
     let pool = store.pool().clone();
     let describe: (String, i64) =
         sqlx::query_as("SELECT VERSION(), CAST(@@innodb_flush_log_at_trx_commit AS SIGNED)")
@@ -455,7 +457,52 @@ async fn bench_end_to_end(
 
 #[cfg(test)]
 mod tests {
-    use super::bench_database;
+    use super::{bench_database, open_bench, server};
+    use engine::config::Config;
+    use engine::store::StoreOptions;
+    use testkit::TestDatabase;
+
+    /// A bench against the app's database (with an order in it) measures in
+    /// `<name>_bench` beside it, and emptying that leaves the app's order.
+    #[tokio::test]
+    async fn a_bench_empties_its_own_database_and_never_the_apps() {
+        let app = TestDatabase::new("orderflow_test_benchapp");
+        let kept = StoreOptions::mysql(app.options.clone())
+            .seeded(true)
+            .open_mysql()
+            .await
+            .unwrap();
+        let insert = "INSERT INTO orders (order_id, customer_id, items, status, failure_reason, created_at, processed_at) \
+             VALUES ('kept-1', 'c', '[]', 'PROCESSED', NULL, NOW(3), NOW(3))";
+        sqlx::query(insert).execute(kept.pool()).await.unwrap();
+
+        let config = Config {
+            database_url: Some(app.url()),
+            ..Config::default()
+        };
+        let (name, bench) = open_bench(&config).await.unwrap();
+        let _bench_db = TestDatabase::named(&name);
+        assert_eq!(name, format!("{}_bench", app.name));
+        sqlx::query(insert).execute(bench.pool()).await.unwrap();
+        server::empty(&bench, bench.pool()).await.unwrap();
+
+        let count = |pool| async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM orders")
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        };
+        assert_eq!(
+            count(bench.pool()).await,
+            0,
+            "the bench's own database is emptied"
+        );
+        assert_eq!(
+            count(kept.pool()).await,
+            1,
+            "the app's order survives the bench"
+        );
+    }
 
     /// The bench never empties the app's database: `.env`'s `orderflow`
     /// becomes `orderflow_bench` beside it.

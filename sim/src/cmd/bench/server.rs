@@ -12,6 +12,13 @@ use super::HOT;
 /// Empties the bench database's orders, gives the hot product stock that
 /// cannot run out during a run, and waits for the server to settle.
 pub(crate) async fn reset(store: &MySqlStore, pool: &MySqlPool) -> anyhow::Result<()> {
+    empty(store, pool).await?;
+    settle(pool).await
+}
+
+/// [`reset`] without the wait: the bench database's orders and
+/// notifications gone, the hot product stocked.
+pub(crate) async fn empty(store: &MySqlStore, pool: &MySqlPool) -> anyhow::Result<()> {
     pool.execute("TRUNCATE TABLE orders").await?;
     pool.execute("TRUNCATE TABLE notifications").await?;
     let hot = InventoryItem {
@@ -20,7 +27,7 @@ pub(crate) async fn reset(store: &MySqlStore, pool: &MySqlPool) -> anyhow::Resul
         quantity_available: i64::from(i32::MAX),
     };
     store.upsert_products(&[hot]).await?;
-    settle(pool).await
+    Ok(())
 }
 
 /// Most seconds [`settle`] waits.

@@ -15,8 +15,8 @@ pub fn markdown() -> anyhow::Result<String> {
          request not read in full within 10 s 408.\n",
     );
     let paths = doc.get("paths").and_then(Value::as_object);
-    for (path, ops) in paths.into_iter().flatten() {
-        for (method, op) in ops.as_object().into_iter().flatten() {
+    for (path, ops) in schema::by_key(paths) {
+        for (method, op) in schema::by_key(ops.as_object()) {
             out.push_str(&route(path, method, op));
         }
     }
@@ -24,7 +24,7 @@ pub fn markdown() -> anyhow::Result<String> {
     let schemas = doc
         .pointer("/components/schemas")
         .and_then(Value::as_object);
-    for (name, def) in schemas.into_iter().flatten() {
+    for (name, def) in schema::by_key(schemas) {
         out.push_str(&format!("\n### {name}\n\n{}", schema::definition(def)));
     }
     Ok(out)
@@ -64,7 +64,7 @@ fn route(path: &str, method: &str, op: &Value) -> String {
     }
     out.push_str("| Status | Meaning | Body |\n|---|---|---|\n");
     let responses = op.get("responses").and_then(Value::as_object);
-    for (status, answer) in responses.into_iter().flatten() {
+    for (status, answer) in schema::by_key(responses) {
         let about = answer
             .get("description")
             .and_then(Value::as_str)
@@ -77,10 +77,8 @@ fn route(path: &str, method: &str, op: &Value) -> String {
 
 /// A content map's media types and their schemas.
 fn content(content: &Value) -> String {
-    let kinds: Vec<String> = content
-        .as_object()
+    let kinds: Vec<String> = schema::by_key(content.as_object())
         .into_iter()
-        .flatten()
         .map(|(media, v)| match v.get("schema") {
             Some(s) => format!("{} (`{media}`)", schema::type_of(s)),
             None => format!("`{media}`"),

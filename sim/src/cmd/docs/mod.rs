@@ -164,7 +164,7 @@ fn prices() -> anyhow::Result<String> {
         out.push_str(&format!("{}\n", schema::cell(about)));
     }
     let regions = file.get("regions").and_then(|r| r.as_object());
-    for (region, items) in regions.into_iter().flatten() {
+    for (region, items) in schema::by_key(regions) {
         let read = items.get("read").and_then(|r| r.as_str()).unwrap_or("?");
         let currency = items
             .get("currency")
@@ -173,12 +173,12 @@ fn prices() -> anyhow::Result<String> {
         out.push_str(&format!(
             "\n## {region}\n\nRead on {read}; in {currency}.\n\n| Item | Price | Source |\n|---|---|---|\n"
         ));
-        for (item, price) in items.as_object().into_iter().flatten() {
+        for (item, price) in schema::by_key(items.as_object()) {
             let Some(price) = price.as_object() else {
                 continue;
             };
-            let figures: Vec<String> = price
-                .iter()
+            let figures: Vec<String> = schema::by_key(Some(price))
+                .into_iter()
                 .filter(|(k, _)| *k != "source")
                 .map(|(k, v)| match k.as_str() {
                     "usd" => format!("{v}"),

@@ -5,6 +5,16 @@
 
 use serde_json::{Map, Value};
 
+/// A JSON object's entries by key, whichever order serde_json keeps them
+/// in: with its `preserve_order` feature, which a crate elsewhere in the
+/// build may turn on, it keeps the file's, so a page would depend on what
+/// else was built.
+pub fn by_key(map: Option<&Map<String, Value>>) -> Vec<(&String, &Value)> {
+    let mut entries: Vec<_> = map.into_iter().flatten().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    entries
+}
+
 /// The root object's fields, then every definition in `defs`, each under
 /// a heading of `level` `#`s.
 pub fn markdown(root: &Value, defs: Option<&Map<String, Value>>, level: usize) -> String {
@@ -13,7 +23,7 @@ pub fn markdown(root: &Value, defs: Option<&Map<String, Value>>, level: usize) -
         out.push_str(&format!("{}\n\n", one_paragraph(text)));
     }
     out.push_str(&fields(root));
-    for (name, def) in defs.into_iter().flatten() {
+    for (name, def) in by_key(defs) {
         out.push_str(&format!("\n{} {name}\n\n", "#".repeat(level)));
         out.push_str(&definition(def));
     }
@@ -58,7 +68,7 @@ fn fields(schema: &Value) -> String {
         .filter_map(Value::as_str)
         .collect();
     let mut out = String::from("| Field | Type | Required | Meaning |\n|---|---|---|---|\n");
-    for (name, prop) in props {
+    for (name, prop) in by_key(Some(props)) {
         let mut about = prop
             .get("description")
             .and_then(Value::as_str)
