@@ -25,30 +25,17 @@ use crate::queues::Queues;
 use crate::shutdown::{self, Trigger};
 use crate::store::{OrderStore, StoreError};
 
+/// Why the pipeline could not start. A Lambda function's init can fail in
+/// more ways (its environment variables, Secrets Manager, a stale migration
+/// step): the `orderflow-lambda` crate's `InitError` wraps this one.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("configuration: {0}")]
     Configuration(#[from] crate::config::ConfigError),
-    /// A function's environment variables do not parse.
-    #[error("environment: {0}")]
-    Environment(#[from] clap::Error),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("queues: {0}")]
     Queues(#[from] QueueError),
-    #[cfg(feature = "lambda")]
-    #[error(transparent)]
-    Secret(#[from] crate::secrets::SecretError),
-    /// The migration function was built from other migrations than the
-    /// deploy expects.
-    #[error(
-        "this migration function carries migrations {carried}, the deploy expects {expected}: \
-         rebuild the zips (scripts/build-lambdas.sh) from the commit you deploy"
-    )]
-    StaleMigrations { carried: String, expected: String },
-    /// The migration function has no database to migrate.
-    #[error("the migration function needs DB_HOST")]
-    NoDatabase,
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -57,14 +44,12 @@ pub enum StartError {
 }
 
 impl StartError {
-    /// Whether starting again may succeed: the store, the queues or Secrets
-    /// Manager were unavailable, not misconfigured.
+    /// Whether starting again may succeed: the store or the queues were
+    /// unavailable, not misconfigured.
     pub fn is_transient(&self) -> bool {
         match self {
             StartError::Store(e) => e.is_transient(),
             StartError::Queues(e) => e.is_transient(),
-            #[cfg(feature = "lambda")]
-            StartError::Secret(e) => e.is_transient(),
             _ => false,
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 
 use crate::idempotency::OrderIdKey;
+use crate::store::{Schema, StoreOptions};
 
 /// The defaults, written once: the flags' and [`Config::default`]'s.
 pub mod defaults {
@@ -333,6 +334,20 @@ impl Config {
             Some(key) => Ok(OrderIdKey::new(key)?),
             None => Ok(OrderIdKey::development()),
         }
+    }
+
+    /// The store this configuration names (MySQL if configured, else in
+    /// memory), with its pool size (`DB_MAX_CONNECTIONS`), migrated and
+    /// seeded: what `sim` runs and serves. (The configuration knows the
+    /// store; the store knows no configuration.)
+    pub fn store_options(&self) -> Result<StoreOptions, ConfigError> {
+        Ok(StoreOptions {
+            mysql: self.mysql()?,
+            pool_size: self.db_max_connections,
+            lock_wait_timeout_secs: self.db_lock_wait_timeout_secs,
+            schema: Schema::Migrate,
+            seed: true,
+        })
     }
 
     pub fn visibility_timeout(&self) -> Duration {

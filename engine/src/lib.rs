@@ -1,7 +1,10 @@
 //! # orderflow engine
 //!
 //! An event-driven order pipeline, written once and run two ways: in one
-//! process (the `sim` binary, with channel queues) and on AWS Lambda.
+//! process (the `sim` binary, with channel queues) and on AWS Lambda (the
+//! `orderflow-lambda` crate's functions, over SQS and RDS). The engine
+//! knows nothing of Lambda: its queues are a trait with an SQS backend
+//! (feature `sqs`), and the functions' handlers live in that crate.
 //!
 //! ```text
 //! client -POST /api/orders-> ingest -OrderCreated-> order queue -> processor -> store
@@ -32,7 +35,6 @@
 pub mod app;
 pub mod config;
 pub mod context;
-pub mod deployment;
 pub mod dlq;
 pub mod domain;
 pub mod events;
@@ -41,8 +43,6 @@ pub mod harness;
 pub mod http;
 pub mod idempotency;
 pub mod ingest;
-#[cfg(feature = "lambda")]
-pub mod lambda;
 pub mod metrics;
 pub mod notifier;
 pub mod processor;
@@ -50,8 +50,6 @@ pub mod queue;
 pub mod queues;
 pub mod report;
 pub mod retry;
-#[cfg(feature = "lambda")]
-pub mod secrets;
 pub mod shutdown;
 pub mod store;
 pub mod tls;

@@ -139,7 +139,7 @@ pub async fn open_store_over(
         if rtt_ms > 0.0 {
             anyhow::bail!("--db-rtt-ms needs a MySQL store: set DATABASE_URL (or DB_HOST)");
         }
-        return Ok((StoreOptions::from_config(config)?.open().await?, None));
+        return Ok((config.store_options()?.open().await?, None));
     };
     let (proxy, through) =
         netem::in_front_of(options, Duration::from_secs_f64(rtt_ms / 1000.0)).await?;
@@ -151,7 +151,7 @@ pub async fn open_store_over(
     );
     let options = StoreOptions {
         mysql: Some(through),
-        ..StoreOptions::from_config(config)?
+        ..config.store_options()?
     };
     let store = options.open().await?;
     Ok((store, Some(proxy)))

@@ -9,7 +9,6 @@ use sqlx::mysql::MySqlConnectOptions;
 
 use super::mysql::Pool;
 use super::{MemoryStore, MySqlStore, OrderStore, StoreAdmin, StoreError};
-use crate::config::{Config, ConfigError};
 use crate::domain::seed_products;
 
 /// What opening a MySQL store does about the database's schema.
@@ -54,19 +53,6 @@ impl StoreOptions {
             schema: Schema::Migrate,
             seed: false,
         }
-    }
-
-    /// The store `config` names (MySQL if configured, else in memory),
-    /// with its pool size (`DB_MAX_CONNECTIONS`), migrated and seeded: what
-    /// `sim` runs and serves.
-    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        Ok(StoreOptions {
-            mysql: config.mysql()?,
-            pool_size: config.db_max_connections,
-            lock_wait_timeout_secs: config.db_lock_wait_timeout_secs,
-            schema: Schema::Migrate,
-            seed: true,
-        })
     }
 
     pub fn pool_size(self, pool_size: u32) -> Self {

@@ -6,6 +6,6 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     orderflow_lambda::init_logs();
-    let env = engine::lambda::Environment::from_env().await?;
+    let env = orderflow_lambda::Environment::from_env().await?;
     lambda_http::run(env.router()).await
 }

@@ -3,8 +3,8 @@
 //! The Pulumi program invokes it once per deploy, before the other functions
 //! change; they connect with data rights only and migrate nothing.
 
-use engine::lambda::MigrateRequest;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use orderflow_lambda::MigrateRequest;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
             // The deploy's input is `{"migrations": "<digest>"}`; a rotation
             // asks `{"rotate_app_password": true}`.
             let request: MigrateRequest = serde_json::from_value(event.payload)?;
-            let done = engine::lambda::migrate_from_env(request).await?;
+            let done = orderflow_lambda::migrate_from_env(request).await?;
             if done.is_empty() {
                 tracing::info!("the schema is current; nothing to do");
             }

@@ -1,9 +1,9 @@
 //! The notifier function: batches of `OrderProcessed` from the processed
 //! queue, answered with the messages that failed (`ReportBatchItemFailures`),
-//! and one EMF metrics line per batch ([`engine::lambda::BatchMetrics`]).
+//! and one EMF metrics line per batch ([`orderflow_lambda::BatchMetrics`]).
 
-use engine::lambda::{handle_processed, Environment, Meter, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use orderflow_lambda::{handle_processed, Environment, Meter, SqsEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

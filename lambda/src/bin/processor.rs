@@ -1,9 +1,9 @@
 //! The processor function: batches of `OrderCreated` from the order queue,
 //! answered with the messages that failed (`ReportBatchItemFailures`), and
-//! one EMF metrics line per batch ([`engine::lambda::BatchMetrics`]).
+//! one EMF metrics line per batch ([`orderflow_lambda::BatchMetrics`]).
 
-use engine::lambda::{handle_orders, invocation_deadline, Environment, Meter, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use orderflow_lambda::{handle_orders, invocation_deadline, Environment, Meter, SqsEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::aws::settings::DeploymentSettings;
 use engine::app::{Front, Wrap};
 use engine::config::Config;
-use engine::deployment::DeploymentSettings;
 use engine::store::OpenedStore;
 
 use super::{ShapeArgs, ShapeSample, Wiring};

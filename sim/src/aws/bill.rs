@@ -231,10 +231,10 @@ impl Line {
 }
 
 /// The bytes of the EMF record a queue function named `function` prints
-/// after each batch (`engine::lambda::BatchMetrics::record`), with its
+/// after each batch (`orderflow_lambda::BatchMetrics::record`), with its
 /// newline.
 pub fn emf_line_bytes(function: &str) -> u64 {
-    engine::lambda::BatchMetrics::default()
+    orderflow_lambda::BatchMetrics::default()
         .record(function, engine::events::now_millis().timestamp_millis())
         .to_string()
         .len() as u64

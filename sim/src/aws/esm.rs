@@ -30,9 +30,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::lambda::{BatchResponse, Environment, SqsEvent};
 use engine::queue::{Message, QueueBackend, MAX_BATCH};
 use futures::future::BoxFuture;
+use orderflow_lambda::{BatchResponse, Environment, SqsEvent};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -523,7 +523,7 @@ impl Mapping {
 pub fn event(queue: &str, batch: &[Message]) -> SqsEvent {
     let mut event = SqsEvent::default();
     for m in batch {
-        let mut record = engine::lambda::SqsMessage::default();
+        let mut record = orderflow_lambda::SqsMessage::default();
         record.message_id = Some(m.message_id.clone());
         record.receipt_handle = Some(m.receipt_handle.clone());
         record.body = Some(m.body.clone());
@@ -665,8 +665,8 @@ mod tests {
         permits: usize,
         timeout: Duration,
     ) -> Arc<Function> {
-        use engine::lambda::Startup;
         use futures::FutureExt;
+        use orderflow_lambda::Startup;
 
         use super::super::function::{Costs, Init};
 

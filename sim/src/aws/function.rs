@@ -18,9 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use engine::app::StartError;
-use engine::lambda::Environment;
 use futures::future::BoxFuture;
+use orderflow_lambda::Environment;
+use orderflow_lambda::InitError;
 use tokio::sync::Semaphore;
 
 use super::bill;
@@ -38,7 +38,7 @@ pub enum Zone {
 /// The init of one execution environment in a zone (what the function's
 /// `main` runs before it serves invocations).
 pub type Init =
-    Box<dyn Fn(Zone) -> BoxFuture<'static, Result<Environment, StartError>> + Send + Sync>;
+    Box<dyn Fn(Zone) -> BoxFuture<'static, Result<Environment, InitError>> + Send + Sync>;
 
 /// What the model charges the function's environments.
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ pub enum InvokeError {
     /// At the concurrency limit (Lambda's `TooManyRequestsException`).
     Throttled,
     /// The cold start's init failed, and why.
-    InitFailed(Arc<StartError>),
+    InitFailed(Arc<InitError>),
     /// The invocation ran past the function's timeout and was stopped.
     TimedOut,
 }
@@ -350,142 +350,5 @@ impl Drop for Billed<'_> {
     fn drop(&mut self) {
         self.0
             .fetch_add(bill::billed_ms(self.1.elapsed()), Ordering::Relaxed);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! Against the MySQL server (`TEST_MYSQL_URL`), as the deployed shape
-    //! runs: the functions' user with its connection limit, through the
-    //! counting proxies.
-
-    use std::str::FromStr;
-
-    use engine::config::Config;
-    use engine::lambda::Startup;
-    use engine::queues::Queues;
-    use futures::FutureExt;
-    use sqlx::mysql::MySqlConnectOptions;
-    use sqlx::{ConnectOptions, Executor};
-
-    use super::*;
-    use crate::aws::model::End;
-    use crate::aws::rds;
-
-    fn server_url() -> String {
-        std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_reaped_environments_connection_counts_until_wait_timeout() {
-        let database = format!("orderflow_test_linger_{}", std::process::id());
-        let admin_options = MySqlConnectOptions::from_str(&format!(
-            "{}/{database}",
-            server_url().trim_end_matches('/')
-        ))
-        .unwrap();
-        let config = Config {
-            db_max_connections: 1,
-            ..Config::default()
-        };
-        let admin = engine::store::StoreOptions::mysql(admin_options.clone())
-            .pool_size(1)
-            .seeded(true)
-            .open_mysql()
-            .await
-            .expect("the MySQL server at TEST_MYSQL_URL");
-        // The functions' user may hold one connection.
-        let rds = Arc::new(
-            rds::start(
-                admin.pool(),
-                &admin_options,
-                1,
-                (Duration::ZERO, Duration::ZERO),
-                crate::netem::ServerCosts::default(),
-                false,
-            )
-            .await
-            .unwrap(),
-        );
-        let queues = Queues::channel(&config);
-        let init: Init = {
-            let rds = rds.clone();
-            Box::new(move |zone: Zone| {
-                let (config, queues, options) =
-                    (config.clone(), queues.clone(), rds.options(zone).clone());
-                let startup = Startup {
-                    migrate: false,
-                    secret: None,
-                };
-                async move { Environment::init(config, Some(options), queues, startup).await }
-                    .boxed()
-            })
-        };
-        let costs = Costs {
-            start: Duration::ZERO,
-            queue_checks: 0,
-            connect_round_trips: 0.0,
-            rtt_near: Duration::ZERO,
-            rtt_far: Duration::ZERO,
-            far_share: 0.5,
-            cpu_stretch: 1.0,
-            timeout: Duration::from_secs(5),
-            idle: Duration::from_millis(100),
-            linger_share: 1.0,
-            wait_timeout: Duration::from_millis(1500),
-        };
-        let model = Arc::new(Model::shipped(End::Central, 1).unwrap());
-        let f = Function::new("processor", Arc::new(Semaphore::new(2)), costs, model, init);
-        // A query, so the pool holds its connection.
-        let ping = |env: Environment| async move { env.ctx.store.ping().await.is_ok() };
-
-        assert!(f.invoke(ping).await.unwrap(), "the first environment works");
-        assert_eq!(
-            f.stats.cold_starts.load(Ordering::Relaxed),
-            1,
-            "one cold start"
-        );
-        assert_eq!(
-            rds.connections.opened.load(Ordering::Relaxed),
-            1,
-            "a cold start opens its pool and nothing else"
-        );
-
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        assert_eq!(f.reap(), 1, "idle past the idle time: reaped");
-        assert_eq!(f.stats.lingering.load(Ordering::Relaxed), 1);
-        // Its session still holds the user's only connection: a new
-        // environment's connect is refused by the server.
-        match f.invoke(ping).await {
-            Err(InvokeError::InitFailed(e)) => {
-                let e = engine::report::error_chain(&*e);
-                assert!(
-                    e.contains("max_user_connections") || e.contains("1226"),
-                    "{e}"
-                )
-            }
-            other => panic!("a cold start beside a lingering session: {other:?}"),
-        }
-
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        f.reap();
-        assert_eq!(f.stats.lingering.load(Ordering::Relaxed), 0);
-        // The server has let the session go (the socket closes as the
-        // environment is dropped; give it a moment).
-        let mut ok = false;
-        for _ in 0..50 {
-            if let Ok(true) = f.invoke(ping).await {
-                ok = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(ok, "after wait_timeout the connection is free again");
-
-        f.retire_all();
-        let mut root = admin_options.connect().await.unwrap();
-        root.execute(format!("DROP DATABASE IF EXISTS `{database}`").as_str())
-            .await
-            .unwrap();
     }
 }

@@ -21,13 +21,13 @@ use std::time::Instant;
 
 use std::collections::HashMap;
 
+use crate::aws::settings::{DeploymentSettings, Throttle, API_ROUTES};
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use engine::app::Front;
-use engine::deployment::{DeploymentSettings, Throttle, API_ROUTES};
 
 use super::function::{Function, InvokeError};
 

@@ -5,7 +5,7 @@
 //! scaling, [`sqs`]'s receives) without running anything. API Gateway's route throttles in front of the ingest
 //! function (orders) and the read function (the reads); an SQS event source mapping per queue ([`esm`]) invoking the
 //! processor and notifier functions, whose execution environments
-//! ([`function`]) run the real handlers of `engine::lambda` with their own
+//! ([`function`]) run the real handlers of the `orderflow-lambda` crate with their own
 //! pools; the database as RDS would be ([`rds`]): a user limited to the
 //! settings' explicit `max_connections`, behind each availability zone's
 //! modelled round trip; every SQS call with its modelled latency ([`sqs`]).
@@ -33,7 +33,10 @@ pub mod model;
 #[cfg(feature = "aws")]
 pub mod rds;
 #[cfg(feature = "aws")]
-mod shape;
+pub mod shape;
+// The settings file the Pulumi program deploys and the shape runs: both
+// builds read it (`sim deployment`).
+pub mod settings;
 #[cfg(feature = "aws")]
 pub mod sqs;
 

@@ -7,16 +7,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::aws::settings::{Architecture, DeploymentSettings};
 use anyhow::Context as _;
 use engine::app::{Front, QueueUse, Wrap};
 use engine::config::{Config, QueueKind};
 use engine::context::Context;
-use engine::deployment::{Architecture, DeploymentSettings};
-use engine::lambda::{Environment, Startup};
 use engine::queue::QueueBackend;
 use engine::queues::Queues;
 use engine::store::{OpenedStore, OrderStore};
 use futures::FutureExt;
+use orderflow_lambda::{Environment, Startup};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -210,7 +210,7 @@ async fn start_rds(
 
 /// The secrets a cold start of function `name` reads: the database's if it
 /// has a pool; ingest also the order id key.
-fn secret_reads(name: &str, f: &engine::deployment::Function) -> u32 {
+fn secret_reads(name: &str, f: &crate::aws::settings::Function) -> u32 {
     u32::from(f.pool_size > 0) + u32::from(name == "ingest")
 }
 
@@ -231,7 +231,7 @@ pub fn queue_checks(name: &str) -> u32 {
 fn costs(
     model: &Model,
     settings: &DeploymentSettings,
-    (name, f): (&str, &engine::deployment::Function),
+    (name, f): (&str, &crate::aws::settings::Function),
     rtt_ms: (f64, f64),
     (idle, scale): (Duration, f64),
 ) -> Costs {
@@ -255,10 +255,10 @@ fn costs(
 /// What a function's environments run with: `config`, with the function's
 /// pool size and each session's lock-wait timeout as the parameter group
 /// sets it (`innodb_lock_wait_timeout`, a third of the processor's timeout).
-fn function_config(
+pub fn function_config(
     config: &Config,
     settings: &DeploymentSettings,
-    f: &engine::deployment::Function,
+    f: &crate::aws::settings::Function,
 ) -> Config {
     Config {
         db_max_connections: f.pool_size,
@@ -403,13 +403,14 @@ impl Shape {
                 "processor" => Arc::new(move |env: Environment, event| {
                     let deadline = tokio::time::Instant::now() + timeout;
                     async move {
-                        engine::lambda::handle_orders(&env.processor(), event, Some(deadline)).await
+                        orderflow_lambda::handle_orders(&env.processor(), event, Some(deadline))
+                            .await
                     }
                     .boxed()
                 }),
                 _ => Arc::new(|env: Environment, event| {
                     async move {
-                        engine::lambda::handle_processed(&env.notification_worker(), event).await
+                        orderflow_lambda::handle_processed(&env.notification_worker(), event).await
                     }
                     .boxed()
                 }),
@@ -688,53 +689,4 @@ fn init(
         }
         .boxed()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use std::str::FromStr;
-
-    use sqlx::Row;
-
-    use super::*;
-
-    /// The parameter group's `innodb_lock_wait_timeout` is the deployed
-    /// stack's; the sim's functions set it on each session, so a batch
-    /// waiting on the hot row gives up when a deployed one would (not at
-    /// the server's default of 50 s).
-    #[tokio::test]
-    async fn a_functions_session_waits_for_a_lock_as_long_as_the_deployed_one() {
-        let url = std::env::var("TEST_MYSQL_URL")
-            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
-        let database = format!("orderflow_test_lockwait_{}", std::process::id());
-        let options =
-            MySqlConnectOptions::from_str(&format!("{}/{database}", url.trim_end_matches('/')))
-                .unwrap();
-        let settings = DeploymentSettings::shipped().unwrap();
-        let processor = &settings.functions["processor"];
-        let config = function_config(&Config::default(), &settings, processor);
-        let store = engine::store::StoreOptions::mysql(options)
-            .pool_size(config.db_max_connections)
-            .lock_wait_timeout(config.db_lock_wait_timeout_secs)
-            .open_mysql()
-            .await
-            .expect("the MySQL server at TEST_MYSQL_URL");
-        let row = sqlx::query(
-            "SELECT @@SESSION.innodb_lock_wait_timeout, @@GLOBAL.innodb_lock_wait_timeout",
-        )
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-        let (session, global): (u64, u64) = (row.get(0), row.get(1));
-        assert_eq!(session, u64::from(settings.lock_wait_secs()));
-        assert_eq!(session, 10, "a third of the processor's 30 s timeout");
-        assert_ne!(
-            session, global,
-            "set on the session, not left to the server"
-        );
-        sqlx::query(&format!("DROP DATABASE `{database}`"))
-            .execute(store.pool())
-            .await
-            .unwrap();
-    }
 }

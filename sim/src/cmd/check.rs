@@ -7,7 +7,6 @@ use clap::Args;
 use engine::config::Config;
 use engine::domain::{InventoryItem, OrderRecord};
 use engine::events::millis;
-use engine::store::StoreOptions;
 
 use crate::report::result::{OrderRow, RunResult, StockRow};
 
@@ -37,7 +36,7 @@ pub async fn check(args: CheckArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let opened = match StoreOptions::from_config(&args.config) {
+    let opened = match args.config.store_options() {
         Ok(options) => options.open().await.map_err(anyhow::Error::from),
         Err(e) => Err(e.into()),
     };

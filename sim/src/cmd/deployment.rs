@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::aws::settings::{DeploymentSettings, INIT_EXTRA_CONNECTIONS};
 use clap::Args;
-use engine::deployment::{DeploymentSettings, INIT_EXTRA_CONNECTIONS};
 
 #[derive(Args)]
 #[command(
@@ -56,7 +56,7 @@ pub fn deployment(args: DeploymentArgs) -> ExitCode {
     }
 }
 
-fn print(label: &str, s: &DeploymentSettings, budget: &engine::deployment::Budget) {
+fn print(label: &str, s: &DeploymentSettings, budget: &crate::aws::settings::Budget) {
     println!(
         "{label}: {} (max_connections {}, set in the parameter group; {} kept free: {} for the functions)",
         s.instance_class,

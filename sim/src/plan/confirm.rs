@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use crate::aws::settings::DeploymentSettings;
 use anyhow::Context as _;
-use engine::deployment::DeploymentSettings;
 
 use super::Load;
 use crate::report::result::RunResult;

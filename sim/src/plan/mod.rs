@@ -193,7 +193,7 @@ mod tests {
     use super::*;
     use crate::aws::bill::{Prices, SHIPPED};
     use crate::aws::model::{End, Model};
-    use engine::deployment::DeploymentSettings;
+    use crate::aws::settings::DeploymentSettings;
 
     fn screen_of<'a>(
         model: &'a Model,

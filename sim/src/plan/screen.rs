@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use engine::deployment::{Architecture, DeploymentSettings};
+use crate::aws::settings::{Architecture, DeploymentSettings};
 
 use super::space::{Candidate, MappingChoice};
 use super::Load;

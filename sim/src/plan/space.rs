@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use engine::deployment::{Architecture, DeploymentSettings, EventSource, Throttle};
+use crate::aws::settings::{Architecture, DeploymentSettings, EventSource, Throttle};
 
 pub use crate::aws::model::{classes, Class};
 

@@ -455,7 +455,7 @@ pub fn settings_ref(path: Option<&Path>) -> SettingsRef {
         ),
         None => (
             "deploy/settings.json (shipped)".to_owned(),
-            engine::deployment::SHIPPED.as_bytes().to_vec(),
+            crate::aws::settings::SHIPPED.as_bytes().to_vec(),
         ),
     };
     let digest = sha2::Sha256::digest(&bytes);

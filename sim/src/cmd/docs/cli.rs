@@ -72,7 +72,7 @@ pub fn environment(cli: Command) -> String {
     out.push_str(&table(&vars));
     let mut lambda = BTreeMap::new();
     collect(
-        &engine::lambda::environment_command(),
+        &orderflow_lambda::environment_command(),
         "function",
         &mut lambda,
     );

@@ -120,7 +120,7 @@ fn pages(cli: clap::Command) -> anyhow::Result<Vec<Page>> {
 
 #[cfg(feature = "aws")]
 fn settings() -> anyhow::Result<String> {
-    let text = engine::deployment::DeploymentSettings::json_schema();
+    let text = crate::aws::settings::DeploymentSettings::json_schema();
     let root: serde_json::Value = serde_json::from_str(&text)?;
     Ok(format!(
         "`deploy/settings.json` describes the deployed shape: what `sim --topology lambda` \

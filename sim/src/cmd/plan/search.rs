@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use crate::aws::settings::DeploymentSettings;
 use anyhow::Context as _;
-use engine::deployment::DeploymentSettings;
 
 use crate::aws::bill::{self, Prices};
 use crate::aws::model::{End, Model};

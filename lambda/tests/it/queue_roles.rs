@@ -9,7 +9,7 @@
 //! test in this file: it sets the process's environment (the SDK reads the
 //! keys from it).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
@@ -17,9 +17,9 @@ use common::moto::{deployed_policy, moto_with_iam, queue_arn, sqs_client_as};
 use engine::config::{Config, QueueKind};
 use engine::context::Context;
 use engine::domain::seed_products;
-use engine::lambda::{handle_orders, handle_processed, Environment, SqsEvent, SqsMessage};
 use engine::queues::Queues;
 use engine::store::{MemoryStore, OrderStore};
+use orderflow_lambda::{handle_orders, handle_processed, Environment, SqsEvent, SqsMessage};
 
 /// The messages on `url`, received (as the event source mapping would) by
 /// the test's admin, as the SQS event the function is handed.

@@ -17,8 +17,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lambda_http::request::RequestContext;
 
-use crate::http::ApiError;
-use crate::ingest::Caller;
+use engine::http::ApiError;
+use engine::ingest::Caller;
 
 /// The verified claims of the request's JWT, if API Gateway sent any.
 fn jwt_claims(request: &Request) -> Option<&std::collections::HashMap<String, String>> {

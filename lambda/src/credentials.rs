@@ -19,10 +19,11 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use tokio::sync::Mutex;
 
-use crate::app::StartError;
+use engine::store::decorator::Call;
+use engine::store::{MySqlStore, OrderStore, StoreDecorator, StoreError, StoreOptions};
+
 use crate::secrets::Secret;
-use crate::store::decorator::Call;
-use crate::store::{MySqlStore, OrderStore, StoreDecorator, StoreError, StoreOptions};
+use crate::InitError;
 
 /// A MySQL store whose credentials come from a [`Secret`], re-read when
 /// the database refuses them (see the module doc).
@@ -42,7 +43,7 @@ impl RotatingStore {
     /// Reads the credentials and opens the MySQL store of `options` with
     /// them. Refused credentials are read again (a rotation in progress)
     /// for up to 10 s.
-    pub async fn open(options: StoreOptions, secret: Secret) -> Result<Self, StartError> {
+    pub async fn open(options: StoreOptions, secret: Secret) -> Result<Self, InitError> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(200);
         loop {

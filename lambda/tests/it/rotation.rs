@@ -9,7 +9,7 @@
 //! or on to the DLQ, and every order is applied once. Needs MariaDB at
 //! TEST_MYSQL_URL and moto's server (`scripts/test.sh` installs it).
 
-mod common;
+use crate::common;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,11 +17,11 @@ use std::time::Duration;
 use engine::config::Config;
 use engine::domain::InventoryItem;
 use engine::idempotency::OrderIdKey;
-use engine::lambda::{
-    handle_orders, Credentials, Environment, Secret, SqsEvent, SqsMessage, Startup,
-};
 use engine::queues::Queues;
 use engine::store::{OrderStore, Schema, StoreError, StoreOptions};
+use orderflow_lambda::{
+    handle_orders, Credentials, Environment, Secret, SqsEvent, SqsMessage, Startup,
+};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use sqlx::Executor;
 

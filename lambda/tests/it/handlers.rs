@@ -7,10 +7,12 @@ use std::sync::Arc;
 use engine::config::Config;
 use engine::context::Context;
 use engine::domain::{seed_products, OrderId, OrderStatus, ProductId};
-use engine::lambda::{handle_orders, handle_processed, BatchMetrics, Environment, Meter, SqsEvent};
 use engine::queues::Queues;
 use engine::store::{MemoryStore, OrderStore};
 use lambda_http::tower::ServiceExt;
+use orderflow_lambda::{
+    handle_orders, handle_processed, BatchMetrics, Environment, Meter, SqsEvent,
+};
 
 async fn environment() -> (Environment, Arc<MemoryStore>) {
     let store = Arc::new(MemoryStore::new());
@@ -33,7 +35,7 @@ fn event(name: &str) -> SqsEvent {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn failures(response: &engine::lambda::BatchResponse) -> Vec<String> {
+fn failures(response: &orderflow_lambda::BatchResponse) -> Vec<String> {
     let json = serde_json::to_value(response).unwrap();
     json["batchItemFailures"]
         .as_array()
@@ -140,7 +142,7 @@ async fn ingest_answers_an_api_gateway_request_through_the_router() {
 #[tokio::test]
 async fn the_intake_function_has_no_database_and_serves_orders_only() {
     use engine::http::Routes;
-    use engine::lambda::Startup;
+    use orderflow_lambda::Startup;
 
     let config = Config {
         db_max_connections: 0,

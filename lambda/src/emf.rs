@@ -19,8 +19,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::BatchResponse;
-use crate::metrics::Metrics;
+use engine::metrics::Metrics;
+
+use crate::handlers::BatchResponse;
 
 /// The CloudWatch namespace of the functions' metrics.
 pub const NAMESPACE: &str = "orderflow";

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// `deploy/settings.json`, as shipped (compiled in, for the sim and tests;
 /// `DeploymentSettings::load` reads another).
-pub const SHIPPED: &str = include_str!("../../deploy/settings.json");
+pub const SHIPPED: &str = include_str!("../../../deploy/settings.json");
 
 /// The routes the deployed API exposes (API Gateway route keys): orders go
 /// to the ingest function, the rest to the read function.
@@ -433,7 +433,7 @@ mod tests {
         // its mapping's maximumConcurrency, the account's limit) times its
         // pool and init, beside the limit less the reserve.
         let table: serde_json::Value =
-            serde_json::from_str(include_str!("../../deploy/budget-cases.json")).unwrap();
+            serde_json::from_str(include_str!("../../../deploy/budget-cases.json")).unwrap();
         let cases = table["cases"].as_array().unwrap();
         assert!(cases.len() >= 8);
         for case in cases {
@@ -450,7 +450,7 @@ mod tests {
 
     #[test]
     fn the_committed_schema_is_the_one_the_type_describes_and_names_are_checked() {
-        let committed = include_str!("../../deploy/settings.schema.json");
+        let committed = include_str!("../../../deploy/settings.schema.json");
         assert!(
             committed == DeploymentSettings::json_schema(),
             "deploy/settings.schema.json is stale: cargo run -p sim -- deployment --schema > deploy/settings.schema.json"

@@ -15,11 +15,11 @@
 //! call the code makes and the role does not allow fails this test. The
 //! test's own setup and checks use an admin user.
 
-mod common;
+use crate::common;
 
 use engine::idempotency::{order_id, OrderIdKey};
-use engine::lambda::{migrate_from_env, Environment, MigrateRequest};
 use lambda_http::tower::ServiceExt;
+use orderflow_lambda::{migrate_from_env, Environment, MigrateRequest};
 use std::str::FromStr;
 
 use sqlx::{ConnectOptions, Executor};

@@ -3,10 +3,10 @@
 //! secret that is missing or holds no password is not. Against moto's
 //! Secrets Manager (`scripts/test.sh` installs it).
 
-mod common;
+use crate::common;
 
-use engine::app::StartError;
-use engine::lambda::{Malformed, Secret, SecretError};
+use orderflow_lambda::InitError;
+use orderflow_lambda::{Malformed, Secret, SecretError};
 
 #[tokio::test]
 async fn an_unreachable_service_is_transient_and_a_missing_or_malformed_secret_is_not() {
@@ -39,7 +39,7 @@ async fn an_unreachable_service_is_transient_and_a_missing_or_malformed_secret_i
         ),
         "{e:?}"
     );
-    assert!(!StartError::from(e).is_transient());
+    assert!(!InitError::from(e).is_transient());
 
     // A port nothing listens on: no answer at all.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -50,6 +50,6 @@ async fn an_unreachable_service_is_transient_and_a_missing_or_malformed_secret_i
         .await
         .unwrap_err();
     assert!(matches!(e, SecretError::Unavailable { .. }), "{e:?}");
-    let start = StartError::from(e);
+    let start = InitError::from(e);
     assert!(start.is_transient(), "{start}");
 }
