@@ -1,7 +1,10 @@
 //! The server's deadlock counter is global, so this test has a binary of its
-//! own: nothing else of the test suite runs beside it (cargo runs test
-//! binaries one after another) to move the counter while it watches.
+//! own, the one exception to one integration-test binary a crate: nothing
+//! else of the test suite runs beside it (cargo runs test binaries one after
+//! another) to move the counter while it watches. It shares the suite's
+//! set-up by path.
 
+#[path = "it/common.rs"]
 mod common;
 
 use std::sync::Arc;

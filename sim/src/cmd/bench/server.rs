@@ -18,7 +18,7 @@ pub(crate) async fn reset(store: &MySqlStore, pool: &MySqlPool) -> anyhow::Resul
 
 /// [`reset`] without the wait: the bench database's orders and
 /// notifications gone, the hot product stocked.
-pub(crate) async fn empty(store: &MySqlStore, pool: &MySqlPool) -> anyhow::Result<()> {
+pub async fn empty(store: &MySqlStore, pool: &MySqlPool) -> anyhow::Result<()> {
     pool.execute("TRUNCATE TABLE orders").await?;
     pool.execute("TRUNCATE TABLE notifications").await?;
     let hot = InventoryItem {

@@ -11,7 +11,7 @@
 //!
 //! Each MySQL property uses one database, reset between cases.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;

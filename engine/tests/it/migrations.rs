@@ -4,7 +4,7 @@
 //! schema (the texts of `tests/data/migrations-0.1`, rows included) end in
 //! the same schema, with no row lost.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -80,7 +80,7 @@ async fn an_empty_database_and_one_made_by_the_first_migrations_end_in_the_same_
 async fn the_notification_claims_migration_keeps_every_notification_sent() {
     let db = TestDb::created().await;
     let mut conn = MySqlConnection::connect_with(&db.options).await.unwrap();
-    conn.execute(include_str!("../../db/migrations/0001_schema.sql"))
+    conn.execute(include_str!("../../../db/migrations/0001_schema.sql"))
         .await
         .unwrap();
     conn.execute(
@@ -90,7 +90,7 @@ async fn the_notification_claims_migration_keeps_every_notification_sent() {
     .await
     .unwrap();
     conn.execute(include_str!(
-        "../../db/migrations/0002_notification_claims.sql"
+        "../../../db/migrations/0002_notification_claims.sql"
     ))
     .await
     .unwrap();

@@ -5,8 +5,7 @@
 
 #![cfg(feature = "sqs")]
 
-mod conformance;
-
+use crate::conformance;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! messages its ingest writes (Python's naive `isoformat()` timestamps)
 //! become PROCESSED and FAILED orders.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use sqlx::{ConnectOptions, Executor};
 
 use common::{database, drop_database, server_url, Serve};
 
-const ORIGINAL_DATABASE: &str = include_str!("../../engine/tests/data/original_database.sql");
+const ORIGINAL_DATABASE: &str = include_str!("../../../engine/tests/data/original_database.sql");
 
 async fn get(base: &str, path: &str) -> (u16, Value) {
     let client = orderflow_client::Client::new(base).expect("a client");

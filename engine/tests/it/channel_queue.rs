@@ -2,8 +2,7 @@
 //! paused clock (visibility timeouts pass instantly), plus what only the
 //! channel backend does: a bounded capacity and injected outages.
 
-mod conformance;
-
+use crate::conformance;
 use std::sync::Arc;
 use std::time::Duration;
 

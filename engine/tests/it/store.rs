@@ -1,7 +1,7 @@
 //! The store contract, run against both stores: all-or-nothing orders,
 //! at-most-once per order id, no oversell under concurrency, no deadlocks.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::Arc;

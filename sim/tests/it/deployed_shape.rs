@@ -6,7 +6,7 @@
 //! targets set the exit status: the first deployment fails them, the
 //! shipped settings meet them.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
@@ -35,7 +35,7 @@ async fn settings_over_the_connection_budget_get_connections_refused_and_lose_no
     // stage throttle raised so the load reaches the functions, the scaling
     // ramp run 30 times faster so the mappings pass the limit within the run.
     let mut settings: serde_json::Value =
-        serde_json::from_str(include_str!("../../deploy/first-deployment.json")).unwrap();
+        serde_json::from_str(include_str!("../../../deploy/first-deployment.json")).unwrap();
     settings["stage_throttle"] = serde_json::json!({ "rate": 100000, "burst": 100000 });
     let settings = settings.to_string();
     let file =

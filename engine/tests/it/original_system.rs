@@ -1,9 +1,9 @@
 //! orderflow as a drop-in for the original Python system, one piece at a
 //! time: its database (its schema and rows, brought to ours in place), and
 //! our events read the way its notifier reads them. Its messages through its
-//! queues, on `sim serve --queue sqs`, are in `sim/tests/original_system.rs`.
+//! queues, on `sim serve --queue sqs`, are in `sim/tests/it/original_system.rs`.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use sqlx::{Connection, Executor};
 use common::{spawn_app, stock, TestApp, TestDb};
 
 /// The original's schema and what it holds after a while (see the file).
-const ORIGINAL_DATABASE: &str = include_str!("data/original_database.sql");
+const ORIGINAL_DATABASE: &str = include_str!("../data/original_database.sql");
 
 const PROCESSED_ID: &str = "3b1f16d4-37da-40c2-a24a-92dfc3636d4b";
 const FAILED_ID: &str = "9a0c5e44-1d3b-4f6e-9c2a-7b8d1e2f3a4b";

@@ -2,7 +2,7 @@
 //! store), against both stores: the seed's four scenarios, redelivery,
 //! transient failures, poison messages and a rush on scarce stock.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

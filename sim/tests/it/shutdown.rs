@@ -7,7 +7,7 @@
 //! test's own that locks the hot product's row (`SELECT ... FOR UPDATE`), so
 //! the signal always finds a full queue; releasing the lock lets it drain.
 
-mod common;
+use crate::common;
 
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};

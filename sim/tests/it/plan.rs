@@ -3,11 +3,11 @@
 //! file that the run met the targets with, the candidates' table and the
 //! page.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
-use engine::deployment::DeploymentSettings;
+use sim::aws::settings::DeploymentSettings;
 use sqlx::{ConnectOptions, Executor};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,14 +17,14 @@ async fn a_quick_plan_chooses_a_shape_its_run_confirms_and_writes_its_settings_a
     let dir = std::env::temp_dir().join(format!("orderflow-plan-{}", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_sim"))
         .args(["plan", "--quick", "--requests", "1500", "--duration", "3"])
-        // The targets that do not depend on this machine's speed: the
-        // screen still plans for a 2 s p99, but whether a debug build on a
-        // busy machine meets it is not this test's to say (a debug build
-        // cannot run a function's CPU as fast as Lambda's share, and its
-        // report says so; the p99 verdicts are BENCHMARKS.md's, from a
-        // release build).
+        // Only targets that do not depend on this machine's speed or load:
+        // the screen still plans for a 2 s p99, but whether a debug build
+        // on a busy machine meets it, or keeps its first tries' 5xx under a
+        // rate, is not this test's to say (a debug build cannot run a
+        // function's CPU as fast as Lambda's share, and its report says
+        // so). Latency and error-rate verdicts are BENCHMARKS.md's, from a
+        // release build on a machine at rest.
         .args(["--target", "refused==0", "--target", "dlq==0"])
-        .args(["--target", "first_try_5xx<0.1%"])
         .args(["--dir", dir.to_str().unwrap()])
         .env("DATABASE_URL", &url)
         .env("DB_HOST", "")
@@ -66,7 +66,7 @@ async fn a_quick_plan_chooses_a_shape_its_run_confirms_and_writes_its_settings_a
     assert_eq!(result["passed"], true, "{result}");
     // It was held to the targets given, and met each.
     let targets = result["targets"].as_array().unwrap();
-    for t in ["refused==0", "dlq==0", "first_try_5xx<0.1%"] {
+    for t in ["refused==0", "dlq==0"] {
         let verdict = targets
             .iter()
             .find(|v| v["target"] == t)

@@ -2,7 +2,7 @@
 //! names the problem and leaves no trace; the read endpoints, health,
 //! metrics and the OpenAPI document.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 

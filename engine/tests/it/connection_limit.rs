@@ -3,7 +3,7 @@
 //! connections past the limit; the engine takes that as the database being
 //! busy, retries, and loses no order.
 
-mod common;
+use crate::common;
 
 use std::str::FromStr;
 use std::time::Duration;
