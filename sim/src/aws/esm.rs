@@ -424,14 +424,14 @@ impl Mapping {
                 Err(InvokeError::InitFailed(e)) => {
                     s.init_failed_batches.fetch_add(1, Ordering::Relaxed);
                     self.back_off();
-                    tracing::warn!(function = self.function.name, error = %engine::report::error_chain(&*e), "init failed; the batch stays on the queue");
+                    tracing::warn!(function = %self.function.name, error = %engine::report::error_chain(&*e), "init failed; the batch stays on the queue");
                     return;
                 }
                 Err(InvokeError::TimedOut) => {
                     s.timed_out_batches.fetch_add(1, Ordering::Relaxed);
                     self.back_off();
                     tracing::warn!(
-                        function = self.function.name,
+                        function = %self.function.name,
                         "invocation timed out; the batch comes back after its visibility timeout"
                     );
                     return;
@@ -696,7 +696,7 @@ mod tests {
         };
         let model = Arc::new(Model::shipped(End::Central, 1).unwrap());
         Function::new(
-            "processor",
+            crate::aws::settings::FunctionName::Processor,
             Arc::new(tokio::sync::Semaphore::new(permits)),
             costs,
             model,

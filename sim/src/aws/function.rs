@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use orderflow_lambda::Environment;
 use orderflow_lambda::InitError;
+
+use crate::aws::settings::FunctionName;
 use tokio::sync::Semaphore;
 
 use super::bill;
@@ -139,7 +141,7 @@ struct Warm {
 }
 
 pub struct Function {
-    pub name: &'static str,
+    pub name: FunctionName,
     /// Reserved concurrency, or the account's pool shared with every
     /// function without one.
     concurrency: Arc<Semaphore>,
@@ -157,7 +159,7 @@ pub struct Function {
 
 impl Function {
     pub fn new(
-        name: &'static str,
+        name: FunctionName,
         concurrency: Arc<Semaphore>,
         costs: Costs,
         model: Arc<Model>,

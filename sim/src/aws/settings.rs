@@ -23,11 +23,122 @@ pub const API_ROUTES: [&str; 5] = [
     "GET /health",
 ];
 
-/// The functions a shape may have: the three of the pipeline, and `read`.
-pub const FUNCTIONS: [&str; 4] = ["ingest", "processor", "notifier", "read"];
+/// A function of the deployed shape: the three of the pipeline, and
+/// `read`, which serves the read routes when the settings give it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FunctionName {
+    Ingest,
+    Read,
+    Processor,
+    Notifier,
+}
 
-/// The functions an SQS event source mapping feeds.
-pub const CONSUMERS: [&str; 2] = ["processor", "notifier"];
+impl FunctionName {
+    /// Every function, in the order the settings file lists them.
+    pub const ALL: [FunctionName; 4] = [
+        FunctionName::Ingest,
+        FunctionName::Read,
+        FunctionName::Processor,
+        FunctionName::Notifier,
+    ];
+
+    /// The functions an SQS event source mapping feeds.
+    pub const CONSUMERS: [FunctionName; 2] = [FunctionName::Processor, FunctionName::Notifier];
+
+    /// The name the settings file, Pulumi and the reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionName::Ingest => "ingest",
+            FunctionName::Read => "read",
+            FunctionName::Processor => "processor",
+            FunctionName::Notifier => "notifier",
+        }
+    }
+}
+
+impl std::fmt::Display for FunctionName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The shape's functions, by part: a misspelt or missing one does not
+/// parse, and no code looks one up by a string.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Functions {
+    /// Takes `POST /api/orders` (and, without a `read` function, the reads).
+    pub ingest: Function,
+    /// Serves the read routes, if the shape has a function for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<Function>,
+    pub processor: Function,
+    pub notifier: Function,
+}
+
+impl Functions {
+    /// The function `name`, if the shape has it.
+    pub fn get(&self, name: FunctionName) -> Option<&Function> {
+        match name {
+            FunctionName::Ingest => Some(&self.ingest),
+            FunctionName::Read => self.read.as_ref(),
+            FunctionName::Processor => Some(&self.processor),
+            FunctionName::Notifier => Some(&self.notifier),
+        }
+    }
+
+    pub fn get_mut(&mut self, name: FunctionName) -> Option<&mut Function> {
+        match name {
+            FunctionName::Ingest => Some(&mut self.ingest),
+            FunctionName::Read => self.read.as_mut(),
+            FunctionName::Processor => Some(&mut self.processor),
+            FunctionName::Notifier => Some(&mut self.notifier),
+        }
+    }
+
+    /// The functions the shape has, in [`FunctionName::ALL`]'s order.
+    pub fn iter(&self) -> impl Iterator<Item = (FunctionName, &Function)> {
+        FunctionName::ALL
+            .into_iter()
+            .filter_map(|name| self.get(name).map(|f| (name, f)))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Function> {
+        [
+            Some(&mut self.ingest),
+            self.read.as_mut(),
+            Some(&mut self.processor),
+            Some(&mut self.notifier),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+/// The SQS event source mapping of each queue consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventSources {
+    /// The order queue's, invoking the processor.
+    pub processor: EventSource,
+    /// The processed queue's, invoking the notifier.
+    pub notifier: EventSource,
+}
+
+impl EventSources {
+    /// The mapping that invokes `name`, if one does.
+    pub fn get(&self, name: FunctionName) -> Option<&EventSource> {
+        match name {
+            FunctionName::Processor => Some(&self.processor),
+            FunctionName::Notifier => Some(&self.notifier),
+            FunctionName::Ingest | FunctionName::Read => None,
+        }
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut EventSource> {
+        [&mut self.processor, &mut self.notifier].into_iter()
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -66,11 +177,9 @@ pub struct DeploymentSettings {
     pub max_receive_count: u32,
     /// `ingest`, `processor`, `notifier`, and `read` if the read routes
     /// have a function of their own (without one, ingest serves them).
-    #[schemars(extend("propertyNames" = { "enum": FUNCTIONS }, "required" = ["ingest", "processor", "notifier"]))]
-    pub functions: BTreeMap<String, Function>,
+    pub functions: Functions,
     /// The SQS event source mapping of each queue consumer, by function.
-    #[schemars(extend("propertyNames" = { "enum": CONSUMERS }, "required" = CONSUMERS))]
-    pub event_sources: BTreeMap<String, EventSource>,
+    pub event_sources: EventSources,
     /// Whether each execution environment applies the migrations when it
     /// starts (the first deployment did, as the master user). Off: the
     /// migrations are a deploy step and the functions hold data rights only.
@@ -156,7 +265,7 @@ pub struct Budget {
     /// The instance's limit, less the reserved connections.
     pub available: u32,
     /// Each function's most environments at once, and its connections.
-    pub functions: BTreeMap<String, (u32, u32)>,
+    pub functions: BTreeMap<FunctionName, (u32, u32)>,
 }
 
 impl Budget {
@@ -185,16 +294,6 @@ pub enum SettingsError {
     /// Not the settings' JSON: a misspelt or missing key, a wrong type.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
-    #[error("functions: `{0}` is missing")]
-    MissingFunction(&'static str),
-    #[error("{field}: `{name}` is not one of {}", .known.join(", "))]
-    UnknownFunction {
-        field: &'static str,
-        name: String,
-        known: &'static [&'static str],
-    },
-    #[error("event_sources: `{0}` is missing")]
-    MissingEventSource(&'static str),
     #[error("functions: ingest has no database (pool_size 0) and no `read` function serves the read routes")]
     NoReadFunction,
     #[error("route_throttles: `{route}` is not a route of the API ({})", API_ROUTES.join(", "))]
@@ -220,8 +319,7 @@ impl DeploymentSettings {
 
     pub fn parse(text: &str) -> Result<Self, SettingsError> {
         let settings: Self = serde_json::from_str(text)?;
-        settings.check_names()?;
-        if settings.functions["ingest"].pool_size == 0 && settings.read_function() == "ingest" {
+        if settings.functions.ingest.pool_size == 0 && settings.functions.read.is_none() {
             return Err(SettingsError::NoReadFunction);
         }
         for (route, t) in &settings.route_throttles {
@@ -239,42 +337,6 @@ impl DeploymentSettings {
         Ok(settings)
     }
 
-    /// Every function and mapping named is one the shape has, and the
-    /// pipeline's are all there (the schema says the same to Pulumi).
-    fn check_names(&self) -> Result<(), SettingsError> {
-        let unknown = |field, known: &'static [&'static str], name: &String| {
-            (!known.contains(&name.as_str())).then(|| SettingsError::UnknownFunction {
-                field,
-                name: name.clone(),
-                known,
-            })
-        };
-        let names = self
-            .functions
-            .keys()
-            .map(|n| unknown("functions", &FUNCTIONS, n));
-        let sources = self
-            .event_sources
-            .keys()
-            .map(|n| unknown("event_sources", &CONSUMERS, n));
-        if let Some(e) = names.chain(sources).flatten().next() {
-            return Err(e);
-        }
-        if let Some(name) = FUNCTIONS[..3]
-            .iter()
-            .find(|n| !self.functions.contains_key(**n))
-        {
-            return Err(SettingsError::MissingFunction(name));
-        }
-        if let Some(name) = CONSUMERS
-            .iter()
-            .find(|n| !self.event_sources.contains_key(**n))
-        {
-            return Err(SettingsError::MissingEventSource(name));
-        }
-        Ok(())
-    }
-
     /// The settings' JSON Schema (2020-12), from this type: the file
     /// `deploy/settings.schema.json` holds it for Pulumi, and a test keeps
     /// the two equal (`sim deployment --schema` prints it).
@@ -287,10 +349,10 @@ impl DeploymentSettings {
 
     /// The function that serves the read routes: `read`, or ingest when
     /// there is none.
-    pub fn read_function(&self) -> &'static str {
-        match self.functions.contains_key("read") {
-            true => "read",
-            false => "ingest",
+    pub fn read_function(&self) -> FunctionName {
+        match self.functions.read {
+            Some(_) => FunctionName::Read,
+            None => FunctionName::Ingest,
         }
     }
 
@@ -306,7 +368,7 @@ impl DeploymentSettings {
     /// The most execution environments `function` can have at once: its
     /// reserved concurrency, its event source's `maximumConcurrency`, and
     /// the account's limit, whichever is lowest.
-    pub fn max_environments(&self, function: &str) -> u32 {
+    pub fn max_environments(&self, function: FunctionName) -> u32 {
         let reserved = self
             .functions
             .get(function)
@@ -335,7 +397,7 @@ impl DeploymentSettings {
                     0 => 0,
                     pool => pool + INIT_EXTRA_CONNECTIONS,
                 };
-                (name.clone(), (envs, envs * each))
+                (name, (envs, envs * each))
             })
             .collect();
         Budget {
@@ -350,8 +412,8 @@ impl DeploymentSettings {
     /// reservation and the migration step's.
     pub fn reserved_concurrency(&self) -> u32 {
         self.functions
-            .values()
-            .filter_map(|f| f.reserved_concurrency)
+            .iter()
+            .filter_map(|(_, f)| f.reserved_concurrency)
             .sum::<u32>()
             + MIGRATION_RESERVED
     }
@@ -373,8 +435,8 @@ impl DeploymentSettings {
     pub fn lock_wait_secs(&self) -> u32 {
         let shortest = self
             .functions
-            .values()
-            .map(|f| f.timeout_secs)
+            .iter()
+            .map(|(_, f)| f.timeout_secs)
             .min()
             .unwrap_or(3);
         (shortest / 3).max(1)
@@ -410,7 +472,11 @@ mod tests {
         assert_eq!(budget.available, s.max_connections - s.reserved_connections);
         // The same figures pulumi/tests/infra.test.ts computes from the file.
         assert_eq!((budget.needed(), budget.available), (45, 50));
-        assert_eq!(budget.functions["ingest"], (800, 0), "ingest has no pool");
+        assert_eq!(
+            budget.functions[&FunctionName::Ingest],
+            (800, 0),
+            "ingest has no pool"
+        );
         assert_eq!(s.connection_alarm_threshold(), 48);
         assert_eq!(s.lock_wait_secs(), 10);
     }
@@ -462,7 +528,10 @@ mod tests {
         let e = DeploymentSettings::parse(&v.to_string())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("`reader` is not one of ingest"), "{e}");
+        assert!(
+            e.contains("unknown field `reader`, expected one of `ingest`"),
+            "{e}"
+        );
         let mut v: serde_json::Value = serde_json::from_str(SHIPPED).unwrap();
         v["event_sources"]
             .as_object_mut()
@@ -471,20 +540,20 @@ mod tests {
         let e = DeploymentSettings::parse(&v.to_string())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("event_sources: `notifier` is missing"), "{e}");
+        assert!(e.contains("missing field `notifier`"), "{e}");
     }
 
     #[test]
     fn uncapped_functions_overrun_the_budget() {
         let mut s = DeploymentSettings::shipped().unwrap();
-        for f in s.functions.values_mut() {
+        for f in s.functions.iter_mut() {
             f.reserved_concurrency = None;
         }
-        for e in s.event_sources.values_mut() {
+        for e in s.event_sources.iter_mut() {
             e.maximum_concurrency = None;
         }
         let budget = s.connection_budget();
-        assert_eq!(budget.functions["processor"], (1000, 1000));
+        assert_eq!(budget.functions[&FunctionName::Processor], (1000, 1000));
         assert!(!budget.fits());
         assert!(DeploymentSettings::parse(r#"{"instance_class": 3}"#).is_err());
     }
@@ -521,7 +590,7 @@ mod tests {
         assert!(e.contains("more than the stage's throttle"), "{e}");
 
         let s = DeploymentSettings::shipped().unwrap();
-        assert_eq!(s.read_function(), "read");
+        assert_eq!(s.read_function(), FunctionName::Read);
         assert_eq!(s.throttle_of("GET /health").rate, 10);
         assert_eq!(s.throttle_of("POST /api/orders"), s.stage_throttle);
     }

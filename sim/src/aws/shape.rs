@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::aws::settings::{Architecture, DeploymentSettings};
+use crate::aws::settings::{Architecture, DeploymentSettings, FunctionName};
 use anyhow::Context as _;
 use engine::app::{Front, QueueUse, Wrap};
 use engine::config::{Config, QueueKind};
@@ -144,7 +144,7 @@ pub struct Shape {
     pub gateway: Arc<Gateway>,
     pub functions: Functions,
     /// (function name, mapping)
-    pub mappings: Vec<(&'static str, Arc<Mapping>)>,
+    pub mappings: Vec<(FunctionName, Arc<Mapping>)>,
     pub rds: Arc<rds::Rds>,
     /// The round trip from each zone, ms: (the database's, the other).
     pub rtt_ms: (f64, f64),
@@ -210,17 +210,17 @@ async fn start_rds(
 
 /// The secrets a cold start of function `name` reads: the database's if it
 /// has a pool; ingest also the order id key.
-fn secret_reads(name: &str, f: &crate::aws::settings::Function) -> u32 {
-    u32::from(f.pool_size > 0) + u32::from(name == "ingest")
+fn secret_reads(name: FunctionName, f: &crate::aws::settings::Function) -> u32 {
+    u32::from(f.pool_size > 0) + u32::from(name == FunctionName::Ingest)
 }
 
 /// The queues the deployed init of function `name` checks, one
 /// `GetQueueAttributes` each, one after the other (the Pulumi program's
 /// `SQS_CHECK_QUEUES`: ingest its queue, the others both they use).
-pub fn queue_checks(name: &str) -> u32 {
+pub fn queue_checks(name: FunctionName) -> u32 {
     match name {
-        "ingest" | "notifier" => 1,
-        _ => 2,
+        FunctionName::Ingest | FunctionName::Notifier => 1,
+        FunctionName::Read | FunctionName::Processor => 2,
     }
 }
 
@@ -231,7 +231,7 @@ pub fn queue_checks(name: &str) -> u32 {
 fn costs(
     model: &Model,
     settings: &DeploymentSettings,
-    (name, f): (&str, &crate::aws::settings::Function),
+    (name, f): (FunctionName, &crate::aws::settings::Function),
     rtt_ms: (f64, f64),
     (idle, scale): (Duration, f64),
 ) -> Costs {
@@ -313,8 +313,8 @@ impl Shape {
         let sqs = Arc::new(SqsCalls::default());
         let reserved: u32 = settings
             .functions
-            .values()
-            .filter_map(|f| f.reserved_concurrency)
+            .iter()
+            .filter_map(|(_, f)| f.reserved_concurrency)
             .sum();
         let unreserved = Arc::new(Semaphore::new(
             settings.account_concurrency.saturating_sub(reserved) as usize,
@@ -325,8 +325,8 @@ impl Shape {
                 .unwrap_or(model.v(&model.c.environment_idle_secs) as u64),
         )
         .div_f64(scale);
-        let function = |name: &'static str| {
-            // DeploymentSettings::parse makes sure the three are there.
+        let function = |name: FunctionName| {
+            // Only `read` may be absent.
             let f = settings.functions.get(name)?;
             let concurrency = match f.reserved_concurrency {
                 Some(n) => Arc::new(Semaphore::new(n as usize)),
@@ -349,10 +349,10 @@ impl Shape {
             function(name).with_context(|| format!("the settings have no function `{name}`"))
         };
         let functions = Functions {
-            ingest: needed("ingest")?,
-            read: function("read"),
-            processor: needed("processor")?,
-            notifier: needed("notifier")?,
+            ingest: needed(FunctionName::Ingest)?,
+            read: function(FunctionName::Read),
+            processor: needed(FunctionName::Processor)?,
+            notifier: needed(FunctionName::Notifier)?,
         };
         let gateway = gateway(&settings, &model, &functions)?;
         Ok(Shape {
@@ -385,9 +385,17 @@ impl Shape {
     /// the reaper of idle environments.
     pub fn start(&mut self, time_scale: f64) -> anyhow::Result<()> {
         let queues = self.wiring.queues.clone();
-        let pairs: [(&'static str, &Arc<dyn QueueBackend>, &Arc<Function>); 2] = [
-            ("processor", &queues.orders, &self.functions.processor),
-            ("notifier", &queues.processed, &self.functions.notifier),
+        let pairs: [(FunctionName, &Arc<dyn QueueBackend>, &Arc<Function>); 2] = [
+            (
+                FunctionName::Processor,
+                &queues.orders,
+                &self.functions.processor,
+            ),
+            (
+                FunctionName::Notifier,
+                &queues.processed,
+                &self.functions.notifier,
+            ),
         ];
         for (name, queue, function) in pairs {
             let source = self
@@ -400,7 +408,7 @@ impl Shape {
             let handler: esm::Handler = match name {
                 // The handler is called as the invocation starts: its
                 // deadline is the function's timeout away, as Lambda's.
-                "processor" => Arc::new(move |env: Environment, event| {
+                FunctionName::Processor => Arc::new(move |env: Environment, event| {
                     let deadline = tokio::time::Instant::now() + timeout;
                     async move {
                         orderflow_lambda::handle_orders(&env.processor(), event, Some(deadline))
@@ -518,7 +526,7 @@ impl Shape {
             .functions
             .all()
             .map(|f| bill::FunctionUsage {
-                name: f.name.to_owned(),
+                name: f.name.to_string(),
                 memory_mb: self
                     .settings
                     .functions
@@ -544,7 +552,7 @@ impl Shape {
         let invocations: u64 = functions.iter().map(|f| f.requests).sum();
         // The queue functions' EMF record after each batch (the lambda
         // binaries print it).
-        let emf_line = |name: &str| bill::emf_line_bytes(&format!("orderflow-dev-{name}"));
+        let emf_line = |name: FunctionName| bill::emf_line_bytes(&format!("orderflow-dev-{name}"));
         let emf: u64 = [&self.functions.processor, &self.functions.notifier]
             .into_iter()
             .map(|f| load(&f.stats.invocations) * emf_line(f.name))

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::aws::settings::{DeploymentSettings, INIT_EXTRA_CONNECTIONS};
+use crate::aws::settings::{DeploymentSettings, FunctionName, INIT_EXTRA_CONNECTIONS};
 use clap::Args;
 
 #[derive(Args)]
@@ -64,7 +64,7 @@ fn print(label: &str, s: &DeploymentSettings, budget: &crate::aws::settings::Bud
         s.reserved_connections,
         budget.available
     );
-    for (name, (envs, connections)) in &budget.functions {
+    for (&name, (envs, connections)) in &budget.functions {
         let pool = s.functions.get(name).map_or(0, |f| f.pool_size);
         let batches = s.event_sources.get(name).map_or(String::new(), |e| {
             format!(
@@ -77,11 +77,14 @@ fn print(label: &str, s: &DeploymentSettings, budget: &crate::aws::settings::Bud
             (_, 0) => String::new(),
             (_, n) => format!(" + {n} while starting"),
         };
-        let batches = match (name.as_str(), s.read_function()) {
-            ("ingest", "read") => format!("{batches}; POST /api/orders only"),
-            ("read", _) => format!("{batches}; the read routes"),
+        let batches = match (name, s.read_function()) {
+            (FunctionName::Ingest, FunctionName::Read) => {
+                format!("{batches}; POST /api/orders only")
+            }
+            (FunctionName::Read, _) => format!("{batches}; the read routes"),
             _ => batches,
         };
+        let name = name.as_str();
         println!("  {name:<10} up to {envs:>4} environments x (pool {pool}{init}) = {connections:>5} connections{batches}");
     }
     let verdict = if budget.fits() {

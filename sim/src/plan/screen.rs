@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::aws::settings::{Architecture, DeploymentSettings};
+use crate::aws::settings::{Architecture, DeploymentSettings, FunctionName};
 
 use super::space::{Candidate, MappingChoice};
 use super::Load;
@@ -264,13 +264,14 @@ impl Screen<'_> {
         let opening = load
             .rate_at(0.0)
             .min(f64::from(c.throttle.rate + c.throttle.burst));
-        let cold = opening * (self.init_ms("ingest", 1.0, false) + self.ingest_ms(c)) / 1000.0;
+        let cold =
+            opening * (self.init_ms(FunctionName::Ingest, 1.0, false) + self.ingest_ms(c)) / 1000.0;
         warm.max(cold)
     }
 
     /// A cold start's init, ms: the runtime, the secrets it reads, and the
     /// connection's round trips if it has a pool.
-    fn init_ms(&self, function: &str, secrets: f64, pool: bool) -> f64 {
+    fn init_ms(&self, function: FunctionName, secrets: f64, pool: bool) -> f64 {
         let c = &self.model.c;
         let connect = match pool {
             true => self.model.v(&c.connect_round_trips) * self.rtt_ms(),
@@ -588,7 +589,7 @@ impl Screen<'_> {
                     orders,
                     self.ingest_ms(c),
                     ingest_envs,
-                    self.init_ms("ingest", 1.0, false),
+                    self.init_ms(FunctionName::Ingest, 1.0, false),
                 ),
                 function(
                     "processor",
@@ -596,7 +597,7 @@ impl Screen<'_> {
                     f.processor_batches,
                     p_cycle.handler_ms,
                     f.processor_envs,
-                    self.init_ms("processor", 1.0, true),
+                    self.init_ms(FunctionName::Processor, 1.0, true),
                 ),
                 function(
                     "notifier",
@@ -604,7 +605,7 @@ impl Screen<'_> {
                     f.notifier_batches,
                     n_cycle.handler_ms,
                     f.notifier_envs,
-                    self.init_ms("notifier", 1.0, true),
+                    self.init_ms(FunctionName::Notifier, 1.0, true),
                 ),
             ],
             sqs_requests: sqs.round() as u64,

@@ -138,8 +138,7 @@ impl Candidate {
     /// (both mappings capped, ingest's concurrency reserved).
     pub fn of(settings: &DeploymentSettings) -> Option<Candidate> {
         let f = &settings.functions;
-        let mapping = |name: &str| {
-            let e = settings.event_sources.get(name)?;
+        let mapping = |e: &EventSource| {
             Some(MappingChoice {
                 batch_size: e.batch_size,
                 window_secs: e.batching_window_secs,
@@ -149,14 +148,14 @@ impl Candidate {
         Some(Candidate {
             class: settings.instance_class.clone(),
             max_connections: settings.max_connections,
-            ingest_reserved: f.get("ingest")?.reserved_concurrency?,
+            ingest_reserved: f.ingest.reserved_concurrency?,
             throttle: settings.stage_throttle,
-            ingest_memory: f.get("ingest")?.memory_mb,
-            processor_memory: f.get("processor")?.memory_mb,
+            ingest_memory: f.ingest.memory_mb,
+            processor_memory: f.processor.memory_mb,
             architecture: settings.architecture,
-            processor: mapping("processor")?,
-            processor_pool: f.get("processor")?.pool_size,
-            notifier: mapping("notifier")?,
+            processor: mapping(&settings.event_sources.processor)?,
+            processor_pool: f.processor.pool_size,
+            notifier: mapping(&settings.event_sources.notifier)?,
         })
     }
 
@@ -183,29 +182,29 @@ impl Candidate {
             t.burst = t.burst.min(self.throttle.burst);
         }
         s.architecture = self.architecture;
-        if let Some(f) = s.functions.get_mut("ingest") {
-            f.reserved_concurrency = Some(self.ingest_reserved);
-            f.memory_mb = self.ingest_memory;
-        }
-        for (name, m, memory) in [
-            ("processor", self.processor, self.processor_memory),
-            ("notifier", self.notifier, self.processor_memory),
-        ] {
-            if let Some(f) = s.functions.get_mut(name) {
-                f.memory_mb = memory;
-                f.reserved_concurrency = Some(m.maximum_concurrency);
-                if name == "processor" {
-                    f.pool_size = self.processor_pool;
-                }
-            }
-            s.event_sources.insert(
-                name.to_owned(),
-                EventSource {
-                    batch_size: m.batch_size,
-                    batching_window_secs: m.window_secs,
-                    maximum_concurrency: Some(m.maximum_concurrency),
-                },
-            );
+        s.functions.ingest.reserved_concurrency = Some(self.ingest_reserved);
+        s.functions.ingest.memory_mb = self.ingest_memory;
+        s.functions.processor.pool_size = self.processor_pool;
+        let consumers = [
+            (
+                &mut s.functions.processor,
+                &mut s.event_sources.processor,
+                self.processor,
+            ),
+            (
+                &mut s.functions.notifier,
+                &mut s.event_sources.notifier,
+                self.notifier,
+            ),
+        ];
+        for (f, source, m) in consumers {
+            f.memory_mb = self.processor_memory;
+            f.reserved_concurrency = Some(m.maximum_concurrency);
+            *source = EventSource {
+                batch_size: m.batch_size,
+                batching_window_secs: m.window_secs,
+                maximum_concurrency: Some(m.maximum_concurrency),
+            };
         }
         s
     }
@@ -261,11 +260,11 @@ mod tests {
         assert_eq!(back, s);
         assert_eq!(back.max_connections, c.max_connections);
         assert_eq!(
-            back.event_sources["processor"].batch_size,
+            back.event_sources.processor.batch_size,
             c.processor.batch_size
         );
         assert_eq!(
-            back.functions["ingest"].reserved_concurrency,
+            back.functions.ingest.reserved_concurrency,
             Some(c.ingest_reserved)
         );
         // The throttle is rounded up to 50 above the peak times its multiple.

@@ -82,7 +82,13 @@ async fn a_reaped_environments_connection_counts_until_wait_timeout() {
         wait_timeout: Duration::from_millis(1500),
     };
     let model = Arc::new(Model::shipped(End::Central, 1).unwrap());
-    let f = Function::new("processor", Arc::new(Semaphore::new(2)), costs, model, init);
+    let f = Function::new(
+        sim::aws::settings::FunctionName::Processor,
+        Arc::new(Semaphore::new(2)),
+        costs,
+        model,
+        init,
+    );
     // A query, so the pool holds its connection.
     let ping = |env: Environment| async move { env.ctx.store.ping().await.is_ok() };
 

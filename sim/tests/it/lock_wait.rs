@@ -23,7 +23,7 @@ async fn a_functions_session_waits_for_a_lock_as_long_as_the_deployed_one() {
         MySqlConnectOptions::from_str(&format!("{}/{database}", url.trim_end_matches('/')))
             .unwrap();
     let settings = DeploymentSettings::shipped().unwrap();
-    let processor = &settings.functions["processor"];
+    let processor = &settings.functions.processor;
     let config = function_config(&Config::default(), &settings, processor);
     let store = engine::store::StoreOptions::mysql(options)
         .pool_size(config.db_max_connections)

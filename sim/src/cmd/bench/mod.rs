@@ -14,6 +14,7 @@
 //! Everything runs in its own database (`<name>_bench` beside the one
 //! `DATABASE_URL` names, which it never touches), emptied first.
 
+use crate::aws::settings::FunctionName;
 use anyhow::Context;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -395,8 +396,8 @@ async fn bench_deployed_shape(
             "orders/s",
             "the processor function behind the mapping",
         );
-        let es = shape.settings.event_sources.get("processor");
-        let f = shape.settings.functions.get("processor");
+        let es = Some(&shape.settings.event_sources.processor);
+        let f = Some(&shape.settings.functions.processor);
         println!(
             "  deployed shape, {} model: processor function behind the event source mapping {:>9.0} orders/s  ({:.2}x the local shape; batch size {}, window {} s, {} concurrent batches, pool {} each, {} MB)",
             end.as_str(),
@@ -404,7 +405,7 @@ async fn bench_deployed_shape(
             deployed / local.max(1.0),
             es.map_or(0, |e| e.batch_size),
             es.map_or(0, |e| e.batching_window_secs),
-            shape.settings.max_environments("processor"),
+            shape.settings.max_environments(FunctionName::Processor),
             f.map_or(0, |f| f.pool_size),
             f.map_or(0, |f| f.memory_mb),
         );

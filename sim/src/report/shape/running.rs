@@ -55,7 +55,7 @@ impl ShapeReport {
             mappings: shape
                 .mappings
                 .iter()
-                .map(|(name, m)| mapping_row(name, m))
+                .map(|(name, m)| mapping_row(name.as_str(), m))
                 .collect(),
             stage_throttle: (s.stage_throttle.rate, s.stage_throttle.burst),
             throttled_429: load(&shape.gateway.throttled),
@@ -121,7 +121,7 @@ fn function_row(f: &crate::aws::function::Function) -> FunctionRow {
     let st = &f.stats;
     let cold = load(&st.cold_starts);
     FunctionRow {
-        name: f.name.to_owned(),
+        name: f.name.to_string(),
         invocations: load(&st.invocations),
         cold_starts: cold,
         init_ms: load(&st.init_micros) as f64 / 1000.0 / cold.max(1) as f64,
