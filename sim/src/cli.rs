@@ -137,9 +137,9 @@ pub fn run(cli: Cli) -> ExitCode {
 fn asks(cli: &Cli) -> needs::Asks<'_> {
     use needs::Asks;
     match &cli.command {
-        None => Asks::pipeline(cli.run.shape.is_lambda(), &cli.run.config),
-        Some(Command::Run(args)) => Asks::pipeline(args.shape.is_lambda(), &args.config),
-        Some(Command::Serve(args)) => Asks::pipeline(args.shape.is_lambda(), &args.config),
+        None => cli.run.pipeline.asks(),
+        Some(Command::Run(args)) => args.pipeline.asks(),
+        Some(Command::Serve(args)) => args.pipeline.asks(),
         Some(Command::Bench(args)) => Asks::pipeline(args.shape.is_lambda(), &args.config),
         Some(Command::Check(args)) => Asks::database(&args.config),
         Some(Command::Migrate(args)) => Asks::database(&args.config),

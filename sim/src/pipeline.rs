@@ -7,10 +7,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Args;
 use engine::app::{App, Hooks};
 use engine::config::Config;
 use engine::context::Books;
-use engine::harness::faults::Faults;
+use engine::harness::faults::{FaultKind, FaultPlan, Faults};
 use engine::harness::Harness;
 use engine::notifier::Notifier;
 use engine::queues::Queues;
@@ -31,6 +32,53 @@ pub fn hooks() -> Hooks {
     }
 }
 
+/// The flags of every command that starts the pipeline (`run`, `serve`),
+/// declared once: the faults to inject, the database's modelled round
+/// trip, the deployed shape and the engine's configuration.
+#[derive(Args, Clone)]
+pub struct PipelineArgs {
+    /// Faults to inject (see the long help for each kind).
+    #[arg(
+        long,
+        default_value = "none",
+        value_parser = |s: &str| s.parse::<FaultPlan>(),
+        help_heading = "Faults",
+        long_help = faults_help()
+    )]
+    pub faults: FaultPlan,
+    /// Milliseconds added to every round trip to the database (MySQL only),
+    /// by a proxy on loopback: what a network between the engine and the
+    /// database costs. 0 connects directly. Default: 0; with `--topology
+    /// lambda`, each zone's round trip from the model (given, it replaces
+    /// both).
+    #[arg(long, value_name = "MS", help_heading = "Faults")]
+    pub db_rtt_ms: Option<f64>,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// `--faults`'s long help, written from the list of fault kinds, so a new
+/// kind is in it without anyone remembering to add it.
+fn faults_help() -> String {
+    let kinds: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+    format!(
+        "Faults to inject: `none`, `all`, or a comma-separated list of `kind[=rate]` among {} \
+         (kill-connection: MySQL only). With faults on, the visibility timeout is capped at 2 s \
+         so crashed batches return quickly; `sim serve` shows what they did at /metrics and \
+         /api/dlq.",
+        kinds.join(", ")
+    )
+}
+
+impl PipelineArgs {
+    /// What the command line asks of the build ([`crate::needs`]).
+    pub fn asks(&self) -> crate::needs::Asks<'_> {
+        crate::needs::Asks::pipeline(self.shape.is_lambda(), &self.config)
+    }
+}
+
 /// A started pipeline and what came with it.
 pub struct Pipeline {
     pub store: OpenedStore,
@@ -44,13 +92,11 @@ pub struct Pipeline {
 
 /// What a pipeline is started with.
 pub struct Start<'a> {
-    pub shape: &'a ShapeArgs,
-    pub config: &'a mut Config,
+    pub args: &'a mut PipelineArgs,
     pub faults: Arc<Faults>,
     /// A database outage is scheduled (`sim run --db-outage`).
     pub db_outage: bool,
     pub seed: u64,
-    pub db_rtt_ms: Option<f64>,
     pub addr: SocketAddr,
     pub notifier: Arc<dyn Notifier>,
 }
@@ -64,41 +110,40 @@ impl Pipeline {
         s: Start<'_>,
         announce: impl FnOnce(&OpenedStore),
     ) -> anyhow::Result<Pipeline> {
-        if s.shape.is_lambda() && !s.faults.plan().is_empty() {
+        let PipelineArgs {
+            shape: shape_args,
+            config,
+            db_rtt_ms,
+            ..
+        } = s.args;
+        if shape_args.is_lambda() && !s.faults.plan().is_empty() {
             anyhow::bail!(
                 "--faults run with --topology local only; the deployed shape's incident is \
                  --db-outage (or --failover)"
             );
         }
         let faulty = !s.faults.plan().is_empty() || s.db_outage;
-        if faulty && !s.shape.is_lambda() {
-            s.config.visibility_timeout_secs = s.config.visibility_timeout_secs.min(2);
+        if faulty && !shape_args.is_lambda() {
+            config.visibility_timeout_secs = config.visibility_timeout_secs.min(2);
         }
-        let settings = s.shape.prepare(s.config)?;
+        let spec = shape_args.prepare(config, s.seed)?;
         // The deployed shape's functions reach the database through their
         // own proxies (see `aws::rds`); the pipeline's own reads go direct.
-        let direct = match settings {
+        let direct = match spec {
             Some(_) => 0.0,
-            None => s.db_rtt_ms.unwrap_or(0.0),
+            None => db_rtt_ms.unwrap_or(0.0),
         };
-        let (store, proxy) = open_store_over(s.config, direct).await?;
+        let (store, proxy) = open_store_over(config, direct).await?;
         announce(&store);
         // The queues and books, opened first: the pipeline and the deployed
         // shape's functions share them.
         let wiring = Wiring {
-            queues: Queues::open(s.config).await?,
+            queues: Queues::open(config).await?,
             books: Books::default(),
             notifier: s.notifier.clone(),
         };
-        let mut shape = s
-            .shape
-            .open(
-                settings,
-                s.seed,
-                s.config,
-                (&store, wiring.clone()),
-                s.db_rtt_ms,
-            )
+        let mut shape = shape_args
+            .open(spec, config, (&store, wiring.clone()), *db_rtt_ms)
             .await?;
         let harness = Arc::new(Harness::new(s.faults));
         let hooks = Hooks {
@@ -113,9 +158,9 @@ impl Pipeline {
             books: Some(wiring.books),
             ..hooks()
         };
-        let app = App::start_with_store(store.as_dyn(), s.config, s.addr, hooks).await?;
+        let app = App::start_with_store(store.as_dyn(), config, s.addr, hooks).await?;
         if let Some(shape) = &mut shape {
-            shape.start(s.shape.time_scale)?;
+            shape.start(shape_args.time_scale)?;
         }
         Ok(Pipeline {
             store,

@@ -9,7 +9,6 @@
 
 #[macro_use]
 mod common;
-mod deploy_step;
 mod handlers;
 mod queue_roles;
 mod rotation;

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::aws::settings::DeploymentSettings;
 use engine::app::{Front, Wrap};
 use engine::config::Config;
 use engine::store::OpenedStore;
@@ -18,30 +17,32 @@ use super::{ShapeArgs, ShapeSample, Wiring};
 /// The deployed shape, which this build cannot run.
 pub enum Shape {}
 
+/// What a shape would run with, which this build has none of.
+pub enum ShapeSpec {}
+
 /// Samples of a shape that cannot run.
 pub enum ShapeSampler {}
 
 impl ShapeArgs {
     /// The local topology's: nothing to prepare. `--topology lambda` is
     /// refused, should a caller get here without `main`'s check.
-    pub fn prepare(&self, _: &mut Config) -> anyhow::Result<Option<DeploymentSettings>> {
+    pub fn prepare(&self, _: &mut Config, _seed: u64) -> anyhow::Result<Option<ShapeSpec>> {
         if self.is_lambda() {
             anyhow::bail!(crate::needs::aws_refusal("--topology lambda", &[]));
         }
         Ok(None)
     }
 
-    /// No shape: [`ShapeArgs::prepare`] gave no settings.
+    /// No shape: [`ShapeArgs::prepare`] gave none.
     pub async fn open(
         &self,
-        settings: Option<DeploymentSettings>,
-        _seed: u64,
+        spec: Option<ShapeSpec>,
         _config: &Config,
         _wiring: (&OpenedStore, Wiring),
         _rtt_ms: Option<f64>,
     ) -> anyhow::Result<Option<Shape>> {
-        match settings {
-            Some(_) => anyhow::bail!(crate::needs::aws_refusal("--topology lambda", &[])),
+        match spec {
+            Some(spec) => match spec {},
             None => Ok(None),
         }
     }

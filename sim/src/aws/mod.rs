@@ -44,9 +44,9 @@ pub mod sqs;
 mod absent;
 
 #[cfg(not(feature = "aws"))]
-pub use absent::Shape;
+pub use absent::{Shape, ShapeSpec};
 #[cfg(feature = "aws")]
-pub use shape::{queue_checks, Shape, Surroundings};
+pub use shape::{queue_checks, Shape, ShapeSpec, Surroundings};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -116,15 +116,26 @@ pub struct ShapeArgs {
     /// `pessimistic` end (the book's "The model of AWS").
     #[arg(long, value_enum, default_value = "central")]
     pub model: End,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// The model file, the database's zones and the prices' region: what a
+/// simulated run (through [`ShapeArgs`]) and `sim plan` both take,
+/// declared once. (`--model`, the end of the ranges, is each one's own:
+/// a run defaults to `central`, a plan to `pessimistic`.)
+#[derive(Args, Clone, Debug)]
+pub struct AwsArgs {
     /// A model file to read instead of deploy/model.json as shipped.
     #[arg(long, value_name = "PATH")]
     pub model_file: Option<PathBuf>,
     /// A Multi-AZ database, as the Pulumi program's `production` preset
     /// deploys: every commit waits for the standby (the model's
-    /// `multi_az_commit_ms`). Off: single-AZ, the `dev` preset.
+    /// `multi_az_commit_ms`) and the instance is billed twice. Off:
+    /// single-AZ, the `dev` preset.
     #[arg(long)]
     pub multi_az: bool,
-    /// The AWS region whose prices the run's bill uses: a table of
+    /// The AWS region whose prices the bill uses: a table of
     /// deploy/prices.json (us-east-1 is the one shipped).
     #[arg(long, value_name = "REGION", default_value = "us-east-1")]
     pub region: String,

@@ -45,40 +45,44 @@ impl ShapeArgs {
     /// The model at the chosen end, its draws seeded by `seed`.
     pub fn model(&self, seed: u64) -> anyhow::Result<Arc<Model>> {
         Ok(Arc::new(Model::load(
-            self.model_file.as_deref(),
+            self.aws.model_file.as_deref(),
             self.model,
             seed,
         )?))
     }
 
-    /// With `--topology lambda`, the settings to simulate, applied to
-    /// `config` ([`ShapeArgs::configure`]).
-    pub fn prepare(&self, config: &mut Config) -> anyhow::Result<Option<DeploymentSettings>> {
+    /// With `--topology lambda`, what to simulate, read once: the settings
+    /// file (applied to `config`, [`ShapeArgs::configure`]), the model at
+    /// its end with its draws seeded by `seed`, and the region's prices.
+    /// A bad file or a region without prices is refused here, before
+    /// anything starts.
+    pub fn prepare(&self, config: &mut Config, seed: u64) -> anyhow::Result<Option<ShapeSpec>> {
         if !self.is_lambda() {
             return Ok(None);
         }
-        let settings = self.settings()?;
-        // A region without prices is refused before anything starts.
-        bill::Prices::of(bill::SHIPPED, &self.region)?;
-        self.configure(config, &settings);
-        Ok(Some(settings))
+        let spec = ShapeSpec {
+            settings: self.settings()?,
+            model: self.model(seed)?,
+            prices: bill::Prices::of(bill::SHIPPED, &self.aws.region)?,
+        };
+        self.configure(config, &spec.settings);
+        Ok(Some(spec))
     }
 
     /// `config` as the deployment sets it: the queues' visibility timeout
     /// (shortened by the time scale) and receive count.
-    /// The deployed shape of `settings` ([`ShapeArgs::prepare`]'s; none:
-    /// the local topology), built by [`Shape::build`] over the MySQL store
-    /// the sim opened for `config`, under the model `--model` names, its
-    /// draws seeded by `seed`, wired into the pipeline's `wiring`.
+    /// The deployed shape `spec` describes ([`ShapeArgs::prepare`]'s;
+    /// none: the local topology), built by [`Shape::build`] over the MySQL
+    /// store the sim opened for `config`, wired into the pipeline's
+    /// `wiring`.
     pub async fn open(
         &self,
-        settings: Option<DeploymentSettings>,
-        seed: u64,
+        spec: Option<ShapeSpec>,
         config: &Config,
         (store, wiring): (&OpenedStore, Wiring),
         rtt_ms: Option<f64>,
     ) -> anyhow::Result<Option<Shape>> {
-        let Some(settings) = settings else {
+        let Some(spec) = spec else {
             return Ok(None);
         };
         let (OpenedStore::MySql(mysql), Some(options)) = (store, config.mysql()?) else {
@@ -90,16 +94,13 @@ impl ShapeArgs {
                  drop --queue sqs"
             );
         }
-        let model = self.model(seed)?;
         let around = Surroundings {
             admin: mysql.pool(),
             admin_options: &options,
             wiring,
             rtt_ms,
         };
-        Shape::build(self, settings, model, config, around)
-            .await
-            .map(Some)
+        Shape::build(self, spec, config, around).await.map(Some)
     }
 
     pub fn configure(&self, config: &mut Config, settings: &DeploymentSettings) {
@@ -107,6 +108,14 @@ impl ShapeArgs {
         config.visibility_timeout_secs = (visibility.ceil() as u64).max(1);
         config.max_receive_count = settings.max_receive_count;
     }
+}
+
+/// What `--topology lambda` runs, resolved once from the command line
+/// ([`ShapeArgs::prepare`]): nothing downstream reads a file again.
+pub struct ShapeSpec {
+    pub settings: DeploymentSettings,
+    pub model: Arc<Model>,
+    pub prices: bill::Prices,
 }
 
 /// The shape's functions, by part: ingest behind `POST /api/orders`, the
@@ -201,7 +210,7 @@ async fn start_rds(
         admin_options,
         settings.max_connections.saturating_sub(internal),
         (rtt(rtt_ms.0), rtt(rtt_ms.1)),
-        model.server_costs(&settings.instance_class, args.multi_az),
+        model.server_costs(&settings.instance_class, args.aws.multi_az),
         settings.migrate_on_cold_start,
     )
     .await?;
@@ -300,12 +309,15 @@ impl Shape {
     /// replaces both zones' modelled round trips.
     pub async fn build(
         args: &ShapeArgs,
-        settings: DeploymentSettings,
-        model: Arc<Model>,
+        spec: ShapeSpec,
         config: &Config,
         around: Surroundings<'_>,
     ) -> anyhow::Result<Shape> {
-        let prices = bill::Prices::of(bill::SHIPPED, &args.region)?;
+        let ShapeSpec {
+            settings,
+            model,
+            prices,
+        } = spec;
         let admin = (around.admin, around.admin_options);
         let (rds, rtt_ms) = start_rds(args, &settings, &model, admin, around.rtt_ms).await?;
         tracing::debug!(budget = ?settings.connection_budget(), "connection budget");
@@ -365,11 +377,11 @@ impl Shape {
             rtt_ms,
             sqs,
             visibility: config.visibility_timeout(),
-            multi_az: args.multi_az,
+            multi_az: args.aws.multi_az,
             built: Instant::now(),
             logged_before: crate::console::function_log_bytes(),
             prices,
-            region: args.region.clone(),
+            region: args.aws.region.clone(),
             timer_lag: Arc::default(),
             wiring: around.wiring,
             stop: watch::channel(false).0,

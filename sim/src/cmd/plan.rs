@@ -59,16 +59,8 @@ pub struct PlanArgs {
     /// another), to say whether it holds there too.
     #[arg(long, value_enum, default_value = "pessimistic")]
     pub model: End,
-    /// A model file to read instead of deploy/model.json.
-    #[arg(long, value_name = "PATH")]
-    pub model_file: Option<PathBuf>,
-    /// Plan for a Multi-AZ database (the production preset): its standby's
-    /// commit in every batch, and its instance billed twice.
-    #[arg(long)]
-    pub multi_az: bool,
-    /// The region whose prices (deploy/prices.json) the plan uses.
-    #[arg(long, value_name = "REGION", default_value = "us-east-1")]
-    pub region: String,
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
     /// The settings the plan starts from (what it does not search is kept):
     /// default deploy/settings.json as shipped.
     #[arg(long, value_name = "PATH")]

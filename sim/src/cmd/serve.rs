@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use clap::Args;
 use engine::app::{App, Stopped};
-use engine::config::Config;
-use engine::harness::faults::{FaultPlan, Faults};
+use engine::harness::faults::Faults;
 use engine::store::OpenedStore;
 
 use crate::console::init_tracing;
-use crate::pipeline::{warn_of_queues_without_dlq, Pipeline, Start};
+use crate::pipeline::{warn_of_queues_without_dlq, Pipeline, PipelineArgs, Start};
 use crate::{chaos, load};
 
 #[derive(Args)]
@@ -24,11 +23,6 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
-    /// Faults to inject while serving, as for `sim run --faults` (e.g. `all`,
-    /// or `publish-failure=0.2,kill-connection`), to watch the pipeline
-    /// cope: see /metrics and /api/dlq.
-    #[arg(long, default_value = "none", value_parser = |s: &str| s.parse::<FaultPlan>())]
-    faults: FaultPlan,
     /// Seed of the fault decisions.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -41,30 +35,19 @@ pub struct ServeArgs {
     /// for a long benchmark that should not sell out.
     #[arg(long, value_name = "QTY", value_parser = clap::value_parser!(i64).range(0..=1_000_000_000))]
     stock: Option<i64>,
-    /// Milliseconds added to every round trip to the database (MySQL only),
-    /// by a proxy on loopback: what a network between the engine and the
-    /// database costs. 0 connects directly. Default: 0; with `--topology
-    /// lambda`, each zone's round trip from the model (given, it replaces
-    /// both).
-    #[arg(long, value_name = "MS")]
-    db_rtt_ms: Option<f64>,
     #[command(flatten)]
-    pub shape: crate::aws::ShapeArgs,
-    #[command(flatten)]
-    pub config: Config,
+    pub pipeline: PipelineArgs,
 }
 
 pub async fn serve(mut args: ServeArgs) -> ExitCode {
     init_tracing("info,sqlx=warn");
-    let faults = Faults::new(args.faults.clone(), args.seed);
+    let faults = Faults::new(args.pipeline.faults.clone(), args.seed);
     let started = Pipeline::start(
         Start {
-            shape: &args.shape,
-            config: &mut args.config,
+            args: &mut args.pipeline,
             faults: faults.clone(),
             db_outage: false,
             seed: args.seed,
-            db_rtt_ms: args.db_rtt_ms,
             addr: args.addr,
             notifier: Arc::new(engine::notifier::LogNotifier),
         },
@@ -97,7 +80,7 @@ pub async fn serve(mut args: ServeArgs) -> ExitCode {
     let base = app.base_url();
     println!("orderflow listening on {base} ({label} store); Ctrl-C stops");
     warn_of_queues_without_dlq(&app);
-    if !args.faults.is_empty() {
+    if !args.pipeline.faults.is_empty() {
         println!(
             "  injecting faults (seed {}): watch {base}/metrics and {base}/api/dlq",
             args.seed
@@ -111,7 +94,8 @@ pub async fn serve(mut args: ServeArgs) -> ExitCode {
     if let Some(shape) = &shape {
         println!(
             "  deployed shape: {} (stage throttle {} requests/s, burst {}) under the {}",
-            args.shape
+            args.pipeline
+                .shape
                 .settings
                 .as_ref()
                 .map_or("deploy/settings.json as shipped".into(), |p| p

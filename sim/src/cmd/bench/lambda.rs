@@ -34,10 +34,10 @@ pub(crate) async fn lambda_processor(
     orders: usize,
     rtt_ms: Option<f64>,
 ) -> anyhow::Result<(f64, Shape)> {
-    let settings = shape_args.settings()?;
-    let model = shape_args.model(1)?;
     let mut config = config.clone();
-    shape_args.configure(&mut config, &settings);
+    let spec = shape_args
+        .prepare(&mut config, 1)?
+        .context("the deployed shape's bench runs with --topology lambda")?;
     let options = config
         .mysql()
         .map_err(anyhow::Error::msg)?
@@ -54,7 +54,7 @@ pub(crate) async fn lambda_processor(
         },
         rtt_ms,
     };
-    let mut shape = Shape::build(shape_args, settings, model, &config, around).await?;
+    let mut shape = Shape::build(shape_args, spec, &config, around).await?;
     let started = Instant::now();
     shape.start(shape_args.time_scale)?;
     let elapsed = drained(&queues, started).await?;

@@ -14,7 +14,6 @@
 //! Everything runs in its own database (`<name>_bench` beside the one
 //! `DATABASE_URL` names, which it never touches), emptied first.
 
-use crate::aws::settings::FunctionName;
 use anyhow::Context;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -405,7 +404,9 @@ async fn bench_deployed_shape(
             deployed / local.max(1.0),
             es.map_or(0, |e| e.batch_size),
             es.map_or(0, |e| e.batching_window_secs),
-            shape.settings.max_environments(FunctionName::Processor),
+            shape
+                .settings
+                .max_environments(crate::aws::settings::FunctionName::Processor),
             f.map_or(0, |f| f.pool_size),
             f.map_or(0, |f| f.memory_mb),
         );

@@ -80,7 +80,7 @@ fn given(args: &PlanArgs) -> anyhow::Result<Given> {
         Some(path) => DeploymentSettings::load(path)?,
         None => DeploymentSettings::shipped()?,
     };
-    let prices = Prices::of(bill::SHIPPED, &args.region)?;
+    let prices = Prices::of(bill::SHIPPED, &args.aws.region)?;
     let set = |name| std::env::var(name).is_ok_and(|v| !v.is_empty());
     if !set("DATABASE_URL") && !set("DB_HOST") {
         anyhow::bail!(
@@ -94,7 +94,7 @@ fn given(args: &PlanArgs) -> anyhow::Result<Given> {
             duration,
             profile: args.profile.clone(),
         },
-        model: Model::load(args.model_file.as_deref(), args.model, args.seed)?,
+        model: Model::load(args.aws.model_file.as_deref(), args.model, args.seed)?,
         prices,
         base,
     })
@@ -128,7 +128,7 @@ async fn plan_inner(args: PlanArgs) -> anyhow::Result<(bool, Written)> {
         model: &g.model,
         prices: &g.prices,
         base: &g.base,
-        multi_az: args.multi_az,
+        multi_az: args.aws.multi_az,
         p99_target_ms: p99_ms,
         sales_per_month: args.sales_per_month,
         cache: Default::default(),
@@ -141,8 +141,8 @@ async fn plan_inner(args: PlanArgs) -> anyhow::Result<(bool, Written)> {
         g.load.peak(),
         p99_ms,
         args.model.as_str(),
-        if args.multi_az { "Multi-AZ" } else { "single-AZ" },
-        args.region,
+        if args.aws.multi_az { "Multi-AZ" } else { "single-AZ" },
+        args.aws.region,
     );
     let started = Instant::now();
     let classes = space::classes()?;
@@ -167,9 +167,9 @@ async fn plan_inner(args: PlanArgs) -> anyhow::Result<(bool, Written)> {
         load: g.load.clone(),
         seed: args.seed,
         model: args.model,
-        model_file: args.model_file.clone(),
-        multi_az: args.multi_az,
-        region: args.region.clone(),
+        model_file: args.aws.model_file.clone(),
+        multi_az: args.aws.multi_az,
+        region: args.aws.region.clone(),
         time_scale: args.time_scale,
         // None given: each run applies the sale's defaults that its load
         // measures (an `even` load has no reads to hold to a target).
@@ -581,14 +581,14 @@ fn facts_of(args: &PlanArgs, g: &Given, s: &Screening) -> Vec<(String, String)> 
             format!(
                 "{} end of deploy/model.json{}",
                 args.model.as_str(),
-                if args.multi_az { ", Multi-AZ" } else { "" }
+                if args.aws.multi_az { ", Multi-AZ" } else { "" }
             ),
         ),
         (
             "prices".into(),
             format!(
                 "{}, read {}; a month is the stack idle plus {} sales",
-                args.region, g.prices.read, args.sales_per_month
+                args.aws.region, g.prices.read, args.sales_per_month
             ),
         ),
         (

@@ -86,7 +86,7 @@ impl Started {
         result.faults = faults::rows(&self.faults, &self.app.metrics, poison, mysql);
         result.checks = checks(&scenarios, &invariants, &result);
         result.derive_metrics();
-        result.judge(&args.sale.targets, args.shape.is_lambda());
+        result.judge(&args.sale.targets, args.pipeline.shape.is_lambda());
         if let Some(why) = result.shape.as_ref().and_then(|s| s.host.no_verdict()) {
             result.withhold(why);
         }
@@ -126,11 +126,11 @@ impl Started {
 
     /// What the run was made with.
     fn setup(&self, args: &RunArgs) -> Setup {
-        let lambda = args.shape.is_lambda();
+        let lambda = args.pipeline.shape.is_lambda();
         Setup {
             topology: if lambda { "lambda" } else { "local" }.into(),
             store: self.store_label.clone(),
-            queues: match (args.config.queue, lambda) {
+            queues: match (args.pipeline.config.queue, lambda) {
                 (_, true) => "in-process channels behind emulated SQS event source mappings, invoking the Lambda handlers (--topology lambda)",
                 (QueueKind::Channel, false) => "in-process channels",
                 (QueueKind::Sqs, false) => "SQS",
@@ -142,13 +142,13 @@ impl Started {
                 duration_secs: args.sale.duration(),
                 description: args.sale.profile.describe(),
             }),
-            settings: lambda.then(|| settings_ref(args.shape.settings.as_deref())),
-            model: lambda.then(|| match &args.shape.model_file {
-                Some(f) => format!("{} end of {}", args.shape.model.as_str(), f.display()),
-                None => format!("{} end of deploy/model.json", args.shape.model.as_str()),
+            settings: lambda.then(|| settings_ref(args.pipeline.shape.settings.as_deref())),
+            model: lambda.then(|| match &args.pipeline.shape.aws.model_file {
+                Some(f) => format!("{} end of {}", args.pipeline.shape.model.as_str(), f.display()),
+                None => format!("{} end of deploy/model.json", args.pipeline.shape.model.as_str()),
             }),
-            multi_az: lambda && args.shape.multi_az,
-            region: lambda.then(|| args.shape.region.clone()),
+            multi_az: lambda && args.pipeline.shape.aws.multi_az,
+            region: lambda.then(|| args.pipeline.shape.aws.region.clone()),
             faults: faults_text(&self.faults),
         }
     }

@@ -14,11 +14,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use engine::app::App;
-use engine::config::Config;
 use engine::dlq;
 use engine::domain::{seed_products, ProductId};
 use engine::events::now_millis;
-use engine::harness::faults::{FaultPlan, Faults};
+use engine::harness::faults::Faults;
 use engine::harness::Harness;
 use engine::store::OpenedStore;
 
@@ -27,7 +26,7 @@ use crate::chaos;
 use crate::gather::CountingNotifier;
 use crate::invariants::{self, Check};
 use crate::load::{self, send, SaleArgs, Sends};
-use crate::pipeline::{Pipeline, Start};
+use crate::pipeline::{Pipeline, PipelineArgs, Start};
 use crate::report::result::RunResult;
 #[cfg(feature = "aws")]
 use crate::report::shape::DlqCauses;
@@ -64,22 +63,8 @@ pub struct RunArgs {
     /// Seconds to wait for the queues to drain after the load.
     #[arg(long, default_value_t = 120, help_heading = "Load")]
     pub drain_timeout: u64,
-    /// Faults to inject: `none`, `all`, or a comma-separated list of
-    /// `kind[=rate]` among duplicate-delivery, crash-before-commit,
-    /// crash-after-commit, publish-failure, visibility-expiry,
-    /// poison-message, kill-connection (MySQL only). With faults on, the
-    /// visibility timeout is capped at 2 s so crashed batches return quickly.
-    #[arg(long, default_value = "none", value_parser = |s: &str| s.parse::<FaultPlan>(), help_heading = "Faults")]
-    pub faults: FaultPlan,
-    /// Milliseconds added to every round trip to the database (MySQL only),
-    /// by a proxy on loopback: what a network between the engine and the
-    /// database costs. 0 connects directly. Default: 0; with `--topology
-    /// lambda`, each zone's round trip from the model (given, it replaces
-    /// both).
-    #[arg(long, value_name = "MS", help_heading = "Faults")]
-    pub db_rtt_ms: Option<f64>,
     #[command(flatten)]
-    pub shape: aws::ShapeArgs,
+    pub pipeline: PipelineArgs,
     /// A database outage of this many seconds while the load runs (MySQL
     /// only). In the local topology the server is stopped and started again
     /// (stops and starts your server!): the pool reconnects and the work
@@ -146,15 +131,13 @@ pub struct RunArgs {
     /// for (--html, --json, --summary) are still written.
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
-    #[command(flatten)]
-    pub config: Config,
 }
 
 pub async fn run(args: RunArgs) -> ExitCode {
     // The engine's own logs stay quiet: the report counts what they would
     // say, and in the deployed shape the bill counts their bytes.
     let quiet = "warn,engine=off,sqlx=off";
-    match args.shape.is_lambda() {
+    match args.pipeline.shape.is_lambda() {
         true => crate::console::init_tracing_counting_function_logs(quiet),
         false => crate::console::init_tracing(quiet),
     }
@@ -241,18 +224,16 @@ impl Started {
             u64::from(now_millis().timestamp_subsec_nanos()) ^ u64::from(std::process::id())
         });
         resolve_outage(args)?;
-        let faults = Faults::new(args.faults.clone(), seed);
+        let faults = Faults::new(args.pipeline.faults.clone(), seed);
         let notifier = Arc::new(CountingNotifier::default());
-        let mysql = args.config.mysql()?;
+        let mysql = args.pipeline.config.mysql()?;
         let mut store_label = String::new();
         let pipeline = Pipeline::start(
             Start {
-                shape: &args.shape,
-                config: &mut args.config,
+                args: &mut args.pipeline,
                 faults: faults.clone(),
                 db_outage: args.db_outage.is_some(),
                 seed,
-                db_rtt_ms: args.db_rtt_ms,
                 addr: ([127, 0, 0, 1], 0).into(),
                 notifier: notifier.clone(),
             },
@@ -477,21 +458,21 @@ impl Started {
 /// orders an outage handed back to come back after it.
 fn resolve_outage(args: &mut RunArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.deploy_at.is_none() || args.shape.is_lambda(),
+        args.deploy_at.is_none() || args.pipeline.shape.is_lambda(),
         "--deploy-at is the deployed shape's: add --topology lambda"
     );
     if args.failover {
         anyhow::ensure!(
-            args.shape.is_lambda(),
+            args.pipeline.shape.is_lambda(),
             "--failover is the deployed shape's: add --topology lambda (the local topology's \
              outage is --db-outage, which stops your server)"
         );
-        args.shape.multi_az = true;
+        args.pipeline.shape.aws.multi_az = true;
         // The model's failover time (a build without `aws` never gets
         // here: it refuses --topology lambda before the run).
         #[cfg(feature = "aws")]
         if args.db_outage.is_none() {
-            let model = args.shape.model(0)?;
+            let model = args.pipeline.shape.model(0)?;
             args.db_outage = Some(model.v(&model.c.rds_failover_secs).round() as u64);
         }
         if args.db_outage_at == 0.0 {

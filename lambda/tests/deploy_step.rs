@@ -6,8 +6,10 @@
 //! then the ingest function's init reads the key and the application
 //! user's credentials from Secrets Manager, and an order posted to it gets
 //! the id keyed with that key; then the user's password is rotated, and
-//! rotations stopped half-way are finished by the next deploy. One test in
-//! this file: it sets the process's environment.
+//! rotations stopped half-way are finished by the next deploy. It sets the
+//! process's environment, as a function's init reads it, so it has a test
+//! binary of its own (the one exception to one binary for the crate's
+//! integration tests), sharing their set-up by path.
 //!
 //! moto checks every request against IAM here: the migration step runs
 //! under the policy the Pulumi program gives the migrate role, and the
@@ -15,7 +17,8 @@
 //! call the code makes and the role does not allow fails this test. The
 //! test's own setup and checks use an admin user.
 
-use crate::common;
+#[path = "it/common.rs"]
+mod common;
 
 use engine::idempotency::{order_id, OrderIdKey};
 use lambda_http::tower::ServiceExt;
@@ -24,6 +27,8 @@ use std::str::FromStr;
 
 use sqlx::{ConnectOptions, Executor};
 
+// The deploy walked end to end reads as one story.
+#[allow(clippy::too_many_lines)]
 #[tokio::test]
 async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
     use common::moto::{deployed_policy, queue_arn, sqs_client_as};
