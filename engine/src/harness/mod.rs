@@ -80,9 +80,12 @@ impl Wrap for Harness {
                 let queue = Outage::new(queue, self.ingest_outage.clone());
                 Counted::new(queue, self.enqueued.clone())
             }
-            QueueUse::ProcessorIn if faulty => Expiring::new(queue, faults),
+            // Both consumers' batches may outlive their visibility: the
+            // processor's store answers a second delivery from its record,
+            // the notifier's claims hold a copy back while one is notified.
+            QueueUse::ProcessorIn | QueueUse::NotifierIn if faulty => Expiring::new(queue, faults),
             QueueUse::ProcessorOut if faulty => FailingSends::new(queue, faults),
-            _ => queue,
+            QueueUse::ProcessorIn | QueueUse::ProcessorOut | QueueUse::NotifierIn => queue,
         }
     }
 }
