@@ -160,10 +160,6 @@ impl<H: Handler> Consumer<H> {
         }
     }
 
-    pub fn config(&self) -> &WorkerConfig {
-        &self.config
-    }
-
     /// Receives and handles batches until shutdown.
     pub async fn run(self, mut shutdown: Shutdown) {
         let mut backoff = FIRST_RECEIVE_BACKOFF;
