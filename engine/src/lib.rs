@@ -23,7 +23,10 @@
 //!   (visibility timeout, receive count, DLQ), and its in-process backend.
 //! - [`store`]: the [`store::OrderStore`] trait, over MySQL or in memory; each
 //!   batch of orders is applied atomically and each order at most once.
-//! - [`processor`] and [`notifier`]: the two consumers.
+//! - [`consumer`]: the one consumer loop (receive, top up, decode, set
+//!   poison aside, handle, delete, back off), run with two handlers:
+//!   [`processor`] applies orders and publishes their outcomes,
+//!   [`notifier`] notifies each order once.
 //! - [`queues`]: the pipeline's queues (orders, processed, their DLQs),
 //!   built from configuration over channels or SQS.
 //! - [`dlq`]: listing and redriving dead-letter queues.
@@ -34,6 +37,7 @@
 
 pub mod app;
 pub mod config;
+pub mod consumer;
 pub mod context;
 pub mod dlq;
 pub mod domain;

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use clap::Parser;
 use engine::config::Config;
+use engine::consumer::WorkerConfig;
 use engine::context::Context;
 use engine::http::{self, AppState, Routes};
 use engine::notifier::{LogNotifier, NotificationWorker, Notifier};
-use engine::processor::{Processor, ProcessorConfig};
+use engine::processor::Processor;
 use engine::queues::Queues;
 use engine::store::{NoDatabase, OrderStore, Schema, StoreOptions};
 use sqlx::mysql::MySqlConnectOptions;
@@ -194,29 +195,31 @@ impl Environment {
         }
     }
 
+    // The event source mapping receives, and deletes what the response
+    // does not list as failed: the consumers only handle batches
+    // (`process_by`), so neither deletes nor long-polls.
+
     pub fn processor(&self) -> Processor {
         Processor::new(
             self.queues.orders.clone(),
             self.queues.processed.clone(),
             self.ctx.clone(),
-            // The event source mapping deletes what the response does not
-            // list as failed.
-            ProcessorConfig {
-                delete_messages: false,
-                ..ProcessorConfig::default()
-            },
+            WorkerConfig::default().without_deletes(),
         )
     }
 
     pub fn notification_worker(&self) -> NotificationWorker {
+        let lease = self.config.visibility_timeout();
         NotificationWorker::new(
             self.queues.processed.clone(),
             self.ctx.clone(),
             self.notifier.clone(),
-            Duration::ZERO,
-            self.config.visibility_timeout(),
+            WorkerConfig {
+                wait: Duration::ZERO,
+                ..WorkerConfig::notifier().within(lease).without_deletes()
+            },
+            lease,
         )
-        .without_deletes()
     }
 }
 

@@ -63,5 +63,5 @@ pub fn invocation_deadline(deadline_ms: u64) -> tokio::time::Instant {
 
 /// The notifier function: one SQS batch of `OrderProcessed`.
 pub async fn handle_processed(worker: &NotificationWorker, event: SqsEvent) -> BatchResponse {
-    batch_response(worker.process(messages(event)).await)
+    batch_response(worker.process(messages(event)).await.failed_message_ids)
 }

@@ -1,8 +1,8 @@
 //! Fault injection: seeded, reproducible decisions to break things on purpose,
 //! each kind switched on with a rate, and a count of every fault injected.
 //! Every fault is injected from outside the pipeline, by decorators of the
-//! queues ([`FaultyQueue`]) and of the store ([`FaultyStore`]), and by the
-//! sim's connection killer.
+//! queues ([`super::queue_faults`]) and of the store ([`FaultyStore`]), and
+//! by the sim's connection killer.
 //!
 //! The seed fixes the sequence of decisions; which batch meets which decision
 //! still depends on thread scheduling, as in any concurrent system.
@@ -17,7 +17,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::events::OrderCreated;
-use crate::queue::{Message, QueueBackend, QueueDecorator, QueueError};
 use crate::store::{Applied, OrderStore, StoreDecorator, StoreError};
 
 /// Declares [`FaultKind`] and its list [`FaultKind::ALL`] from one list of
@@ -264,133 +263,6 @@ impl Faults {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .gen_range(0..n.max(1))
-    }
-}
-
-/// Bodies that no consumer can decode.
-const POISON: [&str; 4] = [
-    "not json at all",
-    r#"{"order_id": "not-a-uuid", "customer_id": "c", "items": [], "timestamp": "x"}"#,
-    r#"{"order_id": "00000000-0000-8000-8000-000000000001", "customer_id": "c", "items": [{"product_id": "p", "quantity": 0}], "timestamp": "2026-01-01T00:00:00.000Z"}"#,
-    "[]",
-];
-
-/// A queue that misbehaves as its [`Faults`] say: the order queue as ingest
-/// sees it gets duplicate deliveries and poison messages slipped in beside
-/// real ones; as the processor sees it, batches whose visibility timeout
-/// runs out while they are processed; the processed queue fails publishes.
-pub struct FaultyQueue {
-    inner: Arc<dyn QueueBackend>,
-    faults: Arc<Faults>,
-    duplicate: bool,
-    fail_sends: bool,
-    expire: bool,
-}
-
-impl FaultyQueue {
-    fn new(inner: Arc<dyn QueueBackend>, faults: Arc<Faults>) -> Self {
-        FaultyQueue {
-            inner,
-            faults,
-            duplicate: false,
-            fail_sends: false,
-            expire: false,
-        }
-    }
-
-    pub fn duplicating(inner: Arc<dyn QueueBackend>, faults: Arc<Faults>) -> Arc<Self> {
-        Arc::new(FaultyQueue {
-            duplicate: true,
-            ..Self::new(inner, faults)
-        })
-    }
-
-    pub fn failing_sends(inner: Arc<dyn QueueBackend>, faults: Arc<Faults>) -> Arc<Self> {
-        Arc::new(FaultyQueue {
-            fail_sends: true,
-            ..Self::new(inner, faults)
-        })
-    }
-
-    /// Visibility expiry: a batch that starts with a long poll (the receive
-    /// a consumer waits on; its top-ups do not wait) is, with the fault's
-    /// rate, made visible again as it is handed over, so other consumers
-    /// receive it too while the first works on it.
-    pub fn expiring(inner: Arc<dyn QueueBackend>, faults: Arc<Faults>) -> Arc<Self> {
-        Arc::new(FaultyQueue {
-            expire: true,
-            ..Self::new(inner, faults)
-        })
-    }
-
-    async fn after_send(&self, body: String) {
-        if !self.duplicate {
-            return;
-        }
-        if self.faults.roll(FaultKind::DuplicateDelivery) {
-            let _ = self.inner.send(body).await;
-        }
-        if self.faults.chance(FaultKind::PoisonMessage) {
-            let poison = POISON[self.pick(POISON.len())];
-            if self.inner.send(poison.to_owned()).await.is_ok() {
-                self.faults.count(FaultKind::PoisonMessage);
-            }
-        }
-    }
-
-    fn pick(&self, n: usize) -> usize {
-        self.faults.pick(n)
-    }
-
-    fn injected_failure(&self) -> Result<(), QueueError> {
-        if self.fail_sends && self.faults.roll(FaultKind::PublishFailure) {
-            return Err(QueueError::unavailable(
-                self.inner.name(),
-                "injected publish failure",
-            ));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl QueueDecorator for FaultyQueue {
-    fn inner(&self) -> &dyn QueueBackend {
-        &*self.inner
-    }
-
-    // The original goes first: a duplicate is only ever a second copy of a
-    // message the queue accepted.
-    async fn send(&self, body: String) -> Result<String, QueueError> {
-        self.injected_failure()?;
-        let id = self.inner.send(body.clone()).await?;
-        self.after_send(body).await;
-        Ok(id)
-    }
-
-    async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError> {
-        self.injected_failure()?;
-        self.inner.send_batch(bodies.clone()).await?;
-        for body in bodies {
-            self.after_send(body).await;
-        }
-        Ok(())
-    }
-
-    async fn receive(
-        &self,
-        max: usize,
-        wait: std::time::Duration,
-    ) -> Result<Vec<Message>, QueueError> {
-        let messages = self.inner.receive(max, wait).await?;
-        let starts_a_batch = !wait.is_zero() && !messages.is_empty();
-        if self.expire && starts_a_batch && self.faults.roll(FaultKind::VisibilityExpiry) {
-            for m in &messages {
-                let zero = std::time::Duration::ZERO;
-                let _ = self.inner.change_visibility(&m.receipt_handle, zero).await;
-            }
-        }
-        Ok(messages)
     }
 }
 

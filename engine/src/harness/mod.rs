@@ -1,21 +1,24 @@
 //! What the simulator and the tests wrap around the pipeline, from outside
 //! (feature `harness`; the Lambda functions are built without it): seeded
-//! fault injection ([`faults`]) and the bookkeeping of what ingest enqueued
-//! ([`Counted`]), as decorators of the store and the queues that
+//! fault injection ([`faults`], its queue faults in [`queue_faults`]), an
+//! outage of a queue ([`Outage`]), and the bookkeeping of what ingest
+//! enqueued ([`Counted`]), as decorators of the store and the queues that
 //! [`crate::app::Hooks::wrap`] puts in place.
 
 pub mod faults;
+pub mod queue_faults;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 
 use crate::app::{QueueUse, Wrap};
-use crate::queue::{Message, QueueBackend, QueueDecorator, QueueDepth, QueueError};
+use crate::queue::{Call, QueueBackend, QueueDecorator, QueueError};
 use crate::store::OrderStore;
-use faults::{Faults, FaultyQueue, FaultyStore};
+use faults::{Faults, FaultyStore};
+use queue_faults::{Duplicating, Expiring, FailingSends};
 
 /// The sim's and the tests' decorators: faults (none by default), and a
 /// count of the `OrderCreated` messages ingest published.
@@ -70,16 +73,19 @@ impl Wrap for Harness {
             // Counted outside the faults: what ingest itself published.
             QueueUse::Ingest => {
                 let queue = if faulty {
-                    FaultyQueue::duplicating(queue, faults)
+                    Duplicating::new(queue, faults)
                 } else {
                     queue
                 };
                 let queue = Outage::new(queue, self.ingest_outage.clone());
                 Counted::new(queue, self.enqueued.clone())
             }
-            QueueUse::ProcessorIn if faulty => FaultyQueue::expiring(queue, faults),
-            QueueUse::ProcessorOut if faulty => FaultyQueue::failing_sends(queue, faults),
-            _ => queue,
+            // Both consumers' batches may outlive their visibility: the
+            // processor's store answers a second delivery from its record,
+            // the notifier's claims hold a copy back while one is notified.
+            QueueUse::ProcessorIn | QueueUse::NotifierIn if faulty => Expiring::new(queue, faults),
+            QueueUse::ProcessorOut if faulty => FailingSends::new(queue, faults),
+            QueueUse::ProcessorIn | QueueUse::ProcessorOut | QueueUse::NotifierIn => queue,
         }
     }
 }
@@ -137,29 +143,18 @@ impl Outage {
     }
 }
 
-#[async_trait]
 impl QueueDecorator for Outage {
     fn inner(&self) -> &dyn QueueBackend {
         &*self.inner
     }
-    async fn send(&self, body: String) -> Result<String, QueueError> {
-        self.up()?;
-        self.inner.send(body).await
-    }
-    async fn send_batch(&self, bodies: Vec<String>) -> Result<(), QueueError> {
-        self.up()?;
-        self.inner.send_batch(bodies).await
-    }
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, QueueError> {
-        self.up()?;
-        self.inner.receive(max, wait).await
-    }
-    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
-        self.up()?;
-        self.inner.delete(receipt_handle).await
-    }
-    async fn depth(&self) -> Result<QueueDepth, QueueError> {
-        self.up()?;
-        self.inner.depth().await
+    // Every call, those added later included, passes this one gate.
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        call: Call<'a, T>,
+    ) -> BoxFuture<'a, Result<T, QueueError>> {
+        match self.up() {
+            Ok(()) => call(self.inner()),
+            Err(refused) => Box::pin(std::future::ready(Err(refused))),
+        }
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use channel::{ChannelQueue, QueueConfig};
-pub use decorator::QueueDecorator;
+pub use decorator::{Call, QueueDecorator};
 
 /// Most messages one `receive` or `send_batch` handles, as in SQS.
 pub const MAX_BATCH: usize = 10;

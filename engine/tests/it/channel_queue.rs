@@ -53,15 +53,31 @@ async fn a_full_queue_refuses_with_a_transient_error() {
 
 #[tokio::test]
 async fn an_outage_fails_every_call_until_it_ends() {
-    let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let q =
         engine::harness::Outage::new(ChannelQueue::new(QueueConfig::new("flaky")), down.clone());
-    assert!(matches!(
-        q.send("a".into()).await,
-        Err(QueueError::Unavailable { .. })
-    ));
-    assert!(q.receive(1, Duration::ZERO).await.is_err());
+    q.send("a".into()).await.unwrap();
+    let handle = q.receive(1, Duration::ZERO).await.unwrap()[0]
+        .receipt_handle
+        .clone();
+    down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = |r: Result<(), QueueError>| matches!(r, Err(QueueError::Unavailable { .. }));
+    assert!(refused(q.send("b".into()).await.map(drop)));
+    assert!(refused(q.send_batch(vec!["b".into()]).await));
+    assert!(refused(q.receive(1, Duration::ZERO).await.map(drop)));
+    assert!(refused(q.delete(&handle).await));
+    let each = q.delete_batch(&[&handle, &handle]).await;
+    assert!(each.len() == 2 && each.into_iter().all(refused));
+    assert!(refused(q.change_visibility(&handle, Duration::ZERO).await));
+    assert!(refused(q.peek(1).await.map(drop)));
+    assert!(refused(q.depth().await.map(drop)));
     down.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        q.depth().await.unwrap().total(),
+        1,
+        "nothing reached the queue"
+    );
+    q.delete(&handle).await.unwrap();
     q.send("a".into()).await.unwrap();
     assert_eq!(q.receive(1, Duration::ZERO).await.unwrap().len(), 1);
 }

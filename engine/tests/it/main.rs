@@ -14,6 +14,7 @@ mod conformance;
 mod api;
 mod channel_queue;
 mod connection_limit;
+mod consumer;
 mod migrations;
 mod original_system;
 mod pipeline;

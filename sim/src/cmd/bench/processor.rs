@@ -68,7 +68,7 @@ pub(crate) async fn whole_processor(
         queues.orders.clone(),
         queues.processed.clone(),
         ctx,
-        engine::processor::ProcessorConfig::default(),
+        engine::consumer::WorkerConfig::default(),
     );
     let (trigger, shutdown) = engine::shutdown::channel();
     let started = Instant::now();

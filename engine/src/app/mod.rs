@@ -1,6 +1,9 @@
 //! Starting and stopping the whole pipeline in one process: the store, the
 //! four channel queues, the processor and notifier workers, and the HTTP
-//! server. `sim` and the integration tests start it the same way.
+//! server. `sim` and the integration tests start it the same way. The
+//! worker loops are started in `workers.rs`.
+
+mod workers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,7 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -18,12 +21,14 @@ use crate::dlq::FailureLog;
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
-use crate::notifier::{LogNotifier, NotificationWorker, Notifier};
-use crate::processor::{Processor, ProcessorConfig};
+use crate::notifier::{LogNotifier, Notifier};
 use crate::queue::{QueueBackend, QueueError};
 use crate::queues::Queues;
 use crate::shutdown::{self, Trigger};
 use crate::store::{OrderStore, StoreError};
+
+use workers::spawn_workers;
+pub use workers::worker_runtime;
 
 /// Why the pipeline could not start. A Lambda function's init can fail in
 /// more ways (its environment variables, Secrets Manager, a stale migration
@@ -64,6 +69,8 @@ pub enum QueueUse {
     ProcessorIn,
     /// The processed queue, as the processor publishes to it.
     ProcessorOut,
+    /// The processed queue, as the notifier receives and deletes.
+    NotifierIn,
 }
 
 /// Decorators for the parts a pipeline is built from. The sim's fault
@@ -127,21 +134,6 @@ impl Default for Hooks {
     }
 }
 
-/// A runtime for the processor and notifier loops alone (one thread), to
-/// pass to [`Hooks::workers`]. A processor batch holds its products' row
-/// locks across several round trips to MySQL, and on the HTTP server's
-/// runtime each of its wake-ups waits behind every ready request: under
-/// load the locks are held longer, batches queue behind them, and latency
-/// climbs. On a runtime of their own the workers wake as soon as the
-/// operating system runs their thread (BENCHMARKS.md has the A/B run).
-pub fn worker_runtime() -> std::io::Result<Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("orderflow-workers")
-        .enable_all()
-        .build()
-}
-
 /// A running pipeline and HTTP server.
 pub struct App {
     pub store: Arc<dyn OrderStore>,
@@ -186,59 +178,6 @@ pub enum Stopped {
     /// Stopped at once on request: this was left in the in-process queues,
     /// and is lost with them.
     Abandoned(Backlog),
-}
-
-/// The processor and notifier loops `hooks` and `config` ask for, each
-/// supervised (restarted after a panic), on the hooks' runtime.
-fn spawn_workers(
-    ctx: &Context,
-    queues: &Queues,
-    config: &Config,
-    hooks: &Hooks,
-    shutdown: &shutdown::Shutdown,
-) -> Vec<JoinHandle<()>> {
-    let wrap = |used, queue: &Arc<dyn QueueBackend>| hooks.wrap.queue(used, queue.clone());
-    let spawner = hooks.workers.clone().unwrap_or_else(Handle::current);
-    let mut workers = Vec::new();
-    let processor = Processor::new(
-        wrap(QueueUse::ProcessorIn, &queues.orders),
-        wrap(QueueUse::ProcessorOut, &queues.processed),
-        ctx.clone(),
-        ProcessorConfig {
-            // An unfinished order is not held back longer than the queue's
-            // own visibility timeout would hold it at its first receive.
-            retry_after: ProcessorConfig::default()
-                .retry_after
-                .min(config.visibility_timeout()),
-            ..ProcessorConfig::default()
-        },
-    );
-    let (processors, notifiers) = match hooks.loops {
-        true => (config.processor_workers.max(1), config.notifier_workers),
-        false => (0, 0),
-    };
-    for _ in 0..processors {
-        let (processor, shutdown) = (processor.clone(), shutdown.clone());
-        workers.push(spawner.spawn(supervised("processor", move || {
-            processor.clone().run(shutdown.clone())
-        })));
-    }
-    let notification = NotificationWorker::new(
-        queues.processed.clone(),
-        ctx.clone(),
-        hooks.notifier.clone(),
-        Duration::from_millis(200),
-        config.visibility_timeout(),
-    );
-    // None: another notifier (the original system's, while it is being
-    // replaced) consumes the processed queue.
-    for _ in 0..notifiers {
-        let (notification, shutdown) = (notification.clone(), shutdown.clone());
-        workers.push(spawner.spawn(supervised("notifier", move || {
-            notification.clone().run(shutdown.clone())
-        })));
-    }
-    workers
 }
 
 impl App {
@@ -451,36 +390,6 @@ impl App {
         }
         let left = self.backlog().await.unwrap_or(left);
         Stopped::Abandoned(left)
-    }
-}
-
-/// Runs a worker loop, and starts it again if it panics (a bug, or a crash
-/// the sim injects), as a platform restarts a crashed process: what the dead
-/// loop had received comes back after its visibility timeout. Aborting the
-/// supervisor aborts the loop.
-async fn supervised<F, Fut>(name: &'static str, start: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    loop {
-        let task = tokio::spawn(start());
-        let _abort_with_me = AbortOnDrop(task.abort_handle());
-        match task.await {
-            Err(e) if e.is_panic() => {
-                tracing::error!(worker = name, "worker panicked; starting it again");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            _ => return,
-        }
-    }
-}
-
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
