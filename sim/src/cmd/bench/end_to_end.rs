@@ -1,6 +1,9 @@
 //! The pipeline end to end over HTTP at an offered rate, with
 //! accept-to-processed latency read from the orders table.
 
+#[allow(unused_imports)]
+use super::*;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,4 +141,46 @@ pub(crate) struct Quiet;
 #[async_trait::async_trait]
 impl engine::notifier::Notifier for Quiet {
     async fn dispatch(&self, _: &engine::events::OrderProcessed) {}
+}
+
+/// The pipeline end to end over HTTP at the offered rate.
+pub(super) async fn bench_end_to_end(
+    args: &BenchArgs,
+    store: &Arc<MySqlStore>,
+    rows: &mut Vec<BenchRow>,
+) -> anyhow::Result<()> {
+    let e2e = end_to_end(
+        store,
+        &args.config,
+        args.orders,
+        args.in_flight,
+        args.rate,
+        args.shared_runtime,
+    )
+    .await?;
+    let offered = if args.rate == 0 {
+        "as fast as answered".to_owned()
+    } else {
+        format!("{} offered", args.rate)
+    };
+    println!(
+        "  end to end: HTTP -> queue -> processor -> MySQL   {:>9.0} orders/s  ({offered}, {:.0} accepted/s; accept-to-processed p50 {} ms, p99 {} ms \
+         after a {:.1} s warm-up; {:.0} orders per transaction; the load generator shares the machine)",
+        e2e.finished_rate, e2e.accepted_rate, e2e.p50, e2e.p99, e2e.warm_up, e2e.batch
+    );
+    figure(
+        rows,
+        "e2e_orders_per_s",
+        e2e.finished_rate,
+        "orders/s",
+        &offered,
+    );
+    figure(
+        rows,
+        "p99_e2e",
+        e2e.p99 as f64,
+        "ms",
+        "accept-to-processed after the warm-up",
+    );
+    Ok(())
 }

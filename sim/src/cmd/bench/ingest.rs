@@ -1,6 +1,9 @@
 //! Ingest alone (the real router and in-process queue) beside a bare axum
 //! JSON echo handler, loaded in turns by the same client.
 
+#[allow(unused_imports)]
+use super::*;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,4 +99,47 @@ pub(crate) async fn load_server(
         }
     })
     .await
+}
+
+/// Ingest alone beside a bare axum echo handler.
+pub(super) async fn bench_ingest(
+    args: &BenchArgs,
+    secs: Duration,
+    rows: &mut Vec<BenchRow>,
+) -> anyhow::Result<()> {
+    let ie = ingest_beside_echo(args.concurrency, secs).await?;
+    let ratio = ie.ratios[ie.ratios.len() / 2];
+    figure(
+        rows,
+        "echo_rps",
+        ie.echo,
+        "requests/s",
+        "a bare axum JSON echo handler",
+    );
+    figure(
+        rows,
+        "ingest_rps",
+        ie.ingest,
+        "requests/s",
+        "ingest alone, in-process queue",
+    );
+    figure(
+        rows,
+        "ingest_vs_echo",
+        ratio,
+        "share",
+        "ingest over the echo handler, median of alternating rounds",
+    );
+    println!(
+        "  reference: bare axum JSON echo handler            {:>9.0} requests/s",
+        ie.echo
+    );
+    println!(
+        "  ingest alone: validate, id, in-process queue      {:>9.0} requests/s  ({:.2}x the echo handler: median of {ROUNDS} alternating rounds, {:.2}-{:.2})",
+        ie.ingest,
+        ie.ratios[ie.ratios.len() / 2],
+        ie.ratios[0],
+        ie.ratios[ie.ratios.len() - 1]
+    );
+    Ok(())
 }

@@ -5,10 +5,12 @@
 //! the local shape (the in-process processor loops) over the same round
 //! trip, measured in the same run.
 
+#[allow(unused_imports)]
+use super::*;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use engine::config::Config;
 use engine::queues::Queues;
 use engine::store::{MySqlStore, StoreOptions};
@@ -92,4 +94,76 @@ pub(crate) async fn local_processor(
             .await?,
     );
     whole_processor(&far, config, orders).await
+}
+
+/// The processor in the deployed shape at each end of the model
+/// (optimistic, central, pessimistic), beside the local shape over the same
+/// zone's round trip to the database, all in one run.
+#[cfg(feature = "aws")]
+pub(super) async fn bench_deployed_shape(
+    args: &BenchArgs,
+    store: &Arc<MySqlStore>,
+    rows: &mut Vec<BenchRow>,
+) -> anyhow::Result<()> {
+    use crate::aws::model::End;
+    let model = args.shape.model(1)?;
+    let rtt = args.db_rtt_ms.unwrap_or(model.v(&model.c.rtt_same_az_ms));
+    let pool = store.pool().clone();
+    println!(
+        "  {} orders on one hot product waiting in the order queue",
+        args.orders
+    );
+    reset(store, &pool).await?;
+    let local = local_processor(store, &args.config, args.orders, rtt).await?;
+    figure(
+        rows,
+        "local_shape_orders_per_s",
+        local,
+        "orders/s",
+        "the local shape, same round trip",
+    );
+    println!(
+        "  local shape: {} processor loops, one pool of {}, round trip +{rtt} ms {:>9.0} orders/s",
+        args.config.processor_workers, args.config.db_max_connections, local
+    );
+    // Every end of the model, beside the one local figure: the hot row's
+    // range in one run.
+    for end in [End::Optimistic, End::Central, End::Pessimistic] {
+        reset(store, &pool).await?;
+        let mut shape_args = args.shape.clone();
+        shape_args.model = end;
+        let (deployed, shape) = lambda_processor(
+            store,
+            &args.config,
+            &shape_args,
+            args.orders,
+            args.db_rtt_ms,
+        )
+        .await?;
+        let name = format!("deployed_{}_orders_per_s", end.as_str());
+        figure(
+            rows,
+            &name,
+            deployed,
+            "orders/s",
+            "the processor function behind the mapping",
+        );
+        let es = Some(&shape.settings.event_sources.processor);
+        let f = Some(&shape.settings.functions.processor);
+        println!(
+            "  deployed shape, {} model: processor function behind the event source mapping {:>9.0} orders/s  ({:.2}x the local shape; batch size {}, window {} s, {} concurrent batches, pool {} each, {} MB)",
+            end.as_str(),
+            deployed,
+            deployed / local.max(1.0),
+            es.map_or(0, |e| e.batch_size),
+            es.map_or(0, |e| e.batching_window_secs),
+            shape
+                .settings
+                .max_environments(crate::aws::settings::FunctionName::Processor),
+            f.map_or(0, |f| f.pool_size),
+            f.map_or(0, |f| f.memory_mb),
+        );
+        crate::report::shape::print(&crate::report::shape::ShapeReport::of(&shape, &[], None));
+    }
+    reset(store, &pool).await
 }

@@ -25,7 +25,6 @@ use engine::config::Config;
 use crate::report::result::{BenchRow, RunResult};
 
 use engine::store::{MySqlStore, StoreOptions};
-use sqlx::MySqlPool;
 
 mod end_to_end;
 mod ingest;
@@ -34,15 +33,11 @@ mod lambda;
 mod processor;
 pub mod server;
 
-use end_to_end::end_to_end;
-use ingest::ingest_beside_echo;
-use ingest::ROUNDS;
+use end_to_end::bench_end_to_end;
+use ingest::bench_ingest;
 #[cfg(feature = "aws")]
-use lambda::{lambda_processor, local_processor};
-use processor::autocommit_updates;
-use processor::bare_sql;
-use processor::processor_store_step;
-use processor::whole_processor;
+use lambda::bench_deployed_shape;
+use processor::bench_processor;
 use server::reset;
 
 #[derive(Args)]
@@ -236,224 +231,6 @@ async fn run(args: &BenchArgs, rows: &mut Vec<BenchRow>) -> anyhow::Result<()> {
     if only(Part::EndToEnd) {
         bench_end_to_end(args, &store, rows).await?;
     }
-    Ok(())
-}
-
-/// Ingest alone beside a bare axum echo handler.
-async fn bench_ingest(
-    args: &BenchArgs,
-    secs: Duration,
-    rows: &mut Vec<BenchRow>,
-) -> anyhow::Result<()> {
-    let ie = ingest_beside_echo(args.concurrency, secs).await?;
-    let ratio = ie.ratios[ie.ratios.len() / 2];
-    figure(
-        rows,
-        "echo_rps",
-        ie.echo,
-        "requests/s",
-        "a bare axum JSON echo handler",
-    );
-    figure(
-        rows,
-        "ingest_rps",
-        ie.ingest,
-        "requests/s",
-        "ingest alone, in-process queue",
-    );
-    figure(
-        rows,
-        "ingest_vs_echo",
-        ratio,
-        "share",
-        "ingest over the echo handler, median of alternating rounds",
-    );
-    println!(
-        "  reference: bare axum JSON echo handler            {:>9.0} requests/s",
-        ie.echo
-    );
-    println!(
-        "  ingest alone: validate, id, in-process queue      {:>9.0} requests/s  ({:.2}x the echo handler: median of {ROUNDS} alternating rounds, {:.2}-{:.2})",
-        ie.ingest,
-        ie.ratios[ie.ratios.len() / 2],
-        ie.ratios[0],
-        ie.ratios[ie.ratios.len() - 1]
-    );
-    Ok(())
-}
-
-/// The processor's store step and the whole processor, beside the two
-/// references measured in the same run.
-async fn bench_processor(
-    args: &BenchArgs,
-    (store, pool): (&Arc<MySqlStore>, &MySqlPool),
-    secs: Duration,
-    rows: &mut Vec<BenchRow>,
-) -> anyhow::Result<()> {
-    let updates = autocommit_updates(pool, args.workers, secs).await?;
-    println!(
-        "  reference: autocommit UPDATE of one row            {:>9.0} statements/s",
-        updates
-    );
-    reset(store, pool).await?;
-    let bare = bare_sql(pool, args.workers, args.batch, secs).await?;
-    println!(
-        "  reference: bare SQL of {:>3}-order transactions      {:>9.0} orders/s",
-        args.batch, bare
-    );
-    reset(store, pool).await?;
-    let engine = processor_store_step(store, args.workers, args.batch, secs).await?;
-    println!(
-        "  processor: store step, {:>3}-order batches           {:>9.0} orders/s  ({:.1}x the UPDATEs, {:.2}x the bare SQL)",
-        args.batch,
-        engine,
-        engine / updates.max(1.0),
-        engine / bare.max(1.0)
-    );
-    figure(
-        rows,
-        "autocommit_updates_per_s",
-        updates,
-        "statements/s",
-        "reference",
-    );
-    figure(rows, "bare_sql_orders_per_s", bare, "orders/s", "reference");
-    figure(
-        rows,
-        "processor_store_orders_per_s",
-        engine,
-        "orders/s",
-        "the store step",
-    );
-    reset(store, pool).await?;
-    let whole = whole_processor(store, &args.config, args.orders).await?;
-    figure(
-        rows,
-        "processor_orders_per_s",
-        whole,
-        "orders/s",
-        "queue, store, publish",
-    );
-    println!(
-        "  processor: queue -> store -> publish, {} orders {:>9.0} orders/s  ({:.2}x the bare SQL)",
-        args.orders,
-        whole,
-        whole / bare.max(1.0)
-    );
-    reset(store, pool).await
-}
-
-/// The processor in the deployed shape at each end of the model
-/// (optimistic, central, pessimistic), beside the local shape over the same
-/// zone's round trip to the database, all in one run.
-#[cfg(feature = "aws")]
-async fn bench_deployed_shape(
-    args: &BenchArgs,
-    store: &Arc<MySqlStore>,
-    rows: &mut Vec<BenchRow>,
-) -> anyhow::Result<()> {
-    use crate::aws::model::End;
-    let model = args.shape.model(1)?;
-    let rtt = args.db_rtt_ms.unwrap_or(model.v(&model.c.rtt_same_az_ms));
-    let pool = store.pool().clone();
-    println!(
-        "  {} orders on one hot product waiting in the order queue",
-        args.orders
-    );
-    reset(store, &pool).await?;
-    let local = local_processor(store, &args.config, args.orders, rtt).await?;
-    figure(
-        rows,
-        "local_shape_orders_per_s",
-        local,
-        "orders/s",
-        "the local shape, same round trip",
-    );
-    println!(
-        "  local shape: {} processor loops, one pool of {}, round trip +{rtt} ms {:>9.0} orders/s",
-        args.config.processor_workers, args.config.db_max_connections, local
-    );
-    // Every end of the model, beside the one local figure: the hot row's
-    // range in one run.
-    for end in [End::Optimistic, End::Central, End::Pessimistic] {
-        reset(store, &pool).await?;
-        let mut shape_args = args.shape.clone();
-        shape_args.model = end;
-        let (deployed, shape) = lambda_processor(
-            store,
-            &args.config,
-            &shape_args,
-            args.orders,
-            args.db_rtt_ms,
-        )
-        .await?;
-        let name = format!("deployed_{}_orders_per_s", end.as_str());
-        figure(
-            rows,
-            &name,
-            deployed,
-            "orders/s",
-            "the processor function behind the mapping",
-        );
-        let es = Some(&shape.settings.event_sources.processor);
-        let f = Some(&shape.settings.functions.processor);
-        println!(
-            "  deployed shape, {} model: processor function behind the event source mapping {:>9.0} orders/s  ({:.2}x the local shape; batch size {}, window {} s, {} concurrent batches, pool {} each, {} MB)",
-            end.as_str(),
-            deployed,
-            deployed / local.max(1.0),
-            es.map_or(0, |e| e.batch_size),
-            es.map_or(0, |e| e.batching_window_secs),
-            shape
-                .settings
-                .max_environments(crate::aws::settings::FunctionName::Processor),
-            f.map_or(0, |f| f.pool_size),
-            f.map_or(0, |f| f.memory_mb),
-        );
-        crate::report::shape::print(&crate::report::shape::ShapeReport::of(&shape, &[], None));
-    }
-    reset(store, &pool).await
-}
-
-/// The pipeline end to end over HTTP at the offered rate.
-async fn bench_end_to_end(
-    args: &BenchArgs,
-    store: &Arc<MySqlStore>,
-    rows: &mut Vec<BenchRow>,
-) -> anyhow::Result<()> {
-    let e2e = end_to_end(
-        store,
-        &args.config,
-        args.orders,
-        args.in_flight,
-        args.rate,
-        args.shared_runtime,
-    )
-    .await?;
-    let offered = if args.rate == 0 {
-        "as fast as answered".to_owned()
-    } else {
-        format!("{} offered", args.rate)
-    };
-    println!(
-        "  end to end: HTTP -> queue -> processor -> MySQL   {:>9.0} orders/s  ({offered}, {:.0} accepted/s; accept-to-processed p50 {} ms, p99 {} ms \
-         after a {:.1} s warm-up; {:.0} orders per transaction; the load generator shares the machine)",
-        e2e.finished_rate, e2e.accepted_rate, e2e.p50, e2e.p99, e2e.warm_up, e2e.batch
-    );
-    figure(
-        rows,
-        "e2e_orders_per_s",
-        e2e.finished_rate,
-        "orders/s",
-        &offered,
-    );
-    figure(
-        rows,
-        "p99_e2e",
-        e2e.p99 as f64,
-        "ms",
-        "accept-to-processed after the warm-up",
-    );
     Ok(())
 }
 

@@ -2,6 +2,9 @@
 //! (autocommit UPDATEs of one row, the bare SQL of batched transactions), the
 //! store step, and the whole processor on a full order queue.
 
+#[allow(unused_imports)]
+use super::*;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -207,4 +210,65 @@ pub(crate) async fn processor_store_step(
         }
     })
     .await
+}
+
+/// The processor's store step and the whole processor, beside the two
+/// references measured in the same run.
+pub(super) async fn bench_processor(
+    args: &BenchArgs,
+    (store, pool): (&Arc<MySqlStore>, &MySqlPool),
+    secs: Duration,
+    rows: &mut Vec<BenchRow>,
+) -> anyhow::Result<()> {
+    let updates = autocommit_updates(pool, args.workers, secs).await?;
+    println!(
+        "  reference: autocommit UPDATE of one row            {:>9.0} statements/s",
+        updates
+    );
+    reset(store, pool).await?;
+    let bare = bare_sql(pool, args.workers, args.batch, secs).await?;
+    println!(
+        "  reference: bare SQL of {:>3}-order transactions      {:>9.0} orders/s",
+        args.batch, bare
+    );
+    reset(store, pool).await?;
+    let engine = processor_store_step(store, args.workers, args.batch, secs).await?;
+    println!(
+        "  processor: store step, {:>3}-order batches           {:>9.0} orders/s  ({:.1}x the UPDATEs, {:.2}x the bare SQL)",
+        args.batch,
+        engine,
+        engine / updates.max(1.0),
+        engine / bare.max(1.0)
+    );
+    figure(
+        rows,
+        "autocommit_updates_per_s",
+        updates,
+        "statements/s",
+        "reference",
+    );
+    figure(rows, "bare_sql_orders_per_s", bare, "orders/s", "reference");
+    figure(
+        rows,
+        "processor_store_orders_per_s",
+        engine,
+        "orders/s",
+        "the store step",
+    );
+    reset(store, pool).await?;
+    let whole = whole_processor(store, &args.config, args.orders).await?;
+    figure(
+        rows,
+        "processor_orders_per_s",
+        whole,
+        "orders/s",
+        "queue, store, publish",
+    );
+    println!(
+        "  processor: queue -> store -> publish, {} orders {:>9.0} orders/s  ({:.2}x the bare SQL)",
+        args.orders,
+        whole,
+        whole / bare.max(1.0)
+    );
+    reset(store, pool).await
 }
