@@ -39,20 +39,25 @@ pub fn deployment(args: DeploymentArgs) -> ExitCode {
         let b = s.connection_budget();
         (s, b)
     });
-    let budget = match checked {
+    let settings = match checked {
         Ok((s, budget)) => {
             print(&label, &s, &budget);
-            budget
+            s
         }
         Err(e) => {
             eprintln!("sim deployment: {e}");
             return ExitCode::from(2);
         }
     };
-    if budget.fits() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    match settings.deploy_refusal() {
+        None => {
+            println!("  pulumi up takes these settings");
+            ExitCode::SUCCESS
+        }
+        Some(why) => {
+            println!("  pulumi up refuses these settings: {why}");
+            ExitCode::FAILURE
+        }
     }
 }
 

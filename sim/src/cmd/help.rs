@@ -45,8 +45,8 @@ pub const EXIT_CODES: &[(&str, &[(u8, &str)])] = &[
     (
         "deployment",
         &[
-            (0, "the settings are valid and the functions' connections fit the instance"),
-            (1, "the settings are valid but the connections do NOT fit"),
+            (0, "the settings are valid and `pulumi up` takes them (the connections fit the instance, the mappings are capped, the visibility timeout covers the consumers)"),
+            (1, "the settings are valid but `pulumi up` refuses them (the line says why)"),
             (2, "the settings file could not be read or was refused"),
         ],
     ),

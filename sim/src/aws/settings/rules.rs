@@ -139,4 +139,65 @@ impl DeploymentSettings {
             .unwrap_or(3);
         (shortest / 3).max(1)
     }
+
+    /// Why `pulumi up` would refuse these settings, in its words, or
+    /// `None`: the connection budget overrun; a visibility timeout under
+    /// six times a consumer's timeout (AWS's advice: a batch still running
+    /// would be delivered again); a mapping without a cap of 2 or more
+    /// (uncapped, it scales to 1,000 batches), or with one above its
+    /// function's reserved concurrency. The Pulumi program's `checkShape`
+    /// refuses the same, in the same order; `deploy/settings-cases.json`
+    /// holds both to it. The sim still runs such settings, to show what
+    /// they would do.
+    pub fn deploy_refusal(&self) -> Option<String> {
+        let budget = self.connection_budget();
+        if !budget.fits() {
+            return Some(format!(
+                "deploy/settings.json lets the functions open {} database connections; \
+                 max_connections {} less {} reserved leaves them {}: cap reserved concurrency, \
+                 maximumConcurrency or pool sizes",
+                budget.needed(),
+                self.max_connections,
+                self.reserved_connections,
+                budget.available
+            ));
+        }
+        let longest = FunctionName::CONSUMERS
+            .iter()
+            .filter_map(|&name| self.functions.get(name))
+            .map(|f| f.timeout_secs)
+            .max()
+            .unwrap_or(0);
+        if self.visibility_timeout_secs < 6 * longest {
+            return Some(format!(
+                "visibility_timeout_secs {} is under six times the consumers' timeout ({longest} s): \
+                 a batch still being processed would be delivered again",
+                self.visibility_timeout_secs
+            ));
+        }
+        for name in FunctionName::CONSUMERS {
+            let cap = self
+                .event_sources
+                .get(name)
+                .and_then(|e| e.maximum_concurrency)
+                .filter(|&cap| cap >= 2);
+            let Some(cap) = cap else {
+                return Some(format!(
+                    "the {name} mapping needs a maximum_concurrency of 2 or more (AWS's minimum): \
+                     uncapped, it scales to 1,000 batches"
+                ));
+            };
+            let reserved = self
+                .functions
+                .get(name)
+                .and_then(|f| f.reserved_concurrency);
+            if let Some(reserved) = reserved.filter(|&r| cap > r) {
+                return Some(format!(
+                    "the {name} mapping's maximum_concurrency {cap} is above the function's \
+                     reserved concurrency {reserved}: Lambda would throttle its batches"
+                ));
+            }
+        }
+        None
+    }
 }
