@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
 /// `deploy/model.json`, as shipped.
-pub const SHIPPED: &str = include_str!("../../../deploy/model.json");
+pub const SHIPPED: &str = include_str!("../../../../deploy/model.json");
 
 /// Which end of each uncertain constant's range a run takes (beside the
 /// flags that take it, as those are built without the model).
@@ -285,7 +285,7 @@ impl Model {
 
 /// `deploy/instance-classes.json`, as shipped: the RDS classes a plan may
 /// choose, and how fast each runs a statement.
-pub const CLASSES: &str = include_str!("../../../deploy/instance-classes.json");
+pub const CLASSES: &str = include_str!("../../../../deploy/instance-classes.json");
 
 /// One RDS instance class.
 #[derive(Debug, Clone, Deserialize)]
