@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// `deploy/prices.json`, as shipped.
-pub const SHIPPED: &str = include_str!("../../../deploy/prices.json");
+pub const SHIPPED: &str = include_str!("../../../../deploy/prices.json");
 
 /// What the stack deploys beside the functions, which a run's bill charges
 /// for the time it covers: the Pulumi program's database storage
