@@ -627,7 +627,7 @@ mod tests {
     /// every one, so a team can look up what a target may name.
     #[test]
     fn the_book_lists_every_metric() {
-        let page = include_str!("../../docs/src/load-testing.md");
+        let page = include_str!("../../../docs/src/load-testing.md");
         for (name, ..) in METRICS {
             assert!(
                 page.contains(&format!("| `{name}` |")),
