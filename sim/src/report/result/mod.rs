@@ -473,7 +473,7 @@ mod tests {
     /// result's shape shows in review, and a reader's copy stays true.
     #[test]
     fn the_committed_schema_is_the_results_own() {
-        let committed = include_str!("../../../results.schema.json");
+        let committed = include_str!("../../../../results.schema.json");
         assert!(
             committed == schema().unwrap(),
             "results.schema.json is stale: run `cargo run -p sim -- compare --schema > results.schema.json`"
