@@ -3,18 +3,31 @@
 //! read), each check and target with its verdict. The text report, the
 //! HTML page, the Markdown summary and the JSON (`--json`, schema
 //! `results.schema.json`) are all rendered from it.
+//!
+//! Here the value: its fields, its metrics, its verdicts and its exit
+//! status; the rows it holds in [`rows`], its JSON in [`json`].
+
+mod json;
+mod rows;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::load::measure::{LoadReport, Percentiles, ReadsReport};
+use crate::load::measure::{LoadReport, ReadsReport};
 use crate::targets::{self, Target, Verdict};
 
 use super::faults::FaultRow;
 use super::shape::ShapeReport;
+
+pub use json::schema;
+pub use rows::{
+    settings_ref, BenchRow, Bill, BillLine, CheckRow, Confirmation, OrderRow, PipelineReport,
+    PlanReport, ProfileSetup, SettingsRef, Setup, StockRow,
+};
 
 /// The schema's name and version: a reader refuses another major version.
 pub const SCHEMA: &str = "orderflow.result/1";
@@ -59,151 +72,6 @@ pub struct RunResult {
     /// `sim check`: the inventory, and the newest orders.
     pub inventory: Vec<StockRow>,
     pub orders: Vec<OrderRow>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OrderRow {
-    pub order_id: String,
-    pub customer_id: String,
-    pub status: String,
-    pub failure_reason: Option<String>,
-    pub created_at: String,
-    pub processed_at: Option<String>,
-}
-
-/// What the result was measured with.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Setup {
-    /// `local` or `lambda`.
-    pub topology: String,
-    pub store: String,
-    pub queues: String,
-    pub profile: Option<ProfileSetup>,
-    /// The deployed shape's settings file and its SHA-256.
-    pub settings: Option<SettingsRef>,
-    /// The model's end and file.
-    pub model: Option<String>,
-    pub multi_az: bool,
-    pub region: Option<String>,
-    /// `--faults` as given.
-    pub faults: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProfileSetup {
-    pub name: String,
-    pub requests: usize,
-    pub duration_secs: f64,
-    pub description: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsRef {
-    pub file: String,
-    pub sha256: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CheckRow {
-    /// `scenario`, `invariant` or `run`.
-    pub group: String,
-    pub name: String,
-    pub passed: bool,
-    pub detail: String,
-}
-
-/// What became of the orders.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PipelineReport {
-    pub finished: usize,
-    pub processed: usize,
-    pub failed: usize,
-    pub failure_reasons: BTreeMap<String, u64>,
-    /// Orders finished a second, first load request to drained.
-    pub throughput: f64,
-    pub drain_secs: f64,
-    pub drained: bool,
-    pub accept_to_processed_ms: Percentiles,
-    pub order_dlq: usize,
-    pub processed_dlq: usize,
-    pub duplicates_answered: u64,
-    pub store_retries: u64,
-    pub undecodable_receives: u64,
-    pub hot_stock: Vec<StockRow>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StockRow {
-    pub product_id: String,
-    pub from: Option<i64>,
-    pub to: i64,
-}
-
-/// A run's bill.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Bill {
-    pub region: String,
-    /// The day the prices were read.
-    pub read: String,
-    pub currency: String,
-    /// The stack's seconds the bill covers.
-    pub seconds: f64,
-    pub total: f64,
-    pub per_million: Option<f64>,
-    pub idle_month: f64,
-    pub lines: Vec<BillLine>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BillLine {
-    pub service: String,
-    pub item: String,
-    pub quantity: f64,
-    pub unit: String,
-    pub usd: f64,
-    /// A cost of the stack's time, not of its traffic.
-    pub fixed: bool,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BenchRow {
-    pub name: String,
-    pub value: f64,
-    pub unit: String,
-    pub note: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PlanReport {
-    /// The chosen settings file, if a candidate met the targets.
-    pub chosen: Option<String>,
-    pub chosen_shape: Option<String>,
-    pub headroom: String,
-    pub confirmed: Vec<Confirmation>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Confirmation {
-    pub name: String,
-    pub shape: String,
-    pub settings: String,
-    pub model: String,
-    pub passed: bool,
-    /// The first target or check it missed.
-    pub missed: Option<String>,
-    pub metrics: BTreeMap<String, f64>,
 }
 
 impl RunResult {
@@ -367,73 +235,6 @@ impl RunResult {
     }
 }
 
-impl RunResult {
-    pub fn to_json(&self) -> anyhow::Result<String> {
-        Ok(serde_json::to_string_pretty(self)? + "\n")
-    }
-
-    /// Writes the JSON to `path`, or to standard output for `-`.
-    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        match path.as_os_str() == "-" {
-            true => {
-                print!("{}", self.to_json()?);
-                Ok(())
-            }
-            false => super::write_file(path, &self.to_json()?),
-        }
-    }
-
-    /// Writes the JSON (to `json`, or for `-` to `stdout`, the real standard
-    /// output [`crate::console::stdout_to_stderr`] kept) and the Markdown
-    /// summary, as asked.
-    pub fn emit(
-        &self,
-        json: Option<&Path>,
-        stdout: Option<std::fs::File>,
-        summary: Option<&Path>,
-    ) -> anyhow::Result<()> {
-        use std::io::Write as _;
-        match (json, stdout) {
-            (Some(_), Some(mut out)) => {
-                std::io::stdout().flush()?;
-                out.write_all(self.to_json()?.as_bytes())?;
-            }
-            (Some(path), None) => self.write(path)?,
-            (None, _) => {}
-        }
-        if let Some(path) = summary {
-            super::write_file(path, &super::markdown::render(self))?;
-        }
-        Ok(())
-    }
-
-    /// Reads a result back, refusing another schema.
-    pub fn read(path: &Path) -> anyhow::Result<RunResult> {
-        use anyhow::Context as _;
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not JSON", path.display()))?;
-        let schema = value
-            .get("schema")
-            .and_then(|s| s.as_str())
-            .unwrap_or("none");
-        if schema != SCHEMA {
-            anyhow::bail!(
-                "{} has schema {schema:?}; this sim reads {SCHEMA:?}",
-                path.display()
-            );
-        }
-        serde_json::from_value(value)
-            .with_context(|| format!("{} does not follow {SCHEMA}", path.display()))
-    }
-}
-
-/// The JSON Schema of a result, as `results.schema.json` holds it.
-pub fn schema() -> anyhow::Result<String> {
-    Ok(serde_json::to_string_pretty(&schemars::schema_for!(RunResult))? + "\n")
-}
-
 /// The checkout's commit, if the sim runs in one and git is there.
 fn commit() -> Option<String> {
     let out = std::process::Command::new("git")
@@ -443,131 +244,4 @@ fn commit() -> Option<String> {
         .ok()?;
     let text = String::from_utf8(out.stdout).ok()?;
     (out.status.success() && !text.trim().is_empty()).then(|| text.trim().to_owned())
-}
-
-/// A settings file's name and the SHA-256 of its bytes.
-pub fn settings_ref(path: Option<&Path>) -> SettingsRef {
-    use sha2::Digest as _;
-    let (file, bytes) = match path {
-        Some(p) => (
-            p.display().to_string(),
-            std::fs::read(p).unwrap_or_default(),
-        ),
-        None => (
-            "deploy/settings.json (shipped)".to_owned(),
-            crate::aws::settings::SHIPPED.as_bytes().to_vec(),
-        ),
-    };
-    let digest = sha2::Sha256::digest(&bytes);
-    SettingsRef {
-        file,
-        sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The committed schema is the one the type makes: a change of the
-    /// result's shape shows in review, and a reader's copy stays true.
-    #[test]
-    fn the_committed_schema_is_the_results_own() {
-        let committed = include_str!("../../../../results.schema.json");
-        assert!(
-            committed == schema().unwrap(),
-            "results.schema.json is stale: run `cargo run -p sim -- compare --schema > results.schema.json`"
-        );
-    }
-
-    #[test]
-    fn a_result_reads_back_and_another_schema_is_refused() {
-        let mut r = RunResult::new("run", Some(3));
-        r.pipeline = Some(PipelineReport {
-            order_dlq: 2,
-            drained: true,
-            ..PipelineReport::default()
-        });
-        r.derive_metrics();
-        r.judge(&[], true);
-        assert!(!r.passed, "dlq==0 is a default target");
-        let dir = std::env::temp_dir().join(format!("orderflow-result-{}", std::process::id()));
-        let path = dir.join("r.json");
-        r.write(&path).unwrap();
-        assert_eq!(RunResult::read(&path).unwrap(), r);
-        std::fs::write(
-            &path,
-            r.to_json().unwrap().replace(SCHEMA, "orderflow.result/2"),
-        )
-        .unwrap();
-        let e = RunResult::read(&path).unwrap_err().to_string();
-        assert!(e.contains("orderflow.result/2"), "{e}");
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    /// On a machine that could not keep the model, a missed target on a
-    /// figure that depends on its speed gets no verdict (exit 2), a met one
-    /// stands, and a miss of what was lost or refused fails the run (exit 1)
-    /// on any machine.
-    #[test]
-    fn a_busy_machine_withholds_only_its_speed_dependent_misses() {
-        let judged = |metrics: &[(&str, f64)]| {
-            let mut r = RunResult::new("run", Some(1));
-            r.metrics = metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-            let targets: Vec<Target> = [
-                "p99_accept_to_processed<2s",
-                "read_first_try_5xx<1%",
-                "dlq==0",
-            ]
-            .iter()
-            .map(|t| t.parse().unwrap())
-            .collect();
-            r.judge(&targets, false);
-            r
-        };
-        let at_rest = judged(&[
-            ("p99_accept_to_processed", 900.0),
-            ("read_first_try_5xx", 0.02),
-            ("dlq", 0.0),
-        ]);
-        assert_eq!(at_rest.exit_status(), 1, "a miss at rest is a miss");
-
-        let mut busy = at_rest.clone();
-        busy.withhold("too busy".into());
-        assert_eq!(busy.exit_status(), 2);
-        let marks: Vec<String> = busy.targets.iter().map(|t| t.to_string()).collect();
-        assert!(
-            marks[0].starts_with("PASS p99_accept_to_processed"),
-            "{marks:?}"
-        );
-        assert!(
-            marks[1].starts_with("NO VERDICT read_first_try_5xx"),
-            "{marks:?}"
-        );
-        assert!(
-            busy.first_miss().unwrap().contains("no verdict"),
-            "{:?}",
-            busy.first_miss()
-        );
-
-        let mut lost = judged(&[
-            ("p99_accept_to_processed", 900.0),
-            ("read_first_try_5xx", 0.02),
-            ("dlq", 3.0),
-        ]);
-        lost.withhold("too busy".into());
-        assert_eq!(
-            lost.exit_status(),
-            1,
-            "the DLQ's count does not depend on the machine"
-        );
-
-        let mut met = judged(&[
-            ("p99_accept_to_processed", 900.0),
-            ("read_first_try_5xx", 0.0),
-            ("dlq", 0.0),
-        ]);
-        met.withhold("too busy".into());
-        assert_eq!(met.exit_status(), 0, "what was met stands");
-    }
 }
