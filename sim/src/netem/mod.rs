@@ -18,16 +18,26 @@
 //! except a locking read's (`... FOR UPDATE`), whose time is mostly the wait
 //! for another transaction's lock, not work. A failover ([`Connections::cut`])
 //! drops every open connection and refuses new ones until it ends.
+//!
+//! Here the proxy: its connections, its threads and their delays; what the
+//! server's answers cost beyond the network, read off the protocol, in
+//! [`costs`].
 
-use std::collections::HashSet;
+mod costs;
+#[cfg(test)]
+mod tests;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+pub use costs::ServerCosts;
+use costs::{answered, classify, nanos_since_epoch, Exchange, Request};
 
 /// What the proxy has carried.
 #[derive(Debug, Default)]
@@ -74,24 +84,6 @@ impl Connections {
 
     fn live_lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, TcpStream)>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// What the database costs beyond the network: each commit's extra time,
-/// and how much longer a statement's own server time is than this
-/// machine's (1: as here).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ServerCosts {
-    pub commit_extra: Duration,
-    pub statement_stretch: f64,
-}
-
-impl Default for ServerCosts {
-    fn default() -> Self {
-        ServerCosts {
-            commit_extra: Duration::ZERO,
-            statement_stretch: 1.0,
-        }
     }
 }
 
@@ -215,46 +207,6 @@ impl Drop for Closed {
     }
 }
 
-/// One connection's last request, as both directions see it: when it
-/// reached the server, and whether its answer's time is work to stretch.
-#[derive(Default)]
-struct Exchange {
-    /// Nanoseconds since [`epoch`] the request was written to the server;
-    /// 0 once its answer has come.
-    sent: AtomicU64,
-    stretch: AtomicBool,
-    /// The request was the prepare of a locking read: its answer names the
-    /// statement id to remember.
-    preparing_lock: AtomicBool,
-    /// Prepared statements that are locking reads.
-    locking: Mutex<HashSet<u32>>,
-}
-
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-fn nanos_since_epoch(at: Instant) -> u64 {
-    u64::try_from(at.duration_since(epoch()).as_nanos())
-        .unwrap_or(u64::MAX)
-        .max(1)
-}
-
-/// What a client's command is, for what its answer costs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Request {
-    /// Not a command (the handshake's packets), or one without an answer.
-    Other,
-    Commit,
-    /// A locking read (text or prepared), whose time is mostly a lock wait.
-    Locking,
-    /// The prepare of a locking read.
-    PrepareLocking,
-    /// Any other command: its answer's server time is work.
-    Work,
-}
-
 enum Direction {
     /// Client to server.
     Up {
@@ -349,75 +301,6 @@ fn spawn_delayed(
     Ok(())
 }
 
-/// What the client's `chunk` asks (a command packet has sequence id 0).
-fn classify(chunk: &[u8], exchange: &Exchange) -> Request {
-    if chunk.len() < 5 || chunk[3] != 0 {
-        return Request::Other;
-    }
-    let text = |chunk: &[u8]| {
-        String::from_utf8_lossy(&chunk[5..chunk.len().min(4096)]).to_ascii_uppercase()
-    };
-    match chunk[4] {
-        // COM_QUERY
-        0x03 if is_commit(chunk) => Request::Commit,
-        0x03 if text(chunk).contains("FOR UPDATE") => Request::Locking,
-        // COM_STMT_PREPARE
-        0x16 if text(chunk).contains("FOR UPDATE") => Request::PrepareLocking,
-        // COM_STMT_EXECUTE, with the statement's id
-        0x17 if chunk.len() >= 9 => {
-            let id = u32::from_le_bytes([chunk[5], chunk[6], chunk[7], chunk[8]]);
-            let locking = exchange
-                .locking
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains(&id);
-            match locking {
-                true => Request::Locking,
-                false => Request::Work,
-            }
-        }
-        // COM_STMT_CLOSE and COM_QUIT have no answer.
-        0x19 | 0x01 => Request::Other,
-        _ => Request::Work,
-    }
-}
-
-/// The time to add to the server's answer `chunk`, read at `now`: its
-/// server time stretched by `stretch`, if it answers work; and a prepared
-/// locking read's id remembered.
-fn answered(chunk: &[u8], now: Instant, stretch: f64, exchange: &Exchange) -> Duration {
-    let sent = exchange.sent.swap(0, Ordering::SeqCst);
-    if sent == 0 {
-        return Duration::ZERO;
-    }
-    // COM_STMT_PREPARE_OK: 0x00, then the statement id.
-    if exchange.preparing_lock.swap(false, Ordering::SeqCst) && chunk.len() >= 9 && chunk[4] == 0 {
-        let id = u32::from_le_bytes([chunk[5], chunk[6], chunk[7], chunk[8]]);
-        exchange
-            .locking
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id);
-    }
-    if !exchange.stretch.load(Ordering::SeqCst) || stretch <= 1.0 {
-        return Duration::ZERO;
-    }
-    let server_time = Duration::from_nanos(nanos_since_epoch(now).saturating_sub(sent));
-    server_time.mul_f64(stretch - 1.0)
-}
-
-/// Whether `chunk` is a client's `COMMIT` (a text-protocol query, as sqlx
-/// commits a transaction).
-fn is_commit(chunk: &[u8]) -> bool {
-    // 3 bytes of length, 1 of sequence, then COM_QUERY (0x03) and the text.
-    chunk.len() >= 11
-        && chunk[4] == 0x03
-        && chunk[5..11].eq_ignore_ascii_case(b"COMMIT")
-        && chunk[11..]
-            .iter()
-            .all(|b| b.is_ascii_whitespace() || *b == b';')
-}
-
 /// Whether `chunk` starts with a MySQL ERR packet for a connection limit:
 /// too many connections (1040), or a user's `MAX_USER_CONNECTIONS` (1203,
 /// 1226).
@@ -426,171 +309,4 @@ fn refuses_for_a_limit(chunk: &[u8]) -> bool {
     chunk.len() >= 7
         && chunk[4] == 0xFF
         && matches!(u16::from_le_bytes([chunk[5], chunk[6]]), 1040 | 1203 | 1226)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
-
-    /// An echo server on loopback.
-    async fn echo() -> SocketAddr {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 1024];
-                    while let Ok(n) = s.read(&mut buf).await {
-                        if n == 0 || s.write_all(&buf[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        addr
-    }
-
-    #[tokio::test]
-    async fn a_round_trip_through_the_proxy_carries_the_bytes_and_the_delay_both_ways() {
-        let proxy = start(
-            echo().await,
-            Duration::from_millis(20),
-            ServerCosts::default(),
-            Arc::default(),
-        )
-        .await
-        .unwrap();
-        let mut conn = TcpStream::connect(proxy.addr).await.unwrap();
-        for message in [&b"ping"[..], &b"a second message"[..]] {
-            let sent = Instant::now();
-            conn.write_all(message).await.unwrap();
-            let mut back = vec![0u8; message.len()];
-            conn.read_exact(&mut back).await.unwrap();
-            assert_eq!(back, message);
-            // A lower bound only: 20 ms out and 20 ms back.
-            assert!(
-                sent.elapsed() >= Duration::from_millis(40),
-                "{:?}",
-                sent.elapsed()
-            );
-        }
-    }
-
-    /// A MySQL text-protocol packet of `query`.
-    fn com_query(query: &str) -> Vec<u8> {
-        let len = (query.len() + 1) as u32;
-        let mut packet = len.to_le_bytes()[..3].to_vec();
-        packet.push(0);
-        packet.push(0x03);
-        packet.extend_from_slice(query.as_bytes());
-        packet
-    }
-
-    #[test]
-    fn a_commit_is_told_from_other_queries() {
-        assert!(is_commit(&com_query("COMMIT")));
-        assert!(is_commit(&com_query("commit ;")));
-        for other in ["COMMITTED", "SELECT 1", "ROLLBACK", "BEGIN"] {
-            assert!(!is_commit(&com_query(other)), "{other}");
-        }
-        assert!(!is_commit(b"COMMIT"), "not a packet");
-    }
-
-    #[tokio::test]
-    async fn a_commit_takes_the_extra_time_on_top_of_the_round_trip() {
-        let proxy = start(
-            echo().await,
-            Duration::from_millis(5),
-            ServerCosts {
-                commit_extra: Duration::from_millis(100),
-                statement_stretch: 1.0,
-            },
-            Arc::default(),
-        )
-        .await
-        .unwrap();
-        let mut conn = TcpStream::connect(proxy.addr).await.unwrap();
-        let commit = com_query("COMMIT");
-        let sent = Instant::now();
-        conn.write_all(&commit).await.unwrap();
-        let mut back = vec![0u8; commit.len()];
-        conn.read_exact(&mut back).await.unwrap();
-        assert_eq!(back, commit);
-        assert!(
-            sent.elapsed() >= Duration::from_millis(110),
-            "{:?}",
-            sent.elapsed()
-        );
-    }
-
-    /// A MySQL packet with `command` and `payload`.
-    fn packet(command: u8, payload: &[u8]) -> Vec<u8> {
-        let len = (payload.len() + 1) as u32;
-        let mut p = len.to_le_bytes()[..3].to_vec();
-        p.push(0);
-        p.push(command);
-        p.extend_from_slice(payload);
-        p
-    }
-
-    /// Which answers are stretched: a statement's work is, a locking
-    /// read's (mostly a wait for another transaction's lock) is not, text
-    /// or prepared; a commit has its own term.
-    #[test]
-    fn a_locking_read_is_told_from_work_text_or_prepared() {
-        let x = Exchange::default();
-        assert_eq!(classify(&com_query("COMMIT"), &x), Request::Commit);
-        let lock = com_query("SELECT quantity FROM inventory WHERE product_id = ? for update");
-        assert_eq!(classify(&lock, &x), Request::Locking);
-        assert_eq!(
-            classify(&com_query("INSERT INTO orders VALUES (1)"), &x),
-            Request::Work
-        );
-        let prepare = packet(0x16, b"SELECT 1 FROM inventory FOR UPDATE");
-        assert_eq!(classify(&prepare, &x), Request::PrepareLocking);
-        // The server's PREPARE_OK names statement 7: its executes are locking.
-        x.preparing_lock.store(true, Ordering::SeqCst);
-        x.sent
-            .store(nanos_since_epoch(Instant::now()), Ordering::SeqCst);
-        let ok = packet(0x00, &[7, 0, 0, 0, 1, 0, 0, 0, 0]);
-        answered(&ok, Instant::now(), 2.0, &x);
-        let execute = |id: u8| packet(0x17, &[id, 0, 0, 0, 0, 1, 0, 0, 0]);
-        assert_eq!(classify(&execute(7), &x), Request::Locking);
-        assert_eq!(classify(&execute(8), &x), Request::Work);
-        // Not a command (a handshake packet, sequence 1), and a close that
-        // has no answer.
-        let mut handshake = com_query("SELECT 1");
-        handshake[3] = 1;
-        assert_eq!(classify(&handshake, &x), Request::Other);
-        assert_eq!(classify(&packet(0x19, &[7, 0, 0, 0]), &x), Request::Other);
-    }
-
-    /// An answer to work is held back by its server time times the stretch
-    /// less one; a locking read's, or any at a stretch of 1, is not.
-    #[test]
-    fn an_answer_is_held_back_by_its_stretched_server_time() {
-        let x = Exchange::default();
-        let asked = Instant::now();
-        x.sent.store(nanos_since_epoch(asked), Ordering::SeqCst);
-        x.stretch.store(true, Ordering::SeqCst);
-        let extra = answered(b"answer", asked + Duration::from_millis(10), 1.5, &x);
-        assert!(
-            (extra.as_secs_f64() - 0.005).abs() < 1e-4,
-            "half of 10 ms: {extra:?}"
-        );
-        // Its answer has come: a second chunk of it adds nothing.
-        assert_eq!(
-            answered(b"more", asked + Duration::from_millis(20), 1.5, &x),
-            Duration::ZERO
-        );
-        x.sent.store(nanos_since_epoch(asked), Ordering::SeqCst);
-        x.stretch.store(false, Ordering::SeqCst);
-        assert_eq!(
-            answered(b"locked", asked + Duration::from_millis(50), 1.5, &x),
-            Duration::ZERO
-        );
-    }
 }

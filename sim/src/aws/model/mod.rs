@@ -5,6 +5,15 @@
 //! uncertain constant has three values; `--model optimistic|central|
 //! pessimistic` picks one column for all of them, so a verdict can be
 //! checked at both ends of what AWS plausibly does.
+//!
+//! Here the file's types, the model read from it and its tables; the
+//! log-normal arithmetic its latencies follow in `lognormal.rs`, the RDS
+//! instance classes in `classes.rs`.
+
+mod classes;
+mod lognormal;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,8 +25,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
+pub use classes::{classes, Class, CLASSES};
+use lognormal::standard_normal;
+pub use lognormal::{lognormal, lognormal_max_mean, lognormal_mean, normal_quantile};
+
 /// `deploy/model.json`, as shipped.
-pub const SHIPPED: &str = include_str!("../../../deploy/model.json");
+pub const SHIPPED: &str = include_str!("../../../../deploy/model.json");
 
 /// Which end of each uncertain constant's range a run takes (beside the
 /// flags that take it, as those are built without the model).
@@ -283,148 +296,6 @@ impl Model {
     }
 }
 
-/// `deploy/instance-classes.json`, as shipped: the RDS classes a plan may
-/// choose, and how fast each runs a statement.
-pub const CLASSES: &str = include_str!("../../../deploy/instance-classes.json");
-
-/// One RDS instance class.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Class {
-    pub memory_gib: f64,
-    pub vcpus: u32,
-    /// The `max_connections` a settings file sets for this class.
-    pub max_connections: u32,
-    /// How fast it runs a statement, relative to the model's
-    /// `rds_cpu_slowdown` (1: as the model says).
-    pub speed: f64,
-}
-
-#[derive(Debug, Deserialize)]
-struct ClassFile {
-    #[allow(dead_code)]
-    about: String,
-    #[allow(dead_code)]
-    source: String,
-    #[allow(dead_code)]
-    read: String,
-    classes: BTreeMap<String, Class>,
-}
-
-/// The classes of `deploy/instance-classes.json`, by name.
-pub fn classes() -> anyhow::Result<BTreeMap<String, Class>> {
-    let file: ClassFile =
-        serde_json::from_str(CLASSES).context("deploy/instance-classes.json is not readable")?;
-    Ok(file.classes)
-}
-
-impl Model {
-    /// What the database costs beyond the network on instance `class`: a
-    /// commit's storage flush (and the standby's write if `multi_az`), and
-    /// how much longer a statement's own work takes than on this machine's
-    /// server. A class the file does not list runs at speed 1.
-    pub fn server_costs(&self, class: &str, multi_az: bool) -> crate::netem::ServerCosts {
-        let speed = classes()
-            .ok()
-            .and_then(|c| c.get(class).map(|c| c.speed))
-            .unwrap_or(1.0);
-        let c = &self.c;
-        let commit = self.v(&c.rds_commit_ms)
-            + match multi_az {
-                true => self.v(&c.multi_az_commit_ms),
-                false => 0.0,
-            };
-        crate::netem::ServerCosts {
-            commit_extra: Duration::from_secs_f64(commit.max(0.0) / 1000.0),
-            statement_stretch: self.v(&c.rds_cpu_slowdown) / speed.max(1e-3),
-        }
-    }
-}
-
-/// The value at `z` standard deviations of the log-normal distribution
-/// whose median is `p50` and 99th percentile `p99`.
-pub fn lognormal(p50: f64, p99: f64, z: f64) -> f64 {
-    p50 * (lognormal_sigma(p50, p99) * z).exp()
-}
-
-/// The mean of that distribution (above its median).
-pub fn lognormal_mean(p50: f64, p99: f64) -> f64 {
-    let sigma = lognormal_sigma(p50, p99);
-    p50 * (sigma * sigma / 2.0).exp()
-}
-
-/// The expected slowest of `k` calls drawn from that distribution, as the
-/// sim waits for `k` parallel calls (the mean for one): the quantile at
-/// Blom's plotting position (k - 0.375) / (k + 0.25).
-pub fn lognormal_max_mean(p50: f64, p99: f64, k: u32) -> f64 {
-    if k <= 1 {
-        return lognormal_mean(p50, p99);
-    }
-    let k = f64::from(k);
-    lognormal(p50, p99, normal_quantile((k - 0.375) / (k + 0.25)))
-}
-
-/// The standard normal quantile of `p` in (0, 1) (Acklam's rational
-/// approximation, relative error below 1.2e-9).
-pub fn normal_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [
-        -3.969_683_028_665_376e1,
-        2.209_460_984_245_205e2,
-        -2.759_285_104_469_687e2,
-        1.383_577_518_672_69e2,
-        -3.066_479_806_614_716e1,
-        2.506_628_277_459_239,
-    ];
-    const B: [f64; 5] = [
-        -5.447_609_879_822_406e1,
-        1.615_858_368_580_409e2,
-        -1.556_989_798_598_866e2,
-        6.680_131_188_771_972e1,
-        -1.328_068_155_288_572e1,
-    ];
-    const C: [f64; 6] = [
-        -7.784_894_002_430_293e-3,
-        -3.223_964_580_411_365e-1,
-        -2.400_758_277_161_838,
-        -2.549_732_539_343_734,
-        4.374_664_141_464_968,
-        2.938_163_982_698_783,
-    ];
-    const D: [f64; 4] = [
-        7.784_695_709_041_462e-3,
-        3.224_671_290_700_398e-1,
-        2.445_134_137_142_996,
-        3.754_408_661_907_416,
-    ];
-    let p = p.clamp(1e-12, 1.0 - 1e-12);
-    let tail = |q: f64| {
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    };
-    if p < 0.02425 {
-        tail((-2.0 * p.ln()).sqrt())
-    } else if p > 1.0 - 0.02425 {
-        -tail((-2.0 * (1.0 - p).ln()).sqrt())
-    } else {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
-            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
-    }
-}
-
-fn lognormal_sigma(p50: f64, p99: f64) -> f64 {
-    const Z99: f64 = 2.326_347_874;
-    ((p99.max(p50) / p50.max(1e-9)).ln() / Z99).max(0.0)
-}
-
-/// A standard normal draw (Box-Muller).
-fn standard_normal(rng: &mut impl Rng) -> f64 {
-    let u1: f64 = rng.gen::<f64>().max(f64::MIN_POSITIVE);
-    let u2: f64 = rng.gen();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
 /// Every code cost of a model file, by name.
 pub fn code_table(text: &str) -> anyhow::Result<BTreeMap<String, Cost>> {
     #[derive(Deserialize)]
@@ -475,114 +346,4 @@ pub fn markdown(text: &str) -> anyhow::Result<String> {
         ));
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_constant_has_a_source_and_a_date_or_says_it_is_assumed() {
-        for (name, c) in table(SHIPPED).unwrap() {
-            assert!(c.url.starts_with("https://"), "{name}: {}", c.url);
-            assert!(
-                c.read.len() == 10 && c.read.starts_with("20"),
-                "{name}: read {}",
-                c.read
-            );
-            assert!(c.source.len() > 20, "{name}: a source, or why assumed");
-            assert!(
-                c.is_fixed() || c.is_assumed() || c.source.contains("assumed"),
-                "{name}: a range is an assumption and must say so"
-            );
-            assert!(c.if_aws_differs.len() > 10, "{name}: what changes");
-        }
-        Model::shipped(End::Central, 1).unwrap();
-    }
-
-    #[test]
-    fn the_ends_move_every_uncertain_constant_the_costly_way() {
-        let o = Model::shipped(End::Optimistic, 1).unwrap();
-        let c = Model::shipped(End::Central, 1).unwrap();
-        let p = Model::shipped(End::Pessimistic, 1).unwrap();
-        let rtt = |m: &Model| m.v(&m.c.rtt_cross_az_ms);
-        assert!(rtt(&o) < rtt(&c) && rtt(&c) < rtt(&p));
-        assert!(o.cpu_stretch(256) < c.cpu_stretch(256) && c.cpu_stretch(256) < p.cpu_stretch(256));
-        let reads = |m: &Model| m.v(&m.c.esm_parallel_receives);
-        assert!(reads(&o) > reads(&c) && reads(&c) > reads(&p));
-        // A file whose range runs the wrong way is refused.
-        let wrong = SHIPPED.replace(
-            r#""optimistic": 0.6, "central": 1.0, "pessimistic": 2.0"#,
-            r#""optimistic": 2.0, "central": 1.0, "pessimistic": 0.6"#,
-        );
-        assert_ne!(wrong, SHIPPED);
-        let e = Model::parse(&wrong, "test", End::Central, 1).unwrap_err();
-        assert!(format!("{e:#}").contains("rtt_cross_az_ms"), "{e:#}");
-        // And so is one that lacks a constant the sim uses.
-        let missing = SHIPPED.replace("\"secret_read_ms\"", "\"secret_read\"");
-        assert!(Model::parse(&missing, "test", End::Central, 1).is_err());
-    }
-
-    #[test]
-    fn the_cpu_share_is_memory_over_1769_mb_of_a_vcpu_and_at_most_one() {
-        let m = Model::shipped(End::Central, 1).unwrap();
-        assert!((m.cpu_stretch(256) - 1769.0 / 256.0).abs() < 1e-9);
-        assert!((m.cpu_stretch(1769) - 1.0).abs() < 1e-9);
-        assert!((m.cpu_stretch(4096) - 1.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn latencies_are_drawn_with_the_documented_median_and_tail() {
-        assert!((lognormal(16.2, 105.0, 0.0) - 16.2).abs() < 1e-9);
-        assert!((lognormal(16.2, 105.0, 2.326_347_874) - 105.0).abs() < 1e-6);
-        let m = Model::shipped(End::Central, 7).unwrap();
-        let mut draws: Vec<f64> = (0..20_000)
-            .map(|_| m.sqs_call().as_secs_f64() * 1000.0)
-            .collect();
-        draws.sort_by(f64::total_cmp);
-        let (p50, p99) = (draws[10_000], draws[19_800]);
-        assert!((7.0..9.0).contains(&p50), "p50 {p50}");
-        assert!((32.0..50.0).contains(&p99), "p99 {p99}");
-    }
-
-    #[test]
-    fn the_slowest_of_k_calls_is_what_the_sim_waits_for() {
-        assert!((normal_quantile(0.5)).abs() < 1e-9);
-        assert!((normal_quantile(0.99) - 2.326_347_874).abs() < 1e-6);
-        assert!((normal_quantile(0.01) + 2.326_347_874).abs() < 1e-6);
-        // Against draws: the mean of the slowest of 5 and of 20.
-        let m = Model::shipped(End::Central, 11).unwrap();
-        for k in [5u32, 20] {
-            let n = 4000;
-            let mean = (0..n)
-                .map(|_| {
-                    (0..k)
-                        .map(|_| m.sqs_call().as_secs_f64() * 1000.0)
-                        .fold(0.0, f64::max)
-                })
-                .sum::<f64>()
-                / f64::from(n);
-            let screen = lognormal_max_mean(8.0, 40.0, k);
-            assert!(
-                (screen / mean - 1.0).abs() < 0.1,
-                "k {k}: {screen} against {mean}"
-            );
-        }
-        assert!(lognormal_max_mean(8.0, 40.0, 20) > lognormal_max_mean(8.0, 40.0, 5));
-        assert_eq!(lognormal_max_mean(8.0, 40.0, 1), lognormal_mean(8.0, 40.0));
-    }
-
-    /// The measured delivery (a send, the mapping's receive and the invoke)
-    /// bounds the assumed API latency: a model whose send and receive do not
-    /// fit inside it is refused.
-    #[test]
-    fn a_send_and_a_receive_must_fit_inside_the_measured_delivery() {
-        for end in [End::Optimistic, End::Central, End::Pessimistic] {
-            Model::shipped(end, 1).unwrap();
-        }
-        let slow = SHIPPED.replacen("\"central\": 8,", "\"central\": 9,", 1);
-        assert_ne!(slow, SHIPPED, "sqs_api_p50_ms's central value is 8");
-        let e = Model::parse(&slow, "slow", End::Central, 1).unwrap_err();
-        assert!(format!("{e:#}").contains("measured delivery"), "{e:#}");
-    }
 }
