@@ -234,7 +234,7 @@ impl Mapping {
 
     /// One concurrent batch fewer, not below the initial concurrency.
     fn step_back(&self) {
-        let floor = self.settings.scaling.initial.min(Self::cap(&self.settings));
+        let floor = self.settings.scaling.floor(Self::cap(&self.settings));
         let _ = self
             .stats
             .pollers

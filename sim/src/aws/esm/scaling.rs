@@ -20,6 +20,14 @@ pub struct Scaling {
 }
 
 impl Scaling {
+    /// The fewest concurrent batches AWS keeps a mapping at, with
+    /// `maximumConcurrency` `cap`: the initial concurrency, or the cap if
+    /// lower. Scaling down, a failed invocation and a throttle all stop
+    /// here.
+    pub fn floor(&self, cap: usize) -> usize {
+        self.initial.min(cap)
+    }
+
     pub fn of(model: &Model) -> Scaling {
         let c = &model.c;
         Scaling {
@@ -54,7 +62,7 @@ impl Scaling {
 /// more while messages wait, as many fewer (not below the initial) while
 /// none do; never above `cap`.
 pub fn next_concurrency(scaling: &Scaling, cap: usize, now: usize, waiting: bool, n: u64) -> usize {
-    let floor = scaling.initial.min(cap);
+    let floor = scaling.floor(cap);
     let by = scaling.per_step(n);
     if waiting {
         (now + by).min(cap)
@@ -68,7 +76,7 @@ pub fn next_concurrency(scaling: &Scaling, cap: usize, now: usize, waiting: bool
 /// is the share), not below the floor AWS keeps a mapping with
 /// `maximumConcurrency` at (the initial, or the cap if lower).
 pub fn after_error(scaling: &Scaling, cap: usize, now: usize, u: f64) -> usize {
-    let floor = scaling.initial.min(cap);
+    let floor = scaling.floor(cap);
     let cut = (now as f64 * scaling.error_backoff + u).floor() as usize;
     now.saturating_sub(cut).max(floor)
 }

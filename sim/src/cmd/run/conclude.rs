@@ -12,15 +12,24 @@ use engine::harness::faults::FaultKind;
 use engine::store::OpenedStore;
 use orderflow_client::Latencies;
 
+use std::sync::Arc;
+
 #[cfg(feature = "aws")]
-use super::dlq_causes;
-use super::{hot_products, peek_all, Loaded, RunArgs, Started};
+use engine::app::App;
+#[cfg(feature = "aws")]
+use engine::dlq;
+use engine::domain::ProductId;
+
+use super::{Loaded, RunArgs, Started};
 use crate::gather::{self, RunRecord};
 use crate::invariants::{self, Check};
+use crate::load;
 use crate::load::measure::{self, LoadReport, Percentiles, ReadsReport};
 use crate::report::result::{
     settings_ref, CheckRow, PipelineReport, ProfileSetup, RunResult, Setup, StockRow,
 };
+#[cfg(feature = "aws")]
+use crate::report::shape::DlqCauses;
 #[cfg(feature = "aws")]
 use crate::report::shape::{OutageRow, ShapeReport};
 use crate::report::{self, faults, html};
@@ -289,6 +298,38 @@ fn checks(scenarios: &[Check], invariants: &[Check], result: &RunResult) -> Vec<
         );
     }
     rows
+}
+
+/// What the DLQs hold, by the last error of each message.
+#[cfg(feature = "aws")]
+pub(crate) async fn dlq_causes(app: &App) -> anyhow::Result<DlqCauses> {
+    let mut why = DlqCauses::new();
+    for q in app.queues.dead_letters() {
+        for l in dlq::list(&q, &app.failures, usize::MAX).await? {
+            let cause = l.last_error.unwrap_or_else(|| "unknown".into());
+            *why.entry(format!("{}: {cause}", q.name)).or_default() += 1;
+        }
+    }
+    Ok(why)
+}
+
+/// The load's hot products, whose stock the report follows.
+pub(crate) fn hot_products() -> Vec<ProductId> {
+    load::products()
+        .into_iter()
+        .map(|p| p.product_id)
+        .filter(|p| load::HOT.iter().any(|(h, _)| *h == p.as_str()))
+        .collect()
+}
+
+/// Every message in a DLQ (none where there is no DLQ).
+pub(crate) async fn peek_all(
+    dlq: Option<&Arc<dyn engine::queue::QueueBackend>>,
+) -> anyhow::Result<Vec<engine::queue::Message>> {
+    match dlq {
+        Some(q) => Ok(q.peek(usize::MAX).await?),
+        None => Ok(Vec::new()),
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 mod conclude;
 mod incidents;
 
+use conclude::hot_products;
 use incidents::{redrive, resolve_outage};
 
 use std::collections::BTreeMap;
@@ -31,8 +32,6 @@ use crate::invariants::{self, Check};
 use crate::load::{self, send, SaleArgs, Sends};
 use crate::pipeline::{Pipeline, PipelineArgs, Start};
 use crate::report::result::RunResult;
-#[cfg(feature = "aws")]
-use crate::report::shape::DlqCauses;
 use crate::scenarios;
 use crate::timeline;
 use orderflow_client::Client;
@@ -405,37 +404,5 @@ impl Started {
             ),
         }
         sale.send_options(due, args.concurrency, self.seed)
-    }
-}
-
-/// What the DLQs hold, by the last error of each message.
-#[cfg(feature = "aws")]
-pub(crate) async fn dlq_causes(app: &App) -> anyhow::Result<DlqCauses> {
-    let mut why = DlqCauses::new();
-    for q in app.queues.dead_letters() {
-        for l in dlq::list(&q, &app.failures, usize::MAX).await? {
-            let cause = l.last_error.unwrap_or_else(|| "unknown".into());
-            *why.entry(format!("{}: {cause}", q.name)).or_default() += 1;
-        }
-    }
-    Ok(why)
-}
-
-/// The load's hot products, whose stock the report follows.
-pub(crate) fn hot_products() -> Vec<ProductId> {
-    load::products()
-        .into_iter()
-        .map(|p| p.product_id)
-        .filter(|p| load::HOT.iter().any(|(h, _)| *h == p.as_str()))
-        .collect()
-}
-
-/// Every message in a DLQ (none where there is no DLQ).
-pub(crate) async fn peek_all(
-    dlq: Option<&Arc<dyn engine::queue::QueueBackend>>,
-) -> anyhow::Result<Vec<engine::queue::Message>> {
-    match dlq {
-        Some(q) => Ok(q.peek(usize::MAX).await?),
-        None => Ok(Vec::new()),
     }
 }
