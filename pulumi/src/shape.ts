@@ -1,0 +1,71 @@
+// The settings file, deploy/settings.json: its type, generated from the
+// JSON Schema the engine's Rust type generates (shape.generated.ts, by
+// `npm run gen`), and its reading, checked against that schema.
+
+import Ajv2020, { type ValidateFunction } from "ajv/dist/2020";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+import type { DeploymentSettings } from "./shape.generated";
+
+// The types below are read off the generated one by property, so they hold
+// whether the schema gives `functions` and `event_sources` as maps keyed by
+// name or as objects with a property a name.
+
+/** One function's shape. */
+export type FunctionShape = NonNullable<DeploymentSettings["functions"]["ingest"]>;
+/** An SQS event source mapping's shape. */
+export type EventSourceShape = NonNullable<DeploymentSettings["event_sources"]["processor"]>;
+/** A token bucket: requests a second, steady, and the most at once. */
+export type Throttle = DeploymentSettings["stage_throttle"];
+
+/** The functions an SQS event source mapping feeds (rules.ts CONSUMERS). */
+export type Consumer = "processor" | "notifier";
+
+/**
+ * The deployed shape: `deploy/settings.json`, the one file this program
+ * deploys and `sim` simulates. `read`, if present, serves the read routes;
+ * ingest then serves POST /api/orders only, and with pool_size 0 has no
+ * database.
+ */
+export type Shape = Omit<DeploymentSettings, "functions" | "event_sources"> & {
+    functions: { ingest: FunctionShape; processor: FunctionShape; notifier: FunctionShape; read?: FunctionShape };
+    event_sources: Record<Consumer, EventSourceShape>;
+};
+export type FunctionName = keyof Shape["functions"];
+
+/** The repository's deploy/ directory, from pulumi/ (where `pulumi up` and the tests run). */
+export const deployDir = (...file: string[]) => path.resolve(process.cwd(), "..", "deploy", ...file);
+
+/** Reads the shape; `file` defaults to `../deploy/settings.json` from here. */
+export function readShape(file = deployDir("settings.json")): Shape {
+    return validShape(JSON.parse(fs.readFileSync(file, "utf8")), file);
+}
+
+let settingsSchema: ValidateFunction<Shape> | undefined;
+
+/** The schema's validator. */
+function schemaValidator(): ValidateFunction<Shape> {
+    if (settingsSchema === undefined) {
+        const schema = JSON.parse(fs.readFileSync(deployDir("settings.schema.json"), "utf8"));
+        const ajv = new Ajv2020({ allErrors: true, validateFormats: false, strict: false });
+        // The schema requires ingest, processor and notifier, and names
+        // `read` the one other function: what `Shape` says.
+        settingsSchema = ajv.compile<Shape>(schema);
+    }
+    return settingsSchema;
+}
+
+/**
+ * The settings checked against `deploy/settings.schema.json` (a key the sim
+ * would refuse, misspelt, missing, of the wrong type, a function it does not
+ * know, fails `pulumi up` too, before anything is built).
+ */
+export function validShape(value: unknown, file: string): Shape {
+    const valid = schemaValidator();
+    if (!valid(value)) {
+        const errors = (valid.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${"additionalProperty" in e.params ? ` (${e.params.additionalProperty})` : ""}${"propertyName" in e.params ? ` (${e.params.propertyName})` : ""}`);
+        throw new Error(`${file} is not a settings file the engine reads: ${errors.join("; ")}`);
+    }
+    return value;
+}
