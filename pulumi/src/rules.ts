@@ -1,7 +1,8 @@
 // The arithmetic and the refusals both languages share with
 // engine/src/deployment.rs: the connection budget, the lock wait, the
-// connection alarm, the account's concurrency; and what a deploy refuses
-// (`checkShape`). deploy/budget-cases.json holds budget cases both compute.
+// connection alarm, the account's concurrency; what the engine's parse
+// refuses (`checkSettings`) and what a deploy refuses beside it
+// (`checkShape`). deploy/settings-cases.json holds cases both compute.
 
 import type { Consumer, FunctionName, FunctionShape, Shape } from "./shape";
 
@@ -92,6 +93,27 @@ export function checkAccountConcurrency(quota: number, shape: Shape): number {
     return quota;
 }
 
+/**
+ * What the engine's `DeploymentSettings::parse` refuses beyond the schema,
+ * in its order and in its words: an ingest without a database and no read
+ * function, a throttle for a route the API lacks or above the stage's.
+ */
+export function checkSettings(shape: Shape) {
+    if (shape.functions.ingest.pool_size === 0 && !shape.functions.read) {
+        throw new Error("functions: ingest has no database (pool_size 0) and no `read` function serves the read routes");
+    }
+    // By route key, as the engine's map keeps them.
+    const throttles = Object.entries(shape.route_throttles ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const [route, t] of throttles) {
+        if (!(ROUTES as readonly string[]).includes(route)) {
+            throw new Error(`route_throttles: \`${route}\` is not a route of the API (${ROUTES.join(", ")})`);
+        }
+        if (t.rate > shape.stage_throttle.rate || t.burst > shape.stage_throttle.burst) {
+            throw new Error(`route_throttles: \`${route}\` allows more than the stage's throttle`);
+        }
+    }
+}
+
 /** A mapping's maximumConcurrency: AWS's 2 or more; uncapped, it scales to 1,000 batches. */
 export function mappingCap(shape: Shape, fname: Consumer): number {
     const cap = shape.event_sources[fname].maximum_concurrency ?? null;
@@ -101,8 +123,9 @@ export function mappingCap(shape: Shape, fname: Consumer): number {
     return cap;
 }
 
-/** Refuses a shape that would open more connections than the instance allows, or whose mappings are uncapped. */
+/** Refuses what the engine refuses, and a shape that would open more connections than the instance allows, or whose mappings are uncapped. */
 export function checkShape(shape: Shape) {
+    checkSettings(shape);
     // Past the limit, connections are refused and orders retried toward the DLQ.
     const budget = connectionBudget(shape);
     if (budget.needed > budget.available) {
@@ -111,17 +134,6 @@ export function checkShape(shape: Shape) {
                 `max_connections ${shape.max_connections} less ${shape.reserved_connections} reserved leaves them ${budget.available}: cap reserved concurrency, ` +
                 `maximumConcurrency or pool sizes`,
         );
-    }
-    if (shape.functions.ingest.pool_size === 0 && !shape.functions.read) {
-        throw new Error("ingest has no database (pool_size 0) and no `read` function serves the read routes");
-    }
-    for (const [route, t] of Object.entries(shape.route_throttles ?? {})) {
-        if (!(ROUTES as readonly string[]).includes(route)) {
-            throw new Error(`route_throttles: ${route} is not a route of the API (${ROUTES.join(", ")})`);
-        }
-        if (t.rate > shape.stage_throttle.rate || t.burst > shape.stage_throttle.burst) {
-            throw new Error(`route_throttles: ${route} allows more than the stage's throttle`);
-        }
     }
     // AWS: a queue's visibility timeout at least six times its consumer's
     // timeout, or a batch still running comes back to another poller.

@@ -1,11 +1,13 @@
 // The settings file, deploy/settings.json: its type, generated from the
 // JSON Schema the engine's Rust type generates (shape.generated.ts, by
-// `npm run gen`), and its reading, checked against that schema.
+// `npm run gen`), and its reading, which refuses what the engine's
+// `DeploymentSettings::parse` refuses.
 
-import Ajv2020, { type ValidateFunction } from "ajv/dist/2020";
+import Ajv2020, { type ErrorObject, type ValidateFunction } from "ajv/dist/2020";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
+import { checkSettings } from "./rules";
 import type { DeploymentSettings } from "./shape.generated";
 
 // The types below are read off the generated one by property, so they hold
@@ -44,11 +46,12 @@ export function readShape(file = deployDir("settings.json")): Shape {
 
 let settingsSchema: ValidateFunction<Shape> | undefined;
 
-/** The schema's validator. */
+/** The schema's validator: `uint32` checked as serde checks a u32. */
 function schemaValidator(): ValidateFunction<Shape> {
     if (settingsSchema === undefined) {
         const schema = JSON.parse(fs.readFileSync(deployDir("settings.schema.json"), "utf8"));
-        const ajv = new Ajv2020({ allErrors: true, validateFormats: false, strict: false });
+        const ajv = new Ajv2020({ allErrors: true, strict: false, verbose: true });
+        ajv.addFormat("uint32", { type: "number", validate: (n: number) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff });
         // The schema requires ingest, processor and notifier, and names
         // `read` the one other function: what `Shape` says.
         settingsSchema = ajv.compile<Shape>(schema);
@@ -59,13 +62,24 @@ function schemaValidator(): ValidateFunction<Shape> {
 /**
  * The settings checked against `deploy/settings.schema.json` (a key the sim
  * would refuse, misspelt, missing, of the wrong type, a function it does not
- * know, fails `pulumi up` too, before anything is built).
+ * know, fails `pulumi up` too, before anything is built), then against the
+ * rules the engine's parse adds (rules.ts `checkSettings`).
  */
 export function validShape(value: unknown, file: string): Shape {
     const valid = schemaValidator();
     if (!valid(value)) {
-        const errors = (valid.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${"additionalProperty" in e.params ? ` (${e.params.additionalProperty})` : ""}${"propertyName" in e.params ? ` (${e.params.propertyName})` : ""}`);
+        // The key or the value at fault, in backticks as the engine's
+        // messages give them (`max_connection`, `4294967296`, `"fast"`).
+        const named = (e: ErrorObject) =>
+            ["additionalProperty", "propertyName", "missingProperty"].filter((k) => k in e.params).map((k) => ` \`${String(e.params[k])}\``).join("") +
+            (["type", "format", "minimum"].includes(e.keyword) ? `: \`${JSON.stringify(e.data)}\`` : "");
+        const errors = (valid.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${named(e)}`);
         throw new Error(`${file} is not a settings file the engine reads: ${errors.join("; ")}`);
+    }
+    try {
+        checkSettings(value);
+    } catch (e) {
+        throw new Error(`${file}: ${e instanceof Error ? e.message : String(e)}`);
     }
     return value;
 }

@@ -1,5 +1,6 @@
 // The alarms on Pulumi's mocks: each to the SNS topic, with what to do;
 // what they watch; the counts the sim's bill charges for (src/alarms.ts).
+//
 // The `test` stack, with no config but the dev preset: no JWT authorizer,
 // no alarm email (tests/production.test.ts deploys a production stack).
 

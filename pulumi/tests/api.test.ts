@@ -1,6 +1,7 @@
 // The HTTP API on Pulumi's mocks: its routes and throttles, its access
 // log, its exports, anonymous on a dev stack without a JWT issuer
 // (src/api.ts).
+//
 // The `test` stack, with no config but the dev preset: no JWT authorizer,
 // no alarm email (tests/production.test.ts deploys a production stack).
 

@@ -1,5 +1,6 @@
 // The database on Pulumi's mocks: private, encrypted, TLS only, MySQL 8.4,
 // its limits explicit and its changes in a pinned window (src/database.ts).
+//
 // The `test` stack, with no config but the dev preset: no JWT authorizer,
 // no alarm email (tests/production.test.ts deploys a production stack).
 

@@ -1,6 +1,7 @@
 // The functions and the migration step on Pulumi's mocks: their runtime,
 // environment, names, logs, versions and aliases, and the step they wait
 // for (src/functions.ts, src/lambda.ts, src/migration.ts).
+//
 // The `test` stack, with no config but the dev preset: no JWT authorizer,
 // no alarm email (tests/production.test.ts deploys a production stack).
 

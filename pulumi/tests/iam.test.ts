@@ -1,6 +1,7 @@
 // The functions' rights on Pulumi's mocks: no managed policy, each role
 // its own queues and secrets, `*` only where AWS requires it (src/iam.ts).
 // tests/classes.test.ts holds every role to its exact set.
+//
 // The `test` stack, with no config but the dev preset: no JWT authorizer,
 // no alarm email (tests/production.test.ts deploys a production stack).
 

@@ -1,6 +1,7 @@
 // The network on Pulumi's mocks: private subnets in zones picked by id,
 // no way out of the VPC, the functions only to MySQL and the endpoints,
 // the endpoints reached by private DNS (src/network.ts).
+//
 // The `test` stack, with no config but the dev preset: no JWT authorizer,
 // no alarm email (tests/production.test.ts deploys a production stack).
 

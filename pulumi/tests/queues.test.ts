@@ -1,5 +1,6 @@
 // The queues and their mappings on Pulumi's mocks: DLQs, visibility,
 // partial batch failures, capped mappings (src/queues.ts, src/functions.ts).
+//
 // The `test` stack, with no config but the dev preset: no JWT authorizer,
 // no alarm email (tests/production.test.ts deploys a production stack).
 

@@ -1,11 +1,11 @@
 // The rules a deploy holds the shape to, on Pulumi's mocks: the shipped
 // shape inside its connection budget, and refusals of what would fail on
-// AWS or overrun the database (src/rules.ts); the budget's hand-worked
-// cases the engine computes too.
+// AWS or overrun the database (src/rules.ts). tests/cases.test.ts computes
+// the table of cases the engine computes too.
+//
 // The `test` stack, with no config but the dev preset: no JWT authorizer,
 // no alarm email (tests/production.test.ts deploys a production stack).
 
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
@@ -83,24 +83,14 @@ describe("the deployment's rules", () => {
         src.checkShape(src.readShape());
     });
 
-    it("computes the connection budget of every hand-worked case the engine also computes", async () => {
+    it("reads an absent reservation or mapping cap as none, as the engine does, and refuses the uncapped mapping", async () => {
         const src = await program();
-        const table = JSON.parse(fs.readFileSync(path.resolve("..", "deploy", "budget-cases.json"), "utf8"));
-        const merge = (base: any, edit: any): any => {
-            if (edit === null || typeof edit !== "object" || base === null || typeof base !== "object") return edit;
-            const out = { ...base };
-            for (const [k, v] of Object.entries(edit)) out[k] = merge(base[k], v);
-            return out;
-        };
-        assert.ok(table.cases.length >= 8);
-        for (const c of table.cases) {
-            const shape = src.validShape(merge(src.readShape(), c.edit), c.name);
-            const budget = src.connectionBudget(shape);
-            assert.deepEqual(
-                { needed: budget.needed, available: budget.available, fits: budget.needed <= budget.available },
-                { needed: c.needed, available: c.available, fits: c.fits },
-                c.name,
-            );
-        }
+        const shape = src.readShape();
+        delete shape.event_sources.processor.maximum_concurrency;
+        assert.equal(src.maxEnvironments(shape, "processor"), 15, "its reservation caps it");
+        assert.deepEqual(src.connectionBudget(shape), { needed: 45, available: 50 });
+        assert.throws(() => src.checkShape(shape), /processor mapping needs a maximum_concurrency/);
+        delete shape.functions.processor.reserved_concurrency;
+        assert.equal(src.maxEnvironments(shape, "processor"), 1000, "the account's limit");
     });
 });

@@ -1,6 +1,7 @@
 // The stack's settings on Pulumi's mocks: config a deploy would fail on is
 // refused, and a settings file `sim plan` chose is deployed as it is
 // (src/settings.ts).
+//
 // The `test` stack, with no config but the dev preset: no JWT authorizer,
 // no alarm email (tests/production.test.ts deploys a production stack).
 
