@@ -1,33 +1,34 @@
 #!/usr/bin/env python3
 """Shows that the Pulumi tests catch each risky change to the program.
 
-Breaks the program (pulumi/src/) in one way at a time (a managed policy attached, a
-wildcard action, a wildcard resource, egress to the internet, a public
-database, TLS not required, a mapping without a concurrency cap, a
+Breaks the program (pulumi/src/) in one way at a time (a managed policy
+attached, a wildcard action, a wildcard resource, egress to the internet, a
+public database, TLS not required, a mapping without a concurrency cap, a
 production stack without deletion protection, alarms without an action or
 without OK actions, max_connections left to RDS's formula, the read routes
-sent to the ingest function, the read routes' own throttles dropped,
-egress out of the VPC in any spelling, endpoints without private DNS, the
-functions not waiting for the migration step, a visibility timeout under
-six times a function's timeout, a stack without a preset, a migration step
-that is not re-run for new code or not told the digest to check, the
-queues' backlog alarm at ten minutes, a silent database not alarming, no
-account quota check, a production stack without JWT or allowAnonymous, a
-database without a pinned maintenance window, the application user allowed
-from anywhere, the API calling $LATEST instead of the live alias,
-network-interface changes outside the VPC, subnets placed by zone name,
-orders for any customer behind the JWT authorizer, no alarms on the
-functions' own metrics, a migrate role without the rotation's last Secrets
-Manager call, functions deployed without their zips' hash; and by class: a
-resource type nobody reviewed, an action added to a role, a role another
-service may assume, an invoke permission for any stage and route, a mapping
-deployed disabled, a batch size, a DLQ retention or a stage burst that is
-not the settings file's, alarms watching another function than their name),
-runs `npm test` on it, and fails unless some test fails for each; the
-program is restored afterwards, whatever happens. Each break names the file
-of pulumi/src/ it edits and text found exactly once in it: the script
-refuses to start when one is not, so a change to the program cannot quietly
-retire a break. Needs `npm ci` done in pulumi/.
+sent to the ingest function, the read routes' own throttles dropped, egress
+out of the VPC in any spelling, endpoints without private DNS, the functions
+not waiting for the migration step, a visibility timeout under six times a
+function's timeout, a stack without a preset, a migration step that is not
+re-run for new code or not told the digest to check, the queues' backlog
+alarm at ten minutes, a silent database not alarming, no account quota
+check, a production stack without JWT or allowAnonymous, a database without
+a pinned maintenance window, the application user allowed from anywhere, the
+API calling $LATEST instead of the live alias, network-interface changes
+outside the VPC, subnets placed by zone name, orders for any customer behind
+the JWT authorizer, no alarms on the functions' own metrics, a migrate role
+without the rotation's last Secrets Manager call, functions deployed without
+their zips' hash; and by class: a resource type nobody reviewed, an action
+added to a role, a role another service may assume, an invoke permission for
+any stage and route, a mapping deployed disabled, a batch size, a DLQ
+retention or a stage burst that is not the settings file's, alarms watching
+another function than their name), runs the tests on it (`npm run
+test:unit`: `npm test` without eslint, whose complaints about a break's code
+would keep the tests from running), and fails unless some test fails for
+each; the program is restored afterwards, whatever happens. Each break names
+the file of pulumi/src/ it edits and text found exactly once in it: the
+script refuses to start when one is not, so a change to the program cannot
+quietly retire a break. Needs `npm ci` done in pulumi/.
 """
 import pathlib
 import re
@@ -273,7 +274,7 @@ BREAKS = {
 
 def failing_tests() -> list[str]:
     """The tests (not the suites) that fail on the program as it is."""
-    out = subprocess.run(["npm", "test"], cwd=PULUMI, capture_output=True, text=True)
+    out = subprocess.run(["npm", "run", "test:unit"], cwd=PULUMI, capture_output=True, text=True)
     text = out.stdout + out.stderr
     if re.search(r"error TS\d+", text):
         sys.exit(f"the broken program does not compile:\n{text}")

@@ -79,7 +79,7 @@ export function validShape(value: unknown, file: string): Shape {
     try {
         checkSettings(value);
     } catch (e) {
-        throw new Error(`${file}: ${e instanceof Error ? e.message : String(e)}`);
+        throw new Error(`${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     return value;
 }

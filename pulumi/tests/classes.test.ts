@@ -212,29 +212,6 @@ describe("the orderflow stack, by class", () => {
         assert.deepEqual(routes, shape.route_throttles);
     });
 
-    it("exports each function's policy as deploy/iam-policies.json, which the moto tests run the code under", () => {
-        // The file is the program's, not a copy by hand: each role's inline
-        // policy with the stack's ARNs as `${name}` placeholders, which the
-        // Rust tests fill with moto's (lambda/tests/deploy_step.rs runs the
-        // migration step and the ingest function each under its own).
-        const exported = Object.fromEntries(
-            Object.entries(statements())
-                .map(([name, st]) => [name.replace(`${NAME}-`, ""), { Version: "2012-10-17", Statement: st }] as const)
-                .sort(([a], [b]) => a.localeCompare(b)),
-        );
-        const text =
-            JSON.stringify(exported, null, 2)
-                .replace(/arn:aws:mock:::orderflow-([a-z0-9-]+)/g, "$${$1}")
-                .replace(/arn:aws:secretsmanager:mock:secret:db/g, "$${master-secret}") + "\n";
-        const file = path.resolve(process.cwd(), "..", "deploy", "iam-policies.json");
-        if (process.env.WRITE_IAM_POLICIES) fs.writeFileSync(file, text);
-        assert.equal(
-            fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "",
-            text,
-            "deploy/iam-policies.json is stale: run `WRITE_IAM_POLICIES=1 npm test` in pulumi/",
-        );
-    });
-
     it("names in each alarm the resource its name says it watches", async () => {
         const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm");
         const fns = ["ingest", "read", "processor", "notifier"];
