@@ -34,7 +34,11 @@ export const LAMBDA_CONCURRENCY_QUOTA = "L-B99A9384";
 export const MIGRATION_FUNCTION: FunctionShape = { memory_mb: 256, timeout_secs: 300, reserved_concurrency: 1, pool_size: 1 };
 
 /** The functions the shape has, in the order the engine keeps them (by name). */
-export const functionNames = (shape: Shape) => (Object.keys(shape.functions) as FunctionName[]).sort();
+export const functionNames = (shape: Shape) =>
+    (Object.keys(shape.functions) as FunctionName[]).filter((f) => shape.functions[f] != null).sort();
+
+/** The shapes of the functions the shape has. */
+const functionShapes = (shape: Shape): FunctionShape[] => Object.values(shape.functions).filter((f): f is FunctionShape => f != null);
 
 /** The most environments a function can have at once: its reservation, its mapping's cap, the account's limit. */
 export function maxEnvironments(shape: Shape, fname: FunctionName): number {
@@ -61,13 +65,13 @@ export function connectionAlarmThreshold(shape: Shape): number {
 
 /** The lock wait that fits in the shortest function timeout, a third of it, so a waiting batch fails and is retried in time. */
 export function lockWaitSecs(shape: Shape): number {
-    const shortest = Math.min(...Object.values(shape.functions).map((f) => f.timeout_secs));
+    const shortest = Math.min(...functionShapes(shape).map((f) => f.timeout_secs));
     return Math.max(1, Math.floor(shortest / 3));
 }
 
 /** Concurrency the stack reserves in the account: every function's reservation and the migration step's. */
 export function reservedConcurrency(shape: Shape): number {
-    const functions = Object.values(shape.functions).reduce((sum, f) => sum + (f.reserved_concurrency ?? 0), 0);
+    const functions = functionShapes(shape).reduce((sum, f) => sum + (f.reserved_concurrency ?? 0), 0);
     return functions + (MIGRATION_FUNCTION.reserved_concurrency ?? 0);
 }
 

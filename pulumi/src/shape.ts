@@ -31,7 +31,9 @@ export type Consumer = "processor" | "notifier";
  * database.
  */
 export type Shape = Omit<DeploymentSettings, "functions" | "event_sources"> & {
-    functions: { ingest: FunctionShape; processor: FunctionShape; notifier: FunctionShape; read?: FunctionShape };
+    // `read` absent or null: ingest serves the reads (a schema that names
+    // the properties may give an optional function as null).
+    functions: { ingest: FunctionShape; processor: FunctionShape; notifier: FunctionShape; read?: FunctionShape | null };
     event_sources: Record<Consumer, EventSourceShape>;
 };
 export type FunctionName = keyof Shape["functions"];

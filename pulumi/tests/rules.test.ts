@@ -93,4 +93,15 @@ describe("the deployment's rules", () => {
         delete shape.functions.processor.reserved_concurrency;
         assert.equal(src.maxEnvironments(shape, "processor"), 1000, "the account's limit");
     });
+
+    it("counts a null read function as none, as a schema naming the functions may give it", async () => {
+        const src = await program();
+        const shape = src.readShape();
+        shape.functions.read = null;
+        assert.deepEqual(src.functionNames(shape), ["ingest", "notifier", "processor"]);
+        assert.deepEqual(src.connectionBudget(shape), { needed: 20, available: 50 });
+        assert.equal(src.reservedConcurrency(shape), 821);
+        assert.equal(src.lockWaitSecs(shape), 10);
+        assert.throws(() => src.checkSettings(shape), /no `read` function/);
+    });
 });
