@@ -150,7 +150,7 @@ BREAKS = {
     "demo stock keyed on the stack's name, not its preset": (
         "migration.ts",
         'DEMO_INVENTORY: String(st.s.preset === "dev"),',
-        'DEMO_INVENTORY: String(pulumi.getStack() === "dev"),',
+        'DEMO_INVENTORY: String(st.physical === "orderflow-dev"),',
     ),
     "any signed-in customer reading any order": (
         "functions.ts",
