@@ -38,7 +38,7 @@ import { checkShape } from "./rules";
 import type { Settings } from "./settings";
 import type { Stack } from "./stack";
 
-/** The stack: each part below, in the order AWS needs them. */
+/** The stack: each part, in the order AWS needs them. */
 export function deploy(s: Settings) {
     checkShape(s.shape);
     const name = "orderflow";
