@@ -1,6 +1,7 @@
 // `pulumi up` entry point: deploys orderflow with the stack's settings and
-// exports the endpoints (see infra.ts for what is built and why).
-import { deploy, settings } from "./infra";
+// exports the endpoints (src/deploy.ts says what is built and why).
+import { deploy } from "./src/deploy";
+import { settings } from "./src/settings";
 
 const out = deploy(settings());
 

@@ -2,8 +2,8 @@
 // nobody reviewed, an action or a resource added to a role, a trust or an
 // invoke permission wider than it must be, a value that no longer comes
 // from the settings file, an alarm watching another resource than its name
-// says. Each is a one-line change that the property tests of
-// infra.test.ts would let through; scripts/pulumi-mutations.py makes one of
+// says. Each is a one-line change that the property tests of the other
+// test files would let through; scripts/pulumi-mutations.py makes one of
 // each and shows it caught.
 
 import * as fs from "node:fs";
@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 
-import { asList, deployed, mockStack, ofType, resources, statements, value } from "./mocks";
+import { asList, deployed, mockStack, ofType, program, resources, statements, value } from "./mocks";
 
 mockStack("test", { preset: "dev" });
 
@@ -117,7 +117,7 @@ describe("the orderflow stack, by class", () => {
             for (const st of policies[`${NAME}-${fname}`]) {
                 assert.equal(st.Effect, "Allow", `${fname}: allows only`);
                 for (const a of asList(st.Action as string | string[])) {
-                    if (network.includes(a)) continue; // held to the VPC: infra.test.ts
+                    if (network.includes(a)) continue; // held to the VPC: iam.test.ts
                     for (const r of asList(st.Resource as string | string[])) (got[a] ??= new Set()).add(r);
                 }
             }
@@ -165,8 +165,8 @@ describe("the orderflow stack, by class", () => {
     });
 
     it("takes every value of the shape from the settings file, where it lands", async () => {
-        const infra = await import("../infra");
-        const shape = infra.readShape();
+        const src = await program();
+        const shape = src.readShape();
         const settings = JSON.parse(fs.readFileSync(path.resolve(process.cwd(), "..", "deploy", "settings.json"), "utf8"));
         assert.deepEqual(shape, settings, "the program reads deploy/settings.json as it is");
         const fns = Object.fromEntries(ofType("aws:lambda/function:Function").map((f) => [f.name, f]));
@@ -210,29 +210,6 @@ describe("the orderflow stack, by class", () => {
             stage.inputs.routeSettings.map((r: any) => [r.routeKey, { rate: r.throttlingRateLimit, burst: r.throttlingBurstLimit }]),
         );
         assert.deepEqual(routes, shape.route_throttles);
-    });
-
-    it("exports each function's policy as deploy/iam-policies.json, which the moto tests run the code under", () => {
-        // The file is the program's, not a copy by hand: each role's inline
-        // policy with the stack's ARNs as `${name}` placeholders, which the
-        // Rust tests fill with moto's (lambda/tests/deploy_step.rs runs the
-        // migration step and the ingest function each under its own).
-        const exported = Object.fromEntries(
-            Object.entries(statements())
-                .map(([name, st]) => [name.replace(`${NAME}-`, ""), { Version: "2012-10-17", Statement: st }] as const)
-                .sort(([a], [b]) => a.localeCompare(b)),
-        );
-        const text =
-            JSON.stringify(exported, null, 2)
-                .replace(/arn:aws:mock:::orderflow-([a-z0-9-]+)/g, "$${$1}")
-                .replace(/arn:aws:secretsmanager:mock:secret:db/g, "$${master-secret}") + "\n";
-        const file = path.resolve(process.cwd(), "..", "deploy", "iam-policies.json");
-        if (process.env.WRITE_IAM_POLICIES) fs.writeFileSync(file, text);
-        assert.equal(
-            fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "",
-            text,
-            "deploy/iam-policies.json is stale: run `WRITE_IAM_POLICIES=1 npm test` in pulumi/",
-        );
     });
 
     it("names in each alarm the resource its name says it watches", async () => {

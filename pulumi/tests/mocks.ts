@@ -96,9 +96,28 @@ export function value<T>(o: pulumi.Input<T>): Promise<T> {
 
 export const ofType = (t: string) => resources.filter((r) => r.type === t);
 
+/**
+ * The program's modules, as one object for the tests: imported once the
+ * mocks are set (each test file calls mockStack first).
+ */
+export async function program() {
+    return {
+        ...(await import("../src/shape")),
+        ...(await import("../src/rules")),
+        ...(await import("../src/settings")),
+        ...(await import("../src/network")),
+        ...(await import("../src/iam")),
+        ...(await import("../src/database")),
+        ...(await import("../src/migration")),
+        ...(await import("../src/alarms")),
+        ...(await import("../src/api")),
+        ...(await import("../src/deploy")),
+    };
+}
+
 /** Deploys the program on the mocks and waits for every resource to register. */
 export async function deployed(): Promise<Record<string, pulumi.Output<string>>> {
-    const infra = await import("../infra");
+    const { deploy, settings } = await program();
     let out: Record<string, pulumi.Output<string>> = {};
     // In a root stack, so a stack transformation sees every resource's
     // options (the mocks do not).
@@ -114,7 +133,7 @@ export async function deployed(): Promise<Record<string, pulumi.Output<string>>>
             dependsOn[`${args.type} ${args.name}`] = list.map(id);
             return undefined;
         });
-        out = infra.deploy(infra.settings()) as unknown as Record<string, pulumi.Output<string>>;
+        out = deploy(settings()) as unknown as Record<string, pulumi.Output<string>>;
         return out;
     });
     await value(out.api_endpoint);

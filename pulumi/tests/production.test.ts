@@ -4,7 +4,7 @@
 
 import { before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { deployed, mockStack, ofType } from "./mocks";
+import { deployed, mockStack, ofType, program } from "./mocks";
 
 mockStack("dev", {
     preset: "production",
@@ -31,14 +31,14 @@ describe("a production stack", () => {
     });
 
     it("turns Performance Insights on where the instance class has it", async () => {
-        const infra = await import("../infra");
+        const src = await program();
         const [db] = ofType("aws:rds/instance:Instance");
-        const shape = infra.readShape();
+        const shape = src.readShape();
         assert.equal(db.inputs.instanceClass, shape.production_instance_class, "the production class");
         assert.equal(db.inputs.performanceInsightsEnabled, true, "db.t4g.medium has it");
-        assert.equal(infra.supportsPerformanceInsights("db.t4g.micro"), false, "not on the smallest burstable classes");
-        assert.equal(infra.supportsPerformanceInsights("db.t4g.medium"), true);
-        assert.equal(infra.supportsPerformanceInsights("db.m7g.large"), true);
+        assert.equal(src.supportsPerformanceInsights("db.t4g.micro"), false, "not on the smallest burstable classes");
+        assert.equal(src.supportsPerformanceInsights("db.t4g.medium"), true);
+        assert.equal(src.supportsPerformanceInsights("db.m7g.large"), true);
     });
 
     it("posts the alarms to the configured HTTPS endpoint too (a pager or a chat)", () => {
@@ -95,31 +95,31 @@ describe("a production stack", () => {
 
     it("refuses a production stack without a JWT issuer unless anonymous orders are allowed on purpose", async () => {
         const pulumi = await import("@pulumi/pulumi");
-        const infra = await import("../infra");
+        const src = await program();
         pulumi.runtime.setAllConfig({ "orderflow:preset": "production" });
-        assert.throws(() => infra.settings(), /needs a JWT issuer/);
+        assert.throws(() => src.settings(), /needs a JWT issuer/);
         pulumi.runtime.setAllConfig({ "orderflow:preset": "production", "orderflow:allowAnonymous": "true" });
-        assert.equal(infra.settings().jwt, undefined);
+        assert.equal(src.settings().jwt, undefined);
         pulumi.runtime.setAllConfig({ "orderflow:preset": "dev" });
-        assert.equal(infra.settings().jwt, undefined, "a dev stack may be anonymous");
+        assert.equal(src.settings().jwt, undefined, "a dev stack may be anonymous");
     });
 
     it("takes the order's customer from another claim when told to", async () => {
         const pulumi = await import("@pulumi/pulumi");
-        const infra = await import("../infra");
+        const src = await program();
         const jwt = { "orderflow:preset": "production", "orderflow:jwtIssuer": "https://auth.example.com/", "orderflow:jwtAudience": "a" };
         pulumi.runtime.setAllConfig({ ...jwt, "orderflow:jwtCustomerClaim": "custom:customer_id" });
-        assert.equal(infra.settings().jwt?.customerClaim, "custom:customer_id");
+        assert.equal(src.settings().jwt?.customerClaim, "custom:customer_id");
         pulumi.runtime.setAllConfig(jwt);
-        assert.equal(infra.settings().jwt?.customerClaim, "sub");
+        assert.equal(src.settings().jwt?.customerClaim, "sub");
     });
 
     it("refuses half a JWT configuration", async () => {
         const pulumi = await import("@pulumi/pulumi");
         pulumi.runtime.setAllConfig({ "orderflow:preset": "production", "orderflow:jwtIssuer": "https://auth.example.com/" });
-        const infra = await import("../infra");
-        assert.throws(() => infra.settings(), /set both jwtIssuer and jwtAudience/);
+        const src = await program();
+        assert.throws(() => src.settings(), /set both jwtIssuer and jwtAudience/);
         pulumi.runtime.setAllConfig({ "orderflow:preset": "staging" });
-        assert.throws(() => infra.settings(), /preset must be production or dev/);
+        assert.throws(() => src.settings(), /preset must be production or dev/);
     });
 });
