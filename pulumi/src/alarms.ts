@@ -13,7 +13,7 @@ import type { Alarm, AlarmArgs, Stack } from "./stack";
 
 /**
  * The queue functions' own metrics, one EMF line per batch
- * (engine/src/lambda/emf.rs: the namespace and names must match).
+ * (lambda/src/emf.rs: the namespace and names must match).
  */
 export const EMF = {
     namespace: "orderflow",

@@ -46,7 +46,7 @@ export function migrationStep(st: Stack, net: Network, db: aws.rds.Instance, sec
             readSecrets(masterSecretArn),
             {
                 Effect: "Allow",
-                // Every Secrets Manager call of engine/src/secrets.rs: reading,
+                // Every Secrets Manager call of lambda/src/secrets.rs: reading,
                 // writing, and a rotation's pending label cleared at its end.
                 Action: [
                     "secretsmanager:GetSecretValue",

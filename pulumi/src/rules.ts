@@ -1,12 +1,12 @@
 // The arithmetic and the refusals both languages share with
-// engine/src/deployment.rs: the connection budget, the lock wait, the
+// sim/src/aws/settings/: the connection budget, the lock wait, the
 // connection alarm, the account's concurrency; what the engine's parse
 // refuses (`checkSettings`) and what a deploy refuses beside it
 // (`checkShape`). deploy/settings-cases.json holds cases both compute.
 
 import type { Consumer, FunctionName, FunctionShape, Shape } from "./shape";
 
-/** The API's routes (engine/src/deployment.rs API_ROUTES): orders go to ingest, the rest to the read function. */
+/** The API's routes (sim/src/aws/settings/ API_ROUTES): orders go to ingest, the rest to the read function. */
 export const ROUTES = [
     "POST /api/orders",
     "GET /api/orders/{order_id}",
@@ -15,12 +15,12 @@ export const ROUTES = [
     "GET /health",
 ] as const;
 
-/** The functions an SQS event source mapping feeds (engine/src/deployment.rs CONSUMERS). */
+/** The functions an SQS event source mapping feeds (sim/src/aws/settings/ CONSUMERS). */
 export const CONSUMERS: readonly Consumer[] = ["processor", "notifier"];
 
 /**
  * Connections an execution environment's init opens beyond its pool (none:
- * engine/src/deployment.rs INIT_EXTRA_CONNECTIONS, counted by a test).
+ * sim/src/aws/settings/ INIT_EXTRA_CONNECTIONS, counted by a test).
  */
 export const INIT_EXTRA_CONNECTIONS = 0;
 

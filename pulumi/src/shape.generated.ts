@@ -20,19 +20,8 @@ export interface DeploymentSettings {
      * a GB-second.
      */
     architecture?: "x86_64" | "arm64";
-    /**
-     * The SQS event source mapping of each queue consumer, by function.
-     */
-    event_sources: {
-        [k: string]: EventSource;
-    };
-    /**
-     * `ingest`, `processor`, `notifier`, and `read` if the read routes
-     * have a function of their own (without one, ingest serves them).
-     */
-    functions: {
-        [k: string]: Function;
-    };
+    event_sources: EventSources;
+    functions: Functions;
     /**
      * The RDS instance class (its price and memory; the connection limit
      * is [`DeploymentSettings::max_connections`], set explicitly).
@@ -82,8 +71,14 @@ export interface DeploymentSettings {
     wait_timeout_secs: number;
 }
 /**
- * This interface was referenced by `DeploymentSettings`'s JSON-Schema
- * via the `definition` "EventSource".
+ * The SQS event source mapping of each queue consumer, by function.
+ */
+export interface EventSources {
+    notifier: EventSource;
+    processor: EventSource1;
+}
+/**
+ * The processed queue's, invoking the notifier.
  */
 export interface EventSource {
     batch_size: number;
@@ -94,10 +89,50 @@ export interface EventSource {
     maximum_concurrency?: number | null;
 }
 /**
+ * The order queue's, invoking the processor.
+ */
+export interface EventSource1 {
+    batch_size: number;
+    batching_window_secs: number;
+    /**
+     * The mapping's `maximumConcurrency` (2 to 1,000; none: no cap).
+     */
+    maximum_concurrency?: number | null;
+}
+/**
+ * `ingest`, `processor`, `notifier`, and `read` if the read routes
+ * have a function of their own (without one, ingest serves them).
+ */
+export interface Functions {
+    ingest: Function;
+    notifier: Function1;
+    processor: Function1;
+    /**
+     * Serves the read routes, if the shape has a function for them.
+     */
+    read?: Function1 | null;
+}
+/**
+ * Takes `POST /api/orders` (and, without a `read` function, the reads).
+ */
+export interface Function {
+    memory_mb: number;
+    /**
+     * Database connections in each execution environment's pool.
+     */
+    pool_size: number;
+    /**
+     * Reserved concurrency: at most this many execution environments
+     * (none: up to the account's limit).
+     */
+    reserved_concurrency?: number | null;
+    timeout_secs: number;
+}
+/**
  * This interface was referenced by `DeploymentSettings`'s JSON-Schema
  * via the `definition` "Function".
  */
-export interface Function {
+export interface Function1 {
     memory_mb: number;
     /**
      * Database connections in each execution environment's pool.
@@ -120,4 +155,42 @@ export interface Throttle {
      * Requests per second, steady.
      */
     rate: number;
+}
+/**
+ * This interface was referenced by `DeploymentSettings`'s JSON-Schema
+ * via the `definition` "EventSource".
+ */
+export interface EventSource2 {
+    batch_size: number;
+    batching_window_secs: number;
+    /**
+     * The mapping's `maximumConcurrency` (2 to 1,000; none: no cap).
+     */
+    maximum_concurrency?: number | null;
+}
+/**
+ * The SQS event source mapping of each queue consumer.
+ *
+ * This interface was referenced by `DeploymentSettings`'s JSON-Schema
+ * via the `definition` "EventSources".
+ */
+export interface EventSources1 {
+    notifier: EventSource;
+    processor: EventSource1;
+}
+/**
+ * The shape's functions, by part: a misspelt or missing one does not
+ * parse, and no code looks one up by a string.
+ *
+ * This interface was referenced by `DeploymentSettings`'s JSON-Schema
+ * via the `definition` "Functions".
+ */
+export interface Functions1 {
+    ingest: Function;
+    notifier: Function1;
+    processor: Function1;
+    /**
+     * Serves the read routes, if the shape has a function for them.
+     */
+    read?: Function1 | null;
 }

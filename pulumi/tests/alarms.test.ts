@@ -70,7 +70,7 @@ describe("the orderflow stack's alarms", () => {
 
     it("alarms on the queue functions' own metrics, in the namespace and names their EMF lines use", async () => {
         const src = await program();
-        const emf = fs.readFileSync(path.resolve(process.cwd(), "..", "engine", "src", "lambda", "emf.rs"), "utf8");
+        const emf = fs.readFileSync(path.resolve(process.cwd(), "..", "lambda", "src", "emf.rs"), "utf8");
         assert.ok(emf.includes(`pub const NAMESPACE: &str = "${src.EMF.namespace}";`), "the namespace the functions write");
         for (const metric of [src.EMF.storeRetries, src.EMF.batchesLeft]) assert.ok(emf.includes(`"${metric}"`), metric);
         const alarms = ofType("aws:cloudwatch/metricAlarm:MetricAlarm");
@@ -88,9 +88,9 @@ describe("the orderflow stack's alarms", () => {
     });
 
     it("deploys the alarms, endpoints and secrets the sim's bill charges for", () => {
-        // sim/src/aws/bill.rs charges a run for what the stack keeps
+        // sim/src/aws/bill/ charges a run for what the stack keeps
         // running beside the functions; these are the counts it uses.
-        const rs = fs.readFileSync(path.resolve("..", "sim", "src", "aws", "bill.rs"), "utf8");
+        const rs = fs.readFileSync(path.resolve("..", "sim", "src", "aws", "bill", "mod.rs"), "utf8");
         const constant = (name: string) => Number(new RegExp(`pub const ${name}: u32 = (\\d+);`).exec(rs)?.[1]);
         assert.equal(ofType("aws:cloudwatch/metricAlarm:MetricAlarm").length, constant("ALARMS"), "alarms");
         const endpoints = ofType("aws:ec2/vpcEndpoint:VpcEndpoint");

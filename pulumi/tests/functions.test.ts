@@ -84,7 +84,7 @@ describe("the orderflow stack's functions", () => {
         for (const k of ["masterSecret", "appSecret", "orderIdKeySecret"]) assert.match(step.triggers[k], /^arn:/, k);
         assert.equal(step.triggers.accountConcurrency, "1000", "the account's quota, checked before the step runs");
         // The digest the migrate binary computes from its built-in migrations
-        // (engine/tests/migrations.rs checks the same example to the same value).
+        // (engine/tests/it/migrations.rs checks the same example to the same value).
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "migrations-"));
         fs.writeFileSync(path.join(dir, "0002_y.sql"), "SELECT 2;\n");
         fs.writeFileSync(path.join(dir, "0001_x.sql"), "SELECT 1;\n");

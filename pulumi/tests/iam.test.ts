@@ -57,10 +57,10 @@ describe("the orderflow stack's rights", () => {
     });
 
     it("allows the migration step every Secrets Manager call the code makes, on both secrets it fills", () => {
-        // Each `client.<operation>()` of engine/src/secrets.rs is an IAM
+        // Each `client.<operation>()` of lambda/src/secrets.rs is an IAM
         // action: a call added there without its action here fails this
         // test, not the first rotation on AWS (moto enforces no IAM).
-        const rs = fs.readFileSync(path.resolve(process.cwd(), "..", "engine", "src", "secrets.rs"), "utf8");
+        const rs = fs.readFileSync(path.resolve(process.cwd(), "..", "lambda", "src", "secrets.rs"), "utf8");
         const calls = [...rs.matchAll(/\bclient\s*\.\s*([a-z_]+)\(\)/g)].map((m) => m[1]);
         const actions = [...new Set(calls)].map((op) => "secretsmanager:" + op.split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join(""));
         assert.ok(actions.includes("secretsmanager:UpdateSecretVersionStage"), `${actions}`);

@@ -22,7 +22,7 @@ describe("the deployment's rules", () => {
     it("deploys the shape of deploy/settings.json, inside the database's connection budget", async () => {
         const src = await program();
         const shape = src.readShape();
-        // The same figures engine/src/deployment.rs computes from the same file.
+        // The same figures sim/src/aws/settings/ computes from the same file.
         assert.deepEqual(src.connectionBudget(shape), { needed: 45, available: 50 });
         const fns = Object.fromEntries(ofType("aws:lambda/function:Function").map((f) => [f.name, f]));
         for (const fname of ["ingest", "read", "processor", "notifier"] as const) {
@@ -41,7 +41,7 @@ describe("the deployment's rules", () => {
     it("refuses a shape whose functions could open more connections than the instance allows", async () => {
         const src = await program();
         // The first deployment's shape, which `sim --topology lambda` shows
-        // refusing connections (sim/tests/deployed_shape.rs): no caps, so
+        // refusing connections (sim/tests/it/deployed_shape.rs): no caps, so
         // 1,000 environments (the account's limit) times 2 connections, for each function.
         const first = src.readShape(path.resolve(process.cwd(), "..", "deploy", "first-deployment.json"));
         assert.deepEqual(src.connectionBudget(first), { needed: 6000, available: 56 });

@@ -133,7 +133,7 @@ fn digest_of_files(files: &[(&str, &[u8])]) -> String {
 
 #[test]
 fn the_migrations_built_in_have_the_digest_the_deploy_computes_from_the_files() {
-    // The same two-file example pulumi/tests/infra.test.ts digests, to the
+    // The same two-file example pulumi/tests/functions.test.ts digests, to the
     // same value: the two programs agree on the algorithm.
     assert_eq!(
         digest_of_files(&[

@@ -2,7 +2,7 @@
 //! functions may open more connections than the instance class allows get
 //! connections refused by the server itself, the report says how many, no
 //! order is lost, and the sale's targets fail the run. (The Pulumi program
-//! refuses the same settings: pulumi/tests/infra.test.ts.) The sale's
+//! refuses the same settings: pulumi/tests/rules.test.ts.) The sale's
 //! targets set the exit status: the first deployment fails them, the
 //! shipped settings meet them.
 

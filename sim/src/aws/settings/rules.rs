@@ -16,11 +16,11 @@ pub const INIT_EXTRA_CONNECTIONS: u32 = 0;
 
 /// The concurrency Lambda keeps unreserved in an account: reservations
 /// may take all but this (AWS Lambda Developer Guide, "Configuring
-/// reserved concurrency", read 2026-12-02). pulumi/infra.ts checks the
+/// reserved concurrency", read 2026-12-02). pulumi/src/rules.ts checks the
 /// same against the account's quota.
 pub const UNRESERVED_MINIMUM: u32 = 100;
 
-/// The migration step's function, reserved at 1 (pulumi/infra.ts
+/// The migration step's function, reserved at 1 (pulumi/src/rules.ts
 /// `MIGRATION_FUNCTION`): not in the settings file, but in the account.
 pub const MIGRATION_RESERVED: u32 = 1;
 

@@ -3,7 +3,7 @@ use super::*;
 #[test]
 fn the_account_must_hold_the_reservations_and_the_unreserved_hundred() {
     // 800 ingest + 25 read + 15 processor + 5 notifier + 1 migrate: the
-    // same 946 pulumi/tests/infra.test.ts asks the quota for.
+    // same 946 pulumi/tests/rules.test.ts asks the quota for.
     let mut s = DeploymentSettings::shipped().unwrap();
     assert_eq!(s.reserved_concurrency(), 846);
     s.account_concurrency = 946;
@@ -23,7 +23,7 @@ fn the_shipped_settings_fit_the_explicit_connection_limit_with_the_reserve() {
         budget.available
     );
     assert_eq!(budget.available, s.max_connections - s.reserved_connections);
-    // The same figures pulumi/tests/infra.test.ts computes from the file.
+    // The same figures pulumi/tests/rules.test.ts computes from the file.
     assert_eq!((budget.needed(), budget.available), (45, 50));
     assert_eq!(
         budget.functions[&FunctionName::Ingest],
@@ -46,24 +46,91 @@ fn merge(base: &mut serde_json::Value, edit: &serde_json::Value) {
     }
 }
 
+/// The file a case starts from: deploy/settings.json, or the one it names.
+fn base_of(case: &serde_json::Value) -> serde_json::Value {
+    let text = match case["base"].as_str() {
+        None => SHIPPED,
+        Some("deploy/first-deployment.json") => {
+            include_str!("../../../../deploy/first-deployment.json")
+        }
+        Some(other) => panic!("a case's base this test does not know: {other}"),
+    };
+    serde_json::from_str(text).unwrap()
+}
+
+/// Every number the settings derive, as the Pulumi program's tests compute
+/// them from the same table.
+fn derived(s: &DeploymentSettings) -> serde_json::Value {
+    let budget = s.connection_budget();
+    let environments: serde_json::Map<String, serde_json::Value> = s
+        .functions
+        .iter()
+        .map(|(name, _)| (name.to_string(), s.max_environments(name).into()))
+        .collect();
+    serde_json::json!({
+        "refused_to_deploy": s.deploy_refusal(),
+        "needed": budget.needed(),
+        "available": budget.available,
+        "fits": budget.fits(),
+        "max_environments": environments,
+        "connection_alarm_threshold": s.connection_alarm_threshold(),
+        "lock_wait_secs": s.lock_wait_secs(),
+        "reserved_concurrency": s.reserved_concurrency(),
+        "fits_account": s.fits_account(),
+    })
+}
+
 #[test]
-fn the_budget_agrees_with_the_hand_worked_cases_pulumi_also_computes() {
-    // Every environment a function can have (its reserved concurrency,
-    // its mapping's maximumConcurrency, the account's limit) times its
-    // pool and init, beside the limit less the reserve.
+fn every_settings_case_both_languages_compute_agrees_with_the_rust_rules() {
     let table: serde_json::Value =
-        serde_json::from_str(include_str!("../../../../deploy/budget-cases.json")).unwrap();
+        serde_json::from_str(include_str!("../../../../deploy/settings-cases.json")).unwrap();
+    assert_eq!(table["routes"], serde_json::json!(API_ROUTES));
+    let constants = &table["constants"];
+    assert_eq!(constants["init_extra_connections"], INIT_EXTRA_CONNECTIONS);
+    assert_eq!(constants["unreserved_minimum"], UNRESERVED_MINIMUM);
+    assert_eq!(constants["migration_reserved"], MIGRATION_RESERVED);
     let cases = table["cases"].as_array().unwrap();
-    assert!(cases.len() >= 8);
+    assert!(cases.len() >= 20, "{} cases", cases.len());
     for case in cases {
-        let mut v: serde_json::Value = serde_json::from_str(SHIPPED).unwrap();
-        merge(&mut v, &case["edit"]);
-        let s = DeploymentSettings::parse(&v.to_string()).unwrap();
-        let budget = s.connection_budget();
         let name = &case["name"];
-        assert_eq!(u64::from(budget.needed()), case["needed"], "{name}");
-        assert_eq!(u64::from(budget.available), case["available"], "{name}");
-        assert_eq!(budget.fits(), case["fits"], "{name}");
+        let mut v = base_of(case);
+        merge(&mut v, &case["edit"]);
+        let parsed = DeploymentSettings::parse(&v.to_string());
+        if let Some(why) = case["refused"].as_str() {
+            let e = parsed.expect_err(&format!("{name}: parsed, but refused in the table"));
+            assert!(
+                e.to_string().contains(why),
+                "{name}: `{e}` does not say `{why}`"
+            );
+            continue;
+        }
+        let s = parsed.unwrap_or_else(|e| panic!("{name}: refused ({e}), parsed in the table"));
+        let got = derived(&s);
+        match (
+            case["refused_to_deploy"].as_str(),
+            got["refused_to_deploy"].as_str(),
+        ) {
+            (None, None) => {}
+            (Some(want), Some(said)) => {
+                assert!(
+                    said.contains(want),
+                    "{name}: `{said}` does not say `{want}`"
+                )
+            }
+            (want, said) => panic!("{name}: pulumi up refuses {want:?}, the Rust rule {said:?}"),
+        }
+        for field in [
+            "needed",
+            "available",
+            "fits",
+            "max_environments",
+            "connection_alarm_threshold",
+            "lock_wait_secs",
+            "reserved_concurrency",
+            "fits_account",
+        ] {
+            assert_eq!(got[field], case[field], "{name}: {field}");
+        }
     }
 }
 
