@@ -10,22 +10,18 @@ use crate::common;
 
 use std::process::Command;
 
+use sim::report::result::RunResult;
 use sqlx::{ConnectOptions, Executor};
 
-/// The count before `label` in `line` ("... 12 refused" -> 12).
-fn count_before(text: &str, line_start: &str, label: &str) -> u64 {
-    let line = text
-        .lines()
-        .find(|l| l.trim_start().starts_with(line_start))
-        .unwrap_or_else(|| panic!("no line starting {line_start:?} in:\n{text}"));
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let at = words
-        .iter()
-        .position(|w| w.trim_end_matches([',', ';']) == label)
-        .unwrap_or_else(|| panic!("no {label:?} in {line:?}"));
-    words[at - 1]
-        .parse()
-        .unwrap_or_else(|_| panic!("a count before {label:?} in {line:?}"))
+/// The run's result, as `--json` wrote it.
+fn result_at(path: &std::path::Path) -> RunResult {
+    RunResult::read(path).unwrap_or_else(|e| panic!("no result at {}: {e:#}", path.display()))
+}
+
+/// Whether the result's target `t` (as given) was met.
+fn met(result: &RunResult, t: &str) -> bool {
+    let verdict = result.targets.iter().find(|v| v.target == t);
+    verdict.unwrap_or_else(|| panic!("no target {t}")).passed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,6 +39,10 @@ async fn settings_over_the_connection_budget_get_connections_refused_and_lose_no
     std::fs::write(&file, settings).unwrap();
     let database = format!("orderflow_test_shape_{}", std::process::id());
     let url = format!("{}/{database}", common::server_url().trim_end_matches('/'));
+    let json = std::env::temp_dir().join(format!(
+        "orderflow-over-budget-{}.result.json",
+        std::process::id()
+    ));
 
     let out = Command::new(env!("CARGO_BIN_EXE_sim"))
         .args(["--topology", "lambda", "--settings", file.to_str().unwrap()])
@@ -55,6 +55,7 @@ async fn settings_over_the_connection_budget_get_connections_refused_and_lose_no
             "0",
         ])
         .args(["--concurrency", "64", "--seed", "7", "--no-html"])
+        .args(["--json", json.to_str().unwrap()])
         .env("DATABASE_URL", &url)
         .env("DB_HOST", "")
         .env("RUST_LOG", "off")
@@ -71,18 +72,24 @@ async fn settings_over_the_connection_budget_get_connections_refused_and_lose_no
         .unwrap();
     let _ = std::fs::remove_file(&file);
 
+    let result = result_at(&json);
+    let _ = std::fs::remove_file(&json);
+    // The report says so, and the result holds the figures.
     assert!(stdout.contains("OVER BUDGET"), "{stdout}");
-    let refused = count_before(&stdout, "database connections:", "refused");
+    let refused = result.metrics.get("connections_refused").copied();
     assert!(
-        refused > 0,
-        "the server refused no connection:\n{stdout}\n{stderr}"
+        refused.is_some_and(|n| n > 0.0),
+        "the server refused no connection ({refused:?}):\n{stdout}\n{stderr}"
     );
-    assert!(
-        stdout.contains("PASS 3. every accepted order accounted for"),
-        "{stdout}\n{stderr}"
-    );
+    let accounted = result
+        .checks
+        .iter()
+        .find(|c| c.name == "3. every accepted order accounted for")
+        .expect("the invariant's row");
+    assert!(accounted.passed, "{}", accounted.detail);
     // Nothing was lost, but customers were: the sale's targets fail it.
-    assert!(stdout.contains("MISS connections_refused==0"), "{stdout}");
+    assert!(!met(&result, "connections_refused==0"));
+    assert!(!result.passed);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
 }
 
@@ -164,9 +171,15 @@ async fn a_short_run_is_billed_item_by_item_for_every_service_it_used() {
 
 /// Runs the deployed shape with `settings` under a short flash sale held to
 /// the sale's targets that do not depend on this machine's speed (the p99
-/// verdicts are BENCHMARKS'); answers the exit code and the report.
-fn held_to_the_sale(settings: &str, database: &str) -> (Option<i32>, String) {
+/// verdicts are BENCHMARKS'); answers the exit code, the report and the
+/// result.
+fn held_to_the_sale(settings: &str, database: &str) -> (Option<i32>, String, RunResult) {
     let url = format!("{}/{database}", common::server_url().trim_end_matches('/'));
+    let json = std::env::temp_dir().join(format!(
+        "orderflow-sale-{}-{}.result.json",
+        std::process::id(),
+        settings.len()
+    ));
     let out = Command::new(env!("CARGO_BIN_EXE_sim"))
         .args([
             "--topology",
@@ -177,6 +190,7 @@ fn held_to_the_sale(settings: &str, database: &str) -> (Option<i32>, String) {
             "9",
         ])
         .args(["--requests", "1000", "--duration", "4", "--no-html"])
+        .args(["--json", json.to_str().unwrap()])
         // The first deployment's queues never drain in time; the verdict
         // is in by then.
         .args(["--drain-timeout", "20"])
@@ -194,7 +208,9 @@ fn held_to_the_sale(settings: &str, database: &str) -> (Option<i32>, String) {
         .expect("sim runs");
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code(), text)
+    let result = result_at(&json);
+    let _ = std::fs::remove_file(&json);
+    (out.status.code(), text, result)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,7 +227,7 @@ async fn the_sale_fails_the_first_deployment_and_the_shipped_settings_meet_it() 
         .unwrap();
     // 250 requests a second against the first deployment's 100: throttled.
     assert_eq!(first.0, Some(1), "{}", first.1);
-    assert!(first.1.contains("MISS first_try_429<1%"), "{}", first.1);
+    assert!(!met(&first.2, "first_try_429<1%"), "{}", first.1);
     assert_eq!(shipped.0, Some(0), "{}", shipped.1);
     for t in [
         "refused==0",
@@ -219,10 +235,8 @@ async fn the_sale_fails_the_first_deployment_and_the_shipped_settings_meet_it() 
         "first_try_5xx<0.1%",
         "first_try_429<1%",
     ] {
-        assert!(
-            shipped.1.contains(&format!("PASS {t}")),
-            "{t}: {}",
-            shipped.1
-        );
+        assert!(met(&shipped.2, t), "{t}: {}", shipped.1);
     }
+    // And the report prints what the result holds.
+    assert!(first.1.contains("MISS first_try_429<1%"), "{}", first.1);
 }
