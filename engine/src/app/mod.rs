@@ -219,10 +219,7 @@ impl App {
             ctx.metrics.clone(),
             ctx.order_ids.clone(),
         );
-        let router = http::router(AppState {
-            ingest: ingest.clone(),
-            ..AppState::new(&ctx, &queues)
-        });
+        let router = http::router(AppState::with_ingest(&ctx, &queues, ingest.clone()));
         let router = match &hooks.front {
             Some(front) => front(router),
             None => router,

@@ -70,12 +70,19 @@ impl AppState {
     /// The state for a pipeline's context and queues: ingest publishes to
     /// the order queue, `/metrics` reports every queue, `/api/dlq` both DLQs.
     pub fn new(ctx: &Context, queues: &Queues) -> AppState {
+        let ingest = Ingest::new(
+            queues.orders.clone(),
+            ctx.metrics.clone(),
+            ctx.order_ids.clone(),
+        );
+        AppState::with_ingest(ctx, queues, ingest)
+    }
+
+    /// The state over an `ingest` the caller built (the in-process app's,
+    /// publishing through its wrapped queue).
+    pub fn with_ingest(ctx: &Context, queues: &Queues, ingest: Ingest) -> AppState {
         AppState {
-            ingest: Ingest::new(
-                queues.orders.clone(),
-                ctx.metrics.clone(),
-                ctx.order_ids.clone(),
-            ),
+            ingest,
             store: ctx.store.clone(),
             metrics: ctx.metrics.clone(),
             failures: ctx.failures.clone(),
