@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::cmd::{
-    bench, check, compare, deployment, dlq, docs, load as load_cmd, migrate, model,
-    plan as plan_cmd, run as run_cmd, serve,
+    bench, calibrate, check, collect, compare, deployment, dlq, docs, load as load_cmd, migrate,
+    model, plan as plan_cmd, rehearse, run as run_cmd, serve,
 };
 use crate::{chaos, needs, pipeline};
 
@@ -71,6 +71,19 @@ pub enum Command {
     /// Compare two results (`--json` of run, bench or plan) metric by
     /// metric; exit 1 on a regression beyond the tolerance (a CI gate).
     Compare(compare::CompareArgs),
+    /// Rehearse the sale on AWS in a sandbox account: deploy a production
+    /// stack with a token issuer, the sale through API Gateway with a
+    /// failover, a password rotation, a migrate-only redeploy and an alias
+    /// rollback, collect what AWS did, destroy the stack (--dry-run: the
+    /// plan and its bill only).
+    Rehearse(rehearse::RehearseArgs),
+    /// Collect what a deployed stack did during a sale into one observed
+    /// file: CloudWatch metrics, REPORT lines and EMF records, the outcome,
+    /// the bill.
+    Collect(collect::CollectArgs),
+    /// Fit the model's assumed constants to an observed file and write a
+    /// model file with them.
+    Calibrate(calibrate::CalibrateArgs),
     /// Write the book's reference pages (docs/src/reference/) from this
     /// build: the command line, exit codes, environment variables, HTTP
     /// API, settings, model, prices and result schema.
@@ -118,12 +131,25 @@ pub fn run(cli: Cli) -> ExitCode {
             Some(Command::Bench(args)) => bench::bench(args).await,
             #[cfg(feature = "aws")]
             Some(Command::Plan(args)) => plan_cmd::plan(args).await,
-            Some(Command::Compare(args)) => compare::compare(args),
+            Some(Command::Compare(args)) => compare::compare(args).await,
             #[cfg(feature = "aws")]
             Some(Command::Docs(args)) => docs::docs(args, <Cli as clap::CommandFactory>::command()),
+            #[cfg(feature = "aws")]
+            Some(Command::Rehearse(args)) => rehearse::rehearse(args).await,
+            #[cfg(feature = "aws")]
+            Some(Command::Collect(args)) => collect::collect(args).await,
+            #[cfg(feature = "aws")]
+            Some(Command::Calibrate(args)) => calibrate::calibrate(args),
             // Refused above, with the command that builds them.
             #[cfg(not(feature = "aws"))]
-            Some(Command::Model(_) | Command::Plan(_) | Command::Docs(_)) => ExitCode::from(2),
+            Some(
+                Command::Model(_)
+                | Command::Plan(_)
+                | Command::Docs(_)
+                | Command::Rehearse(_)
+                | Command::Collect(_)
+                | Command::Calibrate(_),
+            ) => ExitCode::from(2),
             Some(Command::Load(args)) => load_cmd::load(args).await,
             Some(Command::Run(args)) => run_cmd::run(*args).await,
             None => run_cmd::run(cli.run).await,
@@ -146,6 +172,12 @@ fn asks(cli: &Cli) -> needs::Asks<'_> {
         Some(Command::Plan(_)) => Asks::aws("sim plan"),
         Some(Command::Model(_)) => Asks::aws("sim model"),
         Some(Command::Docs(_)) => Asks::aws("sim docs"),
+        Some(Command::Rehearse(_)) => Asks::aws("sim rehearse"),
+        Some(Command::Collect(_)) => Asks::aws("sim collect"),
+        Some(Command::Calibrate(_)) => Asks::aws("sim calibrate"),
+        Some(Command::Compare(args)) if args.observed.is_some() => {
+            Asks::aws("sim compare --observed")
+        }
         Some(Command::Dlq(_) | Command::Deployment(_) | Command::Load(_) | Command::Compare(_)) => {
             Asks::default()
         }

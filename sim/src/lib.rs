@@ -28,6 +28,8 @@ pub mod invariants;
 pub mod load;
 pub mod needs;
 pub mod netem;
+#[cfg(feature = "aws")]
+pub mod observed;
 pub mod pipeline;
 #[cfg(feature = "aws")]
 pub mod plan;

@@ -26,10 +26,10 @@ the planned peak) is shown, never judged.";
 )]
 pub struct CompareArgs {
     /// The baseline result (e.g. kept from main).
-    #[arg(required_unless_present = "schema")]
+    #[arg(required_unless_present_any = ["schema", "observed"])]
     pub base: Option<PathBuf>,
     /// The result to judge against it.
-    #[arg(required_unless_present = "schema")]
+    #[arg(required_unless_present_any = ["schema", "observed"])]
     pub new: Option<PathBuf>,
     /// How much worse a metric may get before it is a regression, relative
     /// to the base: `10%` or `0.1`.
@@ -38,6 +38,11 @@ pub struct CompareArgs {
     /// Print the JSON Schema of a result (results.schema.json) and exit.
     #[arg(long)]
     pub schema: bool,
+    /// An observed file (`sim collect`): run its sale in the sim at all
+    /// three model ends and judge what AWS did against the model's range
+    /// (aws feature, MySQL).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["base", "new", "schema"])]
+    pub observed: Option<PathBuf>,
 }
 
 fn parse_tolerance(s: &str) -> Result<f64, String> {
@@ -51,7 +56,11 @@ fn parse_tolerance(s: &str) -> Result<f64, String> {
     }
 }
 
-pub fn compare(args: CompareArgs) -> ExitCode {
+pub async fn compare(args: CompareArgs) -> ExitCode {
+    #[cfg(feature = "aws")]
+    if let Some(observed) = &args.observed {
+        return crate::observed::judge::compare_observed(observed).await;
+    }
     if args.schema {
         return match result::schema() {
             Ok(text) => {

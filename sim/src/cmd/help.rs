@@ -85,8 +85,30 @@ pub const EXIT_CODES: &[(&str, &[(u8, &str)])] = &[
         "compare",
         &[
             (0, "no metric regressed beyond the tolerance"),
-            (1, "a metric regressed, or a target the base met is now missed (each is listed)"),
-            (2, "a file could not be read or is not an orderflow result"),
+            (1, "a metric regressed, or a target the base met is now missed (each is listed); with --observed, a verdict figure (throughput, p99, refused, DLQ) of what AWS did is outside the model's range"),
+            (2, "a file could not be read or is not an orderflow result (or observed file), or a sim run of the observed sale could not be made"),
+        ],
+    ),
+    (
+        "collect",
+        &[
+            (0, "the observed file was written (what could not be read is listed in its notes)"),
+            (2, "the stack's outputs, the load's result or the settings could not be read, or AWS refused every call"),
+        ],
+    ),
+    (
+        "rehearse",
+        &[
+            (0, "every step ran and its check held (or, with --dry-run, the plan was printed)"),
+            (1, "a step's check failed: the steps after it did not run, but the stack is destroyed unless --keep was given"),
+            (2, "the rehearsal could not start (bad arguments, a tool it runs is missing, the confirmation was not given)"),
+        ],
+    ),
+    (
+        "calibrate",
+        &[
+            (0, "the model file was written with every constant the run could inform fitted"),
+            (2, "the observed file or the model file could not be read, or the run informs no constant"),
         ],
     ),
     (
@@ -165,7 +187,22 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     (
         "compare",
         "  sim compare main.json branch.json    # exit 1 if the branch regressed
-  sim compare --tolerance 5% main.json branch.json",
+  sim compare --tolerance 5% main.json branch.json
+  sim compare --observed observed.json # the sale in the sim at all three model ends beside AWS's",
+    ),
+    (
+        "collect",
+        "  sim collect --outputs outputs.json --load load.json --start 2026-12-06T10:00:00Z --end 2026-12-06T10:20:00Z --out observed.json",
+    ),
+    (
+        "rehearse",
+        "  sim rehearse --dry-run                # the plan, its steps, their checks and the expected bill
+  sim rehearse --stack rehearsal --region us-east-1   # asks before it spends anything",
+    ),
+    (
+        "calibrate",
+        "  sim calibrate observed.json --out deploy/model-observed.json
+  sim --topology lambda --model-file deploy/model-observed.json --model central",
     ),
     (
         "docs",

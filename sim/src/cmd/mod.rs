@@ -6,7 +6,9 @@
 //! (`lambda`), the network between the pools and the database (`netem`).
 
 pub mod bench;
+pub mod calibrate;
 pub mod check;
+pub mod collect;
 pub mod compare;
 pub mod deployment;
 pub mod dlq;
@@ -16,5 +18,6 @@ pub mod load;
 pub mod migrate;
 pub mod model;
 pub mod plan;
+pub mod rehearse;
 pub mod run;
 pub mod serve;
