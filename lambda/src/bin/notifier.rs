@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let worker = env.notification_worker();
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let worker = &worker;
-        let meter = Meter::start(&env.ctx.metrics);
+        let meter = Meter::start(&env.ctx.metrics, event.payload.records.len());
         async move {
             let response = handle_processed(worker, event.payload).await;
             meter.finish(&response).publish();

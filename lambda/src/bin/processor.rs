@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let processor = env.processor();
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let processor = &processor;
-        let meter = Meter::start(&env.ctx.metrics);
+        let meter = Meter::start(&env.ctx.metrics, event.payload.records.len());
         // Done before Lambda's deadline: what the store has not applied by
         // then comes back soon, not after the whole visibility timeout.
         let deadline = invocation_deadline(event.context.deadline);

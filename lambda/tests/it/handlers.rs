@@ -49,20 +49,28 @@ fn failures(response: &orderflow_lambda::BatchResponse) -> Vec<String> {
 async fn the_processor_reports_only_the_poison_message_as_failed() {
     let (env, store) = environment().await;
     let processor = env.processor();
-    let meter = Meter::start(&env.ctx.metrics);
-    let response = handle_orders(&processor, event("sqs-order-created.json"), None).await;
+    let orders = event("sqs-order-created.json");
+    let meter = Meter::start(&env.ctx.metrics, orders.records.len());
+    let response = handle_orders(&processor, orders, None).await;
     assert_eq!(
         failures(&response),
         ["2e1424d4-f796-459a-8184-9c92662be6da"]
     );
+    let metrics = meter.finish(&response);
     assert_eq!(
-        meter.finish(&response),
+        BatchMetrics {
+            cpu_micros: 0,
+            ..metrics
+        },
         BatchMetrics {
             store_retries: 0,
-            left_for_redelivery: 1
+            left_for_redelivery: 1,
+            messages: 2,
+            cpu_micros: 0,
         },
-        "the batch's metrics line counts the message it handed back"
+        "the batch's metrics line counts the message it handed back, of the batch's"
     );
+    assert!(metrics.cpu_micros > 0, "the batch took some CPU time");
 
     let id = OrderId::parse("3b1f16d4-37da-80c2-a24a-92dfc3636d4b").unwrap();
     assert_eq!(

@@ -119,6 +119,21 @@ pub struct FunctionStats {
     pub reaped: AtomicU64,
 }
 
+/// One invocation, as its `REPORT` line and EMF record would show it on
+/// AWS (`sim run --observed`).
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation {
+    /// When it ended.
+    pub ended: Instant,
+    pub duration: Duration,
+    /// The cold start's init, on a cold start.
+    pub init: Option<Duration>,
+    /// The handler's CPU time in Lambda's core (what the environment's
+    /// CPU clock reads), and the same work's on the reference host.
+    pub cpu: Duration,
+    pub reference_cpu: Duration,
+}
+
 /// Why an invocation did not run to its end.
 #[derive(Debug, Clone)]
 pub enum InvokeError {
@@ -155,6 +170,8 @@ pub struct Function {
     /// would close them.
     lingering: Mutex<Vec<(Environment, Instant)>>,
     pub stats: FunctionStats,
+    /// Every invocation that ran to its end, in the order they ended.
+    invocations: Mutex<Vec<Invocation>>,
 }
 
 impl Function {
@@ -175,6 +192,7 @@ impl Function {
             version: AtomicU64::new(0),
             lingering: Mutex::new(Vec::new()),
             stats: FunctionStats::default(),
+            invocations: Mutex::new(Vec::new()),
         })
     }
 
@@ -195,10 +213,14 @@ impl Function {
         s.busy.fetch_add(1, Ordering::Relaxed);
         let _busy = Decrement(&s.busy);
         let _billed = Billed(&s.billed_ms, Instant::now());
-        let warm = match self.take_warm() {
-            Some(warm) => warm,
-            None => self.cold_start().await?,
+        let (warm, init) = match self.take_warm() {
+            Some(warm) => (warm, None),
+            None => {
+                let started = Instant::now();
+                (self.cold_start().await?, Some(started.elapsed()))
+            }
         };
+        let started = Instant::now();
         let Warm {
             env, debt, version, ..
         } = warm;
@@ -211,6 +233,14 @@ impl Function {
                 .fetch_add(charge.slept.as_micros() as u64, Ordering::Relaxed);
             s.short_micros
                 .fetch_add((charge.short * 1e6) as u64, Ordering::Relaxed);
+            let reference_cpu = charge.cpu.mul_f64(cpu::host_speed());
+            self.record(Invocation {
+                ended: Instant::now(),
+                duration: started.elapsed(),
+                init,
+                cpu: reference_cpu.mul_f64(self.model.v(&self.model.c.lambda_cpu_slowdown)),
+                reference_cpu,
+            });
             (out, charge.debt)
         };
         match tokio::time::timeout(self.costs.timeout, run).await {
@@ -270,6 +300,21 @@ impl Function {
                 Err(InvokeError::InitFailed(Arc::new(e)))
             }
         }
+    }
+
+    fn record(&self, invocation: Invocation) {
+        self.invocations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(invocation);
+    }
+
+    /// Every invocation that ran to its end so far.
+    pub fn invocations(&self) -> Vec<Invocation> {
+        self.invocations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The most recently used warm environment: Lambda reuses warm ones,

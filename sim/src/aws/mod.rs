@@ -167,6 +167,9 @@ pub struct ShapeSample {
     pub environments: Vec<u64>,
     /// Cold starts so far per function.
     pub cold_starts: Vec<u64>,
+    /// Invocations running now per function (CloudWatch's
+    /// `ConcurrentExecutions`).
+    pub busy: Vec<u64>,
     /// Requests the stage throttle answered 429 so far.
     pub throttled: u64,
     /// Database connections open now (through the modelled network).

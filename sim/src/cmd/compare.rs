@@ -43,6 +43,10 @@ pub struct CompareArgs {
     /// (aws feature, MySQL).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["base", "new", "schema"])]
     pub observed: Option<PathBuf>,
+    /// With --observed: the model the sim runs under (default: the shipped
+    /// deploy/model.json), e.g. one `sim calibrate` wrote.
+    #[arg(long, value_name = "PATH", requires = "observed")]
+    pub model_file: Option<PathBuf>,
 }
 
 fn parse_tolerance(s: &str) -> Result<f64, String> {
@@ -59,7 +63,8 @@ fn parse_tolerance(s: &str) -> Result<f64, String> {
 pub async fn compare(args: CompareArgs) -> ExitCode {
     #[cfg(feature = "aws")]
     if let Some(observed) = &args.observed {
-        return crate::observed::judge::compare_observed(observed).await;
+        return crate::observed::judge::compare_observed(observed, args.model_file.as_deref())
+            .await;
     }
     if args.schema {
         return match result::schema() {

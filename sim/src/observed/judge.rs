@@ -1,9 +1,220 @@
 //! `sim compare --observed`: the observed sale run in the sim at the three
-//! model ends, and what AWS did judged against their range.
+//! model ends (the same settings, profile, size, seed, Multi-AZ and
+//! failover), and what the stack did set beside their range, metric by
+//! metric. A verdict figure (throughput, the p99 from 202 to processed,
+//! refusals, the DLQ) outside the range is a model that does not hold for
+//! this stack: exit 1.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub async fn compare_observed(_path: &Path) -> ExitCode {
-    ExitCode::from(2)
+use anyhow::Context as _;
+
+use super::{names, Observed};
+use crate::aws::End;
+use crate::report::result::RunResult;
+
+/// The figures that decide: outside the model's range, the exit status is 1.
+pub const VERDICTS: [&str; 4] = ["throughput", "p99_accept_to_processed", "refused", "dlq"];
+
+/// How far outside the three runs' span a figure may fall and still count
+/// as inside: each run is one draw of a noisy system, so the span is
+/// widened by this share either side, and by a floor in the figure's unit
+/// (50 ms for a time, nothing for a count).
+pub const SLACK: f64 = 0.15;
+
+/// One figure beside the model's range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub metric: String,
+    pub observed: f64,
+    /// Its value at the optimistic, central and pessimistic ends.
+    pub ends: [f64; 3],
+    pub inside: bool,
+    pub verdict: bool,
+}
+
+/// Judges `observed`'s figures against the three runs' (`ends`, each the
+/// run's metrics and its own observed file).
+pub fn judge(observed: &Observed, ends: &[(RunResult, Observed); 3]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut row = |metric: String, value: Option<f64>, at: [Option<f64>; 3], floor: f64| {
+        let (Some(v), [Some(o), Some(c), Some(p)]) = (value, at) else {
+            return;
+        };
+        let lo = o.min(c).min(p);
+        let hi = o.max(c).max(p);
+        let inside = v >= lo - lo.abs() * SLACK - floor && v <= hi + hi.abs() * SLACK + floor;
+        let verdict = VERDICTS.contains(&metric.as_str());
+        rows.push(Row {
+            metric,
+            observed: v,
+            ends: [o, c, p],
+            inside,
+            verdict,
+        });
+    };
+    for metric in VERDICTS
+        .iter()
+        .chain(&["p99_submit_to_202", "first_try_429", "first_try_5xx"])
+    {
+        let floor = if metric.starts_with("p99") { 50.0 } else { 0.0 };
+        let at = |i: usize| ends[i].0.metrics.get(*metric).copied();
+        row(
+            (*metric).to_owned(),
+            observed.outcome.get(*metric).copied(),
+            [at(0), at(1), at(2)],
+            floor,
+        );
+    }
+    for function in observed.functions.keys() {
+        let peak = |o: &Observed| o.function_metric(function, names::CONCURRENT)?.max();
+        let colds = |o: &Observed| {
+            let f = o.functions.get(function)?;
+            Some(f.reports.iter().filter(|r| r.init_ms.is_some()).count() as f64)
+        };
+        row(
+            format!("{function} peak concurrency"),
+            peak(observed),
+            [peak(&ends[0].1), peak(&ends[1].1), peak(&ends[2].1)],
+            1.0,
+        );
+        row(
+            format!("{function} cold starts"),
+            colds(observed),
+            [colds(&ends[0].1), colds(&ends[1].1), colds(&ends[2].1)],
+            1.0,
+        );
+    }
+    let age = |o: &Observed| o.queue_metric("orders", names::AGE_OF_OLDEST)?.max();
+    row(
+        "order queue's oldest message, s".into(),
+        age(observed),
+        [age(&ends[0].1), age(&ends[1].1), age(&ends[2].1)],
+        1.0,
+    );
+    rows
+}
+
+/// `sim compare --observed FILE`: runs, prints, and answers the status.
+pub async fn compare_observed(path: &Path, model_file: Option<&Path>) -> ExitCode {
+    match run(path, model_file).await {
+        Ok(rows) => {
+            print(&rows);
+            let outside: Vec<&Row> = rows.iter().filter(|r| r.verdict && !r.inside).collect();
+            if outside.is_empty() {
+                println!("\nverdict: every verdict figure of what the stack did is inside the model's range");
+                ExitCode::SUCCESS
+            } else {
+                let names: Vec<&str> = outside.iter().map(|r| r.metric.as_str()).collect();
+                println!(
+                    "\nverdict: OUTSIDE the model's range: {} (sim calibrate fits the constants behind them)",
+                    names.join(", ")
+                );
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("sim compare: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(path: &Path, model_file: Option<&Path>) -> anyhow::Result<Vec<Row>> {
+    let observed = Observed::read(path)?;
+    let dir = std::env::temp_dir().join(format!("orderflow-compare-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot make {}", dir.display()))?;
+    let settings = dir.join("settings.json");
+    std::fs::write(
+        &settings,
+        serde_json::to_string_pretty(&observed.sale.settings)?,
+    )?;
+    let mut ends = Vec::new();
+    for end in [End::Optimistic, End::Central, End::Pessimistic] {
+        println!(
+            "running the observed sale in the sim at the {} end...",
+            end.as_str()
+        );
+        let ran = run_end(&observed, end, &settings, model_file, &dir).await;
+        if ran.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        ends.push(ran?);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let ends: [(RunResult, Observed); 3] =
+        ends.try_into().map_err(|_| anyhow::anyhow!("three runs"))?;
+    Ok(judge(&observed, &ends))
+}
+
+/// One run of the observed sale at `end`, as a `sim run` of this binary.
+async fn run_end(
+    observed: &Observed,
+    end: End,
+    settings: &Path,
+    model_file: Option<&Path>,
+    dir: &Path,
+) -> anyhow::Result<(RunResult, Observed)> {
+    let sale = &observed.sale;
+    let json: PathBuf = dir.join(format!("{}.json", end.as_str()));
+    let observed_out: PathBuf = dir.join(format!("{}-observed.json", end.as_str()));
+    // This very binary, even if a build replaced its file meanwhile.
+    let proc_exe = Path::new("/proc/self/exe");
+    let exe = match proc_exe.exists() {
+        true => proc_exe.to_path_buf(),
+        false => std::env::current_exe().context("cannot find this sim's binary")?,
+    };
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.arg("run")
+        .args(["--topology", "lambda", "--quiet", "--no-html"])
+        .args(["--profile", &sale.profile])
+        .args(["--requests", &sale.requests.to_string()])
+        .args(["--duration", &sale.duration_secs.to_string()])
+        .args(["--seed", &sale.seed.to_string()])
+        .args(["--model", end.as_str()])
+        .arg("--settings")
+        .arg(settings)
+        .arg("--json")
+        .arg(&json)
+        .arg("--observed")
+        .arg(&observed_out);
+    if let Some(file) = model_file {
+        cmd.arg("--model-file").arg(file);
+    }
+    if sale.multi_az {
+        cmd.arg("--multi-az");
+    }
+    if let Some(f) = &sale.failover {
+        cmd.args(["--db-outage", &format!("{}", f.lasted_secs.round() as u64)])
+            .args(["--db-outage-at", &f.at_secs.to_string()]);
+    }
+    let status = cmd.status().await.context("cannot run the sim")?;
+    // A run that missed its own checks still measured the sale; one that
+    // could not run (status 2 without a result) could not.
+    let result = RunResult::read(&json).with_context(|| {
+        format!(
+            "the {} end's run (exit status {status}) left no result",
+            end.as_str()
+        )
+    })?;
+    Ok((result, Observed::read(&observed_out)?))
+}
+
+fn print(rows: &[Row]) {
+    println!(
+        "\n{:<36} {:>12} {:>12} {:>12} {:>12}  in the model's range?",
+        "figure", "observed", "optimistic", "central", "pessimistic"
+    );
+    for r in rows {
+        let mark = match (r.inside, r.verdict) {
+            (true, _) => "inside",
+            (false, true) => "OUTSIDE (verdict)",
+            (false, false) => "outside",
+        };
+        println!(
+            "{:<36} {:>12.1} {:>12.1} {:>12.1} {:>12.1}  {mark}",
+            r.metric, r.observed, r.ends[0], r.ends[1], r.ends[2]
+        );
+    }
 }

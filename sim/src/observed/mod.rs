@@ -12,6 +12,7 @@
 //! CloudWatch statistic and period it holds.
 
 pub mod calibrate;
+pub mod from_run;
 pub mod judge;
 #[cfg(test)]
 mod tests;
@@ -116,7 +117,8 @@ impl Series {
     }
 
     pub fn max(&self) -> Option<f64> {
-        self.values().fold(None, |m, v| Some(m.map_or(v, |m: f64| m.max(v))))
+        self.values()
+            .fold(None, |m, v| Some(m.map_or(v, |m: f64| m.max(v))))
     }
 
     pub fn sum(&self) -> f64 {
@@ -141,6 +143,11 @@ pub struct FunctionObserved {
     pub reports: Vec<Report>,
     /// Its EMF records (namespace `orderflow`), each metric by name.
     pub emf: Vec<Emf>,
+    /// The same work's CPU time on the model's reference host, ms, where
+    /// the writer knows it (the sim does; on AWS `sim calibrate` takes
+    /// the model file's CPU time per message instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_cpu_ms: Option<f64>,
 }
 
 /// One `REPORT` line of CloudWatch Logs.
@@ -186,7 +193,8 @@ impl Observed {
     pub fn read(path: &Path) -> anyhow::Result<Observed> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the observed file {}", path.display()))?;
-        Observed::parse(&text).with_context(|| format!("{} is not an observed file", path.display()))
+        Observed::parse(&text)
+            .with_context(|| format!("{} is not an observed file", path.display()))
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Observed> {

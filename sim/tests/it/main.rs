@@ -19,6 +19,8 @@ mod functions;
 mod lock_wait;
 mod netem;
 #[cfg(feature = "aws")]
+mod observe;
+#[cfg(feature = "aws")]
 mod original_system;
 #[cfg(feature = "aws")]
 mod plan;

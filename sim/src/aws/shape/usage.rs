@@ -82,6 +82,11 @@ impl Shape {
             t,
             environments: self.functions.all().map(|f| load(f).0).collect(),
             cold_starts: self.functions.all().map(|f| load(f).1).collect(),
+            busy: self
+                .functions
+                .all()
+                .map(|f| f.stats.busy.load(Ordering::Relaxed))
+                .collect(),
             throttled: self.gateway.throttled.load(Ordering::Relaxed),
             connections: c.open.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),

@@ -95,6 +95,8 @@ impl Started {
         result.faults = faults::rows(&self.faults, &self.app.metrics, poison, mysql);
         result.checks = checks(&scenarios, &invariants, &result);
         result.derive_metrics();
+        #[cfg(feature = "aws")]
+        self.write_observed(args, &load, &result)?;
         result.judge(&args.sale.targets, args.pipeline.shape.is_lambda());
         if let Some(why) = result.shape.as_ref().and_then(|s| s.host.no_verdict()) {
             result.withhold(why);
@@ -130,6 +132,45 @@ impl Started {
             Ok(bill) => result.bill = Some(bill),
             Err(e) => println!("\nbill: {e}"),
         }
+        Ok(())
+    }
+
+    /// The observed file (`--observed`): what AWS would have shown.
+    #[cfg(feature = "aws")]
+    fn write_observed(
+        &self,
+        args: &RunArgs,
+        load: &Loaded,
+        result: &RunResult,
+    ) -> anyhow::Result<()> {
+        let (Some(path), Some(shape)) = (&args.observed, &self.shape) else {
+            return Ok(());
+        };
+        let sale = crate::observed::Sale {
+            profile: args.sale.profile.name.clone(),
+            requests: args.sale.orders(),
+            duration_secs: args.sale.duration(),
+            seed: self.seed,
+            multi_az: shape.multi_az,
+            failover: args.db_outage.map(|secs| crate::observed::Failover {
+                at_secs: args.db_outage_at,
+                lasted_secs: secs as f64,
+            }),
+            settings: shape.settings.clone(),
+        };
+        let observed = crate::observed::from_run::observed(
+            shape,
+            &load.shape_samples,
+            (load.load_started, load.load_start),
+            sale,
+            result.metrics.clone(),
+        );
+        observed.write(path)?;
+        println!(
+            "
+observed file (what CloudWatch would hold): {}",
+            path.display()
+        );
         Ok(())
     }
 

@@ -128,6 +128,11 @@ pub struct RunArgs {
     /// job's page, e.g. $GITHUB_STEP_SUMMARY).
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     pub summary: Option<PathBuf>,
+    /// With --topology lambda: also write what CloudWatch would have held,
+    /// had the run been on AWS, as an observed file (`sim collect`'s
+    /// format), for `sim calibrate` and `sim compare --observed`.
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    pub observed: Option<PathBuf>,
     /// Print only the verdict (each check failed, each target missed, the
     /// result line) and errors: no report, no progress bar. The files asked
     /// for (--html, --json, --summary) are still written.
@@ -214,6 +219,9 @@ pub(crate) struct Loaded {
     pub drain_time: Duration,
     pub drained: bool,
     pub load_start: DateTime<Utc>,
+    // Read by the observed file alone, which only `aws` writes.
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
+    pub load_started: Instant,
     pub samples: Vec<timeline::Sample>,
     pub shape_samples: Vec<aws::ShapeSample>,
 }
@@ -376,6 +384,7 @@ impl Started {
             drain_time,
             drained,
             load_start,
+            load_started,
             samples: sampler.finish().await,
             shape_samples: match shape_sampler {
                 Some(s) => s.finish().await,
