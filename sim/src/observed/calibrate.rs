@@ -245,27 +245,38 @@ fn runtime_start(observed: &Observed, base: &Model, sqs_p50: f64) -> Result<Fit,
     })
 }
 
-/// The processor's concurrency a second, rebuilt from its REPORT lines
-/// (each invocation ran from its end less its duration).
+/// The most invocations running at once in each second, rebuilt from
+/// REPORT lines (each invocation ran from its end less its duration): a
+/// sweep over their starts and ends, an end before a start at the same
+/// instant. The logs give times to the millisecond, so a start is taken
+/// half a millisecond late: an environment's next invocation does not
+/// overlap the one before.
 pub fn concurrency_per_second(reports: &[Report]) -> Vec<(f64, f64)> {
-    let Some(end) = reports.iter().map(|r| r.t).reduce(f64::max) else {
+    let mut events: Vec<(f64, i32)> = reports
+        .iter()
+        .flat_map(|r| {
+            let start = r.t - r.duration_ms / 1000.0 + 0.0005;
+            [(start.max(0.0).min(r.t), 1), (r.t.max(0.0), -1)]
+        })
+        .collect();
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let Some(&(end, _)) = events.last() else {
         return Vec::new();
     };
-    let step = 0.1;
-    let slots = (end / step).ceil().max(0.0) as usize + 1;
-    let mut running = vec![0.0_f64; slots];
-    for r in reports {
-        let from = ((r.t - r.duration_ms / 1000.0) / step).floor().max(0.0) as usize;
-        let to = ((r.t / step).floor().max(0.0) as usize).min(slots - 1);
-        for slot in running.iter_mut().take(to + 1).skip(from) {
-            *slot += 1.0;
+    let seconds = end.floor() as usize + 1;
+    let mut peaks = Vec::with_capacity(seconds);
+    let (mut running, mut next) = (0_i32, 0);
+    for second in 0..seconds {
+        // What runs as the second begins, then each change inside it.
+        let mut peak = running;
+        while next < events.len() && events[next].0 < (second + 1) as f64 {
+            running += events[next].1;
+            peak = peak.max(running);
+            next += 1;
         }
+        peaks.push((second as f64, f64::from(peak)));
     }
-    running
-        .chunks(10)
-        .enumerate()
-        .map(|(s, c)| (s as f64, c.iter().copied().fold(0.0, f64::max)))
-        .collect()
+    peaks
 }
 
 fn esm_ramp(observed: &Observed, base: &Model) -> Result<Fit, String> {

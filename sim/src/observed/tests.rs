@@ -25,7 +25,18 @@ fn concurrency_is_rebuilt_from_when_each_invocation_ended_and_how_long_it_ran() 
     let at = |s: usize| series[s].1;
     assert_eq!(at(0), 2.0);
     assert_eq!(at(1), 3.0);
-    assert_eq!(at(2), 1.0);
+    assert_eq!(at(2), 1.0, "the two ran into the third second's start");
+    assert_eq!(series.len(), 4);
+}
+
+#[test]
+fn one_environment_running_invocations_one_after_another_is_one() {
+    // A hundred 5 ms invocations back to back: never two at once.
+    let reports: Vec<Report> = (1..=100)
+        .map(|i| report(f64::from(i) * 0.005, 5.0))
+        .collect();
+    let series = concurrency_per_second(&reports);
+    assert!(series.iter().all(|&(_, c)| c == 1.0), "{series:?}");
 }
 
 #[test]

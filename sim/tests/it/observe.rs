@@ -100,6 +100,46 @@ fn observed_run(dir: &Path, model: &Path, name: &str, database: &str) -> (Observ
     (observed, RunResult::read(&json).unwrap())
 }
 
+/// The drain: 3,000 orders sent 64 at a time into a processor mapping of
+/// batches of one, capped at 40 (the read function's concurrency lowered
+/// to keep the connection budget).
+fn drain_run(dir: &Path, model: &Path, database: &str) -> Observed {
+    let mut settings: serde_json::Value =
+        serde_json::from_str(include_str!("../../../deploy/settings.json")).unwrap();
+    settings["event_sources"]["processor"] = serde_json::json!({ "batch_size": 1, "batching_window_secs": 0, "maximum_concurrency": 40 });
+    settings["functions"]["processor"]["reserved_concurrency"] = 40.into();
+    settings["functions"]["read"]["reserved_concurrency"] = 5.into();
+    let file = dir.join("drain-settings.json");
+    std::fs::write(&file, settings.to_string()).unwrap();
+    let observed = dir.join("drain.observed.json");
+    let out = sim(
+        &[
+            "--topology",
+            "lambda",
+            "--settings",
+            file.to_str().unwrap(),
+            "--seed",
+            "12",
+            "--requests",
+            "3000",
+            "--duration",
+            "0",
+            "--concurrency",
+            "64",
+            "--model",
+            "central",
+            "--model-file",
+            model.to_str().unwrap(),
+            "--observed",
+            observed.to_str().unwrap(),
+            "--quiet",
+            "--no-html",
+        ],
+        database,
+    );
+    Observed::read(&observed).unwrap_or_else(|e| panic!("{e:#}\n{}", text(&out)))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calibrate_recovers_a_runs_constants_and_compare_holds_the_run_to_the_models_range() {
     let dir = std::env::temp_dir().join(format!("orderflow-observe-{}", std::process::id()));
@@ -160,6 +200,21 @@ async fn calibrate_recovers_a_runs_constants_and_compare_holds_the_run_to_the_mo
         .not_informed
         .iter()
         .any(|(c, _)| *c == "esm_scale_per_minute"));
+
+    // A drain: the orders sent as fast as answered into a mapping that
+    // takes one at a time, so they wait long enough for it to ramp; its
+    // rate a minute recovered from the processor's REPORT lines (a busy
+    // host's late timers can only slow the ramp).
+    let drained = drain_run(&dir, &known, &database);
+    let ramp = calibrate::calibrate(&drained, &base);
+    let fit = ramp
+        .get("esm_scale_per_minute")
+        .unwrap_or_else(|| panic!("the ramp not fitted: {:?}", ramp.not_informed));
+    let rate = 180.0;
+    assert!(fit.value <= rate * (1.0 + fit.tolerance), "{fit:?}");
+    if at_rest {
+        assert!(fit.value >= rate * (1.0 - fit.tolerance), "{fit:?}");
+    }
 
     // The command writes a model file the sim takes, the fits as its
     // sources.
