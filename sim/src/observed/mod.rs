@@ -12,6 +12,7 @@
 //! CloudWatch statistic and period it holds.
 
 pub mod calibrate;
+pub mod collect;
 pub mod judge;
 #[cfg(test)]
 mod tests;
