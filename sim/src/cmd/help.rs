@@ -93,7 +93,7 @@ pub const EXIT_CODES: &[(&str, &[(u8, &str)])] = &[
         "collect",
         &[
             (0, "the observed file was written (what could not be read is listed in its notes)"),
-            (2, "the stack's outputs, the load's result or the settings could not be read, or AWS refused every call"),
+            (2, "the stack's outputs, the load's result, the settings or the bill could not be read, or AWS answered none of the calls"),
         ],
     ),
     (
@@ -192,7 +192,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "collect",
-        "  sim collect --outputs outputs.json --load load.json --start 2026-12-06T10:00:00Z --end 2026-12-06T10:20:00Z --out observed.json",
+        "  pulumi stack output --json > outputs.json
+  sim collect --outputs outputs.json --load load.json --settings deploy/settings.json \\
+    --start 2026-12-06T10:00:00Z --end 2026-12-06T10:20:00Z \\
+    --failover-at 300 --failover-secs 45 --bill bill.json --out observed.json",
     ),
     (
         "rehearse",

@@ -12,6 +12,7 @@
 //! CloudWatch statistic and period it holds.
 
 pub mod calibrate;
+pub mod collect;
 pub mod from_run;
 pub mod judge;
 #[cfg(test)]

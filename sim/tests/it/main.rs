@@ -12,6 +12,8 @@ mod common;
 mod bench;
 mod cli;
 #[cfg(feature = "aws")]
+mod collect;
+#[cfg(feature = "aws")]
 mod deployed_shape;
 #[cfg(feature = "aws")]
 mod functions;
