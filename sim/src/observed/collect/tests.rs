@@ -93,10 +93,12 @@ fn other_lines_are_not_kept() {
 
 #[test]
 fn an_emf_record_gives_every_metric_it_names_at_its_own_timestamp() {
-    // As lambda/src/emf.rs writes it, with the metrics it is to add.
+    // As lambda/src/emf.rs writes it.
     let record = orderflow_lambda::BatchMetrics {
         store_retries: 3,
         left_for_redelivery: 2,
+        messages: 200,
+        cpu_micros: 42_500,
     }
     .record("orderflow-prod-processor", START_MS + 7_250);
     let r = emf(&record.to_string(), START_MS + 9_000);
@@ -106,10 +108,14 @@ fn an_emf_record_gives_every_metric_it_names_at_its_own_timestamp() {
         names,
         [
             "BatchesLeftForRedelivery",
+            "CpuMillis",
+            "Messages",
             "MessagesLeftForRedelivery",
             "StoreRetries"
         ]
     );
+    assert_eq!(r.values["CpuMillis"], 42.5);
+    assert_eq!(r.values["Messages"], 200.0);
     assert_eq!(r.values["StoreRetries"], 3.0);
     assert_eq!(r.values["MessagesLeftForRedelivery"], 2.0);
     assert_eq!(r.values["BatchesLeftForRedelivery"], 1.0);
