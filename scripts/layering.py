@@ -47,6 +47,8 @@ NEVER = [
      "the model of AWS never reaches what renders or drives it"),
     ("sim", "report", {"cmd", "cli"}, "a report never reaches a command"),
     ("sim", "plan", {"cmd", "cli"}, "the planner never reaches a command"),
+    ("sim", "observed", {"cmd", "cli", "pipeline"},
+     "what a stack did is read, judged and fitted apart from the commands that ask"),
     ("sim", "load", {"aws", "invariants", "cmd", "cli", "report"}, "the load knows only the API"),
     ("sim", "invariants", {"aws", "cmd", "cli"}, "the invariants read only what the run left"),
 ]

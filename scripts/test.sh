@@ -6,7 +6,10 @@
 # faults, over SQS, and in the deployed (Lambda) shape with the shipped
 # settings held to the sale's targets, its JSON result checked against its
 # schema, a short Goose load test against `sim serve` with its
-# verification; and the Pulumi program's type check and tests, on the
+# verification; the collector of what a stack did (`sim collect`) against
+# moto's CloudWatch and Logs, and the model's calibration and comparison
+# against a simulated run with known constants (both in `cargo test`);
+# `sim rehearse --dry-run`; and the Pulumi program's type check and tests, on the
 # Node.js 24 the virtualenv holds. Needs (CONTRIBUTING.md has the list): a
 # MySQL 8 or MariaDB 10.11 server at TEST_MYSQL_URL (default
 # mysql://root@127.0.0.1:3306; the MySQL tests fail, never skip, without

@@ -63,6 +63,10 @@ pub(super) fn resolve_outage(args: &mut RunArgs) -> anyhow::Result<()> {
         args.deploy_at.is_none() || args.pipeline.shape.is_lambda(),
         "--deploy-at is the deployed shape's: add --topology lambda"
     );
+    anyhow::ensure!(
+        args.observed.is_none() || args.pipeline.shape.is_lambda(),
+        "--observed writes what AWS would have shown of the deployed shape: add --topology lambda"
+    );
     if args.failover {
         anyhow::ensure!(
             args.pipeline.shape.is_lambda(),
