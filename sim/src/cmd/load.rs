@@ -7,6 +7,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 use orderflow_client::Client;
@@ -47,6 +48,13 @@ pub struct LoadArgs {
     /// Also write a Markdown summary of the result to this file.
     #[arg(long, value_name = "PATH")]
     pub summary: Option<PathBuf>,
+    /// After the load, read every accepted order back through the API
+    /// until each is PROCESSED or FAILED, waiting at most SECS: the result
+    /// then holds the orders finished, accept-to-processed (each order's
+    /// created_at to its processed_at) and the throughput, as `sim run`
+    /// measures them, and fails if an accepted order did not finish.
+    #[arg(long, value_name = "SECS")]
+    pub follow: Option<u64>,
     /// Print only the verdict (each target missed, the result line) and
     /// errors: no report, no progress bar.
     #[arg(short, long)]
@@ -108,7 +116,8 @@ async fn load_inner(args: LoadArgs) -> anyhow::Result<RunResult> {
         args.url,
         sale.profile.describe()
     );
-    let tag = format!("{:x}", engine::events::now_millis().timestamp_millis());
+    let started = engine::events::now_millis();
+    let tag = format!("{:x}", started.timestamp_millis());
     let options = sale.send_options(Some(due), sale.max_in_flight, args.seed);
     let sends = send::send(&client, load::plan(orders, args.seed, &tag), options).await;
     let mut result = RunResult::new("load", Some(args.seed));
@@ -137,7 +146,32 @@ async fn load_inner(args: LoadArgs) -> anyhow::Result<RunResult> {
     });
     result.load = Some(report);
     result.reads = Some(ReadsReport::of(&sends));
+    if let Some(secs) = args.follow {
+        println!("reading every accepted order back until it is final (at most {secs} s)...");
+        let pipeline =
+            load::follow::follow(&client, &sends, started, Duration::from_secs(secs)).await;
+        let accepted = sends
+            .orders
+            .iter()
+            .filter(|s| s.status == 202)
+            .filter_map(|s| s.order_id.as_ref())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        result.checks.push(CheckRow {
+            group: "invariant".into(),
+            name: "every accepted order finished (PROCESSED or FAILED)".into(),
+            passed: pipeline.drained,
+            detail: format!(
+                "{} of {accepted} accepted orders finished within {secs} s",
+                pipeline.finished
+            ),
+        });
+        result.pipeline = Some(pipeline);
+    }
     result.derive_metrics();
+    // A client does not see the DLQs: their depth is the stack's to say
+    // (`sim collect` reads it).
+    result.metrics.remove("dlq");
     result.judge(&sale.targets, true);
     crate::report::print(&result);
     crate::report::print_verdict(&result);

@@ -123,6 +123,18 @@ pub async fn compare_observed(path: &Path, model_file: Option<&Path>) -> ExitCod
 
 async fn run(path: &Path, model_file: Option<&Path>) -> anyhow::Result<Vec<Row>> {
     let observed = Observed::read(path)?;
+    let missing: Vec<&str> = VERDICTS
+        .iter()
+        .copied()
+        .filter(|m| !observed.outcome.contains_key(*m))
+        .collect();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "the observed file's outcome has no {}: no verdict without them (a load of a deployed \
+         stack measures throughput and the p99 with `sim load --follow`; `sim collect` reads \
+         the DLQs)",
+        missing.join(", ")
+    );
     let dir = std::env::temp_dir().join(format!("orderflow-compare-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot make {}", dir.display()))?;
     let settings = dir.join("settings.json");

@@ -34,9 +34,15 @@ impl Serve {
     /// Starts `sim serve` on a free port over the MySQL database named,
     /// with these environment variables besides, and waits until it listens.
     pub fn start(database: &str, env: &[(&str, &str)]) -> Serve {
+        Serve::start_with(database, &[], env)
+    }
+
+    /// The same, with `args` after `sim serve`'s.
+    pub fn start_with(database: &str, args: &[&str], env: &[(&str, &str)]) -> Serve {
         let url = format!("{}/{database}", server_url().trim_end_matches('/'));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sim"));
         cmd.args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
             .env("DATABASE_URL", url)
             .env("RUST_LOG", "warn");
         for (k, v) in env {

@@ -17,6 +17,7 @@ mod collect;
 mod deployed_shape;
 #[cfg(feature = "aws")]
 mod functions;
+mod load_follow;
 #[cfg(feature = "aws")]
 mod lock_wait;
 mod netem;
