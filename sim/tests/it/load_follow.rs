@@ -13,7 +13,7 @@ use crate::common::{self, Serve};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_followed_load_reads_every_accepted_order_back_to_its_end() {
     let (name, options) = common::database("follow").await;
-    let mut serve = Serve::start_with(&name, &["--load-products"], &[]);
+    let serve = Serve::start_with(&name, &["--load-products"], &[]);
     let json = std::env::temp_dir().join(format!("orderflow-follow-{}.json", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_sim"))
         .args([
