@@ -47,6 +47,11 @@ pub struct CompareArgs {
     /// deploy/model.json), e.g. one `sim calibrate` wrote.
     #[arg(long, value_name = "PATH", requires = "observed")]
     pub model_file: Option<PathBuf>,
+    /// With --observed: keep the three runs in DIR (`optimistic.json` and
+    /// `optimistic-observed.json`, and the same for `central` and
+    /// `pessimistic`), rather than in a temporary directory removed after.
+    #[arg(long, value_name = "DIR", requires = "observed")]
+    pub runs_dir: Option<PathBuf>,
 }
 
 fn parse_tolerance(s: &str) -> Result<f64, String> {
@@ -63,8 +68,12 @@ fn parse_tolerance(s: &str) -> Result<f64, String> {
 pub async fn compare(args: CompareArgs) -> ExitCode {
     #[cfg(feature = "aws")]
     if let Some(observed) = &args.observed {
-        return crate::observed::judge::compare_observed(observed, args.model_file.as_deref())
-            .await;
+        return crate::observed::judge::compare_observed(
+            observed,
+            args.model_file.as_deref(),
+            args.runs_dir.as_deref(),
+        )
+        .await;
     }
     if args.schema {
         return match result::schema() {

@@ -97,8 +97,14 @@ pub fn judge(observed: &Observed, ends: &[(RunResult, Observed); 3]) -> Vec<Row>
 }
 
 /// `sim compare --observed FILE`: runs, prints, and answers the status.
-pub async fn compare_observed(path: &Path, model_file: Option<&Path>) -> ExitCode {
-    match run(path, model_file).await {
+/// Where the three runs go: `keep` (their results and observed files
+/// stay there), or a temporary directory removed afterwards.
+pub async fn compare_observed(
+    path: &Path,
+    model_file: Option<&Path>,
+    keep: Option<&Path>,
+) -> ExitCode {
+    match run(path, model_file, keep).await {
         Ok(rows) => {
             print(&rows);
             let outside: Vec<&Row> = rows.iter().filter(|r| r.verdict && !r.inside).collect();
@@ -121,7 +127,11 @@ pub async fn compare_observed(path: &Path, model_file: Option<&Path>) -> ExitCod
     }
 }
 
-async fn run(path: &Path, model_file: Option<&Path>) -> anyhow::Result<Vec<Row>> {
+async fn run(
+    path: &Path,
+    model_file: Option<&Path>,
+    keep: Option<&Path>,
+) -> anyhow::Result<Vec<Row>> {
     let observed = Observed::read(path)?;
     let missing: Vec<&str> = VERDICTS
         .iter()
@@ -135,8 +145,16 @@ async fn run(path: &Path, model_file: Option<&Path>) -> anyhow::Result<Vec<Row>>
          the DLQs)",
         missing.join(", ")
     );
-    let dir = std::env::temp_dir().join(format!("orderflow-compare-{}", std::process::id()));
+    let dir = keep.map_or_else(
+        || std::env::temp_dir().join(format!("orderflow-compare-{}", std::process::id())),
+        Path::to_path_buf,
+    );
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot make {}", dir.display()))?;
+    let clean = || {
+        if keep.is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    };
     let settings = dir.join("settings.json");
     std::fs::write(
         &settings,
@@ -150,11 +168,11 @@ async fn run(path: &Path, model_file: Option<&Path>) -> anyhow::Result<Vec<Row>>
         );
         let ran = run_end(&observed, end, &settings, model_file, &dir).await;
         if ran.is_err() {
-            let _ = std::fs::remove_dir_all(&dir);
+            clean();
         }
         ends.push(ran?);
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    clean();
     let ends: [(RunResult, Observed); 3] =
         ends.try_into().map_err(|_| anyhow::anyhow!("three runs"))?;
     Ok(judge(&observed, &ends))
