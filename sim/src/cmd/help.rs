@@ -182,7 +182,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     (
         "load",
         "  sim load --url http://127.0.0.1:3000  # against a sim serve --load-products
-  sim load --url https://abc123.execute-api.us-east-1.amazonaws.com --token \"$TOKEN\" --requests 2000",
+  sim load --url https://abc123.execute-api.us-east-1.amazonaws.com --token \"$TOKEN\" --customer \"$SUB\" --requests 2000",
     ),
     (
         "compare",

@@ -40,6 +40,15 @@ pub struct LoadArgs {
     /// A bearer token sent with every request (an API Gateway authorizer's).
     #[arg(long, env = "ORDERFLOW_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Every order placed by this customer: the token's subject (a client
+    /// credentials token's is its client id). Behind a JWT authorizer an
+    /// order for another customer is refused 403, so with one token every
+    /// order must be its subject's; each then carries an Idempotency-Key
+    /// of its own (a duplicate its original's), or one customer's orders of
+    /// the same items would be taken for one order. Without it each order
+    /// has a customer of its own.
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<String>,
     /// Also write the result as JSON to this file (`-`: standard output,
     /// the report then going to standard error).
     #[arg(long, value_name = "PATH")]
@@ -108,9 +117,16 @@ async fn load_inner(args: LoadArgs) -> anyhow::Result<RunResult> {
         args.url,
         sale.profile.describe()
     );
+    if let Some(customer) = &args.customer {
+        let probe = serde_json::json!({"customer_id": customer, "items": [{"product_id": "sim-item-01", "quantity": 1}]});
+        if let Err(e) = engine::validation::parse_order(probe.to_string().as_bytes()) {
+            anyhow::bail!("--customer {customer:?} cannot name an order's customer: {e}");
+        }
+    }
     let tag = format!("{:x}", engine::events::now_millis().timestamp_millis());
     let options = sale.send_options(Some(due), sale.max_in_flight, args.seed);
-    let sends = send::send(&client, load::plan(orders, args.seed, &tag), options).await;
+    let planned = load::plan_for(orders, args.seed, &tag, args.customer.as_deref());
+    let sends = send::send(&client, planned, options).await;
     let mut result = RunResult::new("load", Some(args.seed));
     result.setup = Setup {
         topology: "remote".into(),
