@@ -26,8 +26,13 @@ pub enum Action {
     },
     /// An access token from the pool's token endpoint.
     Token,
-    /// A probe order, with the token or without, and the status it must get.
-    Order { token: bool, expect: u16 },
+    /// A probe order, with the token or without, and the status it must
+    /// get; `when` says when it is sent (empty: nothing to say).
+    Order {
+        token: bool,
+        expect: u16,
+        when: &'static str,
+    },
     /// The time now, kept as `{var}` (RFC 3339, or milliseconds since the
     /// epoch).
     Mark { var: &'static str, millis: bool },
@@ -38,6 +43,8 @@ pub enum Action {
     OnlyMigrateChanged { events: &'static str },
     /// The migrate function started after `{redeploy_start_ms}`.
     RanAgain,
+    /// `{new_version}` is not `{live_version}`: Lambda published a version.
+    NewVersion,
     /// window.json: the sale's window for `sim collect`.
     Window,
     /// How to add the bill once Cost Explorer has the day.
@@ -131,7 +138,9 @@ impl Action {
             )
         };
         Some(match self {
-            Action::ZipsThere { .. } | Action::Outputs | Action::Answered { .. } => return None,
+            Action::ZipsThere { .. } | Action::Outputs | Action::Answered { .. } | Action::NewVersion => {
+                return None
+            }
             Action::OnlyMigrateChanged { .. } => return None,
             Action::Applied => poll(log_events(region, None, APPLIED_PATTERN), LOG_POLL_SECS, LOG_POLL_MINS),
             Action::RanAgain => poll(
@@ -143,6 +152,9 @@ impl Action {
             Action::Token => "sim: POST {rehearsal_token_url} grant_type=client_credentials scope={rehearsal_scope}, \
                               as the client ({rehearsal_client_id} and its secret, HTTP Basic) -> {token}"
                 .into(),
+            Action::Order { token: true, when, .. } if !when.is_empty() => {
+                format!("sim: POST {{api_endpoint}}api/orders with {{token}}, one sim-item-01, {when}")
+            }
             Action::Order { token: true, .. } => "sim: POST {api_endpoint}api/orders with {token}: one sim-item-01 for \
                                                   {rehearsal_client_id}, an Idempotency-Key of its own"
                 .into(),
@@ -179,8 +191,11 @@ impl Action {
                 "the migrate function answered without a FunctionError, saying `{says}`"
             )],
             Action::Token => one("the token endpoint answers 200 with an access token"),
-            Action::Order { token: true, expect } => vec![format!("that order gets {expect}")],
-            Action::Order { token: false, expect } => vec![format!(
+            Action::Order { token: true, expect, when } if !when.is_empty() => {
+                vec![format!("an order {when} gets {expect}")]
+            }
+            Action::Order { token: true, expect, .. } => vec![format!("that order gets {expect}")],
+            Action::Order { token: false, expect, .. } => vec![format!(
                 "that one gets {expect}: API Gateway's JWT authorizer refuses it before any function runs"
             )],
             Action::Drained { at_most_mins } => vec![
@@ -197,6 +212,11 @@ impl Action {
                  (aws:lambda/invocation) and no other resource of the stack"
             )],
             Action::RanAgain => one("the migrate function was invoked again after the redeploy began"),
+            Action::NewVersion => one(
+                "publish-version made a new version, {new_version}, not the {live_version} live points at (AWS \
+                 publishes one only after the code or the configuration changed; that a description alone counts is \
+                 assumed, and checked here)",
+            ),
             Action::WriteStock | Action::Mark { .. } | Action::Window | Action::BillLater => Vec::new(),
         }
     }

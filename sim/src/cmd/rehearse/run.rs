@@ -67,7 +67,7 @@ impl Ctx {
             .unwrap_or(destroy);
         let mut failed = None;
         for (i, step) in steps.iter().enumerate().take(destroy).skip(1) {
-            if let Err(why) = self.step(i, step).await {
+            if let Err(why) = self.step(i, step, true).await {
                 self.say(&format!("step {i} {}: FAILED: {why}", step.name));
                 failed = Some(i);
                 break;
@@ -86,7 +86,8 @@ impl Ctx {
                 ));
                 true
             }
-            (true, false) => match self.step(destroy, &steps[destroy]).await {
+            // Not stopped by a Ctrl-C: that is what asked for it.
+            (true, false) => match self.step(destroy, &steps[destroy], false).await {
                 Ok(()) => true,
                 Err(why) => {
                     self.say(&format!(
@@ -117,12 +118,13 @@ impl Ctx {
         }
     }
 
-    /// One step: its runs in order, the first failure ending it.
-    async fn step(&mut self, i: usize, step: &Step) -> Result<(), String> {
+    /// One step: its runs in order, the first failure ending it (and a
+    /// Ctrl-C, if `interruptible`).
+    async fn step(&mut self, i: usize, step: &Step, interruptible: bool) -> Result<(), String> {
         self.say(&format!("\nstep {i} {}: {}", step.name, step.does));
         let mut runs = step.runs.iter().peekable();
         while let Some(run) = runs.next() {
-            if interrupted() {
+            if interruptible && interrupted() {
                 return Err("interrupted".into());
             }
             match run {

@@ -34,7 +34,7 @@ pub async fn act(ctx: &mut Ctx, action: &Action) -> Result<(), String> {
             says,
         } => answered(ctx, invoke, answer, says),
         Action::Token => http::token(ctx).await,
-        Action::Order { token, expect } => http::order(ctx, *token, *expect).await,
+        Action::Order { token, expect, .. } => http::order(ctx, *token, *expect).await,
         Action::Mark { var, millis } => {
             let now = chrono::Utc::now();
             let value = match millis {
@@ -48,6 +48,13 @@ pub async fn act(ctx: &mut Ctx, action: &Action) -> Result<(), String> {
         Action::Drained { at_most_mins } => watch::drained(ctx, *at_most_mins).await,
         Action::OnlyMigrateChanged { events } => watch::only_migrate_changed(ctx, events),
         Action::Window => window(ctx),
+        Action::NewVersion => match (ctx.vars.get("new_version"), ctx.vars.get("live_version")) {
+            (Some(new), Some(live)) if new != live => Ok(()),
+            (new, live) => Err(format!(
+                "publish-version answered {new:?} with live at {live:?}: no new version to move the alias to \
+                 (Lambda saw no change of the function)"
+            )),
+        },
         Action::BillLater => {
             bill_later(ctx);
             Ok(())

@@ -175,13 +175,29 @@ pub fn alias(s: &Setup) -> Step {
             aws(region, ["lambda", "publish-version", "--function-name", ingest, "--output", "json"])
                 .to(Stdout::Var("new_version", &["Version"]))
                 .into(),
+            Action::NewVersion.into(),
             move_to("{new_version}").into(),
             Action::Token.into(),
-            Action::Order { token: true, expect: 202 }.into(),
+            Action::Order {
+                token: true,
+                expect: 202,
+                when: "with live on the new version",
+            }
+            .into(),
             move_to("{live_version}").into(),
-            Action::Order { token: true, expect: 202 }.into(),
+            Action::Order {
+                token: true,
+                expect: 202,
+                when: "with live moved back one version (the rollback)",
+            }
+            .into(),
             move_to("{new_version}").into(),
-            Action::Order { token: true, expect: 202 }.into(),
+            Action::Order {
+                token: true,
+                expect: 202,
+                when: "with live forward again",
+            }
+            .into(),
         ],
         also_checks: Vec::new(),
         minutes: ALIAS_MINS,

@@ -130,8 +130,18 @@ pub fn token(s: &Setup) -> Step {
         does: "gets an access token by the client credentials grant, and sees the authorizer take it and refuse none",
         runs: vec![
             Action::Token.into(),
-            Action::Order { token: true, expect: 202 }.into(),
-            Action::Order { token: false, expect: 401 }.into(),
+            Action::Order {
+                token: true,
+                expect: 202,
+                when: "",
+            }
+            .into(),
+            Action::Order {
+                token: false,
+                expect: 401,
+                when: "",
+            }
+            .into(),
         ],
         also_checks: Vec::new(),
         minutes: TOKEN_MINS,
