@@ -356,6 +356,10 @@ fn a_step_that_fails_once_the_deploy_began_still_destroys_the_stack() {
     );
     let log = std::fs::read_to_string(out.join("rehearse.log")).unwrap();
     assert!(log.contains("step 9 destroy: passed"), "{log}");
+    assert!(
+        log.contains("skipped aws logs delete-log-group --log-group-name /aws/rds/instance/{db_instance_id}/error"),
+        "RDS's own log groups are deleted only once the instance is known: {log}"
+    );
 
     // --keep leaves it up, and says how to destroy it.
     std::fs::remove_file(dir.join("calls")).unwrap();

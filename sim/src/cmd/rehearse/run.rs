@@ -156,7 +156,15 @@ impl Ctx {
 
     /// One command run to its end, its exit status checked (if fatal).
     pub async fn cmd(&mut self, cmd: &Cmd) -> Result<(), String> {
-        let child = self.spawn(cmd)?;
+        let child = match self.spawn(cmd) {
+            Ok(child) => child,
+            // A command reported only, naming what was never found.
+            Err(why) if !cmd.fatal => {
+                self.say(&format!("  skipped {}: {why}", cmd.line()));
+                return Ok(());
+            }
+            Err(why) => return Err(why),
+        };
         let out = child.wait_with_output().await;
         self.finish(cmd, out)
     }

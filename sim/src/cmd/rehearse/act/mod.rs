@@ -154,11 +154,15 @@ fn answered(ctx: &mut Ctx, invoke: &str, answer: &str, says: &str) -> Result<(),
     }
 }
 
+/// window.json: the load's start (the visitors' browsing begins, then
+/// the sale opens `browse_secs` later) and the drain's end, RFC 3339; the
+/// failover's second counts from the sale's opening.
 fn window(ctx: &mut Ctx) -> Result<(), String> {
     let s = &ctx.setup;
     let window = serde_json::json!({
         "start": ctx.vars.get("sale_start"),
         "end": ctx.vars.get("sale_end"),
+        "browse_secs": s.browse_secs(),
         "failover_at_secs": s.failover_at,
         "profile": s.args.profile,
         "requests": s.args.requests,
