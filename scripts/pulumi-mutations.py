@@ -12,7 +12,8 @@ not waiting for the migration step, a visibility timeout under six times a
 function's timeout, a stack without a preset, a migration step that is not
 re-run for new code or not told the digest to check, the queues' backlog
 alarm at ten minutes, a silent database not alarming, no account quota
-check, a production stack without JWT or allowAnonymous, a database without
+check, a production stack without JWT or allowAnonymous, a rehearsal's
+authorizer trusting another issuer than its own user pool, a database without
 a pinned maintenance window, the application user allowed from anywhere, the
 API calling $LATEST instead of the live alias, network-interface changes
 outside the VPC, subnets placed by zone name, orders for any customer behind
@@ -196,6 +197,11 @@ BREAKS = {
         "settings.ts",
         '!(issuer && audience) && !c.getBoolean("allowAnonymous")',
         'false && !c.getBoolean("allowAnonymous")',
+    ),
+    "a rehearsal's authorizer trusting another issuer than its own user pool": (
+        "rehearsal.ts",
+        "issuer: pulumi.interpolate`https://cognito-idp.${region}.amazonaws.com/${pool.id}`,",
+        "issuer: pulumi.interpolate`https://cognito-idp.${region}.amazonaws.com/${pool.name}`,",
     ),
     "a database whose changes wait for no pinned window": (
         "database.ts",

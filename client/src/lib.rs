@@ -105,6 +105,26 @@ impl Client {
             .await
     }
 
+    /// `POST /api/orders` with `body` as JSON and, if given, an
+    /// `Idempotency-Key` header: the order's id then derives from the
+    /// customer and the key rather than its content, so one customer's two
+    /// orders of the same items stay two orders.
+    pub async fn post_order_keyed(
+        &self,
+        body: String,
+        idempotency_key: Option<&str>,
+    ) -> anyhow::Result<Answer> {
+        let mut request = self
+            .http
+            .post(format!("{}/api/orders", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        answer(request.send().await?).await
+    }
+
     /// `POST /api/orders` with `order`.
     pub async fn post_order_json(&self, order: &Value) -> anyhow::Result<Answer> {
         self.post_order(order.to_string()).await

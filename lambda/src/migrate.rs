@@ -4,7 +4,8 @@
 //! equal to its secret, rotating it in an order that never leaves the
 //! database a password the secret lacks.
 
-use engine::store::{MySqlStore, OrderStore, Schema, StoreError, StoreOptions};
+use engine::domain::InventoryItem;
+use engine::store::{MySqlStore, OrderStore, Schema, StoreAdmin, StoreError, StoreOptions};
 
 use crate::environment::config_from_env;
 use crate::secrets::{Credentials, Secret};
@@ -29,6 +30,12 @@ pub struct MigrateRequest {
     /// secret again when the database refuses the old one.
     #[serde(default)]
     pub rotate_app_password: bool,
+    /// Products to put in the inventory at these quantities (inserted, or
+    /// their stock set): a stack other than `dev` starts empty and no route
+    /// writes products, so `sim rehearse` stocks its load's this way, as
+    /// the schema's owner, before the sale.
+    #[serde(default)]
+    pub stock: Vec<InventoryItem>,
 }
 
 /// A generated secret: 256 random bits as 64 hex digits.
@@ -43,7 +50,7 @@ fn generated() -> String {
 /// stack that asks for it (`DEMO_INVENTORY`, a `dev` stack); creates the
 /// application user with data rights only, its password generated into
 /// `APP_DB_SECRET_ARN` on the first deploy (or when `request` rotates
-/// it); and generates the order id key into `ORDER_ID_KEY_SECRET_ARN` if it
+/// it); stocks the products `request` names; and generates the order id key into `ORDER_ID_KEY_SECRET_ARN` if it
 /// has none. Answers what it did, one line each.
 pub async fn migrate_from_env(request: MigrateRequest) -> Result<Vec<String>, InitError> {
     let carried = engine::store::mysql::migrations_digest();
@@ -86,6 +93,19 @@ pub async fn migrate_from_env(request: MigrateRequest) -> Result<Vec<String>, In
             .await?
     {
         done.push("demo inventory seeded".into());
+    }
+    if !request.stock.is_empty() {
+        store.upsert_products(&request.stock).await?;
+        let ids: Vec<&str> = request
+            .stock
+            .iter()
+            .map(|p| p.product_id.as_str())
+            .collect();
+        done.push(format!(
+            "{} products stocked: {}",
+            ids.len(),
+            ids.join(", ")
+        ));
     }
     if let Some(app) = lc.app_db_secret_arn.as_ref().and_then(secret) {
         let app = (app, lc.app_db_user_host.as_str());

@@ -3,7 +3,7 @@
 //! Manager): the migration step migrates, seeds the demo inventory, creates
 //! the application user with a generated password and generates the order
 //! id key, each into its empty secret, and does nothing the second time;
-//! then the ingest function's init reads the key and the application
+//! it stocks the products a request names (a rehearsal's); then the ingest function's init reads the key and the application
 //! user's credentials from Secrets Manager, and an order posted to it gets
 //! the id keyed with that key; then the user's password is rotated, and
 //! rotations stopped half-way are finished by the next deploy. It sets the
@@ -120,6 +120,31 @@ async fn the_migration_step_makes_the_user_and_key_the_functions_then_read() {
         again.is_empty(),
         "a second deploy changes nothing: {again:?}"
     );
+    // A rehearsal's stock (`{"stock": [...]}`), set as the schema's owner:
+    // a new product inserted, a seeded one's quantity set.
+    let item = |id: &str, quantity_available| engine::domain::InventoryItem {
+        product_id: engine::domain::ProductId::parse(id).unwrap(),
+        product_name: "Sim hot product".into(),
+        quantity_available,
+    };
+    let stocked = migrate_from_env(MigrateRequest {
+        stock: vec![item("sim-hot-1", 1500), item("prod-101", 7)],
+        ..MigrateRequest::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(stocked, ["2 products stocked: sim-hot-1, prod-101"]);
+    let stock: Vec<(String, i64)> = sqlx::query_as(&format!(
+        "SELECT CAST(product_id AS CHAR), CAST(quantity_available AS SIGNED) FROM `{database}`.inventory \
+         WHERE product_id IN ('sim-hot-1', 'prod-101') ORDER BY product_id"
+    ))
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        stock,
+        [("prod-101".to_owned(), 7), ("sim-hot-1".to_owned(), 1500)]
+    );
     let app_secret = sm.get_secret_value().secret_id("app").send().await.unwrap();
     let app: serde_json::Value = serde_json::from_str(app_secret.secret_string().unwrap()).unwrap();
     assert_eq!(app["username"], "orderflow_app");
@@ -235,6 +260,7 @@ async fn rotation_never_leaves_a_password_nobody_knows(
         migrate_from_env(MigrateRequest {
             migrations: Some(engine::store::mysql::migrations_digest()),
             rotate_app_password,
+            ..MigrateRequest::default()
         })
     };
     let current = || async {

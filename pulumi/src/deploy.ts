@@ -22,8 +22,9 @@
 //
 // This module composes the parts, each in its own module: network.ts,
 // database.ts, queues.ts, functions.ts (with lambda.ts, iam.ts and
-// migration.ts), api.ts, alarms.ts; the settings they read are shape.ts,
-// settings.ts and rules.ts.
+// migration.ts), api.ts, alarms.ts, and a rehearsal's token issuer
+// (rehearsal.ts); the settings they read are shape.ts, settings.ts and
+// rules.ts.
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -34,6 +35,7 @@ import { database, databaseAlarms } from "./database";
 import { functions } from "./functions";
 import { network } from "./network";
 import { queue } from "./queues";
+import { tokenIssuer } from "./rehearsal";
 import { checkShape } from "./rules";
 import type { Settings } from "./settings";
 import type { Stack } from "./stack";
@@ -45,6 +47,10 @@ export function deploy(s: Settings) {
     const tags = { project: name, stack: pulumi.getStack(), preset: s.preset };
     const { topic, alarm } = alarmTopic(name, s, tags);
     const st: Stack = { s, shape: s.shape, name, physical: `${name}-${pulumi.getStack()}`, tags, alarm };
+    // A rehearsal's orders are authorized by its own issuer, as a
+    // production stack's are by the team's.
+    const issuer = s.rehearsal ? tokenIssuer(st) : undefined;
+    if (issuer) st.s = { ...s, jwt: issuer.jwt };
     const net = network(st);
     const { db, masterSecretArn } = database(st, net);
     databaseAlarms(st, db);
@@ -59,9 +65,19 @@ export function deploy(s: Settings) {
     const processed = queue(st, "processed");
     const fns = functions(st, net, db, secrets, orders, processed);
     const { api, stage } = httpApi(st, fns);
+    // `sim collect` reads a stack's metrics and logs by these names.
+    const function_names: Record<string, pulumi.Output<string>> = {
+        ingest: fns.ingest.name,
+        ...(fns.read ? { read: fns.read.name } : {}),
+        processor: fns.processor.name,
+        notifier: fns.notifier.name,
+    };
     return {
         api_endpoint: pulumi.interpolate`${api.apiEndpoint}/`,
+        api_id: api.id,
         stage: stage.name,
+        function_names,
+        db_instance_id: db.identifier,
         db_endpoint: db.address,
         alarm_topic_arn: topic.arn,
         migrate_function: fns.migrate.name,
@@ -69,5 +85,6 @@ export function deploy(s: Settings) {
         order_dlq_url: orders.dlq.url,
         processed_queue_url: processed.main.url,
         processed_dlq_url: processed.dlq.url,
+        ...issuer?.outputs,
     };
 }

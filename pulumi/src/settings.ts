@@ -1,7 +1,7 @@
 // The stack's settings: deploy/settings.json's shape (or the file the
 // stack's `settingsFile` names) and the stack's config (preset, alarms,
-// JWT, database windows and storage, zips, provisioned concurrency), each
-// refused here if a deploy would fail on it.
+// JWT or a rehearsal's own issuer, database windows and storage, zips,
+// provisioned concurrency), each refused here if a deploy would fail on it.
 
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
@@ -64,8 +64,10 @@ export interface Settings {
     dbBackupWindow: string;
     /** How far RDS may grow the storage on its own, GB. */
     dbMaxAllocatedStorage: number;
-    /** A JWT authorizer on every route but /health, when both are set; `customerClaim` names the order's customer (the ingest function refuses another). */
-    jwt?: { issuer: string; audiences: string[]; customerClaim: string };
+    /** A JWT authorizer on every route but /health, when both are set (or a rehearsal's issuer, rehearsal.ts); `customerClaim` names the order's customer (the ingest function refuses another). */
+    jwt?: { issuer: pulumi.Input<string>; audiences: pulumi.Input<string>[]; customerClaim: string };
+    /** A stack for `sim rehearse`: its own token issuer (rehearsal.ts), and a database and secrets that `pulumi destroy` removes whole. */
+    rehearsal: boolean;
     /** Where `scripts/build-lambdas.sh` put the zips. */
     lambdaDir: string;
     /** The zips' architecture: x86_64 (what scripts/build-lambdas.sh builds) or arm64. */
@@ -73,6 +75,12 @@ export interface Settings {
     /** Warm ingest environments kept on its live alias (0: none): for a sale's window. */
     saleProvisionedConcurrency: number;
 }
+
+/** What a rehearsal changes of its preset: `sim rehearse` ends with
+ * `pulumi destroy`, which deletion protection would refuse, and leaves
+ * nothing behind that bills (a final snapshot, secrets waiting 30 days);
+ * the rest (Multi-AZ, the class, backups, logs) is the preset's. */
+export const REHEARSAL: Partial<PresetValues> = { deletionProtection: false, finalSnapshot: false, secretRecoveryDays: 0 };
 
 /** The retention periods CloudWatch Logs accepts, in days. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -108,6 +116,42 @@ function zipsFor(architecture: string, lambdaDir: string): "x86_64" | "arm64" {
     return architecture;
 }
 
+/** Who may order: the JWT authorizer's issuer and audiences from the
+ * config (both or neither), or a rehearsal's own issuer (made in deploy,
+ * rehearsal.ts), never both; a production stack needs one of them unless
+ * it takes anonymous orders on purpose. */
+function identityOf(c: pulumi.Config, preset: Preset): Pick<Settings, "jwt" | "rehearsal"> {
+    const issuer = c.get("jwtIssuer");
+    const audience = c.get("jwtAudience");
+    if ((issuer === undefined) !== (audience === undefined)) {
+        throw new Error("set both jwtIssuer and jwtAudience for the JWT authorizer, or neither");
+    }
+    const rehearsal = c.getBoolean("rehearsal") ?? false;
+    if (rehearsal && issuer !== undefined) {
+        throw new Error(
+            "rehearsal true makes the stack its own token issuer (a Cognito user pool), so it takes no jwtIssuer: " +
+                "pulumi config rm jwtIssuer && pulumi config rm jwtAudience, or pulumi config set rehearsal false",
+        );
+    }
+    // A production stack takes orders from the internet: anonymous only
+    // when someone said so.
+    if (preset === "production" && !rehearsal && !(issuer && audience) && !c.getBoolean("allowAnonymous")) {
+        throw new Error(
+            "a production stack needs a JWT issuer (pulumi config set jwtIssuer ..., jwtAudience ...), " +
+                "or pulumi config set allowAnonymous true to take anonymous orders on purpose",
+        );
+    }
+    const jwt =
+        issuer && audience
+            ? {
+                  issuer,
+                  audiences: audience.split(",").map((a) => a.trim()).filter((a) => a),
+                  customerClaim: c.get("jwtCustomerClaim") ?? "sub",
+              }
+            : undefined;
+    return { jwt, rehearsal };
+}
+
 /** Provisioned concurrency on ingest's live alias for a sale's window
  * (`saleProvisionedConcurrency`; about $0.0000041667 a GB-second while
  * set), taken from ingest's reserved concurrency, so it needs no more of
@@ -127,7 +171,8 @@ function provisionedOf(c: pulumi.Config, shape: Shape): number {
  * The shape from deploy/settings.json; the stack's config sets the rest:
  * `preset` (production or dev, required: a stack never gets a preset by
  * accident), `alarmEmail`, `jwtIssuer` with `jwtAudience`
- * (comma-separated) and `jwtCustomerClaim` (default `sub`), `dbAllocatedStorage`, `logRetentionDays`, `lambdaDir`,
+ * (comma-separated) and `jwtCustomerClaim` (default `sub`), or `rehearsal` (default false: true
+ * makes the stack its own token issuer, for `sim rehearse`), `dbAllocatedStorage`, `logRetentionDays`, `lambdaDir`,
  * `architecture` (default: the settings file's), `settingsFile` (default: deploy/settings.json),
  * `saleProvisionedConcurrency` (default 0).
  */
@@ -156,25 +201,14 @@ export function settings(given?: Shape): Settings {
     if (!Number.isInteger(dbAllocatedStorage) || dbAllocatedStorage < 20) {
         throw new Error(`dbAllocatedStorage must be a whole number of GB, at least 20 (RDS's minimum for MySQL), not ${dbAllocatedStorage}`);
     }
-    const issuer = c.get("jwtIssuer");
-    const audience = c.get("jwtAudience");
-    if ((issuer === undefined) !== (audience === undefined)) {
-        throw new Error("set both jwtIssuer and jwtAudience for the JWT authorizer, or neither");
-    }
+    const { jwt, rehearsal } = identityOf(c, preset);
+    if (rehearsal) Object.assign(db, REHEARSAL);
     const httpsEndpoint = c.get("alarmHttpsEndpoint");
     if (httpsEndpoint !== undefined && !/^https:\/\/[^\s/]+/.test(httpsEndpoint)) {
         throw new Error(`alarmHttpsEndpoint must be an https:// URL, not ${httpsEndpoint}`);
     }
     const lambdaDir = c.get("lambdaDir") ?? "../target/lambda";
     const architecture = zipsFor(c.get("architecture") ?? shape.architecture ?? "x86_64", lambdaDir);
-    // A production stack takes orders from the internet: anonymous only
-    // when someone said so.
-    if (preset === "production" && !(issuer && audience) && !c.getBoolean("allowAnonymous")) {
-        throw new Error(
-            "a production stack needs a JWT issuer (pulumi config set jwtIssuer ..., jwtAudience ...), " +
-                "or pulumi config set allowAnonymous true to take anonymous orders on purpose",
-        );
-    }
     const { dbMaintenanceWindow, dbBackupWindow } = windowsOf(c);
     const dbMaxAllocatedStorage = c.getNumber("dbMaxAllocatedStorage") ?? Math.max(100, 5 * dbAllocatedStorage);
     if (dbMaxAllocatedStorage < dbAllocatedStorage) {
@@ -187,14 +221,8 @@ export function settings(given?: Shape): Settings {
         dbAllocatedStorage,
         alarmEmail: c.get("alarmEmail"),
         alarmHttpsEndpoint: httpsEndpoint,
-        jwt:
-            issuer && audience
-                ? {
-                      issuer,
-                      audiences: audience.split(",").map((a) => a.trim()).filter((a) => a),
-                      customerClaim: c.get("jwtCustomerClaim") ?? "sub",
-                  }
-                : undefined,
+        jwt,
+        rehearsal,
         lambdaDir,
         architecture,
         saleProvisionedConcurrency: provisionedOf(c, shape),

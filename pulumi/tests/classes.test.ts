@@ -54,7 +54,8 @@ describe("the orderflow stack, by class", () => {
             "aws:sqs/queue:Queue",
         ];
         // The production preset adds the JWT authorizer and the alarm
-        // subscriptions (tests/production.test.ts).
+        // subscriptions (tests/production.test.ts); a rehearsal, Cognito's
+        // pool, domain, resource server and client (tests/rehearsal.test.ts).
         const types = [...new Set(resources.map((r) => r.type))].filter((t) => t !== "pulumi:pulumi:Stack").sort();
         assert.deepEqual(types, reviewed);
     });

@@ -103,6 +103,11 @@ pub fn run(cli: Cli) -> ExitCode {
         eprintln!("sim: note: {note}");
     }
     chaos::quiet_injected_crashes();
+    // reqwest over rustls takes the process's provider (an https:// API):
+    // aws-lc-rs, as the database's TLS and the AWS SDK use. Already
+    // installed is fine.
+    #[cfg(feature = "tls")]
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -178,6 +183,9 @@ fn asks(cli: &Cli) -> needs::Asks<'_> {
         Some(Command::Compare(args)) if args.observed.is_some() => {
             Asks::aws("sim compare --observed")
         }
+        Some(Command::Load(args)) if args.url.starts_with("https://") => {
+            Asks::https("sim load --url https://...")
+        }
         Some(Command::Dlq(_) | Command::Deployment(_) | Command::Load(_) | Command::Compare(_)) => {
             Asks::default()
         }
@@ -223,6 +231,19 @@ mod refusals {
                 ),
             );
         }
+    }
+
+    #[test]
+    fn a_build_without_tls_refuses_an_https_api() {
+        let line = "load --url https://abc123.execute-api.us-east-1.amazonaws.com";
+        assert_eq!(
+            refused(line).as_deref(),
+            Some(
+                "sim load --url https://... needs TLS to the API, and this sim is built without it: \
+                 build it with the tls feature: cargo run -p sim --features tls -- \
+                 load --url https://abc123.execute-api.us-east-1.amazonaws.com"
+            )
+        );
     }
 
     #[test]
@@ -298,5 +319,31 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(all(test, feature = "tls"))]
+mod tls {
+    use tokio::io::AsyncReadExt;
+
+    /// `sim load --url https://...` (a deployed stage) speaks TLS: the first
+    /// bytes the client sends an https:// address are a TLS handshake record
+    /// (a plain client would send `GET`, or fail before connecting).
+    #[tokio::test]
+    async fn an_https_api_is_spoken_to_over_tls() {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = orderflow_client::Client::new(format!("https://localhost:{port}")).unwrap();
+        let request = tokio::spawn(async move { client.get("/health").await });
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut first = [0u8; 3];
+        socket.read_exact(&mut first).await.unwrap();
+        assert_eq!(first, [0x16, 0x03, 0x01], "a TLS handshake record");
+        drop(socket);
+        assert!(
+            request.await.unwrap().is_err(),
+            "no server finished the handshake"
+        );
     }
 }

@@ -34,6 +34,9 @@ pub struct Asks<'a> {
     /// The configuration of a command that connects to the database, for
     /// what in it requires TLS.
     pub database: Option<&'a Config>,
+    /// What needs TLS to an API, as the user asked for it (`sim load --url
+    /// https://...`).
+    pub https: Option<&'static str>,
 }
 
 impl<'a> Asks<'a> {
@@ -48,6 +51,7 @@ impl<'a> Asks<'a> {
         Asks {
             aws,
             database: Some(config),
+            https: None,
         }
     }
 
@@ -56,6 +60,7 @@ impl<'a> Asks<'a> {
         Asks {
             aws: None,
             database: Some(config),
+            https: None,
         }
     }
 
@@ -64,6 +69,15 @@ impl<'a> Asks<'a> {
         Asks {
             aws: Some(what),
             database: None,
+            https: None,
+        }
+    }
+
+    /// A command that speaks to an https:// API, named as `what`.
+    pub fn https(what: &'static str) -> Asks<'a> {
+        Asks {
+            https: Some(what),
+            ..Asks::default()
         }
     }
 }
@@ -74,6 +88,13 @@ impl<'a> Asks<'a> {
 pub fn refusal(asks: &Asks, built: Built, args: &[String]) -> Option<String> {
     if let (Some(what), false) = (asks.aws, built.aws) {
         return Some(aws_refusal(what, args));
+    }
+    if let (Some(what), false) = (asks.https, built.tls) {
+        return Some(format!(
+            "{what} needs TLS to the API, and this sim is built without it: \
+             build it with the tls feature: {}",
+            rerun("tls", args)
+        ));
     }
     let tls = asks.database.and_then(Config::tls_demand);
     match (tls, built.tls) {

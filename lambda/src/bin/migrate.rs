@@ -12,7 +12,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<serde_json::Value>| async move {
             // The deploy's input is `{"migrations": "<digest>"}`; a rotation
-            // asks `{"rotate_app_password": true}`.
+            // asks `{"rotate_app_password": true}`; a rehearsal stocks its
+            // load's products with `{"stock": [...]}`.
             let request: MigrateRequest = serde_json::from_value(event.payload)?;
             let done = orderflow_lambda::migrate_from_env(request).await?;
             if done.is_empty() {

@@ -63,9 +63,11 @@ pub struct CollectArgs {
     pub period: u32,
     /// A failover forced during the sale: when it began, seconds from
     /// --start.
-    #[arg(long, value_name = "SECS", requires = "failover_secs")]
+    #[arg(long, value_name = "SECS")]
     pub failover_at: Option<f64>,
-    /// How long the database was away in that failover, seconds.
+    /// How long the database was away in that failover, seconds (default:
+    /// the model's central `rds_failover_secs`, which the file's notes then
+    /// say).
     #[arg(long, value_name = "SECS", requires = "failover_at")]
     pub failover_secs: Option<f64>,
     /// Where to write the observed file.
@@ -119,16 +121,22 @@ pub async fn collect(args: CollectArgs) -> std::process::ExitCode {
         stack: args.stack,
         production: args.preset == Preset::Production,
         bill: args.bill,
-        failover: args
-            .failover_at
-            .zip(args.failover_secs)
-            .map(|(at_secs, lasted_secs)| Failover {
-                at_secs,
-                lasted_secs,
-            }),
+        failover: args.failover_at.map(|at_secs| Failover {
+            at_secs,
+            lasted_secs: args.failover_secs.unwrap_or_else(modelled_failover_secs),
+        }),
     };
+    let assumed_failover = args.failover_at.is_some() && args.failover_secs.is_none();
     let observed = match collect::collect(&request).await {
-        Ok(observed) => observed,
+        Ok(mut observed) => {
+            if assumed_failover {
+                observed.notes.push(format!(
+                    "the failover's length was not measured (--failover-secs): taken as the model's central rds_failover_secs, {} s",
+                    modelled_failover_secs()
+                ));
+            }
+            observed
+        }
         Err(e) => {
             eprintln!("sim collect: {e:#}");
             return ExitCode::from(2);
@@ -150,4 +158,12 @@ pub async fn collect(args: CollectArgs) -> std::process::ExitCode {
         eprintln!("sim collect: note: {note}");
     }
     ExitCode::SUCCESS
+}
+
+/// How long the shipped model says a Multi-AZ failover keeps the database
+/// away, at its central end.
+#[cfg(feature = "aws")]
+fn modelled_failover_secs() -> f64 {
+    crate::aws::model::Model::shipped(crate::aws::End::Central, 0)
+        .map_or(90.0, |m| m.v(&m.c.rds_failover_secs))
 }

@@ -99,9 +99,9 @@ pub const EXIT_CODES: &[(&str, &[(u8, &str)])] = &[
     (
         "rehearse",
         &[
-            (0, "every step ran and its check held (or, with --dry-run, the plan was printed)"),
-            (1, "a step's check failed: the steps after it did not run, but the stack is destroyed unless --keep was given"),
-            (2, "the rehearsal could not start (bad arguments, a tool it runs is missing, the confirmation was not given)"),
+            (0, "every step ran and its checks held, and the stack was destroyed (unless --keep); or, with --dry-run, the plan was printed and nothing run"),
+            (1, "a step's check failed: the steps after it did not run, but the stack is destroyed unless --keep was given (or the destroy itself failed: the command to finish it is printed)"),
+            (2, "the rehearsal could not start, and nothing was deployed: bad arguments or settings, a tool it runs is not on PATH, AWS did not say who you are, or yes was not typed"),
         ],
     ),
     (
@@ -182,7 +182,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     (
         "load",
         "  sim load --url http://127.0.0.1:3000  # against a sim serve --load-products
-  sim load --url https://abc123.execute-api.us-east-1.amazonaws.com --token \"$TOKEN\" --requests 2000",
+  sim load --url https://abc123.execute-api.us-east-1.amazonaws.com --token \"$TOKEN\" --requests 2000
+  sim load --url \"$API\" --token \"$TOKEN\" --customer \"$SUB\"   # every order the token's subject's",
     ),
     (
         "compare",
@@ -200,7 +201,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     (
         "rehearse",
         "  sim rehearse --dry-run                # the plan, its steps, their checks and the expected bill
-  sim rehearse --stack rehearsal --region us-east-1   # asks before it spends anything",
+  sim rehearse --stack rehearsal --region us-east-1   # asks before it spends anything
+  sim rehearse --zips \"$CARGO_TARGET_DIR/lambda\" --requests 5000 --failover-at 2 --keep",
     ),
     (
         "calibrate",

@@ -41,6 +41,15 @@ pub struct LoadArgs {
     /// A bearer token sent with every request (an API Gateway authorizer's).
     #[arg(long, env = "ORDERFLOW_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Every order placed by this customer: the token's subject (a client
+    /// credentials token's is its client id). Behind a JWT authorizer an
+    /// order for another customer is refused 403, so with one token every
+    /// order must be its subject's; each then carries an Idempotency-Key
+    /// of its own (a duplicate its original's), or one customer's orders of
+    /// the same items would be taken for one order. Without it each order
+    /// has a customer of its own.
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<String>,
     /// Also write the result as JSON to this file (`-`: standard output,
     /// the report then going to standard error).
     #[arg(long, value_name = "PATH")]
@@ -116,10 +125,17 @@ async fn load_inner(args: LoadArgs) -> anyhow::Result<RunResult> {
         args.url,
         sale.profile.describe()
     );
+    if let Some(customer) = &args.customer {
+        let probe = serde_json::json!({"customer_id": customer, "items": [{"product_id": "sim-item-01", "quantity": 1}]});
+        if let Err(e) = engine::validation::parse_order(probe.to_string().as_bytes()) {
+            anyhow::bail!("--customer {customer:?} cannot name an order's customer: {e}");
+        }
+    }
     let started = engine::events::now_millis();
     let tag = format!("{:x}", started.timestamp_millis());
     let options = sale.send_options(Some(due), sale.max_in_flight, args.seed);
-    let sends = send::send(&client, load::plan(orders, args.seed, &tag), options).await;
+    let planned = load::plan_for(orders, args.seed, &tag, args.customer.as_deref());
+    let sends = send::send(&client, planned, options).await;
     let mut result = RunResult::new("load", Some(args.seed));
     result.setup = Setup {
         topology: "remote".into(),
@@ -147,26 +163,7 @@ async fn load_inner(args: LoadArgs) -> anyhow::Result<RunResult> {
     result.load = Some(report);
     result.reads = Some(ReadsReport::of(&sends));
     if let Some(secs) = args.follow {
-        println!("reading every accepted order back until it is final (at most {secs} s)...");
-        let pipeline =
-            load::follow::follow(&client, &sends, started, Duration::from_secs(secs)).await;
-        let accepted = sends
-            .orders
-            .iter()
-            .filter(|s| s.status == 202)
-            .filter_map(|s| s.order_id.as_ref())
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
-        result.checks.push(CheckRow {
-            group: "invariant".into(),
-            name: "every accepted order finished (PROCESSED or FAILED)".into(),
-            passed: pipeline.drained,
-            detail: format!(
-                "{} of {accepted} accepted orders finished within {secs} s",
-                pipeline.finished
-            ),
-        });
-        result.pipeline = Some(pipeline);
+        follow(&client, &sends, started, secs, &mut result).await;
     }
     result.derive_metrics();
     // A client does not see the DLQs: their depth is the stack's to say
@@ -176,4 +173,34 @@ async fn load_inner(args: LoadArgs) -> anyhow::Result<RunResult> {
     crate::report::print(&result);
     crate::report::print_verdict(&result);
     Ok(result)
+}
+
+/// `--follow SECS`: every accepted order read back until it is final, as
+/// the result's pipeline part, and a check that each finished.
+async fn follow(
+    client: &Client,
+    sends: &load::Sends,
+    started: chrono::DateTime<chrono::Utc>,
+    secs: u64,
+    result: &mut RunResult,
+) {
+    println!("reading every accepted order back until it is final (at most {secs} s)...");
+    let pipeline = load::follow::follow(client, sends, started, Duration::from_secs(secs)).await;
+    let accepted = sends
+        .orders
+        .iter()
+        .filter(|s| s.status == 202)
+        .filter_map(|s| s.order_id.as_ref())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    result.checks.push(CheckRow {
+        group: "invariant".into(),
+        name: "every accepted order finished (PROCESSED or FAILED)".into(),
+        passed: pipeline.drained,
+        detail: format!(
+            "{} of {accepted} accepted orders finished within {secs} s",
+            pipeline.finished
+        ),
+    });
+    result.pipeline = Some(pipeline);
 }

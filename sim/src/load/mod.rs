@@ -49,6 +49,9 @@ pub struct Planned {
     pub body: String,
     /// For a duplicate: the index of the request it repeats.
     pub repeats: Option<usize>,
+    /// The `Idempotency-Key` it is sent with, when every order is one
+    /// customer's ([`plan_for`]); a duplicate carries its original's.
+    pub idempotency_key: Option<String>,
 }
 
 /// The hot products and their stock: the default run's flash sale sells
@@ -97,13 +100,29 @@ const INVALID: [&str; 10] = [
 /// Plans `n` requests from `seed`. The same seed gives the same shapes; `tag`
 /// makes the customer ids this run's own.
 pub fn plan(n: usize, seed: u64, tag: &str) -> Vec<Planned> {
+    plan_for(n, seed, tag, None)
+}
+
+/// [`plan`], every valid order placed by `customer` when one is given (a
+/// token's subject, which an API behind a JWT authorizer holds every order
+/// to). An order's id derives from its customer and items, so one
+/// customer's orders of the same items would all be one order: each is
+/// sent with an `Idempotency-Key` of its own instead (the customer id it
+/// would otherwise have had), a duplicate with its original's. The same
+/// seed gives the same shapes, with or without a customer; invalid requests
+/// are left as they are (refused 400 before any customer is compared).
+pub fn plan_for(n: usize, seed: u64, tag: &str, customer: Option<&str>) -> Vec<Planned> {
     let mut rng = StdRng::seed_from_u64(seed);
     let spread: Vec<String> = (1..=SPREAD_PRODUCTS)
         .map(|i| format!("sim-item-{i:02}"))
         .collect();
     let mut out: Vec<Planned> = Vec::with_capacity(n);
     for i in 0..n {
-        let customer = format!("load-{tag}-{i}");
+        let own = format!("load-{tag}-{i}");
+        let (customer, key) = match customer {
+            Some(c) => (c.to_owned(), Some(own)),
+            None => (own, None),
+        };
         let roll = rng.gen_range(0..100);
         let (kind, body, repeats) = match roll {
             0..=39 => {
@@ -156,10 +175,16 @@ pub fn plan(n: usize, seed: u64, tag: &str) -> Vec<Planned> {
                 None,
             ),
         };
+        let idempotency_key = match (kind, repeats) {
+            (Kind::Invalid, _) => None,
+            (_, Some(j)) => out[j].idempotency_key.clone(),
+            _ => key,
+        };
         out.push(Planned {
             kind,
             body,
             repeats,
+            idempotency_key,
         });
     }
     out
@@ -195,6 +220,29 @@ mod tests {
         for (i, p) in a.iter().enumerate() {
             if let Some(j) = p.repeats {
                 assert!(j < i && a[j].body == p.body && a[j].kind != Kind::Invalid);
+            }
+        }
+    }
+
+    #[test]
+    fn with_a_customer_every_valid_order_is_theirs_under_a_key_of_its_own() {
+        let mine = plan_for(2000, 7, "t", Some("client-abc"));
+        let theirs = plan(2000, 7, "t");
+        let mut keys = std::collections::HashSet::new();
+        for (i, (p, q)) in mine.iter().zip(&theirs).enumerate() {
+            assert_eq!(p.kind, q.kind, "the same seed, the same shapes");
+            assert_eq!(q.idempotency_key, None, "no key without a customer");
+            if p.kind == Kind::Invalid {
+                assert_eq!(p.body, q.body, "an invalid request is left as it is");
+                assert_eq!(p.idempotency_key, None);
+                continue;
+            }
+            let order = engine::validation::parse_order(p.body.as_bytes()).expect("valid");
+            assert_eq!(order.customer_id().as_str(), "client-abc", "{}", p.body);
+            let key = p.idempotency_key.clone().expect("a valid order has a key");
+            match p.repeats {
+                Some(j) => assert_eq!(Some(&key), mine[j].idempotency_key.as_ref(), "{i}"),
+                None => assert!(keys.insert(key), "{i}: a key of its own"),
             }
         }
     }

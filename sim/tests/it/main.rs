@@ -1,7 +1,7 @@
 //! The sim's integration tests, as one binary: the command line and its
 //! reference pages, results and their schema, a graceful stop, and (with
 //! the `aws` feature, as the test command builds them) the deployed shape,
-//! `sim plan` and the original system's queues.
+//! `sim plan`, `sim rehearse` and the original system's queues.
 //!
 //! A test that walks a scenario end to end reads as one story, so the
 //! function-length lint, which holds for the code, is off here.
@@ -27,5 +27,7 @@ mod observe;
 mod original_system;
 #[cfg(feature = "aws")]
 mod plan;
+#[cfg(feature = "aws")]
+mod rehearse;
 mod results;
 mod shutdown;

@@ -237,8 +237,78 @@ mod tests {
                 kind: Kind::Hot,
                 body: format!(r#"{{"customer_id":"c{i}","items":[{{"product_id":"sim-hot-1","quantity":1}}]}}"#),
                 repeats: None,
+                idempotency_key: None,
             })
             .collect()
+    }
+
+    /// A server that answers an order as ingest does: 400 for an invalid
+    /// one, else 202 with the id derived from its content or, given one,
+    /// from its customer and `Idempotency-Key`.
+    async fn deriving_server() -> Client {
+        use engine::idempotency::{order_id, IdempotencyKey, OrderIdKey};
+        let app = Router::new().route(
+            "/api/orders",
+            post(|headers: axum::http::HeaderMap, body: String| async move {
+                let Ok(order) = engine::validation::parse_order(body.as_bytes()) else {
+                    return (
+                        axum::http::StatusCode::BAD_REQUEST,
+                        axum::Json(serde_json::json!({})),
+                    );
+                };
+                let key = headers
+                    .get("idempotency-key")
+                    .map(|k| IdempotencyKey::parse(k.as_bytes()).expect("a key ingest takes"));
+                let id = order_id(&order, key.as_ref(), &OrderIdKey::development());
+                (
+                    axum::http::StatusCode::ACCEPTED,
+                    axum::Json(serde_json::json!({"order_id": id.to_string()})),
+                )
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Client::new(format!("http://{addr}")).unwrap()
+    }
+
+    /// One customer's load (`sim load --customer`): each order sent with its
+    /// key gets an id of its own and each duplicate its original's; sent
+    /// without the keys, orders of the same items by the one customer would
+    /// have been taken for one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_customers_orders_stay_distinct_by_their_idempotency_keys() {
+        let client = deriving_server().await;
+        let n = 400;
+        let due: Vec<Duration> = (0..n).map(|i| Duration::from_millis(i as u64)).collect();
+        let planned = crate::load::plan_for(n, 3, "t", Some("client-abc"));
+        let sends = send(&client, planned, options(due.clone(), 10_000)).await;
+        let mut ids = std::collections::HashSet::new();
+        for s in &sends.orders {
+            match (s.kind, s.repeats) {
+                (Kind::Invalid, _) => assert_eq!(s.status, 400),
+                (_, Some(j)) => assert_eq!(s.order_id, sends.orders[j].order_id, "a duplicate"),
+                _ => assert!(ids.insert(s.order_id.clone().expect("202 with an id"))),
+            }
+        }
+        let mut unkeyed = crate::load::plan_for(n, 3, "t", Some("client-abc"));
+        unkeyed.iter_mut().for_each(|p| p.idempotency_key = None);
+        let originals = unkeyed
+            .iter()
+            .filter(|p| p.kind != Kind::Invalid && p.repeats.is_none())
+            .count();
+        let sends = send(&client, unkeyed, options(due, 10_000)).await;
+        let collapsed: std::collections::HashSet<_> = sends
+            .orders
+            .iter()
+            .filter_map(|s| s.order_id.clone())
+            .collect();
+        assert_eq!(ids.len(), originals);
+        assert!(
+            collapsed.len() < originals / 2,
+            "{} of {originals}",
+            collapsed.len()
+        );
     }
 
     fn options(due: Vec<Duration>, max_in_flight: usize) -> Options {

@@ -97,16 +97,17 @@ pub struct ReadSent {
     pub ms: f64,
 }
 
-/// One try of a request: what it got, and the answer if there was one.
+/// One try of a request: an order (its body and idempotency key) or a
+/// read of `path`; what it got, and the answer if there was one.
 async fn try_once(
     client: &Client,
-    body: Option<&str>,
+    order: Option<(&str, Option<&str>)>,
     path: &str,
     timeout: Duration,
 ) -> (Answered, Option<Answer>) {
     let call = async {
-        match body {
-            Some(body) => client.post_order(body.to_owned()).await,
+        match order {
+            Some((body, key)) => client.post_order_keyed(body.to_owned(), key).await,
             None => client.get(path).await,
         }
     };
@@ -136,7 +137,8 @@ pub(super) async fn order(
     let mut tries = 0;
     loop {
         tries += 1;
-        let (answered, answer) = try_once(client, Some(&p.body), "/api/orders", opts.timeout).await;
+        let order = (p.body.as_str(), p.idempotency_key.as_deref());
+        let (answered, answer) = try_once(client, Some(order), "/api/orders", opts.timeout).await;
         let ms = due.elapsed().as_secs_f64() * 1e3;
         let first = *first.get_or_insert((answered, ms));
         if answered.retryable() && tries <= opts.retries {
