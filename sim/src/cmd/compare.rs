@@ -52,6 +52,11 @@ pub struct CompareArgs {
     /// `pessimistic`), rather than in a temporary directory removed after.
     #[arg(long, value_name = "DIR", requires = "observed")]
     pub runs_dir: Option<PathBuf>,
+    /// With --runs-dir: take the three runs an earlier comparison of the
+    /// same sale kept there rather than run them again (refused if they
+    /// were of another sale), e.g. to judge a second rehearsal of it.
+    #[arg(long, requires = "runs_dir")]
+    pub reuse_runs: bool,
 }
 
 fn parse_tolerance(s: &str) -> Result<f64, String> {
@@ -68,10 +73,14 @@ fn parse_tolerance(s: &str) -> Result<f64, String> {
 pub async fn compare(args: CompareArgs) -> ExitCode {
     #[cfg(feature = "aws")]
     if let Some(observed) = &args.observed {
+        let runs = crate::observed::judge::Runs {
+            keep: args.runs_dir.as_deref(),
+            reuse: args.reuse_runs,
+        };
         return crate::observed::judge::compare_observed(
             observed,
             args.model_file.as_deref(),
-            args.runs_dir.as_deref(),
+            runs,
         )
         .await;
     }

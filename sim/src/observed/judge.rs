@@ -96,15 +96,20 @@ pub fn judge(observed: &Observed, ends: &[(RunResult, Observed); 3]) -> Vec<Row>
     rows
 }
 
+/// Where the three runs go, and whether they are there already.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Runs<'a> {
+    /// Their results and observed files stay here; `None`: a temporary
+    /// directory removed afterwards.
+    pub keep: Option<&'a Path>,
+    /// Take the three runs already in `keep` (of the same sale) rather
+    /// than run them again.
+    pub reuse: bool,
+}
+
 /// `sim compare --observed FILE`: runs, prints, and answers the status.
-/// Where the three runs go: `keep` (their results and observed files
-/// stay there), or a temporary directory removed afterwards.
-pub async fn compare_observed(
-    path: &Path,
-    model_file: Option<&Path>,
-    keep: Option<&Path>,
-) -> ExitCode {
-    match run(path, model_file, keep).await {
+pub async fn compare_observed(path: &Path, model_file: Option<&Path>, runs: Runs<'_>) -> ExitCode {
+    match run(path, model_file, runs).await {
         Ok(rows) => {
             print(&rows);
             let outside: Vec<&Row> = rows.iter().filter(|r| r.verdict && !r.inside).collect();
@@ -127,11 +132,8 @@ pub async fn compare_observed(
     }
 }
 
-async fn run(
-    path: &Path,
-    model_file: Option<&Path>,
-    keep: Option<&Path>,
-) -> anyhow::Result<Vec<Row>> {
+async fn run(path: &Path, model_file: Option<&Path>, runs: Runs<'_>) -> anyhow::Result<Vec<Row>> {
+    let keep = runs.keep;
     let observed = Observed::read(path)?;
     let missing: Vec<&str> = VERDICTS
         .iter()
@@ -145,6 +147,10 @@ async fn run(
          the DLQs)",
         missing.join(", ")
     );
+    if let (Some(dir), true) = (keep, runs.reuse) {
+        let ends = reuse(&observed, dir)?;
+        return Ok(judge(&observed, &ends));
+    }
     let dir = keep.map_or_else(
         || std::env::temp_dir().join(format!("orderflow-compare-{}", std::process::id())),
         Path::to_path_buf,
@@ -176,6 +182,31 @@ async fn run(
     let ends: [(RunResult, Observed); 3] =
         ends.try_into().map_err(|_| anyhow::anyhow!("three runs"))?;
     Ok(judge(&observed, &ends))
+}
+
+/// The three runs an earlier comparison kept in `dir`, refused unless they
+/// ran `observed`'s sale.
+fn reuse(observed: &Observed, dir: &Path) -> anyhow::Result<[(RunResult, Observed); 3]> {
+    let mut ends = Vec::new();
+    for end in [End::Optimistic, End::Central, End::Pessimistic] {
+        let at = |name: String| dir.join(name);
+        let result = RunResult::read(&at(format!("{}.json", end.as_str())))?;
+        let ran = Observed::read(&at(format!("{}-observed.json", end.as_str())))?;
+        anyhow::ensure!(
+            ran.sale == observed.sale,
+            "the {} end's run in {} was of another sale (its profile, size, seed, settings, \
+             Multi-AZ or failover differ): run the comparison without --reuse-runs",
+            end.as_str(),
+            dir.display()
+        );
+        println!(
+            "the observed sale at the {} end: the run kept in {}",
+            end.as_str(),
+            dir.display()
+        );
+        ends.push((result, ran));
+    }
+    ends.try_into().map_err(|_| anyhow::anyhow!("three runs"))
 }
 
 /// One run of the observed sale at `end`, as a `sim run` of this binary.

@@ -3,14 +3,14 @@
 //! would from AWS; `sim calibrate` recovers those constants within each
 //! fit's stated tolerance; `sim compare --observed` finds the run inside
 //! the shipped model's range (exit 0), and a run with one constant doctored
-//! beyond its range outside it.
+//! beyond its range outside it (exit 1).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use sim::aws::model::{Model, SHIPPED};
 use sim::aws::End;
-use sim::observed::{calibrate, judge, Observed};
+use sim::observed::{calibrate, Observed};
 use sim::report::result::RunResult;
 use sqlx::{ConnectOptions, Executor};
 
@@ -265,20 +265,43 @@ async fn calibrate_recovers_a_runs_constants_and_compare_holds_the_run_to_the_mo
 
     // One constant doctored beyond its range (a runtime that takes 3 s to
     // start, the shipped range ending at 250 ms): the same sale's verdict
-    // figures fall outside the three runs the comparison made.
+    // figures fall outside the three runs the comparison made (taken again,
+    // not rerun): exit 1.
     let doctored = model_file(&dir, "doctored.json", &[], &[("runtime_start_ms", 3000.0)]);
-    let (doctored, _) = observed_run(&dir, &doctored, "doctored", &database);
-    let ends = ["optimistic", "central", "pessimistic"].map(|end| {
-        (
-            RunResult::read(&runs.join(format!("{end}.json"))).unwrap(),
-            Observed::read(&runs.join(format!("{end}-observed.json"))).unwrap(),
-        )
-    });
-    let rows = judge::judge(&doctored, &ends);
-    let outside: Vec<&judge::Row> = rows.iter().filter(|r| r.verdict && !r.inside).collect();
-    assert!(!outside.is_empty(), "{rows:#?}");
-    let same = judge::judge(&observed, &ends);
-    assert!(same.iter().all(|r| !r.verdict || r.inside), "{same:#?}");
+    observed_run(&dir, &doctored, "doctored", &database);
+    let compared = sim(
+        &[
+            "compare",
+            "--observed",
+            dir.join("doctored.observed.json").to_str().unwrap(),
+            "--runs-dir",
+            runs.to_str().unwrap(),
+            "--reuse-runs",
+        ],
+        &database,
+    );
+    let said = text(&compared);
+    assert_eq!(compared.status.code(), Some(1), "{said}");
+    assert!(said.contains("OUTSIDE (verdict)"), "{said}");
+    // Runs of another sale are not taken for this one's.
+    let drained = dir.join("drain.observed.json");
+    let other = sim(
+        &[
+            "compare",
+            "--observed",
+            drained.to_str().unwrap(),
+            "--runs-dir",
+            runs.to_str().unwrap(),
+            "--reuse-runs",
+        ],
+        &database,
+    );
+    assert_eq!(other.status.code(), Some(2), "{}", text(&other));
+    assert!(
+        text(&other).contains("was of another sale"),
+        "{}",
+        text(&other)
+    );
 
     let server: sqlx::mysql::MySqlConnectOptions = common::server_url().parse().unwrap();
     let mut admin = server.connect().await.unwrap();
