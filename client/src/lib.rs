@@ -201,7 +201,23 @@ impl Client {
 }
 
 /// The HTTP client every [`Client`] uses, sending `headers` on every request.
+/// A plain reqwest client, for what this client does not cover (a test's
+/// own requests, a token endpoint). With the `tls` feature, reqwest's rustls
+/// needs a process-wide crypto provider before any client is built, so
+/// every reqwest client of the workspace is made here.
+pub fn http() -> reqwest::Client {
+    install_tls_provider();
+    reqwest::Client::new()
+}
+
+/// aws-lc-rs as the process's rustls provider (already installed is fine).
+fn install_tls_provider() {
+    #[cfg(feature = "tls")]
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 fn http_client(headers: HeaderMap) -> anyhow::Result<reqwest::Client> {
+    install_tls_provider();
     Ok(reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(256)

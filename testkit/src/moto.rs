@@ -82,7 +82,7 @@ pub async fn moto_with_iam(
         .collect();
     // Three requests a user: CreateUser, PutUserPolicy, CreateAccessKey.
     let moto = start(Some(3 * all.len())).await;
-    let http = reqwest::Client::new();
+    let http = orderflow_client::http();
     let mut keys = std::collections::HashMap::new();
     for (name, policy) in &all {
         let call = |params: Vec<(&str, String)>| {

@@ -107,7 +107,7 @@ async fn every_malformed_request_is_refused_without_trace(store: Arc<dyn StoreAd
     .await;
     assert_eq!(status, 415, "{json}");
 
-    let bad_key = reqwest::Client::new()
+    let bad_key = orderflow_client::http()
         .post(format!("{}/api/orders", app.base_url()))
         .header("idempotency-key", "has a space")
         .json(&serde_json::json!({"customer_id":"c","items":[{"product_id":"prod-101","quantity":1}]}))
@@ -192,7 +192,7 @@ async fn an_oversized_body_is_answered_413_not_reset() {
 #[tokio::test]
 async fn an_idempotency_key_lets_a_client_place_the_same_basket_twice() {
     let app = spawn_app(memory_store().await).await;
-    let client = reqwest::Client::new();
+    let client = orderflow_client::http();
     let body =
         serde_json::json!({"customer_id":"c","items":[{"product_id":"prod-101","quantity":1}]});
     let mut ids = Vec::new();
@@ -326,7 +326,7 @@ async fn the_openapi_document_matches_the_router() {
     assert_eq!(documented, routed, "every route documented, nothing else");
 
     // And every documented route is really served (not the 404 fallback).
-    let client = reqwest::Client::new();
+    let client = orderflow_client::http();
     for route in routed {
         let (method, path) = route.split_once(' ').unwrap();
         let path = path
@@ -374,7 +374,7 @@ async fn a_flood_is_answered_503_and_the_queue_stays_bounded() {
         ..Default::default()
     };
     let app = common::spawn_app_with(flaky.clone(), config).await;
-    let client = reqwest::Client::new();
+    let client = orderflow_client::http();
     let mut tasks = Vec::new();
     for i in 0..200 {
         let (client, url) = (client.clone(), format!("{}/api/orders", app.base_url()));

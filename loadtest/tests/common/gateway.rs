@@ -77,7 +77,7 @@ pub async fn start(
         authorization: format!("Bearer {token}"),
         reads,
         writes,
-        http: reqwest::Client::new(),
+        http: orderflow_client::http(),
         counts: counts.clone(),
     });
     let app = Router::new().fallback(handle).with_state(gateway);

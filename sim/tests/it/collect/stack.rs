@@ -11,7 +11,7 @@ use super::{FUNCTIONS, STACK};
 /// A call to moto in a service's JSON protocol (the service named by the
 /// signature's scope, as moto routes it).
 async fn call(moto: &str, service: &str, target: &str, content: &str, body: Value) {
-    let answer = reqwest::Client::new()
+    let answer = orderflow_client::http()
         .post(moto)
         .header(
             "Authorization",

@@ -20,7 +20,7 @@ pub async fn token(ctx: &mut Ctx) -> Result<(), String> {
         "grant_type=client_credentials&scope={}",
         scope.replace('/', "%2F")
     );
-    let answer = reqwest::Client::new()
+    let answer = orderflow_client::http()
         .post(&url)
         .basic_auth(id, Some(secret))
         .header("content-type", "application/x-www-form-urlencoded")
