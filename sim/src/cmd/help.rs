@@ -193,10 +193,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "collect",
-        "  pulumi stack output --json > outputs.json
-  sim collect --outputs outputs.json --load load.json --settings deploy/settings.json \\
-    --start 2026-12-06T10:00:00Z --end 2026-12-06T10:20:00Z \\
-    --failover-at 300 --failover-secs 45 --bill bill.json --out observed.json",
+        "  sim collect --outputs outputs.json --load load.json --settings deploy/settings.json --start 2026-12-06T10:00:00Z --end 2026-12-06T10:20:00Z
+  sim collect --outputs outputs.json --load load.json --settings deploy/settings.json --start 2026-12-06T10:00:00Z --end 2026-12-06T10:20:00Z --failover-at 300 --failover-secs 45 --bill bill.json --out observed.json",
     ),
     (
         "rehearse",
