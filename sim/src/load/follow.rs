@@ -15,7 +15,21 @@ use serde_json::Value;
 
 use super::measure::Percentiles;
 use super::Sends;
-use crate::report::result::PipelineReport;
+
+/// What became of the accepted orders, as the API told.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Followed {
+    pub finished: usize,
+    pub processed: usize,
+    pub failed: usize,
+    pub failure_reasons: BTreeMap<String, u64>,
+    /// Orders finished a second, the first request to the last commit.
+    pub throughput: f64,
+    pub drain_secs: f64,
+    /// Every accepted order finished in the time allowed.
+    pub drained: bool,
+    pub accept_to_processed_ms: Percentiles,
+}
 
 /// Reads in flight at once: well under the order route's throttle burst.
 const IN_FLIGHT: usize = 16;
@@ -34,7 +48,7 @@ pub async fn follow(
     sends: &Sends,
     start: DateTime<Utc>,
     within: Duration,
-) -> PipelineReport {
+) -> Followed {
     let mut pending: BTreeSet<String> = sends
         .orders
         .iter()
@@ -89,11 +103,7 @@ fn final_of(body: &Value) -> Option<Finished> {
     })
 }
 
-fn report(
-    finished: &BTreeMap<String, Finished>,
-    drained: bool,
-    start: DateTime<Utc>,
-) -> PipelineReport {
+fn report(finished: &BTreeMap<String, Finished>, drained: bool, start: DateTime<Utc>) -> Followed {
     let mut failure_reasons: BTreeMap<String, u64> = BTreeMap::new();
     for f in finished.values().filter_map(|f| f.failure.as_ref()) {
         *failure_reasons.entry(f.clone()).or_default() += 1;
@@ -107,7 +117,7 @@ fn report(
         .values()
         .map(|f| (f.processed - f.created).num_milliseconds() as f64)
         .collect();
-    PipelineReport {
+    Followed {
         finished: finished.len(),
         processed: finished.len() - failed,
         failed,
@@ -119,7 +129,6 @@ fn report(
         drain_secs,
         drained,
         accept_to_processed_ms: Percentiles::of(ms),
-        ..PipelineReport::default()
     }
 }
 
