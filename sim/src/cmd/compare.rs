@@ -47,9 +47,9 @@ pub struct CompareArgs {
     /// deploy/model.json), e.g. one `sim calibrate` wrote.
     #[arg(long, value_name = "PATH", requires = "observed")]
     pub model_file: Option<PathBuf>,
-    /// With --observed: keep the three runs in DIR (`optimistic.json` and
-    /// `optimistic-observed.json`, and the same for `central` and
-    /// `pessimistic`), rather than in a temporary directory removed after.
+    /// With --observed: keep the three runs in DIR (for each end, e.g.
+    /// `optimistic`: its settings `.json`, `.result.json`, `.observed.json`
+    /// and `.log`), rather than in a temporary directory removed after.
     #[arg(long, value_name = "DIR", requires = "observed")]
     pub runs_dir: Option<PathBuf>,
     /// With --runs-dir: take the three runs an earlier comparison of the

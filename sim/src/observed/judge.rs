@@ -5,13 +5,16 @@
 //! refusals, the DLQ) outside the range is a model that does not hold for
 //! this stack: exit 1.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 
 use super::{names, Observed};
 use crate::aws::End;
+use crate::load::Profile;
+use crate::plan::confirm::Runner;
+use crate::plan::Load;
 use crate::report::result::RunResult;
 
 /// The figures that decide: outside the model's range, the exit status is 1.
@@ -161,18 +164,14 @@ async fn run(path: &Path, model_file: Option<&Path>, runs: Runs<'_>) -> anyhow::
             let _ = std::fs::remove_dir_all(&dir);
         }
     };
-    let settings = dir.join("settings.json");
-    std::fs::write(
-        &settings,
-        serde_json::to_string_pretty(&observed.sale.settings)?,
-    )?;
+    let runner = runner(&observed, model_file, &dir)?;
     let mut ends = Vec::new();
     for end in [End::Optimistic, End::Central, End::Pessimistic] {
         println!(
             "running the observed sale in the sim at the {} end...",
             end.as_str()
         );
-        let ran = run_end(&observed, end, &settings, model_file, &dir).await;
+        let ran = run_end(&runner, &observed, end).await;
         if ran.is_err() {
             clean();
         }
@@ -190,8 +189,8 @@ fn reuse(observed: &Observed, dir: &Path) -> anyhow::Result<[(RunResult, Observe
     let mut ends = Vec::new();
     for end in [End::Optimistic, End::Central, End::Pessimistic] {
         let at = |name: String| dir.join(name);
-        let result = RunResult::read(&at(format!("{}.json", end.as_str())))?;
-        let ran = Observed::read(&at(format!("{}-observed.json", end.as_str())))?;
+        let result = RunResult::read(&at(format!("{}.result.json", end.as_str())))?;
+        let ran = Observed::read(&at(format!("{}.observed.json", end.as_str())))?;
         anyhow::ensure!(
             ran.sale == observed.sale,
             "the {} end's run in {} was of another sale (its profile, size, seed, settings, \
@@ -209,57 +208,52 @@ fn reuse(observed: &Observed, dir: &Path) -> anyhow::Result<[(RunResult, Observe
     ends.try_into().map_err(|_| anyhow::anyhow!("three runs"))
 }
 
-/// One run of the observed sale at `end`, as a `sim run` of this binary.
+/// How the observed sale is run in the sim: its size, profile, seed,
+/// Multi-AZ and failover, under `model_file`, each run's files in `dir`.
+fn runner(observed: &Observed, model_file: Option<&Path>, dir: &Path) -> anyhow::Result<Runner> {
+    let sale = &observed.sale;
+    let profile = Profile::from_arg(&sale.profile)
+        .with_context(|| format!("the observed sale's profile {:?}", sale.profile))?;
+    Ok(Runner {
+        load: Load {
+            orders: sale.requests,
+            duration: sale.duration_secs,
+            profile,
+        },
+        seed: sale.seed,
+        model: End::Central,
+        model_file: model_file.map(Path::to_path_buf),
+        multi_az: sale.multi_az,
+        region: observed.region.clone(),
+        time_scale: 1.0,
+        // The run's own verdict is not the comparison's: its figures are.
+        targets: Vec::new(),
+        outage: sale
+            .failover
+            .as_ref()
+            .map(|f| (f.at_secs, f.lasted_secs.round() as u64)),
+        observed: true,
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// One run of the observed sale at `end`: its result and its observed file.
 async fn run_end(
+    runner: &Runner,
     observed: &Observed,
     end: End,
-    settings: &Path,
-    model_file: Option<&Path>,
-    dir: &Path,
 ) -> anyhow::Result<(RunResult, Observed)> {
-    let sale = &observed.sale;
-    let json: PathBuf = dir.join(format!("{}.json", end.as_str()));
-    let observed_out: PathBuf = dir.join(format!("{}-observed.json", end.as_str()));
-    // This very binary, even if a build replaced its file meanwhile.
-    let proc_exe = Path::new("/proc/self/exe");
-    let exe = match proc_exe.exists() {
-        true => proc_exe.to_path_buf(),
-        false => std::env::current_exe().context("cannot find this sim's binary")?,
+    let at_end = Runner {
+        model: end,
+        ..runner.clone()
     };
-    let mut cmd = tokio::process::Command::new(exe);
-    cmd.arg("run")
-        .args(["--topology", "lambda", "--quiet", "--no-html"])
-        .args(["--profile", &sale.profile])
-        .args(["--requests", &sale.requests.to_string()])
-        .args(["--duration", &sale.duration_secs.to_string()])
-        .args(["--seed", &sale.seed.to_string()])
-        .args(["--model", end.as_str()])
-        .arg("--settings")
-        .arg(settings)
-        .arg("--json")
-        .arg(&json)
-        .arg("--observed")
-        .arg(&observed_out);
-    if let Some(file) = model_file {
-        cmd.arg("--model-file").arg(file);
-    }
-    if sale.multi_az {
-        cmd.arg("--multi-az");
-    }
-    if let Some(f) = &sale.failover {
-        cmd.args(["--db-outage", &format!("{}", f.lasted_secs.round() as u64)])
-            .args(["--db-outage-at", &f.at_secs.to_string()]);
-    }
-    let status = cmd.status().await.context("cannot run the sim")?;
-    // A run that missed its own checks still measured the sale; one that
-    // could not run (status 2 without a result) could not.
-    let result = RunResult::read(&json).with_context(|| {
-        format!(
-            "the {} end's run (exit status {status}) left no result",
-            end.as_str()
-        )
-    })?;
-    Ok((result, Observed::read(&observed_out)?))
+    let ran = at_end
+        .confirm(end.as_str(), &observed.sale.settings)
+        .await?;
+    let file = ran
+        .observed
+        .ok_or_else(|| anyhow::anyhow!("the {} end's run wrote no observed file", end.as_str()))?;
+    Ok((ran.outcome, Observed::read(&file)?))
 }
 
 fn print(rows: &[Row]) {

@@ -1,7 +1,8 @@
 //! The costly half of a plan: a candidate run in the sim exactly as a user
 //! would run it, `sim run --topology lambda --settings <its file> --json`,
 //! in a process of its own (its output to a log beside the file), and its
-//! outcome read back.
+//! outcome read back. `sim compare --observed` runs an observed sale at the
+//! model's ends the same way.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -26,6 +27,12 @@ pub struct Runner {
     pub time_scale: f64,
     /// The targets each run is held to (`sim run --target`).
     pub targets: Vec<Target>,
+    /// A database outage in the run: when (seconds into the load) and for
+    /// how many seconds (`--db-outage-at`, `--db-outage`).
+    pub outage: Option<(f64, u64)>,
+    /// Also write what CloudWatch would hold (`--observed`), as
+    /// `<name>.observed.json`.
+    pub observed: bool,
     pub dir: PathBuf,
 }
 
@@ -35,6 +42,8 @@ pub struct Confirmed {
     pub settings: PathBuf,
     pub log: PathBuf,
     pub outcome: RunResult,
+    /// Its observed file, if asked for ([`Runner::observed`]).
+    pub observed: Option<PathBuf>,
 }
 
 /// The first target or check a confirming run missed (none: it met them).
@@ -86,6 +95,10 @@ impl Runner {
         if self.multi_az {
             args.push("--multi-az".into());
         }
+        if let Some((at, secs)) = self.outage {
+            args.extend(["--db-outage".into(), secs.to_string()]);
+            args.extend(["--db-outage-at".into(), at.to_string()]);
+        }
         args
     }
 
@@ -117,9 +130,15 @@ impl Runner {
         let out =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
-        let exe = std::env::current_exe().context("finding the sim's own binary")?;
-        let status = tokio::process::Command::new(exe)
-            .args(runner.args(&file, &json))
+        let observed = self
+            .observed
+            .then(|| self.dir.join(format!("{name}.observed.json")));
+        let mut args = runner.args(&file, &json);
+        if let Some(path) = &observed {
+            args.extend(["--observed".into(), path.display().to_string()]);
+        }
+        let status = tokio::process::Command::new(own_binary()?)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -137,7 +156,17 @@ impl Runner {
             settings: file,
             log,
             outcome,
+            observed,
         })
+    }
+}
+
+/// This very binary, even if a build replaced its file while it ran.
+fn own_binary() -> anyhow::Result<PathBuf> {
+    let proc_exe = Path::new("/proc/self/exe");
+    match proc_exe.exists() {
+        true => Ok(proc_exe.to_path_buf()),
+        false => std::env::current_exe().context("finding the sim's own binary"),
     }
 }
 

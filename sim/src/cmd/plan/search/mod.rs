@@ -178,6 +178,8 @@ async fn plan_inner(args: PlanArgs) -> anyhow::Result<(bool, Written)> {
         // None given: each run applies the sale's defaults that its load
         // measures (an `even` load has no reads to hold to a target).
         targets: args.targets.clone(),
+        outage: None,
+        observed: false,
         dir: args.dir.clone(),
     };
     let confirmed = confirm_cheapest(&args, &runner, &screening, &g.base).await?;
