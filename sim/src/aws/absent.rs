@@ -69,6 +69,10 @@ impl Shape {
         match *self {}
     }
 
+    pub fn record_invocations(&self) {
+        match *self {}
+    }
+
     pub async fn fail_over(&self, _outage: Duration) {
         match *self {}
     }

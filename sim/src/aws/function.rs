@@ -170,8 +170,9 @@ pub struct Function {
     /// would close them.
     lingering: Mutex<Vec<(Environment, Instant)>>,
     pub stats: FunctionStats,
-    /// Every invocation that ran to its end, in the order they ended.
-    invocations: Mutex<Vec<Invocation>>,
+    /// Every invocation that ran to its end, in the order they ended, once
+    /// asked for ([`Function::record_invocations`]; `sim run --observed`).
+    invocations: Mutex<Option<Vec<Invocation>>>,
 }
 
 impl Function {
@@ -192,7 +193,7 @@ impl Function {
             version: AtomicU64::new(0),
             lingering: Mutex::new(Vec::new()),
             stats: FunctionStats::default(),
-            invocations: Mutex::new(Vec::new()),
+            invocations: Mutex::new(None),
         })
     }
 
@@ -302,19 +303,25 @@ impl Function {
         }
     }
 
-    fn record(&self, invocation: Invocation) {
-        self.invocations
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(invocation);
+    fn invocations_lock(&self) -> std::sync::MutexGuard<'_, Option<Vec<Invocation>>> {
+        self.invocations.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Every invocation that ran to its end so far.
+    /// From now on, keep each invocation that runs to its end, as its
+    /// `REPORT` line would show it.
+    pub fn record_invocations(&self) {
+        self.invocations_lock().get_or_insert_with(Vec::new);
+    }
+
+    fn record(&self, invocation: Invocation) {
+        if let Some(kept) = self.invocations_lock().as_mut() {
+            kept.push(invocation);
+        }
+    }
+
+    /// Every invocation kept so far (none unless asked for).
     pub fn invocations(&self) -> Vec<Invocation> {
-        self.invocations
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.invocations_lock().clone().unwrap_or_default()
     }
 
     /// The most recently used warm environment: Lambda reuses warm ones,

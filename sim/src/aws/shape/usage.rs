@@ -62,6 +62,14 @@ impl Shape {
         }
     }
 
+    /// From now on, every function keeps its invocations as their `REPORT`
+    /// lines would show them (`sim run --observed`).
+    pub fn record_invocations(&self) {
+        for f in self.functions.all() {
+            f.record_invocations();
+        }
+    }
+
     /// A sample of the shape's state now.
     pub fn sample(&self, t: f64) -> ShapeSample {
         let c = &self.rds.connections;

@@ -338,6 +338,9 @@ impl Started {
             OpenedStore::Memory(_) => None,
         };
         let planned = load::plan(args.sale.orders(), self.seed, &self.tag);
+        if let (Some(shape), Some(_)) = (&self.shape, &args.observed) {
+            shape.record_invocations();
+        }
         let load_started = Instant::now();
         let load_start = now_millis();
         let sampler = timeline::spawn(
