@@ -6,7 +6,6 @@
 //! ([`measure`]).
 
 pub mod args;
-pub mod follow;
 pub mod measure;
 pub mod profile;
 pub mod send;

@@ -13,23 +13,9 @@ use futures::stream::{self, StreamExt};
 use orderflow_client::Client;
 use serde_json::Value;
 
-use super::measure::Percentiles;
-use super::Sends;
-
-/// What became of the accepted orders, as the API told.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Followed {
-    pub finished: usize,
-    pub processed: usize,
-    pub failed: usize,
-    pub failure_reasons: BTreeMap<String, u64>,
-    /// Orders finished a second, the first request to the last commit.
-    pub throughput: f64,
-    pub drain_secs: f64,
-    /// Every accepted order finished in the time allowed.
-    pub drained: bool,
-    pub accept_to_processed_ms: Percentiles,
-}
+use crate::load::measure::Percentiles;
+use crate::load::Sends;
+use crate::report::result::PipelineReport;
 
 /// Reads in flight at once: well under the order route's throttle burst.
 const IN_FLIGHT: usize = 16;
@@ -48,7 +34,7 @@ pub async fn follow(
     sends: &Sends,
     start: DateTime<Utc>,
     within: Duration,
-) -> Followed {
+) -> PipelineReport {
     let mut pending: BTreeSet<String> = sends
         .orders
         .iter()
@@ -103,7 +89,11 @@ fn final_of(body: &Value) -> Option<Finished> {
     })
 }
 
-fn report(finished: &BTreeMap<String, Finished>, drained: bool, start: DateTime<Utc>) -> Followed {
+fn report(
+    finished: &BTreeMap<String, Finished>,
+    drained: bool,
+    start: DateTime<Utc>,
+) -> PipelineReport {
     let mut failure_reasons: BTreeMap<String, u64> = BTreeMap::new();
     for f in finished.values().filter_map(|f| f.failure.as_ref()) {
         *failure_reasons.entry(f.clone()).or_default() += 1;
@@ -117,7 +107,7 @@ fn report(finished: &BTreeMap<String, Finished>, drained: bool, start: DateTime<
         .values()
         .map(|f| (f.processed - f.created).num_milliseconds() as f64)
         .collect();
-    Followed {
+    PipelineReport {
         finished: finished.len(),
         processed: finished.len() - failed,
         failed,
@@ -129,6 +119,7 @@ fn report(finished: &BTreeMap<String, Finished>, drained: bool, start: DateTime<
         drain_secs,
         drained,
         accept_to_processed_ms: Percentiles::of(ms),
+        ..PipelineReport::default()
     }
 }
 

@@ -4,6 +4,8 @@
 //! client can measure. What became of the orders is the server's to say
 //! (`loadtest` verifies it through the API).
 
+mod follow;
+
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +16,7 @@ use orderflow_client::Client;
 
 use crate::load::measure::{LoadReport, ReadsReport};
 use crate::load::{self, send, SaleArgs};
-use crate::report::result::{CheckRow, PipelineReport, ProfileSetup, RunResult, Setup};
+use crate::report::result::{CheckRow, ProfileSetup, RunResult, Setup};
 
 /// What `sim load --help` says before its examples.
 const NOTES: &str = "\
@@ -185,18 +187,7 @@ async fn follow(
     result: &mut RunResult,
 ) {
     println!("reading every accepted order back until it is final (at most {secs} s)...");
-    let f = load::follow::follow(client, sends, started, Duration::from_secs(secs)).await;
-    let pipeline = PipelineReport {
-        finished: f.finished,
-        processed: f.processed,
-        failed: f.failed,
-        failure_reasons: f.failure_reasons,
-        throughput: f.throughput,
-        drain_secs: f.drain_secs,
-        drained: f.drained,
-        accept_to_processed_ms: f.accept_to_processed_ms,
-        ..PipelineReport::default()
-    };
+    let pipeline = follow::follow(client, sends, started, Duration::from_secs(secs)).await;
     let accepted = sends
         .orders
         .iter()
